@@ -1,0 +1,38 @@
+"""segexplore: explore, segment and export an email contact base with pandas.
+
+The objects an analyst meets:
+
+- :class:`ContactBase` (from :func:`read_base` or :func:`load_sample`): the contacts, their
+  events and orders, the column roles, the ``as_of`` date and the load/clean report.
+- rules, segments, comparisons and exports build on it (see the README).
+"""
+
+from __future__ import annotations
+
+from .core.base import ContactBase
+from .core.loader import load_sample, read_base
+from .core.sample import sample_path
+from .errors import (
+    FileFormatError,
+    RuleEvaluationError,
+    RuleSyntaxError,
+    SchemaError,
+    SegexploreError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ContactBase",
+    "read_base",
+    "load_sample",
+    "sample_path",
+    "SegexploreError",
+    "FileFormatError",
+    "SchemaError",
+    "ValidationError",
+    "RuleSyntaxError",
+    "RuleEvaluationError",
+    "__version__",
+]

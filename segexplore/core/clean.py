@@ -1,0 +1,574 @@
+"""Normalise, validate and de-duplicate the three tables of a contact base.
+
+Policy (documented in the README, tested in ``tests/test_clean.py``):
+
+- **Emails** are trimmed and lower-cased; the original is kept in ``email_original``.
+  Syntax is checked with a vectorised pattern (no network look-ups: 1M contacts in well
+  under a second, where a per-row validator takes tens of seconds). Invalid emails are
+  *flagged* (``email_valid``, ``email_problem``), never deleted.
+- **Duplicates** share a normalised email. They merge into the record with the earliest
+  signup date (then the first in the file), whose ``contact_id`` survives. For every other
+  column the latest non-missing value wins, "latest" meaning later in the file (exports
+  append) unless an ``updated_at`` column says otherwise. Interests are united, the
+  earliest signup date is kept, and a withdrawn consent is never turned back into consent
+  (withdrawn > given > pending > unknown). Events and orders of merged contacts move to the
+  surviving contact.
+- **Rejected**: contacts without any identifier, a ``contact_id`` reused by a different
+  email; events and orders whose contact is unknown, whose date is missing, unparseable
+  or in the future, whose amount is not a number or negative; orders whose ``order_id``
+  repeats. Rejected rows are kept with their reason in ``report.rejects``.
+- Cell-level problems (an unparseable birth date, a postal code of the wrong length...)
+  set the value missing or leave it as is, and are listed in ``report.issues``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .columns import CONSENT_VALUES, EVENT_TYPES, MULTI_VALUE_SEPARATOR
+from .io import parse_datetimes, parse_numbers
+from .report import REJECT_COLUMNS, ProblemLog
+from .schema import looks_categorical
+
+__all__ = ["EMAIL_PATTERN", "clean_contacts", "clean_activity", "ContactsCleaned",
+           "normalise_emails", "CONSENT_ALIASES"]
+
+_NON_ASCII = r"[^\x00-\x7F]"
+_LOCAL_CHAR = rf"(?:[a-z0-9!#$%&'*+/=?^_`{{|}}~-]|{_NON_ASCII})"
+_LABEL_CHAR = rf"(?:[a-z0-9]|{_NON_ASCII})"
+_LABEL = rf"{_LABEL_CHAR}(?:(?:[a-z0-9-]|{_NON_ASCII}){{0,61}}{_LABEL_CHAR})?"
+#: The syntax an email must match after trimming and lower-casing (RE2- and re-compatible).
+EMAIL_PATTERN = rf"{_LOCAL_CHAR}+(?:\.{_LOCAL_CHAR}+)*@(?:{_LABEL}\.)+(?:[a-z]{{2,63}}|xn--[a-z0-9-]+)"
+
+#: Consent values recognised (after lower-casing and trimming) and their canonical status.
+CONSENT_ALIASES = {
+    **dict.fromkeys(["given", "yes", "oui", "ja", "true", "1", "opt-in", "optin", "opt_in",
+                     "subscribed", "granted", "accepted", "consented", "abonné", "abonne",
+                     "inscrit", "double opt-in", "confirmed"], "given"),
+    **dict.fromkeys(["withdrawn", "no", "non", "nee", "false", "0", "opt-out", "optout",
+                     "opt_out", "unsubscribed", "revoked", "retiré", "retire", "désabonné",
+                     "desabonne", "désinscrit", "desinscrit", "refused"], "withdrawn"),
+    **dict.fromkeys(["pending", "en attente", "unconfirmed", "waiting", "to confirm"],
+                    "pending"),
+}
+CONSENT_CATEGORIES = (*CONSENT_VALUES, "unknown")
+_CONSENT_RANK = {"unknown": 0, "pending": 1, "given": 2, "withdrawn": 3}
+
+_COUNTRY_ALIASES = {
+    **dict.fromkeys(["fr", "fra", "france"], "FR"),
+    **dict.fromkeys(["be", "bel", "belgique", "belgie", "belgië", "belgium", "belgien"], "BE"),
+    **dict.fromkeys(["lu", "lux", "luxembourg"], "LU"),
+    **dict.fromkeys(["ch", "che", "suisse", "switzerland", "schweiz"], "CH"),
+    **dict.fromkeys(["nl", "nld", "pays-bas", "nederland", "netherlands"], "NL"),
+    **dict.fromkeys(["de", "deu", "allemagne", "germany", "deutschland"], "DE"),
+}
+_POSTAL_DIGITS = {"FR": 5, "BE": 4, "LU": 4, "CH": 4, "NL": 4, "DE": 5}
+
+_EVENT_ALIASES = {
+    **dict.fromkeys(["open", "opened", "email_open", "email_opened", "ouverture"], "open"),
+    **dict.fromkeys(["click", "clicked", "email_click", "email_clicked", "clic"], "click"),
+    **dict.fromkeys(["visit", "visited", "page_view", "pageview", "view", "session",
+                     "visite"], "visit"),
+    **dict.fromkeys(["add_to_cart", "addtocart", "add to cart", "cart_add", "added_to_cart",
+                     "ajout_panier", "cart"], "add_to_cart"),
+    **dict.fromkeys(["purchase", "purchased", "order", "buy", "achat", "commande"], "purchase"),
+}
+
+_DATE_HINT = "expected a date such as 2024-03-15 or 15/03/2024"
+
+
+@dataclass
+class ContactsCleaned:
+    """Result of :func:`clean_contacts`."""
+
+    contacts: pd.DataFrame
+    merges: pd.DataFrame          # row, contact_id, email, merged_into
+    rejects: pd.DataFrame
+    id_map: pd.Series             # every input contact_id and email -> surviving contact_id
+    email_map: pd.Series          # normalised email -> surviving contact_id
+    steps: list[tuple[str, int, str]]
+
+
+def normalise_emails(values: pd.Series) -> pd.Series:
+    """Trim and lower-case emails; empty strings become missing.
+
+    Examples
+    --------
+    >>> normalise_emails(pd.Series(["  Jean.Dupont@Gmail.COM ", ""])).tolist()
+    ['jean.dupont@gmail.com', nan]
+    """
+    text = values.astype("string").str.strip().str.lower()
+    return text.mask(text == "").astype("str")
+
+
+def _email_problems(normalised: pd.Series) -> pd.Series:
+    """A short reason per invalid email (missing where valid)."""
+    valid = normalised.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
+    problem = pd.Series(pd.NA, index=normalised.index, dtype="object")
+    invalid = ~valid
+    if not invalid.any():
+        return problem
+    sub = normalised[invalid]
+    reason = np.select(
+        [sub.isna().to_numpy(),
+         sub.str.contains(r"\s", regex=True).fillna(False).to_numpy(dtype=bool),
+         ~sub.str.contains("@", regex=False).fillna(False).to_numpy(dtype=bool),
+         (sub.str.count("@") > 1).fillna(False).to_numpy(dtype=bool),
+         ~sub.str.contains(r"@.+\..+", regex=True).fillna(False).to_numpy(dtype=bool)],
+        ["missing", "contains a space", "no @", "more than one @", "domain has no dot"],
+        default="invalid syntax",
+    )
+    problem[invalid] = reason
+    return problem
+
+
+def _by_categories(values: pd.Series, transform) -> pd.Series:
+    """Apply a string transform on the distinct values only (fast on repetitive columns)."""
+    as_cat = values.astype("category")
+    categories = pd.Series(as_cat.cat.categories)
+    mapped = transform(categories.astype("string"))
+    codes = as_cat.cat.codes.to_numpy()
+    result = pd.Series(np.asarray(mapped.astype("object"), dtype=object)[codes],
+                       index=values.index, dtype="object")
+    result[codes < 0] = None
+    return result
+
+
+def _parse_date_column(frame: pd.DataFrame, column: str, *, dayfirst, file: str, table: str,
+                       rows: np.ndarray, problems: ProblemLog) -> pd.Series:
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return values.astype("datetime64[ns]")
+    # Parse each distinct value once: birth and signup dates repeat a lot.
+    as_cat = values.astype("category")
+    parsed_categories, info = parse_datetimes(
+        pd.Series(as_cat.cat.categories), dayfirst=dayfirst, column=column, path=file)
+    codes = as_cat.cat.codes.to_numpy()
+    parsed = np.asarray(parsed_categories.to_numpy(dtype="datetime64[ns]"))
+    out = np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.datetime64("NaT"))
+    result = pd.Series(out.astype("datetime64[ns]"), index=values.index)
+    failed = (codes >= 0) & np.isnat(out)
+    if failed.any():
+        problems.add(table=table, file=file, rows=rows[failed], column=column,
+                     values=values[failed], problem=f"not a date ({_DATE_HINT})",
+                     action="set missing")
+    return result
+
+
+def _reject_frame(frame: pd.DataFrame, positions: np.ndarray, reasons, *, table: str,
+                  file: str, rows: np.ndarray) -> pd.DataFrame:
+    picked = frame.iloc[positions].reset_index(drop=True).astype("object")
+    head = pd.DataFrame({"table": table, "file": file, "row": rows[positions],
+                         "reason": reasons})
+    return pd.concat([head, picked], axis=1)
+
+
+def _empty_rejects() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
+
+
+def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: ProblemLog,
+                   dayfirst: bool | None = None, separators: dict | None = None,
+                   now: pd.Timestamp | None = None) -> ContactsCleaned:
+    """Clean the contacts table (canonical column names already applied).
+
+    Parameters
+    ----------
+    raw : DataFrame
+        Contacts as read, canonical names. Not mutated.
+    file : str
+        Name used in problem reports.
+    rows : ndarray
+        Row label of each input row for reports (file line, or DataFrame index label).
+    problems : ProblemLog
+        Receives cell-level problems.
+    dayfirst : bool, optional
+        Forwarded to date parsing; detected when None.
+    separators : dict, optional
+        Separator of each multi-valued column in the input (default ``|``; ``;`` and ``,``
+        are detected).
+    now : Timestamp, optional
+        Dates after ``now`` are "in the future" (default: the current time).
+    """
+    now = pd.Timestamp.now() if now is None else now
+    frame = raw.reset_index(drop=True)
+    n = len(frame)
+    steps: list[tuple[str, int, str]] = []
+    reject_blocks: list[pd.DataFrame] = []
+    alive = np.ones(n, dtype=bool)
+
+    if "contact_id" not in frame.columns:
+        frame["contact_id"] = np.arange(1, n + 1, dtype="int64")
+        steps.append(("contact_id assigned", n, "no contact_id column: ids 1..n in file order"))
+    elif pd.api.types.is_string_dtype(frame["contact_id"].dtype) or \
+            frame["contact_id"].dtype == object:
+        frame["contact_id"] = frame["contact_id"].astype("string").str.strip().astype("str")
+
+    # Emails.
+    if "email" in frame.columns:
+        frame["email_original"] = frame["email"]
+        frame["email"] = normalise_emails(frame["email"])
+    else:
+        frame["email"] = pd.Series(np.nan, index=frame.index, dtype="str")
+        frame["email_original"] = frame["email"]
+    changed = (frame["email"].fillna("") != frame["email_original"].astype("string").fillna(""))
+    steps.append(("email trimmed / lower-cased", int(changed.sum()), "original kept in email_original"))
+
+    no_identifier = frame["contact_id"].isna().to_numpy() & frame["email"].isna().to_numpy()
+    if no_identifier.any():
+        positions = np.flatnonzero(no_identifier)
+        reject_blocks.append(_reject_frame(raw, positions, "no contact_id and no email",
+                                           table="contacts", file=file, rows=rows))
+        alive[positions] = False
+    missing_id = frame["contact_id"].isna().to_numpy() & alive
+    if missing_id.any():
+        positions = np.flatnonzero(missing_id)
+        reject_blocks.append(_reject_frame(raw, positions, "contact_id is missing",
+                                           table="contacts", file=file, rows=rows))
+        alive[positions] = False
+
+    # Dates first: the merge keeps the earliest signup date.
+    for column in ("birth_date", "signup_date", "consent_date", "updated_at"):
+        if column in frame.columns:
+            frame[column] = _parse_date_column(frame, column, dayfirst=dayfirst, file=file,
+                                               table="contacts", rows=rows, problems=problems)
+            future = (frame[column] > now).to_numpy()
+            if future.any():
+                problems.add(table="contacts", file=file, rows=rows[future], column=column,
+                             values=frame.loc[future, column], problem="date in the future",
+                             action="set missing")
+                frame.loc[future, column] = pd.NaT
+    if "birth_date" in frame.columns:
+        too_old = (frame["birth_date"] < pd.Timestamp("1900-01-01")).to_numpy()
+        if too_old.any():
+            problems.add(table="contacts", file=file, rows=rows[too_old], column="birth_date",
+                         values=frame.loc[too_old, "birth_date"], problem="before 1900",
+                         action="set missing")
+            frame.loc[too_old, "birth_date"] = pd.NaT
+
+    if "consent" in frame.columns:
+        frame["consent"] = _normalise_consent(frame["consent"], file=file, rows=rows,
+                                              problems=problems)
+    if "country" in frame.columns:
+        frame["country"] = _by_categories(
+            frame["country"], lambda s: s.str.strip().str.lower().map(_COUNTRY_ALIASES)
+            .fillna(s.str.strip().str.upper()))
+    if "postal_code" in frame.columns:
+        frame["postal_code"] = _normalise_postal_codes(frame, file=file, rows=rows,
+                                                       problems=problems, steps=steps)
+    for column, sep in (separators or {}).items():
+        if column in frame.columns:
+            frame[column] = _normalise_multi(frame[column], sep)
+    if "interests" in frame.columns and "interests" not in (separators or {}):
+        frame["interests"] = _normalise_multi(frame["interests"], None)
+
+    # Duplicates by normalised email.
+    frame["_position"] = np.arange(n)
+    merges, id_updates = _merge_duplicates(frame, alive, rows=rows, steps=steps)
+    merged_positions = merges.pop("_position").to_numpy(dtype=int) if len(merges) else np.array([], int)
+    alive[merged_positions] = False
+    if id_updates is not None:
+        for column, values in id_updates.items():
+            current = frame[column]
+            if isinstance(current.dtype, pd.CategoricalDtype):
+                new = pd.Index(values.dropna().unique()).difference(current.cat.categories)
+                if len(new):  # e.g. united interests make new combinations
+                    frame[column] = current.cat.add_categories(new)
+            frame.loc[values.index, column] = values.to_numpy()
+
+    # A contact_id reused by a different person: keep the first, reject the others.
+    reused = alive & frame["contact_id"].duplicated(keep=False).to_numpy()
+    if reused.any():
+        later = reused & frame["contact_id"].where(alive).duplicated(keep="first").to_numpy()
+        positions = np.flatnonzero(later)
+        if len(positions):
+            reject_blocks.append(_reject_frame(
+                raw, positions, "contact_id reused by a different email (first row kept)",
+                table="contacts", file=file, rows=rows))
+            alive[positions] = False
+
+    problem = _email_problems(frame["email"])
+    frame["email_valid"] = problem.isna().to_numpy()
+    frame["email_problem"] = pd.Categorical(problem)
+    invalid = alive & ~frame["email_valid"].to_numpy()
+    if invalid.any():
+        problems.add(table="contacts", file=file, rows=rows[invalid], column="email",
+                     values=frame.loc[invalid, "email_original"],
+                     problem=frame.loc[invalid, "email_problem"].astype("object"),
+                     action="flagged (email_valid = False)")
+    steps.append(("invalid email flagged", int(invalid.sum()), "kept, email_valid = False"))
+
+    contacts = frame.loc[alive].drop(columns="_position").reset_index(drop=True)
+    contacts = _to_categories(contacts)
+    rejects = (pd.concat(reject_blocks, ignore_index=True) if reject_blocks else _empty_rejects())
+    for reason, count in rejects["reason"].value_counts().items():
+        steps.append((f"rejected: {reason}", int(count), ""))
+
+    # Every input id and email leads to the surviving contact.
+    survivors = contacts["contact_id"]
+    id_map = pd.Series(survivors.to_numpy(), index=survivors.to_numpy())
+    if len(merges):
+        id_map = pd.concat([id_map, pd.Series(merges["merged_into"].to_numpy(),
+                                              index=merges["contact_id"].to_numpy())])
+    id_map = id_map[~id_map.index.duplicated(keep="first")]
+    email_map = pd.Series(survivors.to_numpy(), index=contacts["email"].to_numpy())
+    if len(merges):
+        email_map = pd.concat([email_map, pd.Series(merges["merged_into"].to_numpy(),
+                                                    index=merges["email"].to_numpy())])
+    email_map = email_map[email_map.index.notna()]
+    email_map = email_map[~email_map.index.duplicated(keep="first")]
+    return ContactsCleaned(contacts, merges, rejects, id_map, email_map, steps)
+
+
+def _normalise_consent(values: pd.Series, *, file, rows, problems) -> pd.Categorical:
+    if pd.api.types.is_bool_dtype(values.dtype):
+        mapped = values.map({True: "given", False: "withdrawn"})
+    else:
+        mapped = _by_categories(values, lambda s: s.str.strip().str.lower().map(CONSENT_ALIASES))
+    unknown = (values.notna() & mapped.isna()).to_numpy()
+    if unknown.any():
+        problems.add(table="contacts", file=file, rows=rows[unknown], column="consent",
+                     values=values[unknown],
+                     problem=f"unrecognised consent value (expected one of {list(CONSENT_VALUES)})",
+                     action="set to 'unknown'")
+    return pd.Categorical(mapped.fillna("unknown"), categories=CONSENT_CATEGORIES)
+
+
+def _normalise_postal_codes(frame, *, file, rows, problems, steps) -> pd.Series:
+    def tidy(codes: pd.Series) -> pd.Series:
+        text = codes.str.strip().str.replace(r"\.0$", "", regex=True)
+        return text.str.replace(r"[\s.\-]", "", regex=True).str.upper()
+
+    codes = _by_categories(frame["postal_code"].astype("string"), tidy).astype("string")
+    if "country" not in frame.columns:
+        return codes.astype("category")
+    country = frame["country"].astype("string")
+    expected = country.map(_POSTAL_DIGITS).astype("Float64")
+    lengths = codes.str.len().astype("Float64")
+    digits = codes.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    short = (digits & (lengths < expected)).fillna(False).astype(bool).to_numpy()
+    if short.any():
+        widths = expected[short].astype(int).to_numpy()
+        codes[short] = [c.zfill(w) for c, w in zip(codes[short], widths)]
+        steps.append(("postal code zero-padded", int(short.sum()),
+                      "leading zeros restored (e.g. 1000 -> 01000 in France)"))
+    lengths = codes.str.len().astype("Float64")
+    wrong = (codes.notna() & expected.notna() & ((lengths != expected) | ~digits))
+    wrong = wrong.fillna(False).astype(bool).to_numpy()
+    if wrong.any():
+        problems.add(table="contacts", file=file, rows=rows[wrong], column="postal_code",
+                     values=frame.loc[wrong, "postal_code"],
+                     problem="not a postal code of the contact's country "
+                             "(FR: 5 digits, BE: 4 digits)", action="kept as is")
+    return codes.astype("category")
+
+
+def _split_tags(values: pd.Series, separator: str | None) -> pd.Series:
+    """Canonical multi-value strings: stripped, de-duplicated, sorted, joined with ``|``."""
+    def canon(text: pd.Series) -> pd.Series:
+        sep = separator
+        if sep is None:
+            sample = text.dropna()
+            sep = next((s for s in ("|", ";", ",") if sample.str.contains(s, regex=False).any()),
+                       MULTI_VALUE_SEPARATOR)
+        out = []
+        for item in text:
+            if item is None or item is pd.NA or (isinstance(item, float) and np.isnan(item)):
+                out.append(None)
+                continue
+            tags = sorted({t.strip() for t in str(item).split(sep) if t.strip()})
+            out.append(MULTI_VALUE_SEPARATOR.join(tags) if tags else None)
+        return pd.Series(out, index=text.index, dtype="object")
+    return canon
+
+
+def _normalise_multi(values: pd.Series, separator: str | None) -> pd.Series:
+    # Loop over distinct values only: a few thousand combinations at most.
+    result = _by_categories(values.astype("string"), _split_tags(values, separator))
+    return result.astype("category")
+
+
+def _merge_duplicates(frame: pd.DataFrame, alive: np.ndarray, *, rows, steps):
+    """Merge rows sharing a normalised email; returns (merges, {column: updated values})."""
+    key = frame["email"].where(alive)
+    dup = (key.notna() & key.duplicated(keep=False)).to_numpy()
+    empty = pd.DataFrame({"row": [], "contact_id": [], "email": [], "merged_into": [],
+                          "_position": []})
+    if not dup.any():
+        steps.append(("duplicates merged", 0, "same email after normalisation"))
+        return empty, None
+    group = frame.loc[dup].copy()
+    recency = "updated_at" if "updated_at" in group.columns else "_position"
+    group = group.sort_values(["email", recency, "_position"], kind="stable")
+    grouped = group.groupby("email", sort=False, observed=True)
+
+    # Survivor: earliest signup, then first in the file.
+    if "signup_date" in group.columns:
+        order = group.sort_values(["email", "signup_date", "_position"], na_position="last",
+                                  kind="stable")
+    else:
+        order = group.sort_values(["email", "_position"], kind="stable")
+    survivor = order.groupby("email", sort=False, observed=True).head(1).set_index("email")
+
+    skip = {"email", "_position", "contact_id", "email_original", "signup_date", "consent",
+            "consent_date", "interests"}
+    columns = [c for c in group.columns if c not in skip]
+    latest = grouped[columns].last() if columns else pd.DataFrame(index=survivor.index)
+    merged = latest.reindex(survivor.index)
+    if "signup_date" in group.columns:
+        merged["signup_date"] = grouped["signup_date"].min()
+    if "interests" in group.columns:
+        tags = group[["email", "interests"]].dropna()
+        united = (tags.assign(tag=tags["interests"].astype(str).str.split(MULTI_VALUE_SEPARATOR))
+                  .explode("tag").groupby("email", observed=True)["tag"]
+                  .agg(lambda t: MULTI_VALUE_SEPARATOR.join(sorted(set(t)))))
+        merged["interests"] = united.reindex(survivor.index)
+    if "consent" in group.columns:
+        rank = group["consent"].astype("object").map(_CONSENT_RANK).fillna(0)
+        best = rank.groupby(group["email"]).transform("max")
+        winners = group[rank == best]
+        by_email = winners.groupby("email", sort=False, observed=True)
+        merged["consent"] = by_email["consent"].first().astype("object")
+        if "consent_date" in group.columns:
+            merged["consent_date"] = by_email["consent_date"].max()
+    merged["contact_id"] = survivor["contact_id"]
+    merged["email_original"] = survivor["email_original"]
+
+    survivor_positions = survivor["_position"].to_numpy()
+    updates = {}
+    for column in merged.columns:
+        updates[column] = pd.Series(merged[column].to_numpy(), index=survivor_positions)
+
+    losers = group[~group["_position"].isin(survivor_positions)]
+    survivor_id = survivor["contact_id"]
+    merges = pd.DataFrame({
+        "row": rows[losers["_position"].to_numpy()],
+        "contact_id": losers["contact_id"].to_numpy(),
+        "email": losers["email"].to_numpy(),
+        "merged_into": survivor_id.reindex(losers["email"]).to_numpy(),
+        "_position": losers["_position"].to_numpy(),
+    })
+    steps.append(("duplicates merged", len(merges),
+                  f"{len(survivor):,} contacts had several rows with the same email"))
+    return merges, updates
+
+
+def _to_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Low-cardinality text columns become ``category`` (5-10x faster rule evaluation)."""
+    converted = {}
+    for column in frame.columns:
+        values = frame[column]
+        if column in ("email", "email_original", "contact_id", "order_id"):
+            continue
+        if (pd.api.types.is_string_dtype(values.dtype) or values.dtype == object) and \
+                not isinstance(values.dtype, pd.CategoricalDtype) and looks_categorical(values):
+            converted[column] = values.astype("category")
+    return frame.assign(**converted) if converted else frame
+
+
+def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray,
+                   contacts: ContactsCleaned, problems: ProblemLog,
+                   dayfirst: bool | None = None, now: pd.Timestamp | None = None,
+                   decimal: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list]:
+    """Clean an events or orders table; returns (clean, rejects, steps).
+
+    Rows are rejected (kept in the rejects table with their reason) when their contact is
+    unknown, their timestamp is missing, unparseable or in the future, their amount is not
+    a number or negative, or (orders) their ``order_id`` repeats an earlier row.
+    """
+    now = pd.Timestamp.now() if now is None else now
+    frame = raw.reset_index(drop=True)
+    n = len(frame)
+    steps: list[tuple[str, int, str]] = []
+    reason = np.full(n, None, dtype=object)
+
+    def reject(mask: np.ndarray, why) -> None:
+        fresh = mask & (reason == None)  # noqa: E711 - elementwise on an object array
+        if np.ndim(why):
+            reason[fresh] = np.asarray(why, dtype=object)[fresh]
+        else:
+            reason[fresh] = why
+
+    # Contact: by id, else by email; merged contacts move to their survivor.
+    if "contact_id" in frame.columns:
+        ids = frame["contact_id"]
+        if pd.api.types.is_string_dtype(ids.dtype) or ids.dtype == object:
+            ids = ids.astype("string").str.strip()
+            id_index = contacts.id_map.index
+            if not (pd.api.types.is_string_dtype(id_index.dtype) or id_index.dtype == object):
+                ids = pd.to_numeric(ids, errors="coerce")
+        elif pd.api.types.is_float_dtype(ids.dtype):
+            ids = ids.astype("Int64")
+        target = contacts.id_map.reindex(ids.to_numpy()).to_numpy()
+        source_values = frame["contact_id"]
+        what = "contact_id"
+    else:
+        emails = normalise_emails(frame["email"])
+        target = contacts.email_map.reindex(emails.to_numpy()).to_numpy()
+        source_values = frame["email"]
+        what = "email"
+    unknown = pd.isna(target)
+    missing = source_values.isna().to_numpy()
+    reject(missing, f"{what} is missing")
+    reject(unknown & ~missing, f"unknown {what} (not in contacts)")
+    frame["contact_id"] = target
+    if "email" in frame.columns and "contact_id" in raw.columns:
+        frame = frame.drop(columns="email")
+    elif "email" in frame.columns:
+        frame = frame.drop(columns="email")
+
+    stamps, info = None, None
+    if pd.api.types.is_datetime64_any_dtype(frame["timestamp"].dtype):
+        stamps = frame["timestamp"].astype("datetime64[ns]")
+    else:
+        stamps, info = parse_datetimes(frame["timestamp"], dayfirst=dayfirst, column="timestamp",
+                                       path=file)
+    raw_missing = frame["timestamp"].isna().to_numpy()
+    reject(raw_missing, "timestamp is missing")
+    reject(stamps.isna().to_numpy() & ~raw_missing, f"timestamp is not a date ({_DATE_HINT})")
+    reject((stamps > now).to_numpy(), f"timestamp in the future (after {now:%Y-%m-%d %H:%M})")
+    frame["timestamp"] = stamps
+
+    for column in ("amount", "items"):
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            numbers, failures = parse_numbers(values, decimal=decimal, column=column, path=file)
+            bad = values.notna().to_numpy() & numbers.isna().to_numpy()
+            reject(bad, f"{column} is not a number")
+            values = numbers
+        frame[column] = values.astype("float64")
+        reject((frame[column] < 0).fillna(False).to_numpy(dtype=bool), f"negative {column}")
+
+    if "event_type" in frame.columns:
+        frame["event_type"] = _by_categories(
+            frame["event_type"], lambda s: s.str.strip().str.lower().map(_EVENT_ALIASES)
+            .fillna(s.str.strip().str.lower()))
+        reject(frame["event_type"].isna().to_numpy(), "event_type is missing")
+    if table == "orders" and "order_id" in frame.columns:
+        # Only rows still standing count: a rejected row does not make its twin a repeat.
+        standing = frame["order_id"].where(reason == None)  # noqa: E711
+        repeated = standing.duplicated(keep="first").to_numpy() & standing.notna().to_numpy()
+        reject(repeated, "order_id repeats an earlier row")
+
+    bad = reason != None  # noqa: E711
+    rejects = (_reject_frame(raw, np.flatnonzero(bad), reason[bad], table=table, file=file,
+                             rows=rows) if bad.any() else _empty_rejects())
+    clean = frame.loc[~bad].reset_index(drop=True)
+    if "event_type" in clean.columns:
+        known = [t for t in EVENT_TYPES if t in set(clean["event_type"].unique())]
+        others = sorted(set(clean["event_type"].unique()) - set(EVENT_TYPES))
+        clean["event_type"] = pd.Categorical(clean["event_type"], categories=known + others)
+    if "items" in clean.columns and clean["items"].notna().all():
+        clean["items"] = clean["items"].astype("int64")
+    clean = _to_categories(clean)
+    for why, count in pd.Series(reason[bad]).value_counts().items():
+        steps.append((f"rejected: {why}", int(count), ""))
+    if info is not None:
+        steps.append(("timestamps parsed", int(n), "day-first" if info.dayfirst else "month-first"))
+    return clean, rejects, steps
+

@@ -1,0 +1,1485 @@
+"""Read contact, event and order tables from files; parse dates and numbers; write atomically.
+
+Reading follows one product rule: bad input gets a clear :class:`FileFormatError` that
+names the file, the line (1-based, as a text editor shows it, header = line 1), the
+column and what was expected, never a traceback from deep inside pandas. Rows that
+cannot be read are kept with their reason (``on_bad_lines="reject"``), never dropped
+in silence.
+
+What :func:`read_table` detects in a CSV file, each overridable by an argument:
+
+* encoding: UTF-8 byte-order mark -> ``utf-8-sig``; valid UTF-8 -> ``utf-8``; else
+  ``cp1252`` (Windows French exports), or ``latin-1`` when cp1252 cannot decode a byte.
+  Only the first 64 KiB are checked up front; a bad byte further down makes pandas
+  fail, and the file is read again with the next encoding (and a note says where).
+* separator: among ``, ; TAB |``, the one that splits the header into two or more
+  fields and gives the most lines with as many fields as the header (quotes honoured).
+* decimal comma (only when the separator is not ``,``): a column whose sampled values
+  are all like ``12,50`` / ``1 234,50`` or integers. Columns with thousands spaces are
+  read as text and converted afterwards with :func:`parse_numbers`.
+* text columns: postal codes, phones, departments and other codes (by name) and any
+  column whose sampled values are digit strings with a leading zero, so ``01000``
+  stays ``"01000"``.
+
+Dates are not parsed while reading; the schema step calls :func:`parse_datetimes` per
+column. Row ``i`` (0-based) of a CSV frame is on line ``i + 2`` unless the file has
+blank lines or quoted line breaks (``ReadInfo.notes`` says when lines were rejected).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import datetime as dt
+import difflib
+import gzip
+import io
+import os
+import re
+import tempfile
+import threading
+import time
+import unicodedata
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from segexplore.errors import FileFormatError, SchemaError, closest_name
+
+__all__ = [
+    "ReadInfo",
+    "DateParseInfo",
+    "read_table",
+    "parse_datetimes",
+    "parse_numbers",
+    "atomic_write",
+    "atomic_write_bytes",
+]
+
+CSV_EXTENSIONS = frozenset({".csv", ".txt", ".tsv"})
+PARQUET_EXTENSIONS = frozenset({".parquet", ".pq"})
+EXCEL_EXTENSIONS = frozenset({".xlsx", ".xlsm", ".xls"})
+SEPARATORS = (",", ";", "\t", "|")
+
+#: Bytes of the file head used to detect encoding, separator, decimal and text columns.
+SAMPLE_BYTES = 64 * 1024
+#: Files larger than this get a progress bar when ``progress=None``.
+PROGRESS_MIN_BYTES = 50 * 1024 * 1024
+#: At most this many offending lines are named in an error message.
+MAX_LINES_IN_MESSAGE = 10
+
+#: Cells read as missing. "NA" is deliberately absent: it is Namibia's country code.
+NA_VALUES = ["", "#N/A", "N/A", "NULL", "null", "NaN", "nan"]
+
+#: Normalised column names always read as text (leading zeros, "+33 6 ...", "2A").
+TEXT_COLUMN_NAMES = frozenset({
+    "postal_code", "code_postal", "codepostal", "postcode", "post_code", "cp", "zip",
+    "zipcode", "zip_code", "phone", "phone_number", "telephone", "tel", "mobile",
+    "portable", "department", "departement", "dept", "siret", "siren",
+})
+
+_BINARY_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one: rename it to .xlsx)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document (an Excel .xls workbook: rename it to .xls)"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PAR1", "a Parquet file (rename it to .parquet)"),
+)
+
+_NUMBER_RE = re.compile(r"^[-+]?\d+(?:[.,]\d+)?$")
+_DATE_LIKE_RE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}(?:[ T].*)?$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_INTEGER_RE = re.compile(r"^-?\d+$")
+_DECIMAL_COMMA_RE = re.compile(r"^-?\d+(?:[ \u00a0\u202f]?\d{3})*,\d+$")
+_DECIMAL_DOT_RE = re.compile(r"^-?\d+\.\d+$")
+_PARSER_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_PARSER_EOF_RE = re.compile(r"EOF inside string starting at row (\d+)")
+
+Format = Literal["csv", "parquet", "excel", "dataframe"]
+
+
+def _empty_rejected() -> pd.DataFrame:
+    return pd.DataFrame({"line": pd.Series(dtype="int64"), "text": pd.Series(dtype="str"),
+                         "reason": pd.Series(dtype="str")})
+
+
+@dataclass(frozen=True, eq=False)
+class ReadInfo:
+    """What :func:`read_table` read and detected.
+
+    Attributes
+    ----------
+    path : str or None
+        The file read, None for a DataFrame source.
+    format : {"csv", "parquet", "excel", "dataframe"}
+    encoding, sep, decimal : str or None
+        Settings used for a CSV file (None for other formats).
+    sheet : str or None
+        Excel sheet read.
+    n_rows, n_columns : int
+        Shape of the frame returned.
+    seconds : float
+        Wall time of the read.
+    notes : tuple of str
+        Human-readable sentences on what was detected or fixed.
+    rejected_lines : pandas.DataFrame
+        Lines not read (``on_bad_lines="reject"``): columns ``line`` (1-based line
+        number in the file), ``text`` (raw line) and ``reason``. Empty when none.
+    """
+
+    path: str | None
+    format: Format
+    encoding: str | None = None
+    sep: str | None = None
+    decimal: str | None = None
+    sheet: str | None = None
+    n_rows: int = 0
+    n_columns: int = 0
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    rejected_lines: pd.DataFrame = field(default_factory=_empty_rejected)
+
+    def __str__(self) -> str:
+        name = Path(self.path).name if self.path else "DataFrame"
+        settings = [self.format]
+        if self.encoding:
+            settings.append(f"encoding {self.encoding}")
+        if self.sep:
+            settings.append(f"separator {self.sep!r}")
+        if self.decimal:
+            settings.append(f"decimal {self.decimal!r}")
+        if self.sheet:
+            settings.append(f"sheet {self.sheet!r}")
+        lines = [f"{name}: {self.n_rows:,} rows x {self.n_columns} columns "
+                 f"({', '.join(settings)}), read in {self.seconds:.2f} s"]
+        lines += [f"  - {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- read_table
+
+def read_table(
+    source: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    decimal: str | None = None,
+    sheet_name: str | int | None = None,
+    text_columns: Iterable[str] | None = None,
+    on_bad_lines: Literal["error", "reject"] = "error",
+    progress: bool | None = None,
+) -> tuple[pd.DataFrame, ReadInfo]:
+    """Read a contact, event or order table from a CSV, Parquet or Excel file.
+
+    Parameters
+    ----------
+    source : str, path or pandas.DataFrame
+        File to read. A DataFrame is returned as is (not copied, not mutated).
+    sep, encoding, decimal : str, optional
+        CSV settings; detected when None (see the module docstring).
+    sheet_name : str or int, optional
+        Excel sheet (name or 0-based position). Required when the workbook has
+        several sheets.
+    text_columns : iterable of str, optional
+        Columns read as text on top of the ones detected (postal codes, phones...).
+    on_bad_lines : {"error", "reject"}
+        What to do with CSV lines that have more fields than the header: raise, or
+        read the other lines and list these in ``ReadInfo.rejected_lines``.
+    progress : bool, optional
+        Show a progress bar: None = only for files over 50 MB.
+
+    Returns
+    -------
+    (pandas.DataFrame, ReadInfo)
+
+    Raises
+    ------
+    FileFormatError
+        The file is missing, empty, binary, without header, ragged, in another
+        encoding than the one asked, or a corrupt Parquet/Excel file. ``path``,
+        ``row`` (1-based line) and ``column`` are set where they apply.
+    SchemaError
+        A name in ``text_columns`` is not a column of the file.
+    """
+    start = time.perf_counter()
+    if isinstance(source, pd.DataFrame):
+        return source, ReadInfo(path=None, format="dataframe", n_rows=len(source),
+                                n_columns=source.shape[1])
+    if on_bad_lines not in ("error", "reject"):
+        raise ValueError(f"on_bad_lines must be 'error' or 'reject', not {on_bad_lines!r}")
+    if sep is not None and sep not in SEPARATORS and len(sep) != 1:
+        raise ValueError(f"sep must be a single character, not {sep!r}")
+    if decimal is not None and decimal not in (",", "."):
+        raise ValueError(f"decimal must be ',' or '.', not {decimal!r}")
+    path = Path(source)
+    _check_exists(path)
+    head = _read_prefix(path, 8)
+    file_format, compression = _detect_format(path, head)
+    notes: list[str] = []
+    size = path.stat().st_size
+    show_progress = progress if progress is not None else size > PROGRESS_MIN_BYTES
+    if file_format == "parquet":
+        frame = _read_parquet(path)
+        settings: dict[str, Any] = {}
+    elif file_format == "excel":
+        frame, sheet = _read_excel(path, sheet_name, text_columns, show_progress, notes)
+        settings = {"sheet": sheet}
+    else:
+        reader = _CsvReader(path, compression, sep=sep, encoding=encoding, decimal=decimal,
+                            text_columns=text_columns, on_bad_lines=on_bad_lines,
+                            progress=show_progress, notes=notes)
+        frame = reader.read()
+        settings = {"encoding": reader.encoding, "sep": reader.sep, "decimal": reader.decimal,
+                    "rejected_lines": reader.rejected}
+    if file_format != "csv" and (sep or encoding or decimal):
+        notes.append(f"sep/encoding/decimal ignored: the file is {file_format}, not CSV")
+    if file_format != "excel" and sheet_name is not None:
+        notes.append(f"sheet_name ignored: the file is {file_format}, not Excel")
+    if len(frame) == 0:
+        notes.append("no data rows (header only)")
+    info = ReadInfo(path=str(path), format=file_format, n_rows=len(frame),
+                    n_columns=frame.shape[1], seconds=time.perf_counter() - start,
+                    notes=tuple(notes), **settings)
+    return frame, info
+
+
+def _check_exists(path: Path) -> None:
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise FileFormatError(f"{path.name}: is a folder, not a file ({path})", path=path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileFormatError(f"{path.name}: file not found, the folder {folder} does not exist",
+                              path=path)
+    names = sorted(entry.name for entry in folder.iterdir() if entry.is_file())
+    close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    raise FileFormatError(f"{path.name}: file not found in {folder}.{hint}", path=path)
+
+
+def _read_prefix(path: Path, n_bytes: int) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(n_bytes)
+    except OSError as error:
+        raise FileFormatError(f"{path.name}: cannot be opened ({error.strerror})",
+                              path=path) from error
+
+
+def _detect_format(path: Path, head: bytes) -> tuple[Format, str | None]:
+    """Return the format and the compression ("gzip" or None) from extension or magic bytes."""
+    extension = path.suffix.lower()
+    if extension == ".gz":
+        return "csv", "gzip"
+    if extension in PARQUET_EXTENSIONS:
+        return "parquet", None
+    if extension in EXCEL_EXTENSIONS:
+        return "excel", None
+    if head.startswith(b"\x1f\x8b"):  # a gzipped CSV, whatever its name
+        return "csv", "gzip"
+    if extension in CSV_EXTENSIONS:
+        return "csv", None
+    if head.startswith(b"PAR1"):
+        return "parquet", None
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        return "excel", None
+    return "csv", None
+
+
+def _describe_binary(head: bytes) -> str:
+    for signature, description in _BINARY_SIGNATURES:
+        if head.startswith(signature):
+            return f"it looks like {description}"
+    if len(head) >= 4 and head[1::2].count(0) > len(head) // 4:
+        return "it looks like UTF-16 text without byte-order mark: pass encoding='utf-16-le'"
+    return "it is not a text file"
+
+
+# --------------------------------------------------------------------------------- CSV
+
+def _normalise_name(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
+
+
+def _looks_like_data(value: str) -> str | None:
+    """Say what a header field looks like when it looks like a value, else None."""
+    if _NUMBER_RE.match(value):
+        return "a number"
+    if _DATE_LIKE_RE.match(value):
+        return "a date"
+    if _EMAIL_RE.match(value):
+        return "an email address"
+    return None
+
+
+def _check_header_names(names: list[str], file_name: str, path: Path, *,
+                        where: str = "line 1",
+                        position_label: Callable[[int], str] = lambda i: str(i + 1)) -> int:
+    """Raise on a header that is data, blank or duplicated; return the trailing blank count.
+
+    ``position_label`` turns a 0-based column position into the text shown (a number
+    for CSV, a letter for Excel). Blank names at the end are allowed (trailing
+    separators); the caller checks that their columns are empty.
+    """
+    filled = [name for name in names if name]
+    data_like = [(name, _looks_like_data(name)) for name in filled]
+    if filled and all(kind for _, kind in data_like):
+        examples = ", ".join(f"{name!r} ({kind})" for name, kind in data_like[:5])
+        raise FileFormatError(
+            f"{file_name}, {where}: this looks like data, not column names: {examples}. "
+            f"Add a header line with the column names.", path=path, row=1)
+    trailing = len(names) - len(list(_rstrip_blank(names)))
+    blank = [i for i, name in enumerate(names[: len(names) - trailing]) if not name]
+    if blank:
+        listed = ", ".join(position_label(i) for i in blank)
+        raise FileFormatError(
+            f"{file_name}, {where}: column {listed} has no name (blank header). "
+            f"Give every column a name.", path=path, row=1)
+    seen: dict[str, int] = {}
+    duplicates: list[tuple[str, int, int]] = []
+    for i, name in enumerate(names):
+        if name and name in seen:
+            duplicates.append((name, seen[name], i))
+        seen.setdefault(name, i)
+    if duplicates:
+        listed = ", ".join(f"{name!r} (columns {position_label(first)} and {position_label(i)})"
+                           for name, first, i in duplicates)
+        raise FileFormatError(
+            f"{file_name}, {where}: duplicate column names: {listed}. "
+            f"Rename them so that each column has its own name.", path=path, row=1,
+            column=duplicates[0][0])
+    return trailing
+
+
+def _rstrip_blank(names: list[str]) -> list[str]:
+    end = len(names)
+    while end > 1 and not names[end - 1]:
+        end -= 1
+    return names[:end]
+
+
+def _first_decode_error(data: bytes, encoding: str,
+                        lines_before: int = 0) -> tuple[int, int, bytes] | None:
+    """Return (line, byte value, line bytes) of the first undecodable byte, or None.
+
+    An incomplete sequence at the very end is not an error (the data may be cut).
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        decoder.decode(data, final=False)
+    except UnicodeDecodeError as error:
+        line = lines_before + data.count(b"\n", 0, error.start) + 1
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line_end = data.find(b"\n", error.start)
+        return line, data[error.start], data[line_start: None if line_end < 0 else line_end]
+    return None
+
+
+def _fallback_encoding(data: bytes) -> str:
+    """cp1252 unless the data holds one of the five bytes cp1252 leaves undefined."""
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def _iter_records(lines: Iterable[str], sep: str) -> Iterator[tuple[int, list[str], str]]:
+    """Yield ``(first line number, fields, raw text)`` per CSV record, blank lines skipped.
+
+    Line numbers are physical (a quoted line break counts), as a text editor shows them.
+    """
+    buffer: list[str] = []
+    line_number = 0
+
+    def tracked() -> Iterator[str]:
+        nonlocal line_number
+        for line in lines:
+            line_number += 1
+            buffer.append(line)
+            yield line
+
+    first_line = 1
+    for fields in csv.reader(tracked(), delimiter=sep):
+        raw = "".join(buffer).rstrip("\r\n")
+        buffer.clear()
+        if fields:
+            yield first_line, fields, raw
+        first_line = line_number + 1
+
+
+class _CsvReader:
+    """Sniff then read one CSV file; holds the settings used, the notes and rejected lines."""
+
+    def __init__(self, path: Path, compression: str | None, *, sep: str | None,
+                 encoding: str | None, decimal: str | None,
+                 text_columns: Iterable[str] | None, on_bad_lines: str, progress: bool,
+                 notes: list[str]) -> None:
+        self.path = path
+        self.name = path.name
+        self.compression = compression
+        self.explicit_encoding = encoding
+        self.explicit_sep = sep
+        self.explicit_decimal = decimal
+        self.extra_text_columns = list(text_columns or [])
+        self.on_bad_lines = on_bad_lines
+        self.progress = progress
+        self.notes = notes
+        self.rejected = _empty_rejected()
+        self.checked_text: str | None = None  # the good records, when read by the slow path
+        self.encoding = "utf-8"
+        self.sep = ","
+        self.decimal = "."
+
+    # -- sniffing -------------------------------------------------------------------
+
+    def _open_binary(self) -> IO[bytes]:
+        raw = self.path.open("rb")
+        return gzip.GzipFile(fileobj=raw, mode="rb") if self.compression == "gzip" else raw
+
+    def _open_text(self, encoding: str) -> IO[str]:
+        return io.TextIOWrapper(self._open_binary(), encoding=encoding, newline="")
+
+    def _sample(self) -> tuple[bytes, bool]:
+        """Return the first SAMPLE_BYTES bytes (decompressed) and whether the file is longer."""
+        try:
+            with self._open_binary() as handle:
+                sample = handle.read(SAMPLE_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as error:
+            raise FileFormatError(f"{self.name}: not a valid gzip file, it may be truncated "
+                                  f"or corrupt ({error})", path=self.path) from error
+        return sample[:SAMPLE_BYTES], len(sample) > SAMPLE_BYTES
+
+    def _detect_encoding(self, sample: bytes, truncated: bool) -> str:
+        explicit = self.explicit_encoding
+        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            if explicit is None:
+                self.notes.append("encoding utf-16 detected (byte-order mark)")
+            return explicit or "utf-16"
+        has_utf8_bom = sample.startswith(codecs.BOM_UTF8)
+        if explicit is not None:
+            if has_utf8_bom and codecs.lookup(explicit).name == "utf-8":
+                return "utf-8-sig"  # else the BOM would stick to the first column name
+            return explicit
+        if has_utf8_bom:
+            self.notes.append("encoding utf-8-sig detected (UTF-8 byte-order mark)")
+            return "utf-8-sig"
+        error = _first_decode_error(sample, "utf-8")
+        if error is None:
+            return "utf-8"
+        fallback = _fallback_encoding(sample)
+        self.notes.append(f"encoding {fallback} detected (not valid UTF-8 at line {error[0]})")
+        return fallback
+
+    def _check_not_empty_or_binary(self, sample: bytes) -> None:
+        if not sample.lstrip(codecs.BOM_UTF8).strip():
+            raise FileFormatError(f"{self.name}: the file is empty (no header, no data)",
+                                  path=self.path)
+        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return
+        if b"\x00" in sample[:8192]:
+            raise FileFormatError(f"{self.name}: binary content, not a CSV file: "
+                                  f"{_describe_binary(sample)}", path=self.path)
+
+    def _sniff_separator(self, text: str) -> str:
+        best_sep, best_key = ",", (-1.0, 0)
+        for candidate in SEPARATORS:
+            counts = [len(fields) for _, fields, _ in _iter_records(text.splitlines(True),
+                                                                    candidate)]
+            if not counts or counts[0] < 2:
+                continue
+            data = counts[1:]
+            consistency = sum(n == counts[0] for n in data) / len(data) if data else 1.0
+            key = (consistency, counts[0])
+            if key > best_key:
+                best_sep, best_key = candidate, key
+        if best_key[1] == 0:
+            self.notes.append("a single column: no separator found among , ; TAB |")
+        elif best_sep != ",":
+            label = "TAB" if best_sep == "\t" else repr(best_sep)
+            self.notes.append(f"separator {label} detected")
+        return best_sep
+
+    def _sniff(self) -> dict[str, Any]:
+        """Detect the settings from the file head; return the read_csv keyword arguments."""
+        sample, truncated = self._sample()
+        self._check_not_empty_or_binary(sample)
+        self.encoding = self._detect_encoding(sample, truncated)
+        if truncated:  # drop the last, possibly cut, line
+            sample = sample[: sample.rfind(b"\n") + 1] or sample
+        text = sample.decode(self.encoding, errors="replace")
+        self.sep = self.explicit_sep or self._sniff_separator(text)
+        records = list(_iter_records(text.splitlines(True), self.sep))
+        if truncated and len(records) > 1:
+            records.pop()  # may be cut inside a quoted field
+        raw_header = records[0][1]
+        header = [name.strip() for name in raw_header]
+        self.raw_names = dict(zip(header, raw_header))
+        trailing_blank = _check_header_names(header, self.name, self.path)
+        self.header_width = len(header)
+        self.trailing_blank = trailing_blank
+        data = records[1:]
+        self.first_row_too_long = bool(data) and len(data[0][1]) > len(header)
+        short = [line for line, fields, _ in data if len(fields) < len(header)]
+        self.sample_short_note = None  # replaced by an exact count if every line is checked
+        if short:
+            self.sample_short_note = (
+                f"{_plural(len(short), 'line')} of the first {len(data)} data lines have "
+                f"fewer fields than the header (first: line {short[0]}); the missing values "
+                f"are left empty")
+            self.notes.append(self.sample_short_note)
+        dtype = self._text_columns(raw_header, header, data)
+        self.decimal, numeric_text = self._detect_decimal(raw_header, header, data)
+        self.numeric_text_columns = numeric_text
+        dtype.update({raw_header[i]: str for i in numeric_text})
+        if self.decimal == self.sep:
+            raise ValueError(f"decimal and sep cannot both be {self.sep!r}")
+        return {"sep": self.sep, "decimal": self.decimal, "dtype": dtype or None,
+                "index_col": False, "keep_default_na": False, "na_values": NA_VALUES,
+                "engine": "c", "skip_blank_lines": True}
+
+    def _text_columns(self, raw_header: list[str], header: list[str],
+                      data: list[tuple[int, list[str], str]]) -> dict[str, type]:
+        by_name = [i for i, name in enumerate(header) if _normalise_name(name) in
+                   TEXT_COLUMN_NAMES or _normalise_name(name).startswith("code_")
+                   or _normalise_name(name).endswith("_code")]
+        asked = []
+        normalised = {_normalise_name(name): i for i, name in enumerate(header)}
+        for name in self.extra_text_columns:
+            position = header.index(name) if name in header else normalised.get(
+                _normalise_name(name))
+            if position is None:
+                suggestion = closest_name(name, header)
+                hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+                raise SchemaError(f"{self.name}: text_columns names {name!r}, which is not "
+                                  f"a column of the file.{hint}")
+            asked.append(position)
+        leading_zero = []
+        for i in range(len(header)):
+            values = [fields[i].strip() for _, fields, _ in data if len(fields) > i]
+            values = [value for value in values if value]
+            if (i not in by_name and i not in asked and values
+                    and all(value.isdigit() for value in values)
+                    and any(len(value) > 1 and value[0] == "0" for value in values)):
+                leading_zero.append(i)
+        if by_name:
+            self.notes.append("read as text by name: " + ", ".join(header[i] for i in by_name))
+        if leading_zero:
+            self.notes.append("read as text to keep leading zeros: "
+                              + ", ".join(header[i] for i in leading_zero))
+        return {raw_header[i]: str for i in sorted(set(by_name + asked + leading_zero))}
+
+    def _detect_decimal(self, raw_header: list[str], header: list[str],
+                        data: list[tuple[int, list[str], str]]) -> tuple[str, list[int]]:
+        """Return pandas' decimal and the columns read as text then parsed as numbers."""
+        comma, thousands, dot = [], [], []
+        if self.sep != ",":
+            for i in range(len(header)):
+                values = [fields[i].strip() for _, fields, _ in data if len(fields) > i]
+                values = [value for value in values if value]
+                with_comma = [v for v in values if _DECIMAL_COMMA_RE.match(v)]
+                with_dot = [v for v in values if _DECIMAL_DOT_RE.match(v)]
+                others = [v for v in values if not _INTEGER_RE.match(v)]
+                if with_comma and len(with_comma) == len(others):
+                    comma.append(i)
+                    if any(not ch.isdigit() and ch not in "-," for v in with_comma for ch in v):
+                        thousands.append(i)
+                elif with_dot and len(with_dot) == len(others):
+                    dot.append(i)
+        self.comma_columns = [header[i] for i in comma] if self.explicit_decimal != "." else []
+        if comma:
+            self.notes.append("decimal comma detected in columns "
+                              + ", ".join(header[i] for i in comma))
+        if self.explicit_decimal is not None:
+            return self.explicit_decimal, [i for i in thousands
+                                           if self.explicit_decimal == ","]
+        if comma and not dot:
+            return ",", thousands
+        # Mixed '.' and ',' columns: pandas takes one decimal, the comma ones go through text.
+        return ".", comma
+
+    # -- reading --------------------------------------------------------------------
+
+    def read(self) -> pd.DataFrame:
+        options = self._sniff()
+        while True:
+            try:
+                frame = self._read_with(options)
+                break
+            except UnicodeDecodeError:
+                self._switch_encoding_after_decode_error()
+        return self._finish(frame, options)
+
+    def _switch_encoding_after_decode_error(self) -> None:
+        """Move to the next encoding (utf-8 -> cp1252 -> latin-1), or raise if it was asked."""
+        located = self._locate_decode_error(self.encoding)
+        line, byte, line_bytes = located or (None, None, b"")
+        fallback = {"utf-8": "cp1252", "utf-8-sig": "cp1252", "cp1252": "latin-1"}.get(
+            self.encoding)
+        if self.explicit_encoding is not None or fallback is None:
+            suggestion = "utf-8" if _first_decode_error(line_bytes, "utf-8") is None else \
+                _fallback_encoding(line_bytes)
+            where = f", line {line}" if line else ""
+            byte_text = f"byte 0x{byte:02X}" if byte is not None else "a byte"
+            raise FileFormatError(
+                f"{self.name}{where}: {byte_text} cannot be decoded as {self.encoding}; "
+                f"the file is probably in another encoding, try encoding={suggestion!r}",
+                path=self.path, row=line)
+        previous, self.encoding = self.encoding, fallback
+        label = "UTF-8" if previous.startswith("utf-8") else previous
+        self.notes.append(f"encoding {self.encoding} detected (not valid {label} "
+                          f"at line {line})")
+
+    def _locate_decode_error(self, encoding: str) -> tuple[int, int, bytes] | None:
+        """Scan the file by blocks cut at line breaks for the first undecodable byte."""
+        lines_before = 0
+        carry = b""
+        with self._open_binary() as handle:
+            while True:
+                block = handle.read(1 << 22)
+                data = carry + block
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                piece, carry = data[:cut], data[cut:]
+                found = _first_decode_error(piece, encoding, lines_before)
+                if found or not block:
+                    return found
+                lines_before += piece.count(b"\n")
+
+    def _read_with(self, options: dict[str, Any]) -> pd.DataFrame:
+        if self.first_row_too_long:  # pandas would silently shift or drop columns
+            return self._read_by_records(options)
+        try:
+            return self._pandas_read(options)
+        except pd.errors.ParserError as error:
+            message = str(error)
+            if _PARSER_FIELDS_RE.search(message):
+                return self._read_by_records(options)
+            eof = _PARSER_EOF_RE.search(message)
+            if eof:
+                self._raise_unclosed_quote(self._record_line(int(eof.group(1))))
+            raise FileFormatError(f"{self.name}: cannot be read as CSV: {message.strip()}",
+                                  path=self.path) from error
+
+    def _pandas_read(self, options: dict[str, Any], source: Any = None) -> pd.DataFrame:
+        if source is not None:
+            return pd.read_csv(source, **options)
+        if not self.progress:
+            return pd.read_csv(self.path, encoding=self.encoding,
+                               compression=self.compression, **options)
+        with self.path.open("rb") as raw:
+            handle = gzip.GzipFile(fileobj=raw, mode="rb") if self.compression else raw
+            with _progress_monitor(raw, self.path.stat().st_size, self.name):
+                return pd.read_csv(handle, encoding=self.encoding, **options)
+
+    def _record_line(self, record_index: int) -> int | None:
+        """Return the first line of the record at 0-based ``record_index`` (header = 0)."""
+        with self._open_text(self.encoding) as handle:
+            for index, (first_line, _, _) in enumerate(_iter_records(handle, self.sep)):
+                if index == record_index:
+                    return first_line
+        return None
+
+    def _raise_unclosed_quote(self, line: int | None) -> None:
+        where = f", line {line}" if line else ""
+        raise FileFormatError(
+            f"{self.name}{where}: a quoted field starts here but its closing quote (\") is "
+            f"never found, so the rest of the file would become one value. Check for a "
+            f"stray \" on this line.", path=self.path, row=line)
+
+    def _read_by_records(self, options: dict[str, Any]) -> pd.DataFrame:
+        """Slow path for ragged files: check every record in Python, parse the good ones."""
+        width = self.header_width
+        kept: list[str] = []
+        kept_lines = array("q")
+        rejected: list[tuple[int, str, str]] = []
+        short: list[int] = []
+        trailing = 0
+        with self._open_text(self.encoding) as handle:
+            try:
+                for first_line, fields, raw in _iter_records(handle, self.sep):
+                    extra = len(fields) - width
+                    if extra > 0 and kept:
+                        if not any(fields[width:]) and raw.endswith(self.sep * extra):
+                            raw = raw[:-extra]  # trailing separators only: nothing is lost
+                            trailing += 1
+                        else:
+                            rejected.append((first_line, raw, f"{len(fields)} fields, "
+                                             f"expected {width} as in the header"))
+                            continue
+                    elif extra < 0:
+                        short.append(first_line)
+                    kept.append(raw)
+                    kept_lines.append(first_line)
+            except csv.Error as error:
+                raise FileFormatError(f"{self.name}: cannot be read as CSV: {error}",
+                                      path=self.path) from error
+        if rejected and self.on_bad_lines == "error":
+            self._raise_ragged(rejected)
+        if self.sample_short_note in self.notes:
+            self.notes.remove(self.sample_short_note)
+        if rejected:
+            self.rejected = pd.DataFrame({
+                "line": pd.Series([r[0] for r in rejected], dtype="int64"),
+                "text": pd.Series([r[1] for r in rejected], dtype="str"),
+                "reason": pd.Series([r[2] for r in rejected], dtype="str")})
+            self.notes.append(f"{_plural(len(rejected), 'line')} rejected: more fields than "
+                              f"the header ({_list_lines([r[0] for r in rejected])}); "
+                              f"see rejected_lines")
+        if trailing:
+            self.notes.append(f"{_plural(trailing, 'line')} end with extra empty fields "
+                              f"(trailing separators), ignored")
+        if short:
+            self.notes.append(f"{_plural(len(short), 'line')} have fewer fields than the "
+                              f"header ({_list_lines(short)}); the missing values are "
+                              f"left empty")
+        self.checked_text = "\n".join(kept) + "\n"
+        try:
+            return self._pandas_read(options, io.StringIO(self.checked_text))
+        except pd.errors.ParserError as error:
+            message = str(error).strip()
+            eof = _PARSER_EOF_RE.search(message)
+            found = eof or _PARSER_FIELDS_RE.search(message)
+            # pandas counts records of the text it was given: map them back to file lines
+            index = (int(found.group(1)) if eof else int(found.group(2)) - 1) if found else -1
+            line = kept_lines[index] if 0 <= index < len(kept_lines) else None
+            if eof:
+                self._raise_unclosed_quote(line)
+            where = f", line {line}" if line else ""
+            raise FileFormatError(f"{self.name}{where}: cannot be read as CSV: {message}",
+                                  path=self.path, row=line) from error
+
+    def _raise_ragged(self, rejected: list[tuple[int, str, str]]) -> None:
+        width = self.header_width
+        named = ", ".join(f"line {line} ({reason.split(' fields')[0]} fields)"
+                          for line, _, reason in rejected[:MAX_LINES_IN_MESSAGE])
+        more = (f" and {len(rejected) - MAX_LINES_IN_MESSAGE} more"
+                if len(rejected) > MAX_LINES_IN_MESSAGE else "")
+        raise FileFormatError(
+            f"{self.name}: {_plural(len(rejected), 'line')} with more fields than the header "
+            f"({width} expected): {named}{more}. A separator inside an unquoted value is "
+            f"the usual cause. Fix the file, or pass on_bad_lines='reject' to read the "
+            f"other lines and list these in ReadInfo.rejected_lines.",
+            path=self.path, row=rejected[0][0])
+
+    def _finish(self, frame: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
+        stripped = [str(name).strip() for name in frame.columns]
+        if self.trailing_blank:
+            frame = self._drop_trailing_blank(frame)
+            stripped = stripped[: frame.shape[1]]
+        if stripped != list(frame.columns):
+            frame.columns = stripped
+            self.notes.append("spaces around column names removed")
+        frame = self._fix_mixed_columns(frame, options)
+        return self._convert_numeric_text(frame)
+
+    def _drop_trailing_blank(self, frame: pd.DataFrame) -> pd.DataFrame:
+        blank = frame.iloc[:, frame.shape[1] - self.trailing_blank:]
+        filled = blank.notna().any()
+        if filled.any():
+            position = frame.shape[1] - self.trailing_blank + int(np.argmax(filled.to_numpy()))
+            first_row = int(np.argmax(frame.iloc[:, position].notna().to_numpy()))
+            raise FileFormatError(
+                f"{self.name}, line 1: column {position + 1} has no name (blank header) but "
+                f"holds values (first at line {first_row + 2}). Give every column a name.",
+                path=self.path, row=1)
+        self.notes.append("the header ends with a separator: the empty unnamed last "
+                          "column was ignored")
+        return frame.iloc[:, : frame.shape[1] - self.trailing_blank]
+
+    def _fix_mixed_columns(self, frame: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
+        """Re-read as text the columns pandas filled with a mix of numbers and strings.
+
+        pandas parses big files by blocks; a column numeric in one block and text in
+        another comes out as object with mixed Python types.
+        """
+        mixed = [name for name in frame.columns if frame[name].dtype == object]
+        if not mixed:
+            return frame
+        self.notes.append("columns mixing numbers and text read as text: " + ", ".join(mixed))
+        as_text = {self.raw_names.get(name, name): str for name in mixed}
+        options = {**options, "dtype": {**(options["dtype"] or {}), **as_text}}
+        source = io.StringIO(self.checked_text) if self.checked_text is not None else None
+        reread = self._pandas_read(options, source)
+        reread.columns = [str(name).strip() for name in reread.columns]
+        return reread[list(frame.columns)]
+
+    def _convert_numeric_text(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Parse decimal-comma columns pandas left as text (thousands spaces, mixed decimals)."""
+        candidates = [name for name in self.comma_columns
+                      if name in frame.columns and not pd.api.types.is_numeric_dtype(frame[name])]
+        for name in candidates:
+            numbers, failures = parse_numbers(frame[name], decimal=",", column=name,
+                                              path=str(self.path))
+            if failures.empty:
+                frame[name] = numbers
+            else:
+                first = failures.iloc[0]
+                self.notes.append(
+                    f"column {name} looks numeric but {len(failures)} values are not numbers "
+                    f"(e.g. {first['value']!r} at line {int(first['row']) + 2}); kept as text")
+        return frame
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _list_lines(lines: list[int]) -> str:
+    """ "line 5" or "lines 5, 9, 12 and 3 more" (at most MAX_LINES_IN_MESSAGE numbers)."""
+    shown = ", ".join(str(line) for line in lines[:MAX_LINES_IN_MESSAGE])
+    extra = len(lines) - MAX_LINES_IN_MESSAGE
+    return ("line " if len(lines) == 1 else "lines ") + shown + (
+        f" and {extra} more" if extra > 0 else "")
+
+
+@contextlib.contextmanager
+def _progress_monitor(handle: IO[bytes], total: int, description: str) -> Iterator[None]:
+    """Show a byte progress bar by polling ``handle.tell()`` from a thread.
+
+    pandas keeps parsing in one call (same speed and type inference as without a bar);
+    tqdm is imported here only, so importing this module never pulls in widgets.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=description)
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.2):
+            try:
+                position = handle.tell()
+            except (OSError, ValueError):  # closed under our feet: the read is over
+                return
+            bar.update(max(0, position - bar.n))
+
+    thread = threading.Thread(target=poll, name="segexplore-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        bar.update(max(0, total - bar.n))
+        bar.close()
+
+
+# ------------------------------------------------------------------- Parquet and Excel
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises several unrelated types for bad files
+        raise FileFormatError(f"{path.name}: not a valid Parquet file, it may be truncated "
+                              f"or corrupt ({error})", path=path) from error
+
+
+def _excel_column_letter(position: int) -> str:
+    letters = ""
+    position += 1
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def _read_excel(path: Path, sheet_name: str | int | None, text_columns: Iterable[str] | None,
+                progress: bool, notes: list[str]) -> tuple[pd.DataFrame, str]:
+    engine = "xlrd" if path.suffix.lower() == ".xls" else "openpyxl"
+    if engine == "xlrd":
+        try:
+            import xlrd  # noqa: F401
+        except ImportError:
+            raise FileFormatError(f"{path.name}: old Excel .xls files need the xlrd package "
+                                  f"(pip install xlrd); or save the file as .xlsx in Excel",
+                                  path=path) from None
+    with path.open("rb") as handle, contextlib.ExitStack() as stack:
+        if progress:
+            stack.enter_context(_progress_monitor(handle, path.stat().st_size, path.name))
+        try:
+            book = stack.enter_context(pd.ExcelFile(handle, engine=engine))
+        except Exception as error:  # zipfile, openpyxl and xlrd errors alike
+            raise FileFormatError(f"{path.name}: not a valid Excel workbook, it may be "
+                                  f"corrupt or not really .xlsx ({error})", path=path) from error
+        sheets = list(book.sheet_names)
+        sheet = _choose_sheet(path, sheets, sheet_name)
+        where = f"sheet {sheet!r}, row 1"
+        header_row = pd.read_excel(book, sheet_name=sheet, header=None, nrows=1)
+        if header_row.empty:
+            raise FileFormatError(f"{path.name}: sheet {sheet!r} is empty", path=path)
+        raw_names = header_row.iloc[0].tolist()
+        names = [_excel_header_text(value) for value in raw_names]
+        _check_header_names(names, path.name, path, where=where,
+                            position_label=_excel_column_letter)
+        wanted = list(text_columns or [])
+        missing = [name for name in wanted if name not in names]
+        if missing:
+            suggestion = closest_name(missing[0], [n for n in names if n])
+            hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+            raise SchemaError(f"{path.name}: text_columns names {missing[0]!r}, which is not "
+                              f"a column of sheet {sheet!r}.{hint}")
+        dtype = {raw: str for raw, name in zip(raw_names, names)
+                 if name and (name in wanted or _normalise_name(name) in TEXT_COLUMN_NAMES)}
+        frame = pd.read_excel(book, sheet_name=sheet, dtype=dtype or None, keep_default_na=False,
+                           na_values=NA_VALUES)
+    # Cells formatted beyond the data give unnamed columns: drop them when they are empty.
+    names = (names + [""] * frame.shape[1])[: frame.shape[1]]
+    width = len(_rstrip_blank(names)) if any(names) else 0
+    extra = frame.iloc[:, width:]
+    if extra.notna().to_numpy().any():
+        position = width + int(np.argmax(extra.notna().any().to_numpy()))
+        raise FileFormatError(f"{path.name}, {where}: column {_excel_column_letter(position)} "
+                              f"has no name but holds values. Give every column a name.",
+                              path=path, row=1)
+    frame = frame.iloc[:, :width]
+    frame.columns = names[:width]
+    if len(sheets) > 1:
+        notes.append(f"sheet {sheet!r} read (workbook sheets: {', '.join(sheets)})")
+    return frame, sheet
+
+
+def _excel_header_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _choose_sheet(path: Path, sheets: list[str], sheet_name: str | int | None) -> str:
+    listed = ", ".join(repr(name) for name in sheets)
+    if sheet_name is None:
+        if len(sheets) == 1:
+            return sheets[0]
+        raise FileFormatError(f"{path.name}: the workbook has {len(sheets)} sheets ({listed}); "
+                              f"pick one by name with sheet_name=...", path=path)
+    if isinstance(sheet_name, int) and not isinstance(sheet_name, bool):
+        if 0 <= sheet_name < len(sheets):
+            return sheets[sheet_name]
+        raise FileFormatError(f"{path.name}: no sheet number {sheet_name} (0-based); the "
+                              f"workbook has {len(sheets)} sheets: {listed}", path=path)
+    if sheet_name in sheets:
+        return sheet_name
+    suggestion = closest_name(str(sheet_name), sheets)
+    hint = f" Did you mean {suggestion!r}?" if suggestion else ""
+    raise FileFormatError(f"{path.name}: no sheet named {sheet_name!r}; the sheets are "
+                          f"{listed}.{hint}", path=path)
+
+
+# ---------------------------------------------------------------------------- dates
+
+#: Excel serial day numbers taken as dates: 1900-03-01 (after Excel's phantom 1900-02-29)
+#: to 2099-12-31. Smaller numbers are more likely counts than dates.
+EXCEL_SERIAL_RANGE = (61.0, 73050.0)
+#: Unix times taken as dates, 1980-01-01 to 2100-01-01, in seconds then milliseconds.
+UNIX_SECONDS_RANGE = (315_532_800.0, 4_102_444_800.0)
+UNIX_MILLISECONDS_RANGE = (315_532_800_000.0, 4_102_444_800_000.0)
+
+# Patterns run by pyarrow (RE2): [0-9] and [ ] rather than \d and \s, which make
+# pandas fall back to Python's re, 20 times slower.
+_TIME_PART = r"(?:(?:[ ]+|T)([0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?))?"
+_ISO_RE = (r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+           r"(?: *(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?))?)?")
+_ISO_OFFSET_RE = r"^(.*[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?) *(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+_DMY_LIKE_RE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2,4}"
+_FIRST_ABOVE_12_RE = r"(?:1[3-9]|[2-9][0-9])[/.\-]"
+_SECOND_ABOVE_12_RE = r"[0-9]{1,2}[/.\-](?:1[3-9]|[2-9][0-9])[/.\-]"
+
+
+@dataclass(frozen=True)
+class _DateClass:
+    """A family of date layouts, rewritten to ISO text so that one fast parse does them all."""
+
+    label: str  # strftime-like, "/" standing for the separator actually found
+    pattern: str
+    rewrite_dayfirst: str | None
+    rewrite_monthfirst: str | None = None
+    day_month: bool = False  # subject to day-first / month-first order
+
+
+_DATE_CLASSES = (
+    _DateClass("%Y-%m-%d", _ISO_RE, None),
+    _DateClass("%Y/%m/%d", r"([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})" + _TIME_PART, r"\1-\2-\3 \4"),
+    _DateClass("%d/%m/%Y", r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})" + _TIME_PART,
+               r"\3-\2-\1 \4", r"\3-\1-\2 \4", day_month=True),
+    # Two-digit years pivot like Python's %y: 00-68 -> 2000s, 69-99 -> 1900s.
+    _DateClass("%d/%m/%y", r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-6][0-9])" + _TIME_PART,
+               r"20\3-\2-\1 \4", r"20\3-\1-\2 \4", day_month=True),
+    _DateClass("%d/%m/%y", r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([7-9][0-9])" + _TIME_PART,
+               r"19\3-\2-\1 \4", r"19\3-\1-\2 \4", day_month=True),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class DateParseInfo:
+    """What :func:`parse_datetimes` found in a column.
+
+    Attributes
+    ----------
+    dayfirst : bool
+        Day/month order used for ``dd/mm/yyyy``-like values.
+    formats : tuple of (str, int)
+        Layouts that matched, strftime-like, with their number of values.
+    failures : pandas.DataFrame
+        One row per value that could not be parsed (now NaT): ``row`` (0-based position
+        in the series), ``value`` and ``problem``. Missing and blank values are not failures.
+    notes : tuple of str
+        Sentences on the detection (day-first evidence, dropped offsets...).
+    ambiguous : bool
+        True when the column mixes day-first and month-first values.
+    """
+
+    dayfirst: bool
+    formats: tuple[tuple[str, int], ...] = ()
+    failures: pd.DataFrame = field(default_factory=lambda: _failure_frame([], [], []))
+    notes: tuple[str, ...] = ()
+    ambiguous: bool = False
+
+    def __str__(self) -> str:
+        formats = ", ".join(f"{label} ({count:,})" for label, count in self.formats) or "none"
+        lines = [f"dates: {'day' if self.dayfirst else 'month'}-first, formats {formats}, "
+                 f"{len(self.failures):,} failures"]
+        return "\n".join(lines + [f"  - {note}" for note in self.notes])
+
+
+def _failure_frame(rows: Iterable[int], values: Iterable[object],
+                   problems: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(list(rows), dtype="int64"),
+                         "value": pd.Series([str(v) for v in values], dtype="str"),
+                         "problem": pd.Series(list(problems), dtype="str")})
+
+
+def _where(path: str | None, column: str) -> str:
+    parts = [Path(path).name] if path else []
+    parts += [f"column {column}"] if column else []
+    return ", ".join(parts) + ": " if parts else ""
+
+
+def parse_datetimes(values: pd.Series, *, dayfirst: bool | None = None, column: str = "",
+                    path: str | None = None) -> tuple[pd.Series, DateParseInfo]:
+    """Parse a column of dates that may mix layouts, without a Python loop over strings.
+
+    Understood: ISO 8601 (``2024-03-15``, ``2024-03-15 10:22:01``, ``...T10:22:01Z``,
+    offsets such as ``+02:00``), ``2024/03/15``, ``15/03/2024`` with ``/``, ``-`` or ``.``
+    and an optional ``HH:MM[:SS]`` time, two-digit years, Excel serial numbers and Unix
+    times (numeric input only, in plausible ranges), and datetime values.
+
+    Time-zone offsets are dropped: the result is the wall time as written, naive (an
+    event logged "10:22+02:00" stays at 10:22), so that dates read from CSV and Excel
+    compare alike.
+
+    Day/month order of ``dd/mm/yyyy``-like values, unless ``dayfirst`` is given: a
+    first number above 12 proves day-first, a second number above 12 month-first; both
+    make the column ambiguous (the majority wins, the others are failures); neither
+    means day-first (a European product), and a note says so.
+
+    Parameters
+    ----------
+    values : pandas.Series
+    dayfirst : bool, optional
+        Force the day/month order.
+    column, path : str, optional
+        Used in the notes only.
+
+    Returns
+    -------
+    (pandas.Series, DateParseInfo)
+        ``datetime64[ns]`` naive values on the same index (unparsed values are NaT,
+        listed in ``DateParseInfo.failures``).
+    """
+    where = _where(path, column)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return _datetimes_as_naive_ns(values, where)
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    counts: dict[str, int] = {}
+    notes: list[str] = []
+    failures: list[pd.DataFrame] = []
+    strings, numbers, objects = _split_by_kind(values)
+    if len(objects):
+        stamps = [pd.Timestamp(value) for value in values.iloc[objects]]
+        out[objects] = [s.tz_localize(None) if s.tzinfo else s for s in stamps]
+        counts["datetime"] = len(objects)
+    if len(numbers):
+        failures.append(_parse_date_numbers(values.iloc[numbers], numbers, out, counts))
+    chosen_dayfirst = True if dayfirst is None else dayfirst
+    ambiguous = False
+    if len(strings):
+        text = values.iloc[strings].astype("str").reset_index(drop=True).str.strip()
+        chosen_dayfirst, ambiguous, string_failures = _parse_date_strings(
+            text, strings, out, counts, notes, dayfirst, where)
+        failures.append(string_failures)
+    result = pd.Series(out, index=values.index, name=values.name)
+    failure_frame = (pd.concat(failures, ignore_index=True).sort_values("row", ignore_index=True)
+                     if failures else _failure_frame([], [], []))
+    formats = tuple((label, count) for label, count in counts.items() if count)
+    return result, DateParseInfo(dayfirst=chosen_dayfirst, formats=formats,
+                                 failures=failure_frame, notes=tuple(notes),
+                                 ambiguous=ambiguous)
+
+
+def _datetimes_as_naive_ns(values: pd.Series, where: str) -> tuple[pd.Series, DateParseInfo]:
+    notes = []
+    result = values
+    if getattr(values.dt, "tz", None) is not None:
+        result = values.dt.tz_localize(None)  # wall time as written, like strings
+        notes.append(f"{where}time zone {values.dt.tz} dropped: wall times kept")
+    if result.dtype != np.dtype("datetime64[ns]"):
+        result = result.astype("datetime64[ns]")
+    return result, DateParseInfo(dayfirst=True, formats=(("datetime", int(values.notna().sum())),),
+                                 notes=tuple(notes))
+
+
+def _split_by_kind(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return positions of strings, numbers and datetime objects (missing values in none)."""
+    present = values.notna().to_numpy()
+    none = np.array([], dtype=np.intp)
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        return none, np.flatnonzero(present), none
+    if values.dtype != object:
+        return np.flatnonzero(present), none, none
+    # Object columns (Excel cells) mix types: one pass to sort them.
+    kinds = np.zeros(len(values), dtype=np.int8)  # 0 missing, 1 string, 2 number, 3 datetime
+    for position, value in enumerate(values.to_numpy()):
+        if not present[position]:
+            continue
+        if isinstance(value, (dt.date, np.datetime64)):
+            kinds[position] = 3
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+            kinds[position] = 2
+        else:
+            kinds[position] = 1
+    return np.flatnonzero(kinds == 1), np.flatnonzero(kinds == 2), np.flatnonzero(kinds == 3)
+
+
+def _parse_date_numbers(numbers: pd.Series, positions: np.ndarray, out: np.ndarray,
+                        counts: dict[str, int]) -> pd.DataFrame:
+    """Excel serial days or Unix seconds/milliseconds, chosen per value by range."""
+    floats = numbers.to_numpy(dtype="float64")
+    done = np.zeros(len(floats), dtype=bool)
+    for label, (low, high), unit, origin in (
+        ("Excel serial number", EXCEL_SERIAL_RANGE, "D", "1899-12-30"),
+        ("Unix time (seconds)", UNIX_SECONDS_RANGE, "s", "unix"),
+        ("Unix time (milliseconds)", UNIX_MILLISECONDS_RANGE, "ms", "unix"),
+    ):
+        match = (floats >= low) & (floats <= high)
+        if match.any():
+            stamps = pd.to_datetime(floats[match], unit=unit, origin=origin).round("ms")
+            out[positions[match]] = stamps.to_numpy(dtype="datetime64[ns]")
+            counts[label] = int(match.sum())
+            done |= match
+    bad = np.flatnonzero(~done)
+    return _failure_frame(positions[bad], numbers.iloc[bad].tolist(),
+                          ["number outside the ranges of Excel serial dates (61-73050, "
+                           "1900-2099) and Unix times (1980-2100)"] * len(bad))
+
+
+def _parse_date_strings(text: pd.Series, positions: np.ndarray, out: np.ndarray,
+                        counts: dict[str, int], notes: list[str], dayfirst: bool | None,
+                        where: str) -> tuple[bool, bool, pd.DataFrame]:
+    """Classify strings by layout (RE2 regex), rewrite them to ISO text, parse them at once.
+
+    ``text`` has a RangeIndex; ``positions`` maps it to positions in the caller's series.
+    """
+    pending = (text != "").to_numpy(dtype=bool, na_value=False).copy()  # CoW: read-only
+    conflict = np.zeros(len(text), dtype=bool)
+    pieces: list[pd.Series] = []  # ISO text indexed by row of ``text``
+    layout_codes: list[np.ndarray] = []
+    layout_labels: list[str] = []
+    chosen, ambiguous, decided = (True if dayfirst is None else dayfirst), False, False
+    for date_class in _DATE_CLASSES:
+        if not pending.any():
+            break
+        candidates = np.flatnonzero(pending)
+        subset = text.iloc[candidates]
+        if date_class.day_month and not decided:  # on what ISO and y/m/d left over
+            chosen, ambiguous, conflict_rows = _decide_dayfirst(subset, dayfirst, notes, where)
+            conflict[candidates[conflict_rows]] = True
+            decided = True
+        match = subset.str.fullmatch(date_class.pattern).to_numpy(dtype=bool, na_value=False)
+        if not match.any():
+            continue
+        matched = subset[match]
+        if date_class.rewrite_dayfirst is None:  # ISO already: only drop offsets
+            with_offset = matched.str.fullmatch(_ISO_OFFSET_RE).to_numpy(dtype=bool,
+                                                                          na_value=False)
+            if with_offset.any():
+                notes.append(f"{where}time-zone offsets dropped in {int(with_offset.sum()):,} "
+                             f"values: times kept as written (wall time)")
+                matched = matched.str.replace(_ISO_OFFSET_RE, r"\1", regex=True)
+            iso = matched
+        else:
+            rewrite = date_class.rewrite_dayfirst if chosen else date_class.rewrite_monthfirst
+            iso = matched.str.replace("^" + date_class.pattern + "$", rewrite,
+                                      regex=True).str.strip()
+        pieces.append(iso)
+        codes, labels = _layout_labels(matched, date_class, chosen)
+        layout_codes.append(codes + len(layout_labels))
+        layout_labels.extend(labels)
+        pending[candidates[match]] = False
+    iso_text = pd.concat(pieces) if pieces else pd.Series([], dtype="str")
+    rows = iso_text.index.to_numpy(dtype=np.intp)
+    parsed = pd.to_datetime(iso_text, format="ISO8601", errors="coerce")
+    # pandas may parse years beyond what nanoseconds hold; those become failures
+    good = parsed.between(pd.Timestamp.min, pd.Timestamp.max).to_numpy()
+    out[positions[rows[good]]] = parsed[good].to_numpy(dtype="datetime64[ns]")
+    codes = np.concatenate(layout_codes) if layout_codes else np.array([], dtype=np.int8)
+    for code, count in enumerate(np.bincount(codes[good], minlength=len(layout_labels))):
+        if count:
+            counts[layout_labels[code]] = counts.get(layout_labels[code], 0) + int(count)
+    bad = np.flatnonzero(~good)
+    failed_rows = np.concatenate([np.flatnonzero(pending), rows[bad]])
+    problems = (["not a recognised date format"] * int(pending.sum())
+                + [_date_problem(iso, conflict[row], chosen)
+                   for iso, row in zip(iso_text.iloc[bad].tolist(), rows[bad])])
+    order = np.argsort(failed_rows, kind="stable")
+    failures = _failure_frame(positions[failed_rows[order]],
+                              text.iloc[failed_rows[order]].tolist(),
+                              [problems[i] for i in order])
+    return chosen, ambiguous, failures
+
+
+def _date_problem(iso_text: str, conflicting: bool, dayfirst: bool) -> str:
+    """Say why a value of a known layout did not parse."""
+    if conflicting:
+        return ("month-first date (second number above 12) in a day-first column" if dayfirst
+                else "day-first date (first number above 12) in a month-first column")
+    if not 1678 <= int(iso_text[:4]) <= 2261:
+        return "year outside 1678-2261, the range of pandas timestamps"
+    return "impossible date or time (e.g. 31/02, month 13 or 25:00)"
+
+
+def _decide_dayfirst(subset: pd.Series, dayfirst: bool | None, notes: list[str],
+                     where: str) -> tuple[bool, bool, np.ndarray]:
+    """Day/month order from the evidence in the strings left after ISO and y/m/d.
+
+    Return (dayfirst, ambiguous, mask of the values that contradict the order chosen).
+    """
+    def matches(pattern: str) -> np.ndarray:
+        return subset.str.match(pattern).to_numpy(dtype=bool, na_value=False)
+
+    like = matches(_DMY_LIKE_RE)
+    first = matches(_FIRST_ABOVE_12_RE) & like
+    second = matches(_SECOND_ABOVE_12_RE) & like
+    day_only, month_only = first & ~second, second & ~first
+    n_day, n_month = int(day_only.sum()), int(month_only.sum())
+    ambiguous = bool(n_day and n_month)
+    if dayfirst is None:
+        chosen = n_day >= n_month
+        if ambiguous:
+            notes.append(f"{where}ambiguous day/month order: {n_day:,} values are day-first "
+                         f"(first number above 12) and {n_month:,} month-first (second "
+                         f"number above 12); read {'day' if chosen else 'month'}-first, the "
+                         f"others are reported as failures")
+        elif n_day:
+            notes.append(f"{where}day-first order (dd/mm/yyyy) detected: {n_day:,} values "
+                         f"have a first number above 12")
+        elif n_month:
+            notes.append(f"{where}month-first order (mm/dd/yyyy) detected: {n_month:,} "
+                         f"values have a second number above 12")
+        elif like.any():
+            notes.append(f"{where}no day above 12 in {int(like.sum()):,} dd/mm-like values: "
+                         f"day-first order assumed (European default)")
+    else:
+        chosen = dayfirst
+        against = n_month if chosen else n_day
+        if against:
+            ambiguous = True
+            notes.append(f"{where}{against:,} values contradict the "
+                         f"{'day' if chosen else 'month'}-first order asked; reported as "
+                         f"failures")
+    return chosen, ambiguous, (month_only if chosen else day_only)
+
+
+_TIME_SUFFIXES = ("", " %H:%M", " %H:%M:%S")
+
+
+def _layout_labels(matched: pd.Series, date_class: _DateClass,
+                   dayfirst: bool) -> tuple[np.ndarray, list[str]]:
+    """Return a layout code per value and the labels of the codes (separator x time part)."""
+    label = date_class.label
+    if date_class.day_month and not dayfirst:
+        label = label.replace("%d/%m", "%m/%d")
+    has_time = matched.str.contains(":", regex=False).to_numpy(dtype=bool, na_value=False)
+    has_seconds = matched.str.contains(r"[0-9]:[0-9]{2}:[0-9]", regex=True).to_numpy(
+        dtype=bool, na_value=False)
+    codes = has_time.astype(np.int8) + has_seconds
+    if date_class.rewrite_dayfirst is None:  # ISO: "-" always
+        return codes, [label + suffix for suffix in _TIME_SUFFIXES]
+    head = matched.str.slice(0, 6)
+    separators = ("/", ".", "-")
+    for index, separator in enumerate(separators[1:], start=1):
+        found = head.str.contains(separator, regex=False).to_numpy(dtype=bool, na_value=False)
+        codes = np.where(found, codes + 3 * index, codes)
+    return codes, [label.replace("/", separator) + suffix
+                   for separator in separators for suffix in _TIME_SUFFIXES]
+
+
+# -------------------------------------------------------------------------- numbers
+
+_NUMBER_NOISE_RE = "[ \t\u00a0\u202f'€$£]|EUR"
+_COMMA_DECIMAL_RE = r"[-+]?(?:[0-9]{1,3}(?:\.[0-9]{3})+|[0-9]*)(?:,[0-9]+)?"
+_DOT_DECIMAL_RE = r"[-+]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+
+
+def parse_numbers(values: pd.Series, *, decimal: str | None = None, column: str = "",
+                  path: str | None = None) -> tuple[pd.Series, pd.DataFrame]:
+    """Parse text numbers such as ``12,50``, ``1 234,50 €``, ``1.234,50`` or ``(12.5)``.
+
+    Spaces (also non-breaking), apostrophes and currency signs are removed; ``(x)`` is
+    read as ``-x``. The decimal separator, when not given, is the one some value proves
+    (``12,50``, ``1.234,50``); when nothing proves it, ``,`` if any value has a comma
+    (a European product), else ``.``. Values whose separators do not fit the decimal
+    chosen are failures rather than silently off by a factor of 1000.
+
+    Parameters
+    ----------
+    values : pandas.Series
+    decimal : {",", "."}, optional
+    column, path : str, optional
+        Stored in ``failures.attrs`` for the caller's messages.
+
+    Returns
+    -------
+    (pandas.Series, pandas.DataFrame)
+        ``float64`` values on the same index, and the failures: ``row`` (0-based
+        position), ``value``, ``problem``. Missing and blank values are not failures.
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        failures = _failure_frame([], [], [])
+    else:
+        text = values.astype("str").str.strip()
+        cleaned = (text.str.replace(_NUMBER_NOISE_RE, "", regex=True)
+                   .str.replace(r"^[(](.*)[)]$", r"-\1", regex=True))
+        if decimal is None:
+            decimal = _detect_decimal_separator(cleaned)
+        pattern, thousands = ((_COMMA_DECIMAL_RE, ".") if decimal == ","
+                              else (_DOT_DECIMAL_RE, ","))
+        valid = cleaned.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+        plain = cleaned.str.replace(thousands, "", regex=False)
+        if decimal == ",":
+            plain = plain.str.replace(",", ".", regex=False)
+        numbers = pd.to_numeric(plain.where(valid), errors="coerce").astype("float64")
+        blank = (text.isna() | (text == "")).to_numpy()
+        bad = np.flatnonzero(~blank & numbers.isna().to_numpy())
+        other = "." if decimal == "," else ","
+        problems = [f"not a number with decimal {decimal!r}" + (
+            f" (it uses {other!r})" if other in str(value) else "")
+            for value in text.iloc[bad]]
+        failures = _failure_frame(bad, text.iloc[bad].tolist(), problems)
+        values = pd.Series(numbers.to_numpy(), index=values.index, name=values.name)
+    failures.attrs.update({"column": column, "path": path})
+    return values.astype("float64"), failures
+
+
+def _detect_decimal_separator(cleaned: pd.Series) -> str:
+    def any_match(pattern: str) -> bool:
+        return bool(cleaned.str.contains(pattern, regex=True).fillna(False).any())
+
+    comma = any_match(r",[0-9]{1,2}$|,[0-9]{4,}$|\.[0-9]{3},[0-9]")
+    dot = any_match(r"\.[0-9]{1,2}$|\.[0-9]{4,}$|,[0-9]{3}\.[0-9]|[eE][-+]?[0-9]+$")
+    if comma != dot:
+        return "," if comma else "."
+    if comma:  # both proven: the majority wins, the others become failures
+        n_comma = int(cleaned.str.contains(",", regex=False).fillna(False).sum())
+        n_dot = int(cleaned.str.contains(".", regex=False).fillna(False).sum())
+        return "," if n_comma >= n_dot else "."
+    return "," if any_match(",") else "."
+
+
+# -------------------------------------------------------------------- atomic writing
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8",
+                 newline: str | None = "") -> Iterator[IO[Any]]:
+    """Write a file all at once: readers see the old content or the new, never half.
+
+    Writes to a temporary file in the same folder, flushes it to disk, then renames it
+    over ``path``. On any exception the temporary file is removed and ``path`` is left
+    as it was. The file keeps the permissions of the one it replaces.
+
+    Parameters
+    ----------
+    path : str or path
+    mode : {"w", "wt", "wb"}
+    encoding, newline : str, optional
+        For text modes (``newline=""`` writes line ends as given, as the csv module wants).
+
+    Yields
+    ------
+    file object
+    """
+    if mode not in ("w", "wt", "wb"):
+        raise ValueError(f"atomic_write mode must be 'w', 'wt' or 'wb', not {mode!r}")
+    target = Path(path)
+    folder = target.parent
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                             dir=folder)
+    opened = False
+    try:
+        text_options = {} if "b" in mode else {"encoding": encoding, "newline": newline}
+        with os.fdopen(descriptor, mode, **text_options) as handle:
+            opened = True  # the handle owns the descriptor from now on
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        _copy_permissions(target, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        if not opened:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(folder)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+
+
+def _copy_permissions(target: Path, temporary: str) -> None:
+    """mkstemp creates 0600 files: give the new file the old one's mode, or the default."""
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o666 & ~_current_umask()
+    with contextlib.suppress(OSError):
+        os.chmod(temporary, mode)
+
+
+def _current_umask() -> int:
+    try:  # Linux shows it without changing it (os.umask would, for every thread)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    with contextlib.suppress(OSError, AttributeError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

@@ -1,0 +1,268 @@
+"""``read_base``: from files or DataFrames to a clean, validated :class:`ContactBase`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SchemaError, ValidationError
+from .base import ContactBase
+from .clean import clean_activity, clean_contacts
+from .io import read_table
+from .report import CleanReport, ProblemLog
+from .schema import infer_roles, map_columns
+
+__all__ = ["read_base", "load_sample"]
+
+TABLES = ("contacts", "events", "orders")
+_PROGRESS_BYTES = 50 * 2**20
+
+
+def _per_table(option: Any, table: str) -> Any:
+    """An option given once for all tables, or as ``{table: value}``."""
+    if isinstance(option, Mapping) and set(option) <= set(TABLES):
+        return option.get(table)
+    return option
+
+
+def _source_name(source: Any, table: str) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return Path(source).name
+    return f"<{table} DataFrame>"
+
+
+def _row_labels(source: Any, frame: pd.DataFrame) -> np.ndarray:
+    """How a row is named in messages: its line in the file (header = 1), or its index label."""
+    if isinstance(source, pd.DataFrame):
+        return np.asarray(source.index, dtype=object)
+    return np.arange(2, len(frame) + 2, dtype=np.int64)
+
+
+def read_base(
+    contacts: str | os.PathLike | pd.DataFrame,
+    events: str | os.PathLike | pd.DataFrame | None = None,
+    orders: str | os.PathLike | pd.DataFrame | None = None,
+    *,
+    columns: Mapping[str, Any] | None = None,
+    roles: Mapping[str, str] | None = None,
+    separators: Mapping[str, str] | None = None,
+    sep: Any = None,
+    encoding: Any = None,
+    decimal: Any = None,
+    dayfirst: Any = None,
+    sheet_name: Any = None,
+    clean: bool = True,
+    strict: bool = False,
+    as_of: Any = None,
+    now: Any = None,
+    progress: bool | None = None,
+) -> ContactBase:
+    """Load a contact base from files or DataFrames, validate it and clean it.
+
+    Parameters
+    ----------
+    contacts, events, orders : path or DataFrame
+        CSV (separator, encoding, decimal comma and day-first dates are detected), Parquet
+        or Excel files, or DataFrames. ``events`` and ``orders`` are optional.
+    columns : dict, optional
+        Column mapping ``{name in the file: canonical name}``, either for the contacts or
+        per table: ``{"events": {"Type d'action": "event_type"}}``.
+    roles : dict, optional
+        Override the inferred role of contact columns, e.g. ``{"segment_client":
+        "categorical"}``. See :data:`segexplore.core.schema.ROLES`.
+    separators : dict, optional
+        Separator of multi-valued contact columns, e.g. ``{"interests": ";"}``.
+    sep, encoding, decimal, dayfirst, sheet_name : optional
+        Override what is detected, once for all tables or per table (``{"contacts": ";"}``).
+    clean : bool, default True
+        Normalise, validate and de-duplicate. ``False`` only maps column names and parses
+        dates.
+    strict : bool, default False
+        Raise :class:`~segexplore.errors.ValidationError` (with every problem in
+        ``failure_cases``) instead of reporting problems and keeping rejects.
+    as_of : date-like, optional
+        The date windows are measured from. Default: the latest event or order time.
+    now : date-like, optional
+        Dates after ``now`` are in the future (default: the current time).
+    progress : bool, optional
+        Show a progress bar; by default only when inputs are large.
+
+    Returns
+    -------
+    ContactBase
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.read_base(se.sample_path() / "contacts.parquet",
+    ...                     se.sample_path() / "events.parquet",
+    ...                     se.sample_path() / "orders.parquet")
+    >>> base.report.accounting()["balanced"].all()
+    np.True_
+    """
+    now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
+    sources = {"contacts": contacts, "events": events, "orders": orders}
+    sources = {t: s for t, s in sources.items() if s is not None}
+    if isinstance(columns, Mapping) and columns and not set(columns) <= set(TABLES):
+        columns = {"contacts": columns}
+    columns = columns or {}
+
+    show = progress
+    if show is None:
+        size = sum(Path(s).stat().st_size for s in sources.values()
+                   if isinstance(s, (str, os.PathLike)) and Path(s).exists())
+        rows = sum(len(s) for s in sources.values() if isinstance(s, pd.DataFrame))
+        show = size > _PROGRESS_BYTES or rows > 2_000_000
+    bar = _progress(show, total=2 * len(sources))
+
+    report = CleanReport()
+    problems = ProblemLog()
+    frames: dict[str, pd.DataFrame] = {}
+    labels: dict[str, np.ndarray] = {}
+    schema_problems: list[str] = []
+    started = time.perf_counter()
+    for table, source in sources.items():
+        bar.set_description(f"reading {table}")
+        frame, info = read_table(
+            source, sep=_per_table(sep, table), encoding=_per_table(encoding, table),
+            decimal=_per_table(decimal, table), sheet_name=_per_table(sheet_name, table),
+            progress=False,
+        )
+        report.reads[table] = info
+        renames, missing = map_columns(frame, table, columns.get(table),
+                                       source=_source_name(source, table))
+        schema_problems.extend(missing)
+        frames[table] = frame.rename(columns=renames)
+        labels[table] = _row_labels(source, frame)
+        report.inputs[table] = len(frame)
+        bar.update(1)
+    if schema_problems:
+        # Every missing column of every table at once, so the analyst fixes all in one pass.
+        raise SchemaError("\n".join(schema_problems))
+
+    step_rows = []
+    bar.set_description("cleaning contacts")
+    cleaned = clean_contacts(
+        frames["contacts"], file=_source_name(sources["contacts"], "contacts"),
+        rows=labels["contacts"], problems=problems, dayfirst=_per_table(dayfirst, "contacts"),
+        separators=separators, now=now,
+    ) if clean else _unclean_contacts(frames["contacts"], labels["contacts"], problems,
+                                      _per_table(dayfirst, "contacts"), now)
+    step_rows += [("contacts", *s) for s in cleaned.steps]
+    report.merges = cleaned.merges
+    report.rejects["contacts"] = cleaned.rejects
+    bar.update(1)
+
+    tables = {"contacts": cleaned.contacts}
+    for table in ("events", "orders"):
+        if table not in frames:
+            continue
+        bar.set_description(f"cleaning {table}")
+        clean_frame, rejects, steps = clean_activity(
+            frames[table], table=table, file=_source_name(sources[table], table),
+            rows=labels[table], contacts=cleaned, problems=problems,
+            dayfirst=_per_table(dayfirst, table), now=now,
+            decimal=report.reads[table].decimal,
+        )
+        tables[table] = clean_frame
+        report.rejects[table] = rejects
+        step_rows += [(table, *s) for s in steps]
+        bar.update(1)
+    bar.close()
+
+    report.issues = problems.frame()
+    report.steps = pd.DataFrame(step_rows, columns=["table", "step", "rows", "detail"])
+    report.outputs = {t: len(f) for t, f in tables.items()}
+    report.seconds = time.perf_counter() - started
+
+    if strict:
+        failures = _failure_cases(report)
+        if len(failures):
+            raise ValidationError(
+                f"{len(failures):,} problems found (see .failure_cases); first: "
+                f"{failures.iloc[0].to_dict()}", failure_cases=failures)
+
+    contact_roles = infer_roles(tables["contacts"], roles, separators=None)
+    return ContactBase(
+        tables["contacts"], tables.get("events"), tables.get("orders"),
+        roles=contact_roles, as_of=as_of, report=report,
+    )
+
+
+def _unclean_contacts(frame, rows, problems, dayfirst, now):
+    """``clean=False``: parse dates, keep every row as it is."""
+    from .clean import ContactsCleaned, _parse_date_column
+
+    frame = frame.reset_index(drop=True)
+    if "contact_id" not in frame.columns:
+        frame["contact_id"] = np.arange(1, len(frame) + 1)
+    for column in ("birth_date", "signup_date", "consent_date"):
+        if column in frame.columns:
+            frame[column] = _parse_date_column(frame, column, dayfirst=dayfirst, file="",
+                                               table="contacts", rows=rows, problems=problems)
+    ids = frame["contact_id"]
+    id_map = pd.Series(ids.to_numpy(), index=ids.to_numpy())
+    id_map = id_map[~id_map.index.duplicated()]
+    emails = frame["email"] if "email" in frame.columns else pd.Series(dtype="str")
+    email_map = pd.Series(ids.to_numpy()[: len(emails)], index=emails.to_numpy())
+    email_map = email_map[email_map.index.notna() & ~email_map.index.duplicated()]
+    from .clean import _empty_rejects
+    empty = pd.DataFrame({"row": [], "contact_id": [], "email": [], "merged_into": []})
+    return ContactsCleaned(frame, empty, _empty_rejects(), id_map, email_map,
+                           [("cleaning skipped", len(frame), "clean=False")])
+
+
+def _failure_cases(report: CleanReport) -> pd.DataFrame:
+    blocks = [report.issues[["table", "file", "row", "column", "value", "problem"]]]
+    for table, rejects in report.rejects.items():
+        if len(rejects):
+            blocks.append(pd.DataFrame({
+                "table": table, "file": rejects["file"], "row": rejects["row"],
+                "column": None, "value": None, "problem": rejects["reason"]}))
+    return pd.concat(blocks, ignore_index=True)
+
+
+class _NoBar:
+    def set_description(self, *_):
+        pass
+
+    def update(self, *_):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress(show: bool, total: int):
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", leave=False)
+
+
+def load_sample(*, clean: bool = True, as_of: Any = None) -> ContactBase:
+    """The bundled sample contact base: about 20,000 French and Belgian contacts.
+
+    Each row of ``contacts`` represents one person who signed up to a retailer's emails;
+    ``events`` holds their opens, clicks, visits, add-to-carts and purchases, and
+    ``orders`` their orders. Works offline (the files ship inside the package).
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> len(base.contacts) > 15_000
+    True
+    """
+    from .sample import sample_path
+
+    folder = sample_path()
+    return read_base(folder / "contacts.parquet", folder / "events.parquet",
+                     folder / "orders.parquet", clean=clean, as_of=as_of)

@@ -1,0 +1,1205 @@
+"""Seeded, vectorised generator of a realistic French/Belgian email contact base.
+
+:func:`generate_base` builds the three canonical tables (``contacts``, ``events``,
+``orders``) with structure worth segmenting: latent personas (loyal buyers, lapsed
+customers, cart abandoners, window shoppers, newsletter-only openers, never engaged),
+heavy-tailed engagement, brand affinity, seasonality (Black Friday, Christmas, January
+sales, summer dip) and purchases that follow recent clicks and visits.
+:func:`make_raw` and :func:`write_raw` turn a base into messy exports as real tools
+produce them; :func:`write_sample` writes the bundled copy found by :func:`sample_path`.
+
+Everything is numpy-vectorised (loops only run over a handful of personas, profiles or
+calendar days), so a million contacts and ~20 million events take seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from segexplore.core import columns as col
+
+__all__ = [
+    "RAW_CONTACT_HEADERS",
+    "RAW_ORDER_HEADERS",
+    "generate_base",
+    "make_raw",
+    "sample_path",
+    "write_raw",
+    "write_sample",
+]
+
+#: Days of event history before ``as_of`` (three years, so lapsed buyers and several
+#: Black Fridays are visible).
+HISTORY_DAYS = 3 * 365 + 1
+#: Oldest signup, in days before ``as_of``.
+SIGNUP_DAYS = 6 * 365
+_DAY = 86_400
+
+# ---------------------------------------------------------------------------------
+# Reference tables. Cities: (name, postal codes, department or province, region,
+# country, weight ~ inhabitants in thousands, device profile, language profile).
+# ---------------------------------------------------------------------------------
+_IDF, _ARA, _PACA = "Île-de-France", "Auvergne-Rhône-Alpes", "Provence-Alpes-Côte d'Azur"
+_OCC, _NAQ, _PDL, _BRE = "Occitanie", "Nouvelle-Aquitaine", "Pays de la Loire", "Bretagne"
+_HDF, _GE, _BFC, _NOR = "Hauts-de-France", "Grand Est", "Bourgogne-Franche-Comté", "Normandie"
+_CVL, _COR = "Centre-Val de Loire", "Corse"
+_BXL, _FLA, _WAL = "Bruxelles-Capitale", "Flandre", "Wallonie"
+
+
+def _codes(*codes: int | str, width: int = 5) -> tuple[str, ...]:
+    return tuple(str(c).zfill(width) for c in codes)
+
+
+_CITIES: tuple[tuple[str, tuple[str, ...], str, str, str, float, str, str], ...] = (
+    ("Paris", _codes(*range(75001, 75021)), "Paris", _IDF, "FR", 2100, "ios", "fr"),
+    ("Boulogne-Billancourt", _codes(92100), "Hauts-de-Seine", _IDF, "FR", 120, "ios", "fr"),
+    ("Versailles", _codes(78000), "Yvelines", _IDF, "FR", 85, "ios", "fr"),
+    ("Saint-Denis", _codes(93200, 93210), "Seine-Saint-Denis", _IDF, "FR", 113, "android", "fr"),
+    ("Montreuil", _codes(93100), "Seine-Saint-Denis", _IDF, "FR", 110, "mixed", "fr"),
+    ("Créteil", _codes(94000), "Val-de-Marne", _IDF, "FR", 92, "mixed", "fr"),
+    ("Argenteuil", _codes(95100), "Val-d'Oise", _IDF, "FR", 111, "android", "fr"),
+    ("Lyon", _codes(*range(69001, 69010)), "Rhône", _ARA, "FR", 520, "ios", "fr"),
+    ("Grenoble", _codes(38000, 38100), "Isère", _ARA, "FR", 158, "mixed", "fr"),
+    ("Saint-Étienne", _codes(42000, 42100), "Loire", _ARA, "FR", 173, "android", "fr"),
+    ("Clermont-Ferrand", _codes(63000, 63100), "Puy-de-Dôme", _ARA, "FR", 147, "mixed", "fr"),
+    ("Annecy", _codes(74000), "Haute-Savoie", _ARA, "FR", 130, "ios", "fr"),
+    ("Bourg-en-Bresse", _codes(1000), "Ain", _ARA, "FR", 41, "mixed", "fr"),
+    ("Vichy", _codes(3200), "Allier", _ARA, "FR", 25, "android", "fr"),
+    ("Privas", _codes(7000), "Ardèche", _ARA, "FR", 8, "android", "fr"),
+    ("Marseille", _codes(*range(13001, 13017)), "Bouches-du-Rhône", _PACA, "FR", 870,
+     "android", "fr"),
+    ("Aix-en-Provence", _codes(13090, 13100), "Bouches-du-Rhône", _PACA, "FR", 145, "ios", "fr"),
+    ("Nice", _codes(6000, 6100, 6200, 6300), "Alpes-Maritimes", _PACA, "FR", 342, "mixed", "fr"),
+    ("Toulon", _codes(83000, 83100, 83200), "Var", _PACA, "FR", 180, "android", "fr"),
+    ("Avignon", _codes(84000), "Vaucluse", _PACA, "FR", 91, "android", "fr"),
+    ("Gap", _codes(5000), "Hautes-Alpes", _PACA, "FR", 40, "mixed", "fr"),
+    ("Digne-les-Bains", _codes(4000), "Alpes-de-Haute-Provence", _PACA, "FR", 16, "mixed", "fr"),
+    ("Toulouse", _codes(*range(31000, 31600, 100)), "Haute-Garonne", _OCC, "FR", 500,
+     "mixed", "fr"),
+    ("Montpellier", _codes(34000, 34070, 34080, 34090), "Hérault", _OCC, "FR", 300, "mixed", "fr"),
+    ("Nîmes", _codes(30000, 30900), "Gard", _OCC, "FR", 150, "android", "fr"),
+    ("Perpignan", _codes(66000, 66100), "Pyrénées-Orientales", _OCC, "FR", 120, "android", "fr"),
+    ("Foix", _codes(9000), "Ariège", _OCC, "FR", 10, "android", "fr"),
+    ("Bordeaux", _codes(33000, 33100, 33200, 33300, 33800), "Gironde", _NAQ, "FR", 260,
+     "ios", "fr"),
+    ("Limoges", _codes(87000, 87100, 87280), "Haute-Vienne", _NAQ, "FR", 130, "android", "fr"),
+    ("Poitiers", _codes(86000), "Vienne", _NAQ, "FR", 89, "mixed", "fr"),
+    ("La Rochelle", _codes(17000), "Charente-Maritime", _NAQ, "FR", 77, "mixed", "fr"),
+    ("Pau", _codes(64000), "Pyrénées-Atlantiques", _NAQ, "FR", 76, "mixed", "fr"),
+    ("Nantes", _codes(44000, 44100, 44200, 44300), "Loire-Atlantique", _PDL, "FR", 320,
+     "mixed", "fr"),
+    ("Angers", _codes(49000, 49100), "Maine-et-Loire", _PDL, "FR", 157, "mixed", "fr"),
+    ("Le Mans", _codes(72000, 72100), "Sarthe", _PDL, "FR", 145, "android", "fr"),
+    ("Rennes", _codes(35000, 35200, 35700), "Ille-et-Vilaine", _BRE, "FR", 222, "mixed", "fr"),
+    ("Brest", _codes(29200), "Finistère", _BRE, "FR", 140, "android", "fr"),
+    ("Lille", _codes(59000, 59160, 59260, 59800), "Nord", _HDF, "FR", 236, "android", "fr"),
+    ("Amiens", _codes(80000, 80080, 80090), "Somme", _HDF, "FR", 134, "android", "fr"),
+    ("Laon", _codes(2000), "Aisne", _HDF, "FR", 25, "android", "fr"),
+    ("Strasbourg", _codes(67000, 67100, 67200), "Bas-Rhin", _GE, "FR", 290, "mixed", "fr"),
+    ("Reims", _codes(51100), "Marne", _GE, "FR", 180, "android", "fr"),
+    ("Metz", _codes(57000, 57050, 57070), "Moselle", _GE, "FR", 120, "android", "fr"),
+    ("Nancy", _codes(54000, 54100), "Meurthe-et-Moselle", _GE, "FR", 105, "android", "fr"),
+    ("Troyes", _codes(10000), "Aube", _GE, "FR", 62, "android", "fr"),
+    ("Charleville-Mézières", _codes(8000), "Ardennes", _GE, "FR", 46, "android", "fr"),
+    ("Dijon", _codes(21000), "Côte-d'Or", _BFC, "FR", 159, "mixed", "fr"),
+    ("Besançon", _codes(25000), "Doubs", _BFC, "FR", 117, "mixed", "fr"),
+    ("Rouen", _codes(76000, 76100), "Seine-Maritime", _NOR, "FR", 114, "mixed", "fr"),
+    ("Le Havre", _codes(76600), "Seine-Maritime", _NOR, "FR", 166, "android", "fr"),
+    ("Caen", _codes(14000), "Calvados", _NOR, "FR", 106, "mixed", "fr"),
+    ("Tours", _codes(37000, 37100, 37200), "Indre-et-Loire", _CVL, "FR", 136, "mixed", "fr"),
+    ("Orléans", _codes(45000, 45100), "Loiret", _CVL, "FR", 116, "mixed", "fr"),
+    ("Ajaccio", _codes(20000, 20090), "Corse-du-Sud", _COR, "FR", 72, "android", "fr"),
+    ("Bastia", _codes(20200, 20600), "Haute-Corse", _COR, "FR", 48, "android", "fr"),
+    ("Bruxelles", _codes(1000, 1020, 1120, 1130, width=4), _BXL, _BXL, "BE", 300, "ios", "bxl"),
+    ("Ixelles", _codes(1050, width=4), _BXL, _BXL, "BE", 87, "ios", "bxl"),
+    ("Schaerbeek", _codes(1030, width=4), _BXL, _BXL, "BE", 133, "android", "bxl"),
+    ("Antwerpen", _codes(2000, 2018, 2060, width=4), "Anvers", _FLA, "BE", 530, "mixed", "nl"),
+    ("Mechelen", _codes(2800, width=4), "Anvers", _FLA, "BE", 87, "mixed", "nl"),
+    ("Gent", _codes(9000, 9030, 9040, 9050, width=4), "Flandre-Orientale", _FLA, "BE", 265,
+     "ios", "nl"),
+    ("Brugge", _codes(8000, 8200, 8310, width=4), "Flandre-Occidentale", _FLA, "BE", 119,
+     "mixed", "nl"),
+    ("Kortrijk", _codes(8500, width=4), "Flandre-Occidentale", _FLA, "BE", 77, "mixed", "nl"),
+    ("Oostende", _codes(8400, width=4), "Flandre-Occidentale", _FLA, "BE", 72, "android", "nl"),
+    ("Leuven", _codes(3000, 3001, 3010, width=4), "Brabant flamand", _FLA, "BE", 102, "ios", "nl"),
+    ("Hasselt", _codes(3500, width=4), "Limbourg", _FLA, "BE", 79, "mixed", "nl"),
+    ("Liège", _codes(4000, 4020, 4030, width=4), "Liège", _WAL, "BE", 197, "android", "wal"),
+    ("Eupen", _codes(4700, width=4), "Liège", _WAL, "BE", 20, "android", "de"),
+    ("Namur", _codes(5000, 5100, width=4), "Namur", _WAL, "BE", 111, "android", "wal"),
+    ("Charleroi", _codes(6000, 6001, 6010, width=4), "Hainaut", _WAL, "BE", 202, "android", "wal"),
+    ("Mons", _codes(7000, width=4), "Hainaut", _WAL, "BE", 96, "android", "wal"),
+    ("Tournai", _codes(7500, width=4), "Hainaut", _WAL, "BE", 69, "android", "wal"),
+    ("Wavre", _codes(1300, width=4), "Brabant wallon", _WAL, "BE", 35, "ios", "wal"),
+    ("Louvain-la-Neuve", _codes(1348, width=4), "Brabant wallon", _WAL, "BE", 30, "ios", "wal"),
+    ("Arlon", _codes(6700, width=4), "Luxembourg", _WAL, "BE", 30, "mixed", "wal"),
+)
+
+DEVICES = ("iOS", "Android", "Desktop")
+_DEVICE_PROFILES = {"ios": (0.52, 0.30, 0.18), "mixed": (0.36, 0.44, 0.20),
+                    "android": (0.24, 0.58, 0.18)}
+LANGUAGES = ("fr", "nl", "en", "de")
+_LANGUAGE_PROFILES = {"fr": (0.965, 0.0, 0.03, 0.005), "nl": (0.07, 0.86, 0.065, 0.005),
+                      "bxl": (0.72, 0.12, 0.15, 0.01), "wal": (0.94, 0.02, 0.03, 0.01),
+                      "de": (0.25, 0.0, 0.05, 0.70)}
+
+_FR_FEMALE = (
+    "Marie Camille Léa Chloé Manon Emma Sarah Julie Laura Pauline Inès Clara Lucie Hélène "
+    "Céline Aurélie Émilie Élodie Mélanie Amélie Nathalie Isabelle Sophie Sandrine Valérie "
+    "Stéphanie Christine Catherine Anne Agnès Noémie Zoé Maëlle Gaëlle Anaïs Océane "
+    "Margaux "
+    "Juliette Louise Jade Alice Léna Mathilde Charlotte Élise Béatrice Geneviève Françoise "
+    "Brigitte Sylvie Yasmine Fatima Anaëlle Héloïse Capucine"
+).split()
+_FR_MALE = (
+    "Jean Pierre Nicolas Thomas Julien Alexandre Maxime Antoine Hugo Lucas Louis Gabriel "
+    "Arthur Théo Léo Raphaël Mathéo Clément Jérôme Stéphane Frédéric François Loïc "
+    "Benoît "
+    "Hervé Rémi Joël Sébastien Laurent Philippe Patrick Michel Christophe Olivier Éric "
+    "Mathieu Guillaume Romain Quentin Baptiste Adrien Valentin Noé Aurélien Grégoire "
+    "Jean-Pierre Jean-Luc Mohamed Karim Sofiane Yannick Gaël Cédric"
+).split()
+_NL_FEMALE = (
+    "Lotte Emma Louise Marie Noor Lien Fien Ine Sofie Ellen Liesbeth Annelies Els An Katrien "
+    "Griet Saartje Femke Hanne Jana Zoë Chloë Elise Lisa Nele Eline Amber"
+).split()
+_NL_MALE = (
+    "Lars Wout Pieter Jens Bram Thijs Stijn Koen Joris Jef Maarten Sander Arne Ruben Jonas "
+    "Wim Dirk Bart Kris Geert Seppe Rik Tom Jan Kobe Senne Matthias"
+).split()
+_FR_LAST = (
+    "Martin,Bernard,Dubois,Thomas,Robert,Richard,Petit,Durand,Leroy,Moreau,Simon,Laurent,"
+    "Lefèvre,Michel,Garcia,David,Bertrand,Roux,Vincent,Fournier,Morel,Girard,André,Lefebvre,"
+    "Mercier,Dupont,Lambert,Bonnet,François,Martinez,Legrand,Garnier,Faure,Rousseau,Blanc,"
+    "Guérin,Muller,Henry,Roussel,Nicolas,Perrin,Morin,Mathieu,Clément,Gauthier,Dumont,Lopez,"
+    "Fontaine,Chevalier,Robin,Masson,Sanchez,Gérard,Nguyen,Boyer,Denis,Lemaire,Duval,Joly,"
+    "Gautier,Roger,Roche,Roy,Noël,Meyer,Lucas,Meunier,Pérez,Marchand,Dufour,Blanchard,Barbier,"
+    "Brun,Dumas,Brunet,Schmitt,Leroux,Colin,Fernandez,Renard,Arnaud,Caron,Aubert,Giraud,"
+    "Leclerc,Vidal,Bourgeois,Renaud,Lemoine,Picard,Gaillard,Lacroix,Fabre,Dupuis,Olivier,"
+    "Da Silva,Hubert,Rivière,Le Gall,Ménard,Fleury,Prévost,Carré,Le Goff,Benali,Haddad,"
+    "Diallo,Ferreira,Rossi,Besnard,Lefèvre-Durand,Cœur"
+).split(",")
+_NL_LAST = (
+    "Peeters,Janssens,Maes,Jacobs,Mertens,Willems,Claes,Goossens,Wouters,De Smet,Dubois,"
+    "Lambert,Dumont,Martens,Leclercq,Vermeulen,Pauwels,Hermans,Aerts,Van den Bossche,Desmet,"
+    "De Backer,Michiels,Van Damme,Claeys,Cools,Verstraete,D'Hondt,Van de Velde,Smets,"
+    "Declercq,Stevens,Hendrickx,Wuyts,Lemmens,Coppens,Vandenberghe,Verhoeven,Segers,Van Dyck"
+).split(",")
+
+_FR_DOMAINS = {"gmail.com": 35, "orange.fr": 14, "hotmail.fr": 11, "free.fr": 8, "yahoo.fr": 6,
+               "outlook.com": 7, "laposte.net": 4, "sfr.fr": 5, "wanadoo.fr": 3,
+               "icloud.com": 5, "live.fr": 2}
+_BE_DOMAINS = {"gmail.com": 36, "skynet.be": 10, "telenet.be": 18, "hotmail.com": 10,
+               "outlook.com": 8, "proximus.be": 5, "yahoo.com": 4, "icloud.com": 6, "live.be": 3}
+
+CATEGORIES = ("shoes", "apparel", "running", "outdoor", "beauty", "kids", "home", "accessories")
+#: brand -> (popularity, {category: share}); a few real, a few generic house brands.
+_BRANDS: dict[str, tuple[float, dict[str, float]]] = {
+    "Nike": (14, {"shoes": 0.5, "apparel": 0.3, "running": 0.2}),
+    "Adidas": (13, {"shoes": 0.45, "apparel": 0.4, "running": 0.15}),
+    "Kalenji": (7, {"running": 0.6, "shoes": 0.25, "apparel": 0.15}),
+    "Quechua": (8, {"outdoor": 0.7, "apparel": 0.2, "accessories": 0.1}),
+    "Salomon": (6, {"shoes": 0.5, "outdoor": 0.4, "running": 0.1}),
+    "Le Coq Sportif": (5, {"shoes": 0.5, "apparel": 0.5}),
+    "Columbia": (4, {"outdoor": 0.6, "apparel": 0.4}),
+    "Lacoste": (5, {"apparel": 0.6, "shoes": 0.25, "accessories": 0.15}),
+    "Petit Bateau": (6, {"kids": 0.85, "apparel": 0.15}),
+    "Okaïdi": (4, {"kids": 1.0}),
+    "L'Oréal": (8, {"beauty": 1.0}),
+    "Sephora Collection": (6, {"beauty": 0.9, "accessories": 0.1}),
+    "Yves Rocher": (5, {"beauty": 1.0}),
+    "Maison Léa": (5, {"home": 0.85, "kids": 0.15}),
+    "Tefal": (4, {"home": 1.0}),
+}
+BRANDS = tuple(_BRANDS)
+#: Median basket (euros) of one item, per category.
+_CATEGORY_PRICE = {"shoes": 85.0, "apparel": 45.0, "running": 70.0, "outdoor": 110.0,
+                   "beauty": 32.0, "kids": 35.0, "home": 55.0, "accessories": 28.0}
+
+INTEREST_TAGS = ("sport", "outdoor", "running", "fashion", "beauty", "home", "tech", "kids",
+                 "travel", "food")
+_CATEGORY_TAGS = {"shoes": ("sport",), "apparel": ("fashion",), "running": ("running", "sport"),
+                  "outdoor": ("outdoor", "travel"), "beauty": ("beauty",), "kids": ("kids",),
+                  "home": ("home",), "accessories": ("fashion",)}
+
+SIGNUP_SOURCES = ("newsletter_footer", "checkout", "popup", "contest", "store",
+                  "import_partner", "mobile_app")
+LOYALTY_TIERS = ("bronze", "silver", "gold")
+
+
+@dataclass(frozen=True)
+class _Persona:
+    """Latent behaviour of a group of contacts (hidden: segmentation should find it)."""
+
+    name: str
+    share: float
+    open_rate: float            # opens per unit of campaign weight received
+    click_prob: float           # P(click | open)
+    click_journey_prob: float   # P(a click starts a shopping journey)
+    organic_rate: float         # journeys per unit of seasonal intensity-day
+    cart_prob: float            # P(add_to_cart) per session
+    buy_prob: float             # P(purchase | add_to_cart)
+    depth: float                # mean extra page visits per session
+    affinity: float             # share of product views on the preferred brand
+    member_prob: float          # P(loyalty programme member)
+    consent: tuple[float, float, float]   # given, pending, withdrawn
+    sources: tuple[float, ...]  # weights over SIGNUP_SOURCES
+
+
+_PERSONAS = (
+    _Persona("loyal", 0.07, 1.0, 0.30, 0.70, 1.0, 0.50, 0.75, 2.5, 0.80, 0.85,
+             (0.92, 0.01, 0.07), (20, 35, 8, 2, 25, 1, 9)),
+    _Persona("regular", 0.14, 0.6, 0.20, 0.50, 0.35, 0.40, 0.55, 2.0, 0.65, 0.50,
+             (0.86, 0.02, 0.12), (25, 30, 15, 5, 15, 3, 7)),
+    _Persona("lapsed", 0.09, 0.25, 0.15, 0.60, 1.0, 0.50, 0.70, 2.5, 0.70, 0.45,
+             (0.70, 0.01, 0.29), (20, 35, 10, 5, 20, 5, 5)),
+    _Persona("cart_abandoner", 0.10, 0.5, 0.20, 0.60, 0.6, 0.65, 0.07, 2.5, 0.60, 0.20,
+             (0.84, 0.03, 0.13), (30, 15, 25, 8, 8, 4, 10)),
+    _Persona("window_shopper", 0.15, 0.4, 0.15, 0.60, 0.5, 0.07, 0.25, 3.0, 0.45, 0.15,
+             (0.82, 0.04, 0.14), (35, 5, 30, 10, 8, 5, 7)),
+    _Persona("newsletter_only", 0.25, 0.7, 0.08, 0.0, 0.0, 0.0, 0.0, 0.0, 0.50, 0.08,
+             (0.85, 0.03, 0.12), (45, 2, 25, 15, 5, 6, 2)),
+    _Persona("never_engaged", 0.20, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.50, 0.05,
+             (0.55, 0.15, 0.30), (25, 2, 20, 25, 5, 22, 1)),
+)
+_P = {name: np.array([getattr(p, name) for p in _PERSONAS])
+      for name in ("share", "open_rate", "click_prob", "click_journey_prob", "organic_rate",
+                   "cart_prob", "buy_prob", "depth", "affinity", "member_prob")}
+_LAPSED = [p.name for p in _PERSONAS].index("lapsed")
+#: Organic journeys per intensity-day relative to opens per campaign weight; tuned so
+#: opens are ~40 % of events and page visits ~45 %, as in ESP + web analytics exports.
+_ORGANIC_SCALE = 0.032
+#: A journey holds 1 + Geometric sessions (mean 1 / _JOURNEY_P); the purchase decision is
+#: mostly taken in its last session, so recent visits predict a purchase soon after.
+_JOURNEY_P = 0.55
+_HOUR_WEIGHTS = np.array([0.5, 0.3, 0.2, 0.1, 0.1, 0.2, 0.5, 1.2, 1.8, 2.0, 2.1, 2.3,
+                          2.8, 2.5, 2.2, 2.1, 2.2, 2.5, 3.0, 3.6, 4.0, 3.8, 2.8, 1.5])
+
+
+# ---------------------------------------------------------------------------------
+# Small vectorised helpers
+# ---------------------------------------------------------------------------------
+def _choice(rng: np.random.Generator, weights, size: int) -> np.ndarray:
+    """Draw ``size`` indices with probabilities proportional to ``weights``."""
+    cum = np.cumsum(np.asarray(weights, dtype=float))
+    return np.searchsorted(cum, rng.random(size) * cum[-1], side="right").clip(0, len(cum) - 1)
+
+
+def _choice_per_row(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndarray:
+    """Draw one index per row of a (rows, k) probability matrix (rows need not sum to 1)."""
+    cum = np.cumsum(probabilities, axis=1)
+    u = rng.random(len(cum)) * cum[:, -1]
+    return (u[:, None] >= cum).sum(axis=1).clip(0, probabilities.shape[1] - 1)
+
+
+def _zipf_weights(n: int) -> np.ndarray:
+    # Common first and last names dominate, as in real registries.
+    return 1.0 / (np.arange(n) + 4.0)
+
+
+def _within_group_cumsum(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` restarting at each group of ``counts`` rows."""
+    total = np.cumsum(values)
+    counts = counts[counts > 0]
+    starts = np.cumsum(counts) - counts
+    before = total[starts] - values[starts]
+    return total - np.repeat(before, counts)
+
+
+def _group_position(counts: np.ndarray) -> np.ndarray:
+    """0-based position of each row within its group of ``counts`` rows."""
+    return _within_group_cumsum(np.ones(int(counts.sum()), dtype=np.int64), counts) - 1
+
+
+def _draw_in_windows(rng: np.random.Generator, cum: np.ndarray, lo: np.ndarray,
+                     hi: np.ndarray) -> np.ndarray:
+    """Index ``i`` in ``[lo, hi)`` per row, with probability ~ ``cum[i+1] - cum[i]``."""
+    target = cum[lo] + rng.random(len(lo)) * (cum[hi] - cum[lo])
+    return np.clip(np.searchsorted(cum, target, side="right") - 1, lo, np.maximum(hi - 1, lo))
+
+
+def _slug(text: str) -> str:
+    """ASCII e-mail-safe form of a name: "Hélène" -> "helene", "D'Hondt" -> "dhondt"."""
+    text = text.replace("œ", "oe").replace("Œ", "Oe")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in ascii_text.lower() if c.isalnum() or c == "-")
+
+
+def _as_str(values: np.ndarray | pa.Array) -> pd.Series:
+    return pd.Series(values, dtype="str")
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    return pd.Categorical.from_codes(codes.astype(np.int16), categories=list(categories))
+
+
+# ---------------------------------------------------------------------------------
+# Calendar: daily shopping intensity and the campaign plan
+# ---------------------------------------------------------------------------------
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> np.datetime64:
+    """``nth`` (1-based, -1 = last) given weekday (Mon = 0) of a month."""
+    first = np.datetime64(f"{year}-{month:02d}-01")
+    if nth > 0:
+        return first + ((weekday - (first.astype(int) + 3) % 7) % 7) + 7 * (nth - 1)
+    last = (first.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+    return last - ((last.astype(int) + 3) % 7 - weekday) % 7
+
+
+def _black_friday(year: int) -> np.datetime64:
+    """The day after the 4th Thursday of November."""
+    return _nth_weekday(year, 11, 3, 4) + 1
+
+
+def _special_days(years) -> dict[np.datetime64, float]:
+    """Retail peaks: Black Friday, Cyber Monday, Christmas, sales, Mother's Day."""
+    days: dict[np.datetime64, float] = {}
+    for year in years:
+        black_friday = _black_friday(year)
+        days[black_friday] = 2.5
+        days[black_friday + 3] = 1.8                       # Cyber Monday
+        days[np.datetime64(f"{year}-12-18")] = 1.6         # last-minute Christmas
+        days[_nth_weekday(year, 1, 2, 2)] = 2.0            # winter sales (2nd Wednesday)
+        days[_nth_weekday(year, 6, 2, -1)] = 1.5           # summer sales (last Wednesday)
+        days[_nth_weekday(year, 5, 6, -1) - 6] = 1.3       # Mother's Day (last Sunday)
+    return days
+
+
+def _daily_intensity(days: np.ndarray) -> np.ndarray:
+    """Relative shopping activity of each calendar day (seasonality + growth)."""
+    month = days.astype("datetime64[M]").astype(int) % 12 + 1
+    day_of_month = (days - days.astype("datetime64[M]")).astype(int) + 1
+    weekday = (days.astype(int) + 3) % 7
+    month_factor = np.array([0, 1.35, 0.9, 1.0, 1.0, 1.0, 1.05, 0.85, 0.75, 0.95, 1.0,
+                             1.55, 1.75])[month]
+    intensity = month_factor * np.array([1.0, 0.95, 0.95, 1.0, 1.05, 1.15, 1.2])[weekday]
+    intensity = np.where((month == 12) & (day_of_month > 24), 0.9, intensity)
+    years = np.unique(days.astype("datetime64[Y]").astype(int) + 1970)
+    for year in years:
+        black_friday = _black_friday(int(year))
+        week = (days >= black_friday - 1) & (days <= black_friday + 3)
+        intensity = np.where(week, intensity * 2.5, intensity)
+        sales = _nth_weekday(int(year), 1, 2, 2)
+        intensity = np.where((days >= sales) & (days < sales + 14), intensity * 1.4, intensity)
+    growth = 1.0 + 0.15 * (days - days[0]).astype(float) / 365.0  # the shop grows
+    return intensity * growth
+
+
+def _campaign_plan(rng: np.random.Generator, origin: np.datetime64, n_days: int):
+    """Sent campaigns: (send second from origin, weight, "CMP-YYYY-MM-X" ids)."""
+    days = origin + np.arange(n_days)
+    special = _special_days(range(int(str(days[0])[:4]), int(str(days[-1])[:4]) + 1))
+    sends: list[int] = []
+    weights: list[float] = []
+    ids: list[str] = []
+    per_month: dict[str, int] = {}
+    for d, day in enumerate(days):  # ~1,100 calendar days, not rows
+        month = int(str(day)[5:7])
+        weekday = (int(day.astype(int)) + 3) % 7
+        slots: list[tuple[int, float]] = []
+        if weekday == 1 and (month != 8 or d % 14 < 7):
+            slots.append((10, 1.0))
+        if weekday == 3 and month != 8:
+            slots.append((18, 1.0))
+        if weekday == 6 and month in (11, 12):
+            slots.append((11, 1.1))
+        if day in special:
+            slots.append((8, special[day]))
+        for hour, weight in slots:
+            key = str(day)[:7]
+            per_month[key] = per_month.get(key, 0) + 1
+            sends.append(d * _DAY + hour * 3600)
+            season = {11: 1.3, 12: 1.3, 1: 1.2, 7: 0.8, 8: 0.8}.get(month, 1.0)
+            weights.append(weight * season)
+            ids.append(f"CMP-{key}-{chr(64 + per_month[key])}")
+    attractiveness = rng.lognormal(0.0, 0.25, len(sends))
+    return np.array(sends, dtype=np.int64), np.array(weights) * attractiveness, ids
+
+
+# ---------------------------------------------------------------------------------
+# Contacts
+# ---------------------------------------------------------------------------------
+@dataclass
+class _Latent:
+    """Hidden per-contact parameters the event simulation needs."""
+
+    persona: np.ndarray
+    brand: np.ndarray           # preferred brand index
+    category: np.ndarray        # preferred category index
+    email_start: np.ndarray     # window bounds in days from the history origin
+    email_end: np.ndarray
+    shop_start: np.ndarray
+    shop_end: np.ndarray
+    email_activity: np.ndarray  # heavy-tailed multipliers (lognormal, mean 1)
+    shop_activity: np.ndarray
+    buy_prob: np.ndarray
+
+
+def _names(rng, n, language, gender, region):
+    """First and last names (Flemish names mostly in Flanders / Dutch speakers)."""
+    nl_share = np.where(language == 1, 0.92, np.where(region == _FLA, 0.4, 0.03))
+    flemish = rng.random(n) < nl_share
+    first_vocab = _FR_FEMALE + _FR_MALE + _NL_FEMALE + _NL_MALE
+    offsets = np.cumsum([0, len(_FR_FEMALE), len(_FR_MALE), len(_NL_FEMALE)])
+    pools = (_FR_FEMALE, _FR_MALE, _NL_FEMALE, _NL_MALE)
+    # Gender X takes a name from either list.
+    female = np.where(gender == 2, rng.random(n) < 0.5, gender == 0)
+    pool = flemish * 2 + (~female)
+    first = np.empty(n, dtype=np.int64)
+    for k, names in enumerate(pools):
+        rows = np.flatnonzero(pool == k)
+        first[rows] = offsets[k] + _choice(rng, _zipf_weights(len(names)), len(rows))
+    last = np.where(flemish,
+                    len(_FR_LAST) + _choice(rng, _zipf_weights(len(_NL_LAST)), n),
+                    _choice(rng, _zipf_weights(len(_FR_LAST)), n))
+    return first_vocab, first, _FR_LAST + _NL_LAST, last
+
+
+def _emails(rng, first_vocab, first, last_vocab, last, birth_year, country):
+    """Unique lower-case addresses: firstname.lastname + digits @ a local provider."""
+    n = len(first)
+    first_slug = pa.array([_slug(x) for x in first_vocab]).take(pa.array(first))
+    last_slug = pa.array([_slug(x) for x in last_vocab]).take(pa.array(last))
+    initial = pc.utf8_slice_codeunits(first_slug, 0, 1)
+    pattern = _choice(rng, [30, 25, 15, 10, 5, 10, 5], n)
+    head = pc.if_else(pa.array(pattern == 3), initial,
+                      pc.if_else(pa.array(pattern == 6), last_slug, first_slug))
+    tail = pc.if_else(pa.array(pattern == 6), first_slug, last_slug)
+    sep = pa.array(np.array([".", ".", "", ".", "_", ".", "."], dtype=object)[pattern])
+    # Digits come from a small vocabulary: "" | zero-padded 00..99 | plain 0..2099.
+    digit_vocab = pa.array([""] + [f"{i:02d}" for i in range(100)]
+                           + [str(i) for i in range(2100)])
+    nn = rng.integers(1, 100, n)
+    padded_or_not = np.where(rng.random(n) < 0.5, 1 + nn, 101 + nn)
+    digit_index = np.select([pattern == 1, pattern == 2, pattern == 5],
+                            [padded_or_not, 1 + birth_year % 100, 101 + birth_year], 0)
+    digits = digit_vocab.take(pa.array(digit_index))
+    domains = [np.array(list(table), dtype=object)[_choice(rng, list(table.values()), n)]
+               for table in (_FR_DOMAINS, _BE_DOMAINS)]
+    domain = np.where(country == 0, domains[0], domains[1])
+    local = pc.binary_join_element_wise(head, sep, tail, digits, "")
+    emails = pd.Series(local, dtype="str") + "@" + pd.Series(domain, dtype="str")
+    # Homonyms collide: give later copies an extra number until every address is unique.
+    for _ in range(20):
+        duplicated = emails.duplicated().to_numpy()
+        if not duplicated.any():
+            break
+        rows = np.flatnonzero(duplicated)
+        parts = emails.iloc[rows].str.split("@", n=1, expand=True)
+        extra = pd.Series(rng.integers(2, 1000, len(rows)).astype(str), index=parts.index)
+        emails.iloc[rows] = (parts[0] + extra + "@" + parts[1]).to_numpy()
+    return emails
+
+
+def _interests(rng, n, preferred_category):
+    """Multi-valued "|"-joined tags from the preferred category plus random extras."""
+    bits = np.zeros(n, dtype=np.int64)
+    tag_bit = {tag: 1 << i for i, tag in enumerate(INTEREST_TAGS)}
+    for c, category in enumerate(CATEGORIES):
+        mask = np.zeros(n, dtype=np.int64)
+        for tag in _CATEGORY_TAGS[category]:
+            mask |= tag_bit[tag]
+        bits |= np.where((preferred_category == c) & (rng.random(n) < 0.8), mask, 0)
+    for i in range(len(INTEREST_TAGS)):
+        bits |= np.where(rng.random(n) < 0.1, 1 << i, 0)
+    lookup = np.array(["|".join(t for i, t in enumerate(INTEREST_TAGS) if b >> i & 1)
+                       for b in range(1 << len(INTEREST_TAGS))], dtype=object)
+    text = lookup[bits]
+    state = rng.random(n)
+    text[state < 0.15] = None          # never answered the preference centre
+    text[(state >= 0.15) & (state < 0.2)] = ""
+    return pd.Series(text, dtype="str")
+
+
+def _geography(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """City by population, a postal code of that city, country, language and device."""
+    city = _choice(rng, [c[5] for c in _CITIES], n)
+    code_counts = np.array([len(c[1]) for c in _CITIES])
+    code_offsets = np.cumsum(code_counts) - code_counts
+    all_codes = np.array([code for c in _CITIES for code in c[1]], dtype=object)
+    postal = all_codes[code_offsets[city] + (rng.random(n) * code_counts[city]).astype(int)]
+    language = np.empty(n, dtype=np.int64)
+    language_profile = np.array([c[7] for c in _CITIES])[city]
+    for profile, probabilities in _LANGUAGE_PROFILES.items():
+        rows = np.flatnonzero(language_profile == profile)
+        language[rows] = _choice(rng, probabilities, len(rows))
+    return {"city": city, "postal": postal, "language": language,
+            "country": np.array([0 if c[4] == "FR" else 1 for c in _CITIES])[city],
+            "region": np.array([c[3] for c in _CITIES], dtype=object)[city],
+            "device_profile": np.array([c[6] for c in _CITIES])[city]}
+
+
+def _signup_and_consent(rng: np.random.Generator, persona: np.ndarray, horizon: int):
+    """Signup day, signup source, consent status and consent day (days from origin)."""
+    n = len(persona)
+    # The base grows, so recent signups are more frequent; lapsed buyers are old ones.
+    tau = 900.0
+    min_age = np.where(persona == _LAPSED, 500, 1)
+    span = SIGNUP_DAYS - min_age
+    days_ago = min_age + np.floor(
+        -tau * np.log1p(-rng.random(n) * (1 - np.exp(-span / tau)))).astype(int)
+    signup = horizon - days_ago  # may be < 0: signed up before the event history
+    source = np.empty(n, dtype=np.int64)
+    consent = np.empty(n, dtype=np.int64)
+    for k, p in enumerate(_PERSONAS):
+        rows = np.flatnonzero(persona == k)
+        source[rows] = _choice(rng, p.sources, len(rows))
+        consent[rows] = _choice(rng, p.consent, len(rows))
+    # Given: at signup or after a double opt-in; withdrawn: strictly after signup.
+    confirm_delay = np.where(rng.random(n) < 0.7, 0, rng.integers(1, 4, n))
+    given_day = np.minimum(signup + confirm_delay, np.maximum(signup, horizon - 1))
+    withdrawn_day = signup + 1 + np.floor(rng.random(n) * (horizon - signup - 1)).astype(int)
+    consent_day = np.select([consent == 0, consent == 1], [given_day, signup], withdrawn_day)
+    return signup, source, consent, consent_day
+
+
+def _preferences(rng: np.random.Generator, gender: np.ndarray):
+    """Preferred brand (beauty brands lean female), then a category of that brand."""
+    brand_weights = np.array([_BRANDS[b][0] for b in BRANDS])
+    beauty = np.array(["beauty" in _BRANDS[b][1] for b in BRANDS])
+    brand = np.empty(len(gender), dtype=np.int64)
+    for g, beauty_factor in enumerate((2.2, 0.25, 1.0)):
+        rows = np.flatnonzero(gender == g)
+        weights = brand_weights * np.where(beauty, beauty_factor, 1.0)
+        brand[rows] = _choice(rng, weights, len(rows))
+    brand_category = np.array([[_BRANDS[b][1].get(c, 0.0) for c in CATEGORIES] for b in BRANDS])
+    return brand, _choice_per_row(rng, brand_category[brand])
+
+
+def _latent(rng, persona, brand, category, signup, consent, consent_day, horizon) -> _Latent:
+    """Activity windows (days from origin) and heavy-tailed activity multipliers."""
+    n = len(persona)
+    start = np.maximum(signup, 0)
+    # Emails start once consent is given, stop at withdrawal; pending contacts get none.
+    email_start = np.maximum(start, np.where(consent == 0, consent_day, start))
+    email_end = np.select([consent == 0, consent == 1], [horizon, start], consent_day)
+    email_end = np.clip(email_end, email_start, horizon)
+    # Lapsed buyers stop shopping more than 400 days before as_of.
+    lapse_day = start + 60 + np.floor(rng.random(n) * (horizon - 460 - start)).astype(int)
+    shop_end = np.where(persona == _LAPSED, np.clip(lapse_day, start, horizon - 400), horizon)
+    # Correlated heavy tails: engaged readers tend to be engaged shoppers.
+    sigma = 1.1
+    z_email = rng.standard_normal(n)
+    z_shop = 0.6 * z_email + 0.8 * rng.standard_normal(n)
+    return _Latent(
+        persona=persona, brand=brand, category=category,
+        email_start=email_start, email_end=email_end, shop_start=start,
+        shop_end=np.maximum(shop_end, start),
+        email_activity=np.exp(sigma * z_email - sigma**2 / 2),
+        shop_activity=np.exp(sigma * z_shop - sigma**2 / 2),
+        buy_prob=np.clip(_P["buy_prob"][persona] * rng.lognormal(0, 0.3, n), 0, 0.95),
+    )
+
+
+def _make_contacts(rng: np.random.Generator, n: int, as_of: np.datetime64,
+                   origin: np.datetime64) -> tuple[pd.DataFrame, _Latent]:
+    """The contacts table (loyalty tier still empty) and the hidden parameters."""
+    persona = _choice(rng, _P["share"], n)
+    geo = _geography(rng, n)
+    gender = _choice(rng, [0.53, 0.455, 0.015], n)  # F, M, X
+    age_years = np.clip(rng.normal(41.0, 13.0, n) - 3.0 * (gender == 2), 18, 85)
+    birth = as_of - (age_years * 365.25).astype("timedelta64[D]")
+    birth_year = birth.astype("datetime64[Y]").astype(int) + 1970
+    # Device: regional profile; older contacts read on a desktop more often.
+    device_p = np.array([_DEVICE_PROFILES[p] for p in geo["device_profile"]])
+    device_p[:, 2] *= np.where(age_years > 60, 2.5, 1.0)
+    device = _choice_per_row(rng, device_p)
+    first_vocab, first, last_vocab, last = _names(rng, n, geo["language"], gender, geo["region"])
+    email = _emails(rng, first_vocab, first, last_vocab, last, birth_year, geo["country"])
+    horizon = int((as_of - origin).astype(int))
+    signup, source, consent, consent_day = _signup_and_consent(rng, persona, horizon)
+    brand, category = _preferences(rng, gender)
+    latent = _latent(rng, persona, brand, category, signup, consent, consent_day, horizon)
+
+    def day_to_date(day_index: np.ndarray) -> np.ndarray:
+        return (origin + day_index.astype("timedelta64[D]")).astype("datetime64[us]")
+
+    birth_dates = birth.astype("datetime64[us]")
+    birth_dates[rng.random(n) < 0.1] = np.datetime64("NaT")  # optional form field
+    departments = sorted({c[2] for c in _CITIES})
+    region_names = sorted({c[3] for c in _CITIES})
+    city = geo["city"]
+    contacts = pd.DataFrame({
+        col.CONTACT_ID: np.arange(1, n + 1, dtype=np.int64),
+        col.EMAIL: email,
+        "first_name": _as_str(np.array(first_vocab, dtype=object)[first]),
+        "last_name": _as_str(np.array(last_vocab, dtype=object)[last]),
+        "gender": _categorical(gender, ("F", "M", "X")),
+        "birth_date": birth_dates,
+        "postal_code": _as_str(geo["postal"]),
+        "city": _categorical(city, [c[0] for c in _CITIES]),
+        "department": _categorical(
+            np.array([departments.index(c[2]) for c in _CITIES])[city], departments),
+        "region": _categorical(
+            np.array([region_names.index(c[3]) for c in _CITIES])[city], region_names),
+        "country": _categorical(geo["country"], ("FR", "BE")),
+        "language": _categorical(geo["language"], LANGUAGES),
+        "device": _categorical(device, DEVICES),
+        "signup_date": day_to_date(signup),
+        "signup_source": _categorical(source, SIGNUP_SOURCES),
+        col.CONSENT: _categorical(consent, col.CONSENT_VALUES),
+        col.CONSENT_DATE: day_to_date(consent_day),
+        col.INTERESTS: _interests(rng, n, category),
+        "loyalty_tier": _categorical(np.full(n, -1), LOYALTY_TIERS),  # set from orders later
+    })
+    return contacts, latent
+
+
+# ---------------------------------------------------------------------------------
+# Events and orders
+# ---------------------------------------------------------------------------------
+def _brand_category_pairs():
+    """Flat (brand, category) pairs whose edges ``b + cumulative share`` allow one
+    searchsorted to draw a category conditional on each row's brand."""
+    pair_category, edges = [], []
+    for b, name in enumerate(BRANDS):
+        shares = _BRANDS[name][1]
+        total = sum(shares.values())
+        running = 0.0
+        for category, share in shares.items():
+            running += share / total
+            pair_category.append(CATEGORIES.index(category))
+            edges.append(b + running)
+        edges[-1] = b + 1.0  # exact, so rounding never leaks into the next brand
+    return np.array(pair_category), np.array(edges)
+
+
+def _products(rng, contact, latent, n_rows):
+    """Brand and category of ``n_rows`` product events of the given contacts."""
+    persona = latent.persona[contact]
+    popularity = [_BRANDS[b][0] for b in BRANDS]
+    preferred = rng.random(n_rows) < _P["affinity"][persona]
+    brand = np.where(preferred, latent.brand[contact], _choice(rng, popularity, n_rows))
+    pair_category, edges = _brand_category_pairs()
+    pair = np.searchsorted(edges, brand + rng.random(n_rows), side="right")
+    category = pair_category[np.minimum(pair, len(edges) - 1)]
+    # On the favourite brand, the favourite category dominates too.
+    favourite = preferred & (rng.random(n_rows) < 0.6)
+    category = np.where(favourite, latent.category[contact], category)
+    return brand, category
+
+
+def _calibrate(latent, campaign_cum, campaign_send, intensity_cum, target_events):
+    """Global rate multiplier so the expected number of events is ``target_events``."""
+    p = latent.persona
+    e_lo = np.searchsorted(campaign_send, latent.email_start * _DAY)
+    e_hi = np.searchsorted(campaign_send, latent.email_end * _DAY)
+    s_lo = np.searchsorted(campaign_send, np.maximum(latent.email_start, latent.shop_start) * _DAY)
+    s_hi = np.searchsorted(campaign_send, np.minimum(latent.email_end, latent.shop_end) * _DAY)
+    email_weight = campaign_cum[e_hi] - campaign_cum[e_lo]
+    shop_email_weight = np.where(
+        s_hi > s_lo, campaign_cum[s_hi] - campaign_cum[np.minimum(s_lo, s_hi)], 0.0)
+    opens = _P["open_rate"][p] * latent.email_activity
+    clicks = opens * _P["click_prob"][p]
+    journeys = (clicks * _P["click_journey_prob"][p] * shop_email_weight
+                + _ORGANIC_SCALE * _P["organic_rate"][p] * latent.shop_activity
+                * (intensity_cum[latent.shop_end] - intensity_cum[latent.shop_start]))
+    last = _JOURNEY_P  # share of sessions that end a journey
+    carts = _P["cart_prob"][p] * (1.5 * last + 0.5 * (1 - last))
+    buys = _P["cart_prob"][p] * latent.buy_prob * (1.5 * last + 0.5 * 0.35 * (1 - last))
+    per_journey = (1 + _P["depth"][p] + carts + buys) / _JOURNEY_P
+    expected = (opens + clicks) * email_weight + journeys * per_journey
+    total = expected.sum()
+    return target_events / total if total > 0 else 0.0
+
+
+def _simulate_events(rng, latent, horizon, campaign_send, campaign_weight, intensity,
+                     target_events):
+    """Per-event arrays (contact index, second, type, campaign, brand, category,
+    amount, items), unsorted."""
+    p = latent.persona
+    campaign_cum = np.concatenate([[0.0], np.cumsum(campaign_weight)])
+    intensity_cum = np.concatenate([[0.0], np.cumsum(intensity)])
+    k = _calibrate(latent, campaign_cum, campaign_send, intensity_cum, target_events)
+    end_second = horizon * _DAY
+
+    # Opens: Poisson per contact over the campaigns received, then a reading delay.
+    lo = np.searchsorted(campaign_send, latent.email_start * _DAY)
+    hi = np.searchsorted(campaign_send, latent.email_end * _DAY)
+    n_opens = rng.poisson(k * _P["open_rate"][p] * latent.email_activity
+                          * (campaign_cum[hi] - campaign_cum[lo]))
+    open_contact = np.repeat(np.arange(len(p), dtype=np.int32), n_opens)
+    campaign = _draw_in_windows(rng, campaign_cum, lo[open_contact], hi[open_contact])
+    delay = np.minimum(rng.lognormal(np.log(9000), 1.3, len(campaign)), 7 * _DAY)
+    open_t = campaign_send[campaign] + delay.astype(np.int64)
+    email_end = latent.email_end[open_contact] * _DAY
+    keep = open_t < email_end
+    open_contact, campaign, open_t, email_end = (
+        a[keep] for a in (open_contact, campaign, open_t, email_end))
+
+    # Clicks follow some opens within a minute or two.
+    clicked = rng.random(len(open_t)) < _P["click_prob"][p[open_contact]]
+    click_contact, click_campaign = open_contact[clicked], campaign[clicked]
+    click_t = open_t[clicked] + 5 + rng.lognormal(np.log(40), 0.8, clicked.sum()).astype(np.int64)
+    keep = click_t < email_end[clicked]
+    click_contact, click_campaign, click_t = (
+        a[keep] for a in (click_contact, click_campaign, click_t))
+
+    # Shopping journeys: started by a click (inside the shop window) or organically.
+    starts_journey = ((rng.random(len(click_t)) < _P["click_journey_prob"][p[click_contact]])
+                      & (click_t >= latent.shop_start[click_contact] * _DAY)
+                      & (click_t < latent.shop_end[click_contact] * _DAY))
+    n_organic = rng.poisson(k * _ORGANIC_SCALE * _P["organic_rate"][p] * latent.shop_activity
+                            * (intensity_cum[latent.shop_end] - intensity_cum[latent.shop_start]))
+    organic_contact = np.repeat(np.arange(len(p), dtype=np.int32), n_organic)
+    day = _draw_in_windows(rng, intensity_cum, latent.shop_start[organic_contact],
+                           latent.shop_end[organic_contact])
+    hour = _choice(rng, _HOUR_WEIGHTS, len(day))
+    organic_t = day * _DAY + hour * 3600 + rng.integers(0, 3600, len(day))
+    journey_contact = np.concatenate([click_contact[starts_journey], organic_contact])
+    journey_t = np.concatenate([click_t[starts_journey] + 20, organic_t])
+
+    # Sessions of a journey are a day or two apart; the last one is where people decide.
+    n_sessions = rng.geometric(_JOURNEY_P, len(journey_t))
+    gaps = 3600 + rng.exponential(1.5 * _DAY, int(n_sessions.sum())).astype(np.int64)
+    position = _group_position(n_sessions)
+    gaps[position == 0] = 0
+    session_contact = np.repeat(journey_contact, n_sessions)
+    session_t = np.repeat(journey_t, n_sessions) + _within_group_cumsum(gaps, n_sessions)
+    session_last = position == np.repeat(n_sessions - 1, n_sessions)
+    keep = session_t < latent.shop_end[session_contact] * _DAY
+    session_contact, session_t, session_last = (
+        a[keep] for a in (session_contact, session_t, session_last))
+
+    # Page visits inside each session, about a minute apart.
+    n_visits = 1 + rng.poisson(_P["depth"][p[session_contact]])
+    visit_contact = np.repeat(session_contact, n_visits)
+    steps = 20 + rng.exponential(75, len(visit_contact)).astype(np.int64)
+    steps[_group_position(n_visits) == 0] = 0
+    visit_t = np.repeat(session_t, n_visits) + _within_group_cumsum(steps, n_visits)
+    visit_brand, visit_category = _products(rng, visit_contact, latent, len(visit_contact))
+
+    # Add to cart the last product seen; buy it minutes later (or abandon the cart).
+    last_visit = np.cumsum(n_visits) - 1
+    cart_p = _P["cart_prob"][p[session_contact]] * np.where(session_last, 1.5, 0.5)
+    carted = rng.random(len(session_t)) < np.minimum(cart_p, 0.95)
+    cart_visit = last_visit[carted]
+    cart_contact = visit_contact[cart_visit]
+    cart_t = visit_t[cart_visit] + 15 + rng.exponential(60, len(cart_visit)).astype(np.int64)
+    buy_p = latent.buy_prob[cart_contact] * np.where(session_last[carted], 1.0, 0.35)
+    bought = rng.random(len(cart_t)) < buy_p
+    buy_contact, buy_visit = cart_contact[bought], cart_visit[bought]
+    buy_t = cart_t[bought] + 60 + rng.exponential(300, bought.sum()).astype(np.int64)
+    buy_category = visit_category[buy_visit]
+    small_items = np.isin(buy_category, [CATEGORIES.index("beauty"), CATEGORIES.index("kids")])
+    items = 1 + rng.poisson(np.where(small_items, 0.9, 0.4))
+    price = np.array([_CATEGORY_PRICE[c] for c in CATEGORIES])[buy_category]
+    amount = np.round(rng.lognormal(np.log(price), 0.5) * items**0.85, 2)
+
+    no_product = np.full(len(open_t) + len(click_t), -1, dtype=np.int16)
+    n_product = len(visit_t) + len(cart_t)
+    return {
+        "contact": np.concatenate(
+            [open_contact, click_contact, visit_contact, cart_contact, buy_contact]),
+        "second": np.concatenate([open_t, click_t, visit_t, cart_t, buy_t]),
+        "type": np.repeat(np.arange(5, dtype=np.int8),
+                          [len(open_t), len(click_t), len(visit_t), len(cart_t), len(buy_t)]),
+        "campaign": np.concatenate([campaign, click_campaign,
+                                    np.full(n_product + len(buy_t), -1)]).astype(np.int16),
+        "brand": np.concatenate([no_product, visit_brand, visit_brand[cart_visit],
+                                 visit_brand[buy_visit]]).astype(np.int16),
+        "category": np.concatenate([no_product, visit_category, visit_category[cart_visit],
+                                    buy_category]).astype(np.int16),
+        "amount": np.concatenate([np.full(len(no_product) + n_product, np.nan), amount]),
+        "items": np.concatenate([np.zeros(len(no_product) + n_product, dtype=np.int64), items]),
+        "end_second": end_second,
+    }
+
+
+def _loyalty_tiers(rng, latent, orders_contact, orders_amount):
+    """Members get a tier from their spend (non-buyers stay bronze); others none (-1)."""
+    n = len(latent.persona)
+    member = rng.random(n) < _P["member_prob"][latent.persona]
+    spend = np.bincount(orders_contact, weights=orders_amount, minlength=n)
+    spenders = np.flatnonzero(member & (spend > 0))
+    rank = np.zeros(n)
+    rank[spenders[np.argsort(spend[spenders], kind="stable")]] = (
+        np.arange(len(spenders)) / max(len(spenders), 1))
+    tier = np.select([rank >= 0.7, rank >= 0.3], [2, 1], 0)
+    return np.where(member, tier, -1)
+
+
+def generate_base(n_contacts: int = 20_000, *, seed: int = 0, as_of="2026-10-31",
+                  events_per_contact: float = 20.0) -> dict[str, pd.DataFrame]:
+    """Generate a realistic, seeded French/Belgian contact base.
+
+    Parameters
+    ----------
+    n_contacts : int
+        Number of contacts (ids ``1..n_contacts``).
+    seed : int
+        Seed of the random generator: the same seed gives identical frames.
+    as_of : str, date or Timestamp
+        End of the observation window (midnight of that day): every event, order and
+        date is before it. Events cover the three years before ``as_of``.
+    events_per_contact : float
+        Target mean number of events per contact (the actual mean is within a few %).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"contacts"``, ``"events"`` and ``"orders"`` with the canonical columns of
+        :mod:`segexplore.core.columns`. Events and orders are sorted by timestamp;
+        purchase events mirror the orders row for row.
+
+    Examples
+    --------
+    >>> tables = generate_base(500, seed=1)
+    >>> sorted(tables)
+    ['contacts', 'events', 'orders']
+    >>> tables["contacts"]["contact_id"].is_unique
+    True
+    >>> bool((tables["events"]["timestamp"] < pd.Timestamp("2026-10-31")).all())
+    True
+    """
+    if int(n_contacts) != n_contacts or n_contacts < 1:
+        raise ValueError(f"n_contacts must be a positive integer, got {n_contacts!r}")
+    if not events_per_contact >= 0:
+        raise ValueError(f"events_per_contact must be >= 0, got {events_per_contact!r}")
+    n = int(n_contacts)
+    rng = np.random.default_rng(seed)
+    as_of_day = pd.Timestamp(as_of).to_datetime64().astype("datetime64[D]")
+    origin = as_of_day - HISTORY_DAYS
+    contacts, latent = _make_contacts(rng, n, as_of_day, origin)
+    campaign_send, campaign_weight, campaign_ids = _campaign_plan(rng, origin, HISTORY_DAYS)
+    intensity = _daily_intensity(origin + np.arange(HISTORY_DAYS))
+    raw = _simulate_events(rng, latent, HISTORY_DAYS, campaign_send, campaign_weight,
+                           intensity, events_per_contact * n)
+
+    # Sessions started just before as_of may spill over it: cut, then sort by time.
+    keep = np.flatnonzero(raw["second"] < raw["end_second"])
+    keep = keep[np.argsort(raw["second"][keep], kind="stable")]
+    origin_us = origin.astype("datetime64[us]")
+    timestamp = origin_us + (raw["second"][keep] * 1_000_000).astype("timedelta64[us]")
+    contact = raw["contact"][keep]
+    event_type = raw["type"][keep]
+    items = raw["items"][keep]
+    events = pd.DataFrame({
+        col.CONTACT_ID: contact.astype(np.int64) + 1,
+        col.TIMESTAMP: timestamp,
+        col.EVENT_TYPE: _categorical(event_type, col.EVENT_TYPES),
+        "campaign_id": _categorical(raw["campaign"][keep], campaign_ids),
+        "brand": _categorical(raw["brand"][keep], BRANDS),
+        "category": _categorical(raw["category"][keep], CATEGORIES),
+        col.AMOUNT: raw["amount"][keep],
+        col.ITEMS: pd.arrays.IntegerArray(items, event_type != 4),
+    })
+    purchase = np.flatnonzero(event_type == 4)
+    orders = pd.DataFrame({
+        col.ORDER_ID: np.arange(1, len(purchase) + 1, dtype=np.int64),
+        col.CONTACT_ID: events[col.CONTACT_ID].to_numpy()[purchase],
+        col.TIMESTAMP: timestamp[purchase],
+        col.AMOUNT: raw["amount"][keep][purchase],
+        col.ITEMS: items[purchase],
+        "brand": events["brand"].iloc[purchase].reset_index(drop=True),
+        "category": events["category"].iloc[purchase].reset_index(drop=True),
+    })
+    tier = _loyalty_tiers(rng, latent, contact[purchase], orders[col.AMOUNT].to_numpy())
+    contacts["loyalty_tier"] = _categorical(tier, LOYALTY_TIERS)
+    return {"contacts": contacts, "events": events, "orders": orders}
+
+
+# ---------------------------------------------------------------------------------
+# Messy exports
+# ---------------------------------------------------------------------------------
+#: Header of each column in ``contacts_raw.csv`` (French CRM export). ``lifetime_value``
+#: is a custom field that only the raw export has.
+RAW_CONTACT_HEADERS = {
+    "contact_id": "Identifiant", "email": "Email", "first_name": "Prénom", "last_name": "Nom",
+    "gender": "Genre", "birth_date": "Date de naissance", "postal_code": "Code postal",
+    "city": "Ville", "department": "Département", "region": "Région", "country": "Pays",
+    "language": "Langue", "device": "Appareil", "signup_date": "Date d'inscription",
+    "signup_source": "Source", "consent": "Consentement",
+    "consent_date": "Date du consentement", "interests": "Centres d'intérêt",
+    "loyalty_tier": "Niveau fidélité", "lifetime_value": "CA cumulé (€)",
+}
+#: Header of each column in ``orders_raw.csv`` (e-shop back-office export).
+RAW_ORDER_HEADERS = {
+    "order_id": "Numéro commande", "contact_id": "ID client", "timestamp": "Date commande",
+    "amount": "Montant TTC", "items": "Nb articles", "brand": "Marque", "category": "Catégorie",
+}
+_MISSING_RATES = {"first_name": 0.02, "last_name": 0.015, "gender": 0.05, "birth_date": 0.06,
+                  "postal_code": 0.02, "city": 0.015, "department": 0.05, "region": 0.05,
+                  "language": 0.03, "device": 0.04, "signup_source": 0.03, "consent": 0.01,
+                  "consent_date": 0.03}
+
+
+def _mixed_dates(rng, values: pd.Series, shares=(0.7, 0.2, 0.1), *,
+                 with_seconds: bool = False) -> pd.Series:
+    """Format dates as "15/03/2024", "2024-03-15" or "15/03/2024 10:22" in one column.
+
+    ``shares`` are the proportions of the three formats; with ``with_seconds`` the ISO
+    form is "2024-03-15 10:22:05". Date-only values get a random time of day where a
+    format shows one (a form saved when the contact signed up).
+    """
+    values = pd.to_datetime(values)
+    known = values.dropna()
+    if bool((known != known.dt.normalize()).any()):
+        clock = values
+    else:
+        clock = values + pd.to_timedelta(rng.integers(7 * 3600, 23 * 3600, len(values)), unit="s")
+    iso = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d"
+    formats = [values.dt.strftime("%d/%m/%Y"), values.dt.strftime(iso),
+               clock.dt.strftime("%d/%m/%Y %H:%M")]
+    pick = _choice(rng, shares, len(values))
+    text = np.select([pick == 0, pick == 1], [f.to_numpy(dtype=object) for f in formats[:2]],
+                     formats[2].to_numpy(dtype=object))
+    text[values.isna().to_numpy()] = None
+    return pd.Series(text, index=values.index, dtype="str")
+
+
+def _messy_email(rng, emails: pd.Series) -> pd.Series:
+    """Same address, other case or spaces: "  Jean.Dupont@Gmail.Com "."""
+    style = np.arange(len(emails)) % 4
+    rng.shuffle(style)
+    out = np.select([style == 0, style == 1, style == 2],
+                    [emails.str.title(), emails.str.upper(), "  " + emails + " "],
+                    " " + emails.str.capitalize())
+    return pd.Series(out, index=emails.index, dtype="str")
+
+
+def _invalid_email(emails: pd.Series) -> pd.Series:
+    """Broken addresses of every usual kind, derived from the real ones."""
+    parts = emails.str.split("@", n=1, expand=True)
+    local, domain = parts[0], parts[1]
+    constant = [pd.Series(text, index=emails.index) for text in ("no-email", "a@b")]
+    kinds = [local + "@",                                            # "jean.dupont@"
+             local.str.replace(".", " ", regex=False) + "@" + domain,  # "jean dupont@gmail.com"
+             *constant,
+             local + "@" + domain.str.rsplit(".", n=1).str[0],        # no top-level domain
+             local + "." + domain,                                    # no "@"
+             local + "@@" + domain]
+    kind = np.arange(len(emails)) % len(kinds)
+    out = np.select([kind == i for i in range(len(kinds))],
+                    [k.to_numpy(dtype=object) for k in kinds], None)
+    return pd.Series(out, index=emails.index, dtype="str")
+
+
+def _few(n: int, share: float, minimum: int = 3) -> int:
+    """``share`` of ``n`` rows, but at least ``minimum`` (so small bases get the mess too)."""
+    return min(n, max(minimum, round(n * share)))
+
+
+def _days_between(later: pd.Timestamp, dates: pd.Series) -> np.ndarray:
+    return (later - dates).dt.days.to_numpy()
+
+
+def _duplicates(rng, contacts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """~3 % of contacts signed up again later, under a new id and a retyped e-mail."""
+    original = np.sort(rng.choice(len(contacts), _few(len(contacts), 0.03, 1), replace=False))
+    dup = contacts.iloc[original].reset_index(drop=True)
+    dup["original_id"] = dup[col.CONTACT_ID]
+    dup[col.CONTACT_ID] = contacts[col.CONTACT_ID].max() + 1 + np.arange(len(dup))
+    dup[col.EMAIL] = _messy_email(rng, dup[col.EMAIL])
+    last_day = as_of - pd.Timedelta(days=1)
+    dup["signup_date"] += pd.to_timedelta(
+        np.floor(rng.random(len(dup)) * _days_between(last_day, dup["signup_date"])), unit="D")
+    after_signup = dup[col.CONSENT_DATE].clip(lower=dup["signup_date"] + pd.Timedelta(days=1))
+    dup[col.CONSENT_DATE] = dup["signup_date"].where(dup[col.CONSENT] != "withdrawn", after_signup)
+    change = rng.random(len(dup))
+    moved = change < 0.4  # a newer address, consistent city / postal code / region
+    city = _choice(rng, [c[5] for c in _CITIES], int(moved.sum()))
+    for name, position in (("city", 0), ("department", 2), ("region", 3), ("country", 4)):
+        dup.loc[moved, name] = np.array([c[position] for c in _CITIES], dtype=object)[city]
+    dup.loc[moved, "postal_code"] = np.array([c[1][0] for c in _CITIES], dtype=object)[city]
+    withdrawn = (change >= 0.4) & (change < 0.7)  # unsubscribed from one copy only
+    dup.loc[withdrawn, col.CONSENT] = "withdrawn"
+    room = np.maximum(_days_between(last_day, dup["signup_date"]) - 1, 0)
+    withdrawal = dup["signup_date"] + pd.to_timedelta(
+        1 + np.floor(rng.random(len(dup)) * room), unit="D")
+    dup.loc[withdrawn, col.CONSENT_DATE] = withdrawal[withdrawn]
+    other_interests = change >= 0.7
+    shuffled = contacts[col.INTERESTS].to_numpy()[rng.permutation(len(contacts))]
+    dup.loc[other_interests, col.INTERESTS] = shuffled[: int(other_interests.sum())]
+    return dup
+
+
+def make_raw(tables: dict[str, pd.DataFrame], *, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Messy copies of a generated base, as real CRM / ESP / shop exports look.
+
+    Planted problems: ~3 % duplicate contacts (new ``contact_id``, same e-mail up to
+    case and spaces, some with a newer city, a withdrawn consent or other interests;
+    activity after the duplicate's signup is recorded under the new id), ~1 % invalid
+    e-mails, scattered missing values, French postal codes that lost their leading zero,
+    dates as text in mixed formats, a few events of unknown contacts, a few orders with
+    negative amounts (refunds) or dates in the future. Contacts gain the custom numeric
+    field ``lifetime_value`` (sum of the contact's orders).
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Output of :func:`generate_base`.
+    seed : int
+        Seed of the mess (independent of the base's seed).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"contacts"``, ``"events"``, ``"orders"`` with canonical column names, text
+        columns instead of categories and dates as text, ready for :func:`write_raw`.
+
+    Examples
+    --------
+    >>> raw = make_raw(generate_base(300, seed=2), seed=2)
+    >>> raw["contacts"]["email"].str.strip().str.lower().duplicated().any()
+    True
+    """
+    rng = np.random.default_rng([seed, 7])
+    contacts, events, orders = (tables[name].copy() for name in ("contacts", "events", "orders"))
+    as_of = max(events[col.TIMESTAMP].max(), contacts["signup_date"].max(),
+                contacts[col.CONSENT_DATE].max()).normalize() + pd.Timedelta(days=1)
+    for frame in (contacts, events, orders):  # exports carry plain text, not categories
+        for name in frame.columns:
+            if isinstance(frame[name].dtype, pd.CategoricalDtype):
+                frame[name] = frame[name].astype("str")
+    spend = orders.groupby(col.CONTACT_ID)[col.AMOUNT].sum()
+    contacts["lifetime_value"] = contacts[col.CONTACT_ID].map(spend).fillna(0.0).round(2)
+
+    dup = _duplicates(rng, contacts, as_of)
+    # Activity after the re-signup is recorded under the new id.
+    new_id = pd.Series(dup[col.CONTACT_ID].to_numpy(), index=dup["original_id"].to_numpy())
+    since = pd.Series(dup["signup_date"].to_numpy(), index=new_id.index)
+    for frame in (events, orders):
+        owner = frame[col.CONTACT_ID]
+        switch = owner.isin(new_id.index) & (frame[col.TIMESTAMP] >= owner.map(since))
+        frame.loc[switch, col.CONTACT_ID] = owner[switch].map(new_id)
+    others = np.setdiff1d(np.arange(len(contacts)),
+                          np.flatnonzero(contacts[col.CONTACT_ID].isin(new_id.index)))
+    invalid = rng.choice(others, _few(len(contacts), 0.01, 1), replace=False)
+    contacts.loc[invalid, col.EMAIL] = _invalid_email(contacts[col.EMAIL].iloc[invalid]).to_numpy()
+    contacts = pd.concat([contacts, dup.drop(columns="original_id")], ignore_index=True)
+    for name, rate in _MISSING_RATES.items():
+        contacts.loc[rng.random(len(contacts)) < rate, name] = None
+    # Spreadsheets read French postal codes as numbers: "01000" became "1000".
+    postal = contacts["postal_code"]
+    lost_zero = ((contacts["country"] == "FR") & postal.str.startswith("0").fillna(False)
+                 & (rng.random(len(contacts)) < 0.7))
+    contacts.loc[lost_zero, "postal_code"] = postal[lost_zero].str.slice(1)
+    for name in ("birth_date", "signup_date", col.CONSENT_DATE):
+        shares = (0.85, 0.15, 0.0) if name == "birth_date" else (0.7, 0.2, 0.1)
+        contacts[name] = _mixed_dates(rng, contacts[name], shares)
+
+    # Events: a few of unknown contacts; timestamps mostly ISO, some day-first.
+    unknown = rng.choice(len(events), _few(len(events), 0.0005), replace=False)
+    events.loc[unknown, col.CONTACT_ID] = (contacts[col.CONTACT_ID].max() + 1000
+                                           + rng.integers(1, 10**6, len(unknown)))
+    events[col.TIMESTAMP] = _mixed_dates(rng, events[col.TIMESTAMP], (0.0, 0.9, 0.1),
+                                         with_seconds=True)
+
+    # Orders: refunds as negative amounts, typos that put dates in the future.
+    refunds = rng.choice(len(orders), _few(len(orders), 0.003, 2), replace=False)
+    orders.loc[refunds, col.AMOUNT] = -orders[col.AMOUNT].iloc[refunds]
+    future = rng.choice(len(orders), _few(len(orders), 0.002, 2), replace=False)
+    orders.loc[future, col.TIMESTAMP] = as_of + pd.to_timedelta(
+        rng.integers(1, 400 * _DAY, len(future)), unit="s")
+    orders[col.TIMESTAMP] = _mixed_dates(rng, orders[col.TIMESTAMP], (0.0, 0.2, 0.8),
+                                         with_seconds=True)
+    return {"contacts": contacts, "events": events, "orders": orders}
+
+
+def write_raw(raw_tables: dict[str, pd.DataFrame], directory) -> dict[str, Path]:
+    """Write raw exports as the tools that produce them do.
+
+    - ``contacts_raw.csv``: cp1252 (Windows "Latin-1"), ``;`` separated, decimal commas,
+      CRLF line ends, French headers (:data:`RAW_CONTACT_HEADERS`);
+    - ``events_raw.csv``: UTF-8, ``,`` separated, canonical headers;
+    - ``orders_raw.csv``: UTF-8 with BOM (Excel), ``;`` separated, decimal commas,
+      French headers (:data:`RAW_ORDER_HEADERS`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> raw = make_raw(generate_base(200, seed=3))
+    >>> paths = write_raw(raw, tempfile.mkdtemp())
+    >>> sorted(paths)
+    ['contacts', 'events', 'orders']
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {name: directory / f"{name}_raw.csv" for name in ("contacts", "events", "orders")}
+    raw_tables["contacts"].rename(columns=RAW_CONTACT_HEADERS).to_csv(
+        paths["contacts"], sep=";", decimal=",", float_format="%.2f", index=False,
+        encoding="cp1252", lineterminator="\r\n")
+    raw_tables["events"].to_csv(paths["events"], sep=",", index=False, encoding="utf-8")
+    raw_tables["orders"].rename(columns=RAW_ORDER_HEADERS).to_csv(
+        paths["orders"], sep=";", decimal=",", float_format="%.2f", index=False,
+        encoding="utf-8-sig")
+    return paths
+
+
+# ---------------------------------------------------------------------------------
+# Bundled sample
+# ---------------------------------------------------------------------------------
+def write_sample(directory, n_contacts: int = 20_000, seed: int = 0, *, as_of="2026-10-31",
+                 events_per_contact: float = 20.0, file_format: str = "parquet",
+                 raw_directory=None, raw_contacts: int = 5_000,
+                 raw_events_per_contact: float = 12.0) -> dict[str, Path]:
+    """Generate a base and write ``contacts``, ``events`` and ``orders`` files.
+
+    Parameters
+    ----------
+    directory : path
+        Where to write ``contacts.parquet``, ``events.parquet``, ``orders.parquet``
+        (zstd) or, with ``file_format="csv"``, the same names in ``.csv`` (UTF-8, ISO dates).
+    n_contacts, seed, as_of, events_per_contact
+        Passed to :func:`generate_base`.
+    file_format : {"parquet", "csv"}
+    raw_directory : path, optional
+        Also write messy exports (:func:`make_raw`, :func:`write_raw`) of a separate,
+        smaller base of ``raw_contacts`` contacts there (the files stay commit-sized).
+
+    Returns
+    -------
+    dict of str to Path
+        Every file written, keyed ``"contacts"``, ``"events"``, ``"orders"`` and, with
+        ``raw_directory``, ``"contacts_raw"``, ``"events_raw"``, ``"orders_raw"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> paths = write_sample(tempfile.mkdtemp(), n_contacts=200)
+    >>> pd.read_parquet(paths["contacts"]).shape[0]
+    200
+    """
+    if file_format not in ("parquet", "csv"):
+        raise ValueError(f"file_format must be 'parquet' or 'csv', got {file_format!r}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = generate_base(n_contacts, seed=seed, as_of=as_of,
+                           events_per_contact=events_per_contact)
+    paths: dict[str, Path] = {}
+    for name, frame in tables.items():
+        path = directory / f"{name}.{file_format}"
+        if file_format == "parquet":
+            frame.to_parquet(path, compression="zstd", index=False)
+        else:
+            frame.to_csv(path, index=False, encoding="utf-8")
+        paths[name] = path
+    if raw_directory is not None:
+        raw_base = generate_base(raw_contacts, seed=seed, as_of=as_of,
+                                 events_per_contact=raw_events_per_contact)
+        raw_paths = write_raw(make_raw(raw_base, seed=seed), raw_directory)
+        paths.update({f"{name}_raw": path for name, path in raw_paths.items()})
+    return paths
+
+
+def sample_path() -> Path:
+    """Directory of the bundled sample (``contacts.parquet``, ``events.parquet``,
+    ``orders.parquet``), found with :mod:`importlib.resources` so it works installed.
+
+    Examples
+    --------
+    >>> (sample_path() / "contacts.parquet").name
+    'contacts.parquet'
+    """
+    folder = importlib.resources.files("segexplore").joinpath("data")
+    try:
+        return Path(folder)  # a real directory for regular and editable installs
+    except TypeError:  # e.g. a namespace package: fall back to this file's location
+        return Path(__file__).resolve().parent.parent / "data"

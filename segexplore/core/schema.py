@@ -1,0 +1,291 @@
+"""Column roles: recognise columns under their common names, infer what each one holds.
+
+A column's *role* says how segexplore treats it: ``id``, ``email``, ``consent``, ``date``,
+``categorical``, ``numeric``, ``boolean``, ``multi`` (multi-valued, e.g. interests) or
+``text``. Roles are inferred and can be overridden by the analyst, like every other guess
+the loader makes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SchemaError, closest_name
+from .columns import MULTI_VALUE_SEPARATOR
+
+__all__ = ["ROLES", "ALIASES", "REQUIRED", "Roles", "normalise_name", "map_columns", "infer_roles"]
+
+ROLES = ("id", "email", "consent", "date", "categorical", "numeric", "boolean", "multi", "text")
+
+#: Common names of each canonical column, per table, compared after :func:`normalise_name`.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "contacts": {
+        "contact_id": ("contact_id", "id", "customer_id", "client_id", "user_id", "id_client",
+                       "identifiant", "contact", "customer"),
+        "email": ("email", "e_mail", "mail", "email_address", "adresse_email", "adresse_mail",
+                  "courriel"),
+        "first_name": ("first_name", "firstname", "prenom", "given_name"),
+        "last_name": ("last_name", "lastname", "nom", "surname", "family_name", "nom_de_famille"),
+        "gender": ("gender", "sexe", "civilite", "sex", "genre"),
+        "birth_date": ("birth_date", "birthdate", "date_of_birth", "dob", "date_naissance",
+                       "date_de_naissance", "birthday", "naissance"),
+        "postal_code": ("postal_code", "zip", "zipcode", "zip_code", "code_postal", "cp",
+                        "postcode", "post_code"),
+        "city": ("city", "ville", "town", "commune", "localite"),
+        "department": ("department", "departement", "province"),
+        "region": ("region",),
+        "country": ("country", "pays", "country_code", "land"),
+        "language": ("language", "langue", "lang", "locale", "taal"),
+        "device": ("device", "preferred_device", "appareil", "device_type"),
+        "signup_date": ("signup_date", "created_at", "date_inscription", "date_d_inscription",
+                        "subscribed_at", "optin_date", "signup", "inscription"),
+        "signup_source": ("signup_source", "source", "optin_source", "origine", "opt_in_source"),
+        "consent": ("consent", "consent_status", "optin", "opt_in", "consentement", "subscribed",
+                    "newsletter", "statut_consentement"),
+        "consent_date": ("consent_date", "date_consentement", "consent_updated_at",
+                         "date_du_consentement"),
+        "interests": ("interests", "interets", "centres_d_interet", "centres_interet", "tags",
+                      "interest"),
+        "loyalty_tier": ("loyalty_tier", "niveau_fidelite", "tier", "fidelite"),
+    },
+    "events": {
+        "contact_id": ("contact_id", "customer_id", "client_id", "user_id", "id_client",
+                       "contact"),
+        "email": ("email", "e_mail", "mail", "email_address", "courriel"),
+        "timestamp": ("timestamp", "ts", "date", "occurred_at", "event_time", "datetime",
+                      "time", "created_at", "event_date", "horodatage"),
+        "event_type": ("event_type", "type", "event", "action", "event_name", "type_evenement"),
+        "campaign_id": ("campaign_id", "campaign", "campagne", "campaign_name"),
+        "brand": ("brand", "marque"),
+        "category": ("category", "categorie", "product_category", "categorie_produit"),
+        "amount": ("amount", "montant", "value", "revenue", "price", "prix"),
+        "items": ("items", "quantity", "qty", "quantite", "nb_items", "n_items", "articles",
+                  "nb_articles"),
+    },
+    "orders": {
+        "order_id": ("order_id", "id", "commande_id", "order_number", "numero_commande",
+                     "id_commande", "order", "commande"),
+        "contact_id": ("contact_id", "customer_id", "client_id", "user_id", "id_client",
+                       "contact"),
+        "email": ("email", "e_mail", "mail", "email_address", "courriel"),
+        "timestamp": ("timestamp", "order_date", "date", "created_at", "ordered_at",
+                      "date_commande", "ts", "datetime", "occurred_at"),
+        "amount": ("amount", "total", "montant", "order_total", "revenue", "montant_ttc",
+                   "value", "price"),
+        "items": ("items", "quantity", "qty", "quantite", "nb_items", "n_items", "articles",
+                  "nb_articles"),
+        "brand": ("brand", "marque"),
+        "category": ("category", "categorie", "product_category"),
+    },
+}
+
+#: Columns each table needs; a tuple means "one of these".
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "contacts": (("email", "contact_id"),),
+    "events": (("contact_id", "email"), ("timestamp",), ("event_type",)),
+    "orders": (("contact_id", "email"), ("timestamp",), ("amount",)),
+}
+
+_FIXED_ROLES = {
+    "contact_id": "id", "order_id": "id", "email": "email", "consent": "consent",
+    "interests": "multi", "birth_date": "date", "signup_date": "date", "consent_date": "date",
+    "timestamp": "date", "postal_code": "categorical", "amount": "numeric", "items": "numeric",
+    "first_name": "text", "last_name": "text",
+}
+
+_DATE_NAME = re.compile(r"(^|_)(date|dt|at|time|timestamp|jour|naissance)($|_)")
+
+
+def normalise_name(name: object) -> str:
+    """Lower-case, strip accents and punctuation: ``"Code Postal"`` -> ``"code_postal"``."""
+    text = unicodedata.normalize("NFKD", str(name))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The role of every column of a table, and the separator of multi-valued columns.
+
+    Examples
+    --------
+    >>> roles = Roles({"email": "email", "interests": "multi"}, {"interests": "|"})
+    >>> roles.columns("multi")
+    ['interests']
+    """
+
+    roles: Mapping[str, str]
+    separators: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, column: str) -> str:
+        return self.roles[column]
+
+    def columns(self, role: str) -> list[str]:
+        """Names of the columns that have ``role``."""
+        return [name for name, r in self.roles.items() if r == role]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per column: ``column, role, separator``."""
+        return pd.DataFrame(
+            {"column": list(self.roles), "role": list(self.roles.values()),
+             "separator": [self.separators.get(c) for c in self.roles]}
+        )
+
+
+def map_columns(
+    frame: pd.DataFrame, table: str, mapping: Mapping[str, str] | None = None,
+    *, source: str = "",
+) -> tuple[dict[str, str], list[str]]:
+    """Find the canonical name of each column of ``frame``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table as read.
+    table : {"contacts", "events", "orders"}
+    mapping : dict, optional
+        The analyst's own ``{column in the file: canonical name}``; it wins over aliases.
+    source : str
+        File name used in messages.
+
+    Returns
+    -------
+    renames : dict
+        ``{original column: canonical name}`` for the columns that were recognised.
+    problems : list of str
+        One sentence per required column that is missing, naming the columns that exist
+        and the closest match.
+    """
+    mapping = dict(mapping or {})
+    existing = [str(c) for c in frame.columns]
+    unknown = [c for c in mapping if c not in existing]
+    if unknown:
+        hints = ", ".join(
+            f"{c!r}" + (f" (did you mean {closest_name(c, existing)!r}?)"
+                        if closest_name(c, existing) else "")
+            for c in unknown
+        )
+        raise SchemaError(
+            f"{source or table}: the column mapping names {hints}, which is not a column; "
+            f"columns are {existing}."
+        )
+    renames: dict[str, str] = dict(mapping)
+    taken = set(renames.values())
+    by_normalised = {normalise_name(c): c for c in existing if c not in renames}
+    for canonical, aliases in ALIASES[table].items():
+        if canonical in taken:
+            continue
+        for alias in aliases:
+            original = by_normalised.get(alias)
+            if original is not None and original not in renames:
+                renames[original] = canonical
+                taken.add(canonical)
+                break
+    # An events/orders table keyed by email needs no contact_id.
+    problems = []
+    for options in REQUIRED[table]:
+        if not taken.intersection(options):
+            wanted = " or ".join(repr(o) for o in options)
+            guess = _closest_column(options, table, [c for c in existing if c not in renames])
+            hint = f" The closest is {guess!r}: pass columns={{{guess!r}: {options[0]!r}}}." \
+                if guess else ""
+            problems.append(
+                f"{source or table}: required column {wanted} is missing; "
+                f"columns are {existing}.{hint}"
+            )
+    return renames, problems
+
+
+def _closest_column(options: tuple[str, ...], table: str, existing: list[str]) -> str | None:
+    """The existing column most like any common name of ``options`` (for "did you mean")."""
+    best, best_score = None, 0.0
+    for column in existing:
+        name = normalise_name(column)
+        for option in options:
+            for alias in ALIASES[table].get(option, (option,)):
+                score = difflib.SequenceMatcher(None, name, alias).ratio()
+                if score > best_score:
+                    best, best_score = column, score
+    return best if best_score >= 0.6 else None
+
+
+def infer_roles(
+    frame: pd.DataFrame, overrides: Mapping[str, str] | None = None,
+    separators: Mapping[str, str] | None = None,
+) -> Roles:
+    """Infer the role of every column of a (canonically named) table.
+
+    Canonical columns have fixed roles; other columns are ``numeric``, ``boolean``,
+    ``date`` (datetime dtype, or a date-like name), ``multi`` (text holding several
+    ``|``-separated values), ``categorical`` (text with few distinct values) or ``text``.
+    """
+    overrides = dict(overrides or {})
+    bad = {c: r for c, r in overrides.items() if r not in ROLES}
+    if bad:
+        column, role = next(iter(bad.items()))
+        raise SchemaError(
+            f"The role {role!r} given for column {column!r} is not a role; roles are {list(ROLES)}."
+        )
+    roles: dict[str, str] = {}
+    seps: dict[str, str] = dict(separators or {})
+    for column in frame.columns:
+        name = str(column)
+        if name in overrides:
+            roles[name] = overrides[name]
+        elif name in _FIXED_ROLES:
+            roles[name] = _FIXED_ROLES[name]
+        else:
+            roles[name] = _infer_one(frame[column], name)
+        if roles[name] == "multi":
+            seps.setdefault(name, MULTI_VALUE_SEPARATOR)
+    return Roles(roles, seps)
+
+
+def _infer_one(values: pd.Series, name: str) -> str:
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
+    if pd.api.types.is_numeric_dtype(dtype):
+        non_missing = values.dropna()
+        if len(non_missing) and non_missing.isin([0, 1]).all() and non_missing.nunique() == 2:
+            return "boolean"
+        return "numeric"
+    if _DATE_NAME.search(normalise_name(name)):
+        return "date"
+    sample = values.dropna()
+    if len(sample) > 5000:
+        sample = sample.sample(5000, random_state=0)
+    if len(sample) == 0:
+        return "text"
+    text = sample.astype("string")
+    if text.str.contains(MULTI_VALUE_SEPARATOR, regex=False).mean() > 0.2:
+        return "multi"
+    distinct = text.nunique()
+    if distinct <= max(20, int(0.5 * len(text))) and distinct <= 10_000:
+        return "categorical"
+    return "text"
+
+
+def looks_categorical(values: pd.Series, max_share: float = 0.5, max_distinct: int = 50_000) -> bool:
+    """Whether text values repeat enough for ``category`` dtype to pay off."""
+    n = len(values)
+    if n == 0:
+        return False
+    distinct = values.nunique(dropna=True)
+    return bool(distinct <= max_distinct and distinct <= max(20, max_share * n))
+
+
+def is_text(values: pd.Series) -> bool:
+    """True for object or string dtype columns (not categoricals)."""
+    return pd.api.types.is_string_dtype(values.dtype) and not isinstance(
+        values.dtype, pd.CategoricalDtype
+    ) or values.dtype == np.dtype(object)

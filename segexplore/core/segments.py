@@ -1,0 +1,123 @@
+"""``Segment``: a named rule evaluated on a base — a filter, never a deletion."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from . import rules as R
+
+if TYPE_CHECKING:
+    from .base import ContactBase
+
+__all__ = ["Segment"]
+
+
+class Segment:
+    """A named rule over a :class:`ContactBase`, optionally inside a parent segment.
+
+    Membership is a boolean mask over the contacts; deleting a segment never deletes a
+    contact. A segment built on a parent is the parent AND its own rule.
+
+    Parameters
+    ----------
+    base : ContactBase
+    rule : Rule or str
+        The rule, or its text form (parsed with :func:`segexplore.parse`).
+    name, description : str
+    parent : Segment, optional
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> android = base.segment('device = "Android"', name="Android")
+    >>> 0 < android.size < len(base.contacts)
+    True
+    >>> lyon = base.segment('city = "Lyon"', name="Android in Lyon", parent=android)
+    >>> str(lyon.effective_rule)
+    'device = "Android" and city = "Lyon"'
+    """
+
+    def __init__(self, base: ContactBase, rule: R.Rule | str, *, name: str | None = None,
+                 description: str = "", parent: Segment | None = None) -> None:
+        self.text = rule if isinstance(rule, str) else str(rule)
+        self.rule = R.parse(rule) if isinstance(rule, str) else rule
+        self.name = name if name is not None else self.text
+        self.description = description
+        self.parent = parent
+        self.base = base
+
+    @property
+    def effective_rule(self) -> R.Rule:
+        """The parent's effective rule AND this rule."""
+        if self.parent is None:
+            return self.rule
+        return R.And(self.parent.effective_rule, self.rule)
+
+    @cached_property
+    def mask(self) -> pd.Series:
+        """Boolean Series over ``base.contacts`` (same index), True for members."""
+        evaluator = self.base.evaluator()
+        own = evaluator.mask(self.rule, text=self.text)
+        if self.parent is not None:
+            own = own & self.parent.mask
+        return own.rename(self.name)
+
+    @property
+    def size(self) -> int:
+        """Number of member contacts."""
+        return int(self.mask.sum())
+
+    @property
+    def share(self) -> float:
+        """Members as a share of the whole base (0..1)."""
+        total = len(self.mask)
+        return self.size / total if total else 0.0
+
+    def members(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """The member contacts with their columns and the features the rule uses.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Restrict to these contact or feature columns (``contact_id`` always first).
+        """
+        contacts = self.base.contacts[self.mask.to_numpy()]
+        from .features import FEATURES
+
+        used = [f for f in self.effective_rule.fields() if f in FEATURES
+                and f not in contacts.columns]
+        if columns is not None:
+            wanted = ["contact_id"] + [c for c in columns if c != "contact_id"]
+            from_contacts = [c for c in wanted if c in contacts.columns]
+            used = [c for c in wanted if c not in contacts.columns]
+            contacts = contacts[from_contacts]
+        if used:
+            features = self.base.features.loc[contacts.index, used]
+            contacts = pd.concat([contacts, features], axis=1)
+        return contacts
+
+    def __repr__(self) -> str:
+        parent = f" in {self.parent.name!r}" if self.parent is not None else ""
+        return (f"Segment({self.name!r}{parent}: {self.size:,} contacts, {self.share:.1%} of "
+                f"the base, as of {self.base.as_of:%Y-%m-%d})\n  rule: {self.text}")
+
+    def _repr_html_(self) -> str:
+        parent = (f" &middot; inside <em>{escape(self.parent.name)}</em>"
+                  if self.parent is not None else "")
+        return (f"<div><strong>{escape(self.name)}</strong>{parent}<br>"
+                f"<span style='font-size:1.4em'>{self.size:,}</span> contacts "
+                f"({self.share:.1%} of {len(self.mask):,}), as of {self.base.as_of:%Y-%m-%d}"
+                f"<br><code>{escape(self.text)}</code>"
+                + (f"<br><em>{escape(self.description)}</em>" if self.description else "")
+                + "</div>")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Name, description, parent name and rule (text and JSON form)."""
+        return {"name": self.name, "description": self.description,
+                "parent": self.parent.name if self.parent is not None else None,
+                "rule": self.text, "rule_json": self.rule.to_dict()}

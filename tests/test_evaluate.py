@@ -1,0 +1,157 @@
+"""Rule evaluation against memberships worked out by hand, in pandas and in DuckDB."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import segexplore as se
+from segexplore.core.sql import compile_rule, run_duckdb
+
+from conftest import AS_OF
+
+# The nine examples of the rule-engine issue, plus one per operator, with the members
+# worked out by hand from tests/conftest.py.
+CASES = [
+    ('region = "Île-de-France" and device = "Android" and count(purchase, last 30 days) >= 3', {4}),
+    ('city = "Lyon" and device = "Android" and count(visit, last 30 days) >= 5', {1}),
+    ("sum(purchase.items, last 180 days) >= 6", {1}),
+    ('count(purchase where brand = "Nike", last 365 days) >= 2 or '
+     'count(click where brand = "Nike", last 90 days) >= 3', {1, 4}),
+    ("performed(add_to_cart not followed by purchase within 24 hours, last 7 days)", {2, 6}),
+    ('language = "nl" and segment("Clients groupe A")', {6}),
+    ('interests has any ("sport", "outdoor") and not (consent = "withdrawn")', {1, 6}),
+    ("signup_date within last 90 days and birth_date is not missing", {1}),
+    ("last_purchase_date more than 365 days ago", {5}),
+    ('city != "Lyon"', {3, 4, 5, 6}),
+    ('not (city = "Lyon")', {3, 4, 5, 6, 7}),
+    ("city is missing", {7}),
+    ('postal_code starts with "75"', {3, 4}),
+    ('city contains "RUX"', {6}),
+    ('city ends with "ON"', {1, 2}),
+    ('loyalty_tier in ("gold")', {1, 6}),
+    ('loyalty_tier not in ("gold")', {3, 4}),
+    ("signup_date between 2026-01-01 and 2026-09-15", {1, 6}),
+    ("signup_date before 2024-01-01", {5, 7}),
+    ("signup_date after 2026-09-15", {3}),
+    ("birth_date anniversary within next 7 days", {1, 4}),
+    ("avg(purchase.amount, last 365 days) > 40", {1, 2, 3, 6}),
+    ("last(purchase) within last 7 days", {1, 3, 6}),
+    ("count(purchase, last 30 days) < 1", {2, 5, 7}),
+    ("count(purchase, between 2026-10-20 and 2026-10-25) >= 1", {1, 4}),
+    ("score in top 30%", {5, 6}),
+    ("score >= 30 and score < 60", {3, 4, 5}),
+    ("score between 20 and 40", {2, 3, 4}),
+    ('interests has all ("sport", "outdoor")', {1}),
+    ('interests has none ("sport", "outdoor")', {2, 5}),
+    ('interests has "kids"', {5}),
+    ('count(purchase where brand in ("Nike", "Adidas") and amount > 25, last 365 days) >= 2',
+     {1}),
+    ('max(purchase.amount) >= 200', {2, 5}),
+]
+
+
+@pytest.fixture
+def base_with_segment(tiny_base):
+    tiny_base.segment('loyalty_tier in ("gold", "silver")', name="Clients groupe A")
+    return tiny_base
+
+
+def _members(base: se.ContactBase, mask: pd.Series) -> set[int]:
+    return set(base.contacts.loc[mask.to_numpy(), "contact_id"].tolist())
+
+
+@pytest.mark.parametrize("text, expected", CASES)
+def test_pandas_membership_matches_hand_computed(base_with_segment, text, expected):
+    assert base_with_segment.as_of == AS_OF
+    segment = base_with_segment.segment(text)
+    assert _members(base_with_segment, segment.mask) == expected
+    assert segment.size == len(expected)
+
+
+@pytest.mark.parametrize("text, expected", CASES)
+def test_duckdb_membership_matches_hand_computed(base_with_segment, text, expected):
+    mask = run_duckdb(text, base_with_segment)
+    assert _members(base_with_segment, mask) == expected
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "bigquery", "snowflake", "spark"])
+def test_every_example_compiles_for_other_dialects(base_with_segment, dialect):
+    for text, _ in CASES:
+        sql = compile_rule(text, base_with_segment, dialect=dialect)
+        assert sql.startswith(("SELECT", "WITH"))
+
+
+def test_leap_day_birthdays_are_celebrated_on_feb_28(tiny_base):
+    tiny_base.as_of = "2027-02-27"  # 2027 is not a leap year
+    assert _members(tiny_base, tiny_base.segment("birth_date anniversary within next 2 days").mask) == {6}
+    assert _members(tiny_base, run_duckdb("birth_date anniversary within next 2 days", tiny_base)) == {6}
+
+
+def test_moving_as_of_back_ignores_later_events(tiny_base):
+    tiny_base.as_of = "2026-10-15"
+    rule = "count(purchase, last 30 days) >= 1"
+    # Window (2026-09-15, 2026-10-15]: contact 1 (10-10) and contact 4 (10-02, 10-12).
+    assert _members(tiny_base, tiny_base.segment(rule).mask) == {1, 4}
+    assert _members(tiny_base, run_duckdb(rule, tiny_base)) == {1, 4}
+
+
+def test_parent_segment_narrows_down(tiny_base):
+    android = tiny_base.segment('device = "Android"', name="Android")
+    paris = tiny_base.segment('city = "Paris"', name="Paris Android", parent=android)
+    assert _members(tiny_base, paris.mask) == {3, 4}
+    assert str(paris.effective_rule) == 'device = "Android" and city = "Paris"'
+    by_name = tiny_base.segment('language = "en"', parent="Android")
+    assert _members(tiny_base, by_name.mask) == {4}
+
+
+def test_segments_never_delete_contacts(tiny_base):
+    before = len(tiny_base.contacts)
+    tiny_base.segment('city = "Lyon"', name="Lyon")
+    del tiny_base.segments["Lyon"]
+    assert len(tiny_base.contacts) == before
+
+
+def test_members_hold_contact_columns_and_used_features(tiny_base):
+    members = tiny_base.segment("last_purchase_date more than 365 days ago").members()
+    assert members["contact_id"].tolist() == [5]
+    assert "last_purchase_date" in members.columns
+    assert members["city"].tolist() == ["Gent"]
+
+
+def test_unknown_field_names_position_and_closest(tiny_base):
+    with pytest.raises(se.RuleEvaluationError) as info:
+        tiny_base.segment('device = "iOS" and citty = "Lyon"').mask
+    message = str(info.value)
+    assert "'citty'" in message and "position 19" in message and "did you mean 'city'" in message
+
+
+def test_type_mismatch_is_explained(tiny_base):
+    with pytest.raises(se.RuleEvaluationError, match="type mismatch: signup_date holds a date"):
+        tiny_base.segment('signup_date > "abc"').mask
+
+
+def test_unknown_segment_and_cycles(tiny_base):
+    with pytest.raises(se.RuleEvaluationError, match="unknown segment 'Nope'"):
+        tiny_base.segment('segment("Nope")').mask
+    tiny_base.segment('segment("B")', name="A", save=True)
+    tiny_base.segment('segment("A")', name="B", save=True)
+    with pytest.raises(se.RuleEvaluationError, match="cycle"):
+        tiny_base.segment('segment("A")').mask
+
+
+def test_event_aggregates_are_cached_between_rules(tiny_base):
+    evaluator = tiny_base.evaluator()
+    tiny_base.segment('count(purchase where brand = "Nike", last 60 days) >= 2 and city = "Lyon"').mask
+    cached = dict(evaluator._aggregates)
+    assert len(cached) == 1
+    tiny_base.segment('count(purchase where brand = "Nike", last 60 days) >= 2 and city = "Paris"').mask
+    assert evaluator._aggregates.keys() == cached.keys()
+
+
+def test_sql_uses_literals_not_pasted_text(tiny_base):
+    sneaky = "x' OR '1'='1"
+    rule = se.core.rules.Compare("city", "=", sneaky)
+    sql = compile_rule(rule, tiny_base)
+    assert "'x'' OR ''1''=''1'" in sql
+    assert _members(tiny_base, run_duckdb(rule, tiny_base)) == set()
