@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from .core.base import ContactBase
 from .core.loader import load_sample, read_base
+from .core.rules import Rule, field, parse, rule_from_dict, rule_from_json, rule_from_yaml
 from .core.sample import sample_path
+from .core.segments import Segment
+from .core.sql import compile_rule, run_duckdb
 from .errors import (
     FileFormatError,
     RuleEvaluationError,
@@ -28,6 +31,15 @@ __all__ = [
     "read_base",
     "load_sample",
     "sample_path",
+    "Rule",
+    "parse",
+    "field",
+    "rule_from_dict",
+    "rule_from_json",
+    "rule_from_yaml",
+    "Segment",
+    "compile_rule",
+    "run_duckdb",
     "SegexploreError",
     "FileFormatError",
     "SchemaError",

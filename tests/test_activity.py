@@ -313,3 +313,87 @@ def test_not_followed_by_property(rows, within_hours, as_of_hour):
     got = table.count_not_followed_by("add_to_cart", "purchase", within, as_of=as_of,
                                       start=start)
     np.testing.assert_array_equal(got, brute_not_followed(events, ids, within, start, as_of))
+
+
+def test_timezones_introspection_and_cache_isolation():
+    events = make_events([
+        ("a", "2024-06-29 23:30", "visit", "Acme", None),
+        ("b", "2024-06-30 00:30", "visit", "Bolt", None),
+    ])
+    events["timestamp"] = events["timestamp"].dt.tz_localize("Europe/Paris")  # UTC+2
+    table = ActivityTable(["a", "b"], events, None)
+    # In UTC the visits are at 21:30 and 22:30 on the 29th.
+    np.testing.assert_array_equal(table.count("visit", end=T("2024-06-29 22:00")), [1, 0])
+    np.testing.assert_array_equal(
+        table.count("visit", end=T("2024-06-30 00:00", tz="Europe/Paris")), [1, 0])
+    assert len(table) == 2 and table.n_events("visit") == 2 and table.n_events("open") == 0
+    assert table.window_bounds("visit", T("2024-06-29 21:30"), None) == (1, 2)
+    assert "visit=2" in repr(table)
+    brands = table.property("visit", "brand")
+    brands.iloc[0] = "Bolt"
+    assert table.property("visit", "brand").tolist() == ["Acme", "Bolt"]
+
+
+def test_unusable_purchase_rows_still_mean_purchases_come_from_events():
+    events = make_events([("ghost", "2024-06-01", "purchase", "Acme", 1.0),
+                          ("a", "2024-06-01", "visit", "Acme", None)])
+    orders = pd.DataFrame({"order_id": [1], "contact_id": ["a"], "amount": [5.0],
+                           "timestamp": pd.to_datetime(["2024-06-02"])})
+    table = ActivityTable(["a"], events, orders)
+    assert table.purchase_source == "events"
+    assert table.unknown_contact_events == 1
+    np.testing.assert_array_equal(table.count("purchase"), [0])
+
+
+@pytest.mark.parametrize(("contact_ids", "id_dtype"), [
+    ([10, 12, 14, 16], "int64"),        # compact range: lookup array
+    ([10, 12, 14, 16], "Int64"),
+    ([10, 12, 14, 16], "int32"),
+    ([10, 12, 14, 10**12], "int64"),    # sparse: hashing
+    ([10, 12, 14, 10**12], "Int64"),
+])
+def test_integer_ids_with_unknown_values(contact_ids, id_dtype):
+    event_ids = [16, 11, 10, -5, 99_999, 14, contact_ids[-1], 10]
+    events = pd.DataFrame({"contact_id": pd.array(event_ids, dtype=id_dtype),
+                           "timestamp": pd.date_range("2024-01-01", periods=8, freq="D"),
+                           "event_type": "open"})
+    table = ActivityTable(pd.Index(contact_ids), events, None)
+    expected = [event_ids.count(contact) for contact in contact_ids]
+    np.testing.assert_array_equal(table.count("open"), expected)
+    assert table.unknown_contact_events == 8 - sum(expected)
+
+
+@pytest.mark.parametrize("path", ["dense", "dense_many_blocks", "sorted"])
+def test_mode_matches_pandas(path, monkeypatch):
+    from segexplore.core import activity as module
+
+    if path == "sorted":
+        monkeypatch.setattr(module, "_DENSE_MODE_MAX_CELLS", 0)
+    elif path == "dense_many_blocks":
+        monkeypatch.setattr(module, "_DENSE_MODE_BLOCK_CELLS", 16)  # 256-contact blocks
+    rng = np.random.default_rng(7)
+    n_contacts, n_events = 700, 5000
+    ids = pd.Index(np.arange(n_contacts))
+    events = pd.DataFrame({
+        "contact_id": rng.integers(0, n_contacts + 5, n_events),
+        "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 400, n_events),
+                                                                  "D"),
+        "event_type": pd.Categorical(rng.choice(["visit", "add_to_cart", "purchase"], n_events),
+                                     categories=TYPES),
+        "brand": pd.Categorical(rng.choice(["Zed", "Acme", "Bolt", None], n_events),
+                                categories=["Zed", "Bolt", "Acme"]),  # not alphabetical
+    })
+    table = ActivityTable(ids, events, None)
+    weights = {"visit": 1, "add_to_cart": 2, "purchase": 3}
+    start, end = pd.Timestamp("2024-03-01"), pd.Timestamp("2024-12-01")
+    got = table.mode("brand", weights, start=start, end=end)
+    inside = events[(events.timestamp > start) & (events.timestamp <= end)
+                    & events.brand.notna() & (events.contact_id < n_contacts)]
+    inside = inside.assign(weight=inside.event_type.astype(str).map(weights))
+    totals = inside.groupby(["contact_id", "brand"], observed=True)["weight"].sum().reset_index()
+    totals["brand"] = totals["brand"].astype(str)
+    best = (totals.sort_values(["contact_id", "weight", "brand"], ascending=[True, False, True])
+            .drop_duplicates("contact_id").set_index("contact_id")["brand"].reindex(ids))
+    assert [None if pd.isna(v) else v for v in got] == \
+           [None if pd.isna(v) else v for v in best]
+    assert list(got.categories) == ["Acme", "Bolt", "Zed"]

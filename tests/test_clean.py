@@ -224,3 +224,11 @@ def test_low_cardinality_text_becomes_category(base):
     assert isinstance(base.contacts["consent"].dtype, pd.CategoricalDtype)
     assert isinstance(base.events["event_type"].dtype, pd.CategoricalDtype)
     assert np.issubdtype(base.events["timestamp"].dtype, np.datetime64)
+
+
+def test_repeated_invalid_emails_are_not_merged():
+    frame = pd.DataFrame({"contact_id": [1, 2, 3], "email": ["no-email", "NO-EMAIL", "a@b"]})
+    base = se.read_base(frame, now=NOW)
+    assert base.contacts["contact_id"].tolist() == [1, 2, 3]
+    assert len(base.report.merges) == 0
+    assert not base.contacts["email_valid"].any()

@@ -16,10 +16,34 @@ from hypothesis import strategies as st
 
 from segexplore.core.rule_parser import parse
 from segexplore.core.rules import (
-    KEYWORDS, TIME_UNITS, And, Anniversary, Between, Compare, DateCompare, DateRangeWindow,
-    Duration, EventAggregate, EventSpec, Has, InList, IsMissing, LastPerformed, LastWindow,
-    MoreThanAgo, Not, NotFollowedBy, Or, Rule, SegmentRef, TextMatch, TopPercent, WithinLast,
-    rule_from_dict, rule_from_json, rule_from_yaml,
+    KEYWORDS,
+    TIME_UNITS,
+    And,
+    Anniversary,
+    Between,
+    Compare,
+    DateCompare,
+    DateRangeWindow,
+    Duration,
+    EventAggregate,
+    EventSpec,
+    Has,
+    InList,
+    IsMissing,
+    LastPerformed,
+    LastWindow,
+    MoreThanAgo,
+    Not,
+    NotFollowedBy,
+    Or,
+    Rule,
+    SegmentRef,
+    TextMatch,
+    TopPercent,
+    WithinLast,
+    rule_from_dict,
+    rule_from_json,
+    rule_from_yaml,
 )
 from segexplore.errors import RuleSyntaxError
 

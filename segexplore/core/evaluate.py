@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["Evaluator", "duration_offset", "window_bounds", "anniversary_codes",
            "top_percent_threshold"]
 
-_NS = np.datetime64("NaT", "ns")
+_FEW = 4  # up to this many matching categories, compare codes instead of a look-up
 
 
 def duration_offset(duration: R.Duration) -> pd.DateOffset | pd.Timedelta:
@@ -95,6 +96,8 @@ class Evaluator:
         self.segments = segments if segments is not None else base.segments
         self._aggregates: dict[Any, np.ndarray] = {}
         self._segment_masks: dict[str, np.ndarray] = {}
+        self._columns: dict[str, Column] = {}
+        self._columns_of: pd.DataFrame | None = None
         self._text = ""
 
     # --- entry point --------------------------------------------------------------------
@@ -113,6 +116,15 @@ class Evaluator:
         return self._eval(rule, ())
 
     # --- fields -------------------------------------------------------------------------
+    def _column_view(self, name: str) -> Column:
+        contacts = self.base.contacts
+        if self._columns_of is not contacts:  # the analyst replaced the contacts table
+            self._columns, self._columns_of = {}, contacts
+        view = self._columns.get(name)
+        if view is None:
+            view = self._columns[name] = Column(self.column(name))
+        return view
+
     def column(self, name: str) -> pd.Series:
         contacts = self.base.contacts
         if name in contacts.columns:
@@ -154,7 +166,7 @@ class Evaluator:
         if isinstance(rule, R.EventCondition):
             return self._event_condition(rule)
         if isinstance(rule, R.Condition):
-            return condition_mask(rule, self.column(rule.field), self.as_of, self._text)
+            return condition_mask(rule, self._column_view(rule.field), self.as_of, self._text)
         raise RuleEvaluationError(f"cannot evaluate {type(rule).__name__} ({rule})")
 
     def _segment(self, name: str, stack: tuple[str, ...]) -> np.ndarray:
@@ -325,69 +337,137 @@ def _coerce(value: Any, kind: str, field: str, text: str) -> Any:
 def _values_array(series: pd.Series, kind: str) -> np.ndarray:
     if kind == "datetime":
         return series.to_numpy(dtype="datetime64[ns]")
-    if kind == "bool":
-        return series.to_numpy(dtype=float, na_value=np.nan)
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _on_categories(series: pd.Series, test: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
-    """Evaluate ``test`` on the categories, then look each contact's code up."""
-    categories = pd.Series(series.cat.categories)
-    on_categories = np.asarray(test(categories), dtype=bool)
-    lookup = np.append(on_categories, False)  # code -1 (missing) -> False
-    return lookup[series.cat.codes.to_numpy()]
+class Column:
+    """One field prepared for repeated evaluation: codes, categories, numpy values.
+
+    The evaluator keeps one per contact field, so a dashboard that re-evaluates a rule
+    after every click pays the pandas-to-numpy conversions once.
+    """
+
+    def __init__(self, series: pd.Series) -> None:
+        self.series = series
+        self.kind = _kind(series)
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        return self.series.cat.codes.to_numpy()
+
+    @cached_property
+    def categories(self) -> pd.Series:
+        return pd.Series(self.series.cat.categories.astype("object"))
+
+    @cached_property
+    def code_of(self) -> dict[Any, int]:
+        return {value: code for code, value in enumerate(self.categories)}
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        return _values_array(self.series, self.kind)
+
+    @cached_property
+    def missing(self) -> np.ndarray:
+        return self.series.isna().to_numpy()
 
 
-def _on_text(series: pd.Series, test: Callable[[pd.Series], Any]) -> np.ndarray:
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return _on_categories(series, test)
-    present = series.notna()
+def _codes_in(codes: np.ndarray, hits: np.ndarray, n_categories: int) -> np.ndarray:
+    """Membership of each code in ``hits`` (code -1, missing, is never a member)."""
+    # Comparing small integer codes is ~10x faster than a table look-up (which widens
+    # every code to an index): use it when few categories match, or few do not.
+    if len(hits) == 1:
+        return codes == hits[0]
+    if len(hits) <= _FEW:
+        result = codes == hits[0]
+        for code in hits[1:]:
+            result |= codes == code
+        return result
+    misses = np.setdiff1d(np.arange(n_categories), hits)
+    if len(misses) <= _FEW:
+        result = codes >= 0
+        for code in misses:
+            result &= codes != code
+        return result
+    lookup = np.zeros(n_categories + 1, dtype=bool)
+    lookup[hits] = True  # the extra last slot stays False for code -1
+    return lookup[codes]
+
+
+def _on_categories(column: Column, test: Callable[[pd.Series], Any]) -> np.ndarray:
+    """Evaluate ``test`` on the categories, then map it to every contact by code."""
+    on_categories = np.asarray(test(column.categories), dtype=bool)
+    hits = np.flatnonzero(on_categories)
+    if len(hits) == 0:
+        return np.zeros(len(column.codes), dtype=bool)
+    return _codes_in(column.codes, hits, len(on_categories))
+
+
+def _on_text(column: Column, test: Callable[[pd.Series], Any]) -> np.ndarray:
+    if column.kind == "category":
+        return _on_categories(column, test)
+    series = column.series
+    present = ~column.missing
     result = test(series.astype("object").where(present, ""))  # no NaN inside comparisons
     if isinstance(result, pd.Series):
-        return result.fillna(False).to_numpy(dtype=bool) & present.to_numpy()
-    return np.asarray(result, dtype=bool) & present.to_numpy()
+        return result.fillna(False).to_numpy(dtype=bool) & present
+    return np.asarray(result, dtype=bool) & present
 
 
-def condition_mask(node: R.Rule, series: pd.Series, as_of: pd.Timestamp, text: str = "") -> np.ndarray:
-    """Evaluate one attribute condition on one Series (a contact field or event property)."""
-    kind = _kind(series)
+def _codes_equal(column: Column, values: list[Any]) -> np.ndarray:
+    """Fast path: a categorical equal to one of a few literal values."""
+    hits = np.array(sorted({column.code_of[v] for v in values if v in column.code_of}),
+                    dtype=np.int64)
+    if len(hits) == 0:
+        return np.zeros(len(column.codes), dtype=bool)
+    return _codes_in(column.codes, hits, len(column.categories))
+
+
+def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp,
+                   text: str = "") -> np.ndarray:
+    """Evaluate one attribute condition on one field (a contact field or event property)."""
+    if isinstance(column, pd.Series):
+        column = Column(column)
+    kind = column.kind
     name = getattr(node, "field", "")
     if isinstance(node, R.IsMissing):
-        missing = series.isna().to_numpy()
-        return ~missing if node.negated else missing
+        return ~column.missing if node.negated else column.missing
     if isinstance(node, R.Compare):
         value = _coerce(node.value, kind, name, text)
+        if kind == "category" and node.op in ("=", "!="):
+            equal = _codes_equal(column, [value])
+            return equal if node.op == "=" else (~equal & ~column.missing)
         if kind in ("category", "text"):
             op = _OPS[node.op]
-            return _on_text(series, lambda s: op(s.astype("object").to_numpy(), value))
-        return _compare_array(_values_array(series, kind), node.op, value)
+            return _on_text(column, lambda s: op(s.to_numpy(), value))
+        return _compare_array(column.values, node.op, value)
     if isinstance(node, R.DateCompare):
         if kind != "datetime":
             raise _type_error(name, kind, node.value, text)
         value = _coerce(node.value, kind, name, text)
-        array = _values_array(series, kind)
         if node.op == "before":
-            return _compare_array(array, "<", value)
+            return _compare_array(column.values, "<", value)
         if isinstance(node.value, datetime):
-            return _compare_array(array, ">", value)
+            return _compare_array(column.values, ">", value)
         # "after" a date means from the next day on, whatever the time of day.
-        return _compare_array(array, ">=", value + np.timedelta64(1, "D"))
+        return _compare_array(column.values, ">=", value + np.timedelta64(1, "D"))
     if isinstance(node, R.InList):
         values = [_coerce(v, kind, name, text) for v in node.values]
-        if kind in ("category", "text"):
+        if kind == "category":
+            found = _codes_equal(column, values)
+        elif kind == "text":
             wanted = set(values)
-            found = _on_text(series, lambda s: s.astype("object").isin(wanted).to_numpy())
+            found = _on_text(column, lambda s: s.isin(wanted).to_numpy())
         else:
-            array = _values_array(series, kind)
+            array = column.values
             found = np.isin(array, np.array(values, dtype=array.dtype)) & _present(array)
-        return (~found & series.notna().to_numpy()) if node.negated else found
+        return (~found & ~column.missing) if node.negated else found
     if isinstance(node, R.Between):
         low = _coerce(node.low, kind, name, text)
         high = _coerce(node.high, kind, name, text)
         if kind in ("category", "text"):
-            return _on_text(series, lambda s: ((s.astype("object") >= low)
-                                               & (s.astype("object") <= high)).to_numpy())
-        array = _values_array(series, kind)
+            return _on_text(column, lambda s: ((s >= low) & (s <= high)).to_numpy())
+        array = column.values
         if kind == "datetime" and not isinstance(node.high, datetime):
             # A date covers its whole day: before the next midnight.
             return _compare_array(array, ">=", low) & _compare_array(
@@ -405,46 +485,42 @@ def condition_mask(node: R.Rule, series: pd.Series, as_of: pd.Timestamp, text: s
             if method == "contains":
                 return lowered.str.contains(needle, regex=False).fillna(False).to_numpy(bool)
             return getattr(lowered.str, method)(needle).fillna(False).to_numpy(bool)
-        return _on_text(series, match)
+        return _on_text(column, match)
     if isinstance(node, R.Has):
+        if kind not in ("category", "text"):
+            raise _type_error(name, kind, node.values[0], text)
         wanted = {v.lower() for v in node.values}
 
         def has(s: pd.Series) -> np.ndarray:
-            tags = [set(str(x).lower().split(MULTI_VALUE_SEPARATOR)) if isinstance(x, str)
-                    else set() for x in s.astype("object")]
+            tags = [set(x.lower().split(MULTI_VALUE_SEPARATOR)) if isinstance(x, str) and x
+                    else set() for x in s]
             if node.mode == "any":
                 return np.array([bool(t & wanted) for t in tags], dtype=bool)
             if node.mode == "all":
                 return np.array([wanted <= t for t in tags], dtype=bool)
             return np.array([not (t & wanted) for t in tags], dtype=bool)
-        if kind not in ("category", "text"):
-            raise _type_error(name, kind, node.values[0], text)
-        if isinstance(series.dtype, pd.CategoricalDtype):
-            return _on_categories(series, has)
-        return has(series) & series.notna().to_numpy()
+        return _on_text(column, has)
     if isinstance(node, (R.WithinLast, R.MoreThanAgo)):
         if kind != "datetime":
             raise _type_error(name, kind, str(node.duration), text)
         bound = np.datetime64(as_of - duration_offset(node.duration), "ns")
-        array = _values_array(series, kind)
         if isinstance(node, R.WithinLast):
-            return _compare_array(array, ">", bound) & _compare_array(
-                array, "<=", np.datetime64(as_of, "ns"))
-        return _compare_array(array, "<", bound)
+            return _compare_array(column.values, ">", bound) & _compare_array(
+                column.values, "<=", np.datetime64(as_of, "ns"))
+        return _compare_array(column.values, "<", bound)
     if isinstance(node, R.Anniversary):
         if kind != "datetime":
             raise _type_error(name, kind, f"{node.days} days", text)
-        when = pd.DatetimeIndex(series)
+        when = pd.DatetimeIndex(column.values)
         codes = (when.month * 100 + when.day).to_numpy(dtype=float, na_value=np.nan)
         return np.isin(codes, anniversary_codes(as_of, node.days))
     if isinstance(node, R.TopPercent):
         if kind not in ("number", "bool"):
             raise _type_error(name, kind, f"top {node.percent}%", text)
-        array = _values_array(series, kind)
-        threshold = top_percent_threshold(array, node.percent)
+        threshold = top_percent_threshold(column.values, node.percent)
         if threshold is None:
-            return np.zeros(len(array), dtype=bool)
-        return _compare_array(array, ">=", threshold)
+            return np.zeros(len(column.values), dtype=bool)
+        return _compare_array(column.values, ">=", threshold)
     raise RuleEvaluationError(f"cannot evaluate {type(node).__name__} ({node})")
 
 

@@ -105,14 +105,15 @@ def feature_definitions(windows: Sequence[int] = (30, 90, 365),
     defs["items_365d"] = f"Sum of items over purchases among {win.format(365)} (0 if none)."
     defs["avg_basket"] = "revenue_total / purchases_total (NaN if no purchase)."
     defs["first_purchase_date"] = "Timestamp of the earliest purchase at or before as_of (NaT if none)."
-    rank_note = ("among contacts with a purchase in the last 365 days, rank (ties broken by "
-                 "{}, then row order) split into 5 equal groups, 5 = best; NA otherwise.")
+    rank_note = ("among contacts with purchases_365d > 0: with rank = 1..n ascending (ties "
+                 "broken by {}, then row order), score = 1 + floor(5 x (rank - 0.5) / n), "
+                 "i.e. quintiles, 5 = best; NA for other contacts.")
     defs["rfm_recency"] = ("Score 1-5 of last_purchase_date (more recent = higher) "
-                           + rank_note.format("frequency, then monetary"))
-    defs["rfm_frequency"] = ("Score 1-5 of purchases in the last 365 days "
-                             + rank_note.format("revenue, then recency"))
-    defs["rfm_monetary"] = ("Score 1-5 of revenue in the last 365 days "
-                            + rank_note.format("frequency, then recency"))
+                           + rank_note.format("purchases_365d, then revenue_365d"))
+    defs["rfm_frequency"] = ("Score 1-5 of purchases_365d "
+                             + rank_note.format("revenue_365d, then last_purchase_date"))
+    defs["rfm_monetary"] = ("Score 1-5 of revenue_365d "
+                            + rank_note.format("purchases_365d, then last_purchase_date"))
     defs["rfm_score"] = "The three scores written together, recency first (e.g. '545'); NA if not scored."
     defs["rfm_group"] = ("Segment from (rfm_recency, rfm_frequency) on the standard RFM grid; "
                          "'lost' if purchases exist but none in the last 365 days, "
@@ -127,10 +128,10 @@ def feature_definitions(windows: Sequence[int] = (30, 90, 365),
         f"{cfg.engagement_cap_quantile:.0%} quantile of that sum among contacts above 0, "
         f"capped at 1, times 100, rounded to 1 decimal.")
     defs["lifecycle_stage"] = (
-        f"First that applies: new (signup_date within the last {cfg.new_days} days and no "
-        f"purchase before that window), active (last purchase within {cfg.active_days} days), "
-        f"at_risk (last purchase {cfg.active_days}-{cfg.at_risk_days} days ago), lapsed (last "
-        f"purchase more than {cfg.at_risk_days} days ago), never_purchased.")
+        f"First that applies: new (as_of - {cfg.new_days} days < signup_date <= as_of and "
+        f"no purchase at or before as_of - {cfg.new_days} days), active (last purchase after "
+        f"as_of - {cfg.active_days} days), at_risk (last purchase after as_of - "
+        f"{cfg.at_risk_days} days), lapsed (any purchase), never_purchased.")
     hours = f"{cfg.cart_followup_hours:g}"
     defs["cart_abandoner"] = "carts_abandoned_30d > 0."
     defs["carts_abandoned_30d"] = (
@@ -225,6 +226,7 @@ def _rfm(last_purchase: np.ndarray, purchases: np.ndarray, revenue: np.ndarray,
 
 
 def _engagement(activity: ActivityTable, as_of: pd.Timestamp, cfg: FeatureConfig) -> np.ndarray:
+    """Engagement score 0-100 (see FEATURES): decayed weighted events over a robust cap."""
     raw = np.zeros(activity.n_contacts)
     half_life = pd.Timedelta(days=cfg.engagement_half_life_days)
     for event_type, weight in cfg.engagement_weights.items():
@@ -239,6 +241,7 @@ def _engagement(activity: ActivityTable, as_of: pd.Timestamp, cfg: FeatureConfig
 
 def _lifecycle(as_of: pd.Timestamp, signup: np.ndarray | None, first_purchase: np.ndarray,
                last_purchase: np.ndarray, cfg: FeatureConfig) -> pd.Categorical:
+    """Lifecycle stage of each contact, first matching stage in LIFECYCLE_STAGES order."""
     as_of_ns = as_of.value
     first_ns, last_ns = first_purchase.view(np.int64), last_purchase.view(np.int64)
     bought = last_ns != _NAT
@@ -270,6 +273,7 @@ def _nullable_int(values: np.ndarray, known: np.ndarray,
 
 
 def _optional_dates(contacts: pd.DataFrame, column: str) -> np.ndarray | None:
+    """A date column of ``contacts`` as datetime64[ns] values, None if there is no such column."""
     if column not in contacts.columns:
         return None
     return to_naive_ns(contacts[column]).view("datetime64[ns]")
@@ -302,6 +306,10 @@ def compute_features(contacts: pd.DataFrame, activity: ActivityTable, as_of: pd.
         :func:`feature_definitions`.
     """
     cfg = config or FeatureConfig()
+    windows = tuple(windows)
+    if any(int(days) != days or days <= 0 for days in windows) or len(set(windows)) < len(windows):
+        raise ValueError(f"windows must be distinct positive whole numbers of days, not {windows}")
+    windows = tuple(int(days) for days in windows)
     as_of = _normalise_as_of(as_of)
     _check_alignment(contacts, activity)
     as_of_ns = as_of.value

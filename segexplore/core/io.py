@@ -41,12 +41,12 @@ import tempfile
 import threading
 import time
 import unicodedata
+import warnings
 import zlib
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -91,7 +91,6 @@ _BINARY_SIGNATURES = (
     (b"GIF8", "a GIF image"),
     (b"%PDF", "a PDF document"),
     (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one: rename it to .xlsx)"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
     (b"\xd0\xcf\x11\xe0", "an old Office document (an Excel .xls workbook: rename it to .xls)"),
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"PAR1", "a Parquet file (rename it to .parquet)"),
@@ -114,7 +113,7 @@ def _empty_rejected() -> pd.DataFrame:
                          "reason": pd.Series(dtype="str")})
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ReadInfo:
     """What :func:`read_table` read and detected.
 
@@ -165,6 +164,8 @@ class ReadInfo:
                  f"({', '.join(settings)}), read in {self.seconds:.2f} s"]
         lines += [f"  - {note}" for note in self.notes]
         return "\n".join(lines)
+
+    __repr__ = __str__  # readable when a notebook cell shows it
 
 
 # --------------------------------------------------------------------------- read_table
@@ -218,8 +219,13 @@ def read_table(
                                 n_columns=source.shape[1])
     if on_bad_lines not in ("error", "reject"):
         raise ValueError(f"on_bad_lines must be 'error' or 'reject', not {on_bad_lines!r}")
-    if sep is not None and sep not in SEPARATORS and len(sep) != 1:
+    if sep is not None and len(sep) != 1:
         raise ValueError(f"sep must be a single character, not {sep!r}")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r}") from None
     if decimal is not None and decimal not in (",", "."):
         raise ValueError(f"decimal must be ',' or '.', not {decimal!r}")
     path = Path(source)
@@ -227,6 +233,8 @@ def read_table(
     head = _read_prefix(path, 8)
     file_format, compression = _detect_format(path, head)
     notes: list[str] = []
+    if compression and path.suffix.lower() != ".gz":
+        notes.append("gzip compression detected")
     size = path.stat().st_size
     show_progress = progress if progress is not None else size > PROGRESS_MIN_BYTES
     if file_format == "parquet":
@@ -314,6 +322,13 @@ def _normalise_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
 
 
+def _is_text_column_name(name: str) -> bool:
+    """Postal codes, phones, departments and other codes: digits that are not numbers."""
+    normalised = _normalise_name(name)
+    return (normalised in TEXT_COLUMN_NAMES or normalised.startswith("code_")
+            or normalised.endswith("_code"))
+
+
 def _looks_like_data(value: str) -> str | None:
     """Say what a header field looks like when it looks like a value, else None."""
     if _NUMBER_RE.match(value):
@@ -340,7 +355,8 @@ def _check_header_names(names: list[str], file_name: str, path: Path, *,
         examples = ", ".join(f"{name!r} ({kind})" for name, kind in data_like[:5])
         raise FileFormatError(
             f"{file_name}, {where}: this looks like data, not column names: {examples}. "
-            f"Add a header line with the column names.", path=path, row=1)
+            f"Add a header {'row' if 'row' in where else 'line'} with the column names.",
+            path=path, row=1)
     trailing = len(names) - len(list(_rstrip_blank(names)))
     blank = [i for i, name in enumerate(names[: len(names) - trailing]) if not name]
     if blank:
@@ -371,15 +387,16 @@ def _rstrip_blank(names: list[str]) -> list[str]:
     return names[:end]
 
 
-def _first_decode_error(data: bytes, encoding: str,
-                        lines_before: int = 0) -> tuple[int, int, bytes] | None:
+def _first_decode_error(data: bytes, encoding: str, lines_before: int = 0, *,
+                        final: bool = False) -> tuple[int, int, bytes] | None:
     """Return (line, byte value, line bytes) of the first undecodable byte, or None.
 
-    An incomplete sequence at the very end is not an error (the data may be cut).
+    Unless ``final``, an incomplete sequence at the very end is not an error (the data
+    may be cut there).
     """
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
-        decoder.decode(data, final=False)
+        decoder.decode(data, final=final)
     except UnicodeDecodeError as error:
         line = lines_before + data.count(b"\n", 0, error.start) + 1
         line_start = data.rfind(b"\n", 0, error.start) + 1
@@ -397,28 +414,22 @@ def _fallback_encoding(data: bytes) -> str:
     return "cp1252"
 
 
-def _iter_records(lines: Iterable[str], sep: str) -> Iterator[tuple[int, list[str], str]]:
-    """Yield ``(first line number, fields, raw text)`` per CSV record, blank lines skipped.
+def _lines(text: str) -> io.StringIO:
+    """Lines as a file opened with newline="" gives them (str.splitlines also cuts at \\x0c...)."""
+    return io.StringIO(text, newline="")
+
+
+def _iter_records(lines: Iterable[str], sep: str) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(first line number, fields)`` per CSV record, blank lines skipped.
 
     Line numbers are physical (a quoted line break counts), as a text editor shows them.
     """
-    buffer: list[str] = []
-    line_number = 0
-
-    def tracked() -> Iterator[str]:
-        nonlocal line_number
-        for line in lines:
-            line_number += 1
-            buffer.append(line)
-            yield line
-
-    first_line = 1
-    for fields in csv.reader(tracked(), delimiter=sep):
-        raw = "".join(buffer).rstrip("\r\n")
-        buffer.clear()
+    reader = csv.reader(lines, delimiter=sep)
+    last_line = 0
+    for fields in reader:
+        first_line, last_line = last_line + 1, reader.line_num
         if fields:
-            yield first_line, fields, raw
-        first_line = line_number + 1
+            yield first_line, fields
 
 
 class _CsvReader:
@@ -439,16 +450,21 @@ class _CsvReader:
         self.progress = progress
         self.notes = notes
         self.rejected = _empty_rejected()
-        self.checked_text: str | None = None  # the good records, when read by the slow path
         self.encoding = "utf-8"
         self.sep = ","
         self.decimal = "."
+        # Set by _sniff from the file head:
+        self.raw_names: dict[str, str] = {}  # stripped header name -> name in the file
+        self.header_width = 0
+        self.trailing_blank = 0  # blank names at the end of the header (trailing separators)
+        self.first_row_too_long = False  # pandas would shift columns: check every line
+        self.sample_short_note: str | None = None
+        self.comma_columns: list[str] = []  # decimal-comma columns, converted after reading
 
     # -- sniffing -------------------------------------------------------------------
 
     def _open_binary(self) -> IO[bytes]:
-        raw = self.path.open("rb")
-        return gzip.GzipFile(fileobj=raw, mode="rb") if self.compression == "gzip" else raw
+        return gzip.open(self.path, "rb") if self.compression == "gzip" else self.path.open("rb")
 
     def _open_text(self, encoding: str) -> IO[str]:
         return io.TextIOWrapper(self._open_binary(), encoding=encoding, newline="")
@@ -463,7 +479,7 @@ class _CsvReader:
                                   f"or corrupt ({error})", path=self.path) from error
         return sample[:SAMPLE_BYTES], len(sample) > SAMPLE_BYTES
 
-    def _detect_encoding(self, sample: bytes, truncated: bool) -> str:
+    def _detect_encoding(self, sample: bytes) -> str:
         explicit = self.explicit_encoding
         if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             if explicit is None:
@@ -495,10 +511,14 @@ class _CsvReader:
                                   f"{_describe_binary(sample)}", path=self.path)
 
     def _sniff_separator(self, text: str) -> str:
+        """The separator giving the header 2+ fields and most lines of the header's width.
+
+        csv.Sniffer is not used: it guesses from character frequencies and is thrown
+        off by decimal commas in a ';' file.
+        """
         best_sep, best_key = ",", (-1.0, 0)
         for candidate in SEPARATORS:
-            counts = [len(fields) for _, fields, _ in _iter_records(text.splitlines(True),
-                                                                    candidate)]
+            counts = [len(fields) for _, fields in _iter_records(_lines(text), candidate)]
             if not counts or counts[0] < 2:
                 continue
             data = counts[1:]
@@ -517,33 +537,32 @@ class _CsvReader:
         """Detect the settings from the file head; return the read_csv keyword arguments."""
         sample, truncated = self._sample()
         self._check_not_empty_or_binary(sample)
-        self.encoding = self._detect_encoding(sample, truncated)
+        self.encoding = self._detect_encoding(sample)
         if truncated:  # drop the last, possibly cut, line
             sample = sample[: sample.rfind(b"\n") + 1] or sample
         text = sample.decode(self.encoding, errors="replace")
         self.sep = self.explicit_sep or self._sniff_separator(text)
-        records = list(_iter_records(text.splitlines(True), self.sep))
+        records = list(_iter_records(_lines(text), self.sep))
         if truncated and len(records) > 1:
             records.pop()  # may be cut inside a quoted field
         raw_header = records[0][1]
         header = [name.strip() for name in raw_header]
-        self.raw_names = dict(zip(header, raw_header))
+        self.raw_names = dict(zip(header, raw_header, strict=True))
         trailing_blank = _check_header_names(header, self.name, self.path)
         self.header_width = len(header)
         self.trailing_blank = trailing_blank
         data = records[1:]
         self.first_row_too_long = bool(data) and len(data[0][1]) > len(header)
-        short = [line for line, fields, _ in data if len(fields) < len(header)]
-        self.sample_short_note = None  # replaced by an exact count if every line is checked
-        if short:
+        short = [line for line, fields in data if len(fields) < len(header)]
+        if short:  # replaced by an exact count if every line gets checked
             self.sample_short_note = (
-                f"{_plural(len(short), 'line')} of the first {len(data)} data lines have "
-                f"fewer fields than the header (first: line {short[0]}); the missing values "
+                f"{_plural(len(short), 'line')} with fewer fields than the header among the "
+                f"first {len(data)} data lines (first: line {short[0]}): the missing values "
                 f"are left empty")
             self.notes.append(self.sample_short_note)
         dtype = self._text_columns(raw_header, header, data)
-        self.decimal, numeric_text = self._detect_decimal(raw_header, header, data)
-        self.numeric_text_columns = numeric_text
+        text_positions = [i for i, raw in enumerate(raw_header) if raw in dtype]
+        self.decimal, numeric_text = self._detect_decimal(header, data, text_positions)
         dtype.update({raw_header[i]: str for i in numeric_text})
         if self.decimal == self.sep:
             raise ValueError(f"decimal and sep cannot both be {self.sep!r}")
@@ -552,10 +571,8 @@ class _CsvReader:
                 "engine": "c", "skip_blank_lines": True}
 
     def _text_columns(self, raw_header: list[str], header: list[str],
-                      data: list[tuple[int, list[str], str]]) -> dict[str, type]:
-        by_name = [i for i, name in enumerate(header) if _normalise_name(name) in
-                   TEXT_COLUMN_NAMES or _normalise_name(name).startswith("code_")
-                   or _normalise_name(name).endswith("_code")]
+                      data: list[tuple[int, list[str]]]) -> dict[str, type]:
+        by_name = [i for i, name in enumerate(header) if _is_text_column_name(name)]
         asked = []
         normalised = {_normalise_name(name): i for i, name in enumerate(header)}
         for name in self.extra_text_columns:
@@ -569,7 +586,7 @@ class _CsvReader:
             asked.append(position)
         leading_zero = []
         for i in range(len(header)):
-            values = [fields[i].strip() for _, fields, _ in data if len(fields) > i]
+            values = [fields[i].strip() for _, fields in data if len(fields) > i]
             values = [value for value in values if value]
             if (i not in by_name and i not in asked and values
                     and all(value.isdigit() for value in values)
@@ -582,13 +599,15 @@ class _CsvReader:
                               + ", ".join(header[i] for i in leading_zero))
         return {raw_header[i]: str for i in sorted(set(by_name + asked + leading_zero))}
 
-    def _detect_decimal(self, raw_header: list[str], header: list[str],
-                        data: list[tuple[int, list[str], str]]) -> tuple[str, list[int]]:
+    def _detect_decimal(self, header: list[str], data: list[tuple[int, list[str]]],
+                        text_positions: list[int]) -> tuple[str, list[int]]:
         """Return pandas' decimal and the columns read as text then parsed as numbers."""
         comma, thousands, dot = [], [], []
         if self.sep != ",":
             for i in range(len(header)):
-                values = [fields[i].strip() for _, fields, _ in data if len(fields) > i]
+                if i in text_positions:
+                    continue
+                values = [fields[i].strip() for _, fields in data if len(fields) > i]
                 values = [value for value in values if value]
                 with_comma = [v for v in values if _DECIMAL_COMMA_RE.match(v)]
                 with_dot = [v for v in values if _DECIMAL_DOT_RE.match(v)]
@@ -599,10 +618,13 @@ class _CsvReader:
                         thousands.append(i)
                 elif with_dot and len(with_dot) == len(others):
                     dot.append(i)
-        self.comma_columns = [header[i] for i in comma] if self.explicit_decimal != "." else []
-        if comma:
-            self.notes.append("decimal comma detected in columns "
-                              + ", ".join(header[i] for i in comma))
+        names = ", ".join(header[i] for i in comma)
+        if comma and self.explicit_decimal == ".":
+            self.notes.append(f"decimal comma seen in columns {names}, kept as text since "
+                              f"decimal='.' was asked")
+        elif comma:
+            self.comma_columns = [header[i] for i in comma]
+            self.notes.append(f"decimal comma detected in columns {names}")
         if self.explicit_decimal is not None:
             return self.explicit_decimal, [i for i in thousands
                                            if self.explicit_decimal == ","]
@@ -616,12 +638,13 @@ class _CsvReader:
     def read(self) -> pd.DataFrame:
         options = self._sniff()
         while True:
+            attempt = dict(options)  # the slow path adds skiprows/usecols
             try:
-                frame = self._read_with(options)
+                frame = self._read_with(attempt)
                 break
             except UnicodeDecodeError:
                 self._switch_encoding_after_decode_error()
-        return self._finish(frame, options)
+        return self._finish(frame, attempt)
 
     def _switch_encoding_after_decode_error(self) -> None:
         """Move to the next encoding (utf-8 -> cp1252 -> latin-1), or raise if it was asked."""
@@ -630,12 +653,13 @@ class _CsvReader:
         fallback = {"utf-8": "cp1252", "utf-8-sig": "cp1252", "cp1252": "latin-1"}.get(
             self.encoding)
         if self.explicit_encoding is not None or fallback is None:
-            suggestion = "utf-8" if _first_decode_error(line_bytes, "utf-8") is None else \
-                _fallback_encoding(line_bytes)
-            where = f", line {line}" if line else ""
+            was_utf8 = codecs.lookup(self.encoding).name.startswith("utf-8")
+            suggestion = ("utf-8" if line_bytes and not was_utf8
+                          and _first_decode_error(line_bytes, "utf-8") is None
+                          else _fallback_encoding(line_bytes))
             byte_text = f"byte 0x{byte:02X}" if byte is not None else "a byte"
             raise FileFormatError(
-                f"{self.name}{where}: {byte_text} cannot be decoded as {self.encoding}; "
+                f"{self.name}{_at_line(line)}: {byte_text} cannot be decoded as {self.encoding}; "
                 f"the file is probably in another encoding, try encoding={suggestion!r}",
                 path=self.path, row=line)
         previous, self.encoding = self.encoding, fallback
@@ -653,126 +677,147 @@ class _CsvReader:
                 data = carry + block
                 cut = data.rfind(b"\n") + 1 if block else len(data)
                 piece, carry = data[:cut], data[cut:]
-                found = _first_decode_error(piece, encoding, lines_before)
+                found = _first_decode_error(piece, encoding, lines_before, final=not block)
                 if found or not block:
                     return found
                 lines_before += piece.count(b"\n")
 
     def _read_with(self, options: dict[str, Any]) -> pd.DataFrame:
+        """Fast path: one pandas call; ragged files go through :meth:`_read_checked`."""
         if self.first_row_too_long:  # pandas would silently shift or drop columns
-            return self._read_by_records(options)
+            return self._read_checked(options)
         try:
             return self._pandas_read(options)
         except pd.errors.ParserError as error:
-            message = str(error)
-            if _PARSER_FIELDS_RE.search(message):
-                return self._read_by_records(options)
-            eof = _PARSER_EOF_RE.search(message)
-            if eof:
-                self._raise_unclosed_quote(self._record_line(int(eof.group(1))))
-            raise FileFormatError(f"{self.name}: cannot be read as CSV: {message.strip()}",
-                                  path=self.path) from error
+            if _PARSER_FIELDS_RE.search(str(error)):
+                return self._read_checked(options)
+            self._raise_parser_error(error)
 
-    def _pandas_read(self, options: dict[str, Any], source: Any = None) -> pd.DataFrame:
-        if source is not None:
-            return pd.read_csv(source, **options)
-        if not self.progress:
-            return pd.read_csv(self.path, encoding=self.encoding,
-                               compression=self.compression, **options)
-        with self.path.open("rb") as raw:
-            handle = gzip.GzipFile(fileobj=raw, mode="rb") if self.compression else raw
-            with _progress_monitor(raw, self.path.stat().st_size, self.name):
-                return pd.read_csv(handle, encoding=self.encoding, **options)
+    def _raise_parser_error(self, error: pd.errors.ParserError) -> NoReturn:
+        message = str(error).strip()
+        eof = _PARSER_EOF_RE.search(message)
+        line = self._record_line(int(eof.group(1))) if eof else None
+        if eof:
+            raise FileFormatError(
+                f"{self.name}{_at_line(line)}: a quoted field starts here but its closing "
+                f"quote (\") is never found, so the rest of the file would become one value. "
+                f"Check for a stray \" on this line.", path=self.path, row=line) from error
+        raise FileFormatError(f"{self.name}: cannot be read as CSV: {message}",
+                              path=self.path) from error
+
+    def _pandas_read(self, options: dict[str, Any]) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            # mixed-type columns are re-read as text by _fix_mixed_columns, with a note
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            if not self.progress:
+                return pd.read_csv(self.path, encoding=self.encoding,
+                                   compression=self.compression, **options)
+            with self.path.open("rb") as raw, contextlib.ExitStack() as stack:
+                handle = (stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
+                          if self.compression else raw)
+                # the bar follows the bytes read on disk, compressed or not
+                with _progress_monitor(raw, self.path.stat().st_size, self.name):
+                    return pd.read_csv(handle, encoding=self.encoding, **options)
+
+    def _scan(self) -> Iterator[tuple[int, int, int, list[str]]]:
+        """Yield ``(record index, first line, last line, fields)`` for every record.
+
+        The record index counts blank lines and the header like pandas' ``skiprows``
+        and error messages do; line numbers are physical, as a text editor shows them.
+        """
+        with self._open_text(self.encoding) as handle:
+            reader = csv.reader(handle, delimiter=self.sep)
+            last_line = 0
+            try:
+                for index, fields in enumerate(reader):
+                    first_line, last_line = last_line + 1, reader.line_num
+                    yield index, first_line, last_line, fields
+            except csv.Error as error:
+                raise FileFormatError(f"{self.name}{_at_line(last_line + 1)}: cannot be read "
+                                      f"as CSV: {error}", path=self.path,
+                                      row=last_line + 1) from error
 
     def _record_line(self, record_index: int) -> int | None:
-        """Return the first line of the record at 0-based ``record_index`` (header = 0)."""
-        with self._open_text(self.encoding) as handle:
-            for index, (first_line, _, _) in enumerate(_iter_records(handle, self.sep)):
-                if index == record_index:
-                    return first_line
+        """Return the first line of the record at 0-based ``record_index`` (pandas' rows)."""
+        for index, first_line, _, _ in self._scan():
+            if index == record_index:
+                return first_line
         return None
 
-    def _raise_unclosed_quote(self, line: int | None) -> None:
-        where = f", line {line}" if line else ""
-        raise FileFormatError(
-            f"{self.name}{where}: a quoted field starts here but its closing quote (\") is "
-            f"never found, so the rest of the file would become one value. Check for a "
-            f"stray \" on this line.", path=self.path, row=line)
+    def _read_checked(self, options: dict[str, Any]) -> pd.DataFrame:
+        """Slow path for ragged files: count the fields of every record with the csv module.
 
-    def _read_by_records(self, options: dict[str, Any]) -> pd.DataFrame:
-        """Slow path for ragged files: check every record in Python, parse the good ones."""
+        Records with non-empty extra fields are rejected (pandas skips them by record
+        index); extra empty fields (trailing separators) are dropped by ``usecols``.
+        """
         width = self.header_width
-        kept: list[str] = []
-        kept_lines = array("q")
-        rejected: list[tuple[int, str, str]] = []
+        bad: list[tuple[int, int, int, int]] = []  # index, first line, last line, fields
         short: list[int] = []
         trailing = 0
-        with self._open_text(self.encoding) as handle:
-            try:
-                for first_line, fields, raw in _iter_records(handle, self.sep):
-                    extra = len(fields) - width
-                    if extra > 0 and kept:
-                        if not any(fields[width:]) and raw.endswith(self.sep * extra):
-                            raw = raw[:-extra]  # trailing separators only: nothing is lost
-                            trailing += 1
-                        else:
-                            rejected.append((first_line, raw, f"{len(fields)} fields, "
-                                             f"expected {width} as in the header"))
-                            continue
-                    elif extra < 0:
-                        short.append(first_line)
-                    kept.append(raw)
-                    kept_lines.append(first_line)
-            except csv.Error as error:
-                raise FileFormatError(f"{self.name}: cannot be read as CSV: {error}",
-                                      path=self.path) from error
-        if rejected and self.on_bad_lines == "error":
-            self._raise_ragged(rejected)
-        if self.sample_short_note in self.notes:
+        header_seen = False
+        for index, first_line, last_line, fields in self._scan():
+            if not fields:  # blank line
+                continue
+            if not header_seen:
+                header_seen = True
+            elif len(fields) > width:
+                if any(fields[width:]):
+                    bad.append((index, first_line, last_line, len(fields)))
+                else:
+                    trailing += 1
+            elif len(fields) < width:
+                short.append(first_line)
+        if bad and self.on_bad_lines == "error":
+            self._raise_ragged(bad)
+        if self.sample_short_note in self.notes:  # replaced by the exact count below
             self.notes.remove(self.sample_short_note)
-        if rejected:
-            self.rejected = pd.DataFrame({
-                "line": pd.Series([r[0] for r in rejected], dtype="int64"),
-                "text": pd.Series([r[1] for r in rejected], dtype="str"),
-                "reason": pd.Series([r[2] for r in rejected], dtype="str")})
-            self.notes.append(f"{_plural(len(rejected), 'line')} rejected: more fields than "
-                              f"the header ({_list_lines([r[0] for r in rejected])}); "
-                              f"see rejected_lines")
+        if bad:
+            self.rejected = self._rejected_frame(bad)
+            self.notes.append(f"{_plural(len(bad), 'line')} rejected: more fields than the "
+                              f"header ({_list_lines([b[1] for b in bad])}); see "
+                              f"rejected_lines")
         if trailing:
-            self.notes.append(f"{_plural(trailing, 'line')} end with extra empty fields "
-                              f"(trailing separators), ignored")
+            self.notes.append(f"{_plural(trailing, 'line')} ending with extra empty fields "
+                              f"(trailing separators): ignored")
         if short:
-            self.notes.append(f"{_plural(len(short), 'line')} have fewer fields than the "
-                              f"header ({_list_lines(short)}); the missing values are "
+            self.notes.append(f"{_plural(len(short), 'line')} with fewer fields than the "
+                              f"header ({_list_lines(short)}): the missing values are "
                               f"left empty")
-        self.checked_text = "\n".join(kept) + "\n"
+        options.update(skiprows={b[0] for b in bad} or None, usecols=list(range(width)))
         try:
-            return self._pandas_read(options, io.StringIO(self.checked_text))
+            return self._pandas_read(options)
         except pd.errors.ParserError as error:
-            message = str(error).strip()
-            eof = _PARSER_EOF_RE.search(message)
-            found = eof or _PARSER_FIELDS_RE.search(message)
-            # pandas counts records of the text it was given: map them back to file lines
-            index = (int(found.group(1)) if eof else int(found.group(2)) - 1) if found else -1
-            line = kept_lines[index] if 0 <= index < len(kept_lines) else None
-            if eof:
-                self._raise_unclosed_quote(line)
-            where = f", line {line}" if line else ""
-            raise FileFormatError(f"{self.name}{where}: cannot be read as CSV: {message}",
-                                  path=self.path, row=line) from error
+            self._raise_parser_error(error)
 
-    def _raise_ragged(self, rejected: list[tuple[int, str, str]]) -> None:
+    def _rejected_frame(self, bad: list[tuple[int, int, int, int]]) -> pd.DataFrame:
+        """Collect the raw text of the rejected records with one pass over the lines."""
+        wanted = {line: record for record in bad for line in range(record[1], record[2] + 1)}
+        texts: dict[int, list[str]] = {record[1]: [] for record in bad}
+        with self._open_text(self.encoding) as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if line_number in wanted:
+                    texts[wanted[line_number][1]].append(line)
+                if line_number >= bad[-1][2]:
+                    break
         width = self.header_width
-        named = ", ".join(f"line {line} ({reason.split(' fields')[0]} fields)"
-                          for line, _, reason in rejected[:MAX_LINES_IN_MESSAGE])
-        more = (f" and {len(rejected) - MAX_LINES_IN_MESSAGE} more"
-                if len(rejected) > MAX_LINES_IN_MESSAGE else "")
+        return pd.DataFrame({
+            "line": pd.Series([b[1] for b in bad], dtype="int64"),
+            "text": pd.Series(["".join(texts[b[1]]).rstrip("\r\n") for b in bad], dtype="str"),
+            "reason": pd.Series([f"{b[3]} fields, expected {width} as in the header"
+                                 for b in bad], dtype="str")})
+
+    def _raise_ragged(self, bad: list[tuple[int, int, int, int]]) -> NoReturn:
+        width = self.header_width
+        named = ", ".join(f"line {first_line} ({n_fields} fields)"
+                          for _, first_line, _, n_fields in bad[:MAX_LINES_IN_MESSAGE])
+        more = (f" and {len(bad) - MAX_LINES_IN_MESSAGE} more"
+                if len(bad) > MAX_LINES_IN_MESSAGE else "")
         raise FileFormatError(
-            f"{self.name}: {_plural(len(rejected), 'line')} with more fields than the header "
+            f"{self.name}: {_plural(len(bad), 'line')} with more fields than the header "
             f"({width} expected): {named}{more}. A separator inside an unquoted value is "
             f"the usual cause. Fix the file, or pass on_bad_lines='reject' to read the "
             f"other lines and list these in ReadInfo.rejected_lines.",
-            path=self.path, row=rejected[0][0])
+            path=self.path, row=bad[0][1])
 
     def _finish(self, frame: pd.DataFrame, options: dict[str, Any]) -> pd.DataFrame:
         stripped = [str(name).strip() for name in frame.columns]
@@ -793,8 +838,8 @@ class _CsvReader:
             first_row = int(np.argmax(frame.iloc[:, position].notna().to_numpy()))
             raise FileFormatError(
                 f"{self.name}, line 1: column {position + 1} has no name (blank header) but "
-                f"holds values (first at line {first_row + 2}). Give every column a name.",
-                path=self.path, row=1)
+                f"holds values (first at line {self._line_of_data_row(first_row)}). Give "
+                f"every column a name.", path=self.path, row=1)
         self.notes.append("the header ends with a separator: the empty unnamed last "
                           "column was ignored")
         return frame.iloc[:, : frame.shape[1] - self.trailing_blank]
@@ -805,14 +850,14 @@ class _CsvReader:
         pandas parses big files by blocks; a column numeric in one block and text in
         another comes out as object with mixed Python types.
         """
-        mixed = [name for name in frame.columns if frame[name].dtype == object]
+        mixed = [name for name in frame.columns if frame[name].dtype == object
+                 and pd.api.types.infer_dtype(frame[name], skipna=True).startswith("mixed")]
         if not mixed:
             return frame
         self.notes.append("columns mixing numbers and text read as text: " + ", ".join(mixed))
         as_text = {self.raw_names.get(name, name): str for name in mixed}
         options = {**options, "dtype": {**(options["dtype"] or {}), **as_text}}
-        source = io.StringIO(self.checked_text) if self.checked_text is not None else None
-        reread = self._pandas_read(options, source)
+        reread = self._pandas_read(options)
         reread.columns = [str(name).strip() for name in reread.columns]
         return reread[list(frame.columns)]
 
@@ -827,10 +872,27 @@ class _CsvReader:
                 frame[name] = numbers
             else:
                 first = failures.iloc[0]
+                line = self._line_of_data_row(int(first["row"]))
                 self.notes.append(
-                    f"column {name} looks numeric but {len(failures)} values are not numbers "
-                    f"(e.g. {first['value']!r} at line {int(first['row']) + 2}); kept as text")
+                    f"column {name} looks numeric but not all values are numbers "
+                    f"({_plural(len(failures), 'failure')}, e.g. {first['value']!r} at line "
+                    f"{line}): kept as text")
         return frame
+
+    def _line_of_data_row(self, row: int) -> int | None:
+        """File line of the frame's 0-based ``row`` (blank, header and rejected lines skipped)."""
+        rejected = set(self.rejected["line"].tolist())
+        record = -1
+        for _, first_line, _, fields in self._scan():
+            if fields and first_line not in rejected:
+                record += 1
+                if record == row + 1:  # record 0 is the header
+                    return first_line
+        return None
+
+
+def _at_line(line: int | None) -> str:
+    return f", line {line}" if line else ""
 
 
 def _plural(count: int, noun: str) -> str:
@@ -906,6 +968,9 @@ def _read_excel(path: Path, sheet_name: str | int | None, text_columns: Iterable
                                   f"(pip install xlrd); or save the file as .xlsx in Excel",
                                   path=path) from None
     with path.open("rb") as handle, contextlib.ExitStack() as stack:
+        # openpyxl warns about styles and data validation it ignores: noise for analysts
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
         if progress:
             stack.enter_context(_progress_monitor(handle, path.stat().st_size, path.name))
         try:
@@ -930,10 +995,10 @@ def _read_excel(path: Path, sheet_name: str | int | None, text_columns: Iterable
             hint = f" Did you mean {suggestion!r}?" if suggestion else ""
             raise SchemaError(f"{path.name}: text_columns names {missing[0]!r}, which is not "
                               f"a column of sheet {sheet!r}.{hint}")
-        dtype = {raw: str for raw, name in zip(raw_names, names)
-                 if name and (name in wanted or _normalise_name(name) in TEXT_COLUMN_NAMES)}
-        frame = pd.read_excel(book, sheet_name=sheet, dtype=dtype or None, keep_default_na=False,
-                           na_values=NA_VALUES)
+        dtype = {raw: str for raw, name in zip(raw_names, names, strict=True)
+                 if name and (name in wanted or _is_text_column_name(name))}
+        frame = pd.read_excel(book, sheet_name=sheet, dtype=dtype or None,
+                              keep_default_na=False, na_values=NA_VALUES)
     # Cells formatted beyond the data give unnamed columns: drop them when they are empty.
     names = (names + [""] * frame.shape[1])[: frame.shape[1]]
     width = len(_rstrip_blank(names)) if any(names) else 0
@@ -989,10 +1054,11 @@ UNIX_MILLISECONDS_RANGE = (315_532_800_000.0, 4_102_444_800_000.0)
 
 # Patterns run by pyarrow (RE2): [0-9] and [ ] rather than \d and \s, which make
 # pandas fall back to Python's re, 20 times slower.
-_TIME_PART = r"(?:(?:[ ]+|T)([0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?))?"
-_ISO_RE = (r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
-           r"(?: *(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?))?)?")
-_ISO_OFFSET_RE = r"^(.*[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?) *(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)$"
+_CLOCK = r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"  # 9:05, 09:05:07.123
+_OFFSET = r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)"  # Z, +02, +0200, +02:00
+_TIME_PART = r"(?:(?:[ ]+|T)(" + _CLOCK + r"))?"
+_ISO_RE = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ]" + _CLOCK + r"(?: *" + _OFFSET + r")?)?"
+_ISO_OFFSET_RE = r"^(.*" + _CLOCK + r") *" + _OFFSET + r"$"
 _DMY_LIKE_RE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2,4}"
 _FIRST_ABOVE_12_RE = r"(?:1[3-9]|[2-9][0-9])[/.\-]"
 _SECOND_ABOVE_12_RE = r"[0-9]{1,2}[/.\-](?:1[3-9]|[2-9][0-9])[/.\-]"
@@ -1011,7 +1077,8 @@ class _DateClass:
 
 _DATE_CLASSES = (
     _DateClass("%Y-%m-%d", _ISO_RE, None),
-    _DateClass("%Y/%m/%d", r"([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})" + _TIME_PART, r"\1-\2-\3 \4"),
+    _DateClass("%Y/%m/%d", r"([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})" + _TIME_PART,
+               r"\1-\2-\3 \4"),
     _DateClass("%d/%m/%Y", r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})" + _TIME_PART,
                r"\3-\2-\1 \4", r"\3-\1-\2 \4", day_month=True),
     # Two-digit years pivot like Python's %y: 00-68 -> 2000s, 69-99 -> 1900s.
@@ -1022,7 +1089,7 @@ _DATE_CLASSES = (
 )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class DateParseInfo:
     """What :func:`parse_datetimes` found in a column.
 
@@ -1052,6 +1119,8 @@ class DateParseInfo:
         lines = [f"dates: {'day' if self.dayfirst else 'month'}-first, formats {formats}, "
                  f"{len(self.failures):,} failures"]
         return "\n".join(lines + [f"  - {note}" for note in self.notes])
+
+    __repr__ = __str__
 
 
 def _failure_frame(rows: Iterable[int], values: Iterable[object],
@@ -1108,9 +1177,7 @@ def parse_datetimes(values: pd.Series, *, dayfirst: bool | None = None, column: 
     failures: list[pd.DataFrame] = []
     strings, numbers, objects = _split_by_kind(values)
     if len(objects):
-        stamps = [pd.Timestamp(value) for value in values.iloc[objects]]
-        out[objects] = [s.tz_localize(None) if s.tzinfo else s for s in stamps]
-        counts["datetime"] = len(objects)
+        failures.append(_take_datetime_objects(values.iloc[objects], objects, out, counts))
     if len(numbers):
         failures.append(_parse_date_numbers(values.iloc[numbers], numbers, out, counts))
     chosen_dayfirst = True if dayfirst is None else dayfirst
@@ -1147,7 +1214,7 @@ def _split_by_kind(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
     none = np.array([], dtype=np.intp)
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         return none, np.flatnonzero(present), none
-    if values.dtype != object:
+    if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) == "string":
         return np.flatnonzero(present), none, none
     # Object columns (Excel cells) mix types: one pass to sort them.
     kinds = np.zeros(len(values), dtype=np.int8)  # 0 missing, 1 string, 2 number, 3 datetime
@@ -1161,6 +1228,19 @@ def _split_by_kind(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
         else:
             kinds[position] = 1
     return np.flatnonzero(kinds == 1), np.flatnonzero(kinds == 2), np.flatnonzero(kinds == 3)
+
+
+def _take_datetime_objects(objects: pd.Series, positions: np.ndarray, out: np.ndarray,
+                           counts: dict[str, int]) -> pd.DataFrame:
+    """datetime/date cells (Excel): wall time kept, years beyond nanoseconds are failures."""
+    stamps = [pd.Timestamp(value) for value in objects]
+    stamps = [stamp.tz_localize(None) if stamp.tzinfo else stamp for stamp in stamps]
+    fits = np.array([1678 <= stamp.year <= 2261 for stamp in stamps], dtype=bool)
+    out[positions[fits]] = [stamp for stamp, ok in zip(stamps, fits, strict=True) if ok]
+    counts["datetime"] = int(fits.sum())
+    bad = np.flatnonzero(~fits)
+    return _failure_frame(positions[bad], objects.iloc[bad].tolist(),
+                          ["year outside 1678-2261, the range of pandas timestamps"] * len(bad))
 
 
 def _parse_date_numbers(numbers: pd.Series, positions: np.ndarray, out: np.ndarray,
@@ -1215,8 +1295,9 @@ def _parse_date_strings(text: pd.Series, positions: np.ndarray, out: np.ndarray,
             with_offset = matched.str.fullmatch(_ISO_OFFSET_RE).to_numpy(dtype=bool,
                                                                           na_value=False)
             if with_offset.any():
-                notes.append(f"{where}time-zone offsets dropped in {int(with_offset.sum()):,} "
-                             f"values: times kept as written (wall time)")
+                notes.append(f"{where}time-zone offsets dropped in "
+                             f"{_plural(int(with_offset.sum()), 'value')}: times kept as "
+                             f"written (wall time)")
                 matched = matched.str.replace(_ISO_OFFSET_RE, r"\1", regex=True)
             iso = matched
         else:
@@ -1242,7 +1323,7 @@ def _parse_date_strings(text: pd.Series, positions: np.ndarray, out: np.ndarray,
     failed_rows = np.concatenate([np.flatnonzero(pending), rows[bad]])
     problems = (["not a recognised date format"] * int(pending.sum())
                 + [_date_problem(iso, conflict[row], chosen)
-                   for iso, row in zip(iso_text.iloc[bad].tolist(), rows[bad])])
+                   for iso, row in zip(iso_text.iloc[bad].tolist(), rows[bad], strict=True)])
     order = np.argsort(failed_rows, kind="stable")
     failures = _failure_frame(positions[failed_rows[order]],
                               text.iloc[failed_rows[order]].tolist(),
@@ -1278,26 +1359,26 @@ def _decide_dayfirst(subset: pd.Series, dayfirst: bool | None, notes: list[str],
     if dayfirst is None:
         chosen = n_day >= n_month
         if ambiguous:
-            notes.append(f"{where}ambiguous day/month order: {n_day:,} values are day-first "
-                         f"(first number above 12) and {n_month:,} month-first (second "
-                         f"number above 12); read {'day' if chosen else 'month'}-first, the "
-                         f"others are reported as failures")
+            notes.append(f"{where}ambiguous day/month order: {_plural(n_day, 'value')} "
+                         f"day-first (first number above 12) and {n_month:,} month-first "
+                         f"(second number above 12); read {'day' if chosen else 'month'}-first, "
+                         f"the others are reported as failures")
         elif n_day:
-            notes.append(f"{where}day-first order (dd/mm/yyyy) detected: {n_day:,} values "
-                         f"have a first number above 12")
+            notes.append(f"{where}day-first order (dd/mm/yyyy) detected from "
+                         f"{_plural(n_day, 'value')} with a first number above 12")
         elif n_month:
-            notes.append(f"{where}month-first order (mm/dd/yyyy) detected: {n_month:,} "
-                         f"values have a second number above 12")
+            notes.append(f"{where}month-first order (mm/dd/yyyy) detected from "
+                         f"{_plural(n_month, 'value')} with a second number above 12")
         elif like.any():
-            notes.append(f"{where}no day above 12 in {int(like.sum()):,} dd/mm-like values: "
-                         f"day-first order assumed (European default)")
+            notes.append(f"{where}no day above 12 in {_plural(int(like.sum()), 'dd/mm value')}"
+                         f": day-first order assumed (European default)")
     else:
         chosen = dayfirst
         against = n_month if chosen else n_day
         if against:
             ambiguous = True
-            notes.append(f"{where}{against:,} values contradict the "
-                         f"{'day' if chosen else 'month'}-first order asked; reported as "
+            notes.append(f"{where}{_plural(against, 'value')} against the "
+                         f"{'day' if chosen else 'month'}-first order asked: reported as "
                          f"failures")
     return chosen, ambiguous, (month_only if chosen else day_only)
 
@@ -1358,6 +1439,8 @@ def parse_numbers(values: pd.Series, *, decimal: str | None = None, column: str 
     """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         failures = _failure_frame([], [], [])
+        values = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan),
+                           index=values.index, name=values.name)
     else:
         text = values.astype("str").str.strip()
         cleaned = (text.str.replace(_NUMBER_NOISE_RE, "", regex=True)

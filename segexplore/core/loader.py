@@ -15,7 +15,7 @@ from ..errors import SchemaError, ValidationError
 from .base import ContactBase
 from .clean import clean_activity, clean_contacts
 from .io import read_table
-from .report import CleanReport, ProblemLog
+from .report import CleanReport, FileRows, ProblemLog
 from .schema import infer_roles, map_columns
 
 __all__ = ["read_base", "load_sample"]
@@ -41,7 +41,7 @@ def _row_labels(source: Any, frame: pd.DataFrame) -> np.ndarray:
     """How a row is named in messages: its line in the file (header = 1), or its index label."""
     if isinstance(source, pd.DataFrame):
         return np.asarray(source.index, dtype=object)
-    return np.arange(2, len(frame) + 2, dtype=np.int64)
+    return FileRows(len(frame))
 
 
 def read_base(
@@ -140,6 +140,7 @@ def read_base(
         schema_problems.extend(missing)
         frames[table] = frame.rename(columns=renames)
         labels[table] = _row_labels(source, frame)
+        report.row_labels[table] = labels[table]
         report.inputs[table] = len(frame)
         bar.update(1)
     if schema_problems:
@@ -157,6 +158,8 @@ def read_base(
     step_rows += [("contacts", *s) for s in cleaned.steps]
     report.merges = cleaned.merges
     report.rejects["contacts"] = cleaned.rejects
+    report.kept["contacts"] = (cleaned.kept if cleaned.kept is not None
+                               else np.ones(len(cleaned.contacts), dtype=bool))
     bar.update(1)
 
     tables = {"contacts": cleaned.contacts}
@@ -164,7 +167,8 @@ def read_base(
         if table not in frames:
             continue
         bar.set_description(f"cleaning {table}")
-        clean_frame, rejects, steps = clean_activity(
+        clean_activity_or_not = clean_activity if clean else _unclean_activity
+        clean_frame, rejects, steps, kept = clean_activity_or_not(
             frames[table], table=table, file=_source_name(sources[table], table),
             rows=labels[table], contacts=cleaned, problems=problems,
             dayfirst=_per_table(dayfirst, table), now=now,
@@ -172,6 +176,7 @@ def read_base(
         )
         tables[table] = clean_frame
         report.rejects[table] = rejects
+        report.kept[table] = kept
         step_rows += [(table, *s) for s in steps]
         bar.update(1)
     bar.close()
@@ -216,6 +221,30 @@ def _unclean_contacts(frame, rows, problems, dayfirst, now):
     empty = pd.DataFrame({"row": [], "contact_id": [], "email": [], "merged_into": []})
     return ContactsCleaned(frame, empty, _empty_rejects(), id_map, email_map,
                            [("cleaning skipped", len(frame), "clean=False")])
+
+
+def _unclean_activity(frame, *, table, file, rows, contacts, problems, dayfirst, now, decimal):
+    """``clean=False``: keep every row; only parse timestamps and key rows by contact_id."""
+    from .clean import _empty_rejects, _map_ids, normalise_emails
+    from .io import parse_datetimes
+
+    frame = frame.reset_index(drop=True)
+    if "contact_id" not in frame.columns and "email" in frame.columns:
+        frame["contact_id"], _ = _map_ids(normalise_emails(frame["email"]).to_numpy(),
+                                          contacts.email_map)
+    if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"].dtype):
+        parsed, info = parse_datetimes(frame["timestamp"], dayfirst=dayfirst,
+                                       column="timestamp", path=file)
+        failed = (parsed.isna() & frame["timestamp"].notna()).to_numpy()
+        problems.add(table=table, file=file, rows=rows[failed], column="timestamp",
+                     values=frame.loc[failed, "timestamp"], problem="not a date",
+                     action="set missing")
+        frame["timestamp"] = parsed
+    if "event_type" in frame.columns and not isinstance(frame["event_type"].dtype,
+                                                        pd.CategoricalDtype):
+        frame["event_type"] = frame["event_type"].astype("category")
+    return frame, _empty_rejects(), [("cleaning skipped", len(frame), "clean=False")], \
+        np.ones(len(frame), dtype=bool)
 
 
 def _failure_cases(report: CleanReport) -> pd.DataFrame:

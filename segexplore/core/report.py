@@ -21,6 +21,29 @@ ISSUE_COLUMNS = ["table", "file", "row", "column", "value", "problem", "action"]
 REJECT_COLUMNS = ["table", "file", "row", "reason"]
 
 
+class FileRows:
+    """Row labels of a file without materialising them: row ``i`` is line ``i + first``.
+
+    Indexing with a boolean mask or positions gives the labels of those rows, like an
+    array would; 20M events do not need a 160 MB array of line numbers.
+    """
+
+    def __init__(self, n_rows: int, first: int = 2) -> None:
+        self.n_rows = n_rows
+        self.first = first
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, key) -> np.ndarray:
+        key = np.asarray(key)
+        positions = np.flatnonzero(key) if key.dtype == bool else key.astype(np.int64)
+        return positions + self.first
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.arange(self.first, self.n_rows + self.first, dtype=dtype or np.int64)
+
+
 class ProblemLog:
     """Collects cell-level problems vectorised, one block per (column, problem)."""
 
@@ -74,6 +97,40 @@ class CleanReport:
         columns=["row", "contact_id", "email", "merged_into"]))
     inputs: dict[str, int] = field(default_factory=dict)
     outputs: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    row_labels: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    seconds: float = 0.0
+
+    def lineage(self, table: str) -> pd.DataFrame:
+        """One line per input row of ``table``: ``row, action, merged_into, reason``.
+
+        ``action`` is ``kept``, ``merged`` or ``rejected``; kept rows appear in the clean
+        table in the same order as in the input.
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> lineage = se.load_sample().report.lineage("contacts")
+        >>> lineage["action"].value_counts().to_dict()
+        {'kept': 20000}
+        """
+        labels = np.asarray(self.row_labels[table])
+        kept = self.kept[table]
+        action = np.where(kept, "kept", "").astype(object)
+        merged_into = np.full(len(labels), None, dtype=object)
+        reason = np.full(len(labels), None, dtype=object)
+        position = pd.Series(np.arange(len(labels)), index=pd.Index(labels))
+        if table == "contacts" and len(self.merges):
+            at = position.loc[self.merges["row"].to_numpy()].to_numpy()
+            action[at] = "merged"
+            merged_into[at] = self.merges["merged_into"].to_numpy()
+        rejects = self.rejects.get(table)
+        if rejects is not None and len(rejects):
+            at = position.loc[rejects["row"].to_numpy()].to_numpy()
+            action[at] = "rejected"
+            reason[at] = rejects["reason"].to_numpy()
+        return pd.DataFrame({"row": labels, "action": action, "merged_into": merged_into,
+                             "reason": reason})
 
     def accounting(self) -> pd.DataFrame:
         """Input rows per table split into kept, merged and rejected; ``balanced`` must hold.

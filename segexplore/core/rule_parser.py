@@ -67,10 +67,32 @@ from datetime import date
 from typing import Any
 
 from segexplore.core.rules import (
-    AGGREGATE_FUNCS, And, Anniversary, Between, Compare, DateCompare, DateRangeWindow,
-    Duration, EventAggregate, EventSpec, Has, InList, IsMissing, LastPerformed, LastWindow,
-    MoreThanAgo, Not, NotFollowedBy, Or, Rule, SegmentRef, TextMatch, TopPercent, WithinLast,
-    Window, parse_iso_temporal,
+    AGGREGATE_FUNCS,
+    And,
+    Anniversary,
+    Between,
+    Compare,
+    DateCompare,
+    DateRangeWindow,
+    Duration,
+    EventAggregate,
+    EventSpec,
+    Has,
+    InList,
+    IsMissing,
+    LastPerformed,
+    LastWindow,
+    MoreThanAgo,
+    Not,
+    NotFollowedBy,
+    Or,
+    Rule,
+    SegmentRef,
+    TextMatch,
+    TopPercent,
+    Window,
+    WithinLast,
+    parse_iso_temporal,
 )
 from segexplore.errors import RuleSyntaxError, closest_name
 

@@ -337,7 +337,9 @@ def _as_str(values: np.ndarray | pa.Array) -> pd.Series:
 
 
 def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
-    return pd.Categorical.from_codes(codes.astype(np.int16), categories=list(categories))
+    dtype = np.int8 if len(categories) < 127 else np.int16
+    return pd.Categorical.from_codes(codes.astype(dtype, copy=False),
+                                     categories=list(categories))
 
 
 # ---------------------------------------------------------------------------------
@@ -711,8 +713,13 @@ def _calibrate(latent, campaign_cum, campaign_send, intensity_cum, target_events
 
 def _simulate_events(rng, latent, horizon, campaign_send, campaign_weight, intensity,
                      target_events):
-    """Per-event arrays (contact index, second, type, campaign, brand, category,
-    amount, items), unsorted."""
+    """Simulate opens, clicks and shopping journeys; return unsorted per-event arrays.
+
+    ``contact`` (0-based index), ``second`` (from the history origin) and ``type`` cover
+    every row, in blocks: opens, clicks, visits, carts, purchases. ``campaign`` covers the
+    email rows, ``brand`` / ``category`` the product rows, ``amount`` / ``items`` the
+    purchases. Rows at or after ``end_second`` (as_of) must still be dropped.
+    """
     p = latent.persona
     campaign_cum = np.concatenate([[0.0], np.cumsum(campaign_weight)])
     intensity_cum = np.concatenate([[0.0], np.cumsum(intensity)])
@@ -792,24 +799,45 @@ def _simulate_events(rng, latent, horizon, campaign_send, campaign_weight, inten
     price = np.array([_CATEGORY_PRICE[c] for c in CATEGORIES])[buy_category]
     amount = np.round(rng.lognormal(np.log(price), 0.5) * items**0.85, 2)
 
-    no_product = np.full(len(open_t) + len(click_t), -1, dtype=np.int16)
-    n_product = len(visit_t) + len(cart_t)
+    # Rows are stored block by block (opens, clicks, visits, carts, purchases); the
+    # attributes only some blocks have are kept once, for those blocks only.
     return {
         "contact": np.concatenate(
             [open_contact, click_contact, visit_contact, cart_contact, buy_contact]),
         "second": np.concatenate([open_t, click_t, visit_t, cart_t, buy_t]),
         "type": np.repeat(np.arange(5, dtype=np.int8),
                           [len(open_t), len(click_t), len(visit_t), len(cart_t), len(buy_t)]),
-        "campaign": np.concatenate([campaign, click_campaign,
-                                    np.full(n_product + len(buy_t), -1)]).astype(np.int16),
-        "brand": np.concatenate([no_product, visit_brand, visit_brand[cart_visit],
+        "campaign": np.concatenate([campaign, click_campaign]).astype(np.int16),
+        "brand": np.concatenate([visit_brand, visit_brand[cart_visit],
                                  visit_brand[buy_visit]]).astype(np.int16),
-        "category": np.concatenate([no_product, visit_category, visit_category[cart_visit],
+        "category": np.concatenate([visit_category, visit_category[cart_visit],
                                     buy_category]).astype(np.int16),
-        "amount": np.concatenate([np.full(len(no_product) + n_product, np.nan), amount]),
-        "items": np.concatenate([np.zeros(len(no_product) + n_product, dtype=np.int64), items]),
+        "amount": amount,
+        "items": items.astype(np.int64),
         "end_second": end_second,
     }
+
+
+def _time_order(second: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with ``second < end`` sorted by (second, row): their indices and seconds."""
+    kept = np.flatnonzero(second < end)
+    row_bits = max(len(second).bit_length(), 1)
+    if int(end).bit_length() + row_bits <= 62:
+        # Sorting packed (second, row) keys is ~10x faster than a stable argsort, and as
+        # the keys are unique the order does not depend on the sort algorithm.
+        key = (second[kept] << row_bits) | kept
+        key.sort()
+        return key & ((1 << row_bits) - 1), key >> row_bits
+    order = kept[np.argsort(second[kept], kind="stable")]
+    return order, second[order]
+
+
+def _spread(order: np.ndarray, start: int, values: np.ndarray, fill) -> np.ndarray:
+    """Column over sorted rows from ``values`` of raw rows ``start..``; ``fill`` elsewhere."""
+    out = np.full(len(order), fill, dtype=values.dtype)
+    inside = (order >= start) & (order < start + len(values))
+    out[inside] = values[order[inside] - start]
+    return out
 
 
 def _loyalty_tiers(rng, latent, orders_contact, orders_amount):
@@ -873,33 +901,37 @@ def generate_base(n_contacts: int = 20_000, *, seed: int = 0, as_of="2026-10-31"
                            intensity, events_per_contact * n)
 
     # Sessions started just before as_of may spill over it: cut, then sort by time.
-    keep = np.flatnonzero(raw["second"] < raw["end_second"])
-    keep = keep[np.argsort(raw["second"][keep], kind="stable")]
-    origin_us = origin.astype("datetime64[us]")
-    timestamp = origin_us + (raw["second"][keep] * 1_000_000).astype("timedelta64[us]")
-    contact = raw["contact"][keep]
-    event_type = raw["type"][keep]
-    items = raw["items"][keep]
+    order, second = _time_order(raw["second"], raw["end_second"])
+    n_email, n_purchase = len(raw["campaign"]), len(raw["amount"])
+    first_purchase = len(raw["second"]) - n_purchase
+    origin_second = int(origin.astype("datetime64[s]").astype(np.int64))
+    timestamp = ((second + origin_second) * 1_000_000).view("datetime64[us]")
+    contact = raw["contact"][order]
+    event_type = raw["type"][order]
+    amount = _spread(order, first_purchase, raw["amount"], np.nan)
+    items = _spread(order, first_purchase, raw["items"], 0)
+    brand = _spread(order, n_email, raw["brand"], -1)
+    category = _spread(order, n_email, raw["category"], -1)
     events = pd.DataFrame({
-        col.CONTACT_ID: contact.astype(np.int64) + 1,
+        col.CONTACT_ID: np.add(contact, 1, dtype=np.int64),
         col.TIMESTAMP: timestamp,
         col.EVENT_TYPE: _categorical(event_type, col.EVENT_TYPES),
-        "campaign_id": _categorical(raw["campaign"][keep], campaign_ids),
-        "brand": _categorical(raw["brand"][keep], BRANDS),
-        "category": _categorical(raw["category"][keep], CATEGORIES),
-        col.AMOUNT: raw["amount"][keep],
+        "campaign_id": _categorical(_spread(order, 0, raw["campaign"], -1), campaign_ids),
+        "brand": _categorical(brand, BRANDS),
+        "category": _categorical(category, CATEGORIES),
+        col.AMOUNT: amount,
         col.ITEMS: pd.arrays.IntegerArray(items, event_type != 4),
-    })
+    }, copy=False)
     purchase = np.flatnonzero(event_type == 4)
     orders = pd.DataFrame({
         col.ORDER_ID: np.arange(1, len(purchase) + 1, dtype=np.int64),
-        col.CONTACT_ID: events[col.CONTACT_ID].to_numpy()[purchase],
+        col.CONTACT_ID: np.add(contact[purchase], 1, dtype=np.int64),
         col.TIMESTAMP: timestamp[purchase],
-        col.AMOUNT: raw["amount"][keep][purchase],
+        col.AMOUNT: amount[purchase],
         col.ITEMS: items[purchase],
-        "brand": events["brand"].iloc[purchase].reset_index(drop=True),
-        "category": events["category"].iloc[purchase].reset_index(drop=True),
-    })
+        "brand": _categorical(brand[purchase], BRANDS),
+        "category": _categorical(category[purchase], CATEGORIES),
+    }, copy=False)
     tier = _loyalty_tiers(rng, latent, contact[purchase], orders[col.AMOUNT].to_numpy())
     contacts["loyalty_tier"] = _categorical(tier, LOYALTY_TIERS)
     return {"contacts": contacts, "events": events, "orders": orders}
@@ -1047,13 +1079,15 @@ def make_raw(tables: dict[str, pd.DataFrame], *, seed: int = 0) -> dict[str, pd.
     Examples
     --------
     >>> raw = make_raw(generate_base(300, seed=2), seed=2)
-    >>> raw["contacts"]["email"].str.strip().str.lower().duplicated().any()
+    >>> emails = raw["contacts"]["email"].str.strip().str.lower()
+    >>> bool(emails.duplicated().any())
     True
     """
     rng = np.random.default_rng([seed, 7])
     contacts, events, orders = (tables[name].copy() for name in ("contacts", "events", "orders"))
-    as_of = max(events[col.TIMESTAMP].max(), contacts["signup_date"].max(),
-                contacts[col.CONSENT_DATE].max()).normalize() + pd.Timedelta(days=1)
+    latest = pd.Series([events[col.TIMESTAMP].max(), contacts["signup_date"].max(),
+                        contacts[col.CONSENT_DATE].max()]).max()  # skips NaT of empty tables
+    as_of = latest.normalize() + pd.Timedelta(days=1)
     for frame in (contacts, events, orders):  # exports carry plain text, not categories
         for name in frame.columns:
             if isinstance(frame[name].dtype, pd.CategoricalDtype):
@@ -1071,8 +1105,10 @@ def make_raw(tables: dict[str, pd.DataFrame], *, seed: int = 0) -> dict[str, pd.
         frame.loc[switch, col.CONTACT_ID] = owner[switch].map(new_id)
     others = np.setdiff1d(np.arange(len(contacts)),
                           np.flatnonzero(contacts[col.CONTACT_ID].isin(new_id.index)))
-    invalid = rng.choice(others, _few(len(contacts), 0.01, 1), replace=False)
-    contacts.loc[invalid, col.EMAIL] = _invalid_email(contacts[col.EMAIL].iloc[invalid]).to_numpy()
+    invalid = rng.choice(others, min(len(others), _few(len(contacts), 0.01, 1)), replace=False)
+    if len(invalid):
+        broken = _invalid_email(contacts[col.EMAIL].iloc[invalid])
+        contacts.loc[invalid, col.EMAIL] = broken.to_numpy()
     contacts = pd.concat([contacts, dup.drop(columns="original_id")], ignore_index=True)
     for name, rate in _MISSING_RATES.items():
         contacts.loc[rng.random(len(contacts)) < rate, name] = None
