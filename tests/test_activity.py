@@ -121,6 +121,12 @@ def test_not_followed_by_edge_cases(small):
     # A shorter follow-up window: a's purchase (at +24h) is now too late.
     short = small.not_followed_by("add_to_cart", "purchase", "23h", as_of=AS_OF)
     np.testing.assert_array_equal(short, [True, True, False, False])
+    # A window that ends before as_of: b's cart (06-05 10:00) is in it and judged; the
+    # window's end bounds the cart only, not its 24h follow-up.
+    np.testing.assert_array_equal(
+        small.count_not_followed_by("add_to_cart", "purchase", "24h", as_of=AS_OF,
+                                    start=T("2024-06-01"), end=T("2024-06-05 10:00")),
+        [0, 1, 0, 0])
     # Filtering the follow-up events: only Bolt purchases count.
     bolt = (small.property("purchase", "brand") == "Bolt").to_numpy()
     np.testing.assert_array_equal(
@@ -264,15 +270,17 @@ def test_matches_pandas_groupby(seed):
 
 
 def brute_not_followed(events: pd.DataFrame, ids: pd.Index, within: pd.Timedelta,
-                       start: pd.Timestamp, as_of: pd.Timestamp) -> np.ndarray:
-    """Plain double loop: count carts in (start, as_of] with t + within <= as_of and no
+                       start: pd.Timestamp, as_of: pd.Timestamp,
+                       end: pd.Timestamp | None = None) -> np.ndarray:
+    """Plain double loop: count carts in (start, end] with t + within <= as_of and no
     purchase of the same contact in (t, t + within]."""
+    end = as_of if end is None else min(end, as_of)
     carts = events[events.event_type == "add_to_cart"]
     purchases = events[events.event_type == "purchase"]
     counts = dict.fromkeys(ids, 0)
     for cart in carts.itertuples():
         t = cart.timestamp
-        if not (start < t <= as_of and t + within <= as_of) or cart.contact_id not in counts:
+        if not (start < t <= end and t + within <= as_of) or cart.contact_id not in counts:
             continue
         own = purchases[purchases.contact_id == cart.contact_id].timestamp
         if not ((own > t) & (own <= t + within)).any():
@@ -290,6 +298,12 @@ def test_not_followed_by_matches_brute_force(seed):
         expected = brute_not_followed(events, ids, within, start, as_of)
         got = table.count_not_followed_by("add_to_cart", "purchase", within, as_of=as_of,
                                           start=start, end=as_of)
+        np.testing.assert_array_equal(got, expected)
+        # A window ending before as_of: its last carts have had their follow-up time.
+        end = as_of - pd.Timedelta(hours=30)
+        expected = brute_not_followed(events, ids, within, start, as_of, end)
+        got = table.count_not_followed_by("add_to_cart", "purchase", within, as_of=as_of,
+                                          start=start, end=end)
         np.testing.assert_array_equal(got, expected)
 
 

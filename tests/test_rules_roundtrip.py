@@ -48,14 +48,17 @@ from segexplore.core.rules import (
 from segexplore.errors import RuleSyntaxError
 
 settings.register_profile(
-    "rules", max_examples=150, deadline=None,
+    "rules", max_examples=200, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 PROFILE = settings.get_profile("rules")
 
 # -- strategies -----------------------------------------------------------------------------
 
-identifiers = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+ascii_start = string.ascii_letters + "_"
+identifiers = st.builds(  # [A-Za-z_][A-Za-z0-9_]* without from_regex, which misbehaves here
+    lambda first, rest: first + rest, st.sampled_from(ascii_start),
+    st.text(ascii_start + string.digits, max_size=12))
 unicode_identifiers = st.text(
     st.characters(categories=["Lu", "Ll", "Lo", "Nd"]), min_size=1, max_size=10)
 names = st.one_of(
@@ -93,19 +96,30 @@ field_conditions = st.one_of(
 )
 
 
-def _logic(children: st.SearchStrategy[Rule]) -> st.SearchStrategy[Rule]:
-    pairs = st.lists(children, min_size=2, max_size=3)
-    return st.one_of(pairs.map(And), pairs.map(Or), children.map(Not))
+def _tree(draw, leaves: st.SearchStrategy[Rule], depth: int) -> Rule:
+    """A random and/or/not tree; shrinks towards a single leaf."""
+    choice = draw(st.integers(0, 5)) if depth > 0 else 0
+    if choice <= 2:
+        return draw(leaves)
+    if choice == 3:
+        return Not(_tree(draw, leaves, depth - 1))
+    children = [_tree(draw, leaves, depth - 1) for _ in range(draw(st.integers(2, 3)))]
+    return And(*children) if choice == 4 else Or(*children)
 
 
-where_rules = st.none() | st.recursive(st.deferred(lambda: field_conditions), _logic,
-                                      max_leaves=4)
-event_specs = st.builds(EventSpec, names, where_rules)
+# Composite strategies rather than st.recursive: hypothesis would otherwise build (and warn
+# about) a repr of the whole nested strategy.
+@st.composite
+def where_rules(draw) -> Rule | None:
+    return None if draw(st.booleans()) else _tree(draw, field_conditions, depth=2)
+
+
+event_specs = st.builds(EventSpec, names, where_rules())
 event_conditions = st.one_of(
-    st.builds(EventAggregate, st.just("count"), names, st.none(), where_rules, windows,
+    st.builds(EventAggregate, st.just("count"), names, st.none(), where_rules(), windows,
               st.sampled_from(["=", "!=", "<", "<=", ">", ">="]), numbers),
     st.builds(EventAggregate, st.sampled_from(["sum", "avg", "min", "max"]), names, names,
-              where_rules, windows, st.sampled_from([">=", "<"]), numbers),
+              where_rules(), windows, st.sampled_from([">=", "<"]), numbers),
     st.builds(NotFollowedBy, event_specs, event_specs, durations, windows),
     st.builds(LastPerformed, event_specs, st.sampled_from(["more than ago", "within last"]),
               durations),
@@ -118,8 +132,14 @@ leaves = st.one_of(
     st.builds(TopPercent, names,
               st.floats(min_value=1e-9, max_value=100) | st.integers(1, 100)),
 )
-# deferred: keeps hypothesis from building a huge repr of the nested strategies
-rules = st.recursive(st.deferred(lambda: leaves), _logic, max_leaves=8)
+
+
+@st.composite
+def rule_trees(draw) -> Rule:
+    return _tree(draw, leaves, depth=3)
+
+
+rules = rule_trees()
 
 
 def typed(data: object) -> object:

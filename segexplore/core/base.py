@@ -46,7 +46,7 @@ class ContactBase:
     >>> import segexplore as se
     >>> base = se.load_sample()
     >>> base.as_of
-    Timestamp('2026-10-31 ...')
+    Timestamp('2026-10-30 23:57:48')
     >>> base.contacts["contact_id"].is_unique
     True
     """
