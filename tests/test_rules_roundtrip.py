@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segexplore.core.rule_parser import parse
+from segexplore.core.rule_parser import parse, tokenize
 from segexplore.core.rules import (
     KEYWORDS,
     TIME_UNITS,
@@ -205,6 +205,20 @@ def test_operators_build_flattened_logic(left: Rule, right: Rule) -> None:
     assert not any(isinstance(child, Or) for child in either.children)
     assert_same(parse(str(both)), both)
     assert_same(parse(str(~either)), ~either)
+
+
+@PROFILE
+@given(rules, st.data())
+def test_spacing_comments_and_keyword_case_do_not_matter(rule: Rule, data) -> None:
+    tokens = tokenize(str(rule))[:-1]
+    separators = st.sampled_from([" ", "  ", "\n", "\t", " # a comment\n"])
+    pieces = []
+    for token in tokens:
+        text = token.text
+        if token.kind == "name" and text.lower() in KEYWORDS:
+            text = "".join(c.upper() if data.draw(st.booleans()) else c for c in text)
+        pieces += [text, data.draw(separators)]
+    assert_same(parse("".join(pieces)), rule)
 
 
 # -- robustness: any text either parses or raises RuleSyntaxError ---------------------------

@@ -313,6 +313,16 @@ class Rule:
         return yaml.dump({"schema": SCHEMA, "rule": self.to_dict()}, Dumper=_yaml_dumper(),
                          sort_keys=False, allow_unicode=True)
 
+    def to_sql(self, dialect: str = "duckdb", *, base: Any = None, as_of: Any = None) -> str:
+        """SQL selecting the ``contact_id`` of matching contacts, built with sqlglot.
+
+        See :func:`segexplore.core.sql.compile_rule`; ``dialect`` is one of ``duckdb``,
+        ``postgres``, ``bigquery``, ``snowflake`` or ``spark``.
+        """
+        from .sql import compile_rule  # lazily: sqlglot is only needed here
+
+        return compile_rule(self, base, dialect=dialect, as_of=as_of)
+
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> Rule:
         """Same as :func:`rule_from_dict`."""
@@ -868,7 +878,8 @@ class NotFollowedBy(EventCondition):
 class LastPerformed(EventCondition):
     """Recency of the latest matching event: ``last(purchase) more than 30 days ago`` or
     ``last(click where brand = "Nike") within last 7 days``. A contact without any such
-    event is not "within last" and *is* "more than ago" (never performed)."""
+    event matches neither (like any condition on a missing value); write
+    ``last(purchase) more than 30 days ago or count(purchase) = 0`` to include them."""
 
     event: EventSpec
     relation: Literal["more than ago", "within last"]

@@ -107,7 +107,7 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     --------
     >>> import segexplore as se
     >>> print(se.parse('city = "Lyon"').to_sql(as_of="2026-10-31"))
-    SELECT "c"."contact_id" FROM "contacts" AS "c" WHERE COALESCE((CAST("c"."city" AS TEXT) = 'Lyon'), FALSE)
+    SELECT "c"."contact_id" FROM contacts AS c WHERE COALESCE((CAST("c"."city" AS TEXT) = 'Lyon'), FALSE)
     """
     if dialect not in DIALECTS:
         raise ValueError(f"The `dialect` parameter must be one of {list(DIALECTS)}; "

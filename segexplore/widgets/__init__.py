@@ -1,0 +1,1 @@
+"""Widgets (placeholder while being written)."""

@@ -1,0 +1,119 @@
+"""HTML snippets the widgets show: sizes, inline errors, download links, tables.
+
+Pure functions returning strings, so the DOM contract (CSS classes, exact texts) is tested
+without a browser.
+
+Examples
+--------
+>>> size_html(12345, 200000)  # doctest: +ELLIPSIS
+'<div class="se-size-box"><span class="se-size-text">12,345 contacts (6.2% of the base)</span> ...
+>>> safe_filename("Clients groupe A / Lyon")
+'Clients_groupe_A_Lyon'
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from html import escape
+
+import pandas as pd
+
+from segexplore.errors import RuleSyntaxError
+
+__all__ = ["size_text", "size_html", "error_html", "download_link_html", "frame_html",
+           "safe_filename", "message_html"]
+
+
+def size_text(size: int, total: int) -> str:
+    """``"12,345 contacts (6.2% of the base)"`` (``"1 contact ..."`` for one)."""
+    share = size / total if total else 0.0
+    noun = "contact" if size == 1 else "contacts"
+    return f"{size:,} {noun} ({share:.1%} of the base)"
+
+
+def size_html(size: int, total: int, *, parent: str | None = None,
+              parent_size: int | None = None, stale: bool = False) -> str:
+    """The size display: readable text and ``<span class="se-size-value">`` with the integer.
+
+    Parameters
+    ----------
+    size, total : int
+        Members and contacts in the base.
+    parent, parent_size : optional
+        The parent segment's name and size, to add "40.0% of <parent>".
+    stale : bool
+        Grey the figures out (the rule text currently has an error).
+    """
+    extra = ""
+    if parent is not None and parent_size:
+        extra = (f' <span class="se-size-parent">· {size / parent_size:.1%} of '
+                 f'“{escape(parent)}”</span>')
+    style = ' style="opacity:0.45"' if stale else ""
+    return (f'<div class="se-size-box"{style}><span class="se-size-text">'
+            f'{escape(size_text(size, total))}</span>{extra} '
+            f'<span class="se-size-value" title="exact number of contacts" '
+            f'style="color:#888;font-size:0.85em">{int(size)}</span></div>')
+
+
+def error_html(error: BaseException | str) -> str:
+    """An inline error: the message and, for syntax errors, the text with a caret.
+
+    Examples
+    --------
+    >>> from segexplore import parse
+    >>> try:
+    ...     parse("city = ")
+    ... except Exception as e:
+    ...     print(error_html(e))  # doctest: +NORMALIZE_WHITESPACE
+    <div class="se-error-box"><div class="se-error-message">expected a value after '=' but
+    found end of text (at position 7)</div><pre class="se-error-caret">city =
+           ^</pre></div>
+    """
+    if isinstance(error, str):
+        return f'<div class="se-error-box"><div class="se-error-message">{escape(error)}</div></div>'
+    message = str(error).split("\n", 1)[0]
+    caret = ""
+    if isinstance(error, RuleSyntaxError) and error.text:
+        line_start = error.text.rfind("\n", 0, error.position) + 1
+        line_end = error.text.find("\n", error.position)
+        line = error.text[line_start:line_end if line_end >= 0 else None]
+        caret = (f'<pre class="se-error-caret">{escape(line)}\n'
+                 f'{" " * (error.position - line_start)}^</pre>')
+    return (f'<div class="se-error-box"><div class="se-error-message">{escape(message)}'
+            f'</div>{caret}</div>')
+
+
+def message_html(text: str, *, kind: str = "info") -> str:
+    """A short note (``kind`` is ``info``, ``warning`` or ``success``)."""
+    colours = {"info": "#555", "warning": "#a15c00", "success": "#1a7f37"}
+    return (f'<div class="se-message se-message-{kind}" style="color:{colours.get(kind, "#555")}">'
+            f'{escape(text)}</div>')
+
+
+def safe_filename(name: str) -> str:
+    """A file name stem from a segment name: letters, digits, ``-`` and ``_`` only."""
+    stem = re.sub(r"[^\w\-]+", "_", name, flags=re.UNICODE).strip("_")
+    return stem or "segment"
+
+
+def download_link_html(data: bytes, filename: str, rows: int) -> str:
+    """A link that downloads ``data`` as a CSV file, embedded as a base64 ``data:`` URL.
+
+    A Voilà page cannot write to the analyst's disk, so the browser saves the file.
+    """
+    encoded = base64.b64encode(data).decode("ascii")
+    noun = "row" if rows == 1 else "rows"
+    return (f'<a class="se-download-link" download="{escape(filename)}" '
+            f'href="data:text/csv;base64,{encoded}">Download CSV ({rows:,} {noun})</a>')
+
+
+def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
+               css_class: str = "se-table") -> str:
+    """A DataFrame as a compact HTML table (at most ``max_rows`` rows)."""
+    shown = frame.head(max_rows)
+    table = shown.to_html(index=index, classes=css_class, border=0, na_rep="",
+                          float_format=lambda x: f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}")
+    more = (f'<div class="se-table-more">… {len(frame) - max_rows:,} more rows</div>'
+            if len(frame) > max_rows else "")
+    return table + more

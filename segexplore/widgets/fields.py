@@ -1,0 +1,300 @@
+"""What the segment builder can offer for each field: kinds, operators, values and bounds.
+
+Plain functions over a :class:`~segexplore.ContactBase`, without any widget, so they are
+tested directly. The builder (:mod:`segexplore.widgets.builder`) turns their answers into
+dropdowns, multi-selects and sliders.
+
+A *field option* is one entry of the builder's field dropdown: a contact attribute
+(``city``), a behaviour feature (``purchases_30d``), an event type (``purchase``, for
+``count(purchase, ...)`` conditions) or a saved segment (for ``segment("name")``). Its
+*kind* decides which operators fit and which value widget is shown.
+
+Examples
+--------
+>>> operators_for("numeric")[:3]
+('>=', '<=', 'between')
+>>> choice_label("Lyon", 1234)
+'Lyon (1,234)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from segexplore.core.base import ContactBase
+
+__all__ = [
+    "FieldOption", "KINDS", "OPERATORS", "NO_VALUE_OPERATORS", "EVENT_OPERATORS",
+    "EVENT_FILTER_PROPERTIES", "field_options", "flat_options", "find_option",
+    "operators_for", "field_kind", "field_values", "value_choices", "choice_label",
+    "numeric_bounds", "event_property_choices", "pii_columns",
+]
+
+#: Kind of each column role; ``id`` columns are not offered as conditions.
+_ROLE_KINDS = {"categorical": "categorical", "consent": "categorical", "numeric": "numeric",
+               "date": "date", "multi": "multi", "boolean": "boolean", "email": "text",
+               "text": "text"}
+
+#: Every kind a field option can have.
+KINDS = ("categorical", "text", "numeric", "date", "multi", "boolean", "event", "segment")
+
+#: Operators of the event rows: ``count(event, ...) <op> N``.
+EVENT_OPERATORS = ("count >=", "count <=", "count =", "count >", "count <", "count !=")
+
+#: The operators that fit each kind, the most useful first (the first is the default).
+OPERATORS: dict[str, tuple[str, ...]] = {
+    "categorical": ("is any of", "is none of", "=", "!=", "contains", "starts with",
+                    "ends with", "is missing", "is not missing"),
+    "text": ("contains", "starts with", "ends with", "=", "!=", "is any of", "is none of",
+             "is missing", "is not missing"),
+    "numeric": (">=", "<=", "between", "=", "!=", ">", "<", "in top %", "is missing",
+                "is not missing"),
+    "date": ("within last", "more than ago", "before", "after", "between",
+             "anniversary within next", "is missing", "is not missing"),
+    "multi": ("has any", "has all", "has none", "is missing", "is not missing"),
+    "boolean": ("is true", "is false", "is missing", "is not missing"),
+    "event": EVENT_OPERATORS,
+    "segment": ("in segment",),
+}
+
+#: Operators that take no value.
+NO_VALUE_OPERATORS = frozenset({"is missing", "is not missing", "is true", "is false",
+                                "in segment"})
+
+#: Event properties offered as the optional filter of an event row.
+EVENT_FILTER_PROPERTIES = ("brand", "category")
+
+#: Column names treated as personal data when ``mask_pii`` is on (besides email/text roles).
+_PII_NAMES = frozenset({"email", "email_original", "first_name", "last_name", "phone",
+                        "mobile", "address", "street", "name", "full_name"})
+
+_GROUPS = {"attributes": "Attribute", "features": "Feature", "events": "Event",
+           "segments": "Segment"}
+
+
+@dataclass(frozen=True)
+class FieldOption:
+    """One entry of the field dropdown.
+
+    Parameters
+    ----------
+    key : str
+        The dropdown value: the column name for attributes and features,
+        ``"event:<type>"`` for event types, ``"segment:<name>"`` for saved segments.
+    name : str
+        The column, event type or segment name as written in rules.
+    kind : str
+        One of :data:`KINDS`.
+    group : str
+        ``"Attribute"``, ``"Feature"``, ``"Event"`` or ``"Segment"``.
+    """
+
+    key: str
+    name: str
+    kind: str
+    group: str
+
+    @property
+    def label(self) -> str:
+        """The text shown in the dropdown: ``"Attribute: city"``."""
+        return f"{self.group}: {self.name}"
+
+
+def _dtype_kind(series: pd.Series) -> str:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    return "categorical"
+
+
+def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
+    """The fields a rule row can use, grouped: attributes, features, events, segments.
+
+    Parameters
+    ----------
+    base : ContactBase
+
+    Returns
+    -------
+    dict
+        ``{"attributes": [...], "features": [...], "events": [...], "segments": [...]}``,
+        each a list of :class:`FieldOption`. Attributes keep the contacts' column order
+        (``id`` columns left out) and take their kind from ``base.roles``; features follow
+        :data:`segexplore.core.features.FEATURES` with a kind from their dtype; events are
+        the event types of the base, sorted; segments are ``base.segments`` in saving order.
+    """
+    from segexplore.core.features import FEATURES
+
+    attributes = []
+    for column in base.contacts.columns:
+        role = base.roles.roles.get(column)
+        kind = _ROLE_KINDS.get(role) if role else _dtype_kind(base.contacts[column])
+        if kind is not None:
+            attributes.append(FieldOption(column, column, kind, _GROUPS["attributes"]))
+    features = [FieldOption(name, name, _dtype_kind(base.features[name]), _GROUPS["features"])
+                for name in FEATURES
+                if name in base.features.columns and name not in base.contacts.columns]
+    events = [FieldOption(f"event:{name}", name, "event", _GROUPS["events"])
+              for name in sorted(base.activity.event_types)]
+    segments = [FieldOption(f"segment:{name}", name, "segment", _GROUPS["segments"])
+                for name in base.segments]
+    return {"attributes": attributes, "features": features, "events": events,
+            "segments": segments}
+
+
+def flat_options(groups: Mapping[str, list[FieldOption]]) -> list[FieldOption]:
+    """All options of :func:`field_options` in dropdown order."""
+    return [option for options in groups.values() for option in options]
+
+
+def find_option(options: Iterable[FieldOption], key: str) -> FieldOption | None:
+    """The option whose key is ``key`` (or, failing that, whose name is), or None."""
+    options = list(options)
+    for option in options:
+        if option.key == key:
+            return option
+    for option in options:
+        if option.name == key and option.group in ("Attribute", "Feature"):
+            return option
+    return None
+
+
+def operators_for(kind: str) -> tuple[str, ...]:
+    """The operators that fit a field kind, the default first.
+
+    Examples
+    --------
+    >>> operators_for("multi")
+    ('has any', 'has all', 'has none', 'is missing', 'is not missing')
+    >>> operators_for("event")[0]
+    'count >='
+    """
+    try:
+        return OPERATORS[kind]
+    except KeyError:
+        raise ValueError(f"unknown field kind {kind!r}; known kinds: {', '.join(KINDS)}") \
+            from None
+
+
+def field_kind(base: ContactBase, key: str) -> str:
+    """The kind of a field key (see :class:`FieldOption`); ValueError if unknown."""
+    option = find_option(flat_options(field_options(base)), key)
+    if option is None:
+        raise ValueError(f"unknown field {key!r}")
+    return option.kind
+
+
+def field_values(base: ContactBase, name: str) -> pd.Series:
+    """The values of a contact column or behaviour feature, one per contact."""
+    if name in base.contacts.columns:
+        return base.contacts[name]
+    if name in base.features.columns:
+        return base.features[name]
+    raise KeyError(f"no contact column or feature named {name!r}")
+
+
+def _split_multi(series: pd.Series, separator: str) -> pd.Series:
+    """One row per (contact, value) of a multi-valued column; contact index kept."""
+    text = series.dropna().astype(str)
+    return text.str.split(separator, regex=False).explode().str.strip().loc[lambda s: s != ""]
+
+
+def value_choices(base: ContactBase, name: str, *, mask: Any = None,
+                  limit: int = 1000) -> list[tuple[Any, int]]:
+    """The values of a field with their number of contacts, most frequent first.
+
+    Parameters
+    ----------
+    base : ContactBase
+    name : str
+        Contact column or feature. Multi-valued columns (role ``multi``) are split, so
+        ``"sport|outdoor"`` counts once for ``sport`` and once for ``outdoor``.
+    mask : boolean array-like, optional
+        Count only these contacts.
+    limit : int
+        Keep at most this many values.
+
+    Returns
+    -------
+    list of (value, count)
+        Missing values left out; ties sorted by value text.
+    """
+    series = field_values(base, name)
+    if mask is not None:
+        series = series[np.asarray(mask, dtype=bool)]
+    if base.roles.roles.get(name) == "multi":
+        separator = base.roles.separators.get(name, "|")
+        series = _split_multi(series, separator)
+    counts = series.value_counts(dropna=True, sort=False)
+    counts = counts[counts > 0]
+    pairs = [(_plain(value), int(count)) for value, count in counts.items()]
+    pairs.sort(key=lambda pair: (-pair[1], str(pair[0])))
+    return pairs[:limit]
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars as Python values (so rules and widgets accept them)."""
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def choice_label(value: Any, count: int) -> str:
+    """The option label of a value: ``"Lyon (1,234)"``."""
+    return f"{value} ({count:,})"
+
+
+def numeric_bounds(base: ContactBase, name: str) -> tuple[float, float, bool]:
+    """``(minimum, maximum, integer)`` of a numeric field; ``(0, 0, True)`` when all missing.
+
+    ``integer`` is true when the dtype is an integer type, so a slider can step by 1.
+    """
+    series = field_values(base, name)
+    integer = pd.api.types.is_integer_dtype(series.dtype)
+    values = pd.to_numeric(series, errors="coerce").dropna()
+    if values.empty:
+        return 0, 0, True
+    low, high = _plain(values.min()), _plain(values.max())
+    if integer:
+        return int(low), int(high), True
+    return float(low), float(high), False
+
+
+def event_property_choices(base: ContactBase, event_type: str, prop: str, *,
+                           limit: int = 200) -> list[tuple[Any, int]]:
+    """Values of an event property (``brand``...) among events of one type, with counts.
+
+    Empty when the base has no such events or property.
+    """
+    activity = base.activity
+    if event_type not in activity.event_types or prop not in activity.property_names(event_type):
+        return []
+    values = activity.property(event_type, prop)
+    counts = values.value_counts(dropna=True, sort=False)
+    counts = counts[counts > 0]
+    pairs = [(_plain(value), int(count)) for value, count in counts.items()]
+    pairs.sort(key=lambda pair: (-pair[1], str(pair[0])))
+    return pairs[:limit]
+
+
+def pii_columns(base: ContactBase) -> frozenset[str]:
+    """Contact columns holding personal data: email and free-text roles, names, phones.
+
+    With ``mask_pii`` the builder never lists their values (it offers a text box instead)
+    and tables leave them out.
+    """
+    roles = base.roles.roles
+    return frozenset(column for column in base.contacts.columns
+                     if roles.get(column) in ("email", "text") or column in _PII_NAMES)
