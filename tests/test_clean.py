@@ -232,3 +232,12 @@ def test_repeated_invalid_emails_are_not_merged():
     assert base.contacts["contact_id"].tolist() == [1, 2, 3]
     assert len(base.report.merges) == 0
     assert not base.contacts["email_valid"].any()
+
+
+def test_inactive_contacts_are_flagged_not_deleted(base):
+    # Contact 6 has no event or order at all; 3, 4 and 5 have some in the last 12 months.
+    steps = base.report.steps.set_index("step")
+    assert steps.loc["inactive flagged", "rows"] == 1
+    inactive = base.features.set_index(base.contacts["contact_id"])["inactive"]
+    assert inactive.to_dict() == {3: False, 4: False, 5: False, 6: True}
+    assert len(base.contacts) == 4

@@ -194,10 +194,35 @@ def read_base(
                 f"{failures.iloc[0].to_dict()}", failure_cases=failures)
 
     contact_roles = infer_roles(tables["contacts"], roles, separators=None)
-    return ContactBase(
+    base = ContactBase(
         tables["contacts"], tables.get("events"), tables.get("orders"),
         roles=contact_roles, as_of=as_of, report=report,
     )
+    if clean and (base.events is not None or base.orders is not None):
+        inactive = _count_inactive(base)
+        report.steps = pd.concat([report.steps, pd.DataFrame([{
+            "table": "contacts", "step": "inactive flagged", "rows": inactive,
+            "detail": f"no activity in the 12 months up to {base.as_of:%Y-%m-%d}; "
+                      "kept, see base.features['inactive']"}])], ignore_index=True)
+    return base
+
+
+def _count_inactive(base: ContactBase) -> int:
+    """Contacts with no event or order in the 365 days up to ``as_of`` (one cheap pass)."""
+    from .clean import _map_ids
+
+    ids = base.contacts["contact_id"]
+    id_map = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    active = np.zeros(len(ids), dtype=bool)
+    since = base.as_of - pd.Timedelta(days=365)
+    for table in (base.events, base.orders):
+        if table is None or not len(table):
+            continue
+        stamps = table["timestamp"]
+        recent = ((stamps > since) & (stamps <= base.as_of)).to_numpy()
+        positions, found = _map_ids(table["contact_id"].to_numpy()[recent], id_map)
+        active[positions[found]] = True
+    return int((~active).sum())
 
 
 def _unclean_contacts(frame, rows, problems, dayfirst, now):
