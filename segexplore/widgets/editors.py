@@ -66,13 +66,19 @@ class FieldData:
         if name in self.masked:
             return None
         if name not in self._choices:
-            self._choices[name] = value_choices(self.base, name)
+            try:
+                self._choices[name] = value_choices(self.base, name)
+            except KeyError:  # a field typed in the text that the base does not have
+                self._choices[name] = None
         return self._choices[name]
 
     def bounds(self, name: str) -> tuple[float, float, bool]:
         """``(min, max, integer)`` of a numeric field."""
         if name not in self._bounds:
-            self._bounds[name] = numeric_bounds(self.base, name)
+            try:
+                self._bounds[name] = numeric_bounds(self.base, name)
+            except KeyError:
+                self._bounds[name] = (0, 0, False)
         return self._bounds[name]
 
     def event_choices(self, event_type: str, prop: str) -> list[tuple[Any, int]]:
