@@ -18,7 +18,6 @@ import argparse
 import time
 
 import pandas as pd
-
 from common import generated_tables
 
 import segexplore as se
@@ -35,11 +34,11 @@ def main() -> None:
     started = time.perf_counter()
     base = se.read_base(tables["contacts"], tables["events"], tables["orders"], clean=False)
     loaded = time.perf_counter()
-    base.features  # activity table + features, computed once per base
+    _ = base.features  # activity table + features, computed once per base
     featured = time.perf_counter()
     found = discover(base, method=args.method)
     discovered = time.perf_counter()
-    found.projection  # noqa: B018 - computed lazily for the chart
+    _ = found.projection  # computed lazily for the chart
     projected = time.perf_counter()
 
     print(f"{len(base.contacts):,} contacts, {len(base.events):,} events, "

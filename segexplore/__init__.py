@@ -13,6 +13,17 @@ from .core.base import ContactBase
 from .core.loader import load_sample, read_base
 from .core.rules import Rule, field, parse, rule_from_dict, rule_from_json, rule_from_yaml
 from .core.sample import sample_path
+from .core.catalog import Catalog, CatalogError, read_history, refresh
+from .core.export import (
+    ExportError,
+    ExportResult,
+    export_segment,
+    export_segments,
+    export_split,
+    read_suppressions,
+    split,
+)
+from .core.privacy import NotFoundError, forget, mask_pii, stale_consent, subject_access
 from .core.segments import Segment
 from .core.sql import compile_rule, run_duckdb
 from .errors import (
@@ -39,6 +50,22 @@ __all__ = [
     "rule_from_yaml",
     "Segment",
     "compile_rule",
+    "Catalog",
+    "CatalogError",
+    "refresh",
+    "read_history",
+    "export_segment",
+    "export_segments",
+    "export_split",
+    "split",
+    "read_suppressions",
+    "ExportResult",
+    "ExportError",
+    "forget",
+    "subject_access",
+    "stale_consent",
+    "mask_pii",
+    "NotFoundError",
     "run_duckdb",
     "SegexploreError",
     "FileFormatError",

@@ -8,7 +8,7 @@ import pytest
 import segexplore as se
 from segexplore.core.sql import compile_rule, run_duckdb
 
-from conftest import AS_OF
+from tiny_base import AS_OF
 
 # The nine examples of the rule-engine issue, plus one per operator, with the members
 # worked out by hand from tests/conftest.py.

@@ -104,9 +104,9 @@ RULES = st.recursive(
 
 @pytest.fixture(scope="module")
 def base():
-    from conftest import NOW, _contacts, _events
+    from tiny_base import NOW, contacts_frame, events_frame
 
-    base = se.read_base(_contacts(), _events(), now=NOW)
+    base = se.read_base(contacts_frame(), events_frame(), now=NOW)
     base.segment('loyalty_tier in ("gold", "silver")', name="Clients groupe A")
     return base
 

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 #: Modules that register sub-commands, in the order they are listed in ``--help``.
-COMMAND_MODULES = ("data", "export", "dashboard")
+COMMAND_MODULES = ("data", "tools", "export", "dashboard")
 
 
 def build_parser() -> argparse.ArgumentParser:

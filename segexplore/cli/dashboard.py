@@ -188,6 +188,7 @@ def register(commands) -> None:
                     "saved segments, no code shown) and print its URL. Stop with Ctrl+C.")
     _add_server_arguments(report)
     report.add_argument("--segments", metavar="FILE",
-                        help="JSON or YAML list of segments ({name, rule, description, "
-                             "parent}); default: example segments")
+                        help="segment catalog (.yaml, see 'segexplore refresh') or JSON "
+                             "list of {name, rule, description, parent}; default: example "
+                             "segments")
     report.set_defaults(run=_report)

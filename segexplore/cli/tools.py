@@ -30,11 +30,22 @@ def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--orders", metavar="PATH", help="orders file")
 
 
+#: Columns of the profile summary printed by ``segexplore profile``.
+_PROFILE_COLUMNS = ("attribute", "kind", "count", "missing", "distinct", "top", "top_share",
+                    "mean", "min", "p50", "max")
+
+
 def _profile(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from ..core.profile import profile
 
     result = profile(load_file(args))
     print(result)
+    shown = [c for c in _PROFILE_COLUMNS if c in result.summary.columns]
+    with pd.option_context("display.width", 200, "display.max_columns", None,
+                           "display.max_colwidth", 30):
+        print(result.summary[shown].to_string(index=False))
     if args.html:
         result.to_html(args.html)
         print(f"HTML report written to {args.html}")

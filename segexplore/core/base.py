@@ -90,6 +90,10 @@ class ContactBase:
                            as_of=as_of, report=self.report)
         view.__dict__["activity"] = self.activity
         view.segments = self.segments
+        # Suppressions and erasures apply to every view of the base: share, do not copy.
+        for key in ("_suppressions", "_forgotten", "_privacy_salt"):
+            if key in self.__dict__:
+                view.__dict__[key] = self.__dict__[key]
         return view
 
     # --- behaviour ----------------------------------------------------------------------
@@ -168,6 +172,41 @@ class ContactBase:
         """Number of contacts matching ``rule`` (text or Rule), without naming a segment."""
         return int(self.evaluator().array(rule if not isinstance(rule, str)
                                           else _parse(rule)).sum())
+
+    # --- personal data (segexplore.core.privacy) and suppressions ---------------------
+    def forget(self, email_or_id, **options: Any):
+        """Erase one person from every table; later exports cannot contain them.
+
+        See :func:`segexplore.core.privacy.forget` (the erasure log holds no personal data).
+        """
+        from .privacy import forget
+
+        return forget(self, email_or_id, **options)
+
+    def subject_access(self, email_or_id) -> dict:
+        """Everything held about one person, as JSON-ready data (GDPR access/portability)."""
+        from .privacy import subject_access
+
+        return subject_access(self, email_or_id)
+
+    def stale_consent(self, months: int = 24) -> pd.Series:
+        """Contacts whose consent is older than ``months`` with no engagement since."""
+        from .privacy import stale_consent
+
+        return stale_consent(self, months)
+
+    def add_suppressions(self, source, **read_options: Any) -> pd.DataFrame:
+        """Register a suppression list (unsubscribes, bounces, complaints) for all exports."""
+        from .export import register_suppressions
+
+        return register_suppressions(self, source, **read_options)
+
+    @property
+    def suppressions(self) -> pd.DataFrame:
+        """The registered suppression lists, one row per email."""
+        from .export import registered_suppressions
+
+        return registered_suppressions(self)
 
     # --- display ------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:

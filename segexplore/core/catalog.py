@@ -10,12 +10,12 @@ Examples
 --------
 >>> import segexplore as se
 >>> catalog = Catalog()
->>> _ = catalog.add("Buyers", "purchases_365d >= 1", owner="crm")
->>> _ = catalog.add("Dutch buyers", 'language = "nl"', parent="Buyers")
+>>> _ = catalog.add("Android", 'device = "Android"', owner="crm")
+>>> _ = catalog.add("Android in Lyon", 'city = "Lyon"', parent="Android")
 >>> catalog.dependency_order()
-['Buyers', 'Dutch buyers']
+['Android', 'Android in Lyon']
 >>> segments = catalog.apply(se.load_sample())
->>> segments["Dutch buyers"].size <= segments["Buyers"].size
+>>> segments["Android in Lyon"].size <= segments["Android"].size
 True
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +118,7 @@ class CatalogEntry:
         tags = data.get("tags") or ()
         if isinstance(tags, str) or not isinstance(tags, Iterable):
             raise CatalogError(f"{where}: tags must be a list, not {tags!r}")
-        history = data.get("history") or ()
+        history = data.get("history") or []
         if not isinstance(history, list) or not all(isinstance(h, Mapping) for h in history):
             raise CatalogError(f"{where}: history must be a list of {{rule, updated, by}}")
         return cls(name=name, rule=rule, description=str(data.get("description") or ""),
@@ -393,8 +392,15 @@ class Catalog:
             raise CatalogError(f"{source}: 'segments' must be a list")
         entries = [CatalogEntry.from_dict(item, f"{source}: segment {i + 1}")
                    for i, item in enumerate(items)]
+        seen: dict[str, str] = {}
         for i, entry in enumerate(entries):
-            _check_name(entry.name, f"{source}: segment {i + 1}")
+            where = f"{source}: segment {i + 1} ({entry.name!r})"
+            _check_name(entry.name, where)
+            if entry.name.lower() in seen:
+                raise CatalogError(f"{where}: the name is already taken by "
+                                   f"{seen[entry.name.lower()]!r} (names are compared "
+                                   "ignoring case)")
+            seen[entry.name.lower()] = entry.name
         try:
             return cls(entries, path=path)
         except CatalogError as error:
@@ -520,10 +526,11 @@ def refresh(catalog: Catalog, base: ContactBase, *, history_path: Any,
     --------
     >>> import segexplore as se, tempfile, pathlib
     >>> catalog = Catalog()
-    >>> _ = catalog.add("Buyers", "purchases_365d >= 1")
+    >>> _ = catalog.add("Lyon", 'city = "Lyon"')
     >>> history = pathlib.Path(tempfile.mkdtemp()) / "history.csv"
-    >>> first = refresh(catalog, se.load_sample(), history_path=history)
-    >>> second = refresh(catalog, se.load_sample(), history_path=history)
+    >>> base = se.load_sample()
+    >>> first = refresh(catalog, base, history_path=history)
+    >>> second = refresh(catalog, base, history_path=history)
     >>> float(second["jaccard"].iloc[0]), int(second["entered"].iloc[0])
     (1.0, 0)
     """
@@ -563,11 +570,12 @@ def refresh(catalog: Catalog, base: ContactBase, *, history_path: Any,
     snapshot_frame = pd.concat([kept_members.astype("str"), *snapshots], ignore_index=True)
     _write_frame(snapshot_frame.astype("str"), members_path)
 
-    previous = report["previous_size"].astype("Float64")
-    size = report["size"].astype("Float64")
-    change = ((size - previous) / previous).where(previous > 0,
-                                                  np.where(size > 0, np.inf, 0.0))
-    report["change"] = change.where(previous.notna())
+    previous = report["previous_size"].astype("float").to_numpy()
+    size = report["size"].astype("float").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 -> n is an infinite change
+        change = np.where(previous > 0, (size - previous) / previous,
+                          np.where(size > 0, np.inf, 0.0))
+    report["change"] = np.where(np.isnan(previous), np.nan, change)
     report["jump"] = (report["change"].abs() > jump_threshold).fillna(False).astype(bool)
     report["previous_size"] = report["previous_size"].astype("Int64")
     report = report[["segment", "date", "size", "previous_size", "change", "entered", "left",

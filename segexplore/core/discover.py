@@ -108,6 +108,8 @@ def feature_preprocessor(frame: pd.DataFrame, *, recency_cap_days: float = 1095.
     >>> frame = base.features[["days_since_last_purchase", "revenue_365d"]]
     >>> feature_preprocessor(frame).fit_transform(frame).shape == (len(frame), 2)
     True
+
+    The output columns are the input's, in the same order.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -119,24 +121,19 @@ def feature_preprocessor(frame: pd.DataFrame, *, recency_cap_days: float = 1095.
 
     filled = frame.fillna({c: recency_cap_days for c in frame.columns if _is_recency(c)})
     logged = set(_log_columns(filled.fillna(0)))
-    groups: dict[tuple[str, bool], list[str]] = {}
+    transformers = []  # one per column, so the output keeps the input's column order
     for name in frame.columns:
-        how = ("recency" if _is_recency(name) else "zero" if name in _ZERO_WHEN_MISSING
-               else "median")
-        groups.setdefault((how, name in logged), []).append(name)
-    transformers = []
-    for (how, log), names in groups.items():
-        if how == "recency":
+        if _is_recency(name):
             steps = [SimpleImputer(strategy="constant", fill_value=recency_cap_days,
                                    keep_empty_features=True),
                      FunctionTransformer(clip_to_cap, feature_names_out="one-to-one")]
-        elif how == "zero":
+        elif name in _ZERO_WHEN_MISSING:
             steps = [SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)]
         else:
             steps = [SimpleImputer(strategy="median", keep_empty_features=True)]
-        if log:
+        if name in logged:
             steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
-        transformers.append((f"{how}{'_log' if log else ''}", make_pipeline(*steps), names))
+        transformers.append((name, make_pipeline(*steps), [name]))
     prepare = ColumnTransformer(transformers, verbose_feature_names_out=False)
     return Pipeline([("prepare", prepare), ("scale", StandardScaler())])
 
@@ -174,13 +171,20 @@ def _estimator(method: str, k: int | None, seed: int, params: dict[str, Any]):
     raise ValueError(f"unknown method {method!r}; use kmeans, minibatch, gmm or dbscan")
 
 
-def _dbscan_eps(scaled: np.ndarray, min_samples: int) -> float:
-    """A default radius: the 90th percentile of the distance to the min_samples-th neighbour."""
+#: Quantiles of the distance to the min_samples-th neighbour tried as DBSCAN's radius.
+EPS_QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+#: DBSCAN runs leaving more than this share of the sample as noise are not chosen.
+MAX_NOISE = 0.10
+
+
+def _dbscan_radii(scaled: np.ndarray, min_samples: int) -> list[float]:
+    """Candidate radii: quantiles of the distance to the min_samples-th neighbour."""
     from sklearn.neighbors import NearestNeighbors
 
     probe = scaled[: min(len(scaled), 5000)]
     distances, _ = NearestNeighbors(n_neighbors=min_samples).fit(probe).kneighbors(probe)
-    return float(max(np.quantile(distances[:, -1], 0.9), 1e-3))
+    radii = np.quantile(distances[:, -1], EPS_QUANTILES)
+    return sorted({float(max(r, 1e-3)) for r in radii})
 
 
 def _assign_dbscan(model, scaled_fit: np.ndarray, scaled_all: np.ndarray) -> np.ndarray:
@@ -207,6 +211,17 @@ def _quality(scaled: np.ndarray, labels: np.ndarray, probe: np.ndarray) -> dict[
     return {"silhouette": float(silhouette_score(scaled[probe], labels[probe])),
             "davies_bouldin": float(davies_bouldin_score(scaled[kept], labels[kept])),
             "calinski_harabasz": float(calinski_harabasz_score(scaled[kept], labels[kept]))}
+
+
+def _select(scores: pd.DataFrame) -> int:
+    """Row with the best silhouette (DBSCAN: among runs with little noise)."""
+    allowed = scores["noise"] <= MAX_NOISE if "noise" in scores else scores["k"] >= 0
+    if not allowed.any():
+        return int(scores["noise"].to_numpy().argmin())
+    silhouette = scores["silhouette"].where(allowed & (scores["k"] >= 2))
+    if silhouette.isna().all():
+        return int(np.flatnonzero(allowed.to_numpy())[0])
+    return int(silhouette.fillna(-np.inf).to_numpy().argmax())
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:
@@ -236,35 +251,19 @@ def _effects(scaled: np.ndarray, labels: np.ndarray, names: list[str]) -> pd.Dat
     return pd.DataFrame(rows, columns=["cluster", "feature", "effect"])
 
 
-def _strength(effect: float) -> str:
-    size = abs(effect)
-    word = "higher" if effect > 0 else "lower"
-    if size >= 0.8:
-        return f"much {word}"
-    if size >= 0.5:
-        return word
-    return f"slightly {word}" if size >= 0.2 else "about the same"
+def _compare_clusters(raw: pd.DataFrame, labels: np.ndarray, clusters: pd.DataFrame,
+                      base: ContactBase | None) -> pd.DataFrame:
+    """Each cluster against the rest with :func:`segexplore.core.compare.compare`."""
+    from .compare import compare
 
-
-def _profiles(raw: pd.DataFrame, labels: np.ndarray, effects: pd.DataFrame) -> pd.DataFrame:
-    """Per cluster and feature: raw means inside and outside, effect size and a reading."""
-    means = raw.groupby(labels).mean()
-    totals, counts = raw.sum(), raw.count()
-    rows = []
-    for rec in effects.itertuples(index=False):
-        inside = means.loc[rec.cluster, rec.feature]
-        n_in = raw[rec.feature][labels == rec.cluster].count()
-        rest_n = counts[rec.feature] - n_in
-        rest = (totals[rec.feature] - inside * n_in) / rest_n if rest_n else np.nan
-        reading = (f"{rec.feature} is {_strength(rec.effect)} than in the rest: mean "
-                   f"{inside:,.1f} vs {rest:,.1f}")
-        rows.append({"cluster": rec.cluster, "feature": rec.feature, "cluster_mean": inside,
-                     "rest_mean": rest, "effect": rec.effect, "reading": reading})
-    table = pd.DataFrame(rows)
-    if len(table):
-        table = table.reindex(table["effect"].abs().sort_values(ascending=False).index)
-        table = table.sort_values("cluster", kind="stable").reset_index(drop=True)
-    return table
+    masks = {name: labels == cluster for cluster, name in zip(clusters["cluster"],
+                                                              clusters["name"], strict=True)}
+    source = base if base is not None else raw
+    comparison = compare(masks, source, attributes=list(raw.columns), rate=None)
+    differences = comparison.differences
+    cluster_of = dict(zip(clusters["name"], clusters["cluster"], strict=True))
+    differences.insert(0, "cluster", differences["segment"].map(cluster_of).astype(np.int64))
+    return differences
 
 
 def _name(effects: pd.DataFrame, cluster: int, traits: int = 2) -> str:
@@ -427,14 +426,17 @@ class Discovery:
     scores : DataFrame
         One row per number of clusters tried: ``k, silhouette, davies_bouldin,
         calinski_harabasz, selected`` (higher silhouette and Calinski-Harabasz, lower
-        Davies-Bouldin are better).
+        Davies-Bouldin are better). For DBSCAN, one row per radius tried, with ``eps``
+        and the ``noise`` share.
     clusters : DataFrame
         ``cluster, name, size, share, rule, precision, recall``: ``rule`` is the segment
         rule approximating the cluster; ``precision`` is the share of the rule's contacts
         that are in the cluster and ``recall`` the share of the cluster the rule finds,
         both measured with the rule engine on every contact.
     profiles : DataFrame
-        Each cluster against the rest of the base, strongest differences first.
+        Each cluster against the rest of the base: the ``differences`` table of
+        :func:`segexplore.core.compare.compare` (features ranked by effect size, with a
+        plain-language ``reading``) with a ``cluster`` column in front.
     model : sklearn Pipeline
         The fitted preparation and clustering steps.
     """
@@ -603,6 +605,7 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
     >>> found.k, sorted(found.clusters["size"].tolist())
     (2, [300, 300])
     """
+    own_base = base is not None
     if base is None:
         from .base import ContactBase
 
@@ -621,25 +624,30 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
 
     if method == "dbscan":
         params.setdefault("min_samples", 2 * raw.shape[1])
-        params.setdefault("eps", _dbscan_eps(scaled_fit, params["min_samples"]))
-        candidates = [None]
+        radii = ([params.pop("eps")] if "eps" in params
+                 else _dbscan_radii(scaled_fit, params["min_samples"]))
+        candidates = [{"eps": r} for r in radii]
     else:
-        candidates = [k] if isinstance(k, (int, np.integer)) else sorted(set(k))
-        if not candidates or min(candidates) < 2:
+        ks = [k] if isinstance(k, (int, np.integer)) else sorted(set(k))
+        if not ks or min(ks) < 2:
             raise ValueError(f"k must be at least 2, got {k!r}")
-    rows, fitted = [], {}
-    for n_clusters in candidates:
-        model = _estimator(method, n_clusters, seed, params)
-        labels_fit = (model.fit_predict(scaled_fit))
-        fitted[n_clusters] = (model, labels_fit)
-        found = len(np.unique(labels_fit[labels_fit >= 0]))
-        rows.append({"k": found if n_clusters is None else n_clusters,
-                     **_quality(scaled_fit, labels_fit, probe)})
+        candidates = [{"k": int(n)} for n in ks]
+    rows, fitted = [], []
+    for candidate in candidates:
+        if method == "dbscan":
+            model = _estimator(method, None, seed, {**params, **candidate})
+        else:
+            model = _estimator(method, candidate["k"], seed, params)
+        labels_fit = model.fit_predict(scaled_fit)
+        fitted.append(model)
+        row = {"k": len(np.unique(labels_fit[labels_fit >= 0])), **candidate}
+        if method == "dbscan":
+            row["noise"] = float((labels_fit < 0).mean())
+        rows.append({**row, **_quality(scaled_fit, labels_fit, probe)})
     scores = pd.DataFrame(rows)
-    best = (0 if scores["silhouette"].isna().all()
-            else int(scores["silhouette"].fillna(-np.inf).to_numpy().argmax()))
+    best = _select(scores)
     scores["selected"] = np.arange(len(scores)) == best
-    model, labels_fit = fitted[candidates[best]]
+    model = fitted[best]
 
     from sklearn.pipeline import Pipeline
 
@@ -648,10 +656,9 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
     labels = (_assign_dbscan(model, scaled_fit, scaled_all) if method == "dbscan"
               else model.predict(scaled_all))
     labels = _by_size(np.asarray(labels))
-    names_in = list(prepare[0].get_feature_names_out())
-    effects = _effects(scaled_all, labels, names_in)
-    profiles = _profiles(raw, labels, effects)
+    effects = _effects(scaled_all, labels, list(raw.columns))
     clusters = _describe(raw, labels, effects, fit_rows, base, rule_depth, seed)
+    profiles = _compare_clusters(raw, labels, clusters, base if own_base else None)
     return Discovery(base=base, raw=raw, labels=pd.Series(labels, index=raw.index,
                                                           name="cluster"),
                      scores=scores, clusters=clusters, profiles=profiles, model=pipeline,

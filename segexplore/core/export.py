@@ -88,7 +88,7 @@ class Preset:
     name: str
     default_columns: tuple[str, ...]
     names: Mapping[str, str]
-    other: str  # how to name a column the preset does not know: "title" or "upper"
+    other: str  # how to name a column the preset does not know: "keep", "title" or "upper"
     birthday_format: str | None = None  # strftime layout of birth_date, when special
     tag_separator: str | None = None  # interests "a|b" are written "a,b"
 
@@ -122,9 +122,10 @@ PRESETS: dict[str | None, Preset] = {
 
 def _preset(preset: str | None) -> Preset:
     key = preset.lower() if isinstance(preset, str) else preset
+    key = None if key == "plain" else key
     if key not in PRESETS:
         raise ExportError(f"unknown preset {preset!r}; presets are 'mailchimp', 'brevo' or "
-                          "None (segexplore's column names)")
+                          "None / 'plain' (segexplore's column names)")
     return PRESETS[key]
 
 
@@ -310,7 +311,8 @@ def _fresh_mask(segment: Segment) -> np.ndarray:
 
 def _counts(values: pd.Series) -> str:
     counts = values.astype("object").fillna("missing").value_counts()
-    return ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))  # stable text
+    return ", ".join(f"{k} {v:,}" for k, v in ordered)
 
 
 def _select(segment: Segment, *, suppressions: pd.DataFrame | None = None,
@@ -511,9 +513,12 @@ def data_fingerprint(base: ContactBase) -> dict[str, Any]:
     Examples
     --------
     >>> import segexplore as se
-    >>> a, b = data_fingerprint(se.load_sample()), data_fingerprint(se.load_sample())
-    >>> a["sha256"] == b["sha256"] and a["contacts"]["rows"] > 15_000
+    >>> base = se.load_sample()
+    >>> fingerprint = data_fingerprint(base)
+    >>> fingerprint["contacts"]["rows"] == len(base.contacts)
     True
+    >>> len(fingerprint["sha256"])
+    64
     """
     tables = {"contacts": base.contacts, "events": base.events, "orders": base.orders}
     cache = base.__dict__.setdefault("_fingerprints", {})
@@ -578,6 +583,8 @@ def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | 
     base = selection.base
     chosen = _preset(preset)
     path = Path(path)
+    if not path.parent.is_dir():
+        raise ExportError(f"path: the folder {path.parent} of {path.name} does not exist")
     wanted = _output_columns(base, columns, chosen)
     if include_unsendable:
         keep = np.ones(len(selection.positions), dtype=bool)
@@ -604,7 +611,7 @@ def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | 
         "bytes": written["bytes"],
         "created_at": _utc_now(),
         "segexplore_version": _version(),
-        "preset": chosen.name if preset is not None else None,
+        "preset": None if chosen.name == "plain" else chosen.name,
         "options": {"columns": list(frame.columns), "header": header, "excel": excel,
                     "encoding": written["encoding"], "separator": written["separator"],
                     "include_unsendable": include_unsendable,
@@ -665,7 +672,7 @@ def export_segment(segment: Segment, path: Any, *, columns: Sequence[str] | None
     >>> seg = base.segment('language = "nl"', name="Dutch")
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "dutch.csv"
     >>> result = export_segment(seg, out, preset="mailchimp")
-    >>> result.rows == result.waterfall["remaining"].iloc[-1]
+    >>> result.rows == int(result.waterfall["remaining"].iloc[-1])
     True
     >>> out.read_text(encoding="utf-8").splitlines()[0]
     'Email Address,First Name,Last Name'
@@ -729,14 +736,14 @@ def export_segments(segments: Iterable[Segment] | Mapping[str, Segment], directo
     stems = [_file_stem(n) for n in names]
     for stem in stems:
         if stems.count(stem) > 1:
-            raise ExportError(f"segments {[n for n, s in zip(names, stems) if s == stem]} "
+            raise ExportError(f"segments {[n for n, s in zip(names, stems, strict=True) if s == stem]} "
                               f"would be written to the same file {stem}.csv; rename one")
     listed, source = _prepare_suppressions(suppressions)
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     results: dict[str, ExportResult] = {}
     claimed: dict[str, Any] = {"ids": set(), "emails": set(), "names": []}
-    for segment, stem in zip(items, stems):
+    for segment, stem in zip(items, stems, strict=True):
         priority = overlap == "priority" and bool(claimed["names"])
         selection = _select(segment, suppressions=listed,
                             claimed=claimed if priority else None)

@@ -188,10 +188,11 @@ def as_python(value: Any) -> Any:
 
 
 def to_timestamp(nanoseconds: float) -> pd.Timestamp:
-    """Nanoseconds since the epoch (possibly fractional) as a Timestamp (NaT for NaN)."""
+    """Nanoseconds since the epoch (possibly fractional) as a Timestamp (NaT for NaN),
+    rounded to the microsecond, the precision of Python's datetime (and of charts)."""
     if nanoseconds is None or (isinstance(nanoseconds, float) and math.isnan(nanoseconds)):
         return pd.NaT
-    return pd.Timestamp(int(round(nanoseconds)))
+    return pd.Timestamp(int(round(nanoseconds / 1000)) * 1000)
 
 
 def mask_array(mask: Any, index: pd.Index, parameter: str = "mask") -> np.ndarray:
@@ -237,7 +238,8 @@ class Profile:
         ``attribute, left, right, count``: bins of numbers and dates (the last bin includes
         its right edge, as in :func:`numpy.histogram`).
     tags : DataFrame
-        ``attribute, tag, count, share``: contacts holding each tag of a multi-valued column.
+        ``attribute, tag, count, share``: contacts holding each tag of a multi-valued column
+        (tags compared ignoring case, as ``interests has "sport"`` does).
     suggestions : DataFrame
         ``attribute, kind, text, share``: rules to paste into ``base.segment(...)``; ``kind``
         is ``"quantile"`` (a cut point of a number or date) or ``"cover_80"`` (the fewest
@@ -432,7 +434,7 @@ class _Builder:
             offset = int(present[0])
             shifted = (present - offset).astype(np.float64)
             row["mean"] = to_timestamp(offset + shifted.mean())
-            row["std"] = (pd.Timedelta(nanoseconds=int(round(shifted.std(ddof=1))))
+            row["std"] = (pd.Timedelta(microseconds=round(shifted.std(ddof=1) / 1000))
                           if n > 1 else pd.NaT)
             quantiles = offset + sorted_quantiles(shifted, QUANTILES)
         else:
@@ -507,7 +509,8 @@ class _Builder:
         for label, count in zip(labels, counts):
             if count == 0 or label is None or (isinstance(label, float) and math.isnan(label)):
                 continue
-            for tag in {t.strip() for t in str(label).split(separator)} - {""}:
+            # tags ignore case, as the rule `interests has "sport"` does
+            for tag in {t.strip().lower() for t in str(label).split(separator)} - {""}:
                 tag_counts[tag] = tag_counts.get(tag, 0) + int(count)
         ranked = sorted(tag_counts.items(), key=lambda item: (-item[1], item[0]))
         column = row["attribute"]

@@ -170,9 +170,11 @@ class PropensityModel:
         Validation AUC of the model and of the recency-only baseline.
     calibration, gains : DataFrame
         See :func:`calibration_table` and :func:`gains_table` (validation period).
-    estimator : sklearn Pipeline
-        Imputation and scaling (as in :func:`~segexplore.core.discover.feature_preprocessor`)
-        followed by the model.
+    preprocessor : sklearn Pipeline
+        Imputation, log1p of heavy tails and scaling, as in
+        :func:`~segexplore.core.discover.feature_preprocessor`, fitted on the training rows.
+    model : estimator
+        The fitted model; :meth:`predict` chains both.
     train_features, validation_features : DataFrame
         What the model learnt from and was validated on (population rows only).
     """
@@ -183,6 +185,10 @@ class PropensityModel:
     @property
     def name(self) -> str:
         return str(self.scores.name)
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Probabilities for rows of features (columns as in :func:`training_features`)."""
+        return self.model.predict_proba(self.preprocessor.transform(features))[:, 1]
 
     def summary(self) -> pd.DataFrame:
         """Periods, sizes, positive rates and AUCs, one row per period."""
@@ -220,7 +226,6 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
          baseline: tuple[str, float], model: Any, features: Sequence[str] | None,
          cutoff: Any, validation_cutoff: Any) -> PropensityModel:
     from sklearn.base import clone
-    from sklearn.pipeline import Pipeline
 
     offset = _offset(horizon)
     as_of = base.as_of
@@ -249,10 +254,10 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
         estimator = clone(estimator)
     except TypeError:  # not an sklearn estimator: used as given
         pass
-    pipeline = feature_preprocessor(train_x)
-    pipeline = Pipeline([*pipeline.steps, ("model", estimator)])
-    pipeline.fit(train_x, train_y)
-    valid_p = pipeline.predict_proba(valid_x)[:, 1]
+    preprocessor = feature_preprocessor(train_x).fit(train_x)
+    estimator.fit(preprocessor.transform(train_x), train_y)
+    fitted = PropensityModel(preprocessor=preprocessor, model=estimator)
+    valid_p = fitted.predict(valid_x)
 
     baseline_name, sign = baseline
     baseline_score = sign * np.nan_to_num(valid_x[baseline_name].to_numpy(), nan=_NEVER_DAYS)
@@ -260,15 +265,16 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
     now_x = training_features(base, as_of, names)[now_rows]
     scores = pd.Series(np.nan, index=base.contacts.index, name=name)
     if len(now_x):
-        scores[now_rows] = pipeline.predict_proba(now_x)[:, 1]
-    return PropensityModel(
-        base=base, scores=scores, estimator=pipeline, features=names, horizon=offset,
+        scores[now_rows] = fitted.predict(now_x)
+    fitted.__dict__.update(
+        base=base, scores=scores, features=names, horizon=offset,
         cutoff=cut, validation_cutoff=vcut, description=description,
         train_features=train_x, train_labels=train_y, validation_features=valid_x,
         validation_labels=valid_y, validation_scores=valid_p,
         auc=_auc(valid_y, valid_p), baseline=f"recency ({baseline_name})",
         baseline_auc=_auc(valid_y, baseline_score),
         calibration=calibration_table(valid_y, valid_p), gains=gains_table(valid_y, valid_p))
+    return fitted
 
 
 def propensity(base: ContactBase, target: str = "purchase", horizon: Any = "30 days", *,

@@ -116,6 +116,36 @@ class Segment:
                 + (f"<br><em>{escape(self.description)}</em>" if self.description else "")
                 + "</div>")
 
+    # --- export (segexplore.core.export) ----------------------------------------------
+    def waterfall(self, **options: Any):
+        """The sendable-contacts waterfall: matched -> valid email -> consented -> not
+        suppressed -> de-duplicated -> exported (see :func:`~segexplore.core.export.sendable_waterfall`)."""
+        from .export import sendable_waterfall
+
+        return sendable_waterfall(self, **options)
+
+    def to_csv(self, path, **options: Any):
+        """Write the contacts of this segment who may be emailed, with a manifest.
+
+        See :func:`segexplore.core.export.export_segment` for ``columns``, ``preset``
+        (``"mailchimp"``, ``"brevo"``), ``excel`` and ``suppressions``.
+        """
+        from .export import export_segment
+
+        return export_segment(self, path, **options)
+
+    def split(self, **options: Any) -> pd.DataFrame:
+        """Seeded random A/B/holdout split (see :func:`segexplore.core.export.split`)."""
+        from .export import split
+
+        return split(self, **options)
+
+    def export_split(self, directory, **options: Any):
+        """One file per split group, the split in each manifest."""
+        from .export import export_split
+
+        return export_split(self, directory, **options)
+
     def to_dict(self) -> dict[str, Any]:
         """Name, description, parent name and rule (text and JSON form)."""
         return {"name": self.name, "description": self.description,

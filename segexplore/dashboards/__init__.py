@@ -211,13 +211,14 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
 
 
 def segments_from_environment(base, environ: Mapping[str, str] | None = None) -> list:
-    """The saved segments the report shows, added to ``base.segments``.
+    """The saved segments the report shows, registered in ``base.segments``.
 
-    Read from the JSON or YAML file named by ``SEGEXPLORE_SEGMENTS`` (or ``?segments=``):
-    a list of ``{"name", "rule", "description", "parent"}`` entries as written by
-    :meth:`Segment.to_dict` (optionally under a ``"segments"`` key); a parent is named and
-    must come earlier in the list. Without a file: the segments already saved in
-    ``base.segments``, or, when there are none, :data:`SAMPLE_SEGMENTS`.
+    Read from the file named by ``SEGEXPLORE_SEGMENTS`` (or ``?segments=...``): a segment
+    catalog (YAML, ``schema: segexplore.catalog/1``, see
+    :class:`segexplore.core.catalog.Catalog`), or a JSON/YAML list of ``{"name", "rule",
+    "description", "parent"}`` entries as :meth:`Segment.to_dict` writes them, parents
+    first. Without a file: the segments already saved in ``base.segments``, or, when
+    there are none, :data:`SAMPLE_SEGMENTS`.
 
     Examples
     --------
@@ -228,14 +229,23 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
     """
     sources = data_sources(environ)
     if "segments" in sources:
-        entries = _read_segment_file(Path(sources["segments"]).expanduser())
+        document = _read_segment_file(Path(sources["segments"]).expanduser())
+        if isinstance(document, Mapping) and "schema" in document:
+            from ..core.catalog import Catalog
+
+            return list(Catalog.load(Path(sources["segments"]).expanduser())
+                        .apply(base).values())
+        entries = document.get("segments") if isinstance(document, Mapping) else document
+        if not isinstance(entries, list):
+            raise DashboardError(f"{sources['segments']!r} must hold a segment catalog or "
+                                 "a list of segments")
     elif base.segments:
         return list(base.segments.values())
     else:
         entries = list(SAMPLE_SEGMENTS)
     segments = []
-    for number, entry in enumerate(entries):
-        if not isinstance(entry, Mapping) or "rule" not in entry:
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, Mapping) or not entry.get("rule"):
             raise DashboardError(f"segment {number} needs a 'rule' (and a 'name'): {entry!r}")
         segments.append(base.segment(entry["rule"], name=entry.get("name") or entry["rule"],
                                      description=entry.get("description") or "",
@@ -243,7 +253,7 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
     return segments
 
 
-def _read_segment_file(path: Path) -> list:
+def _read_segment_file(path: Path) -> Any:
     import json
 
     try:
@@ -255,16 +265,9 @@ def _read_segment_file(path: Path) -> list:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
-            document = yaml.safe_load(text)
-        else:
-            document = json.loads(text)
+            return yaml.safe_load(text)
+        return json.loads(text)
     except ValueError as error:  # json.JSONDecodeError
         raise DashboardError(f"{str(path)!r} is not valid JSON: {error}") from None
     except Exception as error:  # yaml.YAMLError
         raise DashboardError(f"{str(path)!r} is not valid YAML: {error}") from None
-    if isinstance(document, Mapping):
-        document = document.get("segments")
-    if not isinstance(document, list):
-        raise DashboardError(f"{str(path)!r} must hold a list of segments "
-                              "(or a 'segments' key holding one)")
-    return document

@@ -71,7 +71,7 @@ def error_html(error: BaseException | str) -> str:
            ^</pre></div>
     """
     if isinstance(error, str):
-        return f'<div class="se-error-box"><div class="se-error-message">{escape(error)}</div></div>'
+        return f'<div class="se-error-box"><div class="se-error-message">{escape(error, quote=False)}</div></div>'
     message = str(error).split("\n", 1)[0]
     caret = ""
     if isinstance(error, RuleSyntaxError) and error.text:
@@ -80,7 +80,7 @@ def error_html(error: BaseException | str) -> str:
         line = error.text[line_start:line_end if line_end >= 0 else None]
         caret = (f'<pre class="se-error-caret">{escape(line)}\n'
                  f'{" " * (error.position - line_start)}^</pre>')
-    return (f'<div class="se-error-box"><div class="se-error-message">{escape(message)}'
+    return (f'<div class="se-error-box"><div class="se-error-message">{escape(message, quote=False)}'
             f'</div>{caret}</div>')
 
 
@@ -105,15 +105,31 @@ def download_link_html(data: bytes, filename: str, rows: int) -> str:
     encoded = base64.b64encode(data).decode("ascii")
     noun = "row" if rows == 1 else "rows"
     return (f'<a class="se-download-link" download="{escape(filename)}" '
-            f'href="data:text/csv;base64,{encoded}">Download CSV ({rows:,} {noun})</a>')
+            f'href="data:text/csv;base64,{encoded}" style="color:#1a66c2;font-weight:600;'
+            f'text-decoration:underline">Download CSV ({rows:,} {noun})</a>')
 
 
 def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
                css_class: str = "se-table") -> str:
     """A DataFrame as a compact HTML table (at most ``max_rows`` rows)."""
-    shown = frame.head(max_rows)
+    shown = frame.head(max_rows).copy()
+    for column in shown.columns:
+        values = shown[column]
+        if str(column).endswith("share") and pd.api.types.is_numeric_dtype(values.dtype):
+            shown[column] = values.map(lambda x: "" if pd.isna(x) else f"{x:.1%}")
+        elif values.dtype == object or pd.api.types.is_datetime64_any_dtype(values.dtype):
+            shown[column] = values.map(_cell)
     table = shown.to_html(index=index, classes=css_class, border=0, na_rep="",
                           float_format=lambda x: f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}")
     more = (f'<div class="se-table-more">… {len(frame) - max_rows:,} more rows</div>'
             if len(frame) > max_rows else "")
     return table + more
+
+
+def _cell(value: object) -> object:
+    """Dates without their nanoseconds: ``2026-01-31`` (or with the time when it has one)."""
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            return ""
+        return f"{value:%Y-%m-%d}" if value == value.normalize() else f"{value:%Y-%m-%d %H:%M}"
+    return value

@@ -149,30 +149,45 @@ def _date_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
 
 # -- figures (plotly) ----------------------------------------------------------------------
 
+_HOVER = "%{x}<br>%{y:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</extra>"
+
+
+def _traces(table: pd.DataFrame, segment_label: str) -> list[dict[str, Any]]:
+    values = list(table["value"])
+    return [dict(x=values, y=list(table["segment_share"] * 100),
+                 customdata=list(table["segment_count"]), name=segment_label),
+            dict(x=values, y=list(table["base_share"] * 100),
+                 customdata=list(table["base_count"]), name="whole base")]
+
+
+def _title(attribute: str) -> dict[str, Any]:
+    return dict(text=attribute, x=0.01, font=dict(size=14))
+
+
 def distribution_figure(table: pd.DataFrame, attribute: str, *,
                         segment_label: str = "segment") -> go.FigureWidget:
-    """Grouped bars of :func:`distribution_table`: share of the segment and of the base (%)."""
+    """Grouped bars of :func:`distribution_table`: share of the segment and of the base (%).
+
+    The figure is built with its data (not filled in afterwards): a ``FigureWidget``
+    renders from the state it was created with, later changes travel as updates.
+    """
     import plotly.graph_objects as go
 
-    figure = go.FigureWidget(
-        data=[go.Bar(name=segment_label, marker_color="#2a6fdb"),
-              go.Bar(name="whole base", marker_color="#b8c4d6")],
-        layout=dict(barmode="group", height=300, margin=dict(l=50, r=10, t=40, b=80),
+    colours = ("#2a6fdb", "#b8c4d6")
+    return go.FigureWidget(
+        data=[go.Bar(**trace, marker_color=colour, hovertemplate=_HOVER)
+              for trace, colour in zip(_traces(table, segment_label), colours, strict=True)],
+        layout=dict(barmode="group", height=300, width=420, title=_title(attribute),
+                    margin=dict(l=50, r=10, t=40, b=80),
+                    xaxis=dict(type="category"),
                     yaxis=dict(title="% of contacts", ticksuffix="%"),
                     legend=dict(orientation="h", y=1.12, x=1, xanchor="right")))
-    update_distribution_figure(figure, table, attribute, segment_label=segment_label)
-    return figure
 
 
 def update_distribution_figure(figure: go.FigureWidget, table: pd.DataFrame, attribute: str,
                                *, segment_label: str = "segment") -> None:
     """Put a new :func:`distribution_table` into a figure made by :func:`distribution_figure`."""
-    hover = "%{x}<br>%{y:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</extra>"
     with figure.batch_update():
-        figure.layout.title = dict(text=attribute, x=0.01, font=dict(size=14))
-        segment, whole = figure.data
-        segment.update(x=list(table["value"]), y=list(table["segment_share"] * 100),
-                       customdata=list(table["segment_count"]), name=segment_label,
-                       hovertemplate=hover)
-        whole.update(x=list(table["value"]), y=list(table["base_share"] * 100),
-                     customdata=list(table["base_count"]), hovertemplate=hover)
+        figure.layout.title = _title(attribute)
+        for trace, values in zip(figure.data, _traces(table, segment_label), strict=True):
+            trace.update(**values)

@@ -461,7 +461,7 @@ def make_editor(option: FieldOption | None, op: str, data: FieldData) -> ValueEd
         return NoValueEditor()
     if kind == "event":
         return EventEditor(data, name)
-    if op in ("is any of", "is none of", "has any", "has all", "has none"):
+    if op in ("in", "not in", "has any", "has all", "has none"):
         choices = data.choices(name) if kind in ("categorical", "multi", "boolean") else None
         return MultiChoiceEditor(choices) if choices is not None else LiteralEditor(many=True)
     if op in R.TEXT_OPS:

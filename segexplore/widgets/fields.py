@@ -49,9 +49,9 @@ EVENT_OPERATORS = ("count >=", "count <=", "count =", "count >", "count <", "cou
 
 #: The operators that fit each kind, the most useful first (the first is the default).
 OPERATORS: dict[str, tuple[str, ...]] = {
-    "categorical": ("is any of", "is none of", "=", "!=", "contains", "starts with",
+    "categorical": ("in", "not in", "=", "!=", "contains", "starts with",
                     "ends with", "is missing", "is not missing"),
-    "text": ("contains", "starts with", "ends with", "=", "!=", "is any of", "is none of",
+    "text": ("contains", "starts with", "ends with", "=", "!=", "in", "not in",
              "is missing", "is not missing"),
     "numeric": (">=", "<=", "between", "=", "!=", ">", "<", "in top %", "is missing",
                 "is not missing"),
@@ -73,6 +73,11 @@ EVENT_FILTER_PROPERTIES = ("brand", "category")
 #: Column names treated as personal data when ``mask_pii`` is on (besides email/text roles).
 _PII_NAMES = frozenset({"email", "email_original", "first_name", "last_name", "phone",
                         "mobile", "address", "street", "name", "full_name"})
+
+#: How each kind is named in the field dropdown.
+_KIND_WORDS = {"categorical": "category", "text": "text", "numeric": "number", "date": "date",
+               "multi": "tags", "boolean": "yes/no", "event": "event count",
+               "segment": "saved segment"}
 
 _GROUPS = {"attributes": "Attribute", "features": "Feature", "events": "Event",
            "segments": "Segment"}
@@ -102,8 +107,19 @@ class FieldOption:
 
     @property
     def label(self) -> str:
-        """The text shown in the dropdown: ``"Attribute: city"``."""
-        return f"{self.group}: {self.name}"
+        """The text shown in the dropdown: the name, then what it is.
+
+        ``"city (category)"``, ``"purchases_30d (feature, number)"``,
+        ``"purchase (event count)"``, ``"VIP (saved segment)"``.
+        """
+        word = _KIND_WORDS.get(self.kind, self.kind)
+        if self.group == "Feature":
+            return f"{self.name} (feature, {word})"
+        if self.group in ("Attribute", "Event", "Segment"):
+            return f"{self.name} ({word})"
+        if self.group == "Advanced":
+            return self.name
+        return f"{self.name} ({self.group.lower()})"
 
 
 def _dtype_kind(series: pd.Series) -> str:

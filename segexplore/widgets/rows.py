@@ -10,7 +10,7 @@ text box.
 Examples
 --------
 >>> from segexplore.core.rules import parse
->>> str(row_to_rule("city", "is any of", ["Lyon", "Paris"]))
+>>> str(row_to_rule("city", "in", ["Lyon", "Paris"]))
 'city in ("Lyon", "Paris")'
 >>> group = rule_to_rows(parse('city = "Lyon" or count(visit, last 30 days) >= 5'))
 >>> group.combine, [row.op for row in group]
@@ -159,7 +159,7 @@ def row_to_rule(field: str | None, op: str, value: Any = None, *,
         One of :data:`segexplore.widgets.fields.OPERATORS` (for the field's kind), or
         ``"advanced"``.
     value
-        Depends on ``op``: a list of values (``is any of``, ``has any``...), a scalar
+        Depends on ``op``: a list of values (``in``, ``has any``...), a scalar
         (``=``, ``>=``, ``contains``, ``in top %``...), a pair (``between``), a date
         (``before``/``after``), a number of days or a :class:`~segexplore.core.rules.Duration`
         (``within last``, ``more than ago``), an :class:`EventValue` (``count >=``...), the
@@ -202,9 +202,9 @@ def _row_rule(field: str | None, op: str, value: Any) -> R.Rule:
         return R.IsMissing(field, negated=op == "is not missing")
     if op in ("is true", "is false"):
         return R.Compare(field, "=", op == "is true")
-    if op in ("is any of", "is none of"):
+    if op in ("in", "not in"):
         values = _values(value) or _incomplete()
-        return R.InList(field, values, negated=op == "is none of")
+        return R.InList(field, values, negated=op == "not in")
     if op in _HAS:
         values = _values(value) or _incomplete()
         return R.Has(field, _HAS[op], values)
@@ -289,7 +289,7 @@ def _leaf_row(rule: R.Rule) -> RowSpec | None:
             return RowSpec(rule.field, "is true" if rule.value else "is false")
         return RowSpec(rule.field, rule.op, rule.value)
     if isinstance(rule, R.InList):
-        return RowSpec(rule.field, "is none of" if rule.negated else "is any of", rule.values)
+        return RowSpec(rule.field, "not in" if rule.negated else "in", rule.values)
     if isinstance(rule, R.Has):
         return RowSpec(rule.field, f"has {rule.mode}", rule.values)
     if isinstance(rule, R.TextMatch):

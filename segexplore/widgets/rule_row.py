@@ -24,7 +24,8 @@ __all__ = ["RuleRow", "ADVANCED_KEY"]
 
 #: Field dropdown value of an advanced row.
 ADVANCED_KEY = "__advanced__"
-_ADVANCED_OPTION = FieldOption(ADVANCED_KEY, "edit the text below", "advanced", "Advanced")
+_ADVANCED_OPTION = FieldOption(ADVANCED_KEY, "advanced: edit the rule text", "advanced",
+                               "Advanced")
 
 _DATE_OPS = {"within last", "more than ago", "before", "after", "anniversary within next"}
 _NUMBER_OPS = {"<", "<=", ">", ">=", "in top %"}

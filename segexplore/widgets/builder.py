@@ -1,0 +1,411 @@
+"""The segment builder: rule rows, the rule's text, the live size and distribution charts.
+
+One source of truth, the :class:`~segexplore.core.rules.Rule` in ``builder.rule``:
+
+- changing a row rebuilds the rule from the rows (:func:`~segexplore.widgets.rows.rows_to_rule`)
+  and rewrites the text box with its canonical text;
+- editing the text box (applied when it loses focus) parses the text with
+  :func:`segexplore.parse` and rebuilds the rows (:func:`~segexplore.widgets.rows.rule_to_rows`);
+  a half-typed rule shows its error and the position inline, and the rows stay as they were;
+- every change re-counts the segment and redraws the charts, debounced.
+
+Examples
+--------
+>>> import segexplore as se
+>>> base = se.load_sample()
+>>> builder = SegmentBuilder(base, rule='device = "Android"', debounce=0)
+>>> builder.size == base.segment('device = "Android"').size
+True
+>>> builder.rows[0].op.value = "in"
+>>> builder.rows[0].editor.widget.value = ("Android", "iOS")
+>>> builder.rule_text.value
+'device in ("Android", "iOS")'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+import numpy as np
+
+from segexplore.core import rules as R
+from segexplore.errors import RuleSyntaxError, SegexploreError
+
+from .debounce import Debouncer
+from .display import error_html, message_html, size_html
+from .distribution import distribution_figure, distribution_table, update_distribution_figure
+from .editors import FieldData
+from .fields import FieldOption, field_options, flat_options, pii_columns
+from .rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
+from .rule_row import CannotShow, RuleRow
+
+if TYPE_CHECKING:
+    from segexplore.core.base import ContactBase
+    from segexplore.core.segments import Segment
+
+__all__ = ["SegmentBuilder", "MAX_CHARTS"]
+
+#: At most this many distribution charts under the builder.
+MAX_CHARTS = 3
+
+_EXPECTED = (SegexploreError, ValueError, TypeError, KeyError)
+_NO_PARENT = "(whole base)"
+
+
+class SegmentBuilder(W.VBox):
+    """Build a segment from rule rows or rule text, and see its size and profile live.
+
+    Parameters
+    ----------
+    base : ContactBase
+    rule : Rule or str, optional
+        The rule to start from.
+    mask_pii : bool
+        Never list values of personal-data columns (names, emails...) in the value widgets.
+    debounce : float
+        Seconds of quiet before re-counting (0: at once, as tests use).
+    chart_attributes : list of str, optional
+        The attributes charted at first (default: two categorical attributes of the base).
+
+    Attributes
+    ----------
+    rule : Rule or None
+        The current rule (None when no row is complete and the text is empty).
+    rows : list of RuleRow
+    size : int
+        Members of the current segment after the latest count.
+    """
+
+    def __init__(self, base: ContactBase, *, rule: R.Rule | str | None = None,
+                 mask_pii: bool = False, debounce: float = 0.15,
+                 chart_attributes: list[str] | None = None) -> None:
+        super().__init__()
+        self.add_class("se-builder")
+        self.base = base
+        self.data = FieldData(base, mask_pii=mask_pii)
+        self.rule: R.Rule | None = None
+        self.rows: list[RuleRow] = []
+        self.size = len(base.contacts)
+        self.mask = np.ones(len(base.contacts), dtype=bool)
+        self._options = flat_options(field_options(base))
+        self._listeners: list[Callable[[SegmentBuilder], None]] = []
+        self._saved_listeners: list[Callable[[Segment], None]] = []
+        self._quiet = 0
+        self._lock = threading.RLock()
+        self._text_error: Exception | None = None
+        self._figures: dict[str, Any] = {}
+        self._build_widgets(chart_attributes)
+        self._debouncer = Debouncer(debounce, self._evaluate)
+        if rule is not None:
+            self.set_text(rule if isinstance(rule, str) else str(rule))
+        else:
+            self.add_row()
+            self._evaluate()
+
+    # --- layout -------------------------------------------------------------------------
+    def _build_widgets(self, chart_attributes: list[str] | None) -> None:
+        self.parent_select = W.Dropdown(description="Inside", options=self._parent_options(),
+                                        value=_NO_PARENT, layout=W.Layout(width="320px"))
+        self.parent_select.add_class("se-parent")
+        self.combine = W.ToggleButtons(options=[("AND", "and"), ("OR", "or")], value="and",
+                                       tooltips=["contacts matching all the conditions",
+                                                 "contacts matching any condition"],
+                                       style={"button_width": "60px"})
+        self.combine.add_class("se-combine")
+        self.rows_box = W.VBox()
+        self.rows_box.add_class("se-rows")
+        self.add_button = W.Button(description="Add condition", icon="plus")
+        self.add_button.add_class("se-add-row")
+        self.advanced_note = W.HTML("")
+        self.advanced_note.add_class("se-advanced-note")
+        self.rule_text = W.Textarea(placeholder='e.g. city = "Lyon" and count(visit, last 30 '
+                                                'days) >= 5', continuous_update=False,
+                                    layout=W.Layout(width="100%", height="70px"))
+        self.rule_text.add_class("se-rule-text")
+        self.apply_button = W.Button(description="Apply text", tooltip="Read the rule text")
+        self.apply_button.add_class("se-rule-apply")
+        self.error = W.HTML("")
+        self.error.add_class("se-error")
+        self.size_display = W.HTML("")
+        self.size_display.add_class("se-size")
+        self.name = W.Text(placeholder="segment name", layout=W.Layout(width="260px"))
+        self.name.add_class("se-segment-name")
+        self.save_button = W.Button(description="Save segment", icon="save",
+                                    button_style="primary")
+        self.save_button.add_class("se-save")
+        self.save_status = W.HTML("")
+        self.save_status.add_class("se-save-status")
+        chartable = [o.name for o in self._options if o.group in ("Attribute", "Feature")
+                     and o.kind != "text" and o.name not in self.data.masked]
+        chosen = [a for a in (chart_attributes or self._default_charts()) if a in chartable]
+        self.chart_fields = W.SelectMultiple(options=chartable, value=chosen[:MAX_CHARTS],
+                                             rows=5, description="Charts",
+                                             layout=W.Layout(width="320px"))
+        self.chart_fields.add_class("se-build-chart-fields")
+        self.charts = W.HBox(layout=W.Layout(flex_flow="row wrap"))
+        self.charts.add_class("se-build-charts")
+        self.children = [
+            W.HBox([self.parent_select, W.HTML("&nbsp;&nbsp;match&nbsp;"), self.combine]),
+            self.rows_box, W.HBox([self.add_button]), self.advanced_note,
+            W.HTML("<b>Rule</b> (edit the text and click outside the box, or Apply)"),
+            self.rule_text, self.apply_button, self.error, self.size_display,
+            W.HBox([self.name, self.save_button, self.save_status]),
+            W.HTML("<b>Distribution inside the segment vs the whole base</b> "
+                   f"(pick up to {MAX_CHARTS})"),
+            self.chart_fields, self.charts,
+        ]
+        self.add_button.on_click(lambda button: self.add_row())
+        self.apply_button.on_click(lambda button: self._apply_text(self.rule_text.value))
+        self.rule_text.observe(self._text_changed, names="value")
+        self.combine.observe(lambda change: self._rows_changed(), names="value")
+        self.parent_select.observe(lambda change: self._schedule(), names="value")
+        self.save_button.on_click(lambda button: self.save())
+        self.chart_fields.observe(lambda change: self._update_charts(), names="value")
+
+    def _default_charts(self) -> list[str]:
+        personal = pii_columns(self.base)
+        picks = []
+        for option in self._options:
+            if option.group == "Attribute" and option.kind == "categorical" \
+                    and option.name not in personal:
+                choices = self.data.choices(option.name) or []
+                if 2 <= len(choices) <= 40:
+                    picks.append(option.name)
+        return picks[:2]
+
+    def _parent_options(self) -> list[str]:
+        return [_NO_PARENT, *self.base.segments]
+
+    # --- rows ---------------------------------------------------------------------------
+    def add_row(self, spec: RowSpec | None = None) -> RuleRow:
+        """Add a row (a fresh one, or showing ``spec``) and return it."""
+        row = RuleRow(self.data, self._options, self._row_changed, self.remove_row)
+        if spec is None:
+            row.start(self._first_option())
+            row.show_hint("choose a value")
+        else:
+            try:
+                row.set_spec(spec)
+            except CannotShow:
+                from .rows import row_to_rule
+
+                rule = row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
+                row.set_spec(RowSpec(None, "advanced", rule))
+        self.rows.append(row)
+        self.rows_box.children = [r.widget for r in self.rows]
+        return row
+
+    def _first_option(self) -> FieldOption:
+        personal = pii_columns(self.base)
+        for option in self._options:
+            if option.group == "Attribute" and option.kind == "categorical" \
+                    and option.name not in personal:
+                return option
+        return self._options[0]
+
+    def remove_row(self, row: RuleRow) -> None:
+        """Remove a row and update the rule."""
+        if row in self.rows:
+            self.rows.remove(row)
+            self.rows_box.children = [r.widget for r in self.rows]
+            self._rows_changed()
+
+    def _row_changed(self, row: RuleRow) -> None:
+        self._rows_changed()
+
+    def _rows_changed(self) -> None:
+        if self._quiet:
+            return
+        rules = []
+        for row in self.rows:
+            try:
+                rules.append(row.rule())
+                row.show_hint("")
+            except IncompleteRow as incomplete:
+                row.show_hint(str(incomplete))
+            except _EXPECTED as problem:
+                row.show_hint(str(problem).split("\n", 1)[0])
+        if not rules:
+            rule = None
+        elif len(rules) == 1:
+            rule = rules[0]
+        else:
+            rule = R.Or(*rules) if self.combine.value == "or" else R.And(*rules)
+        self._text_error = None
+        self._set_text_quietly(str(rule) if rule is not None else "")
+        self._set_rule(rule)
+
+    def _show_rows(self, group: RowGroup) -> None:
+        with self._quietly():
+            self.rows = []
+            for spec in group:
+                self.add_row(spec)
+            self.rows_box.children = [r.widget for r in self.rows]
+            if len(group) > 1:
+                self.combine.value = group.combine
+        self.advanced_note.value = (message_html(
+            "Part of this rule cannot be shown as rows: edit it in the text box.",
+            kind="warning") if group.advanced else "")
+
+    # --- text ---------------------------------------------------------------------------
+    def set_text(self, text: str) -> None:
+        """Put ``text`` in the rule box and apply it (as if the analyst typed it)."""
+        if self.rule_text.value == text:
+            self._apply_text(text)
+        else:
+            self.rule_text.value = text
+
+    def _text_changed(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self._apply_text(change["new"])
+
+    def _apply_text(self, text: str) -> None:
+        if not text.strip():
+            rule = None
+        else:
+            try:
+                rule = R.parse(text)
+            except RuleSyntaxError as error:
+                self._text_error = error
+                self.error.value = error_html(error)
+                self.size_display.value = size_html(self.size, len(self.base.contacts),
+                                                    stale=True)
+                return
+        self._text_error = None
+        self._show_rows(rule_to_rows(rule))
+        self._set_text_quietly(str(rule) if rule is not None else "")
+        self._set_rule(rule)
+
+    def _set_text_quietly(self, text: str) -> None:
+        with self._quietly():
+            self.rule_text.value = text
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+
+    # --- evaluation ---------------------------------------------------------------------
+    def _set_rule(self, rule: R.Rule | None) -> None:
+        self.rule = rule
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._debouncer()
+
+    def flush(self) -> None:
+        """Run a pending (debounced) count now."""
+        self._debouncer.flush()
+
+    def parent(self) -> Segment | None:
+        """The saved segment chosen as parent, or None."""
+        name = self.parent_select.value
+        return self.base.segments.get(name) if name and name != _NO_PARENT else None
+
+    def segment(self) -> Segment | None:
+        """The current segment (not saved), or the parent / None when there is no rule."""
+        parent = self.parent()
+        if self.rule is None:
+            return parent
+        name = self.name.value.strip() or None
+        return self.base.segment(self.rule, name=name, parent=parent, save=False)
+
+    def _evaluate(self) -> None:
+        with self._lock:
+            total = len(self.base.contacts)
+            try:
+                segment = self.segment()
+                mask = (segment.mask.to_numpy(dtype=bool) if segment is not None
+                        else np.ones(total, dtype=bool))
+            except _EXPECTED as error:
+                self.error.value = error_html(error)
+                self.size_display.value = size_html(self.size, total, stale=True)
+                return
+            except Exception as error:  # never a traceback in the page
+                self.error.value = error_html(f"unexpected error: {error}")
+                return
+            self.mask, self.size = mask, int(mask.sum())
+            if self._text_error is None:
+                self.error.value = ""
+            parent = self.parent()
+            self.size_display.value = size_html(
+                self.size, total, parent=parent.name if parent is not None else None,
+                parent_size=parent.size if parent is not None else None)
+            self._update_charts()
+            for listener in list(self._listeners):
+                listener(self)
+
+    def _update_charts(self) -> None:
+        label = self.name.value.strip() or "segment"
+        figures = []
+        for attribute in list(self.chart_fields.value)[:MAX_CHARTS]:
+            try:
+                table = distribution_table(self.base, self.mask, attribute)
+            except _EXPECTED:
+                continue
+            figure = self._figures.get(attribute)
+            if figure is None:
+                figure = self._figures[attribute] = distribution_figure(
+                    table, attribute, segment_label=label)
+            else:
+                update_distribution_figure(figure, table, attribute, segment_label=label)
+            figures.append(figure)
+        self.charts.children = figures
+
+    def on_change(self, callback: Callable[[SegmentBuilder], None]) -> None:
+        """Call ``callback(builder)`` after every count of the current segment."""
+        self._listeners.append(callback)
+
+    def on_saved(self, callback: Callable[[Segment], None]) -> None:
+        """Call ``callback(segment)`` after a segment is saved."""
+        self._saved_listeners.append(callback)
+
+    # --- saving -------------------------------------------------------------------------
+    def save(self, name: str | None = None) -> Segment | None:
+        """Register the current rule as a saved segment in ``base.segments``.
+
+        Returns the segment, or None (with the reason in the status line) when there is no
+        name, no rule, or the rule cannot be counted.
+        """
+        name = (name if name is not None else self.name.value).strip()
+        if not name:
+            self.save_status.value = message_html("Give the segment a name first.", kind="warning")
+            return None
+        if self.rule is None:
+            self.save_status.value = message_html("Add a condition first.", kind="warning")
+            return None
+        if name in self.rule.segment_refs():
+            self.save_status.value = message_html(
+                f"A segment cannot refer to itself: rename it or remove segment({name!r}).",
+                kind="warning")
+            return None
+        try:
+            trial = self.base.segment(self.rule, name=name, parent=self.parent(), save=False)
+            _ = trial.size  # counts it: a rule that cannot be counted is not saved
+            segment = self.base.segment(self.rule, name=name, parent=self.parent())
+        except _EXPECTED as error:
+            self.save_status.value = error_html(error)
+            return None
+        self.save_status.value = message_html(f"Saved “{name}”: {segment.size:,} contacts.",
+                                              kind="success")
+        self.refresh_fields()
+        for listener in list(self._saved_listeners):
+            listener(segment)
+        return segment
+
+    def refresh_fields(self) -> None:
+        """Re-read the saved segments into the field and parent dropdowns."""
+        self._options = flat_options(field_options(self.base))
+        for row in self.rows:
+            row.set_options(self._options)
+        with self._quietly():
+            current = self.parent_select.value
+            self.parent_select.options = self._parent_options()
+            self.parent_select.value = current if current in self.base.segments else _NO_PARENT

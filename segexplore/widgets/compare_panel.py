@@ -1,0 +1,234 @@
+"""The Compare tab: sizes, overlap and what makes saved segments different.
+
+Glue over :func:`segexplore.core.compare.compare` and the figures of
+:mod:`segexplore.charts`. :func:`comparison_parts` gathers the tables and figures as plain
+objects (tested without a browser); the tab only lays them out. The same parts make the
+read-only stakeholder report (:mod:`segexplore.widgets.report`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as W
+import pandas as pd
+
+from .display import error_html, frame_html, message_html
+from .sources import CURRENT, SegmentChoices, optional_module, placeholder_html
+
+if TYPE_CHECKING:
+    from segexplore.core.base import ContactBase
+    from segexplore.core.segments import Segment
+
+__all__ = ["ComparisonParts", "comparison_parts", "sizes_table", "key_differences",
+           "ComparePanel", "parts_widgets"]
+
+#: Attributes charted from the top of the differences table.
+DISTRIBUTION_CHARTS = 2
+
+
+@dataclass
+class ComparisonParts:
+    """Tables and figures of a comparison, and notes on the parts that could not be made."""
+
+    comparison: Any = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def sizes_table(segments: Sequence[Segment]) -> pd.DataFrame:
+    """``segment, rule, contacts, share``: one row per segment (no compare module needed)."""
+    return pd.DataFrame({
+        "segment": [s.name for s in segments],
+        "rule": [str(s.effective_rule) for s in segments],
+        "contacts": [s.size for s in segments],
+        "share": [s.share for s in segments],
+    })
+
+
+def _attempt(parts: ComparisonParts, what: str, make: Callable[[], Any]) -> Any:
+    try:
+        return make()
+    except Exception as error:  # one failed part must not hide the others
+        parts.notes.append(f"{what}: {str(error).splitlines()[0] if str(error) else error!r}")
+        return None
+
+
+def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = None, *,
+                     differences: int = 5) -> ComparisonParts:
+    """Compare segments and collect what the tab and the report show.
+
+    Parameters
+    ----------
+    segments : list of Segment
+    base : ContactBase, optional
+    differences : int
+        Differences kept per segment in the "what makes it different" table (see
+        :func:`key_differences`).
+
+    Returns
+    -------
+    ComparisonParts
+        ``tables``: ``sizes``, ``overlap``, ``differences`` (those that could be made);
+        ``figures``: ``sizes``, ``overlap``, ``lift`` and ``distribution:<attribute>``
+        plotly figures; ``notes``: what is missing and why.
+    """
+    parts = ComparisonParts()
+    module = optional_module("core.compare")
+    if module is None:
+        parts.tables["sizes"] = sizes_table(segments)
+        parts.notes.append(placeholder_html("Overlap and differences", "core.compare"))
+        return parts
+    comparison = _attempt(parts, "compare", lambda: module.compare(list(segments), base=base))
+    if comparison is None:
+        parts.tables["sizes"] = sizes_table(segments)
+        return parts
+    parts.comparison = comparison
+    for name, make in (("sizes", lambda: comparison.sizes),
+                       ("overlap", lambda: _overlap(comparison)),
+                       ("differences", lambda: key_differences(comparison.differences,
+                                                               differences))):
+        table = _attempt(parts, f"{name} table", make)
+        if table is not None:
+            parts.tables[name] = table
+    charts = optional_module("charts")
+    if charts is None:
+        parts.notes.append(placeholder_html("The comparison charts", "charts"))
+        return parts
+    for name, function in (("sizes", "segment_sizes"), ("overlap", "overlap_heatmap"),
+                           ("lift", "lift")):
+        if hasattr(charts, function):
+            figure = _attempt(parts, f"{name} chart", lambda f=function: getattr(charts, f)(comparison))
+            if figure is not None:
+                parts.figures[name] = figure
+    for attribute in _top_attributes(parts.tables.get("differences")):
+        figure = _attempt(parts, f"{attribute} chart",
+                          lambda a=attribute: charts.distribution(comparison, a))
+        if figure is not None:
+            parts.figures[f"distribution:{attribute}"] = figure
+    return parts
+
+
+def key_differences(differences: pd.DataFrame, per_segment: int = 5) -> pd.DataFrame:
+    """The strongest differences of each segment, leaving out the attributes of its rule.
+
+    Keeps ``segment, attribute, reading`` and, when present, ``effect_size`` and
+    ``significant``; the order of ``differences`` (strongest first) is kept.
+    """
+    table = differences
+    if "in_rule" in table.columns:
+        table = table[~table["in_rule"].astype(bool)]
+    if "segment" in table.columns:
+        table = table.groupby("segment", sort=False).head(per_segment)
+    shown = [c for c in ("segment", "attribute", "reading", "effect_size", "significant")
+             if c in table.columns]
+    return table[shown].reset_index(drop=True) if shown else table.reset_index(drop=True)
+
+
+def _overlap(comparison: Any) -> pd.DataFrame:
+    try:
+        return comparison.overlap_matrix("count")
+    except (TypeError, ValueError, KeyError):
+        return comparison.overlap_matrix()
+
+
+def _top_attributes(differences: pd.DataFrame | None) -> list[str]:
+    if differences is None or "attribute" not in getattr(differences, "columns", ()):
+        return []
+    return list(dict.fromkeys(differences["attribute"]))[:DISTRIBUTION_CHARTS]
+
+
+def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
+    """Lay out comparison parts: tables as HTML, figures as ``go.FigureWidget``."""
+    import plotly.graph_objects as go
+
+    titles = {"sizes": "Sizes", "overlap": "Overlap (contacts in both)",
+              "differences": "What makes each segment different"}
+    children: list[W.Widget] = []
+    for name, title in titles.items():
+        table = parts.tables.get(name)
+        if table is not None:
+            html = W.HTML(f"<h4>{title}</h4>" + frame_html(table, index=name == "overlap"))
+            html.add_class(f"se-compare-{name}")
+            children.append(html)
+    figures = []
+    for name, figure in parts.figures.items():
+        widget = go.FigureWidget(figure)
+        widget.layout.width = 520
+        widget.layout.height = widget.layout.height or 380
+        widget.add_class(f"se-chart-{name.split(':')[0]}")
+        figures.append(widget)
+    if figures:
+        children.append(W.HBox(figures, layout=W.Layout(flex_flow="row wrap")))
+    children.extend(W.HTML(note if note.startswith("<") else message_html(note, kind="warning"))
+                    for note in parts.notes)
+    return children
+
+
+class ComparePanel(W.VBox):
+    """Pick saved segments (and the one being built) and compare them.
+
+    Parameters
+    ----------
+    base : ContactBase
+    current : callable, optional
+        Returns the segment being built in the Build tab.
+    selected : list of str, optional
+        Segment names selected at first.
+    """
+
+    def __init__(self, base: ContactBase, *, current: Callable[[], Segment | None] | None = None,
+                 selected: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.add_class("se-compare")
+        self.base = base
+        self.choices = SegmentChoices(base, current)
+        self.parts: ComparisonParts | None = None
+        options = self.choices.options()
+        self.select = W.SelectMultiple(options=options,
+                                       value=[n for n in selected if n in options],
+                                       rows=6, description="Segments",
+                                       layout=W.Layout(width="420px"))
+        self.select.add_class("se-compare-select")
+        self.run_button = W.Button(description="Compare", icon="columns",
+                                   button_style="primary")
+        self.run_button.add_class("se-compare-run")
+        self.output = W.VBox()
+        self.output.add_class("se-compare-output")
+        self.children = [W.HBox([self.select, self.run_button]), self.output]
+        self.run_button.on_click(lambda button: self.run())
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables of the latest comparison (``sizes``, ``overlap``, ``differences``)."""
+        return self.parts.tables if self.parts is not None else {}
+
+    def refresh_segments(self) -> None:
+        """Re-read the saved segments into the list, keeping the selection."""
+        chosen = self.select.value
+        self.select.options = self.choices.options()
+        self.select.value = [n for n in chosen if n in self.select.options]
+
+    def run(self) -> None:
+        """Compare the selected segments and show the result."""
+        segments = []
+        for choice in self.select.value:
+            try:
+                segment = self.choices.resolve(choice)
+            except Exception as error:  # the segment being built has an error
+                self.output.children = [W.HTML(error_html(error))]
+                return
+            if segment is not None:
+                if choice == CURRENT and segment.name == segment.text:
+                    segment = self.base.segment(segment.rule, name="segment being built",
+                                                parent=segment.parent, save=False)
+                segments.append(segment)
+        if not segments:
+            self.output.children = [W.HTML(message_html(
+                "Select one or more saved segments, then click Compare.", kind="warning"))]
+            return
+        self.parts = comparison_parts(segments, self.base)
+        self.output.children = parts_widgets(self.parts)
