@@ -37,6 +37,19 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+# The widget apps need ipywidgets and plotly: load them on first use only, so that
+# `import segexplore` (and every script that only loads, segments and exports) stays headless.
+_LAZY = {"explore": "widgets", "segment_report": "widgets", "charts": None, "widgets": None}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+        return module if _LAZY[name] is None else getattr(module, name)
+    raise AttributeError(f"module 'segexplore' has no attribute {name!r}")
+
 __all__ = [
     "ContactBase",
     "read_base",
@@ -73,5 +86,7 @@ __all__ = [
     "ValidationError",
     "RuleSyntaxError",
     "RuleEvaluationError",
+    "explore",
+    "segment_report",
     "__version__",
 ]

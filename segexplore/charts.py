@@ -117,6 +117,7 @@ def segment_sizes(comparison: Any, *, title: str | None = None,
         text=[f"{s:.1%}" for s in sizes.loc[names, "share"]], textposition="outside",
         marker_color=[colors[n] for n in names],
         hovertemplate="%{x}<br>%{y:,} contacts (%{text} of the base)<extra></extra>"))
+    fig.update_xaxes(type="category")  # names like "2024" stay names
     return _finish(fig, title=title, default_title="Segment sizes", height=height,
                    width=width, x_title=_label("segment", labels),
                    y_title=_label("size", labels, "contacts"))
@@ -137,7 +138,8 @@ def overlap_heatmap(comparison: Any, kind: str = "jaccard", *, title: str | None
         z=matrix.to_numpy().tolist(), x=names, y=names, colorscale="Blues",
         texttemplate=template, hovertemplate="%{y} & %{x}: " + template + "<extra></extra>",
         colorbar_title=_label(kind, labels)))
-    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
     default = {"jaccard": "Overlap (Jaccard: in both / in either)",
                "count": "Contacts in both segments",
                "share": "Share of the row segment also in the column segment"}[kind]
@@ -185,8 +187,10 @@ def intersections(comparison: Any, *, max_intersections: int = 20, title: str | 
     fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", showlegend=False,
                              line=dict(color=_MEMBER_COLOR, width=3), hoverinfo="skip"),
                   row=2, col=1)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=combos)
     fig.update_xaxes(showticklabels=False, row=2, col=1)
-    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1],
+                     row=2, col=1)
     fig.update_yaxes(title_text=_label("size", labels, "contacts"), row=1, col=1)
     return _finish(fig, title=title, default_title="Contacts in exactly these segments",
                    height=height, width=width)
@@ -230,6 +234,7 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
                              x=[_text(v) for v in values], y=base_rows["base_share"].tolist(),
                              marker_color=BASE_COLOR, hovertemplate="%{x}: %{y:.1%}"))
         fig.update_layout(barmode="group")
+        fig.update_xaxes(type="category")
         fig.update_yaxes(tickformat=".0%")
         y_title = _label("share", labels, "share of contacts")
         x_title = _label(attribute, labels)
@@ -244,6 +249,9 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
                                  q3=[row["p75"]], lowerfence=[row["p5"]],
                                  upperfence=[row["p95"]], mean=[row["mean"]],
                                  marker_color=color, boxmean=True))
+        fig.update_xaxes(type="category")
+        if kind == "date":
+            fig.update_yaxes(type="date")  # quantiles given as dates are not guessed
         x_title = _label("segment", labels)
         y_title = _label(attribute, labels)
     return _finish(fig, title=title, default_title=f"{attribute} by segment", height=height,
@@ -258,8 +266,10 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     """Index of attribute values against the base (100 = as in the base, 150 = 1.5x).
 
     Shows the ``top`` values furthest from 100 (among values held by at least
-    ``min_count`` members) for one segment, or for every segment when ``segment`` is None
-    (one trace each). Bars are horizontal: ``x`` the index, ``y`` ``"attribute = value"``.
+    ``min_count`` members) for one segment, or, when ``segment`` is None, the values
+    furthest from 100 for each segment in turn (one trace of dots per segment): ``x`` is
+    the index on a log scale (so 50 and 200 are as far from 100), ``y`` is
+    ``"attribute = value"``, and a dashed line marks 100.
     """
     names = list(comparison.segments)
     if segment is not None and segment not in names:
@@ -268,20 +278,27 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     shown = [segment] if segment is not None else _ordered(names, category_orders, "segment")
     rows = comparison.distributions[comparison.distributions["segment"].isin(shown)].copy()
     rows["label"] = rows["attribute"] + " = " + rows["value"].map(_text)
-    rows["distance"] = (rows["index"] - 100).abs()
-    strong = rows[(rows["count"] >= min_count) & rows["index"].notna()]
-    furthest = strong.groupby("label", sort=False)["distance"].max().nlargest(top)
-    chosen = list(furthest.index[::-1])  # the largest at the top of a horizontal chart
+    strong = rows[(rows["count"] >= min_count) & (rows["index"] > 0)].copy()
+    strong["distance"] = np.abs(np.log(strong["index"] / 100))
+    per_segment = max(1, top // len(shown))
+    picked = strong.sort_values("distance", ascending=False, kind="stable").groupby(
+        "segment", sort=False).head(per_segment)
+    furthest = picked.groupby("label", sort=False)["distance"].max().sort_values()
+    chosen = list(furthest.index)  # the largest ends up at the top of a horizontal chart
     colors = _colors(names, color_discrete_map)
     fig = go.Figure()
     for name in shown:
         mine = rows[rows["segment"] == name].set_index("label").reindex(chosen)
-        fig.add_trace(go.Bar(name=name, orientation="h", y=chosen, x=mine["index"].tolist(),
-                             marker_color=colors[name], customdata=mine["share"].tolist(),
-                             hovertemplate="%{y}: index %{x:.0f} (%{customdata:.1%} of the "
-                                           "segment)"))
+        # dots, not bars: on a log scale a bar would start at the axis, not at 100
+        fig.add_trace(go.Scatter(name=name, mode="markers", y=chosen, x=mine["index"].tolist(),
+                                 marker=dict(color=colors[name], size=11),
+                                 customdata=mine["share"].tolist(),
+                                 hovertemplate="%{y}: index %{x:.0f} (%{customdata:.1%} of "
+                                               "the segment)"))
     fig.add_vline(x=100, line_dash="dash", line_color=BASE_COLOR)
-    fig.update_layout(barmode="group", showlegend=len(shown) > 1)
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=chosen)
+    fig.update_layout(showlegend=len(shown) > 1)
     default = f"What sets {segment} apart" if segment else "Index against the base"
     return _finish(fig, title=title, default_title=default, height=height, width=width,
                    x_title=_label("index", labels, "index (100 = base)"),
@@ -446,6 +463,8 @@ def profile_histogram(profile: Any, attribute: str, *, title: str | None = None,
     fig = go.Figure(trace)
     if "width" in bars:
         fig.update_layout(bargap=0.05)
+    else:
+        fig.update_xaxes(type="category")
     return _finish(fig, title=title, default_title=f"{attribute} ({profile.name})",
                    height=height, width=width, x_title=_label(attribute, labels),
                    y_title=_label("count", labels, "contacts"))

@@ -116,9 +116,8 @@ def _spark(profile: Any, attribute: str) -> dict[str, Any]:
         trace["width"] = bars["width"]
         trace["customdata"] = bars["ranges"]
         trace["hovertemplate"] = "%{customdata[0]} to %{customdata[1]}: %{y:,}<extra></extra>"
-    axis = {"visible": False, "fixedrange": True}
-    if bars["kind"] == "date":
-        axis["type"] = "date"
+    axis = {"visible": False, "fixedrange": True,
+            "type": {"date": "date", "numeric": "linear"}.get(bars["kind"], "category")}
     return {"data": [trace],
             "layout": {**_SPARK, "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "bargap": 0.05,
                        "xaxis": axis, "yaxis": {"visible": False, "fixedrange": True},

@@ -118,6 +118,22 @@ def test_missing_values_follow_the_tree_in_the_rule():
         assert rec.precision == pytest.approx(precision_score(truth, selected))
 
 
+def test_booleans_read_as_true_or_false_and_counts_as_whole_numbers():
+    rng = np.random.default_rng(2)
+    n = 400
+    group = np.arange(n) < n // 2
+    frame = pd.DataFrame({"cart_abandoner": group,  # a real boolean column
+                          "purchases_30d": (~group).astype(np.int64),  # 0/1 counts
+                          "engagement_score": rng.uniform(0, 100, n)})
+    found = discover_frame(frame, k=2)
+    rules = set(found.clusters["rule"])
+    assert rules & {"cart_abandoner = true", "cart_abandoner = false", "purchases_30d >= 1",
+                    "purchases_30d <= 0"}
+    assert "purchases_30d = true" not in " ".join(rules)
+    assert (found.clusters["precision"] == 1).all() and (found.clusters["recall"] == 1).all()
+    assert "cart_abandoner" in " ".join(found.clusters["name"])
+
+
 def test_segment_is_a_named_editable_segment(base, found):
     seg = found.segment(0)
     assert seg.text == found.clusters.loc[0, "rule"]

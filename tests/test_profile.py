@@ -168,6 +168,8 @@ def test_sorted_quantiles_equal_numpy(values):
 def test_histogram_counts_equal_numpy(values, bins):
     series = pd.Series(values, dtype="float64")
     prof = profile(pd.DataFrame({"x": series}), bins=bins)
+    if prof.summary["kind"].item() != "numeric":  # only 0 and 1: inferred boolean
+        return
     known = series.dropna().to_numpy()
     got = prof.histograms["count"].to_numpy()
     assert got.sum() == len(known)

@@ -126,6 +126,9 @@ def test_any_model_with_fit_and_predict_proba(base, model):
 
     plain = propensity(base, model=Recency())
     assert 0.6 < plain.auc < model.auc
+    few = propensity(base, features=["clicks_90d", "visits_30d"])  # baseline still computed
+    assert few.features == ["clicks_90d", "visits_30d"]
+    assert few.baseline_auc == pytest.approx(model.baseline_auc) and few.auc > 0.6
 
 
 def test_scores_every_contact_as_of_now(base, model):

@@ -37,6 +37,7 @@ from segexplore.widgets.display import error_html, size_html
 from segexplore.widgets.distribution import distribution_table
 from segexplore.widgets.export_panel import export_csv
 from segexplore.widgets.fields import numeric_bounds, value_choices
+from segexplore.widgets.sources import optional_module
 
 
 @pytest.fixture(scope="module")
@@ -419,6 +420,13 @@ def test_explore_opens_four_tabs_with_the_contract_classes():
     assert "20,000 contacts profiled" in app.profile_panel.heading.value.replace("<b>", "") \
         .replace("</b>", "")
     assert "Android" in app.compare_panel.select.value
+    profile = app.profile_panel
+    assert profile.attribute.value == "gender"  # the first attribute that is no personal data
+    top = base.contacts["gender"].value_counts()
+    assert f"<td>{top.index[0]}</td>" in profile.top_values.value
+    if optional_module("charts") is not None:
+        (figure,) = profile.chart.children
+        assert dict(zip(figure.data[0].x, figure.data[0].y, strict=True)) == top.to_dict()
 
 
 def test_compare_tab_tables():
@@ -444,6 +452,12 @@ def test_compare_tab_tables():
         assert panel.tables["overlap"].loc["Android", "Lyon"] == both
     if "differences" in panel.tables:
         assert set(panel.tables["differences"]["segment"]) <= {"Android", "Lyon"}
+    if optional_module("charts") is not None:
+        heatmap = panel.parts.figures["overlap"]
+        assert heatmap.data[0].type == "heatmap"
+        sizes_chart = panel.parts.figures["sizes"].data[0]
+        assert list(sizes_chart.y) == [base.segments["Android"].size, base.segments["Lyon"].size]
+        assert "se-chart-overlap" in classes(panel.output)
 
 
 def test_export_link_holds_the_exported_rows(tmp_path):
@@ -497,3 +511,18 @@ def test_segment_report_is_read_only():
     inputs = [w for ws in classes(report).values() for w in ws
               if type(w).__name__ in ("Text", "Textarea", "Button", "Dropdown", "SelectMultiple")]
     assert inputs == []
+
+
+def test_key_differences_leave_out_rule_and_hidden_attributes():
+    from segexplore.widgets.compare_panel import key_differences
+
+    differences = pd.DataFrame({
+        "segment": ["A"] * 4 + ["B"] * 2,
+        "attribute": ["city", "region", "first_name", "age", "device", "age"],
+        "in_rule": [True, False, False, False, False, False],
+        "reading": list("abcdef"), "effect_size": [0.9, 0.5, 0.4, 0.3, 0.6, 0.2],
+    })
+    table = key_differences(differences, 2, hidden=frozenset({"first_name"}))
+    assert table[["segment", "attribute"]].values.tolist() == [
+        ["A", "region"], ["A", "age"], ["B", "device"], ["B", "age"]]
+    assert list(table.columns) == ["segment", "attribute", "reading", "effect_size"]

@@ -176,8 +176,8 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
     >>> comparison = compare([android, buyers], attributes=["device", "revenue_365d"])
     >>> comparison.sizes["size"].tolist() == [android.size, buyers.size]
     True
-    >>> comparison.overlap_matrix("count").loc["Android", "Buyers"] == (
-    ...     android.mask & buyers.mask).sum()
+    >>> int(comparison.overlap_matrix("count").loc["Android", "Buyers"]) == int(
+    ...     (android.mask & buyers.mask).sum())
     True
     >>> comparison.differences.loc[0, "reading"]
     '100% have device = Android, 2.3x the base (44%)'
@@ -315,14 +315,17 @@ def _encode(series: pd.Series, kind: str) -> _Encoded:
         missing = len(labels)
         return _Encoded(np.where(codes < 0, missing, codes), missing + 1, labels=labels)
     raw, known, is_date = numeric_values(series)
-    present = raw[known]
+    complete = bool(known.all())
+    present = raw if complete else raw[known]
     if not len(present):
         return _Encoded(np.zeros(len(raw), np.intp), 1, values=present[:0], is_date=is_date)
     low, high = present.min(), present.max()
     if raw.dtype.kind == "i" and high - low < 4 * len(raw) + 1024:
         # counts, scores, ages: the value minus the minimum is already a code
         values = np.arange(low, high + 1, dtype=np.int64)
-        inverse = present - low
+        inverse = (present - low).astype(np.intp, copy=False)
+        if complete:
+            return _Encoded(inverse, len(values) + 1, values=values, is_date=is_date)
     elif _mostly_distinct(present):
         values, inverse = np.unique(present, return_inverse=True)  # one argsort
     else:
@@ -352,11 +355,16 @@ class _Groups:
         self.members = members
         self.sizes = members.sum(axis=0).astype(np.int64)
         n_segments = members.shape[1]
-        if n_segments <= 62:
-            weights = np.left_shift(np.int64(1), np.arange(n_segments, dtype=np.int64))
-            packed = members.astype(np.int64) @ weights
-            keys, self.ids, self.pattern_sizes = np.unique(packed, return_inverse=True,
-                                                           return_counts=True)
+        if n_segments <= 20:
+            # a pattern is a small integer: count them directly, no sort needed
+            packed = np.zeros(len(members), dtype=np.intp)
+            for s in range(n_segments):
+                packed |= members[:, s].astype(np.intp) << s
+            counts = np.bincount(packed, minlength=1 << n_segments)
+            keys = np.flatnonzero(counts)
+            position = np.zeros(len(counts), dtype=np.intp)
+            position[keys] = np.arange(len(keys))
+            self.ids, self.pattern_sizes = position[packed], counts[keys]
             self.patterns = ((keys[:, None] >> np.arange(n_segments)) & 1).astype(bool)
         else:
             self.patterns, self.ids, self.pattern_sizes = np.unique(
@@ -383,9 +391,10 @@ class _Groups:
         if n_bins * n_patterns <= _PATTERN_CELLS:
             cells = np.bincount(codes * n_patterns + self.ids, minlength=n_bins * n_patterns)
             cells = cells.reshape(n_bins, n_patterns)
-            # float matrix product (BLAS) is exact for counts below 2**53
-            per_segment = cells.astype(np.float64) @ self.patterns.astype(np.float64)
-            return cells.sum(axis=1), np.asfortranarray(per_segment.astype(np.int64))
+            per_segment = np.empty((n_bins, self.patterns.shape[1]), dtype=np.int64, order="F")
+            for s in range(self.patterns.shape[1]):
+                per_segment[:, s] = cells[:, self.patterns[:, s]].sum(axis=1)
+            return cells.sum(axis=1), per_segment
         base = np.bincount(codes, minlength=n_bins)
         per_segment = np.empty((n_bins, len(self.rows)), dtype=np.int64, order="F")
         for s, rows in enumerate(self.rows):
@@ -459,16 +468,16 @@ class _Numbers:
         self.scale = 86_400e9 if is_date else 1.0  # dates in days: readable moments
         floats = (self.values - self.offset).astype(np.float64) / self.scale
         n = int(self.base_cumulative[-1]) if len(floats) else 0
-        self.shift = float(np.dot(self.base_counts, floats) / n) if n else 0.0
+        self.shift = _dot(self.base_counts, floats) / n if n else 0.0
         deviation = floats - self.shift  # centred values keep sums of squares accurate
         self.deviation = deviation
         squares = deviation * deviation
-        self.base_moments = _Moments(n, float(np.dot(self.base_counts, deviation)),
-                                     float(np.dot(self.base_counts, squares)))
-        totals, sums_of_squares = deviation @ self.counts, squares @ self.counts
+        self.base_moments = _Moments(n, _dot(self.base_counts, deviation),
+                                     _dot(self.base_counts, squares))
         self.segment_moments = [
-            _Moments(int(self.cumulative[-1, s]) if len(floats) else 0, float(totals[s]),
-                     float(sums_of_squares[s])) for s in range(self.counts.shape[1])]
+            _Moments(int(self.cumulative[-1, s]) if len(floats) else 0,
+                     _dot(self.counts[:, s], deviation), _dot(self.counts[:, s], squares))
+            for s in range(self.counts.shape[1])]
         self.squares = squares
         # against the rest, both samples together are the whole base: its ranks serve all
         self.base_ranks = _average_ranks(self.base_counts)
@@ -536,7 +545,7 @@ class _Numbers:
         n1, n2 = one.n, two.n
         if n1 == 0 or n2 == 0:
             return "no known value on one side: no test"
-        u1 = float(np.dot(first, ranks)) - n1 * (n1 + 1) / 2
+        u1 = _dot(first, ranks) - n1 * (n1 + 1) / 2
         if min(n1, n2) <= 8 and ties == 0 and n1 + n2 <= EXACT_LIMIT:
             # scipy's exact distribution: rebuild the two (small) samples
             result = stats.mannwhitneyu(np.repeat(self.values, first),
@@ -554,6 +563,12 @@ class _Numbers:
                 "segment_median": self.quantiles(first_cumulative, (0.5,))[0],
                 "rest_median": self.quantiles(second_cumulative, (0.5,))[0],
                 "segment_n": n1, "rest_n": n2, "warning": ""}
+
+
+def _dot(counts: np.ndarray, values: np.ndarray) -> float:
+    """Sum of counts times values, without BLAS: its threads busy-wait and cost more CPU
+    than they save on vectors of this length."""
+    return float(np.sum(counts * values))
 
 
 def _tie_term(counts: np.ndarray) -> float:

@@ -26,6 +26,7 @@ sends "never" to a branch the rule says so with ``or ... is missing``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from html import escape
@@ -139,7 +140,7 @@ def feature_preprocessor(frame: pd.DataFrame, *, recency_cap_days: float = 1095.
 
 
 def _feature_frame(base: ContactBase, features: Sequence[str]) -> pd.DataFrame:
-    """The features as float columns (NaN where missing), resolved like rule fields."""
+    """The features as columns (numbers as float, NaN where missing), resolved like rules."""
     evaluator = base.evaluator()
     columns = {}
     for name in features:
@@ -148,11 +149,26 @@ def _feature_frame(base: ContactBase, features: Sequence[str]) -> pd.DataFrame:
                 or pd.api.types.is_bool_dtype(values.dtype)):
             raise TypeError(f"feature {name!r} is not numeric (dtype {values.dtype}); "
                             f"discover clusters numeric or boolean columns")
-        columns[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        columns[name] = (values.to_numpy() if pd.api.types.is_bool_dtype(values.dtype)
+                         else values.to_numpy(dtype=np.float64, na_value=np.nan))
     return pd.DataFrame(columns, index=base.contacts.index)
 
 
 # -- clustering ----------------------------------------------------------------------------
+
+#: Fits on fewer rows than this run on one thread: OpenMP threads gain little on small
+#: tables and stall badly when other processes share the cores.
+SINGLE_THREAD_BELOW = 200_000
+
+
+def fit_threads(n_rows: int) -> AbstractContextManager:
+    """Limit sklearn/BLAS to one thread for small fits (see :data:`SINGLE_THREAD_BELOW`)."""
+    if n_rows >= SINGLE_THREAD_BELOW:
+        return nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
 
 def _estimator(method: str, k: int | None, seed: int, params: dict[str, Any]):
     from sklearn.cluster import DBSCAN, KMeans, MiniBatchKMeans
@@ -213,6 +229,25 @@ def _quality(scaled: np.ndarray, labels: np.ndarray, probe: np.ndarray) -> dict[
             "calinski_harabasz": float(calinski_harabasz_score(scaled[kept], labels[kept]))}
 
 
+def _fit_candidates(method: str, candidates: list[dict[str, Any]], scaled: np.ndarray,
+                    probe: np.ndarray, seed: int, params: dict[str, Any]
+                    ) -> tuple[pd.DataFrame, list[Any]]:
+    """Fit every candidate (a k, or a DBSCAN radius) and score it."""
+    rows, fitted = [], []
+    for candidate in candidates:
+        if method == "dbscan":
+            model = _estimator(method, None, seed, {**params, **candidate})
+        else:
+            model = _estimator(method, candidate["k"], seed, params)
+        labels = model.fit_predict(scaled)
+        fitted.append(model)
+        row = {"k": len(np.unique(labels[labels >= 0])), **candidate}
+        if method == "dbscan":
+            row["noise"] = float((labels < 0).mean())
+        rows.append({**row, **_quality(scaled, labels, probe)})
+    return pd.DataFrame(rows), fitted
+
+
 def _select(scores: pd.DataFrame) -> int:
     """Row with the best silhouette (DBSCAN: among runs with little noise)."""
     allowed = scores["noise"] <= MAX_NOISE if "noise" in scores else scores["k"] >= 0
@@ -266,7 +301,8 @@ def _compare_clusters(raw: pd.DataFrame, labels: np.ndarray, clusters: pd.DataFr
     return differences
 
 
-def _name(effects: pd.DataFrame, cluster: int, traits: int = 2) -> str:
+def _name(effects: pd.DataFrame, cluster: int, boolean: set[str], traits: int = 2) -> str:
+    """The cluster's strongest traits in words: "high spend, recent buyers"."""
     if cluster < 0:
         return "outliers (noise)"
     mine = effects[effects["cluster"] == cluster]
@@ -274,7 +310,9 @@ def _name(effects: pd.DataFrame, cluster: int, traits: int = 2) -> str:
     strong = strong[strong["effect"].abs() >= 0.3].head(traits)
     words = []
     for rec in strong.itertuples(index=False):
-        high, low = TRAIT_WORDS.get(rec.feature, (f"high {rec.feature}", f"low {rec.feature}"))
+        default = ((rec.feature, f"not {rec.feature}") if rec.feature in boolean
+                   else (f"high {rec.feature}", f"low {rec.feature}"))
+        high, low = TRAIT_WORDS.get(rec.feature, default)
         words.append(high if rec.effect > 0 else low)
     return ", ".join(words) if words else "average contacts"
 
@@ -377,7 +415,7 @@ def _choose_leaves(leaf_of_row: np.ndarray, target: np.ndarray) -> set[int]:
 
 
 def _tree_rule(raw: pd.DataFrame, target: np.ndarray, depth: int, seed: int,
-               may_be_missing: set[str]) -> R.Rule | None:
+               may_be_missing: set[str], boolean: set[str]) -> R.Rule | None:
     """A shallow tree approximating ``target``, written as an OR of AND-paths."""
     from sklearn.tree import DecisionTreeClassifier
 
@@ -390,14 +428,13 @@ def _tree_rule(raw: pd.DataFrame, target: np.ndarray, depth: int, seed: int,
     paths = _covered_paths(tree.tree_, 0, _Path(), chosen)
     names = list(raw.columns)
     integral = {n: bool(np.all(np.mod(raw[n].dropna(), 1) == 0)) for n in names}
-    boolean = {n: bool(raw[n].dropna().isin([0.0, 1.0]).all()) for n in names}
     terms: list[R.Rule] = []
     for path in paths:
         conditions: list[R.Rule] = []
         for index, (low, high, missing, values) in sorted(path.bounds.items()):
             name = names[index]
             missing = missing and name in may_be_missing
-            parts = (_bound_rules(name, low, high, integral[name], boolean[name])
+            parts = (_bound_rules(name, low, high, integral[name], name in boolean)
                      if values else [])
             if not parts:  # only "is missing" or "is not missing" is asked here
                 if missing != values:
@@ -605,13 +642,16 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
     >>> found.k, sorted(found.clusters["size"].tolist())
     (2, [300, 300])
     """
+    if "contact_id" in frame:
+        raise ValueError("frame holds features only: its index identifies the contacts")
+    boolean = {c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)}
+    raw = pd.DataFrame({c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+                        for c in frame.columns}, index=frame.index)
     own_base = base is not None
-    if base is None:
+    if base is None:  # rules then run on the frame itself
         from .base import ContactBase
 
-        ids = frame.index.to_numpy() if "contact_id" not in frame else np.arange(len(frame))
-        base = ContactBase(frame.assign(contact_id=ids) if "contact_id" not in frame else frame)
-    raw = frame.astype(np.float64)
+        base = ContactBase(frame.assign(contact_id=np.arange(len(frame))))
     params = dict(params or {})
     rng = np.random.default_rng(seed)
     limit = min(sample, 10_000) if method == "dbscan" else sample
@@ -632,19 +672,8 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
         if not ks or min(ks) < 2:
             raise ValueError(f"k must be at least 2, got {k!r}")
         candidates = [{"k": int(n)} for n in ks]
-    rows, fitted = [], []
-    for candidate in candidates:
-        if method == "dbscan":
-            model = _estimator(method, None, seed, {**params, **candidate})
-        else:
-            model = _estimator(method, candidate["k"], seed, params)
-        labels_fit = model.fit_predict(scaled_fit)
-        fitted.append(model)
-        row = {"k": len(np.unique(labels_fit[labels_fit >= 0])), **candidate}
-        if method == "dbscan":
-            row["noise"] = float((labels_fit < 0).mean())
-        rows.append({**row, **_quality(scaled_fit, labels_fit, probe)})
-    scores = pd.DataFrame(rows)
+    with fit_threads(len(fit_rows)):
+        scores, fitted = _fit_candidates(method, candidates, scaled_fit, probe, seed, params)
     best = _select(scores)
     scores["selected"] = np.arange(len(scores)) == best
     model = fitted[best]
@@ -653,11 +682,13 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
 
     pipeline = Pipeline([("prepare", prepare[0]), ("scale", prepare[1]), ("cluster", model)])
     scaled_all = prepare.transform(raw)
-    labels = (_assign_dbscan(model, scaled_fit, scaled_all) if method == "dbscan"
-              else model.predict(scaled_all))
+    with fit_threads(len(raw)):
+        labels = (_assign_dbscan(model, scaled_fit, scaled_all) if method == "dbscan"
+                  else model.predict(scaled_all))
     labels = _by_size(np.asarray(labels))
     effects = _effects(scaled_all, labels, list(raw.columns))
-    clusters = _describe(raw, labels, effects, fit_rows, base, rule_depth, seed)
+    with fit_threads(len(fit_rows)):
+        clusters = _describe(raw, labels, effects, fit_rows, base, rule_depth, seed, boolean)
     profiles = _compare_clusters(raw, labels, clusters, base if own_base else None)
     return Discovery(base=base, raw=raw, labels=pd.Series(labels, index=raw.index,
                                                           name="cluster"),
@@ -666,14 +697,16 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
 
 
 def _describe(raw: pd.DataFrame, labels: np.ndarray, effects: pd.DataFrame,
-              fit_rows: np.ndarray, base: ContactBase, depth: int, seed: int) -> pd.DataFrame:
+              fit_rows: np.ndarray, base: ContactBase, depth: int, seed: int,
+              boolean: set[str]) -> pd.DataFrame:
     """Size, name, rule and the rule's precision and recall of every cluster."""
     may_be_missing = {c for c in raw.columns if raw[c].isna().any()}
     evaluator = base.evaluator()
     rows = []
     for cluster in np.unique(labels):
         inside = labels == cluster
-        rule = _tree_rule(raw.iloc[fit_rows], inside[fit_rows], depth, seed, may_be_missing)
+        rule = _tree_rule(raw.iloc[fit_rows], inside[fit_rows], depth, seed, may_be_missing,
+                          boolean)
         precision = recall = np.nan
         if rule is not None:
             text = str(rule)
@@ -682,7 +715,7 @@ def _describe(raw: pd.DataFrame, labels: np.ndarray, effects: pd.DataFrame,
             hits = int((selected & inside).sum())
             precision = hits / selected.sum() if selected.any() else 0.0
             recall = hits / inside.sum()
-        rows.append({"cluster": int(cluster), "name": _name(effects, int(cluster)),
+        rows.append({"cluster": int(cluster), "name": _name(effects, int(cluster), boolean),
                      "size": int(inside.sum()), "share": float(inside.mean()),
                      "rule": str(rule) if rule is not None else None,
                      "precision": precision, "recall": recall})

@@ -319,10 +319,11 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     >>> from segexplore.core.profile import profile
     >>> base = se.load_sample()
     >>> prof = profile(base)
-    >>> prof.summary.set_index("attribute").loc["device", ["kind", "missing", "distinct"]].tolist()
-    ['categorical', 0, 3]
+    >>> device = prof.to_frame().loc["device"]
+    >>> device["kind"], int(device["distinct"]), device["top"]
+    ('categorical', 3, 'Android')
     >>> prof.tags.loc[prof.tags["attribute"] == "interests", "tag"].head(3).tolist()
-    ['sport', 'home', 'food']
+    ['sport', 'fashion', 'beauty']
     >>> text = prof.suggestions.loc[prof.suggestions["attribute"] == "revenue_365d", "text"]
     >>> base.count(text.iloc[0]) > 0
     True

@@ -20,6 +20,7 @@ evaluate.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import rules as R
-from .discover import feature_preprocessor
+from .discover import feature_preprocessor, fit_threads
 
 if TYPE_CHECKING:
     from .base import ContactBase
@@ -158,6 +159,7 @@ def _auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     return float(roc_auc_score(y_true, y_score))
 
 
+@dataclass(eq=False, repr=False)
 class PropensityModel:
     """A fitted score: its validation (AUC, calibration, gains) and the scores of the base.
 
@@ -167,7 +169,7 @@ class PropensityModel:
         Probability for every contact as of ``base.as_of`` (NaN outside the population, e.g.
         non-buyers for churn), named ``"<target>_propensity"`` or ``"churn_risk"``.
     auc, baseline_auc : float
-        Validation AUC of the model and of the recency-only baseline.
+        Validation AUC of the model and of the recency-only ``baseline``.
     calibration, gains : DataFrame
         See :func:`calibration_table` and :func:`gains_table` (validation period).
     preprocessor : sklearn Pipeline
@@ -175,12 +177,33 @@ class PropensityModel:
         :func:`~segexplore.core.discover.feature_preprocessor`, fitted on the training rows.
     model : estimator
         The fitted model; :meth:`predict` chains both.
+    cutoff, validation_cutoff : Timestamp
+        Dates of the training and validation features; labels run for ``horizon`` after.
     train_features, validation_features : DataFrame
-        What the model learnt from and was validated on (population rows only).
+        What the model learnt from and was validated on (population rows only), with
+        ``train_labels``, ``validation_labels`` and ``validation_scores``.
     """
 
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
+    base: ContactBase
+    description: str
+    features: list[str]
+    horizon: pd.DateOffset | pd.Timedelta
+    cutoff: pd.Timestamp
+    validation_cutoff: pd.Timestamp
+    preprocessor: Any
+    model: Any
+    train_features: pd.DataFrame
+    train_labels: np.ndarray
+    validation_features: pd.DataFrame
+    validation_labels: np.ndarray
+    baseline: str
+    baseline_scores: np.ndarray
+    validation_scores: np.ndarray = field(init=False)
+    scores: pd.Series = field(init=False)
+    auc: float = field(init=False)
+    baseline_auc: float = field(init=False)
+    calibration: pd.DataFrame = field(init=False)
+    gains: pd.DataFrame = field(init=False)
 
     @property
     def name(self) -> str:
@@ -188,7 +211,8 @@ class PropensityModel:
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Probabilities for rows of features (columns as in :func:`training_features`)."""
-        return self.model.predict_proba(self.preprocessor.transform(features))[:, 1]
+        with fit_threads(len(features)):
+            return self.model.predict_proba(self.preprocessor.transform(features))[:, 1]
 
     def summary(self) -> pd.DataFrame:
         """Periods, sizes, positive rates and AUCs, one row per period."""
@@ -238,14 +262,18 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
         raise ValueError(f"the validation labels need events until {vcut + offset}, after "
                          f"as_of {as_of}; move validation_cutoff earlier")
     names = list(features) if features is not None else list(PROPENSITY_FEATURES)
+    baseline_name, sign = baseline
+    wanted = names if baseline_name in names else [*names, baseline_name]
 
-    def period(start: pd.Timestamp):
+    def period(start: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray]:
         rows = population(base, start)
-        frame = training_features(base, start, names)[rows]
+        frame = training_features(base, start, wanted)[rows]
         return frame, label(base, start, start + offset)[rows]
 
     train_x, train_y = period(cut)
     valid_x, valid_y = period(vcut)
+    valid_baseline = valid_x[baseline_name].to_numpy()
+    train_x, valid_x = train_x[names], valid_x[names]
     if train_y.all() or not train_y.any():
         raise ValueError(f"every contact of the training period has the same label "
                          f"({int(train_y.sum())} positives of {len(train_y)})")
@@ -255,25 +283,24 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
     except TypeError:  # not an sklearn estimator: used as given
         pass
     preprocessor = feature_preprocessor(train_x).fit(train_x)
-    estimator.fit(preprocessor.transform(train_x), train_y)
-    fitted = PropensityModel(preprocessor=preprocessor, model=estimator)
-    valid_p = fitted.predict(valid_x)
-
-    baseline_name, sign = baseline
-    baseline_score = sign * np.nan_to_num(valid_x[baseline_name].to_numpy(), nan=_NEVER_DAYS)
+    with fit_threads(len(train_x)):
+        estimator.fit(preprocessor.transform(train_x), train_y)
+    fitted = PropensityModel(
+        base=base, description=description, features=names, horizon=offset, cutoff=cut,
+        validation_cutoff=vcut, preprocessor=preprocessor, model=estimator,
+        train_features=train_x, train_labels=train_y, validation_features=valid_x,
+        validation_labels=valid_y, baseline=f"recency ({baseline_name})",
+        baseline_scores=sign * np.nan_to_num(valid_baseline, nan=_NEVER_DAYS))
+    valid_p = fitted.validation_scores = fitted.predict(valid_x)
+    fitted.auc = _auc(valid_y, valid_p)
+    fitted.baseline_auc = _auc(valid_y, fitted.baseline_scores)
+    fitted.calibration = calibration_table(valid_y, valid_p)
+    fitted.gains = gains_table(valid_y, valid_p)
     now_rows = population(base, as_of)
     now_x = training_features(base, as_of, names)[now_rows]
-    scores = pd.Series(np.nan, index=base.contacts.index, name=name)
+    fitted.scores = pd.Series(np.nan, index=base.contacts.index, name=name)
     if len(now_x):
-        scores[now_rows] = fitted.predict(now_x)
-    fitted.__dict__.update(
-        base=base, scores=scores, features=names, horizon=offset,
-        cutoff=cut, validation_cutoff=vcut, description=description,
-        train_features=train_x, train_labels=train_y, validation_features=valid_x,
-        validation_labels=valid_y, validation_scores=valid_p,
-        auc=_auc(valid_y, valid_p), baseline=f"recency ({baseline_name})",
-        baseline_auc=_auc(valid_y, baseline_score),
-        calibration=calibration_table(valid_y, valid_p), gains=gains_table(valid_y, valid_p))
+        fitted.scores[now_rows] = fitted.predict(now_x)
     return fitted
 
 

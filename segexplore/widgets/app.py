@@ -98,7 +98,8 @@ class Explorer(W.VBox):
         current = self.builder.segment
         self.profile_panel = ProfilePanel(base, current=current, mask_pii=mask_pii,
                                           on_use_rule=self.use_rule)
-        self.compare_panel = ComparePanel(base, current=current, selected=names)
+        self.compare_panel = ComparePanel(base, current=current, selected=names,
+                                          mask_pii=mask_pii)
         self.export_panel = ExportPanel(base, current=current)
         self.tabs = W.Tab(children=[self.profile_panel, self.builder, self.compare_panel,
                                     self.export_panel])

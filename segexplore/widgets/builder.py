@@ -102,7 +102,7 @@ class SegmentBuilder(W.VBox):
         self._debouncer = Debouncer(debounce, self._evaluate)
         if rule is not None:
             self.set_text(rule if isinstance(rule, str) else str(rule))
-        else:
+        if not self.rows:  # no rule, or a rule text with an error
             self.add_row()
             self._evaluate()
 

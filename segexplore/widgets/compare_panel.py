@@ -16,6 +16,7 @@ import ipywidgets as W
 import pandas as pd
 
 from .display import error_html, frame_html, message_html
+from .fields import pii_columns
 from .sources import CURRENT, SegmentChoices, optional_module, placeholder_html
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ def _attempt(parts: ComparisonParts, what: str, make: Callable[[], Any]) -> Any:
 
 
 def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = None, *,
-                     differences: int = 5) -> ComparisonParts:
+                     differences: int = 5,
+                     hidden: frozenset[str] = frozenset()) -> ComparisonParts:
     """Compare segments and collect what the tab and the report show.
 
     Parameters
@@ -68,6 +70,8 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
     differences : int
         Differences kept per segment in the "what makes it different" table (see
         :func:`key_differences`).
+    hidden : set of str
+        Attributes left out of the differences and charts (personal data).
 
     Returns
     -------
@@ -89,8 +93,8 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
     parts.comparison = comparison
     for name, make in (("sizes", lambda: comparison.sizes),
                        ("overlap", lambda: _overlap(comparison)),
-                       ("differences", lambda: key_differences(comparison.differences,
-                                                               differences))):
+                       ("differences", lambda: key_differences(
+                           comparison.differences, differences, hidden=hidden))):
         table = _attempt(parts, f"{name} table", make)
         if table is not None:
             parts.tables[name] = table
@@ -112,13 +116,17 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
     return parts
 
 
-def key_differences(differences: pd.DataFrame, per_segment: int = 5) -> pd.DataFrame:
+def key_differences(differences: pd.DataFrame, per_segment: int = 5, *,
+                    hidden: frozenset[str] = frozenset()) -> pd.DataFrame:
     """The strongest differences of each segment, leaving out the attributes of its rule.
 
     Keeps ``segment, attribute, reading`` and, when present, ``effect_size`` and
-    ``significant``; the order of ``differences`` (strongest first) is kept.
+    ``significant``; the order of ``differences`` (strongest first) is kept. Attributes in
+    ``hidden`` are left out.
     """
     table = differences
+    if hidden and "attribute" in table.columns:
+        table = table[~table["attribute"].isin(hidden)]
     if "in_rule" in table.columns:
         table = table[~table["in_rule"].astype(bool)]
     if "segment" in table.columns:
@@ -178,13 +186,16 @@ class ComparePanel(W.VBox):
         Returns the segment being built in the Build tab.
     selected : list of str, optional
         Segment names selected at first.
+    mask_pii : bool
+        Leave personal-data attributes out of the differences.
     """
 
     def __init__(self, base: ContactBase, *, current: Callable[[], Segment | None] | None = None,
-                 selected: Sequence[str] = ()) -> None:
+                 selected: Sequence[str] = (), mask_pii: bool = False) -> None:
         super().__init__()
         self.add_class("se-compare")
         self.base = base
+        self.hidden = pii_columns(base) if mask_pii else frozenset()
         self.choices = SegmentChoices(base, current)
         self.parts: ComparisonParts | None = None
         options = self.choices.options()
@@ -230,5 +241,5 @@ class ComparePanel(W.VBox):
             self.output.children = [W.HTML(message_html(
                 "Select one or more saved segments, then click Compare.", kind="warning"))]
             return
-        self.parts = comparison_parts(segments, self.base)
+        self.parts = comparison_parts(segments, self.base, hidden=self.hidden)
         self.output.children = parts_widgets(self.parts)

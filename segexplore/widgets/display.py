@@ -117,6 +117,9 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
         values = shown[column]
         if str(column).endswith("share") and pd.api.types.is_numeric_dtype(values.dtype):
             shown[column] = values.map(lambda x: "" if pd.isna(x) else f"{x:.1%}")
+        elif pd.api.types.is_integer_dtype(values.dtype) and not \
+                pd.api.types.is_bool_dtype(values.dtype):
+            shown[column] = values.map(lambda x: "" if pd.isna(x) else f"{int(x):,}")
         elif values.dtype == object or pd.api.types.is_datetime64_any_dtype(values.dtype):
             shown[column] = values.map(_cell)
     table = shown.to_html(index=index, classes=css_class, border=0, na_rep="",
