@@ -15,9 +15,8 @@ import argparse
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from common import generated_tables, report, timed
+from scipy import stats
 
 import segexplore as se
 from segexplore.core.compare import compare
@@ -70,10 +69,10 @@ def main() -> None:
     args = parser.parse_args()
     tables = generated_tables(args.contacts)
     base = se.read_base(tables["contacts"], tables["events"], tables["orders"], clean=False)
-    base.features  # computed once, not timed
+    _ = base.features  # computed once, not timed
     segments = [base.segment(rule, name=name) for name, rule in SEGMENTS.items()]
     for segment in segments:
-        segment.mask  # evaluated once, not timed
+        _ = segment.mask  # evaluated once, not timed
     print(f"{len(base.contacts):,} contacts; segments: "
           + ", ".join(f"{s.name} {s.size:,}" for s in segments))
 

@@ -6,9 +6,12 @@ Times, in one run:
 * building the activity table and computing the behaviour features;
 * ``discover`` with k-means over k = 2..10 (fit on a 50,000 sample, silhouette on 5,000,
   every contact assigned, profiles, a rule per cluster measured on every contact);
-* the 2-D projection behind ``charts_ml.cluster_projection``.
+* the 2-D projection behind ``charts_ml.cluster_projection``;
+* with ``--propensity``, a 30-day purchase propensity and a 90-day churn model (features at
+  three dates each, a training sample of 200,000, validation and scoring on everyone).
 
-Run: ``python benchmarks/bench_discover.py [--contacts 1000000] [--method kmeans]``.
+Run: ``python benchmarks/bench_discover.py [--contacts 1000000] [--method kmeans]
+[--propensity]``.
 Target: features + discover under 60 s on a 2-core machine.
 """
 
@@ -22,12 +25,15 @@ from common import generated_tables
 
 import segexplore as se
 from segexplore.core.discover import discover
+from segexplore.core.score import churn, propensity
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--method", default="kmeans")
+    parser.add_argument("--propensity", action="store_true",
+                        help="also time propensity() and churn() on the same base")
     args = parser.parse_args()
     tables = generated_tables(args.contacts)
 
@@ -51,6 +57,11 @@ def main() -> None:
     with pd.option_context("display.width", 200, "display.max_colwidth", 120):
         print(found.scores.to_string(index=False))
         print(found.clusters.to_string(index=False))
+    if args.propensity:
+        for name, fit in (("propensity (purchase, 30 days)", propensity), ("churn (90 days)", churn)):
+            started = time.perf_counter()
+            model = fit(base)
+            print(f"{name:<40}{time.perf_counter() - started:8.1f} s   {model!r}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ from .core.base import ContactBase
 from .core.loader import load_sample, read_base
 from .core.rules import Rule, field, parse, rule_from_dict, rule_from_json, rule_from_yaml
 from .core.sample import sample_path
+from .core.abtest import ABResult, ab_test, sample_size
+from .core.discover import Discovery, discover, discover_frame
+from .core.score import PropensityModel, add_scores, churn, propensity
 from .core.catalog import Catalog, CatalogError, read_history, refresh
 from .core.export import (
     ExportError,
@@ -63,6 +66,16 @@ __all__ = [
     "rule_from_yaml",
     "Segment",
     "compile_rule",
+    "discover",
+    "discover_frame",
+    "Discovery",
+    "propensity",
+    "churn",
+    "add_scores",
+    "PropensityModel",
+    "ab_test",
+    "sample_size",
+    "ABResult",
     "Catalog",
     "CatalogError",
     "refresh",

@@ -173,13 +173,13 @@ def intersections(comparison: Any, *, max_intersections: int = 20, title: str | 
     fig.add_trace(go.Scatter(x=cells_x, y=cells_y, mode="markers", showlegend=False,
                              marker=dict(size=12, color="#e0e0e0"), hoverinfo="skip"),
                   row=2, col=1)
-    members = [(c, n) for c, (_, row) in zip(combos, table.iterrows()) for n in names if row[n]]
+    members = [(c, n) for c, (_, row) in zip(combos, table.iterrows(), strict=True) for n in names if row[n]]
     fig.add_trace(go.Scatter(x=[c for c, _ in members], y=[n for _, n in members],
                              mode="markers", showlegend=False, hoverinfo="skip",
                              marker=dict(size=12, color=_MEMBER_COLOR)), row=2, col=1)
     line_x: list[Any] = []
     line_y: list[Any] = []
-    for combo, (_, row) in zip(combos, table.iterrows()):
+    for combo, (_, row) in zip(combos, table.iterrows(), strict=True):
         inside = [n for n in names if row[n]]
         if len(inside) > 1:
             line_x += [combo, combo, None]
@@ -421,13 +421,13 @@ def profile_bars(profile: Any, attribute: str) -> dict[str, Any]:
         bins = profile.histograms[profile.histograms["attribute"] == attribute]
         left, right = bins["left"].tolist(), bins["right"].tolist()
         if kind == "date":
-            middles = [lo + (hi - lo) / 2 for lo, hi in zip(left, right)]
-            widths = [(hi - lo).total_seconds() * 1000 for lo, hi in zip(left, right)]
+            middles = [lo + (hi - lo) / 2 for lo, hi in zip(left, right, strict=True)]
+            widths = [(hi - lo).total_seconds() * 1000 for lo, hi in zip(left, right, strict=True)]
         else:
-            middles = [(lo + hi) / 2 for lo, hi in zip(left, right)]
-            widths = [hi - lo for lo, hi in zip(left, right)]
+            middles = [(lo + hi) / 2 for lo, hi in zip(left, right, strict=True)]
+            widths = [hi - lo for lo, hi in zip(left, right, strict=True)]
         return {"kind": kind, "x": middles, "y": bins["count"].tolist(), "width": widths,
-                "ranges": [(str(lo), str(hi)) for lo, hi in zip(left, right)]}
+                "ranges": [(str(lo), str(hi)) for lo, hi in zip(left, right, strict=True)]}
     if kind == "multi":
         tags = profile.tags[profile.tags["attribute"] == attribute]
         return {"kind": kind, "x": tags["tag"].tolist(), "y": tags["count"].tolist()}
@@ -457,7 +457,7 @@ def profile_histogram(profile: Any, attribute: str, *, title: str | None = None,
                                      "<extra></extra>")
     else:
         order = _ordered(bars["x"], category_orders, "value")
-        counts = dict(zip(bars["x"], bars["y"]))
+        counts = dict(zip(bars["x"], bars["y"], strict=True))
         trace = go.Bar(x=order, y=[counts[v] for v in order], marker_color=color,
                        hovertemplate="%{x}: %{y:,}<extra></extra>")
     fig = go.Figure(trace)

@@ -153,7 +153,7 @@ def _table(frame: pd.DataFrame, shares: tuple[str, ...] = ()) -> str:
     rows = []
     for record in frame.itertuples(index=False):
         cells = []
-        for column, value in zip(frame.columns, record):
+        for column, value in zip(frame.columns, record, strict=True):
             text = _share(value) if column in shares else _cell(value)
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             cells.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")

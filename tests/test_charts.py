@@ -115,7 +115,7 @@ def test_distribution_of_numbers_as_boxes_from_the_quantiles(comparison):
 def test_distribution_from_segments_and_unknown_attribute(tiny_base, comparison):
     android = tiny_base.segment('device = "Android"', name="Android")
     fig = charts.distribution([android], "city")
-    shares = dict(zip(fig.data[0].x, fig.data[0].y))
+    shares = dict(zip(fig.data[0].x, fig.data[0].y, strict=True))
     assert shares["Lyon"] == pytest.approx(1 / 4) and shares["Paris"] == pytest.approx(2 / 4)
     with pytest.raises(ValueError) as error:
         charts.distribution(comparison, "cty")
@@ -127,8 +127,8 @@ def test_distribution_from_segments_and_unknown_attribute(tiny_base, comparison)
 def test_lift_dots_are_the_index_with_a_line_at_100(comparison):
     fig = charts.lift(comparison, "android", min_count=1)
     rows = comparison.distributions[comparison.distributions["segment"] == "android"]
-    index = dict(zip(rows["attribute"] + " = " + rows["value"].astype(str), rows["index"]))
-    for label, value in zip(fig.data[0].y, fig.data[0].x):
+    index = dict(zip(rows["attribute"] + " = " + rows["value"].astype(str), rows["index"], strict=True))
+    for label, value in zip(fig.data[0].y, fig.data[0].x, strict=True):
         assert value == pytest.approx(index[label])
     assert fig.data[0].y[-1] == "device = Android"  # furthest from 100: at the top
     assert fig.layout.shapes[0].x0 == 100 and fig.layout.xaxis.type == "log"
@@ -175,7 +175,7 @@ def test_profile_histogram_reads_the_profile_tables(prof):
     assert list(device.data[0].x) == top["value"].tolist()
     assert list(device.data[0].y) == top["count"].tolist()
     tags = charts.profile_histogram(prof, "interests")
-    assert dict(zip(tags.data[0].x, tags.data[0].y))["home"] == prof.tags.set_index("tag").loc[
+    assert dict(zip(tags.data[0].x, tags.data[0].y, strict=True))["home"] == prof.tags.set_index("tag").loc[
         "home", "count"]
     dates = charts.profile_histogram(prof, "signup_date")
     assert sum(dates.data[0].y) == 300

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
-import segexplore as se
 from segexplore.core.compare import MAX_CATEGORIES, OTHER, compare, wilson_interval
 
 
@@ -217,7 +218,7 @@ def test_differences_read_in_plain_language():
                           "revenue": [120.0] * 100 + [45.0] * 100})
     member = pd.Series([True] * 100 + [False] * 100)
     diff = compare({"s": member}, frame, rate=None).differences
-    readings = dict(zip(diff["attribute"], diff["reading"]))
+    readings = dict(zip(diff["attribute"], diff["reading"], strict=True))
     assert readings["device"] == "62% have device = Android, 1.7x the base (36%)"
     assert readings["revenue"] == "median revenue of 120 against 45 for the rest"
     assert diff["attribute"].tolist() == ["revenue", "device"]  # by absolute effect size
@@ -266,3 +267,32 @@ def test_bad_arguments_say_what_is_allowed(frame, masks, tiny_base):
         compare(masks, frame, attributes=["plan"], rate=None).overlap_matrix("cosine")
     with pytest.raises(ValueError, match="'rate' is not a column"):
         compare(masks, frame, rate="clicks")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.one_of(st.none(), st.integers(0, 6)),
+                          st.sampled_from(["a", "b", "c"])), min_size=12, max_size=80))
+def test_random_tables_match_scipy(rows):
+    member = pd.Series([r[0] for r in rows])
+    frame = pd.DataFrame({"visits": pd.Series([r[1] for r in rows], dtype="float64"),
+                          "plan": [r[2] for r in rows]})
+    inside, outside = member.to_numpy(), ~member.to_numpy()
+    if inside.sum() < 2 or outside.sum() < 2:
+        return
+    tests = compare({"s": member}, frame, rate=None).tests.set_index("attribute")
+    visits = frame["visits"].to_numpy()
+    known = ~np.isnan(visits)
+    first, second = visits[inside & known], visits[outside & known]
+    if "visits" in tests.index:
+        expected = stats.mannwhitneyu(first, second)
+        assert tests.loc["visits", "statistic"] == pytest.approx(expected.statistic)
+        assert tests.loc["visits", "p_value"] == pytest.approx(expected.pvalue, rel=1e-9,
+                                                               abs=1e-12)
+    if "plan" in tests.index:
+        observed = pd.crosstab(~member, frame["plan"]).to_numpy()
+        observed = observed[:, observed.sum(axis=0) > 0]
+        if observed.shape == (2, 2) and (stats.contingency.expected_freq(observed) < 5).any():
+            expected_p = stats.fisher_exact(observed).pvalue
+        else:
+            expected_p = stats.chi2_contingency(observed).pvalue
+        assert tests.loc["plan", "p_value"] == pytest.approx(expected_p, rel=1e-9, abs=1e-12)

@@ -15,7 +15,7 @@ from segexplore.core.profile import QUANTILES, Profile, profile, sorted_quantile
 @pytest.fixture(scope="module")
 def sample() -> se.ContactBase:
     base = se.load_sample()
-    base.features  # computed once for the module
+    _ = base.features  # computed once for the module
     return base
 
 
@@ -33,7 +33,7 @@ def test_categorical_counts_match_value_counts(tiny_base):
     assert (city["top"], city["top_count"], city["top_share"]) == ("Lyon", 2, pytest.approx(2 / 7))
     top = prof.top_values[prof.top_values["attribute"] == "city"]
     expected = tiny_base.contacts["city"].value_counts()
-    assert dict(zip(top["value"], top["count"])) == expected[expected > 0].to_dict()
+    assert dict(zip(top["value"], top["count"], strict=True)) == expected[expected > 0].to_dict()
     assert top["share"].tolist() == pytest.approx((top["count"] / 7).tolist())
 
 
@@ -80,7 +80,7 @@ def test_histograms_match_numpy_and_count_every_known_value():
 
 def test_multi_valued_tags_are_counted_per_contact_ignoring_case(tiny_base):
     prof = profile(tiny_base, include_features=False)
-    tags = dict(zip(prof.tags["tag"], prof.tags["count"]))
+    tags = dict(zip(prof.tags["tag"], prof.tags["count"], strict=True))
     # "sport|outdoor", "running", "outdoor", None, "home|kids", "Sport", None
     assert tags == {"sport": 2, "outdoor": 2, "running": 1, "home": 1, "kids": 1}
     interests = _row(prof, "interests")
@@ -105,7 +105,7 @@ def test_features_are_profiled_with_role_feature(tiny_base):
     prof = profile(tiny_base)
     features = prof.summary[prof.summary["role"] == "feature"]
     assert features["attribute"].tolist() == tiny_base.features.columns.tolist()
-    kinds = dict(zip(features["attribute"], features["kind"]))
+    kinds = dict(zip(features["attribute"], features["kind"], strict=True))
     assert (kinds["cart_abandoner"], kinds["rfm_group"], kinds["last_purchase_date"],
             kinds["age"]) == ("boolean", "categorical", "date", "numeric")
 

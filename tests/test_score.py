@@ -131,6 +131,13 @@ def test_any_model_with_fit_and_predict_proba(base, model):
     assert few.baseline_auc == pytest.approx(model.baseline_auc) and few.auc > 0.6
 
 
+def test_large_training_periods_are_sampled(base, model):
+    small = propensity(base, sample=2000)
+    assert len(small.train_features) == len(small.train_labels) == 2000
+    assert len(small.validation_features) == len(model.validation_features)
+    assert small.scores.notna().sum() == model.scores.notna().sum()
+
+
 def test_scores_every_contact_as_of_now(base, model):
     scores = model.scores
     assert scores.name == "purchase_propensity"

@@ -158,7 +158,8 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
         ``tests`` (one row per segment, opponent and attribute: chi-square or Fisher's exact
         test with Cramér's V for categories, Mann-Whitney U with the rank-biserial
         correlation and Cohen's d for numbers and dates; p-values adjusted with
-        Benjamini-Hochberg over the whole comparison); ``distributions`` (segment,
+        Benjamini-Hochberg over the whole comparison; in pairwise rows the ``rest_*``
+        columns describe the ``versus`` segment); ``distributions`` (segment,
         attribute, value, count, share, base_share, index = 100 * share / base_share);
         ``numeric`` and ``base_numeric`` (count, missing, mean, std, min, p5, p25, median,
         p75, p95, max per segment, and for the whole base); ``differences`` (per segment,
@@ -189,13 +190,14 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
     n_base = len(table.index)
     groups = _Groups(members)
     collector = _Collector(names, n_base, alpha, fields)
-    for name, size in zip(names, groups.sizes):
+    for name, size in zip(names, groups.sizes, strict=True):
         if size < MIN_SEGMENT_SIZE:
-            collector.warn(name, "", "", f"only {size} contacts (< {MIN_SEGMENT_SIZE}): "
+            collector.warn(name, "", "", f"only {_contacts(size)} (< {MIN_SEGMENT_SIZE}): "
                                          f"statistics are weak")
         if n_base - size < MIN_SEGMENT_SIZE:
-            collector.warn(name, "rest", "", f"the rest of the base has only {n_base - size} "
-                                             f"contacts (< {MIN_SEGMENT_SIZE})")
+            rest = _contacts(n_base - size)
+            collector.warn(name, "rest", "", f"the rest of the base has only {rest} "
+                                             f"(< {MIN_SEGMENT_SIZE})")
     if pairwise:
         both = groups.both()
         for a in range(len(names)):
@@ -212,6 +214,10 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
                             pairwise)
     expected = _expected(rate, table, members, names, alpha, collector)
     return collector.build(groups, expected)
+
+
+def _contacts(count: int) -> str:
+    return f"{count:,} contact" + ("" if count == 1 else "s")
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -250,6 +256,10 @@ def _segments(segments: Any, base: Any
     if repeated:
         raise ValueError(f"Value of 'segments' repeats the names {repeated}: give each "
                          f"segment a unique name")
+    reserved = sorted(set(names) & {"degree", "size", "share"})
+    if reserved:
+        raise ValueError(f"Value of 'segments' uses the names {reserved}, which are columns of "
+                         f"the intersections table: rename those segments")
     if base is None:
         base = next((v.base for _, v in items if isinstance(v, Segment)), None)
         if base is None:
@@ -320,7 +330,7 @@ def _encode(series: pd.Series, kind: str) -> _Encoded:
     if not len(present):
         return _Encoded(np.zeros(len(raw), np.intp), 1, values=present[:0], is_date=is_date)
     low, high = present.min(), present.max()
-    if raw.dtype.kind == "i" and high - low < 4 * len(raw) + 1024:
+    if raw.dtype.kind == "i" and int(high) - int(low) < 4 * len(raw) + 1024:  # no overflow
         # counts, scores, ages: the value minus the minimum is already a code
         values = np.arange(low, high + 1, dtype=np.int64)
         inverse = (present - low).astype(np.intp, copy=False)
@@ -524,7 +534,7 @@ class _Numbers:
         extremes = self.quantiles(cumulative, (0.0, 1.0))
         row["min"], row["max"] = extremes
         for name, value in zip(("p5", "p25", "median", "p75", "p95"),
-                               self.quantiles(cumulative, _SUMMARY_QUANTILES)):
+                               self.quantiles(cumulative, _SUMMARY_QUANTILES), strict=True):
             row[name] = value
         return row
 
@@ -648,7 +658,7 @@ class _Collector:
                 self.distributions.extend(zip(
                     [name] * len(shown), [column] * len(shown), [labels[i] for i in shown],
                     per_segment[shown, s].tolist(), shares.tolist(), base_shares.tolist(),
-                    (100 * shares / base_shares).tolist()))
+                    (100 * shares / base_shares).tolist(), strict=True))
 
             def run(a: int, b: int | None) -> dict[str, Any] | str:
                 first = per_segment[:, a]

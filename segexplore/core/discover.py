@@ -629,7 +629,8 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
     silhouette_sample : int, default 5,000
         Rows on which the silhouette (quadratic in the rows) is computed.
     params : dict, optional
-        Extra arguments of the sklearn estimator (e.g. ``{"eps": 0.8}`` for DBSCAN).
+        Extra arguments of the sklearn estimator (e.g. ``{"eps": 0.8}`` for DBSCAN, which
+        then tries that radius only).
 
     Other parameters are those of :func:`discover`.
 

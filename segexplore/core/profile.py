@@ -26,7 +26,7 @@ from .columns import MULTI_VALUE_SEPARATOR
 from .schema import infer_roles
 
 if TYPE_CHECKING:
-    from .base import ContactBase
+    pass
 
 __all__ = ["Profile", "profile", "KINDS", "QUANTILES"]
 
@@ -339,15 +339,15 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
         raise ValueError(f"Value of 'top' must be a whole number >= 1 but received: {top!r}")
     table = attribute_table(base_or_frame, include_features=include_features)
-    selected = None if mask is None else mask_array(mask, table.index)
-    n_rows = len(table.index) if selected is None else int(np.count_nonzero(selected))
+    # positions of the profiled contacts: NumPy arrays are subset, not pandas objects
+    rows = None if mask is None else np.flatnonzero(mask_array(mask, table.index))
+    n_rows = len(table.index) if rows is None else len(rows)
     builder = _Builder(n_rows, int(bins), int(top))
     for column, series in table.columns.items():
         role = table.roles.get(column, "text")
         kind = attribute_kind(series, role)
-        values = series if selected is None else series[selected]
-        builder.add(column, role, kind, values, table.separators.get(column,
-                                                                      MULTI_VALUE_SEPARATOR))
+        builder.add(column, role, kind, series, rows,
+                    table.separators.get(column, MULTI_VALUE_SEPARATOR))
     return builder.build(name if name is not None else "base")
 
 
@@ -365,28 +365,31 @@ class _Builder:
     def share(self, count: float) -> float:
         return count / self.n_rows if self.n_rows else math.nan
 
-    def add(self, column: str, role: str, kind: str, values: pd.Series, separator: str) -> None:
+    def add(self, column: str, role: str, kind: str, series: pd.Series,
+            rows: np.ndarray | None, separator: str) -> None:
+        """Profile ``series`` (only the contacts at positions ``rows`` when given)."""
         row: dict[str, Any] = {"attribute": column, "role": role, "kind": kind,
-                               "dtype": str(values.dtype)}
+                               "dtype": str(series.dtype)}
         if kind in ("numeric", "date"):
-            self._numbers(row, values, kind)
+            self._numbers(row, series, rows)
         elif kind == "multi":
-            self._multi(row, values, separator)
+            self._multi(row, *_codes(series, rows), separator)
         elif kind == "identifier":
+            values = series if rows is None else series.iloc[rows]
             missing = int(values.isna().sum())
             row.update(count=len(values) - missing, missing=missing,
                        distinct=int(values.nunique(dropna=True)))
         else:
-            self._categories(row, values, kind)
+            self._categories(row, *_codes(series, rows), kind)
         row["missing_share"] = self.share(row["missing"])
         self.summary.append(row)
 
     # categorical, boolean, text: counts of codes
-    def _categories(self, row: dict[str, Any], values: pd.Series, kind: str) -> None:
-        codes, labels = categorical_codes(values)
+    def _categories(self, row: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
+                    kind: str) -> None:
         counts = np.bincount(codes + 1, minlength=len(labels) + 1)
         missing, counts = int(counts[0]), counts[1:]
-        row.update(count=len(values) - missing, missing=missing,
+        row.update(count=len(codes) - missing, missing=missing,
                    distinct=int(np.count_nonzero(counts)))
         # most frequent first; ties keep the category (or first-seen) order
         order = np.argsort(-counts, kind="stable")
@@ -418,8 +421,11 @@ class _Builder:
                                  self.share(int(ranked[:needed].sum()))))
 
     # numbers and dates: sort once, read everything off the sorted values
-    def _numbers(self, row: dict[str, Any], values: pd.Series, kind: str) -> None:
-        raw, known, is_date = numeric_values(values)
+    def _numbers(self, row: dict[str, Any], series: pd.Series, rows: np.ndarray | None
+                 ) -> None:
+        raw, known, is_date = numeric_values(series)
+        if rows is not None:
+            raw, known = raw[rows], known[rows]
         present = np.sort(raw[known])
         n = len(present)
         row.update(count=n, missing=len(raw) - n)
@@ -444,7 +450,7 @@ class _Builder:
             row["std"] = float(floats.std(ddof=1)) if n > 1 else math.nan
             quantiles = sorted_quantiles(floats, QUANTILES)
         row["min"], row["max"] = convert(present[0]), convert(present[-1])
-        for q, value in zip(QUANTILES, quantiles):
+        for q, value in zip(QUANTILES, quantiles, strict=True):
             row[f"p{round(q * 100)}"] = convert(value)
         if len(starts) <= DISCRETE_MAX_DISTINCT:
             order = np.argsort(-run_counts, kind="stable")
@@ -458,8 +464,8 @@ class _Builder:
             row.update(top=convert(top_value) if is_date else as_python(top_value),
                        top_count=int(run_counts[best]),
                        top_share=self.share(int(run_counts[best])))
-        self._histogram(column, present, is_date, values.dtype)
-        self._quantile_rules(column, present, quantiles, is_date, values.dtype)
+        self._histogram(column, present, is_date, series.dtype)
+        self._quantile_rules(column, present, quantiles, is_date, series.dtype)
 
     def _histogram(self, column: str, present: np.ndarray, is_date: bool, dtype: Any) -> None:
         finite = present if is_date or present.dtype.kind == "i" else \
@@ -479,7 +485,7 @@ class _Builder:
                                else edges[1:-1], side="left")
         counts = np.diff(np.r_[0, cuts, len(finite)])
         convert = to_timestamp if is_date else float
-        for left, right, count in zip(edges[:-1], edges[1:], counts):
+        for left, right, count in zip(edges[:-1], edges[1:], counts, strict=True):
             self.histograms.append((column, convert(left), convert(right), int(count)))
 
     def _quantile_rules(self, column: str, present: np.ndarray, quantiles: np.ndarray,
@@ -502,12 +508,12 @@ class _Builder:
                 self.suggestions.append((column, "quantile", str(node), self.share(selected)))
 
     # multi-valued: count contacts per tag from the distinct joined values only
-    def _multi(self, row: dict[str, Any], values: pd.Series, separator: str) -> None:
-        codes, labels = categorical_codes(values)
+    def _multi(self, row: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
+               separator: str) -> None:
         counts = np.bincount(codes + 1, minlength=len(labels) + 1)
         missing, counts = int(counts[0]), counts[1:]
         tag_counts: dict[str, int] = {}
-        for label, count in zip(labels, counts):
+        for label, count in zip(labels, counts, strict=True):
             if count == 0 or label is None or (isinstance(label, float) and math.isnan(label)):
                 continue
             # tags ignore case, as the rule `interests has "sport"` does
@@ -517,7 +523,7 @@ class _Builder:
         column = row["attribute"]
         for tag, count in ranked[:self.top]:
             self.tags.append((column, tag, count, self.share(count)))
-        row.update(count=len(values) - missing, missing=missing, distinct=len(ranked))
+        row.update(count=len(codes) - missing, missing=missing, distinct=len(ranked))
         if ranked:
             row.update(top=ranked[0][0], top_count=ranked[0][1],
                        top_share=self.share(ranked[0][1]))
@@ -538,6 +544,12 @@ class _Builder:
             tags=_frame(self.tags, ["attribute", "tag", "count", "share"]),
             suggestions=_frame(self.suggestions, ["attribute", "kind", "text", "share"]),
             n_rows=self.n_rows, name=name)
+
+
+def _codes(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Category codes and labels of a column, restricted to positions ``rows``."""
+    codes, labels = categorical_codes(series)
+    return (codes if rows is None else codes[rows]), labels
 
 
 def _frame(rows: list[tuple], columns: list[str], object_columns: tuple[str, ...] = ()

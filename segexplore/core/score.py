@@ -248,7 +248,7 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
          label: Callable[[ContactBase, pd.Timestamp, pd.Timestamp], np.ndarray],
          population: Callable[[ContactBase, pd.Timestamp], np.ndarray],
          baseline: tuple[str, float], model: Any, features: Sequence[str] | None,
-         cutoff: Any, validation_cutoff: Any) -> PropensityModel:
+         cutoff: Any, validation_cutoff: Any, sample: int | None) -> PropensityModel:
     from sklearn.base import clone
 
     offset = _offset(horizon)
@@ -271,6 +271,9 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
         return frame, label(base, start, start + offset)[rows]
 
     train_x, train_y = period(cut)
+    if sample is not None and len(train_x) > sample:  # uniform: rates stay calibrated
+        keep = np.sort(np.random.default_rng(0).choice(len(train_x), sample, replace=False))
+        train_x, train_y = train_x.iloc[keep], train_y[keep]
     valid_x, valid_y = period(vcut)
     valid_baseline = valid_x[baseline_name].to_numpy()
     train_x, valid_x = train_x[names], valid_x[names]
@@ -306,7 +309,7 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
 
 def propensity(base: ContactBase, target: str = "purchase", horizon: Any = "30 days", *,
                model: Any = None, features: Sequence[str] | None = None, cutoff: Any = None,
-               validation_cutoff: Any = None) -> PropensityModel:
+               validation_cutoff: Any = None, sample: int | None = 200_000) -> PropensityModel:
     """Probability that each contact does ``target`` within ``horizon``.
 
     Parameters
@@ -325,6 +328,9 @@ def propensity(base: ContactBase, target: str = "purchase", horizon: Any = "30 d
     cutoff, validation_cutoff : date-like, optional
         Dates of the training and validation features; default ``as_of - 2 * horizon`` and
         ``as_of - horizon``.
+    sample : int or None, default 200,000
+        Train on a random sample of this many contacts of the training period (None: all
+        of them). Validation and scoring always cover every contact.
 
     Returns
     -------
@@ -354,12 +360,12 @@ def propensity(base: ContactBase, target: str = "purchase", horizon: Any = "30 d
                 description=f"probability of a {event_type} within {horizon}",
                 horizon=horizon, label=label, population=_exists_at,
                 baseline=("days_since_last_activity", -1.0), model=model, features=features,
-                cutoff=cutoff, validation_cutoff=validation_cutoff)
+                cutoff=cutoff, validation_cutoff=validation_cutoff, sample=sample)
 
 
 def churn(base: ContactBase, horizon: Any = "90 days", *, model: Any = None,
           features: Sequence[str] | None = None, cutoff: Any = None,
-          validation_cutoff: Any = None) -> PropensityModel:
+          validation_cutoff: Any = None, sample: int | None = 200_000) -> PropensityModel:
     """Probability that a past buyer makes no purchase within ``horizon``.
 
     Only contacts with at least one purchase at or before each cutoff are trained on,
@@ -386,7 +392,7 @@ def churn(base: ContactBase, horizon: Any = "90 days", *, model: Any = None,
                 description=f"probability that a past buyer makes no purchase within {horizon}",
                 horizon=horizon, label=label, population=buyers,
                 baseline=("days_since_last_purchase", 1.0), model=model, features=features,
-                cutoff=cutoff, validation_cutoff=validation_cutoff)
+                cutoff=cutoff, validation_cutoff=validation_cutoff, sample=sample)
 
 
 def add_scores(base: ContactBase, *scores: pd.Series, **named: pd.Series) -> ContactBase:
