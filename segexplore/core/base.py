@@ -173,6 +173,20 @@ class ContactBase:
         return int(self.evaluator().array(rule if not isinstance(rule, str)
                                           else _parse(rule)).sum())
 
+    def profile(self, **options: Any):
+        """A :class:`~segexplore.core.profile.Profile` of every attribute and feature.
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> summary = se.load_sample().profile().summary
+        >>> int(summary.set_index("attribute").loc["city", "missing"])
+        0
+        """
+        from .profile import profile
+
+        return profile(self, **options)
+
     # --- personal data (segexplore.core.privacy) and suppressions ---------------------
     def forget(self, email_or_id, **options: Any):
         """Erase one person from every table; later exports cannot contain them.

@@ -116,6 +116,13 @@ class Segment:
                 + (f"<br><em>{escape(self.description)}</em>" if self.description else "")
                 + "</div>")
 
+    def profile(self, **options: Any):
+        """A :class:`~segexplore.core.profile.Profile` of the members only."""
+        from .profile import profile
+
+        options.setdefault("name", self.name)
+        return profile(self.base, mask=self.mask, **options)
+
     # --- export (segexplore.core.export) ----------------------------------------------
     def waterfall(self, **options: Any):
         """The sendable-contacts waterfall: matched -> valid email -> consented -> not
