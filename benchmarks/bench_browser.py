@@ -15,7 +15,8 @@ What is measured:
   multi-select of a ``city`` row (a different city each time, so the size always changes)
   to the new ``.se-size-value`` text in the DOM and the next animation frame painted;
   median over ``--changes`` changes after two warm-up changes. The same for typing a rule
-  into the text form (``change`` on the textarea).
+  into the text form (``change`` on the textarea), and for the multi-select again with the
+  distribution charts switched off (what the charts add to the trip).
 
 Chromium is Debian's ``/usr/bin/chromium`` (never ``playwright install``); only 127.0.0.1.
 """
@@ -160,7 +161,7 @@ def kernel_breakdown(env: dict[str, str]) -> list[tuple[str, float]]:
     from segexplore.dashboards import base_from_environment
     from segexplore.widgets import explore
     lap("import segexplore.dashboards, segexplore.widgets")
-    base = base_from_environment(env)
+    base = base_from_environment(env, progress=False)
     lap("base_from_environment() (read_base: read, validate, clean)")
     _ = base.features
     lap("base.features")
@@ -221,6 +222,15 @@ def main() -> int:
             rules = [f'city in ("{re.sub(r" [(].*$", "", t)}")' for t in targets]
             text_ms = round_trips(page, ".se-rule-text textarea", rules, _CHANGE_TEXT)[2:]
             page.screenshot(path=str(artifacts / "bench-browser-build.png"), full_page=True)
+
+            # The same without the distribution charts: how much of the trip they take.
+            page.locator(".se-build-chart-fields select").evaluate(
+                "s => { for (const o of s.options) o.selected = false;"
+                " s.dispatchEvent(new Event('change', {bubbles: true})); }")
+            page.wait_for_function(
+                "() => !document.querySelector('.se-build-charts .js-plotly-plot')",
+                timeout=30_000)
+            bare_ms = round_trips(page, selector, targets[::-1], _CHANGE_SELECT)[2:]
         finally:
             stop_voila(process)
             context.close()
@@ -231,7 +241,8 @@ def main() -> int:
     print(f"{'server start -> explorer rendered (.se-app visible)':<62}{rendered:>9.2f}s"
           f"  < 10 s {'OK' if rendered < 10 else 'MISSED'}")
     print(f"{'server start -> Build tab shows a size':<62}{first_size:>9.2f}s")
-    for name, timings in (("value multi-select", select_ms), ("rule text typed", text_ms)):
+    for name, timings in (("value multi-select", select_ms), ("rule text typed", text_ms),
+                          ("value multi-select, no charts", bare_ms)):
         median = statistics.median(timings)
         print(f"{'rule change round trip, ' + name + f' (median of {len(timings)})':<62}"
               f"{median:>8.0f}ms  < 300 ms {'OK' if median < 300 else 'MISSED'}")

@@ -16,6 +16,8 @@ from .core.sample import sample_path
 from .core.abtest import ABResult, ab_test, sample_size
 from .core.discover import Discovery, discover, discover_frame
 from .core.score import PropensityModel, add_scores, churn, propensity
+from .core.compare import Comparison, compare
+from .core.profile import Profile, profile
 from .core.catalog import Catalog, CatalogError, read_history, refresh
 from .core.export import (
     ExportError,
@@ -42,7 +44,8 @@ __version__ = "0.1.0"
 
 # The widget apps need ipywidgets and plotly: load them on first use only, so that
 # `import segexplore` (and every script that only loads, segments and exports) stays headless.
-_LAZY = {"explore": "widgets", "segment_report": "widgets", "charts": None, "widgets": None}
+_LAZY = {"explore": "widgets", "segment_report": "widgets", "charts": None, "charts_ml": None,
+         "render": None, "widgets": None}
 
 
 def __getattr__(name: str):
@@ -66,6 +69,10 @@ __all__ = [
     "rule_from_yaml",
     "Segment",
     "compile_rule",
+    "profile",
+    "Profile",
+    "compare",
+    "Comparison",
     "discover",
     "discover_frame",
     "Discovery",
