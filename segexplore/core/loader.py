@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -127,35 +128,45 @@ def read_base(
     labels: dict[str, np.ndarray] = {}
     schema_problems: list[str] = []
     started = time.perf_counter()
-    for table, source in sources.items():
-        bar.set_description(f"reading {table}")
+    def read(table: str):
         frame, info = read_table(
-            source, sep=_per_table(sep, table), encoding=_per_table(encoding, table),
+            sources[table], sep=_per_table(sep, table), encoding=_per_table(encoding, table),
             decimal=_per_table(decimal, table), sheet_name=_per_table(sheet_name, table),
             progress=False,
         )
-        report.reads[table] = info
         renames, missing = map_columns(frame, table, columns.get(table),
-                                       source=_source_name(source, table))
+                                       source=_source_name(sources[table], table))
+        return frame.rename(columns=renames), info, missing, _row_labels(sources[table], frame)
+
+    def keep(table: str, result) -> None:
+        frames[table], report.reads[table], missing, labels[table] = result
         schema_problems.extend(missing)
-        frames[table] = frame.rename(columns=renames)
-        labels[table] = _row_labels(source, frame)
         report.row_labels[table] = labels[table]
-        report.inputs[table] = len(frame)
+        report.inputs[table] = len(frames[table])
         bar.update(1)
+
+    # Events and orders are read in a background thread while the contacts are read and
+    # cleaned: Parquet and CSV readers release the GIL, so the two overlap on two cores.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = {t: pool.submit(read, t) for t in sources if t != "contacts"}
+        bar.set_description("reading contacts")
+        keep("contacts", read("contacts"))
+        cleaned = None
+        if not schema_problems:
+            bar.set_description("cleaning contacts")
+            cleaned = clean_contacts(
+                frames["contacts"], file=_source_name(sources["contacts"], "contacts"),
+                rows=labels["contacts"], problems=problems,
+                dayfirst=_per_table(dayfirst, "contacts"), separators=separators, now=now,
+            ) if clean else _unclean_contacts(frames["contacts"], labels["contacts"], problems,
+                                              _per_table(dayfirst, "contacts"), now)
+        for table, future in pending.items():
+            keep(table, future.result())
     if schema_problems:
         # Every missing column of every table at once, so the analyst fixes all in one pass.
         raise SchemaError("\n".join(schema_problems))
 
-    step_rows = []
-    bar.set_description("cleaning contacts")
-    cleaned = clean_contacts(
-        frames["contacts"], file=_source_name(sources["contacts"], "contacts"),
-        rows=labels["contacts"], problems=problems, dayfirst=_per_table(dayfirst, "contacts"),
-        separators=separators, now=now,
-    ) if clean else _unclean_contacts(frames["contacts"], labels["contacts"], problems,
-                                      _per_table(dayfirst, "contacts"), now)
-    step_rows += [("contacts", *s) for s in cleaned.steps]
+    step_rows = [("contacts", *s) for s in cleaned.steps]
     report.merges = cleaned.merges
     report.rejects["contacts"] = cleaned.rejects
     report.kept["contacts"] = (cleaned.kept if cleaned.kept is not None
