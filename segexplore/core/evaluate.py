@@ -30,6 +30,7 @@ import pandas as pd
 from ..errors import RuleEvaluationError, closest_name
 from . import rules as R
 from .columns import EVENT_TYPES, MULTI_VALUE_SEPARATOR
+from .schema import value_kind
 
 if TYPE_CHECKING:
     from .base import ContactBase
@@ -296,19 +297,6 @@ def _compare_numbers(values: np.ndarray, op: str, value: Any) -> np.ndarray:
     return np.asarray(result, dtype=bool)
 
 
-def _kind(series: pd.Series) -> str:
-    dtype = series.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "category"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    return "text"
-
-
 def _type_error(field: str, kind: str, value: Any, text: str) -> RuleEvaluationError:
     described = {"datetime": "a date", "number": "a number", "bool": "true or false",
                  "text": "text", "category": "text"}[kind]
@@ -349,7 +337,7 @@ class Column:
 
     def __init__(self, series: pd.Series) -> None:
         self.series = series
-        self.kind = _kind(series)
+        self.kind = value_kind(series.dtype)
 
     @cached_property
     def codes(self) -> np.ndarray:

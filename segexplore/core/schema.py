@@ -20,7 +20,8 @@ import pandas as pd
 from ..errors import SchemaError, closest_name
 from .columns import MULTI_VALUE_SEPARATOR
 
-__all__ = ["ROLES", "ALIASES", "REQUIRED", "Roles", "normalise_name", "map_columns", "infer_roles"]
+__all__ = ["ROLES", "ALIASES", "REQUIRED", "Roles", "normalise_name", "map_columns", "infer_roles",
+           "value_kind"]
 
 ROLES = ("id", "email", "consent", "date", "categorical", "numeric", "boolean", "multi", "text")
 
@@ -201,6 +202,27 @@ def map_columns(
                 f"columns are {existing}.{hint}"
             )
     return renames, problems
+
+
+def value_kind(dtype) -> str:
+    """How values of ``dtype`` compare in rules: ``category``, ``bool``, ``datetime``,
+    ``number`` or ``text`` (the one place the evaluator, the SQL compiler and the widgets
+    learn what a column holds).
+
+    Examples
+    --------
+    >>> value_kind(pd.Series(["a"], dtype="category").dtype), value_kind(np.dtype("int64"))
+    ('category', 'number')
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    return "text"
 
 
 def _closest_column(options: tuple[str, ...], table: str, existing: list[str]) -> str | None:

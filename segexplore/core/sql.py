@@ -25,6 +25,7 @@ from sqlglot import exp
 from ..errors import RuleEvaluationError
 from . import rules as R
 from .evaluate import anniversary_codes, duration_offset, window_bounds
+from .schema import value_kind
 
 if TYPE_CHECKING:
     from .base import ContactBase
@@ -71,15 +72,8 @@ class _Context:
 
 
 def _kind_of(dtype) -> str:
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "text"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    return "text"
+    kind = value_kind(dtype)
+    return "text" if kind == "category" else kind  # SQL compares categories as text
 
 
 def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..core.schema import value_kind
+
 if TYPE_CHECKING:
     from segexplore.core.base import ContactBase
 
@@ -122,15 +124,11 @@ class FieldOption:
         return f"{self.name} ({self.group.lower()})"
 
 
+_VALUE_KINDS = {"bool": "boolean", "datetime": "date", "number": "numeric"}
+
+
 def _dtype_kind(series: pd.Series) -> str:
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "date"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    return "categorical"
+    return _VALUE_KINDS.get(value_kind(series.dtype), "categorical")
 
 
 def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
