@@ -1,0 +1,233 @@
+"""Plotly figures in the widgets, with one copy of plotly.js per page.
+
+A ``go.FigureWidget`` carries the whole plotly.js bundle (~4.8 MB) in its own state, so a
+page with four charts sent ~20 MB over the websocket and evaluated the bundle four times.
+Here the bundle travels once: :class:`PlotlyLibrary` (one per kernel) holds plotly.js as
+read from the installed ``plotly`` package (so the page works offline, no CDN), and every
+:class:`FigureView` is a small `anywidget <https://anywidget.dev>`_ that holds only its
+figure's JSON and draws it with that shared plotly.js (``Plotly.react``, so an update
+redraws in place).
+
+:class:`DisplaySignal` tells the kernel when the browser has drawn the app, so work that
+only a visible tab needs can wait until the page is on screen.
+
+Examples
+--------
+>>> import plotly.graph_objects as go
+>>> view = FigureView(go.Figure(go.Bar(x=["a", "b"], y=[1, 2])))
+>>> list(view.data[0].x)
+['a', 'b']
+>>> view.spec["data"][0]["type"]
+'bar'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets as T
+from ipywidgets import widget_serialization
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import plotly.graph_objects as go
+
+__all__ = ["FigureView", "PlotlyLibrary", "DisplaySignal", "plotly_library", "as_figure"]
+
+#: The library widget only carries the bundle; it draws nothing.
+_LIBRARY_ESM = "export default { render({ el }) { el.style.display = 'none'; } };"
+
+#: Loads the shared plotly.js once per page (a promise on ``globalThis``) and draws the
+#: figure with ``Plotly.react`` whenever ``spec`` changes.
+_VIEW_ESM = r"""
+const KEY = "__segexplorePlotly";
+
+async function plotly(model) {
+  if (!globalThis[KEY]) {
+    globalThis[KEY] = (async () => {
+      let ref = model.get("library");
+      let library = ref;
+      if (typeof ref === "string") {
+        library = await model.widget_manager.get_model(ref.replace(/^IPY_MODEL_/, ""));
+      }
+      const source = library.get("source");
+      const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+      try {
+        await import(/* webpackIgnore: true */ url);
+      } finally {
+        URL.revokeObjectURL(url);
+      }
+      return globalThis.Plotly;
+    })();
+    globalThis[KEY].catch(() => { delete globalThis[KEY]; });
+  }
+  return globalThis[KEY];
+}
+
+function render({ model, el }) {
+  const plot = document.createElement("div");
+  plot.className = "se-plot";
+  el.appendChild(plot);
+  let alive = true;
+  let Plotly = null;
+  const draw = async () => {
+    try {
+      Plotly = await plotly(model);
+      if (!alive) return;
+      const spec = model.get("spec") || {};
+      await Plotly.react(plot, spec.data || [], spec.layout || {},
+                         Object.assign({ displaylogo: false }, spec.config || {}));
+    } catch (error) {
+      plot.textContent = "Chart unavailable: " + error;
+    }
+  };
+  model.on("change:spec", draw);
+  draw();
+  return () => {
+    alive = false;
+    if (Plotly) Plotly.purge(plot);
+  };
+}
+
+export default { render };
+"""
+
+#: Tells the kernel the view was drawn.
+_SIGNAL_ESM = """
+function render({ model, el }) {
+  el.style.display = "none";
+  model.send({ event: "displayed" });
+}
+export default { render };
+"""
+
+
+class PlotlyLibrary(anywidget.AnyWidget):
+    """plotly.js, from the installed ``plotly`` package, shared by every :class:`FigureView`.
+
+    Use :func:`plotly_library` (one per kernel) rather than making more.
+    """
+
+    _esm = T.Unicode(_LIBRARY_ESM).tag(sync=True)
+    source = T.Unicode("").tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        from plotly.offline import get_plotlyjs
+
+        super().__init__(source=get_plotlyjs(), **kwargs)
+
+
+_LIBRARY: PlotlyLibrary | None = None
+
+
+def plotly_library() -> PlotlyLibrary:
+    """The kernel's :class:`PlotlyLibrary` (made on first use, again if it was closed)."""
+    global _LIBRARY
+    if _LIBRARY is None or getattr(_LIBRARY, "comm", None) is None:
+        _LIBRARY = PlotlyLibrary()
+    return _LIBRARY
+
+
+def as_figure(figure: Any) -> go.Figure:
+    """A ``go.Figure`` from a figure, a ``FigureWidget``, a :class:`FigureView` or a dict."""
+    import plotly.graph_objects as go
+
+    if isinstance(figure, FigureView):
+        return figure.figure
+    if isinstance(figure, go.Figure):
+        return figure
+    if hasattr(figure, "to_plotly_json"):  # FigureWidget
+        return go.Figure(figure.to_plotly_json())
+    return go.Figure(figure)
+
+
+def _spec(figure: go.Figure) -> dict[str, Any]:
+    """The figure as plain JSON (numpy arrays become plotly.js typed-array objects)."""
+    return json.loads(figure.to_json())
+
+
+class FigureView(anywidget.AnyWidget):
+    """A plotly figure drawn in the page with the shared plotly.js.
+
+    Parameters
+    ----------
+    figure : go.Figure, FigureWidget or dict
+        What to draw. ``view.figure`` is the ``go.Figure`` (``view.data`` its traces;
+        ``view.layout`` stays the widget's CSS layout); after changing the figure in
+        place, call :meth:`refresh` (or change it inside :meth:`batch_update`).
+    **kwargs
+        Passed to ``anywidget.AnyWidget`` (``layout=``...).
+    """
+
+    _esm = T.Unicode(_VIEW_ESM).tag(sync=True)
+    spec = T.Dict().tag(sync=True)
+    library = T.Instance(PlotlyLibrary).tag(sync=True, **widget_serialization)
+
+    def __init__(self, figure: Any = None, **kwargs: Any) -> None:
+        self._figure = as_figure(figure if figure is not None else {})
+        super().__init__(spec=_spec(self._figure), library=plotly_library(), **kwargs)
+
+    @property
+    def figure(self) -> go.Figure:
+        """The ``go.Figure`` drawn."""
+        return self._figure
+
+    @property
+    def data(self) -> tuple[Any, ...]:
+        """The figure's traces."""
+        return self._figure.data
+
+    def show(self, figure: Any) -> None:
+        """Draw another figure in this view."""
+        self._figure = as_figure(figure)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Send the figure (after changing ``view.figure`` in place) to the page."""
+        self.spec = _spec(self._figure)
+
+    @contextmanager
+    def batch_update(self) -> Iterator[None]:
+        """Change the figure inside the block; it is redrawn once at the end."""
+        with self._figure.batch_update():
+            yield
+        self.refresh()
+
+
+class DisplaySignal(anywidget.AnyWidget):
+    """An invisible widget that calls back (in the kernel) when a browser has drawn it.
+
+    Put it in a container: ``on_display(callback)`` runs ``callback()`` the first time the
+    container is on screen (each callback once).
+    """
+
+    _esm = T.Unicode(_SIGNAL_ESM).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.displayed = False
+        self._callbacks: list[Callable[[], None]] = []
+        self.on_msg(self._message)
+
+    def on_display(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once, when the browser draws this widget (at once if it has)."""
+        if self.displayed:
+            callback()
+        else:
+            self._callbacks.append(callback)
+
+    def _message(self, widget: Any, content: Any, buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("event") == "displayed":
+            self.fire()
+
+    def fire(self) -> None:
+        """Run the waiting callbacks now (as if the browser had drawn the widget)."""
+        self.displayed = True
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
