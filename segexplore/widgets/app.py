@@ -9,6 +9,12 @@
 
 The tabs share the base and its saved segments: a segment saved in Build appears in the
 field list of the rows (``segment("name")``), as a parent, and in Compare and Export.
+
+The page must show up fast on a large base, so work is done when a tab needs it: in a
+notebook or Voilà kernel the whole-base profile of the Profile tab (which computes the
+behaviour features) runs once the browser has drawn the app, the Build charts are drawn
+the first time the Build tab is opened, and Compare draws its charts when asked. Without a
+kernel (scripts, tests) everything is done at once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import ipywidgets as W
 from .builder import SegmentBuilder
 from .compare_panel import ComparePanel
 from .export_panel import ExportPanel
+from .plot import DisplaySignal
 from .profile_panel import ProfilePanel
 from .sources import CURRENT
 
@@ -33,6 +40,16 @@ __all__ = ["Explorer", "explore", "TAB_TITLES", "register_segments"]
 
 #: Titles of the tabs, in order.
 TAB_TITLES = ("Profile", "Build", "Compare", "Export")
+
+
+def in_kernel() -> bool:
+    """True inside a Jupyter kernel (a notebook, Voilà), where a browser draws the widgets."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipywidgets depends on IPython
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def register_segments(base: ContactBase, segments: Any) -> list[str]:
@@ -79,7 +96,11 @@ class Explorer(W.VBox):
     mask_pii : bool
         Never list personal data (emails, names...) in value lists and tables.
     debounce : float
-        Seconds of quiet before the Build tab re-counts (0: at once).
+        Seconds of quiet before the Build tab redraws its charts (0: at once); the size is
+        always updated at once.
+    lazy : bool, optional
+        Wait until a tab is shown to do its work (the whole-base profile, the Build
+        charts). Default: in a Jupyter kernel (notebook, Voilà) only.
 
     Attributes
     ----------
@@ -89,15 +110,17 @@ class Explorer(W.VBox):
     """
 
     def __init__(self, base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
-                 debounce: float = 0.15) -> None:
+                 debounce: float = 0.15, lazy: bool | None = None) -> None:
         super().__init__()
         self.add_class("se-app")
         self.base = base
+        self.lazy = lazy = in_kernel() if lazy is None else lazy
         names = register_segments(base, segments)
-        self.builder = SegmentBuilder(base, mask_pii=mask_pii, debounce=debounce)
+        self.builder = SegmentBuilder(base, mask_pii=mask_pii, debounce=debounce,
+                                      draw_charts=not lazy)
         current = self.builder.segment
         self.profile_panel = ProfilePanel(base, current=current, mask_pii=mask_pii,
-                                          on_use_rule=self.use_rule)
+                                          on_use_rule=self.use_rule, run_now=not lazy)
         self.compare_panel = ComparePanel(base, current=current, selected=names,
                                           mask_pii=mask_pii)
         self.export_panel = ExportPanel(base, current=current)
@@ -107,10 +130,13 @@ class Explorer(W.VBox):
         self.tabs.add_class("se-tabs")
         self.header = W.HTML(self._header())
         self.header.add_class("se-header")
-        self.children = [self.header, self.tabs]
+        #: Tells the kernel when the browser has drawn the app (then the open tab is filled).
+        self.shown = DisplaySignal()
+        self.children = [self.header, self.tabs, self.shown]
         self.builder.on_saved(self._segment_saved)
         self.builder.on_change(lambda builder: self.export_panel.refresh_columns())
         self.tabs.observe(self._tab_opened, names="selected_index")
+        self.shown.on_display(self._fill_open_tab)
 
     def _header(self) -> str:
         base = self.base
@@ -124,10 +150,19 @@ class Explorer(W.VBox):
             panel.refresh_segments()
 
     def _tab_opened(self, change: dict[str, Any]) -> None:
-        """Opening Profile on the segment being built profiles its latest version."""
-        if change["new"] == TAB_TITLES.index("Profile") and \
-                self.profile_panel.source.value == CURRENT:
-            self.profile_panel.run()
+        """Fill a tab the first time it is opened; opening Profile on the segment being
+        built profiles its latest version."""
+        if self.lazy and not self.shown.displayed:  # before the page is drawn: wait for it
+            return
+        self._fill_open_tab()
+
+    def _fill_open_tab(self) -> None:
+        index = self.tabs.selected_index
+        if index == TAB_TITLES.index("Profile"):
+            if not self.profile_panel.ran or self.profile_panel.source.value == CURRENT:
+                self.profile_panel.run()
+        elif index == TAB_TITLES.index("Build"):
+            self.builder.show_charts()
 
     def use_rule(self, text: str) -> None:
         """Open the Build tab with ``text`` as the rule."""
@@ -136,7 +171,7 @@ class Explorer(W.VBox):
 
 
 def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
-            debounce: float = 0.15) -> Explorer:
+            debounce: float = 0.15, lazy: bool | None = None) -> Explorer:
     """Open the explorer on a base: Profile, Build, Compare and Export tabs.
 
     Parameters
@@ -147,7 +182,11 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     mask_pii : bool, default False
         Never list personal data (emails, names...) in value lists and tables.
     debounce : float, default 0.15
-        Seconds of quiet before the Build tab re-counts; 0 counts at once.
+        Seconds of quiet before the Build tab redraws its charts; 0 draws at once. The
+        size of the segment is always updated at once.
+    lazy : bool, optional
+        Fill each tab when it is first shown (see :class:`Explorer`); default: in a
+        Jupyter kernel.
 
     Returns
     -------
@@ -161,4 +200,5 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     >>> [app.tabs.get_title(i) for i in range(4)]
     ['Profile', 'Build', 'Compare', 'Export']
     """
-    return Explorer(base, segments=segments, mask_pii=mask_pii, debounce=debounce)
+    return Explorer(base, segments=segments, mask_pii=mask_pii, debounce=debounce,
+                    lazy=lazy)

@@ -7,7 +7,8 @@ One source of truth, the :class:`~segexplore.core.rules.Rule` in ``builder.rule`
 - editing the text box (applied when it loses focus) parses the text with
   :func:`segexplore.parse` and rebuilds the rows (:func:`~segexplore.widgets.rows.rule_to_rows`);
   a half-typed rule shows its error and the position inline, and the rows stay as they were;
-- every change re-counts the segment and redraws the charts, debounced.
+- every change re-counts the segment and shows its size at once (a count is a few
+  milliseconds); the distribution charts are redrawn after ``debounce`` seconds of quiet.
 
 Examples
 --------
@@ -37,7 +38,12 @@ from segexplore.errors import RuleSyntaxError, SegexploreError
 
 from .debounce import Debouncer
 from .display import error_html, message_html, size_html
-from .distribution import distribution_figure, distribution_table, update_distribution_figure
+from .distribution import (
+    DistributionCache,
+    distribution_figure,
+    distribution_table,
+    update_distribution_figure,
+)
 from .editors import FieldData
 from .fields import FieldOption, field_options, flat_options, pii_columns
 from .rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
@@ -67,9 +73,13 @@ class SegmentBuilder(W.VBox):
     mask_pii : bool
         Never list values of personal-data columns (names, emails...) in the value widgets.
     debounce : float
-        Seconds of quiet before re-counting (0: at once, as tests use).
+        Seconds of quiet before redrawing the charts (0: at once, as tests use). The size
+        is always updated at once.
     chart_attributes : list of str, optional
         The attributes charted at first (default: two categorical attributes of the base).
+    draw_charts : bool
+        False: draw no chart until :meth:`show_charts` is called (the explorer calls it
+        when its Build tab is first opened, so a hidden tab costs nothing).
 
     Attributes
     ----------
@@ -82,7 +92,7 @@ class SegmentBuilder(W.VBox):
 
     def __init__(self, base: ContactBase, *, rule: R.Rule | str | None = None,
                  mask_pii: bool = False, debounce: float = 0.15,
-                 chart_attributes: list[str] | None = None) -> None:
+                 chart_attributes: list[str] | None = None, draw_charts: bool = True) -> None:
         super().__init__()
         self.add_class("se-builder")
         self.base = base
@@ -98,8 +108,10 @@ class SegmentBuilder(W.VBox):
         self._lock = threading.RLock()
         self._text_error: Exception | None = None
         self._figures: dict[str, Any] = {}
+        self._distributions = DistributionCache()
+        self._draw_charts = draw_charts
         self._build_widgets(chart_attributes)
-        self._debouncer = Debouncer(debounce, self._evaluate)
+        self._debouncer = Debouncer(debounce, self._update_charts)
         if rule is not None:
             self.set_text(rule if isinstance(rule, str) else str(rule))
         if not self.rows:  # no rule, or a rule text with an error
@@ -175,7 +187,9 @@ class SegmentBuilder(W.VBox):
                 choices = self.data.choices(option.name) or []
                 if 2 <= len(choices) <= 40:
                     picks.append(option.name)
-        return picks[:2]
+                    if len(picks) == 2:
+                        break
+        return picks
 
     def _parent_options(self) -> list[str]:
         return [_NO_PARENT, *self.base.segments]
@@ -298,11 +312,18 @@ class SegmentBuilder(W.VBox):
         self._schedule()
 
     def _schedule(self) -> None:
-        self._debouncer()
+        if self._count():
+            self._debouncer()
 
     def flush(self) -> None:
-        """Run a pending (debounced) count now."""
+        """Redraw the charts now if a (debounced) redraw is pending."""
         self._debouncer.flush()
+
+    def show_charts(self) -> None:
+        """Start drawing the charts (at once), if they were held back (``draw_charts``)."""
+        if not self._draw_charts:
+            self._draw_charts = True
+            self._update_charts()
 
     def parent(self) -> Segment | None:
         """The saved segment chosen as parent, or None."""
@@ -318,6 +339,13 @@ class SegmentBuilder(W.VBox):
         return self.base.segment(self.rule, name=name, parent=parent, save=False)
 
     def _evaluate(self) -> None:
+        """Count the current segment and redraw the charts, now."""
+        if self._count():
+            self._debouncer.cancel()
+            self._update_charts()
+
+    def _count(self) -> bool:
+        """Count the current segment and show its size; False when it cannot be counted."""
         with self._lock:
             total = len(self.base.contacts)
             try:
@@ -327,10 +355,10 @@ class SegmentBuilder(W.VBox):
             except _EXPECTED as error:
                 self.error.value = error_html(error)
                 self.size_display.value = size_html(self.size, total, stale=True)
-                return
+                return False
             except Exception as error:  # never a traceback in the page
                 self.error.value = error_html(f"unexpected error: {error}")
-                return
+                return False
             self.mask, self.size = mask, int(mask.sum())
             if self._text_error is None:
                 self.error.value = ""
@@ -338,26 +366,34 @@ class SegmentBuilder(W.VBox):
             self.size_display.value = size_html(
                 self.size, total, parent=parent.name if parent is not None else None,
                 parent_size=parent.size if parent is not None else None)
-            self._update_charts()
             for listener in list(self._listeners):
                 listener(self)
+            return True
 
     def _update_charts(self) -> None:
-        label = self.name.value.strip() or "segment"
-        figures = []
-        for attribute in list(self.chart_fields.value)[:MAX_CHARTS]:
-            try:
-                table = distribution_table(self.base, self.mask, attribute)
-            except _EXPECTED:
-                continue
-            figure = self._figures.get(attribute)
-            if figure is None:
-                figure = self._figures[attribute] = distribution_figure(
-                    table, attribute, segment_label=label)
-            else:
-                update_distribution_figure(figure, table, attribute, segment_label=label)
-            figures.append(figure)
-        self.charts.children = figures
+        """Redraw the distribution charts of the latest count (figures updated in place)."""
+        if not self._draw_charts:
+            return
+        from .plot import FigureView
+
+        with self._lock:
+            label = self.name.value.strip() or "segment"
+            figures = []
+            for attribute in list(self.chart_fields.value)[:MAX_CHARTS]:
+                try:
+                    table = distribution_table(self.base, self.mask, attribute,
+                                               cache=self._distributions)
+                except _EXPECTED:
+                    continue
+                figure = self._figures.get(attribute)
+                if figure is None:
+                    figure = self._figures[attribute] = FigureView(
+                        distribution_figure(table, attribute, segment_label=label))
+                else:
+                    update_distribution_figure(figure, table, attribute, segment_label=label)
+                figures.append(figure)
+            if list(self.charts.children) != figures:
+                self.charts.children = figures
 
     def on_change(self, callback: Callable[[SegmentBuilder], None]) -> None:
         """Call ``callback(builder)`` after every count of the current segment."""

@@ -150,8 +150,11 @@ def _top_attributes(differences: pd.DataFrame | None) -> list[str]:
 
 
 def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
-    """Lay out comparison parts: tables as HTML, figures as ``go.FigureWidget``."""
+    """Lay out comparison parts: tables as HTML, figures as
+    :class:`~segexplore.widgets.plot.FigureView` (one shared copy of plotly.js)."""
     import plotly.graph_objects as go
+
+    from .plot import FigureView
 
     titles = {"sizes": "Sizes", "overlap": "Overlap (contacts in both)",
               "differences": "What makes each segment different"}
@@ -164,9 +167,9 @@ def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
             children.append(html)
     figures = []
     for name, figure in parts.figures.items():
-        widget = go.FigureWidget(figure)
-        widget.layout.width = 520
-        widget.layout.height = widget.layout.height or 380
+        figure = go.Figure(figure)  # a copy: the parts keep their own size
+        figure.update_layout(width=520, height=figure.layout.height or 380)
+        widget = FigureView(figure)
         widget.add_class(f"se-chart-{name.split(':')[0]}")
         figures.append(widget)
     if figures:

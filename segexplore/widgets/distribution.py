@@ -1,8 +1,14 @@
 """Distribution of an attribute inside a segment against the whole base (the Build charts).
 
-:func:`distribution_table` is plain pandas; :func:`distribution_figure` and
-:func:`update_distribution_figure` draw it as grouped bars (share of the segment, share of
-the base) in a ``go.FigureWidget`` that is updated in place when the rule changes.
+:func:`distribution_table` counts each value (or bin) of an attribute in a segment and in
+the base; :func:`distribution_figure` draws it as grouped bars (share of the segment, share
+of the base) and :func:`update_distribution_figure` puts a new table into the same figure.
+
+Counting is done on integer codes: the first time an attribute is charted, each contact's
+value is coded once (category codes, number bins, months...) together with the base-wide
+counts; after that a segment's counts are one ``numpy.bincount`` of the codes of its
+members. Pass a :class:`DistributionCache` to keep the codes between calls (the builder
+keeps one: the base-wide part does not change when the rule does).
 
 Examples
 --------
@@ -16,12 +22,13 @@ True
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .fields import _split_multi, field_values
+from .fields import field_values
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -29,7 +36,7 @@ if TYPE_CHECKING:
     from segexplore.core.base import ContactBase
 
 __all__ = ["distribution_table", "distribution_figure", "update_distribution_figure",
-           "MISSING", "OTHER"]
+           "DistributionCache", "MISSING", "OTHER"]
 
 #: Bar label of contacts without a value, and of values beyond the ``top`` shown.
 MISSING = "(missing)"
@@ -39,14 +46,14 @@ _COLUMNS = ["value", "segment_count", "segment_share", "base_count", "base_share
 
 
 def distribution_table(base: ContactBase, mask: Any, attribute: str, *, top: int = 10,
-                       bins: int = 10) -> pd.DataFrame:
+                       bins: int = 10, cache: DistributionCache | None = None) -> pd.DataFrame:
     """Counts and shares of each value (or bin) of ``attribute``, in the segment and the base.
 
     Parameters
     ----------
     base : ContactBase
     mask : boolean array-like
-        Segment membership, one entry per contact.
+        Segment membership, one entry per contact (by position).
     attribute : str
         Contact column or behaviour feature.
     top : int
@@ -55,96 +62,221 @@ def distribution_table(base: ContactBase, mask: Any, attribute: str, *, top: int
     bins : int
         Numbers: equal-width bins over the base's range. Dates are grouped by month, or by
         year when they span more than two years.
+    cache : DistributionCache, optional
+        Keeps each attribute's coding and base-wide counts between calls.
 
     Returns
     -------
     DataFrame
-        Columns ``value, segment_count, segment_share, base_count, base_share``; shares are
-        0..1 of the segment's and the base's contacts (multi-valued fields count a contact
-        once per value it holds, so their shares may add up to more than 1). Contacts
-        without a value are the ``"(missing)"`` row.
+        Columns ``value, segment_count, segment_share, base_count, base_share``; ``value``
+        holds the values as text (category names, ``"10 – 20"`` bins, ``"2026-01"``
+        months); shares are 0..1 of the segment's and the base's contacts (multi-valued
+        fields count a contact once per value it holds, so their shares may add up to more
+        than 1). Contacts without a value are the ``"(missing)"`` row.
     """
-    values = field_values(base, attribute)
-    member = pd.Series(np.asarray(mask, dtype=bool), index=values.index)
-    if base.roles.roles.get(attribute) == "multi":
-        exploded = _split_multi(values, base.roles.separators.get(attribute, "|"))
-        pairs = pd.DataFrame({"contact": exploded.index, "value": exploded.to_numpy()})
-        pairs = pairs.drop_duplicates()  # a contact counts once per value
-        labels = pd.Series(pairs["value"].to_numpy(), index=pairs["contact"].to_numpy())
-        order = None
-    elif pd.api.types.is_bool_dtype(values.dtype):
-        labels, order = values.map({True: "True", False: "False"}), None
-    elif pd.api.types.is_datetime64_any_dtype(values.dtype):
-        labels, order = _date_labels(values)
-    elif pd.api.types.is_numeric_dtype(values.dtype):
-        labels, order = _number_labels(values, bins)
-    else:
-        labels, order = values.astype(object), None
-    return _count(labels, member, order, top, n_base=len(values), n_segment=int(member.sum()))
+    coding = (cache if cache is not None else DistributionCache()).coding(base, attribute,
+                                                                          bins=bins)
+    member = np.asarray(mask, dtype=bool)
+    if member.shape != (coding.n_contacts,):
+        raise ValueError(f"mask has {member.size:,} entries for {coding.n_contacts:,} contacts")
+    segment_counts, missing_segment = coding.counts(member)
+    return coding.table(segment_counts, missing_segment, int(member.sum()), top)
 
 
-def _count(labels: pd.Series, member: pd.Series, order: list[str] | None, top: int,
-           n_base: int, n_segment: int) -> pd.DataFrame:
-    labels = labels.astype(object)
-    in_segment = member.reindex(labels.index).to_numpy(dtype=bool)
-    base_counts = labels.value_counts(dropna=True)
-    segment_counts = labels[in_segment].value_counts(dropna=True)
-    missing_base = n_base - int(pd.Index(labels.dropna().index).nunique())
-    missing_segment = n_segment - int(pd.Index(labels[in_segment].dropna().index).nunique())
-    if order is None:
-        kept = list(base_counts.index[:top])
-        rest = base_counts.index[top:]
-        rows = [(value, segment_counts.get(value, 0), base_counts[value]) for value in kept]
+@dataclass
+class _Coding:
+    """An attribute coded for counting.
+
+    ``codes`` holds, per contact, ``1 +`` the index of its raw value (0: no value). A raw
+    value is one label (``pairs`` is None) or, for multi-valued fields, the labels listed
+    in ``pairs``: (raw value index, label index) of each pair, and whether each raw value
+    has any label.
+    """
+
+    codes: np.ndarray
+    labels: list[str]
+    order: bool  # True: keep the labels' order (bins, months); False: most frequent first
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # + has a label
+    base_counts: np.ndarray | None = None
+    base_missing: int = 0
+
+    @property
+    def n_contacts(self) -> int:
+        return len(self.codes)
+
+    def counts(self, member: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """Contacts per label and contacts without any, among ``member`` (None: all)."""
+        codes = self.codes if member is None else self.codes[member]
+        n_raw = (len(self.pairs[2]) if self.pairs is not None else len(self.labels))
+        raw = np.bincount(codes, minlength=n_raw + 1)
+        missing = int(raw[0])
+        raw = raw[1:]
+        if self.pairs is None:
+            return raw.astype(np.int64), missing
+        raw_index, label_index, has_label = self.pairs
+        per_label = np.bincount(label_index, weights=raw[raw_index],
+                                minlength=len(self.labels))
+        missing += int(raw[~has_label].sum())
+        return np.rint(per_label).astype(np.int64), missing
+
+    def table(self, segment_counts: np.ndarray, missing_segment: int, n_segment: int,
+              top: int) -> pd.DataFrame:
+        base_counts, n_base = self.base_counts, self.n_contacts
+        labels = np.asarray(self.labels, dtype=object)
+        if self.order:
+            kept, rest = np.arange(len(labels)), np.array([], dtype=np.intp)
+        else:
+            present = np.flatnonzero(base_counts > 0)
+            ranked = present[np.argsort(-base_counts[present], kind="stable")]
+            kept, rest = ranked[:top], ranked[top:]
+        values = list(labels[kept])
+        segment = list(segment_counts[kept])
+        everyone = list(base_counts[kept])
         if len(rest):
-            rows.append((OTHER, int(segment_counts.reindex(rest).fillna(0).sum()),
-                         int(base_counts[rest].sum())))
-    else:
-        rows = [(value, segment_counts.get(value, 0), base_counts.get(value, 0))
-                for value in order]
-    if missing_base:
-        rows.append((MISSING, missing_segment, missing_base))
-    table = pd.DataFrame(rows, columns=["value", "segment_count", "base_count"])
-    table["value"] = table["value"].astype(str)
-    table[["segment_count", "base_count"]] = table[["segment_count", "base_count"]].astype(int)
-    table["segment_share"] = table["segment_count"] / n_segment if n_segment else 0.0
-    table["base_share"] = table["base_count"] / n_base if n_base else 0.0
-    return table[_COLUMNS]
+            values.append(OTHER)
+            segment.append(int(segment_counts[rest].sum()))
+            everyone.append(int(base_counts[rest].sum()))
+        if self.base_missing:
+            values.append(MISSING)
+            segment.append(missing_segment)
+            everyone.append(self.base_missing)
+        table = pd.DataFrame({"value": pd.Series(values, dtype=object).astype(str),
+                              "segment_count": np.asarray(segment, dtype=np.int64),
+                              "base_count": np.asarray(everyone, dtype=np.int64)})
+        table["segment_share"] = table["segment_count"] / n_segment if n_segment else 0.0
+        table["base_share"] = table["base_count"] / n_base if n_base else 0.0
+        return table[_COLUMNS]
 
 
-def _number_labels(values: pd.Series, bins: int) -> tuple[pd.Series, list[str]]:
-    numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    present = numbers.dropna()
-    if present.empty:
-        return pd.Series(np.nan, index=values.index, dtype=object), []
+class DistributionCache:
+    """Codes and base-wide counts of the attributes charted so far, per attribute.
+
+    An entry is made again when the attribute's values are no longer the same array (the
+    contacts table was replaced, the features were recomputed for another ``as_of``).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, int], tuple[tuple[Any, ...], Any, _Coding]] = {}
+
+    def coding(self, base: ContactBase, attribute: str, *, bins: int = 10) -> _Coding:
+        values = field_values(base, attribute)
+        role = base.roles.roles.get(attribute)
+        separator = base.roles.separators.get(attribute, "|") if role == "multi" else None
+        token, keep = _source(values)
+        token = (*token, role, separator)
+        entry = self._entries.get((attribute, bins))
+        if entry is not None and entry[0] == token:
+            return entry[2]
+        coding = _code(values, separator, bins)
+        coding.base_counts, coding.base_missing = coding.counts(None)
+        self._entries[(attribute, bins)] = (token, keep, coding)
+        return coding
+
+    def clear(self) -> None:
+        """Forget every coding."""
+        self._entries.clear()
+
+
+def _source(values: pd.Series) -> tuple[tuple[Any, ...], Any]:
+    """A token naming the array behind ``values``, and the object to keep alive with it."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype):
+        array = np.asarray(values)
+        pointer = array.__array_interface__["data"][0]
+        return ("numpy", pointer, array.shape, array.strides, array.dtype.str), array
+    array = values.array
+    return ("array", id(array), len(array), str(dtype)), array
+
+
+def _shifted(codes: np.ndarray) -> np.ndarray:
+    """Codes with -1 for "no value" shifted to start at 0, in the smallest integer type."""
+    codes = np.asarray(codes)
+    top = int(codes.max()) + 1 if len(codes) else 0
+    dtype = np.uint8 if top < 2**8 - 1 else np.uint16 if top < 2**16 - 1 else np.int64
+    return (codes + 1).astype(dtype)
+
+
+def _code(values: pd.Series, separator: str | None, bins: int) -> _Coding:
+    if separator is not None:
+        return _multi_coding(values, separator)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        codes = np.where(values.isna().to_numpy(), -1,
+                         values.fillna(False).to_numpy(dtype=bool).astype(np.int8))
+        return _Coding(_shifted(codes), ["False", "True"], order=False)
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return _date_coding(values)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return _number_coding(values, bins)
+    codes, uniques = _factorize(values)
+    return _Coding(_shifted(codes), [str(u) for u in uniques], order=False)
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes (-1: missing) and the value of each code."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), list(values.cat.categories)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, list(uniques)
+
+
+def _multi_coding(values: pd.Series, separator: str) -> _Coding:
+    """Each distinct text (``"sport|outdoor"``) is split once, not once per contact."""
+    codes, texts = _factorize(values)
+    labels: dict[str, int] = {}
+    raw_index, label_index = [], []
+    for position, text in enumerate(texts):
+        if text is None or (isinstance(text, float) and np.isnan(text)):
+            continue
+        seen = set()
+        for part in str(text).split(separator):
+            part = part.strip()
+            if part and part not in seen:
+                seen.add(part)
+                raw_index.append(position)
+                label_index.append(labels.setdefault(part, len(labels)))
+    has_label = np.zeros(len(texts), dtype=bool)
+    has_label[np.asarray(raw_index, dtype=np.intp)] = True
+    pairs = (np.asarray(raw_index, dtype=np.intp), np.asarray(label_index, dtype=np.intp),
+             has_label)
+    return _Coding(_shifted(codes), list(labels), order=False, pairs=pairs)
+
+
+def _number_coding(values: pd.Series, bins: int) -> _Coding:
+    numbers = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
+    known = ~np.isnan(numbers)
+    if not known.any():
+        return _Coding(np.zeros(len(numbers), dtype=np.uint8), [], order=True)
+    present = numbers[known]
     low, high = float(present.min()), float(present.max())
     integer = pd.api.types.is_integer_dtype(values.dtype)
+    codes = np.full(len(numbers), -1, dtype=np.int64)
     if low == high or (integer and high - low + 1 <= bins):
-        distinct = sorted(present.unique())
-        text = [_number(v) for v in distinct]
-        mapping = dict(zip(distinct, text, strict=True))
-        return numbers.map(mapping).astype(object), text
-    edges = np.histogram_bin_edges(present.to_numpy(), bins=bins)
+        distinct = np.unique(present)
+        codes[known] = np.searchsorted(distinct, present)
+        return _Coding(_shifted(codes), [_number(v) for v in distinct], order=True)
+    edges = np.histogram_bin_edges(present, bins=bins)
     text = [f"{_number(a)} – {_number(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    codes = pd.cut(numbers, edges, include_lowest=True, labels=False)
-    labels = pd.Series(np.array(text, dtype=object)[codes.fillna(0).astype(int)],
-                       index=values.index, dtype=object).where(codes.notna())
-    return labels, text
+    binned = pd.cut(numbers, edges, include_lowest=True, labels=False)
+    codes = np.where(np.isnan(binned), -1, np.nan_to_num(binned, nan=-1)).astype(np.int64)
+    return _Coding(_shifted(codes), text, order=True)
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.3g}"
 
 
-def _date_labels(values: pd.Series) -> tuple[pd.Series, list[str]]:
+def _date_coding(values: pd.Series) -> _Coding:
     stamps = pd.to_datetime(values)
-    present = stamps.dropna()
-    if present.empty:
-        return pd.Series(np.nan, index=values.index, dtype=object), []
-    span_days = (present.max() - present.min()).days
-    freq = "Y" if span_days > 2 * 366 else "M"
+    known = stamps.notna().to_numpy()
+    if not known.any():
+        return _Coding(np.zeros(len(stamps), dtype=np.uint8), [], order=True)
+    first, last = stamps[known].min(), stamps[known].max()
+    freq = "Y" if (last - first).days > 2 * 366 else "M"
     periods = stamps.dt.to_period(freq)
-    order = [str(p) for p in pd.period_range(present.min(), present.max(), freq=freq)]
-    return periods.astype(str).where(stamps.notna()).astype(object), order
+    start = pd.Period(first, freq=freq).ordinal
+    order = pd.period_range(first, last, freq=freq)
+    codes = np.where(known, periods.array.asi8 - start, -1)
+    return _Coding(_shifted(codes), [str(p) for p in order], order=True)
 
 
 # -- figures (plotly) ----------------------------------------------------------------------
@@ -165,16 +297,17 @@ def _title(attribute: str) -> dict[str, Any]:
 
 
 def distribution_figure(table: pd.DataFrame, attribute: str, *,
-                        segment_label: str = "segment") -> go.FigureWidget:
+                        segment_label: str = "segment") -> go.Figure:
     """Grouped bars of :func:`distribution_table`: share of the segment and of the base (%).
 
-    The figure is built with its data (not filled in afterwards): a ``FigureWidget``
-    renders from the state it was created with, later changes travel as updates.
+    A plain ``go.Figure`` (the builder draws it in a
+    :class:`~segexplore.widgets.plot.FigureView`); the x values are the ``value`` column's
+    texts, so categories show their names.
     """
     import plotly.graph_objects as go
 
     colours = ("#2a6fdb", "#b8c4d6")
-    return go.FigureWidget(
+    return go.Figure(
         data=[go.Bar(**trace, marker_color=colour, hovertemplate=_HOVER)
               for trace, colour in zip(_traces(table, segment_label), colours, strict=True)],
         layout=dict(barmode="group", height=300, width=420, title=_title(attribute),
@@ -184,10 +317,21 @@ def distribution_figure(table: pd.DataFrame, attribute: str, *,
                     legend=dict(orientation="h", y=1.12, x=1, xanchor="right")))
 
 
-def update_distribution_figure(figure: go.FigureWidget, table: pd.DataFrame, attribute: str,
+def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
                                *, segment_label: str = "segment") -> None:
-    """Put a new :func:`distribution_table` into a figure made by :func:`distribution_figure`."""
+    """Put a new :func:`distribution_table` into a figure made by :func:`distribution_figure`.
+
+    ``figure`` is that ``go.Figure``, a ``go.FigureWidget`` made from it, or a
+    :class:`~segexplore.widgets.plot.FigureView` showing it (redrawn once).
+    """
+    target = figure.figure if _is_view(figure) else figure
     with figure.batch_update():
-        figure.layout.title = _title(attribute)
-        for trace, values in zip(figure.data, _traces(table, segment_label), strict=True):
+        target.layout.title = _title(attribute)
+        for trace, values in zip(target.data, _traces(table, segment_label), strict=True):
             trace.update(**values)
+
+
+def _is_view(figure: Any) -> bool:
+    from .plot import FigureView
+
+    return isinstance(figure, FigureView)

@@ -35,7 +35,7 @@ __all__ = [
     "FieldOption", "KINDS", "OPERATORS", "NO_VALUE_OPERATORS", "EVENT_OPERATORS",
     "EVENT_FILTER_PROPERTIES", "field_options", "flat_options", "find_option",
     "operators_for", "field_kind", "field_values", "value_choices", "choice_label",
-    "numeric_bounds", "event_property_choices", "pii_columns",
+    "numeric_bounds", "event_property_choices", "pii_columns", "feature_kind", "FEATURE_KINDS",
 ]
 
 #: Kind of each column role; ``id`` columns are not offered as conditions.
@@ -144,8 +144,9 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
         ``{"attributes": [...], "features": [...], "events": [...], "segments": [...]}``,
         each a list of :class:`FieldOption`. Attributes keep the contacts' column order
         (``id`` columns left out) and take their kind from ``base.roles``; features follow
-        :data:`segexplore.core.features.FEATURES` with a kind from their dtype; events are
-        the event types of the base, sorted; segments are ``base.segments`` in saving order.
+        :data:`segexplore.core.features.FEATURES` with their kind (:func:`feature_kind`:
+        listing them does not compute them); events are the event types of the base,
+        sorted; segments are ``base.segments`` in saving order.
     """
     from segexplore.core.features import FEATURES
 
@@ -155,15 +156,39 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
         kind = _ROLE_KINDS.get(role) if role else _dtype_kind(base.contacts[column])
         if kind is not None:
             attributes.append(FieldOption(column, column, kind, _GROUPS["attributes"]))
-    features = [FieldOption(name, name, _dtype_kind(base.features[name]), _GROUPS["features"])
-                for name in FEATURES
-                if name in base.features.columns and name not in base.contacts.columns]
+    features = [FieldOption(name, name, feature_kind(base, name), _GROUPS["features"])
+                for name in FEATURES if name not in base.contacts.columns]
     events = [FieldOption(f"event:{name}", name, "event", _GROUPS["events"])
               for name in sorted(base.activity.event_types)]
     segments = [FieldOption(f"segment:{name}", name, "segment", _GROUPS["segments"])
                 for name in base.segments]
     return {"attributes": attributes, "features": features, "events": events,
             "segments": segments}
+
+
+#: Kind of each behaviour feature that is not a number (the features are computed on
+#: first use, so the field list must not need their values to know their kinds; a test
+#: checks this table against the computed dtypes).
+FEATURE_KINDS: dict[str, str] = {
+    "last_purchase_date": "date", "last_open_date": "date", "last_click_date": "date",
+    "last_visit_date": "date", "last_activity_date": "date", "first_purchase_date": "date",
+    "next_birthday": "date",
+    "rfm_score": "categorical", "rfm_group": "categorical", "lifecycle_stage": "categorical",
+    "preferred_brand": "categorical", "preferred_category": "categorical",
+    "cart_abandoner": "boolean", "inactive": "boolean",
+}
+
+
+def feature_kind(base: ContactBase, name: str) -> str:
+    """The kind of a behaviour feature, without computing the features.
+
+    From the computed column's dtype once ``base.features`` exists, else from
+    :data:`FEATURE_KINDS` (numbers otherwise).
+    """
+    computed = getattr(base, "_features", None)
+    if computed is not None and name in computed.columns:
+        return _dtype_kind(computed[name])
+    return FEATURE_KINDS.get(name, "numeric")
 
 
 def flat_options(groups: Mapping[str, list[FieldOption]]) -> list[FieldOption]:

@@ -39,11 +39,16 @@ class ProfilePanel(W.VBox):
         Leave personal-data columns (emails, names...) out of the tables.
     on_use_rule : callable, optional
         Called with a suggested rule's text when the analyst clicks "Use in Build".
+    run_now : bool
+        Profile the whole base at once (default); False waits for :meth:`run` (the
+        explorer calls it once the page shows the tab: profiling a large base computes its
+        behaviour features and takes seconds).
     """
 
     def __init__(self, base: ContactBase, *, current: Callable[[], Segment | None] | None = None,
                  mask_pii: bool = False,
-                 on_use_rule: Callable[[str], None] | None = None) -> None:
+                 on_use_rule: Callable[[str], None] | None = None,
+                 run_now: bool = True) -> None:
         super().__init__()
         self.add_class("se-profile")
         self.base = base
@@ -51,6 +56,7 @@ class ProfilePanel(W.VBox):
         self.hidden = pii_columns(base) if mask_pii else frozenset()
         self.on_use_rule = on_use_rule
         self.profile: Any = None
+        self.ran = False
         self.source = W.Dropdown(description="Profile of", options=self.choices.options(),
                                  value=WHOLE_BASE, layout=W.Layout(width="360px"))
         self.source.add_class("se-profile-segment")
@@ -79,7 +85,11 @@ class ProfilePanel(W.VBox):
         self.run_button.on_click(lambda button: self.run())
         self.attribute.observe(lambda change: self._show_attribute(), names="value")
         self.use_button.on_click(lambda button: self._use_rule())
-        self.run()
+        if run_now:
+            self.run()
+        else:
+            self.heading.value = message_html(
+                f"Profiling {len(base.contacts):,} contacts…", kind="info")
 
     def refresh_segments(self) -> None:
         """Re-read the saved segments into the dropdown."""
@@ -90,6 +100,7 @@ class ProfilePanel(W.VBox):
 
     def run(self) -> None:
         """Profile the chosen contacts and show the tables and the chart."""
+        self.ran = True
         module = optional_module("core.profile")
         if module is None:
             self.heading.value = placeholder_html("The Profile tab", "core.profile")
@@ -143,11 +154,15 @@ class ProfilePanel(W.VBox):
             self.chart.children = [W.HTML(placeholder_html("The attribute chart", "charts"))]
             return
         try:
-            import plotly.graph_objects as go
+            from .plot import FigureView
 
-            figure = go.FigureWidget(charts.profile_histogram(profile, attribute))
-            figure.layout.width, figure.layout.height = 520, 320
-            self.chart.children = [figure]
+            figure = charts.profile_histogram(profile, attribute)
+            figure.update_layout(width=520, height=320)
+            shown = self.chart.children
+            if len(shown) == 1 and isinstance(shown[0], FigureView):
+                shown[0].show(figure)  # the same view, redrawn
+            else:
+                self.chart.children = [FigureView(figure)]
         except Exception as error:  # an attribute the chart cannot draw
             self.chart.children = [W.HTML(error_html(error))]
 
