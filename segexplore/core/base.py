@@ -64,6 +64,18 @@ class ContactBase:
         self._features: pd.DataFrame | None = None
         self.segments: dict[str, Any] = {}
 
+    @property
+    def rejects(self) -> dict[str, pd.DataFrame]:
+        """Rejected rows per table, each with its file, row and reason (never dropped).
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> sorted(se.load_sample().rejects)
+        ['contacts', 'events', 'orders']
+        """
+        return self.report.rejects
+
     # --- time -------------------------------------------------------------------------
     def _default_as_of(self) -> pd.Timestamp:
         latest = [t["timestamp"].max() for t in (self.events, self.orders)
