@@ -169,3 +169,19 @@ def test_mask_pii_pseudonymises_without_mutating():
     assert not pv.mask_pii(frame, salt="t")["email"].equals(masked["email"])
     only = pv.mask_pii(frame, columns=["email"], salt="s")
     assert only["first_name"].equals(frame["first_name"])
+
+
+def test_mask_pii_hides_people_in_profiles_and_members(tiny_base):
+    emails = set(tiny_base.contacts["email"])
+    masked = tiny_base.profile(mask_pii=True)
+    top = masked.top_values
+    shown = set(top.loc[top["attribute"] == "email_original", "value"])
+    assert len(shown) == 7 and not shown & emails
+    assert all(value.split("@")[0].endswith("***") for value in shown)
+    # The numbers do not change: same distinct and missing counts.
+    plain = tiny_base.profile().to_frame().loc["email_original"]
+    assert masked.to_frame().loc["email_original", "distinct"] == plain["distinct"] == 7
+    members = tiny_base.segment('city = "Lyon"').members(mask_pii=True)
+    assert members["contact_id"].tolist() == [1, 2]
+    assert not set(members["email"]) & emails
+    assert members["first_name"].isna().all() or "first_name" not in members

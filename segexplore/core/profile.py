@@ -288,7 +288,8 @@ class Profile:
 
 
 def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = True,
-            bins: int = 20, top: int = 10, name: str | None = None) -> Profile:
+            bins: int = 20, top: int = 10, name: str | None = None,
+            mask_pii: bool = False) -> Profile:
     """Describe every attribute of a base, a segment or a DataFrame.
 
     Parameters
@@ -308,6 +309,10 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
         Most frequent values (and tags) kept per attribute.
     name : str, optional
         Label of the profile; default the segment's name or ``"base"``.
+    mask_pii : bool, default False
+        Show pseudonymised emails and names (``j***@gmail.com #1a2b3c``, ``J.``) in top
+        values, min/max and every other value the profile quotes, for stakeholders who
+        need the numbers and not the people (see :func:`segexplore.core.privacy.mask_pii`).
 
     Returns
     -------
@@ -339,6 +344,14 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
         raise ValueError(f"Value of 'top' must be a whole number >= 1 but received: {top!r}")
     table = attribute_table(base_or_frame, include_features=include_features)
+    if mask_pii:
+        from .privacy import PII_COLUMNS
+        from .privacy import mask_pii as pseudonymise
+
+        personal = [c for c in PII_COLUMNS if c in table.columns]
+        if personal:
+            masked = pseudonymise(pd.DataFrame({c: table.columns[c] for c in personal}), personal)
+            table.columns.update({c: masked[c] for c in personal})
     # positions of the profiled contacts: NumPy arrays are subset, not pandas objects
     rows = None if mask is None else np.flatnonzero(mask_array(mask, table.index))
     n_rows = len(table.index) if rows is None else len(rows)

@@ -78,14 +78,20 @@ class Segment:
         total = len(self.mask)
         return self.size / total if total else 0.0
 
-    def members(self, columns: list[str] | None = None) -> pd.DataFrame:
+    def members(self, columns: list[str] | None = None, *, mask_pii: bool = False) -> pd.DataFrame:
         """The member contacts with their columns and the features the rule uses.
 
         Parameters
         ----------
         columns : list of str, optional
             Restrict to these contact or feature columns (``contact_id`` always first).
+        mask_pii : bool, default False
+            Pseudonymise emails and names (see :func:`segexplore.core.privacy.mask_pii`).
         """
+        if mask_pii:
+            from .privacy import mask_pii as pseudonymise
+
+            return pseudonymise(self.members(columns))
         contacts = self.base.contacts[self.mask.to_numpy()]
         from .features import FEATURES
 
