@@ -204,7 +204,8 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
     """One attribute in each segment against the whole base.
 
     Categories: grouped bars of the share of each value (one trace per segment, the base
-    last, in grey). Numbers and dates: box plots drawn from the comparison's quantiles
+    last, in grey); multi-valued attributes (interests): the share holding each compared
+    tag. Numbers and dates: box plots drawn from the comparison's quantiles
     (whiskers at the 5th and 95th percentiles, dashed line at the mean).
 
     ``comparison_or_segments`` is a Comparison, or segments as accepted by
@@ -220,7 +221,7 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
     colors = _colors(list(comparison.segments), color_discrete_map)
     kind = comparison.attributes.set_index("attribute").loc[attribute, "kind"]
     fig = go.Figure()
-    if kind in ("categorical", "boolean"):
+    if kind in ("categorical", "boolean", "multi"):
         rows = comparison.distributions[comparison.distributions["attribute"] == attribute]
         values = _ordered(list(dict.fromkeys(rows["value"])), category_orders, "value")
         for name in names:
@@ -269,7 +270,8 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     ``min_count`` members) for one segment, or, when ``segment`` is None, the values
     furthest from 100 for each segment in turn (one trace of dots per segment): ``x`` is
     the index on a log scale (so 50 and 200 are as far from 100), ``y`` is
-    ``"attribute = value"``, and a dashed line marks 100.
+    ``"attribute = value"`` (``"interests has sport"`` for a tag), and a dashed line marks
+    100.
     """
     names = list(comparison.segments)
     if segment is not None and segment not in names:
@@ -277,7 +279,11 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
                          f"one of {names} but received: {segment}")
     shown = [segment] if segment is not None else _ordered(names, category_orders, "segment")
     rows = comparison.distributions[comparison.distributions["segment"].isin(shown)].copy()
-    rows["label"] = rows["attribute"] + " = " + rows["value"].map(_text)
+    kinds = comparison.attributes.set_index("attribute")["kind"] if len(
+        comparison.attributes) else pd.Series(dtype=object)
+    is_tag = rows["attribute"].map(kinds).eq("multi")
+    rows["label"] = (rows["attribute"] + np.where(is_tag, " has ", " = ")
+                     + rows["value"].map(_text))
     strong = rows[(rows["count"] >= min_count) & (rows["index"] > 0)].copy()
     strong["distance"] = np.abs(np.log(strong["index"] / 100))
     per_segment = max(1, top // len(shown))

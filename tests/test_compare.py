@@ -11,12 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from segexplore.core.compare import MAX_CATEGORIES, OTHER, compare, wilson_interval
+from segexplore.core.compare import MAX_CATEGORIES, MAX_TAGS, OTHER, compare, wilson_interval
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    """400 contacts: a plan (3 values), a device, spend with ties, a date and a flag."""
+    """400 contacts: a plan (3 values), a device, spend with ties, a date, a flag and
+    interests (multi-valued)."""
     rng = np.random.default_rng(7)
     n = 400
     spend = np.round(rng.gamma(2.0, 30.0, n), 0)  # whole euros: many ties
@@ -28,6 +29,7 @@ def frame() -> pd.DataFrame:
         "signup_date": pd.Timestamp("2024-01-01")
         + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
         "bought": rng.random(n) < 0.2,
+        "interests": rng.choice(["sport|outdoor", "home", "kids|home", "Sport", None], n),
     }, index=pd.RangeIndex(1000, 1000 + n))
 
 
@@ -175,8 +177,10 @@ def test_benjamini_hochberg_over_the_whole_comparison(comparison):
     expected = stats.false_discovery_control(tests["p_value"].to_numpy(), method="bh")
     assert tests["p_adjusted"].to_numpy() == pytest.approx(expected)
     assert (tests["significant"] == (tests["p_adjusted"] < 0.05)).all()
-    assert tests.columns.tolist()[:11] == [
-        "segment", "versus", "attribute", "kind", "test", "statistic", "p_value",
+    assert set(tests["attribute"]) == {"plan", "device", "spend", "signup_date", "bought",
+                                       "interests"}  # the tags are adjusted with the rest
+    assert tests.columns.tolist()[:12] == [
+        "segment", "versus", "attribute", "tag", "kind", "test", "statistic", "p_value",
         "p_adjusted", "significant", "effect_size", "effect_name"]
 
 
@@ -244,8 +248,8 @@ def test_segments_of_a_base_with_default_attributes(tiny_base):
     result = compare([android, lyon])
     pd.testing.assert_frame_equal(tiny_base.contacts, contacts)
     tested = set(result.tests["attribute"])
-    assert {"device", "purchases_90d", "rfm_group", "signup_date"} <= tested
-    assert not tested & {"contact_id", "email", "interests"}
+    assert {"device", "purchases_90d", "rfm_group", "signup_date", "interests"} <= tested
+    assert not tested & {"contact_id", "email"}
     assert result.expected["conversions"].tolist() == [
         int((tiny_base.features.loc[m, "purchases_90d"] >= 1).sum())
         for m in (android.mask, lyon.mask)]
@@ -283,16 +287,166 @@ def test_random_tables_match_scipy(rows):
     visits = frame["visits"].to_numpy()
     known = ~np.isnan(visits)
     first, second = visits[inside & known], visits[outside & known]
-    if "visits" in tests.index:
+    if "visits" in tests.index and tests.loc["visits", "kind"] == "numeric":
         expected = stats.mannwhitneyu(first, second)
         assert tests.loc["visits", "statistic"] == pytest.approx(expected.statistic)
         assert tests.loc["visits", "p_value"] == pytest.approx(expected.pvalue, rel=1e-9,
                                                                abs=1e-12)
+    elif "visits" in tests.index:  # only 0 and 1 drawn: a boolean, missing as a value
+        expected_p = _categorical_p(member, frame["visits"].astype(object).fillna("(missing)"))
+        assert tests.loc["visits", "p_value"] == pytest.approx(expected_p, rel=1e-9, abs=1e-12)
     if "plan" in tests.index:
-        observed = pd.crosstab(~member, frame["plan"]).to_numpy()
-        observed = observed[:, observed.sum(axis=0) > 0]
-        if observed.shape == (2, 2) and (stats.contingency.expected_freq(observed) < 5).any():
-            expected_p = stats.fisher_exact(observed).pvalue
-        else:
-            expected_p = stats.chi2_contingency(observed).pvalue
+        expected_p = _categorical_p(member, frame["plan"])
         assert tests.loc["plan", "p_value"] == pytest.approx(expected_p, rel=1e-9, abs=1e-12)
+
+
+def _categorical_p(member: pd.Series, values: pd.Series) -> float:
+    """scipy's p-value of the segment / rest by value table, Fisher's on a sparse 2x2."""
+    observed = pd.crosstab(~member, values).to_numpy()
+    observed = observed[:, observed.sum(axis=0) > 0]
+    if observed.shape == (2, 2) and (stats.contingency.expected_freq(observed) < 5).any():
+        return stats.fisher_exact(observed).pvalue
+    return stats.chi2_contingency(observed).pvalue
+
+
+# -- multi-valued attributes: one 2x2 test per tag ------------------------------------------
+
+@pytest.fixture(scope="module")
+def tagged() -> tuple[pd.DataFrame, pd.Series]:
+    """200 contacts, the first 80 in the segment; tags counted by hand below."""
+    inside = (["sport|outdoor"] * 30 + ["Sport "] * 10 + ["home"] * 17 + ["home|Chess"] * 3
+              + [None] * 15 + ["kids|home"] * 5)
+    outside = (["sport"] * 15 + ["outdoor"] * 25 + ["home|kids"] * 39 + ["chess|home|kids"]
+               + [None] * 30 + ["running"] * 10)
+    frame = pd.DataFrame({"interests": inside + outside})
+    return frame, pd.Series([True] * 80 + [False] * 120)
+
+
+#: Segment (80) / rest (120) holding each tag; "Sport " counts as sport (case, spaces).
+TAG_COUNTS = {"home": (25, 40), "outdoor": (30, 25), "sport": (40, 15), "kids": (5, 40),
+              "running": (0, 10), "chess": (3, 1)}
+
+
+def _two_by_two(tag: str) -> np.ndarray:
+    inside, outside = TAG_COUNTS[tag]
+    return np.array([[inside, 80 - inside], [outside, 120 - outside]])  # [has, has not]
+
+
+def test_each_tag_is_a_two_by_two_test_checked_by_hand(tagged):
+    frame, member = tagged
+    result = compare({"s": member}, frame, rate=None)
+    tests = result.tests.set_index("tag")
+    assert (tests["attribute"] == "interests").all() and (tests["kind"] == "multi").all()
+    # most frequent in the base first, ties by name
+    assert tests.index.tolist() == ["home", "outdoor", "sport", "kids", "running", "chess"]
+    for tag in ("home", "outdoor", "sport", "kids"):
+        observed = _two_by_two(tag)
+        expected = stats.chi2_contingency(observed)  # Yates on a 2x2 table
+        row = tests.loc[tag]
+        assert row["test"] == "chi2"
+        assert row["statistic"] == pytest.approx(expected.statistic)
+        assert row["p_value"] == pytest.approx(expected.pvalue)
+        # phi = Cramér's V of a 2x2 table, without continuity correction
+        (a, b), (c, d) = observed
+        phi = abs(a * d - b * c) / math.sqrt((a + b) * (c + d) * (a + c) * (b + d))
+        assert row["effect_size"] == pytest.approx(phi)
+        assert row["effect_size"] == pytest.approx(
+            stats.contingency.association(observed, method="cramer"))
+        assert row["effect_name"] == "cramers_v"
+        assert (row["segment_n"], row["rest_n"]) == (80, 120)
+    sport = _two_by_two("sport")  # 40/80 against 15/120: Yates by hand
+    n = 200
+    (a, b), (c, d) = sport
+    yates = n * (abs(a * d - b * c) - n / 2) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+    assert tests.loc["sport", "statistic"] == pytest.approx(yates)
+    # expected count 80 * 10 / 200 = 4 and 80 * 4 / 200 = 1.6 < 5: Fisher's exact test
+    for tag in ("running", "chess"):
+        expected = stats.fisher_exact(_two_by_two(tag))
+        row = tests.loc[tag]
+        assert row["test"] == "fisher_exact"
+        assert row["p_value"] == pytest.approx(expected.pvalue)
+        assert row["statistic"] == pytest.approx(expected.statistic)
+        assert "Fisher" in row["warning"]
+    # the odds ratio reads as "members hold the tag more": (3 * 119) / (77 * 1)
+    assert tests.loc["chess", "statistic"] == pytest.approx(3 * 119 / (77 * 1))
+    warned = result.warnings.loc[result.warnings["attribute"] == "interests", "warning"]
+    assert warned.str.startswith("tag 'chess': expected count under 5").any()
+    attributes = result.attributes.set_index("attribute").loc["interests"]
+    assert (attributes["kind"], attributes["n_values"]) == ("multi", 6)
+
+
+def test_tags_have_distributions_readings_and_pairwise_tests(tagged):
+    frame, member = tagged
+    other = pd.Series(~member.to_numpy() & (np.arange(200) % 2 == 0))  # 60 of the rest
+    result = compare({"s": member, "o": other}, frame, rate=None, pairwise=True,
+                     attributes=["interests"])
+    dist = result.distributions[result.distributions["segment"] == "s"].set_index("value")
+    for tag, (inside, outside) in TAG_COUNTS.items():
+        assert dist.loc[tag, "count"] == inside
+        assert dist.loc[tag, "share"] == pytest.approx(inside / 80)
+        assert dist.loc[tag, "base_share"] == pytest.approx((inside + outside) / 200)
+        assert dist.loc[tag, "index"] == pytest.approx(
+            100 * (inside / 80) / ((inside + outside) / 200))
+    diff = result.differences[result.differences["segment"] == "s"]
+    assert diff["effect_size"].abs().is_monotonic_decreasing
+    first = diff.iloc[0]
+    assert (first["attribute"], first["value"]) == ("interests", "sport")
+    assert first["reading"] == "50% have interests sport, 1.8x the base (28%)"
+    readings = dict(zip(diff["value"], diff["reading"], strict=True))
+    assert readings["kids"] == "6.2% have interests kids, 0.3x the base (22%)"
+    # pairwise: s against o on a tag, straight from the two segments
+    tests = result.tests
+    row = tests[(tests["segment"] == "s") & (tests["versus"] == "o")
+                & (tests["tag"] == "sport")].iloc[0]
+    holding = frame["interests"].str.lower().str.strip().str.split("|").map(
+        lambda tags: isinstance(tags, list) and "sport" in tags)
+    in_o = int((holding & other).sum())
+    observed = np.array([[40, 40], [in_o, 60 - in_o]])
+    assert row["p_value"] == pytest.approx(stats.chi2_contingency(observed).pvalue)
+    assert (row["segment_n"], row["rest_n"]) == (80, 60)
+    expected = stats.false_discovery_control(tests["p_value"].to_numpy(), method="bh")
+    assert tests["p_adjusted"].to_numpy() == pytest.approx(expected)
+
+
+def test_a_segment_having_sport_puts_the_sport_tag_first(tiny_base):
+    # sport: contacts 1 ("sport|outdoor") and 6 ("Sport"); the rest: 2, 3, 4, 5, 7
+    sport = tiny_base.segment('interests has "sport"', name="Sport")
+    result = compare([sport], rate=None)
+    first = result.differences.iloc[0]
+    assert (first["attribute"], first["value"], first["rank"]) == ("interests", "sport", 1)
+    assert first["reading"] == "100% have interests sport, 3.5x the base (29%)"
+    assert first["in_rule"] and first["effect_size"] == pytest.approx(1.0)
+    tests = result.tests[result.tests["attribute"] == "interests"].set_index("tag")
+    assert tests.index.tolist() == ["outdoor", "sport", "home", "kids", "running"]
+    by_hand = {"sport": [[2, 0], [0, 5]], "outdoor": [[1, 1], [1, 4]],
+               "running": [[0, 2], [1, 4]]}
+    for tag, table in by_hand.items():
+        expected = stats.fisher_exact(table)  # every expected count is under 5
+        assert tests.loc[tag, "test"] == "fisher_exact"
+        assert tests.loc[tag, "p_value"] == pytest.approx(expected.pvalue)
+        assert tests.loc[tag, "effect_size"] == pytest.approx(
+            stats.contingency.association(np.array(table), method="cramer"))
+    assert tests.loc["sport", "p_value"] == pytest.approx(1 / 21)  # 1 / C(7, 2)
+
+
+def test_only_the_most_frequent_tags_are_tested():
+    values = [f"t{i:02d}" for i in range(MAX_TAGS + 5) for _ in range(40 - i)]
+    frame = pd.DataFrame({"interests": values})
+    member = pd.Series(np.arange(len(frame)) % 3 == 0)
+    result = compare({"third": member}, frame, rate=None)
+    assert result.tests["tag"].tolist() == [f"t{i:02d}" for i in range(MAX_TAGS)]
+    assert "5 rarer tags not compared" in " ".join(result.warnings["warning"])
+
+
+def test_tag_charts_show_shares_and_the_has_label(tagged):
+    from segexplore import charts
+
+    frame, member = tagged
+    result = compare({"s": member}, frame, rate=None)
+    fig = charts.distribution(result, "interests")
+    assert list(fig.data[0].x) == ["home", "outdoor", "sport", "kids", "running", "chess"]
+    assert list(fig.data[0].y) == pytest.approx([25 / 80, 30 / 80, 40 / 80, 5 / 80, 0, 3 / 80])
+    assert list(fig.data[1].y) == pytest.approx([65 / 200, 55 / 200, 55 / 200, 45 / 200,
+                                                 10 / 200, 4 / 200])
+    lift = charts.lift(result, "s", min_count=1)
+    assert "interests has sport" in list(lift.data[0].y)

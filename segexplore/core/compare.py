@@ -10,7 +10,9 @@ to read them), computed without looping over contacts:
 * the contacts are grouped by their pattern of membership (in A only, in A and B, ...);
   one ``bincount`` per attribute then gives the counts of every value in every segment;
 * chi-square tables, Mann-Whitney rank sums (average ranks of the distinct values, with
-  the tie correction), means, medians and quantiles are all read off those counts.
+  the tie correction), means, medians and quantiles are all read off those counts;
+* a multi-valued attribute (interests) is counted per distinct combination of tags, then a
+  0/1 matrix (combination x tag) turns those counts into the 2x2 table of every tag.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from .columns import MULTI_VALUE_SEPARATOR
 from .profile import (
     AttributeTable,
     as_python,
@@ -36,24 +39,27 @@ from .profile import (
     to_timestamp,
 )
 
-__all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MIN_SEGMENT_SIZE", "OTHER", "MISSING"]
+__all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MAX_TAGS", "MIN_SEGMENT_SIZE", "OTHER",
+           "MISSING"]
 
 #: Categorical attributes keep their most frequent values; the rest are pooled as OTHER.
 MAX_CATEGORIES = 50
+#: Multi-valued attributes (interests) keep their most frequent tags: one 2x2 test per tag.
+MAX_TAGS = 30
 #: Segments (and rests) smaller than this get a warning: their statistics are weak.
 MIN_SEGMENT_SIZE = 30
 #: Label of the pooled rare values and of missing values in the tables.
 OTHER = "other"
 MISSING = "(missing)"
 #: Roles compared by default (consent is a category of its own role).
-TESTED_ROLES = ("categorical", "consent", "numeric", "boolean", "date", "feature")
+TESTED_ROLES = ("categorical", "consent", "numeric", "boolean", "date", "multi", "feature")
 #: Mann-Whitney's exact distribution (scipy's choice for <= 8 values without ties) is only
 #: computed when both samples together hold at most this many values.
 EXACT_LIMIT = 10_000
 #: Above this many (value, membership pattern) cells, counts are taken segment by segment.
 _PATTERN_CELLS = 1 << 20
 
-TEST_COLUMNS = ("segment", "versus", "attribute", "kind", "test", "statistic", "p_value",
+TEST_COLUMNS = ("segment", "versus", "attribute", "tag", "kind", "test", "statistic", "p_value",
                 "p_adjusted", "significant", "effect_size", "effect_name", "cohens_d",
                 "segment_mean", "rest_mean", "segment_median", "rest_median", "segment_n",
                 "rest_n", "warning")
@@ -134,9 +140,11 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
         the segments are masks.
     attributes : list of str, optional
         Contact columns and features to test. Default: contact columns whose role is
-        categorical, consent, numeric, boolean or date, and every behaviour feature.
+        categorical, consent, numeric, boolean, date or multi, and every behaviour feature.
         Categorical attributes with more than 50 values keep the 50 most frequent and pool
         the rest as ``"other"``; missing values are a category (``"(missing)"``).
+        Multi-valued attributes (interests) are tested per tag (has the tag or not, tags
+        compared ignoring case), for their 30 most frequent tags.
     pairwise : bool, default False
         Also test every pair of segments against each other (``versus`` is the other
         segment's name), besides each segment against the rest of the base.
@@ -155,15 +163,19 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
         share_of_a; diagonal included) and :meth:`Comparison.overlap_matrix`;
         ``intersections`` (one boolean column per segment, degree, size, share: contacts
         in exactly that combination, largest first, contacts in no segment left out);
-        ``tests`` (one row per segment, opponent and attribute: chi-square or Fisher's exact
-        test with Cramér's V for categories, Mann-Whitney U with the rank-biserial
+        ``tests`` (one row per segment, opponent and attribute, and per tag of a
+        multi-valued attribute, named in ``tag``: chi-square or Fisher's exact
+        test with Cramér's V for categories and tags, Mann-Whitney U with the rank-biserial
         correlation and Cohen's d for numbers and dates; p-values adjusted with
         Benjamini-Hochberg over the whole comparison; in pairwise rows the ``rest_*``
         columns describe the ``versus`` segment); ``distributions`` (segment,
-        attribute, value, count, share, base_share, index = 100 * share / base_share);
+        attribute, value, count, share, base_share, index = 100 * share / base_share; for
+        a multi-valued attribute the value is a tag and the share that of the contacts
+        holding it);
         ``numeric`` and ``base_numeric`` (count, missing, mean, std, min, p5, p25, median,
         p75, p95, max per segment, and for the whole base); ``differences`` (per segment,
-        the attributes ranked by absolute effect size with a plain-language reading);
+        the attributes, and tags, ranked by absolute effect size with a plain-language
+        reading);
         ``expected`` (historical conversion rate with its Wilson interval, and expected
         conversions = size * rate); ``warnings``; ``attributes`` (what was compared).
 
@@ -208,10 +220,18 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
                                    "independent samples")
     chosen = _attributes(table, attributes)
     for column, kind in chosen:
+        role = table.roles.get(column, "")
+        if kind == "multi":
+            # counts per distinct combination of tags, then per tag through a 0/1 matrix
+            encoded = _encode(table.columns[column], "categorical")
+            counts = groups.counts(encoded.codes, encoded.n_bins)
+            tags = _tags(encoded.labels, counts[0],
+                         table.separators.get(column, MULTI_VALUE_SEPARATOR))
+            collector.tags(column, role, tags, counts, groups, pairwise)
+            continue
         encoded = _encode(table.columns[column], kind)
         counts = groups.counts(encoded.codes, encoded.n_bins)
-        collector.attribute(column, table.roles.get(column, ""), kind, encoded, counts, groups,
-                            pairwise)
+        collector.attribute(column, role, kind, encoded, counts, groups, pairwise)
     expected = _expected(rate, table, members, names, alpha, collector)
     return collector.build(groups, expected)
 
@@ -286,7 +306,7 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
     if attributes is None:
         return [(c, k) for c, k in kinds.items()
                 if table.roles.get(c) in TESTED_ROLES
-                and k in ("categorical", "boolean", "numeric", "date")]
+                and k in ("categorical", "boolean", "numeric", "date", "multi")]
     if isinstance(attributes, str):
         attributes = [attributes]
     chosen = []
@@ -295,10 +315,10 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
             raise ValueError(f"Value of 'attributes' names {column!r}, which is not a contact "
                              f"column or feature. Expected some of {list(kinds)}")
         kind = kinds[column]
-        if kind in ("identifier", "multi"):
+        if kind == "identifier":
             raise ValueError(f"Value of 'attributes' names {column!r}, a {kind} column, which "
-                             f"cannot be compared; compare categorical, boolean, numeric or "
-                             f"date columns")
+                             f"cannot be compared; compare categorical, boolean, numeric, "
+                             f"date or multi-valued columns")
         chosen.append((column, "categorical" if kind == "text" else kind))
     return chosen
 
@@ -356,6 +376,44 @@ def _mostly_distinct(values: np.ndarray, sample: int = 10_000) -> bool:
         return True
     picked = values[:: len(values) // sample]
     return len(np.unique(picked)) > 0.5 * len(picked)
+
+
+@dataclass(frozen=True)
+class _Tags:
+    """The tags of a multi-valued attribute kept for the tests.
+
+    ``indicator[code, t]`` is 1 when the distinct value (combination of tags) with that code
+    holds tag ``names[t]``; the last row (missing) holds none.
+    """
+
+    names: list[str]
+    indicator: np.ndarray
+    dropped: int
+
+
+def _tags(labels: np.ndarray, base: np.ndarray, separator: str) -> _Tags:
+    """The MAX_TAGS most frequent tags (ignoring case, as ``interests has "sport"``) from the
+    distinct values and their counts in the base (the last count is "missing")."""
+    found: dict[str, int] = {}
+    rows: list[int] = []
+    columns: list[int] = []
+    for position, label in enumerate(labels):
+        if not base[position]:
+            continue
+        for tag in {t.strip().lower() for t in str(label).split(separator)} - {""}:
+            rows.append(position)
+            columns.append(found.setdefault(tag, len(found)))
+    names = list(found)
+    rows_array, columns_array = np.asarray(rows, np.intp), np.asarray(columns, np.intp)
+    counts = np.bincount(columns_array, weights=base[rows_array], minlength=len(names))
+    # most frequent first, ties by name (as the profile's tags table)
+    order = sorted(range(len(names)), key=lambda t: (-counts[t], names[t]))[:MAX_TAGS]
+    position = np.full(len(names), -1, dtype=np.intp)
+    position[order] = np.arange(len(order))
+    indicator = np.zeros((len(base), len(order)), dtype=np.int64)
+    kept = position[columns_array] >= 0
+    indicator[rows_array[kept], position[columns_array[kept]]] = 1
+    return _Tags([names[t] for t in order], indicator, len(names) - len(order))
 
 
 class _Groups:
@@ -642,11 +700,7 @@ class _Collector:
             self.warn("", "", column, "a single value in the whole base: not compared")
             return
         sizes = groups.sizes
-        opponents: list[tuple[int, int | None]] = [(s, None) for s in range(len(self.names))
-                                                   if 0 < sizes[s] < self.n_base]
-        if pairwise:
-            opponents += [(a, b) for a in range(len(self.names))
-                          for b in range(a + 1, len(self.names)) if sizes[a] and sizes[b]]
+        opponents = self._opponents(sizes, pairwise)
         if kind in ("categorical", "boolean"):
             labels, base, per_segment = _pool_rare(encoded.labels, base, per_segment)
             self.attribute_rows.append((column, role, kind, int(np.count_nonzero(base))))
@@ -687,6 +741,59 @@ class _Collector:
             self.tests.append({"segment": self.names[a], "versus": versus, "attribute": column,
                                "kind": kind, **result})
 
+    def _opponents(self, sizes: np.ndarray, pairwise: bool) -> list[tuple[int, int | None]]:
+        """``(segment, other)`` of every test: other None is the rest of the base."""
+        opponents: list[tuple[int, int | None]] = [(s, None) for s in range(len(self.names))
+                                                   if 0 < sizes[s] < self.n_base]
+        if pairwise:
+            opponents += [(a, b) for a in range(len(self.names))
+                          for b in range(a + 1, len(self.names)) if sizes[a] and sizes[b]]
+        return opponents
+
+    def tags(self, column: str, role: str, tags: _Tags, counts: tuple[np.ndarray, np.ndarray],
+             groups: _Groups, pairwise: bool) -> None:
+        """A multi-valued attribute: one 2x2 table (has the tag or not) per kept tag."""
+        if not tags.names:
+            self.warn("", "", column, "no tag in the whole base: not compared")
+            return
+        if tags.dropped:
+            self.warn("", "", column, f"{tags.dropped:,} rarer tags not compared (only the "
+                                      f"{MAX_TAGS} most frequent are)")
+        self.attribute_rows.append((column, role, "multi", len(tags.names)))
+        base, per_segment = counts
+        base_tags = base @ tags.indicator  # contacts holding each tag
+        member_tags = tags.indicator.T @ per_segment  # (tag, segment)
+        sizes = groups.sizes
+        base_shares = base_tags / self.n_base
+        n_tags = len(tags.names)
+        for s, name in enumerate(self.names):
+            shares = member_tags[:, s] / sizes[s] if sizes[s] else np.full(n_tags, np.nan)
+            self.distributions.extend(zip(
+                [name] * n_tags, [column] * n_tags, tags.names, member_tags[:, s].tolist(),
+                shares.tolist(), base_shares.tolist(), (100 * shares / base_shares).tolist(),
+                strict=True))
+        opponents = self._opponents(sizes, pairwise)
+        for t, tag in enumerate(tags.names):
+            for a, b in opponents:
+                versus = "rest" if b is None else self.names[b]
+                holding, size = member_tags[t, a], sizes[a]
+                if b is None:
+                    others, other_size = base_tags[t] - holding, self.n_base - size
+                else:
+                    others, other_size = member_tags[t, b], sizes[b]
+                # [has the tag, has not]: Fisher's odds ratio > 1 when members hold it more
+                result = _categorical_test(np.array([holding, size - holding]),
+                                           np.array([others, other_size - others]))
+                if isinstance(result, str):
+                    self.warn(self.names[a], versus, column, f"tag {tag!r}: {result}")
+                    continue
+                if result["warning"]:
+                    self.warn(self.names[a], versus, column,
+                              f"tag {tag!r}: {result['warning']}")
+                self.tests.append({"segment": self.names[a], "versus": versus,
+                                   "attribute": column, "tag": tag, "kind": "multi", **result,
+                                   "segment_n": int(size), "rest_n": int(other_size)})
+
     def build(self, groups: _Groups, expected: pd.DataFrame) -> Comparison:
         for s, name in enumerate(self.names):
             if groups.sizes[s] == 0:
@@ -704,6 +811,7 @@ class _Collector:
         for column in ("segment_mean", "rest_mean", "segment_median", "rest_median"):
             tests[column] = tests[column].astype(object)
         tests["warning"] = tests["warning"].fillna("")
+        tests["tag"] = tests["tag"].astype(object)  # missing for attributes without tags
         distributions = pd.DataFrame(self.distributions, columns=[
             "segment", "attribute", "value", "count", "share", "base_share", "index"])
         distributions["value"] = distributions["value"].astype(object)
@@ -827,12 +935,23 @@ def _differences(names: list[str], tests: pd.DataFrame, distributions: pd.DataFr
     against_rest = tests[tests["versus"] == "rest"]
     rows = []
     by_segment = dict(tuple(distributions.groupby(["segment", "attribute"], sort=False)))
+    tag_rows = {(r.segment, r.attribute, r.value): r for r in distributions[
+        distributions["attribute"].isin(set(tests.loc[tests["kind"] == "multi", "attribute"]))
+    ].itertuples()}
     for name in names:
         mine = against_rest[against_rest["segment"] == name]
         order = mine["effect_size"].abs().sort_values(ascending=False, kind="stable").index
         for rank, test in enumerate(mine.loc[order].itertuples(), 1):
             value = share = base_share = index = math.nan
-            if test.kind in ("categorical", "boolean"):
+            if test.kind == "multi":
+                found = tag_rows.get((name, test.attribute, test.tag))
+                if found is None:
+                    continue
+                value, share, base_share, index = (test.tag, float(found.share),
+                                                   float(found.base_share), float(found.index))
+                reading = _category_reading(test.attribute, test.kind, value, share,
+                                            base_share)
+            elif test.kind in ("categorical", "boolean"):
                 values = by_segment.get((name, test.attribute))
                 pick = _over_represented(values)
                 if pick is None:
@@ -869,7 +988,9 @@ def _percent(share: float) -> str:
 
 def _category_reading(attribute: str, kind: str, value: Any, share: float,
                       base_share: float) -> str:
-    if isinstance(value, str) and value == MISSING:
+    if kind == "multi":  # value is a tag
+        what = f"have {attribute} {value}"
+    elif isinstance(value, str) and value == MISSING:
         what = f"have no {attribute}"
     elif kind == "boolean":
         what = f"are {attribute}" if value is True else f"are not {attribute}"
