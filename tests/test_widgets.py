@@ -34,9 +34,16 @@ from segexplore.widgets import (
 )
 from segexplore.widgets.debounce import Debouncer
 from segexplore.widgets.display import error_html, size_html
-from segexplore.widgets.distribution import distribution_table
+from segexplore.widgets.distribution import DistributionCache, distribution_table
 from segexplore.widgets.export_panel import export_csv
-from segexplore.widgets.fields import numeric_bounds, value_choices
+from segexplore.widgets.fields import (
+    _dtype_kind,
+    event_types,
+    feature_kind,
+    numeric_bounds,
+    value_choices,
+)
+from segexplore.widgets.plot import FigureView, plotly_library
 from segexplore.widgets.sources import optional_module
 
 
@@ -211,6 +218,38 @@ def test_distribution_table_matches_pandas(sample):
     base_counts = sample.contacts["city"].value_counts()
     assert table["base_count"].sum() == len(sample.contacts)
     assert table.loc[base_counts.index[0], "base_share"] == base_counts.iloc[0] / 20000
+
+
+def test_distribution_table_counts_every_kind_like_pandas(sample):
+    mask = sample.segment('device = "iOS"', save=False).mask.to_numpy()
+    n_segment = int(mask.sum())
+    cache = DistributionCache()
+    pairs = (sample.contacts["interests"].dropna().astype(str).str.split("|").explode()
+             .str.strip().loc[lambda t: t != ""])
+    pairs = pd.DataFrame({"contact": sample.contacts.index.get_indexer(pairs.index),
+                          "tag": pairs.to_numpy()}).drop_duplicates()
+    members = pairs[mask[pairs["contact"].to_numpy()]]
+    table = distribution_table(sample, mask, "interests", top=50, cache=cache).set_index("value")
+    assert table["segment_count"].drop("(missing)", errors="ignore").to_dict() == \
+        members["tag"].value_counts().to_dict()
+    without = n_segment - members["contact"].nunique()
+    assert table["segment_count"].get("(missing)", 0) == without
+    age = distribution_table(sample, mask, "age", cache=cache)  # a feature, binned
+    known = sample.features["age"].notna().to_numpy()
+    assert age.loc[age["value"] != "(missing)", "segment_count"].sum() == (mask & known).sum()
+    assert age["base_count"].sum() == len(sample.contacts)
+    signup = distribution_table(sample, mask, "signup_date", cache=cache)
+    assert signup["segment_count"].sum() == n_segment
+    assert list(signup["value"]) == sorted(signup["value"], key=lambda v: (v == "(missing)", v))
+    valid = distribution_table(sample, mask, "email_valid", cache=cache).set_index("value")
+    assert valid.loc["True", "segment_count"] == (mask & sample.contacts["email_valid"]).sum()
+    # the coding is kept, and made again when the column is replaced
+    coding = cache.coding(sample, "city")
+    assert cache.coding(sample, "city") is coding
+    copy = se.ContactBase(sample.contacts.assign(city="Gent"), sample.events, sample.orders,
+                          roles=sample.roles, as_of=sample.as_of)
+    gent = distribution_table(copy, mask, "city", cache=cache)
+    assert gent["value"].tolist() == ["Gent"] and gent["segment_count"].tolist() == [n_segment]
 
 
 def test_debouncer_calls_once_after_a_burst():
@@ -395,6 +434,61 @@ def test_build_charts_show_the_segment_against_the_base(sample):
     assert shown[ios.index[0]] == ios.iloc[0]
 
 
+def test_build_charts_show_category_names_not_codes(sample):
+    """The x values are the category names (``F``, ``M``...), never the codes 0, 1, 2."""
+    assert isinstance(sample.contacts["gender"].dtype, pd.CategoricalDtype)
+    builder = SegmentBuilder(sample, rule='device = "Android"', debounce=0,
+                             chart_attributes=["gender", "device", "loyalty_tier"])
+    names = {"gender": set(sample.contacts["gender"].cat.categories),
+             "device": set(sample.contacts["device"].cat.categories),
+             "loyalty_tier": set(sample.contacts["loyalty_tier"].cat.categories)}
+    assert len(builder.charts.children) == 3
+    for view, attribute in zip(builder.charts.children, names, strict=True):
+        for trace, sent in zip(view.data, view.spec["data"], strict=True):
+            shown = set(trace.x) - {"(missing)", "(other)"}
+            assert shown and shown <= names[attribute], (attribute, trace.x)
+            assert list(sent["x"]) == list(trace.x)  # what the page draws
+    gender = builder.charts.children[0]
+    assert set(gender.data[0].x) >= {"F", "M"}
+    assert not set(gender.data[0].x) & {"0", "1", "2", 0, 1, 2}
+
+
+def test_size_is_shown_at_once_and_charts_follow_the_debounce(sample):
+    builder = SegmentBuilder(sample, rule='device = "Android"', debounce=30,
+                             chart_attributes=["device"])
+    builder.flush()
+    chart = builder.charts.children[0]
+    android = dict(zip(chart.data[0].x, chart.data[0].customdata, strict=True))
+    builder.rule_text.value = 'device = "iOS"'
+    assert shown_size(builder) == sample.segment('device = "iOS"').size  # no waiting
+    assert dict(zip(chart.data[0].x, chart.data[0].customdata, strict=True)) == android
+    builder.flush()  # the debounced redraw
+    ios = dict(zip(chart.data[0].x, chart.data[0].customdata, strict=True))
+    assert ios["iOS"] == shown_size(builder) and ios["Android"] == 0
+    assert builder.charts.children[0] is chart
+
+
+def test_figures_share_one_copy_of_plotly_js(sample):
+    builder = SegmentBuilder(sample, debounce=0, chart_attributes=["gender", "device"])
+    first, second = builder.charts.children
+    assert isinstance(first, FigureView) and first.library is second.library is plotly_library()
+    assert "plotly.js" in plotly_library().source[:200]
+    assert len(first.spec["data"]) == 2 and "source" not in first.spec
+
+
+def test_listing_fields_computes_no_feature():
+    base = se.load_sample()
+    options = field_options(base)
+    assert base._features is None
+    guessed = {o.name: o.kind for o in options["features"]}
+    assert [o.key for o in options["events"]] == [f"event:{t}" for t in base.activity.event_types]
+    assert event_types(base) == base.activity.event_types
+    computed = {name: _dtype_kind(base.features[name]) for name in guessed}
+    assert guessed == computed  # FEATURE_KINDS agrees with the computed dtypes
+    assert {o.name: o.kind for o in field_options(base)["features"]} == computed
+    assert feature_kind(base, "rfm_group") == "categorical"
+
+
 def test_mask_pii_lists_no_personal_values(sample):
     builder = SegmentBuilder(sample, debounce=0, mask_pii=True)
     row = builder.rows[0]
@@ -429,6 +523,36 @@ def test_explore_opens_four_tabs_with_the_contract_classes():
         assert dict(zip(figure.data[0].x, figure.data[0].y, strict=True)) == top.to_dict()
 
 
+def test_explore_in_a_kernel_fills_each_tab_when_shown():
+    base = se.load_sample()
+    app = explore(base, debounce=0, lazy=True)
+    assert base._features is None  # nothing visible needs the behaviour features yet
+    assert "Profiling 20,000 contacts" in app.profile_panel.heading.value
+    assert app.builder.charts.children == () and shown_size(app.builder) == 20000
+    app.builder.rule_text.value = 'device = "Android"'  # the size does not wait for the tab
+    assert shown_size(app.builder) == base.segment('device = "Android"').size
+    app.shown.fire()  # the browser drew the app: the open tab (Profile) is filled
+    assert "20,000" in app.profile_panel.heading.value and app.profile_panel.ran
+    (figure,) = app.profile_panel.chart.children
+    assert isinstance(figure, FigureView) and base._features is not None
+    assert app.builder.charts.children == ()
+    app.tabs.selected_index = 1  # Build: its charts are drawn the first time
+    assert len(app.builder.charts.children) == 2
+    shown = dict(zip(app.builder.charts.children[0].data[0].x,
+                     app.builder.charts.children[0].data[0].customdata, strict=True))
+    assert sum(shown.values()) == shown_size(app.builder)
+
+
+def test_a_feature_field_is_computed_on_first_use():
+    base = se.load_sample()
+    app = explore(base, debounce=0, lazy=True)
+    assert base._features is None
+    row = app.builder.rows[0]
+    row.field.value = "rfm_group"
+    assert base._features is not None
+    assert row.op.value == "in" and ("champions" in [v for _, v in row.editor.widget.options])
+
+
 def test_compare_tab_tables():
     base = se.load_sample()
     app = explore(base, debounce=0)
@@ -458,6 +582,9 @@ def test_compare_tab_tables():
         sizes_chart = panel.parts.figures["sizes"].data[0]
         assert list(sizes_chart.y) == [base.segments["Android"].size, base.segments["Lyon"].size]
         assert "se-chart-overlap" in classes(panel.output)
+        (overlap,) = classes(panel.output)["se-chart-overlap"]
+        assert isinstance(overlap, FigureView) and overlap.data[0].type == "heatmap"
+        assert overlap.spec["layout"]["width"] == 520
 
 
 def test_export_link_holds_the_exported_rows(tmp_path):

@@ -1,7 +1,8 @@
 """Debouncing: run a callback once, shortly after the last of a burst of calls.
 
-Typing in a widget fires a change per keystroke; counting a segment on each of them would
-make the page stutter. :class:`Debouncer` waits ``delay`` seconds of quiet before calling.
+A burst of changes (clicking through values, dragging a slider) should not redraw the
+builder's charts once per change: :class:`Debouncer` waits ``delay`` seconds of quiet
+before calling. (The segment's size is not debounced: it is shown at once.)
 Inside a running asyncio loop (the Jupyter/Voilà kernel) the call is scheduled on that loop,
 so it runs on the kernel's thread like every other widget callback; elsewhere a
 :class:`threading.Timer` is used. ``delay=0`` calls at once (tests use it).

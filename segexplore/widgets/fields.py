@@ -36,6 +36,7 @@ __all__ = [
     "EVENT_FILTER_PROPERTIES", "field_options", "flat_options", "find_option",
     "operators_for", "field_kind", "field_values", "value_choices", "choice_label",
     "numeric_bounds", "event_property_choices", "pii_columns", "feature_kind", "FEATURE_KINDS",
+    "event_types",
 ]
 
 #: Kind of each column role; ``id`` columns are not offered as conditions.
@@ -145,8 +146,8 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
         each a list of :class:`FieldOption`. Attributes keep the contacts' column order
         (``id`` columns left out) and take their kind from ``base.roles``; features follow
         :data:`segexplore.core.features.FEATURES` with their kind (:func:`feature_kind`:
-        listing them does not compute them); events are the event types of the base,
-        sorted; segments are ``base.segments`` in saving order.
+        listing them does not compute them); events are the event types of the base
+        (:func:`event_types`), sorted; segments are ``base.segments`` in saving order.
     """
     from segexplore.core.features import FEATURES
 
@@ -159,7 +160,7 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
     features = [FieldOption(name, name, feature_kind(base, name), _GROUPS["features"])
                 for name in FEATURES if name not in base.contacts.columns]
     events = [FieldOption(f"event:{name}", name, "event", _GROUPS["events"])
-              for name in sorted(base.activity.event_types)]
+              for name in event_types(base)]
     segments = [FieldOption(f"segment:{name}", name, "segment", _GROUPS["segments"])
                 for name in base.segments]
     return {"attributes": attributes, "features": features, "events": events,
@@ -189,6 +190,38 @@ def feature_kind(base: ContactBase, name: str) -> str:
     if computed is not None and name in computed.columns:
         return _dtype_kind(computed[name])
     return FEATURE_KINDS.get(name, "numeric")
+
+
+def event_types(base: ContactBase) -> list[str]:
+    """The event types of a base, sorted, without building its activity index.
+
+    Once ``base.activity`` exists, its event types (those with a usable event); before,
+    the types found in the events table, and ``purchase`` when orders stand for the
+    purchases (building the index of a large base takes a while, and listing the fields
+    should not wait for it).
+    """
+    from ..core.columns import EVENT_TYPE
+
+    built = base.__dict__.get("activity")
+    if built is not None:
+        return sorted(built.event_types)
+    names: set[str] = set()
+    events = base.events
+    if events is not None and len(events) and EVENT_TYPE in events.columns:
+        column = events[EVENT_TYPE]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes, categories = column.cat.codes.to_numpy(), column.cat.categories
+            if len(categories) <= 32:  # a few comparisons beat hashing every event
+                present = [code for code in range(len(categories)) if (codes == code).any()]
+            else:
+                present = [code for code in pd.unique(codes) if code >= 0]
+            names.update(str(categories[code]) for code in present)
+        else:
+            names.update(str(v) for v in column.dropna().unique())
+    orders = base.orders
+    if "purchase" not in names and orders is not None and len(orders):
+        names.add("purchase")
+    return sorted(names)
 
 
 def flat_options(groups: Mapping[str, list[FieldOption]]) -> list[FieldOption]:

@@ -5,7 +5,9 @@ DOM contract (CSS classes the app puts on its widgets): app root ``se-app``; tab
 (Textarea), size ``se-size`` holding ``<span class="se-size-value">12345</span>``, error
 ``se-error``, ``se-add-row``, rows ``se-row`` with ``se-row-field``, ``se-row-op``,
 ``se-row-value`` (categories: a multi-select labelled "value (count)"),
-``se-row-remove``, ``se-combine``, ``se-segment-name``, ``se-save``, ``se-build-charts``.
+``se-row-remove``, ``se-combine``, ``se-segment-name``, ``se-save``, ``se-build-charts``
+(figures drawn by plotly.js: ``.js-plotly-plot``). Profile: ``se-profile-summary`` (filled
+once the page shows the app), ``se-profile-chart``.
 Compare: ``se-compare-select``, ``se-compare-run``, ``se-compare-output``. Export:
 ``se-export-columns``, ``se-export-preset``, ``se-export-run``, ``se-export-output`` holding
 ``<a class="se-download-link" download="....csv" href="data:text/csv;base64,...">``.
@@ -58,6 +60,13 @@ def open_tab(page, title: str) -> None:
               .some(t => t.classList.contains('lm-mod-current')
                          && t.textContent.trim() === title)""", arg=title,
         timeout=UPDATE_TIMEOUT * 1000)
+
+
+def wait_for_charts(page, container: str, count: int = 1) -> None:
+    """Wait until ``count`` plotly figures are drawn inside ``container``."""
+    page.wait_for_function(
+        """([sel, n]) => document.querySelectorAll(sel + ' .js-plotly-plot .main-svg').length
+                         >= n""", arg=[container, count], timeout=UPDATE_TIMEOUT * 1000)
 
 
 def option_values(select) -> list[str]:
@@ -180,6 +189,9 @@ def test_explorer_renders_with_its_four_tabs(explorer, browser):
               page.locator(".se-tabs > .lm-TabBar .lm-TabBar-tabLabel").all_inner_texts()]
     assert titles == ["Profile", "Build", "Compare", "Export"], log
     open_tab(page, "Profile")
+    # The whole-base profile runs once the page shows the app; then its chart is drawn.
+    page.locator(".se-profile-summary table").wait_for(state="attached")
+    wait_for_charts(page, ".se-profile-chart")
     browser.screenshot(page, "explorer-profile")
     assert "Traceback" not in page.inner_text("body")
 
@@ -214,6 +226,7 @@ def test_build_two_conditions_through_the_ui(explorer, browser, api_base):
     assert size == api_base.segment(se.parse(text)).size
     assert error_text(page) == ""
     assert fields_are(page, ("city", "device")), row_fields(page)
+    wait_for_charts(page, ".se-build-charts")
     browser.screenshot(page, "explorer-build")
 
 
@@ -270,6 +283,9 @@ def test_compare_saved_segments(explorer, browser, api_base):
                                            f"{output.inner_text()[:500]!r}")
     assert "Traceback" not in output.inner_text()
     browser.screenshot(page, "explorer-compare")
+    wait_for_charts(page, ".se-compare-output")
+    page.locator(".se-compare-output .js-plotly-plot").first.scroll_into_view_if_needed()
+    browser.screenshot(page, "explorer-compare-charts")
 
 
 def test_export_downloads_the_members_as_csv(explorer, browser, api_base, tmp_path):
