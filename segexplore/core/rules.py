@@ -16,7 +16,12 @@ Three forms, all lossless:
 * data: ``rule.to_dict()`` / :func:`rule_from_dict` and the versioned envelope
   ``{"schema": "segexplore.rule/1", "rule": {...}}`` of ``to_json``/``to_yaml``.
 
-This module only describes rules; evaluating them on a contact base lives elsewhere.
+This module owns the node classes, the text helpers shared with the parser and
+:func:`parse`. The Python builders live in :mod:`segexplore.core.rule_builders` and the
+dict/JSON/YAML form (with :class:`RuleFormatError`) in :mod:`segexplore.core.rule_io`;
+both are re-exported here, so ``from segexplore.core.rules import field, rule_from_json``
+keeps working. This module only describes rules; evaluating them on a contact base lives
+elsewhere.
 
 Examples
 --------
@@ -31,7 +36,6 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
-import functools
 import json
 import math
 import numbers
@@ -40,8 +44,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
-
-from segexplore.errors import SegexploreError
 
 __all__ = [
     "SCHEMA", "Rule", "Condition", "EventCondition", "And", "Or", "Not", "SegmentRef",
@@ -74,17 +76,6 @@ KEYWORDS = frozenset("""
     count sum avg min max performed segment at least most exactly times time
     hour hours day days week weeks month months
 """.split())
-
-
-class RuleFormatError(SegexploreError, ValueError):
-    """A rule dictionary, JSON or YAML document does not follow the rule schema.
-
-    ``path`` locates the offending node, e.g. ``rule.children[1].value``.
-    """
-
-    def __init__(self, message: str, *, path: str = "rule") -> None:
-        super().__init__(f"{message} (at {path})")
-        self.path = path
 
 
 # -- text of names and literals (shared with the parser) ------------------------------------
@@ -911,372 +902,18 @@ def parse(text: str) -> Rule:
     return parse_text(text)
 
 
-# -- builders (ibis style) -----------------------------------------------------------------
-
-class Field:
-    """A contact field in Python-built rules: ``field("city") == "Lyon"`` is a :class:`Compare`."""
-
-    __slots__ = ("name",)
-    __hash__ = None  # type: ignore[assignment]  # == builds a rule, so not hashable
-
-    def __init__(self, name: str) -> None:
-        object.__setattr__(self, "name", _name(name))
-
-    def __setattr__(self, key: str, value: object) -> None:
-        raise AttributeError("Field is immutable")
-
-    def __repr__(self) -> str:
-        return f"field({self.name!r})"
-
-    def __eq__(self, value: object) -> Compare:  # type: ignore[override]
-        return Compare(self.name, "=", value)
-
-    def __ne__(self, value: object) -> Compare:  # type: ignore[override]
-        return Compare(self.name, "!=", value)
-
-    def __lt__(self, value: Scalar) -> Compare:
-        return Compare(self.name, "<", value)
-
-    def __le__(self, value: Scalar) -> Compare:
-        return Compare(self.name, "<=", value)
-
-    def __gt__(self, value: Scalar) -> Compare:
-        return Compare(self.name, ">", value)
-
-    def __ge__(self, value: Scalar) -> Compare:
-        return Compare(self.name, ">=", value)
-
-    def isin(self, *values: Scalar) -> InList:
-        return InList(self.name, _varargs(values))
-
-    def notin(self, *values: Scalar) -> InList:
-        return InList(self.name, _varargs(values), negated=True)
-
-    def between(self, low: Any, high: Any) -> Between:
-        return Between(self.name, _maybe_date(low), _maybe_date(high))
-
-    def contains(self, text: str) -> TextMatch:
-        return TextMatch(self.name, "contains", text)
-
-    def startswith(self, text: str) -> TextMatch:
-        return TextMatch(self.name, "starts with", text)
-
-    def endswith(self, text: str) -> TextMatch:
-        return TextMatch(self.name, "ends with", text)
-
-    def is_missing(self) -> IsMissing:
-        return IsMissing(self.name)
-
-    def is_not_missing(self) -> IsMissing:
-        return IsMissing(self.name, negated=True)
-
-    def before(self, day: date | str) -> DateCompare:
-        return DateCompare(self.name, "before", _maybe_date(day))
-
-    def after(self, day: date | str) -> DateCompare:
-        return DateCompare(self.name, "after", _maybe_date(day))
-
-    def within_last(self, duration: Duration | str) -> WithinLast:
-        return WithinLast(self.name, _duration(duration))
-
-    def more_than_ago(self, duration: Duration | str) -> MoreThanAgo:
-        return MoreThanAgo(self.name, _duration(duration))
-
-    def anniversary_within(self, days: int) -> Anniversary:
-        return Anniversary(self.name, days)
-
-    def has(self, value: str) -> Has:
-        return Has(self.name, "any", (value,))
-
-    def has_any(self, *values: str) -> Has:
-        return Has(self.name, "any", _varargs(values))
-
-    def has_all(self, *values: str) -> Has:
-        return Has(self.name, "all", _varargs(values))
-
-    def has_none(self, *values: str) -> Has:
-        return Has(self.name, "none", _varargs(values))
-
-    def in_top(self, percent: float) -> TopPercent:
-        return TopPercent(self.name, percent)
-
-
-def _varargs(values: tuple[Any, ...]) -> tuple[Any, ...]:
-    if len(values) == 1 and isinstance(values[0], (list, tuple, set, frozenset)):
-        return tuple(values[0])
-    return values
-
-
-def _maybe_date(value: Any) -> Any:
-    return parse_iso_temporal(value) if isinstance(value, str) else value
-
-
-class EventMeasure:
-    """``count("purchase", last="30 days")`` before its comparison; ``>= 3`` makes the rule."""
-
-    __slots__ = ("_args",)
-    __hash__ = None  # type: ignore[assignment]
-
-    def __init__(self, func: str, event_type: str, prop: str | None, where: Any,
-                 window: Window | None) -> None:
-        where = parse(where) if isinstance(where, str) else where
-        object.__setattr__(self, "_args", (func, event_type, prop, where, window))
-        self._compare("=", 0)  # validate now rather than at the comparison
-
-    def _compare(self, op: str, value: Any) -> EventAggregate:
-        return EventAggregate(*self._args, op=op, value=value)  # type: ignore[arg-type]
-
-    def __repr__(self) -> str:
-        text = str(self._compare("=", 0)).removesuffix(" = 0")
-        return f"<{text}: compare it to a number, e.g. >= 1, to make a rule>"
-
-    def __eq__(self, value: object) -> EventAggregate:  # type: ignore[override]
-        return self._compare("=", value)
-
-    def __ne__(self, value: object) -> EventAggregate:  # type: ignore[override]
-        return self._compare("!=", value)
-
-    def __lt__(self, value: float) -> EventAggregate:
-        return self._compare("<", value)
-
-    def __le__(self, value: float) -> EventAggregate:
-        return self._compare("<=", value)
-
-    def __gt__(self, value: float) -> EventAggregate:
-        return self._compare(">", value)
-
-    def __ge__(self, value: float) -> EventAggregate:
-        return self._compare(">=", value)
-
-
-def field(name: str) -> Field:
-    """Start a condition on a contact field: ``field("age").between(18, 30)``."""
-    return Field(name)
-
-
-def segment(name: str) -> SegmentRef:
-    """Refer to a saved segment: ``segment("Clients groupe A")``."""
-    return SegmentRef(name)
-
-
-def _builder_window(last: Duration | str | None,
-                    between: tuple[Any, Any] | None) -> Window | None:
-    if last is not None and between is not None:
-        raise ValueError("give either last= or between=, not both")
-    if between is not None:
-        return DateRangeWindow(*(_maybe_date(d) for d in between))
-    return None if last is None else LastWindow(_duration(last))
-
-
-def count(event_type: str, *, where: Rule | str | None = None,
-          last: Duration | str | None = None,
-          between: tuple[Any, Any] | None = None) -> EventMeasure:
-    """Number of events, to compare with a number.
-
-    ``count("purchase", where=field("brand") == "Nike", last="30 days") >= 2``; ``between``
-    takes two dates (or ISO strings) instead of ``last``; neither means all time.
-    """
-    return EventMeasure("count", event_type, None, where, _builder_window(last, between))
-
-
-def aggregate(func: str, event_property: str, *, where: Rule | str | None = None,
-              last: Duration | str | None = None,
-              between: tuple[Any, Any] | None = None) -> EventMeasure:
-    """Sum, avg, min or max of an event property, to compare with a number.
-
-    ``aggregate("sum", "purchase.items", last="180 days") >= 6``.
-    """
-    event_type, dot, prop = event_property.partition(".")
-    if not dot:
-        raise ValueError(f"expected 'event_type.property', got {event_property!r}")
-    return EventMeasure(func, event_type, prop, where, _builder_window(last, between))
-
-
-# -- dictionaries, JSON and YAML -----------------------------------------------------------
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (Rule, Duration, Window, EventSpec)):
-        return value.to_dict()
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, datetime):
-        return {"datetime": value.isoformat()}
-    return {"date": value.isoformat()}
-
-
-_KINDS: dict[str, type[Rule]] = {
-    cls.kind: cls for cls in (And, Or, Not, SegmentRef, Compare, InList, Between, TextMatch,
-                              IsMissing, DateCompare, WithinLast, MoreThanAgo, Anniversary,
-                              Has, TopPercent, EventAggregate, NotFollowedBy, LastPerformed)
-}
-
-
-def rule_from_dict(data: Mapping[str, Any]) -> Rule:
-    """Build a rule from :meth:`Rule.to_dict` output or from the versioned envelope.
-
-    Raises
-    ------
-    RuleFormatError
-        Unknown schema version, unknown node kind, missing or unexpected key, bad value.
-    """
-    if isinstance(data, Mapping) and "schema" in data:
-        if data["schema"] != SCHEMA:
-            raise RuleFormatError(f"unsupported rule schema {data['schema']!r}; this version "
-                                  f"of segexplore reads {SCHEMA!r}", path="schema")
-        extra = set(data) - {"schema", "rule"}
-        if extra or "rule" not in data:
-            raise RuleFormatError("the envelope must have exactly the keys 'schema' and 'rule'",
-                                  path="envelope")
-        data = data["rule"]
-    return _decode_rule(data, "rule")
-
-
-def _envelope(data: Any, source: str) -> Rule:
-    if not isinstance(data, Mapping) or "schema" not in data:
-        raise RuleFormatError(f"a {source} rule document needs a 'schema' key "
-                              f"({SCHEMA!r}) and a 'rule' key", path="envelope")
-    return rule_from_dict(data)
-
-
-def rule_from_json(text: str) -> Rule:
-    """Read the JSON written by :meth:`Rule.to_json`."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise RuleFormatError(f"not valid JSON: {error}", path="document") from None
-    return _envelope(data, "JSON")
-
-
-def rule_from_yaml(text: str) -> Rule:
-    """Read the YAML written by :meth:`Rule.to_yaml` (or written by hand in that schema)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise RuleFormatError(f"not valid YAML: {error}", path="document") from None
-    return _envelope(data, "YAML")
-
-
-def _decode_rule(data: Any, path: str) -> Rule:
-    if not isinstance(data, Mapping):
-        raise RuleFormatError(f"expected a rule object with a 'kind', got {data!r}", path=path)
-    kind = data.get("kind")
-    cls = _KINDS.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise RuleFormatError(f"unknown rule kind {kind!r}; known kinds: "
-                              f"{', '.join(sorted(_KINDS))}", path=path)
-    return _build(cls, data, path, skip={"kind"})
-
-
-def _build(cls: type, data: Mapping[str, Any], path: str, skip: set[str] = frozenset()) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    extra = set(data) - set(fields) - skip
-    if extra:
-        raise RuleFormatError(f"unexpected key {sorted(extra)[0]!r} for "
-                              f"{getattr(cls, 'kind', cls.__name__)!r}", path=path)
-    kwargs = {}
-    for name, f in fields.items():
-        if name in data:
-            kwargs[name] = _DECODERS.get(name, _plain)(data[name], f"{path}.{name}")
-        elif f.default is dataclasses.MISSING:
-            raise RuleFormatError(f"missing key {name!r}", path=path)
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as error:
-        raise RuleFormatError(str(error), path=path) from None
-
-
-def _plain(value: Any, path: str) -> Any:
-    if value is not None and not isinstance(value, (str, int, float, bool)):
-        raise RuleFormatError(f"expected text, a number or true/false, got {value!r}", path=path)
-    return value
-
-
-_ISO_KEYS = {"date": re.compile(r"\d{4}-\d{2}-\d{2}"),
-             "datetime": re.compile(r"\d{4}-\d{2}-\d{2}T.+")}
-
-
-def _decode_scalar(value: Any, path: str) -> Any:
-    if isinstance(value, date):  # hand-written YAML may hold native dates
-        return value
-    if isinstance(value, Mapping):
-        if len(value) == 1:
-            (tag, text), = value.items()
-            pattern = _ISO_KEYS.get(tag)
-            if pattern is not None and isinstance(text, str) and pattern.fullmatch(text):
-                try:
-                    parsed = parse_iso_temporal(text)
-                except ValueError as error:
-                    raise RuleFormatError(str(error), path=path) from None
-                if isinstance(parsed, datetime) == (tag == "datetime"):
-                    return parsed
-        raise RuleFormatError(f"expected {{'date': 'YYYY-MM-DD'}} or "
-                              f"{{'datetime': 'YYYY-MM-DDTHH:MM:SS'}}, got {value!r}", path=path)
-    return _plain(value, path)
-
-
-def _decode_list(decode: Any) -> Any:
-    def decode_list(value: Any, path: str) -> tuple[Any, ...]:
-        if not isinstance(value, list):
-            raise RuleFormatError(f"expected a list, got {value!r}", path=path)
-        return tuple(decode(v, f"{path}[{i}]") for i, v in enumerate(value))
-    return decode_list
-
-
-def _decode_optional_rule(value: Any, path: str) -> Rule | None:
-    return None if value is None else _decode_rule(value, path)
-
-
-def _decode_duration(value: Any, path: str) -> Duration:
-    if not isinstance(value, Mapping):
-        raise RuleFormatError(f"expected {{'amount': 30, 'unit': 'days'}}, got {value!r}",
-                              path=path)
-    return _build(Duration, value, path)
-
-
-def _decode_event(value: Any, path: str) -> EventSpec:
-    if not isinstance(value, Mapping):
-        raise RuleFormatError(f"expected {{'event_type': ..., 'where': ...}}, got {value!r}",
-                              path=path)
-    return _build(EventSpec, value, path)
-
-
-def _decode_window(value: Any, path: str) -> Window | None:
-    if value is None:
-        return None
-    kind = value.get("kind") if isinstance(value, Mapping) else None
-    if kind == "last":
-        return _build(LastWindow, value, path, skip={"kind"})
-    if kind == "date_range":
-        return _build(DateRangeWindow, value, path, skip={"kind"})
-    raise RuleFormatError(f"expected a window of kind 'last' or 'date_range', got {value!r}",
-                          path=path)
-
-
-_DECODERS = {
-    "children": _decode_list(_decode_rule), "child": _decode_rule,
-    "where": _decode_optional_rule, "values": _decode_list(_decode_scalar),
-    "value": _decode_scalar, "low": _decode_scalar, "high": _decode_scalar,
-    "start": _decode_scalar, "end": _decode_scalar, "duration": _decode_duration,
-    "within": _decode_duration, "window": _decode_window, "event": _decode_event,
-    "first": _decode_event, "then": _decode_event,
-}
-
-
-@functools.cache
-def _yaml_dumper() -> type:
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        """Double-quote strings with YAML line breaks, which plain style would mangle."""
-
-    def represent_str(dumper: yaml.SafeDumper, text: str) -> Any:
-        style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-    Dumper.add_representer(str, represent_str)
-    return Dumper
-
+# -- re-exports ----------------------------------------------------------------------------
+# The builders and the data form live in their own modules, which import the node classes
+# above from this one; so they are imported last, once every class exists. The methods that
+# serialise (Rule.to_dict/to_yaml/from_*, DateRangeWindow and EventSpec.to_dict) look these
+# names up when called. EventMeasure, Field and _KINDS are re-exported for existing imports.
+from .rule_builders import EventMeasure, Field, aggregate, count, field, segment  # noqa: E402,F401
+from .rule_io import (  # noqa: E402
+    _KINDS,  # noqa: F401
+    RuleFormatError,
+    _encode,
+    _yaml_dumper,
+    rule_from_dict,
+    rule_from_json,
+    rule_from_yaml,
+)

@@ -206,6 +206,8 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
     for table in ("events", "orders"):
         if table in sources:
             tables[table] = Path(sources[table]).expanduser()
+    # No progress bar: in a dashboard it would be a widget drawn before the app itself.
+    options.setdefault("progress", False)
     return read_base(tables["contacts"], tables.get("events"), tables.get("orders"),
                      **options)
 
