@@ -10,14 +10,6 @@ The objects an analyst meets:
 from __future__ import annotations
 
 from .core.base import ContactBase
-from .core.loader import load_sample, read_base
-from .core.rules import Rule, field, parse, rule_from_dict, rule_from_json, rule_from_yaml
-from .core.sample import sample_path
-from .core.abtest import ABResult, ab_test, sample_size
-from .core.discover import Discovery, discover, discover_frame
-from .core.score import PropensityModel, add_scores, churn, propensity
-from .core.compare import Comparison, compare
-from .core.profile import Profile, profile
 from .core.catalog import Catalog, CatalogError, read_history, refresh
 from .core.export import (
     ExportError,
@@ -28,7 +20,11 @@ from .core.export import (
     read_suppressions,
     split,
 )
+from .core.loader import load_sample, read_base
 from .core.privacy import NotFoundError, forget, mask_pii, stale_consent, subject_access
+from .core.profile import Profile, profile
+from .core.rules import Rule, field, parse, rule_from_dict, rule_from_json, rule_from_yaml
+from .core.sample import sample_path
 from .core.segments import Segment
 from .core.sql import compile_rule, run_duckdb
 from .errors import (
@@ -46,6 +42,13 @@ __version__ = "0.1.0"
 # `import segexplore` (and every script that only loads, segments and exports) stays headless.
 _LAZY = {"explore": "widgets", "segment_report": "widgets", "charts": None, "charts_ml": None,
          "render": None, "widgets": None}
+# Statistics and models pull in scipy.stats and scikit-learn (half a second or more):
+# loaded on first use too, so a dashboard kernel or a cron export starts faster.
+_LAZY.update(dict.fromkeys(["compare", "Comparison"], "core.compare"))
+_LAZY.update(dict.fromkeys(["ab_test", "sample_size", "ABResult"], "core.abtest"))
+_LAZY.update(dict.fromkeys(["discover", "discover_frame", "Discovery"], "core.discover"))
+_LAZY.update(dict.fromkeys(["propensity", "churn", "add_scores", "PropensityModel"],
+                           "core.score"))
 
 
 def __getattr__(name: str):

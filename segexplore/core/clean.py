@@ -376,7 +376,7 @@ def _normalise_postal_codes(frame, *, file, rows, problems, steps) -> pd.Series:
     short = short.astype(bool).to_numpy()
     if short.any():
         widths = expected[short].astype(int).to_numpy()
-        codes[short] = [c.zfill(w) for c, w in zip(codes[short], widths)]
+        codes[short] = [c.zfill(w) for c, w in zip(codes[short], widths, strict=True)]
         padded = int(np.isin(pair_codes, np.flatnonzero(short)).sum())
         steps.append(("postal code zero-padded", padded,
                       "leading zeros restored (e.g. 1000 -> 01000 in France)"))
