@@ -220,10 +220,9 @@ def read_base(
 
 def _count_inactive(base: ContactBase) -> int:
     """Contacts with no event or order in the 365 days up to ``as_of`` (one cheap pass)."""
-    from .clean import _map_ids
+    from .clean import known_ids
 
-    ids = base.contacts["contact_id"]
-    id_map = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    ids = base.contacts["contact_id"].to_numpy()
     active = np.zeros(len(ids), dtype=bool)
     since = base.as_of - pd.Timedelta(days=365)
     for table in (base.events, base.orders):
@@ -231,8 +230,7 @@ def _count_inactive(base: ContactBase) -> int:
             continue
         stamps = table["timestamp"]
         recent = ((stamps > since) & (stamps <= base.as_of)).to_numpy()
-        positions, found = _map_ids(table["contact_id"].to_numpy()[recent], id_map)
-        active[positions[found]] = True
+        active |= known_ids(ids, table["contact_id"].to_numpy()[recent])
     return int((~active).sum())
 
 
