@@ -283,7 +283,9 @@ def _infer_one(values: pd.Series, name: str) -> str:
         return "numeric"
     if _DATE_NAME.search(normalise_name(name)):
         return "date"
-    sample = values.dropna()
+    # Sample before dropping missing values: a role is inferred from 20,000 rows at most.
+    sample = values.sample(20_000, random_state=0) if len(values) > 20_000 else values
+    sample = sample.dropna()
     if len(sample) > 5000:
         sample = sample.sample(5000, random_state=0)
     if len(sample) == 0:
