@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 #: Modules that register sub-commands, in the order they are listed in ``--help``.
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         # Users of the command line get the message, not a traceback.
         print(f"segexplore {args.command}: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `segexplore summary | head`: the reader left; stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
