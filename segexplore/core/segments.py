@@ -148,14 +148,14 @@ class Segment:
         return export_segment(self, path, **options)
 
     def split(self, **options: Any) -> pd.DataFrame:
-        """Seeded random A/B/holdout split (see :func:`segexplore.core.export.split`)."""
-        from .export import split
+        """Seeded random A/B/holdout split (see :func:`segexplore.core.split.split`)."""
+        from .split import split
 
         return split(self, **options)
 
     def export_split(self, directory, **options: Any):
         """One file per split group, the split in each manifest."""
-        from .export import export_split
+        from .split import export_split
 
         return export_split(self, directory, **options)
 
