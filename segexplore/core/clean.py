@@ -393,28 +393,29 @@ def _normalise_postal_codes(frame, *, file, rows, problems, steps) -> pd.Series:
                      index=frame.index)
 
 
-def _split_tags(values: pd.Series, separator: str | None) -> pd.Series:
-    """Canonical multi-value strings: stripped, de-duplicated, sorted, joined with ``|``."""
-    def canon(text: pd.Series) -> pd.Series:
-        sep = separator
-        if sep is None:
-            sample = text.dropna()
-            sep = next((s for s in ("|", ";", ",") if sample.str.contains(s, regex=False).any()),
-                       MULTI_VALUE_SEPARATOR)
-        out = []
-        for item in text:
-            if item is None or item is pd.NA or (isinstance(item, float) and np.isnan(item)):
-                out.append(None)
-                continue
-            tags = sorted({t.strip() for t in str(item).split(sep) if t.strip()})
-            out.append(MULTI_VALUE_SEPARATOR.join(tags) if tags else None)
-        return pd.Series(out, index=text.index, dtype="object")
-    return canon
+def _canonical_tags(text: pd.Series, separator: str | None) -> pd.Series:
+    """Canonical multi-value strings: stripped, de-duplicated, sorted, joined with ``|``.
+
+    ``separator`` None: the first of ``|``, ``;``, ``,`` found in the values.
+    """
+    if separator is None:
+        sample = text.dropna()
+        separator = next((s for s in ("|", ";", ",")
+                          if sample.str.contains(s, regex=False).any()), MULTI_VALUE_SEPARATOR)
+    out = []
+    for item in text:
+        if item is None or item is pd.NA or (isinstance(item, float) and np.isnan(item)):
+            out.append(None)
+            continue
+        tags = sorted({t.strip() for t in str(item).split(separator) if t.strip()})
+        out.append(MULTI_VALUE_SEPARATOR.join(tags) if tags else None)
+    return pd.Series(out, index=text.index, dtype="object")
 
 
 def _normalise_multi(values: pd.Series, separator: str | None) -> pd.Series:
     # Loop over distinct values only: a few thousand combinations at most.
-    result = _by_categories(values.astype("string"), _split_tags(values, separator))
+    result = _by_categories(values.astype("string"),
+                            lambda text: _canonical_tags(text, separator))
     return result.astype("category")
 
 

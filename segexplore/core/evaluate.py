@@ -231,7 +231,7 @@ class Evaluator:
                     values = activity.aggregate(event_type, rule.property, func, start=start,
                                                 end=end, where=where)
                 self._aggregates[key] = values
-            return _compare_numbers(values, rule.op, rule.value)
+            return _compare_array(values, rule.op, rule.value)
         if isinstance(rule, R.NotFollowedBy):
             key = ("nfb", rule, self.as_of)
             values = self._aggregates.get(key)
@@ -287,14 +287,6 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
     ">": np.greater, ">=": np.greater_equal,
 }
-
-
-def _compare_numbers(values: np.ndarray, op: str, value: Any) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        result = _OPS[op](values, value)
-    if values.dtype.kind == "f":
-        result &= ~np.isnan(values)
-    return np.asarray(result, dtype=bool)
 
 
 def _type_error(field: str, kind: str, value: Any, text: str) -> RuleEvaluationError:

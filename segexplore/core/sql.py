@@ -341,15 +341,9 @@ def _cte(ctx: _Context, key: Any, build) -> str:
     return ctx.ctes[key][0]
 
 
-def _window_exact(window: R.Window | None, as_of: pd.Timestamp):
-    """Bounds as used in SQL: ``(start, end]`` with dates widened to whole days."""
-    start, end = window_bounds(window, as_of)
-    return start, end
-
-
 def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
     if isinstance(rule, R.EventAggregate):
-        start, end = _window_exact(rule.window, ctx.as_of)
+        start, end = window_bounds(rule.window, ctx.as_of)
 
         def build() -> exp.Expression:
             table, _ = _source(rule.event_type, ctx)
@@ -373,7 +367,7 @@ def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
     if isinstance(rule, R.NotFollowedBy):
         if rule.within.unit == "months":
             raise RuleEvaluationError("`not followed by ... within` takes hours, days or weeks")
-        start, end = _window_exact(rule.window, ctx.as_of)
+        start, end = window_bounds(rule.window, ctx.as_of)
         within = duration_offset(rule.within)
         last_usable = min(end, ctx.as_of - within)
 

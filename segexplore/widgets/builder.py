@@ -26,8 +26,7 @@ True
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -36,7 +35,7 @@ import numpy as np
 from segexplore.core import rules as R
 from segexplore.errors import RuleSyntaxError, SegexploreError
 
-from .debounce import Debouncer
+from .debounce import Debouncer, Quiet
 from .display import error_html, message_html, size_html
 from .distribution import (
     DistributionCache,
@@ -62,7 +61,7 @@ _EXPECTED = (SegexploreError, ValueError, TypeError, KeyError)
 _NO_PARENT = "(whole base)"
 
 
-class SegmentBuilder(W.VBox):
+class SegmentBuilder(Quiet, W.VBox):
     """Build a segment from rule rows or rule text, and see its size and profile live.
 
     Parameters
@@ -104,7 +103,6 @@ class SegmentBuilder(W.VBox):
         self._options = flat_options(field_options(base))
         self._listeners: list[Callable[[SegmentBuilder], None]] = []
         self._saved_listeners: list[Callable[[Segment], None]] = []
-        self._quiet = 0
         self._lock = threading.RLock()
         self._text_error: Exception | None = None
         self._figures: dict[str, Any] = {}
@@ -298,13 +296,6 @@ class SegmentBuilder(W.VBox):
         with self._quietly():
             self.rule_text.value = text
 
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet += 1
-        try:
-            yield
-        finally:
-            self._quiet -= 1
 
     # --- evaluation ---------------------------------------------------------------------
     def _set_rule(self, rule: R.Rule | None) -> None:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 __all__ = ["Debouncer"]
@@ -86,3 +87,18 @@ class Debouncer:
         with self._lock:
             self._pending = None
         self.callback()
+
+
+class Quiet:
+    """Mixin: ``with self._quietly():`` marks changes made by code, not by the analyst,
+    so observers that check ``self._quiet`` do not react to them (nesting is allowed)."""
+
+    _quiet = 0
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1

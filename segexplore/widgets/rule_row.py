@@ -7,8 +7,7 @@ Thin glue over :mod:`~segexplore.widgets.fields` (which operators fit which fiel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
@@ -16,6 +15,7 @@ from traitlets import TraitError
 
 from segexplore.core import rules as R
 
+from .debounce import Quiet
 from .editors import FieldData, LiteralEditor, ValueEditor, make_editor
 from .fields import FieldOption, find_option, operators_for
 from .rows import ADVANCED, RowSpec, row_to_rule
@@ -57,7 +57,7 @@ class CannotShow(ValueError):
     """The row's value fits no editor: show the condition as an advanced row instead."""
 
 
-class RuleRow:
+class RuleRow(Quiet):
     """The widgets of one row and its :class:`RowSpec`.
 
     Parameters
@@ -78,7 +78,6 @@ class RuleRow:
         self.data = data
         self.options = list(options)
         self._on_change = on_change
-        self._quiet = 0
         self.negate = W.Checkbox(description="not", indent=False, layout=W.Layout(width="52px"))
         self.negate.add_class("se-row-not")
         self.field = W.Dropdown(options=self._labels(), layout=W.Layout(width="250px"))
@@ -191,13 +190,6 @@ class RuleRow:
         self.widget.children = [self.negate, self.field, self.op, editor.widget,
                                 self.remove_button, self.hint]
 
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        self._quiet += 1
-        try:
-            yield
-        finally:
-            self._quiet -= 1
 
     def _changed(self, *args: Any) -> None:
         if not self._quiet:
