@@ -241,3 +241,14 @@ def test_inactive_contacts_are_flagged_not_deleted(base):
     inactive = base.features.set_index(base.contacts["contact_id"])["inactive"]
     assert inactive.to_dict() == {3: False, 4: False, 5: False, 6: True}
     assert len(base.contacts) == 4
+
+
+def test_events_keyed_by_email_find_their_contact_or_none():
+    contacts = pd.DataFrame({"contact_id": [1, 2], "email": [" A@x.fr", "b@x.fr"]})
+    events = pd.DataFrame({"email": ["a@X.fr", "b@x.fr", "zz@x.fr"],
+                           "timestamp": ["2026-01-01"] * 3, "event_type": ["open"] * 3})
+    raw = se.read_base(contacts, events, clean=False, now=NOW)
+    assert raw.events["contact_id"].tolist() == [1, 2, pd.NA]
+    clean = se.read_base(contacts, events, now=NOW)
+    assert clean.events["contact_id"].tolist() == [1, 2]
+    assert clean.rejects["events"]["reason"].tolist() == ["unknown email (not in contacts)"]

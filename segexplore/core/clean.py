@@ -97,8 +97,12 @@ class ContactsCleaned:
         """Normalised email (of any input row, merged ones included) -> surviving contact_id."""
         if self.given_email_map is None:
             contacts, merges = self.contacts, self.merges
+            if "email" not in contacts.columns:
+                self.given_email_map = pd.Series(dtype=contacts["contact_id"].dtype)
+                return self.given_email_map
+            # Normalised again: with clean=False the contacts' emails are as typed.
             email_map = pd.Series(contacts["contact_id"].to_numpy(),
-                                  index=contacts["email"].to_numpy())
+                                  index=normalise_emails(contacts["email"]).to_numpy())
             if len(merges):
                 email_map = pd.concat([email_map, pd.Series(merges["merged_into"].to_numpy(),
                                                             index=merges["email"].to_numpy())])

@@ -248,12 +248,9 @@ def _unclean_contacts(frame, rows, problems, dayfirst, now):
     ids = frame["contact_id"]
     id_map = pd.Series(ids.to_numpy(), index=ids.to_numpy())
     id_map = id_map[~id_map.index.duplicated()]
-    emails = frame["email"] if "email" in frame.columns else pd.Series(dtype="str")
-    email_map = pd.Series(ids.to_numpy()[: len(emails)], index=emails.to_numpy())
-    email_map = email_map[email_map.index.notna() & ~email_map.index.duplicated()]
     from .clean import _empty_rejects
     empty = pd.DataFrame({"row": [], "contact_id": [], "email": [], "merged_into": []})
-    return ContactsCleaned(frame, empty, _empty_rejects(), id_map, email_map,
+    return ContactsCleaned(frame, empty, _empty_rejects(), id_map, None,
                            [("cleaning skipped", len(frame), "clean=False")])
 
 
@@ -264,8 +261,12 @@ def _unclean_activity(frame, *, table, file, rows, contacts, problems, dayfirst,
 
     frame = frame.reset_index(drop=True)
     if "contact_id" not in frame.columns and "email" in frame.columns:
-        frame["contact_id"], _ = _map_ids(normalise_emails(frame["email"]).to_numpy(),
-                                          contacts.email_map)
+        target, found = _map_ids(normalise_emails(frame["email"]).to_numpy(), contacts.email_map)
+        # Rows are kept, but an unknown email must not borrow somebody's id: missing instead.
+        ids = pd.Series(target, index=frame.index)
+        if ids.dtype.kind in "iu":
+            ids = ids.astype("Int64")
+        frame["contact_id"] = ids.where(found)
     if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"].dtype):
         parsed, info = parse_datetimes(frame["timestamp"], dayfirst=dayfirst,
                                        column="timestamp", path=file)
