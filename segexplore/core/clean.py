@@ -510,11 +510,21 @@ def _compact_int_keys(keys: np.ndarray, ids: np.ndarray) -> int | None:
 
 
 def known_ids(ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Whether each id is one of ``keys``; integer ids through a 1-byte-per-id table that
-    stays in cache (20M look-ups in a few tens of milliseconds)."""
+    """Whether each id is one of ``keys`` (which may repeat: one per event).
+
+    Integer ids go through a 1-byte-per-id table that stays in cache (20M look-ups in a
+    few tens of milliseconds); other ids (text, UUIDs, large integers) through a hash set.
+
+    Examples
+    --------
+    >>> known_ids(np.array(["00001", "00002"], dtype=object),
+    ...           np.array(["00001", "00001"], dtype=object)).tolist()
+    [True, False]
+    """
     high = _compact_int_keys(keys, ids)
     if high is None:
-        return pd.Index(keys).get_indexer(ids) >= 0
+        # isin, not get_indexer: event ids repeat, and get_indexer needs unique keys.
+        return np.asarray(pd.Index(ids).isin(keys), dtype=bool)
     table = np.zeros(high + 2, dtype=bool)  # the last slot catches unknown ids
     table[keys] = True
     return table[np.clip(ids, -1, high + 1)]  # -1 also lands on the last slot
@@ -541,6 +551,36 @@ def _map_ids(ids: np.ndarray, id_map: pd.Series) -> tuple[np.ndarray, np.ndarray
         positions = id_map.index.get_indexer(ids)
     found = positions >= 0
     return values[np.where(found, positions, 0)], found
+
+
+def _comparable_ids(ids: pd.Series, contact_ids: pd.Index) -> pd.Series:
+    """Event ids in the type of the contacts' ids, so equal ids compare equal.
+
+    Text contact ids (``"00001"``, UUIDs, a mixed column) meet integer event ids as their
+    decimal text (``10003`` -> ``"10003"``; ``1`` stays unlike ``"00001"``: no guessing).
+    Integer contact ids meet text event ids as numbers. Floats holding integers (an id
+    column with a blank cell) become integers first.
+
+    Examples
+    --------
+    >>> _comparable_ids(pd.Series([10003, 1]), pd.Index(["00001", "10003"])).tolist()
+    ['10003', '1']
+    >>> _comparable_ids(pd.Series([" 7", None]), pd.Index([7, 8])).tolist()
+    [7, <NA>]
+    """
+    text_contacts = pd.api.types.is_string_dtype(contact_ids.dtype) or \
+        contact_ids.dtype == object
+    if pd.api.types.is_string_dtype(ids.dtype) or ids.dtype == object:
+        ids = ids.astype("string").str.strip()
+        return ids if text_contacts else pd.to_numeric(ids, errors="coerce")
+    if pd.api.types.is_float_dtype(ids.dtype):
+        integral = ids.isna() | (ids == np.floor(ids))
+        if not integral.all():
+            return ids  # 1.5 is nobody's id: left unmatched, rejected as unknown
+        ids = ids.astype("Int64")
+    if text_contacts and pd.api.types.is_integer_dtype(ids.dtype):
+        return ids.astype("string")
+    return ids
 
 
 def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray,
@@ -570,14 +610,7 @@ def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray
 
     # Contact: by id, else by email; merged contacts move to their survivor.
     if "contact_id" in frame.columns:
-        ids = frame["contact_id"]
-        if pd.api.types.is_string_dtype(ids.dtype) or ids.dtype == object:
-            ids = ids.astype("string").str.strip()
-            id_index = contacts.id_map.index
-            if not (pd.api.types.is_string_dtype(id_index.dtype) or id_index.dtype == object):
-                ids = pd.to_numeric(ids, errors="coerce")
-        elif pd.api.types.is_float_dtype(ids.dtype):
-            ids = ids.astype("Int64")
+        ids = _comparable_ids(frame["contact_id"], contacts.id_map.index)
         target, found = _map_ids(ids.to_numpy(), contacts.id_map)
         source_values = frame["contact_id"]
         what = "contact_id"
