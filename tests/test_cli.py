@@ -70,9 +70,11 @@ def test_sample_refuses_a_count_below_one(capsys):
 
 # ------------------------------------------------------------------ segment
 def test_segment_prints_the_size_and_writes_the_members(tmp_path, capsys):
+    # Every member is written only with --all-members (issue 10: without it, --out writes
+    # what `export` would, see tests/test_cli_issue10.py).
     out = tmp_path / "members.csv"
     status = main(["segment", str(se.sample_path()), "--rule", LYON_ANDROID,
-                   "--out", str(out)])
+                   "--out", str(out), "--all-members"])
     assert status == 0
     printed = capsys.readouterr().out
     expected = se.load_sample().segment(LYON_ANDROID)

@@ -1,37 +1,131 @@
-"""Sub-commands that load data: ``summary``."""
+"""Sub-commands that load data: ``summary``; and how every sub-command reads its data.
+
+Every sub-command that reads a base takes the same data arguments: a contacts file, or a
+folder holding ``contacts``, ``events`` and ``orders`` files (as ``segexplore sample --out
+DIR`` writes them); ``--events`` / ``--orders`` add or replace those tables. Without any,
+the bundled sample is loaded.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+#: Columns of the issues table printed by ``segexplore summary --issues``.
+_ISSUE_COLUMNS = ("table", "file", "row", "column", "value", "problem", "action")
+#: Leading columns of the rejected rows printed by ``segexplore summary --issues``.
+_REJECT_COLUMNS = ("table", "file", "row", "reason")
 
 
 def load(args: argparse.Namespace):
-    """The base named by ``args.contacts`` / ``--events`` / ``--orders`` (default: sample)."""
+    """The base named by ``args.contacts`` (file or folder) / ``--events`` / ``--orders``.
+
+    Without a contacts file or folder the bundled sample is loaded; ``--events`` or
+    ``--orders`` alone are refused (they would be silently ignored otherwise).
+    """
     from ..core.loader import load_sample, read_base
 
-    if getattr(args, "contacts", None):
-        return read_base(args.contacts, getattr(args, "events", None),
-                         getattr(args, "orders", None))
-    return load_sample()
+    source = getattr(args, "contacts", None)
+    extra = {t: getattr(args, t, None) for t in ("events", "orders")}
+    if not source:
+        given = [f"--{t}" for t, path in extra.items() if path]
+        if given:
+            verb = "needs" if len(given) == 1 else "need"
+            _usage_error(args, f"{' and '.join(given)} {verb} the contacts file or folder "
+                               "too (without it the bundled sample is loaded)")
+        return load_sample()
+    from ..dashboards import find_tables
+
+    tables = find_tables(source)
+    for table, path in extra.items():
+        if path:
+            tables[table] = Path(path)
+    # A progress bar only for someone watching: cron logs get no carriage returns.
+    progress = None if sys.stderr.isatty() else False
+    return read_base(tables["contacts"], tables.get("events"), tables.get("orders"),
+                     progress=progress)
+
+
+def _usage_error(args: argparse.Namespace, message: str) -> None:
+    parser = getattr(args, "parser", None)
+    if parser is None:  # called without the parser (from code): a plain usage error
+        raise SystemExit(f"segexplore: {message}")
+    parser.error(message)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("contacts", nargs="?",
-                        help="contacts file (CSV, Parquet, Excel); default: the bundled sample")
-    parser.add_argument("--events", help="events file")
-    parser.add_argument("--orders", help="orders file")
+    """``[FILE] [--events PATH] [--orders PATH]``, read by :func:`load`."""
+    parser.add_argument("contacts", nargs="?", metavar="FILE",
+                        help="contacts file (CSV, Parquet, Excel), or a folder of "
+                             "contacts/events/orders files; default: the bundled sample")
+    parser.add_argument("--events", metavar="PATH", help="events file")
+    parser.add_argument("--orders", metavar="PATH", help="orders file")
+    parser.set_defaults(parser=parser)
+
+
+def warn(args: argparse.Namespace, message: str) -> None:
+    """Print ``message`` as a warning of this sub-command on stderr."""
+    print(f"segexplore {args.command}: warning: {message}", file=sys.stderr)
+
+
+def warn_value_hints(args: argparse.Namespace, segment: Any) -> list[str]:
+    """Warn (stderr) about rule values that match nobody but look like typos.
+
+    ``region = "Ile-de-France"`` is a valid rule that selects nobody when the base writes
+    "Île-de-France": the size alone does not tell a typo from an empty segment.
+    """
+    from ..core.value_hints import value_hints
+
+    hints = value_hints(segment.effective_rule, segment.base)
+    for hint in hints:
+        warn(args, hint)
+    return hints
+
+
+def issues_tables(report: Any) -> list[tuple[str, Any]]:
+    """``(title, table)`` pairs for ``summary --issues``: cell-level issues, rejected rows."""
+    import pandas as pd
+
+    tables = []
+    issues = report.issues
+    if len(issues):
+        shown = [c for c in _ISSUE_COLUMNS if c in issues.columns]
+        tables.append((f"{len(issues):,} cell-level issues (the rows are kept)",
+                       issues[shown]))
+    rejects = [frame for frame in report.rejects.values() if len(frame)]
+    if rejects:
+        frame = pd.concat(rejects, ignore_index=True)
+        shown = [c for c in _REJECT_COLUMNS if c in frame.columns]
+        tables.append((f"{len(frame):,} rejected rows (kept in base.rejects)", frame[shown]))
+    return tables
 
 
 def _summary(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     base = load(args)
     print(base)
     print()
     print(base.report)
+    if args.issues:
+        tables = issues_tables(base.report)
+        if not tables:
+            print("\nNo cell-level issue and no rejected row.")
+        with pd.option_context("display.max_colwidth", 60):
+            for title, table in tables:
+                print(f"\n{title}:")
+                print(table.to_string(index=False, na_rep=""))
     return 0
 
 
 def register(commands) -> None:
     summary = commands.add_parser(
-        "summary", help="load a base (default: the sample); print its summary and cleaning report")
+        "summary", help="load a base (default: the sample); print its summary and cleaning "
+                        "report; --issues lists every cell-level issue and rejected row")
     add_data_arguments(summary)
+    summary.add_argument("--issues", action="store_true",
+                         help="also print every cell-level issue (table, file, row, column, "
+                              "value, problem, action) and every rejected row")
     summary.set_defaults(run=_summary)

@@ -5,20 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .data import load
+from .data import load, warn, warn_value_hints
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
     # Same destinations as data.add_data_arguments, so data.load() reads them.
-    parser.add_argument("--data", dest="contacts", metavar="CONTACTS",
-                        help="contacts file (CSV, Parquet, Excel); default: the bundled sample")
-    parser.add_argument("--events", help="events file")
-    parser.add_argument("--orders", help="orders file")
+    parser.add_argument("--data", dest="contacts", metavar="PATH",
+                        help="contacts file (CSV, Parquet, Excel), or a folder of "
+                             "contacts/events/orders files; default: the bundled sample")
+    parser.add_argument("--events", metavar="PATH", help="events file")
+    parser.add_argument("--orders", metavar="PATH", help="orders file")
+    parser.set_defaults(parser=parser)
     parser.add_argument("--as-of", dest="as_of", metavar="DATE",
                         help="look at the base on this date (default: the latest activity)")
 
 
-def _add_output(parser: argparse.ArgumentParser) -> None:
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--preset``, ``--excel``, ``--suppressions``, ``--columns``: how a file is written."""
     parser.add_argument("--preset", choices=("mailchimp", "brevo"),
                         help="column names as the platform's import expects")
     parser.add_argument("--excel", action="store_true",
@@ -52,9 +55,48 @@ def _print_waterfall(waterfall) -> None:
         print(f"  {rec.step:<34}{rec.remaining:>10,}{removed}")
 
 
+def write_segment(args: argparse.Namespace, segment, *, include_unsendable: bool = False,
+                  every_column: bool = False):
+    """Write ``segment`` to ``args.out`` as ``segexplore export`` does; print the waterfall.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        ``out`` and the options of :func:`add_output_arguments` (and ``no_manifest``).
+    segment : Segment
+    include_unsendable : bool
+        Every member, with ``sendable`` and ``excluded_at`` columns: an audit file, with a
+        warning on stderr that it is not a list to send to.
+    every_column : bool
+        Without ``--columns``: every column of :meth:`Segment.members` (contacts and the
+        features the rule uses) rather than the preset's.
+
+    Returns
+    -------
+    ExportResult
+    """
+    from ..core.export import export_segment
+
+    columns = _columns(args)
+    if every_column and columns is None:
+        columns = list(segment.members().columns)
+    result = export_segment(segment, args.out, columns=columns, preset=args.preset,
+                            suppressions=args.suppressions, excel=args.excel,
+                            include_unsendable=include_unsendable,
+                            manifest=not getattr(args, "no_manifest", False))
+    print(f"Exported {result.rows:,} contacts of {segment.name!r} to {result.path}"
+          + (f" (manifest {result.manifest_path.name})" if result.manifest_path else ""))
+    _print_waterfall(result.waterfall)
+    if include_unsendable:
+        unsendable = result.rows - int(result.waterfall["remaining"].iloc[-1])
+        warn(args, f"{result.path} holds every member of {segment.name!r}, "
+                   f"{unsendable:,} of whom may not be emailed (see its sendable and "
+                   "excluded_at columns): an audit file, NOT a list to send to.")
+    return result
+
+
 def _export(args: argparse.Namespace) -> int:
     from ..core.catalog import Catalog, CatalogError
-    from ..core.export import export_segment
 
     base = _base(args)
     if _is_catalog(args.source):
@@ -69,13 +111,8 @@ def _export(args: argparse.Namespace) -> int:
         segment = catalog.apply(base)[name]
     else:
         segment = base.segment(args.source, name=args.segment or "export")
-    result = export_segment(segment, args.out, columns=_columns(args), preset=args.preset,
-                            suppressions=args.suppressions, excel=args.excel,
-                            include_unsendable=args.include_unsendable,
-                            manifest=not args.no_manifest)
-    print(f"Exported {result.rows:,} contacts of {segment.name!r} to {result.path}"
-          + (f" (manifest {result.manifest_path.name})" if result.manifest_path else ""))
-    _print_waterfall(result.waterfall)
+    warn_value_hints(args, segment)
+    write_segment(args, segment, include_unsendable=args.include_unsendable)
     return 0
 
 
@@ -93,7 +130,7 @@ def _refresh(args: argparse.Namespace) -> int:
                    "suppressions": args.suppressions}
     report = refresh(catalog, base, history_path=history, export_dir=args.export,
                      jump_threshold=args.threshold, **options)
-    print(f"Refreshed {len(report)} segments as of {base.as_of:%Y-%m-%d}; history: {history}")
+    print(f"Refreshed {len(report):,} segments as of {base.as_of:%Y-%m-%d}; history: {history}")
     for rec in report.itertuples(index=False):
         moved = ("first run" if pd.isna(rec.previous_size)
                  else f"{rec.change:+.1%}  +{rec.entered:,} / -{rec.left:,}  "
@@ -102,7 +139,7 @@ def _refresh(args: argparse.Namespace) -> int:
         print(f"  {rec.segment:<40}{rec.size:>10,}  {moved}{flag}")
     jumps = report.attrs["jumps"]
     if jumps:
-        print(f"{len(jumps)} segment(s) changed by more than {args.threshold:.0%}: "
+        print(f"{len(jumps):,} segment(s) changed by more than {args.threshold:.0%}: "
               + ", ".join(jumps))
     return 1 if jumps and args.fail_on_jump else 0
 
@@ -116,7 +153,7 @@ def register(commands) -> None:
     export.add_argument("--segment", metavar="NAME",
                         help="segment of the catalog to export (or the name given to the rule)")
     export.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
-    _add_output(export)
+    add_output_arguments(export)
     export.add_argument("--include-unsendable", action="store_true",
                         help="write every matched contact with why it may not be emailed")
     export.add_argument("--no-manifest", action="store_true",
@@ -132,7 +169,7 @@ def register(commands) -> None:
                                      "CATALOG.history.csv")
     refresh_parser.add_argument("--export", metavar="DIR",
                                 help="also export every segment to this folder")
-    _add_output(refresh_parser)
+    add_output_arguments(refresh_parser)
     refresh_parser.add_argument("--threshold", type=float, default=0.2,
                                 help="flag sizes that moved by more than this share (0.2)")
     refresh_parser.add_argument("--fail-on-jump", action="store_true",

@@ -1,38 +1,27 @@
 """Sub-commands for scripts and cron: ``profile``, ``segment`` and ``sample``.
 
 ``FILE`` is a contacts file (CSV, Parquet, Excel) or a folder holding ``contacts``,
-``events`` and ``orders`` files, as ``segexplore sample --out DIR`` writes them.
+``events`` and ``orders`` files, as ``segexplore sample --out DIR`` writes them; without
+it, the bundled sample is used (see :func:`segexplore.cli.data.load`).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-
-def load_file(args: argparse.Namespace):
-    """The base named by ``args.file`` (file or folder) and ``--events`` / ``--orders``."""
-    from ..core.loader import read_base
-    from ..dashboards import find_tables
-
-    tables = find_tables(args.file)
-    for table in ("events", "orders"):
-        if getattr(args, table, None):
-            tables[table] = Path(getattr(args, table))
-    return read_base(tables["contacts"], tables.get("events"), tables.get("orders"),
-                     progress=False)
-
-
-def _add_file_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE",
-                        help="contacts file, or a folder of contacts/events/orders files")
-    parser.add_argument("--events", metavar="PATH", help="events file")
-    parser.add_argument("--orders", metavar="PATH", help="orders file")
-
+from .data import add_data_arguments, load, warn, warn_value_hints
+from .export import add_output_arguments, write_segment
 
 #: Columns of the profile summary printed by ``segexplore profile``.
 _PROFILE_COLUMNS = ("attribute", "kind", "count", "missing", "distinct", "top", "top_share",
                     "mean", "min", "p50", "max")
+
+
+def _thousands(value) -> str:
+    """``20000`` -> ``20,000``, as every count the command line prints; missing stays empty."""
+    import pandas as pd
+
+    return "" if pd.isna(value) else f"{int(value):,}"
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -40,12 +29,15 @@ def _profile(args: argparse.Namespace) -> int:
 
     from ..core.profile import profile
 
-    result = profile(load_file(args))
+    result = profile(load(args))
     print(result)
-    shown = [c for c in _PROFILE_COLUMNS if c in result.summary.columns]
+    summary = result.summary
+    shown = [c for c in _PROFILE_COLUMNS if c in summary.columns]
+    counts = {c: _thousands for c in ("count", "missing", "distinct")
+              if c in shown and pd.api.types.is_numeric_dtype(summary[c])}
     with pd.option_context("display.width", 200, "display.max_columns", None,
                            "display.max_colwidth", 30):
-        print(result.summary[shown].to_string(index=False))
+        print(summary[shown].to_string(index=False, formatters=counts))
     if args.html:
         result.to_html(args.html)
         print(f"HTML report written to {args.html}")
@@ -53,18 +45,19 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _segment(args: argparse.Namespace) -> int:
-    from ..core.io import atomic_write
-
-    base = load_file(args)
+    base = load(args)
     segment = base.segment(args.rule, name=args.name)
-    print(f"{segment.size} contacts ({segment.share:.1%} of {len(base.contacts):,}) "
+    print(f"{segment.size:,} contacts ({segment.share:.1%} of {len(base.contacts):,}) "
           f"as of {base.as_of:%Y-%m-%d}")
     print(f"rule: {segment.rule}")
+    warn_value_hints(args, segment)
     if args.out:
-        members = segment.members()
-        with atomic_write(args.out) as handle:
-            members.to_csv(handle, index=False)
-        print(f"{len(members):,} members written to {args.out}")
+        # The file holds what `segexplore export` would write (consent, valid email,
+        # suppressions, duplicates): a members file that looks like an export gets sent.
+        write_segment(args, segment, include_unsendable=args.all_members,
+                      every_column=args.all_members)
+    elif args.all_members:
+        warn(args, "--all-members does nothing without --out")
     return 0
 
 
@@ -87,18 +80,30 @@ def _positive(text: str) -> int:
 
 def register(commands) -> None:
     profile = commands.add_parser(
-        "profile", help="print the profile of a base; --html writes the offline report")
-    _add_file_arguments(profile)
+        "profile", help="print the profile of a base (default: the sample); --html writes "
+                        "the offline report")
+    add_data_arguments(profile)
     profile.add_argument("--html", metavar="OUT", help="write the HTML report here")
     profile.set_defaults(run=_profile)
 
     segment = commands.add_parser(
-        "segment", help="print the size of a segment; --out writes its members as CSV")
-    _add_file_arguments(segment)
+        "segment", help="print the size of a segment; --out writes the members who may be "
+                        "emailed, as export does",
+        description="Count the contacts a rule selects. --out writes the same file as "
+                    "'segexplore export' (only contacts who may be emailed, the waterfall "
+                    "printed); --all-members writes every member, for audits.")
+    add_data_arguments(segment)
     segment.add_argument("--rule", required=True, metavar="TEXT",
                          help='the rule, e.g. \'city = "Lyon" and device = "Android"\'')
     segment.add_argument("--name", help="segment name (default: the rule)")
-    segment.add_argument("--out", metavar="CSV", help="write the members here")
+    segment.add_argument("--out", metavar="CSV",
+                         help="write the members who may be emailed here (and CSV.manifest.json)")
+    segment.add_argument("--all-members", action="store_true",
+                         help="with --out: write every member, with sendable and excluded_at "
+                              "columns (not a list to send to)")
+    add_output_arguments(segment)
+    segment.add_argument("--no-manifest", action="store_true",
+                         help="do not write CSV.manifest.json")
     segment.set_defaults(run=_segment)
 
     sample = commands.add_parser(

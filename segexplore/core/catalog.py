@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -354,12 +355,20 @@ class Catalog:
         return order
 
     def apply(self, base: ContactBase) -> dict[str, Segment]:
-        """Register every segment on ``base`` in dependency order; ``{name: Segment}``."""
+        """Register every segment on ``base`` in dependency order; ``{name: Segment}``.
+
+        Each segment is evaluated here, so a rule that does not fit the base (an unknown
+        field, a type mismatch) fails now with the segment's name, not later in whatever
+        uses it first.
+        """
         segments = {}
         for name in self.dependency_order():
             entry = self._entries[name]
-            segments[name] = base.segment(entry.rule, name=name, description=entry.description,
-                                          parent=entry.parent)
+            with naming_segment(name):
+                segment = base.segment(entry.rule, name=name, description=entry.description,
+                                       parent=entry.parent)
+                _ = segment.mask
+            segments[name] = segment
         return segments
 
     # --- files --------------------------------------------------------------------------
@@ -450,7 +459,35 @@ def _as_rule(rule: R.Rule | str, name: str) -> R.Rule:
     if not isinstance(rule, str):
         raise CatalogError(f"rule of {name!r}: give a rule or its text, not "
                            f"{type(rule).__name__}")
-    return R.parse(rule)
+    with naming_segment(name):
+        return R.parse(rule)
+
+
+@contextmanager
+def naming_segment(name: str) -> Iterator[None]:
+    """Prefix the message of a segexplore error raised inside with ``segment 'name': ``.
+
+    The error keeps its class and attributes (a :class:`RuleSyntaxError` its ``position``
+    and ``text``), so callers catching it by type still do; only the message says which of
+    the catalog's segments it comes from.
+
+    Examples
+    --------
+    >>> try:
+    ...     with naming_segment("IDF Android"):
+    ...         R.parse("city =")
+    ... except SegexploreError as error:
+    ...     print(str(error).splitlines()[0])
+    segment 'IDF Android': expected a value after '=' but found end of text (at position 6)
+    """
+    try:
+        yield
+    except SegexploreError as error:
+        prefix = f"segment {name!r}: "
+        message = str(error)
+        if not message.startswith(prefix):
+            error.args = (prefix + message,)
+        raise
 
 
 # --------------------------------------------------------------------------- refresh

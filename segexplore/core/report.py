@@ -164,7 +164,8 @@ class CleanReport:
         for rec in self.steps.itertuples():
             lines.append(f"  [{rec.table}] {rec.step}: {rec.rows:,}  {rec.detail}")
         if len(self.issues):
-            lines.append(f"  {len(self.issues):,} cell-level issues: see report.issues")
+            lines.append(f"  {len(self.issues):,} cell-level issues: see report.issues "
+                         "(command line: segexplore summary FILE --issues)")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
