@@ -8,7 +8,12 @@ One source of truth, the :class:`~segexplore.core.rules.Rule` in ``builder.rule`
   :func:`segexplore.parse` and rebuilds the rows (:func:`~segexplore.widgets.rows.rule_to_rows`);
   a half-typed rule shows its error and the position inline, and the rows stay as they were;
 - every change re-counts the segment and shows its size at once (a count is a few
-  milliseconds); the distribution charts are redrawn after ``debounce`` seconds of quiet.
+  milliseconds), with a did-you-mean hint for a value that matches nobody
+  (:func:`~segexplore.core.value_hints.value_hints`); the distribution charts are redrawn
+  after ``debounce`` seconds of quiet;
+- once the rule differs from the one just saved, the name box clears and the status says
+  the rule is unsaved, so nothing (status, legends, Save) passes it off as the saved
+  segment; saving a different rule under an existing name asks first (Replace / Cancel).
 
 Examples
 --------
@@ -105,6 +110,11 @@ class SegmentBuilder(Quiet, W.VBox):
         self._saved_listeners: list[Callable[[Segment], None]] = []
         self._lock = threading.RLock()
         self._text_error: Exception | None = None
+        #: The segment last saved from here: while the rule is still its rule, the name box
+        #: and the status show it; once the rule differs, they say the rule is unsaved.
+        self._saved: Segment | None = None
+        #: The name a Replace click would save over (the question being asked), or None.
+        self._pending_replace: str | None = None
         self._figures: dict[str, Any] = {}
         self._distributions = DistributionCache()
         self._draw_charts = draw_charts
@@ -149,6 +159,19 @@ class SegmentBuilder(Quiet, W.VBox):
         self.save_button.add_class("se-save")
         self.save_status = W.HTML("")
         self.save_status.add_class("se-save-status")
+        self.confirm_text = W.HTML("")
+        self.confirm_text.add_class("se-save-confirm-text")
+        self.replace_button = W.Button(description="Replace", button_style="warning",
+                                       tooltip="Save this rule under the name, replacing "
+                                               "the saved segment")
+        self.replace_button.add_class("se-save-replace")
+        self.cancel_button = W.Button(description="Cancel", tooltip="Keep the saved segment")
+        self.cancel_button.add_class("se-save-cancel")
+        self.confirm_box = W.HBox([self.confirm_text, self.replace_button, self.cancel_button],
+                                  layout=W.Layout(display="none", align_items="center"))
+        self.confirm_box.add_class("se-save-confirm")
+        self.value_hints = W.HTML("")
+        self.value_hints.add_class("se-value-hints")
         chartable = [o.name for o in self._options if o.group in ("Attribute", "Feature")
                      and o.kind != "text" and o.name not in self.data.masked]
         chosen = [a for a in (chart_attributes or self._default_charts()) if a in chartable]
@@ -163,7 +186,8 @@ class SegmentBuilder(Quiet, W.VBox):
             self.rows_box, W.HBox([self.add_button]), self.advanced_note,
             W.HTML("<b>Rule</b> (edit the text and click outside the box, or Apply)"),
             self.rule_text, self.apply_button, self.error, self.size_display,
-            W.HBox([self.name, self.save_button, self.save_status]),
+            self.value_hints,
+            W.HBox([self.name, self.save_button, self.save_status]), self.confirm_box,
             W.HTML("<b>Distribution inside the segment vs the whole base</b> "
                    f"(pick up to {MAX_CHARTS})"),
             self.chart_fields, self.charts,
@@ -172,8 +196,11 @@ class SegmentBuilder(Quiet, W.VBox):
         self.apply_button.on_click(lambda button: self._apply_text(self.rule_text.value))
         self.rule_text.observe(self._text_changed, names="value")
         self.combine.observe(lambda change: self._rows_changed(), names="value")
-        self.parent_select.observe(lambda change: self._schedule(), names="value")
+        self.parent_select.observe(lambda change: self._parent_changed(), names="value")
         self.save_button.on_click(lambda button: self.save())
+        self.replace_button.on_click(lambda button: self._replace())
+        self.cancel_button.on_click(lambda button: self._cancel_replace())
+        self.name.observe(lambda change: self._hide_question(), names="value")
         self.chart_fields.observe(lambda change: self._update_charts(), names="value")
 
     def _default_charts(self) -> list[str]:
@@ -300,7 +327,43 @@ class SegmentBuilder(Quiet, W.VBox):
     # --- evaluation ---------------------------------------------------------------------
     def _set_rule(self, rule: R.Rule | None) -> None:
         self.rule = rule
+        self._rule_edited()
         self._schedule()
+
+    def _parent_changed(self) -> None:
+        self._rule_edited()
+        self._schedule()
+
+    def _rule_edited(self) -> None:
+        """After the rule or the parent changed: say whether this is the saved segment.
+
+        Runs before the count and the chart redraw, so the legends read the name box as
+        it is for the new rule.
+        """
+        self._hide_question()
+        saved = self._saved
+        if saved is None:
+            return
+        if self.base.segments.get(saved.name) is not saved:  # replaced or removed since
+            self._saved = None
+            return
+        if self._is_saved_as(saved):
+            if not self.name.value.strip():
+                self.name.value = saved.name
+            if self.name.value.strip() == saved.name:
+                self.save_status.value = _saved_html(saved)
+            return
+        if self.name.value.strip() == saved.name:
+            self.name.value = ""
+        self.save_status.value = message_html(
+            f"Unsaved rule: “{saved.name}” is kept as saved ({_size_of(saved)}). Name this "
+            "rule to save it.", kind="info")
+
+    def _is_saved_as(self, segment: Segment) -> bool:
+        """True when the rule and parent being edited are ``segment``'s."""
+        parent = segment.parent.name if segment.parent is not None else _NO_PARENT
+        return self.rule is not None and self.rule == segment.rule \
+            and self.parent_select.value == parent
 
     def _schedule(self) -> None:
         if self._count():
@@ -353,6 +416,7 @@ class SegmentBuilder(Quiet, W.VBox):
             self.mask, self.size = mask, int(mask.sum())
             if self._text_error is None:
                 self.error.value = ""
+            self.value_hints.value = self._hints_html(segment)
             parent = self.parent()
             self.size_display.value = size_html(
                 self.size, total, parent=parent.name if parent is not None else None,
@@ -360,6 +424,18 @@ class SegmentBuilder(Quiet, W.VBox):
             for listener in list(self._listeners):
                 listener(self)
             return True
+
+    def _hints_html(self, segment: Segment | None) -> str:
+        """Did-you-mean warnings for the rule's values that match nobody ("" when none)."""
+        if segment is None or self.rule is None:
+            return ""
+        from segexplore.core.value_hints import value_hints
+
+        try:
+            hints = value_hints(segment.effective_rule, self.base)
+        except Exception:  # a hint is a courtesy: it never stops the count
+            return ""
+        return "".join(message_html(hint, kind="warning") for hint in hints)
 
     def _update_charts(self) -> None:
         """Redraw the distribution charts of the latest count (figures updated in place)."""
@@ -395,13 +471,27 @@ class SegmentBuilder(Quiet, W.VBox):
         self._saved_listeners.append(callback)
 
     # --- saving -------------------------------------------------------------------------
-    def save(self, name: str | None = None) -> Segment | None:
+    def save(self, name: str | None = None, *, replace: bool = False) -> Segment | None:
         """Register the current rule as a saved segment in ``base.segments``.
 
-        Returns the segment, or None (with the reason in the status line) when there is no
-        name, no rule, or the rule cannot be counted.
+        Parameters
+        ----------
+        name : str, optional
+            Default: the name box.
+        replace : bool, default False
+            Save over a saved segment of that name with a different rule (or parent).
+            Without it, the builder asks first (Replace / Cancel under the name box) and
+            saves nothing, so a new rule never silently takes an existing name.
+
+        Returns
+        -------
+        Segment or None
+            None (with the reason in the status line) when there is no name, no rule, the
+            rule cannot be counted, or the name is taken by another rule and ``replace`` is
+            False.
         """
         name = (name if name is not None else self.name.value).strip()
+        self._hide_question()
         if not name:
             self.save_status.value = message_html("Give the segment a name first.", kind="warning")
             return None
@@ -415,17 +505,50 @@ class SegmentBuilder(Quiet, W.VBox):
             return None
         try:
             trial = self.base.segment(self.rule, name=name, parent=self.parent(), save=False)
-            _ = trial.size  # counts it: a rule that cannot be counted is not saved
+            size = trial.size  # counts it: a rule that cannot be counted is not saved
+            existing = self.base.segments.get(name)
+            if existing is not None and not replace and not self._is_saved_as(existing):
+                self._ask_replace(name, existing, size)
+                return None
             segment = self.base.segment(self.rule, name=name, parent=self.parent())
         except _EXPECTED as error:
             self.save_status.value = error_html(error)
             return None
-        self.save_status.value = message_html(f"Saved “{name}”: {segment.size:,} contacts.",
-                                              kind="success")
+        self._saved = segment
+        self.save_status.value = _saved_html(segment)
         self.refresh_fields()
+        self._update_charts()  # the legends now carry the saved name
         for listener in list(self._saved_listeners):
             listener(segment)
         return segment
+
+    def _ask_replace(self, name: str, existing: Segment, size: int) -> None:
+        self._pending_replace = name
+        self.confirm_text.value = message_html(
+            f"Replace “{name}” ({_size_of(existing)}) with this rule "
+            f"({size:,} {'contact' if size == 1 else 'contacts'})?", kind="warning")
+        self.confirm_box.layout.display = "flex"
+        self.save_status.value = ""
+
+    def _replace(self) -> None:
+        name = self._pending_replace
+        if name is not None:
+            self.save(name, replace=True)
+
+    def _cancel_replace(self) -> None:
+        name = self._pending_replace
+        self._hide_question()
+        existing = self.base.segments.get(name) if name is not None else None
+        if existing is not None:
+            self.save_status.value = message_html(
+                f"Not saved: “{name}” keeps its rule ({_size_of(existing)}).", kind="info")
+
+    def _hide_question(self) -> None:
+        """Withdraw the Replace / Cancel question (it was about another rule or name)."""
+        if self._pending_replace is not None:
+            self._pending_replace = None
+            self.confirm_box.layout.display = "none"
+            self.confirm_text.value = ""
 
     def refresh_fields(self) -> None:
         """Re-read the saved segments into the field and parent dropdowns."""
@@ -436,3 +559,16 @@ class SegmentBuilder(Quiet, W.VBox):
             current = self.parent_select.value
             self.parent_select.options = self._parent_options()
             self.parent_select.value = current if current in self.base.segments else _NO_PARENT
+
+
+def _size_of(segment: Segment) -> str:
+    """``"1,334 contacts"``, or ``"size unknown"`` when the saved rule no longer counts."""
+    try:
+        size = segment.size
+    except _EXPECTED:
+        return "size unknown"
+    return f"{size:,} {'contact' if size == 1 else 'contacts'}"
+
+
+def _saved_html(segment: Segment) -> str:
+    return message_html(f"Saved “{segment.name}”: {_size_of(segment)}.", kind="success")
