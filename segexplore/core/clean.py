@@ -23,18 +23,20 @@ Policy (documented in the README, tested in ``tests/test_clean.py``):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..errors import SchemaError
 from .columns import CONSENT_VALUES, EVENT_TYPES, MULTI_VALUE_SEPARATOR
 from .io import parse_datetimes, parse_numbers
-from .report import REJECT_COLUMNS, ProblemLog
+from .report import REJECT_COLUMNS, FileRows, ProblemLog
 from .schema import looks_categorical
 
 __all__ = ["EMAIL_PATTERN", "clean_contacts", "clean_activity", "ContactsCleaned",
-           "normalise_emails", "CONSENT_ALIASES"]
+           "normalise_emails", "CONSENT_ALIASES", "flatten_nested", "NestedColumns"]
 
 _NON_ASCII = r"[^\x00-\x7F]"
 _LOCAL_CHAR = rf"(?:[a-z0-9!#$%&'*+/=?^_`{{|}}~-]|{_NON_ASCII})"
@@ -162,6 +164,142 @@ def _by_categories(values: pd.Series, transform) -> pd.Series:
     codes = lookup[as_cat.cat.codes.to_numpy()]
     result = pd.Categorical.from_codes(codes, categories=pd.Index(new_categories, dtype="object"))
     return pd.Series(result, index=values.index)
+
+
+#: Columns that hold one value per row: a list there is an error, not something to flatten.
+SINGLE_VALUE_COLUMNS = ("contact_id", "email", "order_id", "timestamp", "event_type",
+                        "amount", "items")
+_CONTAINERS = (list, tuple, set, frozenset, np.ndarray, dict)
+# infer_dtype answers for object columns that cannot hold a list or a dict.
+_SCALAR_KINDS = frozenset({"string", "bytes", "integer", "floating", "decimal", "boolean",
+                           "datetime", "datetime64", "date", "time", "timedelta",
+                           "timedelta64", "period", "interval", "complex", "empty",
+                           "mixed-integer-float"})
+
+
+@dataclass
+class NestedColumns:
+    """What :func:`flatten_nested` did: the converted columns and a report step for each."""
+
+    tags: list[str]   # list cells joined into the canonical ``a|b`` multi-valued form
+    json: list[str]   # dict (or nested list) cells written as JSON text
+    steps: list[tuple[str, int, str]]
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, float) and np.isnan(value))
+
+
+def _json_default(value: object) -> object:
+    """What json cannot write itself: numpy values and arrays, timestamps, bytes."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):  # datetime, date, Timestamp
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _as_json(value: object) -> str | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, _CONTAINERS):
+        return str(value)
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default)
+
+
+def _as_tags(value: object) -> str | None:
+    """``["sport", "running", "sport"]`` -> ``"running|sport"`` (a lone string is one tag)."""
+    if _is_missing(value):
+        return None
+    items = [value] if not isinstance(value, _CONTAINERS) else list(value)
+    tags = sorted({str(item).strip() for item in items if not _is_missing(item)} - {""})
+    return MULTI_VALUE_SEPARATOR.join(tags) if tags else None
+
+
+def _nested_kind(values: pd.Series) -> tuple[str | None, list]:
+    """``("tags" | "json" | None, python values)`` of a column that may hold lists or dicts."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        if not pa.types.is_nested(dtype.pyarrow_dtype):
+            return None, []
+        items = values.tolist()  # arrow lists and structs as Python lists and dicts
+    elif pd.api.types.is_object_dtype(dtype):
+        if pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
+            return None, []  # one C pass; the Python loop below runs on odd columns only
+        items = values.tolist()
+    else:
+        return None, []
+    containers = [v for v in items if isinstance(v, _CONTAINERS)]
+    if not containers:
+        return None, []
+    flat = all(not isinstance(v, dict) and not any(isinstance(i, _CONTAINERS) for i in v)
+               for v in containers)
+    return ("tags" if flat else "json"), items
+
+
+def flatten_nested(frame: pd.DataFrame, *, file: str, table: str
+                   ) -> tuple[pd.DataFrame, NestedColumns]:
+    """Columns of lists or dicts (Parquet ``list<string>``, structs) as text; not mutated.
+
+    A column whose cells are flat lists becomes a multi-valued column in the canonical form
+    (``["sport", "running"]`` -> ``"running|sport"``, like ``interests``), so ``has any``
+    rules work on it. Dicts and nested lists become JSON text (keys sorted). Either way a
+    report step names the file and column. Lists in a column that holds one value per row
+    (``contact_id``, ``email``, ``timestamp``, ``amount``...) are a :class:`SchemaError`.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"contact_id": [1, 2], "tags": [["b", "a"], None],
+    ...                       "meta": [{"k": 1}, {"k": 2}]})
+    >>> flat, done = flatten_nested(frame, file="c.parquet", table="contacts")
+    >>> flat["tags"].tolist(), flat["meta"].tolist(), done.tags, done.json
+    (['a|b', None], ['{"k": 1}', '{"k": 2}'], ['tags'], ['meta'])
+    """
+    converted: dict[str, pd.Series] = {}
+    done = NestedColumns([], [], [])
+    for column in frame.columns:
+        kind, items = _nested_kind(frame[column])
+        if kind is None:
+            continue
+        example = next(v for v in items if isinstance(v, _CONTAINERS))
+        shown = _as_json(example)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        if str(column) in SINGLE_VALUE_COLUMNS:
+            raise SchemaError(
+                f"{file}: column {str(column)!r} of the {table} holds lists or records "
+                f"(e.g. {shown}); expected one value per row")
+        convert = _as_tags if kind == "tags" else _as_json
+        values = pd.Series([convert(v) for v in items], index=frame.index, dtype=object)
+        converted[column] = values
+        filled = int(values.notna().sum())
+        if kind == "tags":
+            done.tags.append(str(column))
+            done.steps.append(("list values joined as tags", filled,
+                               f"{column} in {file}: lists such as {shown} -> "
+                               f"{_as_tags(example)!r} (multi-valued, use 'has any')"))
+        else:
+            done.json.append(str(column))
+            done.steps.append(("nested values kept as JSON text", filled,
+                               f"{column} in {file}: records such as {shown} kept as text"))
+    if not converted:
+        return frame, done
+    flat = frame.copy(deep=False)  # copy-on-write: the caller's frame stays as it was
+    for column, values in converted.items():
+        flat[column] = values
+    return flat, done
 
 
 def _parse_date_column(frame: pd.DataFrame, column: str, *, dayfirst, file: str, table: str,
@@ -583,6 +721,40 @@ def _comparable_ids(ids: pd.Series, contact_ids: pd.Index) -> pd.Series:
     return ids
 
 
+def _report_repeated_orders(raw: pd.DataFrame, standing: np.ndarray, *, file: str, rows,
+                            problems: ProblemLog) -> list[tuple[str, int, str]]:
+    """Orders without an ``order_id`` column that repeat an earlier row in every column.
+
+    Two identical orders may be real (the same product bought twice in a minute) or one
+    order exported twice: nothing tells them apart, so they are kept and reported, each
+    naming the row it repeats. Only rows still standing count.
+    """
+    positions = np.flatnonzero(standing)
+    kept = raw if len(positions) == len(raw) else raw.iloc[positions]
+    if len(kept) < 2 or len(kept.columns) == 0:
+        return []
+    twins = kept.duplicated(keep=False).to_numpy()
+    if not twins.any():
+        return []
+    group = kept[twins]
+    first = (group.assign(_position=positions[twins])
+             .groupby(list(group.columns), dropna=False, sort=False, observed=True)
+             ["_position"].transform("min").to_numpy())
+    later = first != positions[twins]
+    repeat_at, first_at = positions[twins][later], first[later]
+    word = "line" if isinstance(rows, FileRows) else "row"
+    labels, first_labels = rows[repeat_at], rows[first_at]
+    problems.add(table="orders", file=file, rows=labels, column="(all columns)",
+                 values=[f"same as {word} {label}" for label in first_labels],
+                 problem="repeats an earlier order in every column; without an order_id "
+                         "column two real orders cannot be told from one exported twice",
+                 action="kept (may be two real orders)")
+    return [("repeated orders kept", len(repeat_at),
+             f"no order_id column: {len(repeat_at):,} rows of {file} repeat an earlier row "
+             f"exactly (e.g. {word} {labels[0]} = {word} {first_labels[0]}); kept, see "
+             "report.issues")]
+
+
 def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray,
                    contacts: ContactsCleaned, problems: ProblemLog,
                    dayfirst: bool | None = None, now: pd.Timestamp | None = None,
@@ -660,6 +832,9 @@ def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray
         standing = frame["order_id"].where(reason_code == 0)
         repeated = standing.duplicated(keep="first").to_numpy() & standing.notna().to_numpy()
         reject(repeated, "order_id repeats an earlier row")
+    elif table == "orders":
+        steps += _report_repeated_orders(raw.reset_index(drop=True), reason_code == 0,
+                                         file=file, rows=rows, problems=problems)
 
     bad = reason_code != 0
     reason_text = np.asarray(reasons, dtype=object)

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..errors import SchemaError, ValidationError
 from .base import ContactBase
-from .clean import clean_activity, clean_contacts
+from .clean import NestedColumns, clean_activity, clean_contacts, flatten_nested
+from .columns import MULTI_VALUE_SEPARATOR
 from .io import read_table
 from .report import CleanReport, FileRows, ProblemLog
 from .schema import infer_roles, map_columns
@@ -126,6 +127,7 @@ def read_base(
     problems = ProblemLog()
     frames: dict[str, pd.DataFrame] = {}
     labels: dict[str, np.ndarray] = {}
+    nested: dict[str, NestedColumns] = {}
     schema_problems: list[str] = []
     started = time.perf_counter()
     def read(table: str):
@@ -136,10 +138,15 @@ def read_base(
         )
         renames, missing = map_columns(frame, table, columns.get(table),
                                        source=_source_name(sources[table], table))
-        return frame.rename(columns=renames), info, missing, _row_labels(sources[table], frame)
+        labels = _row_labels(sources[table], frame)
+        # Lists and dicts (Parquet list<string>, structs) become text before anything
+        # hashes them: pandas cannot count distinct lists.
+        frame, flattened = flatten_nested(frame.rename(columns=renames), table=table,
+                                          file=_source_name(sources[table], table))
+        return frame, info, missing, labels, flattened
 
     def keep(table: str, result) -> None:
-        frames[table], report.reads[table], missing, labels[table] = result
+        frames[table], report.reads[table], missing, labels[table], nested[table] = result
         schema_problems.extend(missing)
         report.row_labels[table] = labels[table]
         report.inputs[table] = len(frames[table])
@@ -152,12 +159,16 @@ def read_base(
         bar.set_description("reading contacts")
         keep("contacts", read("contacts"))
         cleaned = None
+        # Lists joined with "|" are split on "|" again, whatever the file's separator.
+        contact_separators = {**(separators or {}),
+                              **dict.fromkeys(nested["contacts"].tags, MULTI_VALUE_SEPARATOR)}
         if not schema_problems:
             bar.set_description("cleaning contacts")
             cleaned = clean_contacts(
                 frames["contacts"], file=_source_name(sources["contacts"], "contacts"),
                 rows=labels["contacts"], problems=problems,
-                dayfirst=_per_table(dayfirst, "contacts"), separators=separators, now=now,
+                dayfirst=_per_table(dayfirst, "contacts"), separators=contact_separators,
+                now=now,
             ) if clean else _unclean_contacts(frames["contacts"], labels["contacts"], problems,
                                               _per_table(dayfirst, "contacts"), now)
         for table, future in pending.items():
@@ -166,7 +177,7 @@ def read_base(
         # Every missing column of every table at once, so the analyst fixes all in one pass.
         raise SchemaError("\n".join(schema_problems))
 
-    step_rows = [("contacts", *s) for s in cleaned.steps]
+    step_rows = [("contacts", *s) for s in nested["contacts"].steps + cleaned.steps]
     report.merges = cleaned.merges
     report.rejects["contacts"] = cleaned.rejects
     report.kept["contacts"] = (cleaned.kept if cleaned.kept is not None
@@ -188,7 +199,7 @@ def read_base(
         tables[table] = clean_frame
         report.rejects[table] = rejects
         report.kept[table] = kept
-        step_rows += [(table, *s) for s in steps]
+        step_rows += [(table, *s) for s in nested[table].steps + steps]
         bar.update(1)
     bar.close()
 
@@ -204,7 +215,11 @@ def read_base(
                 f"{len(failures):,} problems found (see .failure_cases); first: "
                 f"{failures.iloc[0].to_dict()}", failure_cases=failures)
 
-    contact_roles = infer_roles(tables["contacts"], roles, separators=None)
+    # Joined lists are tags, records are text, unless the analyst said otherwise.
+    nested_roles = {**dict.fromkeys(nested["contacts"].tags, "multi"),
+                    **dict.fromkeys(nested["contacts"].json, "text")}
+    contact_roles = infer_roles(tables["contacts"], {**nested_roles, **(roles or {})},
+                                separators=None)
     base = ContactBase(
         tables["contacts"], tables.get("events"), tables.get("orders"),
         roles=contact_roles, as_of=as_of, report=report,
