@@ -288,6 +288,38 @@ def test_compare_saved_segments(explorer, browser, api_base):
     browser.screenshot(page, "explorer-compare-charts")
 
 
+def test_saving_a_new_rule_over_a_name_asks_first(explorer, browser, api_base):
+    """Issue 10: after saving "IDF Android", a new rule was shown and saved under that
+    name without a word."""
+    page, log = explorer
+    idf_android = 'region in ("Île-de-France") and device in ("Android")'
+    lyon = 'city in ("Lyon")'
+    saved, replacing = api_count(api_base, idf_android), api_count(api_base, lyon)
+    status = page.locator(".se-save-status")
+    name = page.locator(".se-segment-name input")
+    save_segment(page, "IDF Android", idf_android, api_base)
+    wait_until(lambda: f"Saved “IDF Android”: {saved:,} contacts." in status.inner_text(),
+               message=lambda: f"the saved status; got {status.inner_text()!r}")
+    set_rule_text(page, lyon)
+    wait_for_size(page, api_base, ("Lyon",))
+    wait_until(lambda: name.input_value() == "",
+               message=lambda: f"the name box to clear; got {name.input_value()!r}")
+    wait_until(lambda: "Unsaved rule" in status.inner_text(),
+               message=lambda: f"an unsaved status; got {status.inner_text()!r}")
+    name.fill("IDF Android")
+    name.blur()
+    page.locator(".se-save").click()
+    confirm = page.locator(".se-save-confirm")
+    confirm.wait_for(state="visible", timeout=UPDATE_TIMEOUT * 1000)
+    assert (f"Replace “IDF Android” ({saved:,} contacts) with this rule "
+            f"({replacing:,} contacts)?") in confirm.inner_text()
+    browser.screenshot(page, "explorer-build-replace")
+    page.locator(".se-save-cancel").click()
+    confirm.wait_for(state="hidden", timeout=UPDATE_TIMEOUT * 1000)
+    wait_until(lambda: "Not saved" in status.inner_text(),
+               message=lambda: f"a not-saved status; got {status.inner_text()!r}")
+
+
 def test_export_downloads_the_members_as_csv(explorer, browser, api_base, tmp_path):
     from segexplore.core.export import export_segment
 
