@@ -109,8 +109,16 @@ def _ids_isin(values: pd.Series, id_texts: Iterable[str]) -> np.ndarray:
 
 
 def _locate(base: ContactBase, email_or_id: object) -> _Person:
+    """The person behind an email or an id: their live rows and what merged into them.
+
+    An id names a live contact when one has it; only an id that no live contact holds
+    any more leads through the merge table to the contact it was merged into. The ids of
+    merged records that another live contact holds (the duplicate reused someone else's
+    id) are left out: activity under that id is the other person's.
+    """
     contacts = base.contacts
     merges = base.report.merges
+    live_ids = contacts["contact_id"]
     if isinstance(email_or_id, str) and "@" in email_or_id:
         key = normalise_emails(pd.Series([email_or_id])).iloc[0]
         hit = (contacts["email"] == key).fillna(False).to_numpy(dtype=bool)
@@ -118,19 +126,20 @@ def _locate(base: ContactBase, email_or_id: object) -> _Person:
         kind = "email"
     else:
         key = str(email_or_id).strip()
-        hit = _ids_isin(contacts["contact_id"], [key])
+        hit = _ids_isin(live_ids, [key])
         via_merge = (merges["merged_into"][merges["contact_id"].astype("str") == key]
-                     if len(merges) else [])
+                     if len(merges) and not hit.any() else [])
         kind = "contact_id"
-    hit = hit | _ids_isin(contacts["contact_id"], [str(i) for i in via_merge])
-    ids = contacts["contact_id"][hit].tolist()
+    hit = hit | _ids_isin(live_ids, [str(i) for i in via_merge])
+    ids = live_ids[hit].tolist()
     emails = set(contacts["email"][hit].dropna())
     if kind == "email":
         emails.add(key)
     merged = set()
     if len(merges):
         into = merges["merged_into"].astype("str").isin([str(i) for i in ids])
-        merged = set(merges["contact_id"][into].astype("str"))
+        held_by_others = _ids_isin(merges["contact_id"], {str(i) for i in live_ids[~hit]})
+        merged = set(merges["contact_id"][into & ~held_by_others].astype("str"))
     return _Person(kind, key, ids, emails, merged)
 
 
@@ -161,6 +170,9 @@ class ErasureReport:
     time: str
     log_path: Path | None = None
     already_forgotten: bool = False
+    #: Saved segments whose rule text names the person's email: the rules are the
+    #: team's to change, so they are reported, not edited.
+    segments_naming_person: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -176,7 +188,10 @@ class ErasureReport:
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v:,}" for k, v in self.removed.items() if v) or "nothing"
         state = " (already forgotten)" if self.already_forgotten else ""
-        return f"ErasureReport{state}: removed {counts}; logged as {self.identifier_hash[:12]}"
+        naming = (f"; saved segments naming them: {', '.join(self.segments_naming_person)}"
+                  if self.segments_naming_person else "")
+        return (f"ErasureReport{state}: removed {counts}; logged as "
+                f"{self.identifier_hash[:12]}{naming}")
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{escape(k)}</td><td>{v:,}</td></tr>"
@@ -232,9 +247,14 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
 
     Removed: their contact row(s) and the records merged into them, their events and
     orders, their rejected rows, cell-level issues and unreadable lines, and their email
-    in registered suppression lists. A salted hash of their email and id stays in the
-    base so that no later export of it can contain them. The base's tables are replaced
-    (never edited in place); cached features, activity and segment masks are dropped.
+    in registered suppression lists. Nobody else is touched: a duplicate that reused
+    another contact's id leaves that contact and their activity alone. Category lists are
+    cut to the values still present, so none of the person's values is written out with
+    a table. Saved segments whose rule text names their email are listed in the result
+    (``segments_naming_person``), not edited. A salted hash of their email and id stays in
+    the base so that no later export of it can contain them. The base's tables are
+    replaced (never edited in place); cached features, activity and segment masks are
+    dropped.
 
     Parameters
     ----------
@@ -287,7 +307,8 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
     report = base.report
     ids_text = person.id_texts
     contacts = base.contacts
-    gone = _ids_isin(contacts["contact_id"], ids_text)
+    live_ids_text = {str(i) for i in person.ids}
+    gone = _ids_isin(contacts["contact_id"], live_ids_text)
     merges = report.merges
     merged_rows = (merges["merged_into"].astype("str").isin(list(ids_text))
                    | merges["email"].isin(list(person.emails))).to_numpy(dtype=bool) \
@@ -300,7 +321,7 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
         if table == "contacts":
             drop = gone
         else:
-            drop = _ids_isin(frame["contact_id"], ids_text)
+            drop = _ids_isin(frame["contact_id"], live_ids_text)
         rejects = report.rejects.get(table)
         reject_rows = (_rows_of(rejects, person, by_id=table != "contacts")
                        if rejects is not None else np.zeros(0, dtype=bool))
@@ -308,7 +329,7 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
         if table == "contacts" and len(merges):
             labels += list(merges["row"][merged_rows])
         issues_removed += _prune_lineage(report, table, np.flatnonzero(drop), len(frame), labels)
-        setattr(base, table, frame[~drop].reset_index(drop=True))
+        setattr(base, table, _without_unused_categories(frame[~drop].reset_index(drop=True)))
         removed[table] = int(drop.sum())
         if rejects is not None:
             report.rejects[table] = rejects[~reject_rows].reset_index(drop=True)
@@ -327,9 +348,27 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
     forgotten.update(identifier_hash(i, base_salt, "id") for i in ids_text)
     _invalidate(base)
     result = ErasureReport(record_hash, key_kind, removed, _utc_now(),
-                           Path(log_path) if log_path else None)
+                           Path(log_path) if log_path else None,
+                           segments_naming_person=_segments_naming(base, person.emails))
     _append_log(log_path, result, salt is not None)
     return result
+
+
+def _without_unused_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every category list cut to the values still present: a category
+    list is written out with the column (Parquet, pickles), so an erased person's phone
+    or city must not survive in it."""
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not categorical:
+        return frame
+    return frame.assign(**{c: frame[c].cat.remove_unused_categories() for c in categorical})
+
+
+def _segments_naming(base: ContactBase, emails: Iterable[str]) -> tuple[str, ...]:
+    """Names of the saved segments whose rule text contains one of ``emails``."""
+    wanted = [e.lower() for e in emails if e]
+    return tuple(name for name, segment in base.segments.items()
+                 if any(e in str(getattr(segment, "text", "")).lower() for e in wanted))
 
 
 def _prune_read_info(report, emails: Iterable[str]) -> int:
