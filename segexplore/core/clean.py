@@ -530,9 +530,70 @@ def _normalise_postal_codes(frame, *, file, rows, problems, steps) -> pd.Series:
                      values=frame.loc[wrong_rows, "postal_code"],
                      problem="not a postal code of the contact's country "
                              "(FR: 5 digits, BE: 4 digits)", action="kept as is")
+    weights = np.bincount(pair_codes, minlength=len(distinct))
+    unusual, step = _codes_without_country(codes, distinct["country"].isna().to_numpy(),
+                                           expected, weights)
+    if step is not None:
+        steps.append(step)
+    if unusual.notna().any():
+        flagged = np.flatnonzero(unusual.notna().to_numpy())
+        at = np.isin(pair_codes, flagged)
+        problems.add(table="contacts", file=file, rows=rows[at], column="postal_code",
+                     values=frame.loc[at, "postal_code"],
+                     problem=unusual.to_numpy(dtype=object)[pair_codes[at]],
+                     action="kept as is (not padded)")
     result_codes, categories = pd.factorize(codes.astype("object"), use_na_sentinel=True)
     return pd.Series(pd.Categorical.from_codes(result_codes[pair_codes], categories=categories),
                      index=frame.index)
+
+
+#: Share of contacts one postal code length must reach to call other lengths unusual.
+_USUAL_LENGTH_SHARE = 0.8
+
+
+def _codes_without_country(codes: pd.Series, no_country: np.ndarray, expected: pd.Series,
+                           weights: np.ndarray) -> tuple[pd.Series, tuple | None]:
+    """Check postal codes that have no country to say how many digits they need.
+
+    Works on distinct (code, country) pairs, ``weights`` being the rows of each. Nothing
+    is padded: a 4-digit code may be Belgian as well as a French code that lost its zero.
+    A code is reported when most contacts' codes (at least 80%) have another number of
+    digits: measured on the contacts whose country is known when there are any, else on
+    the codes themselves. Returns the problem text per pair (missing where fine) and a
+    report step.
+    """
+    problem = pd.Series(pd.NA, index=codes.index, dtype="object")
+    without = no_country & codes.notna().to_numpy()
+    if not without.any():
+        return problem, None
+    n_rows = int(weights[without].sum())
+    digits = codes.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+    lengths = codes.str.len().fillna(0).to_numpy(dtype=int)
+    known = expected.notna().to_numpy()
+    # The lengths the base usually has: its known countries' lengths, else its own codes'.
+    if known.any():
+        usual = pd.Series(weights[known]).groupby(expected[known].astype(int).to_numpy()).sum()
+    else:
+        picked = without & digits
+        usual = pd.Series(weights[picked]).groupby(lengths[picked]).sum()
+    if usual.empty or usual.max() < _USUAL_LENGTH_SHARE * usual.sum():
+        mix = ", ".join(f"{length} digits: {int(count):,}"
+                        for length, count in usual.sort_index().items())
+        return problem, ("postal codes without country", n_rows,
+                         f"no country and lengths mixed ({mix or 'no digit codes'}): not "
+                         "checked, not padded; add a country column to check them")
+    length = int(usual.idxmax())
+    odd = without & (~digits | (lengths != length))
+    for position in np.flatnonzero(odd):
+        code = codes.iloc[position]
+        shape = f"has {lengths[position]} digits" if digits[position] else "is not all digits"
+        problem.iloc[position] = (f"postal code {code} {shape} where most codes have "
+                                  f"{length}; no country to tell how many are expected")
+    n_odd = int(weights[odd].sum())
+    detail = (f"no country: not padded; {n_odd:,} of another length than the usual "
+              f"{length} digits reported" if n_odd else
+              f"no country: not padded; all have the usual {length} digits")
+    return problem, ("postal codes without country", n_rows, detail)
 
 
 def _canonical_tags(text: pd.Series, separator: str | None) -> pd.Series:
