@@ -19,6 +19,23 @@ Policy (documented in the README, tested in ``tests/test_clean.py``):
   repeats. Rejected rows are kept with their reason in ``report.rejects``.
 - Cell-level problems (an unparseable birth date, a postal code of the wrong length...)
   set the value missing or leave it as is, and are listed in ``report.issues``.
+- **Ids** keep their values and type: ``"00001"`` stays ``"00001"``, UUIDs stay text, a
+  64-bit integer stays that integer. A column mixing numbers and text (or integers too
+  large for 64 bits) becomes text. Event ids meet contact ids in the contacts' type:
+  integer ``10003`` finds text ``"10003"``, but ``1`` never finds ``"00001"``.
+- **Lists and dicts** in a cell (Parquet ``list<string>`` or struct columns): flat lists
+  become a multi-valued column in the canonical ``a|b`` form (``has any`` rules work);
+  dicts and nested lists become JSON text with sorted keys. Both are listed in
+  ``report.steps``; lists in ``contact_id``, ``email``, ``timestamp``, ``amount``... are a
+  :class:`~segexplore.errors.SchemaError`.
+- **Orders without an order_id column** that repeat an earlier order in every column are
+  kept (two identical orders may be real) and each is listed in ``report.issues`` with
+  the row it repeats.
+- **Postal codes without a country** (no column, or an empty cell) are never padded: a
+  4-digit code may be Belgian as well as French without its zero. One is reported when
+  at least 80% of the contacts' codes (those of known countries, else the codes
+  themselves) have another length; when lengths are mixed a step says they were not
+  checked.
 """
 
 from __future__ import annotations
