@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import SchemaError, SegexploreError, closest_name
-from .io import atomic_write, atomic_write_bytes, parse_datetimes, read_table
+from .atomic import StagedFile, stage_bytes, staged_write
+from .io import parse_datetimes, read_table
 
 if TYPE_CHECKING:
     from .base import ContactBase
@@ -444,7 +445,8 @@ _row_writer = csv.writer
 
 
 def _write_csv(path: Path, frame: pd.DataFrame, header: list[str], preset: Preset,
-               excel: bool) -> dict[str, Any]:
+               excel: bool) -> tuple[StagedFile, dict[str, Any]]:
+    """Stage the CSV beside ``path`` (not yet in place) and describe what was written."""
     columns, neutralised = [], {}
     for column in frame.columns:
         cells, count = _cells(frame[column], column, preset)
@@ -452,14 +454,14 @@ def _write_csv(path: Path, frame: pd.DataFrame, header: list[str], preset: Prese
         if count:
             neutralised[column] = count
     encoding, sep = ("utf-8-sig", ";") if excel else ("utf-8", ",")
-    with atomic_write(path, "w", encoding=encoding, newline="") as handle:
+    with staged_write(path, "w", encoding=encoding, newline="") as (handle, staged):
         writer = _row_writer(handle, delimiter=sep)
         writer.writerow([neutralise_formula(h) for h in header])
         for row in zip(*columns, strict=True):
             writer.writerow(row)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"sha256": digest, "bytes": path.stat().st_size, "encoding": encoding,
-            "separator": sep, "neutralised_cells": neutralised}
+    digest = hashlib.sha256(staged.temporary.read_bytes()).hexdigest()
+    return staged, {"sha256": digest, "bytes": staged.temporary.stat().st_size,
+                    "encoding": encoding, "separator": sep, "neutralised_cells": neutralised}
 
 
 def _output_columns(base: ContactBase, columns: Sequence[str] | None, preset: Preset) -> list[str]:
@@ -601,7 +603,26 @@ def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | 
     header = [chosen.column_name(c) for c in frame.columns]
     if len(set(header)) != len(header):
         raise ExportError(f"columns: two columns get the same name in the file: {header}")
-    written = _write_csv(path, frame, header, chosen, excel)
+    staged_csv, written = _write_csv(path, frame, header, chosen, excel)
+    try:
+        return _publish_export(selection, staged_csv, written, frame, header,
+                               chosen=chosen, excel=excel, include_unsendable=include_unsendable,
+                               manifest=manifest, extra=extra, segment=segment,
+                               suppressions=suppressions)
+    except BaseException:
+        staged_csv.discard()
+        raise
+
+
+def _publish_export(selection: _Selection, staged_csv: StagedFile, written: dict[str, Any],
+                    frame: pd.DataFrame, header: list[str], *, chosen: Preset, excel: bool,
+                    include_unsendable: bool, manifest: bool, extra: Mapping[str, Any],
+                    segment: Segment, suppressions: str | None) -> ExportResult:
+    """Build the manifest from the staged CSV, then put both in place, manifest last: a
+    crash in between leaves a CSV that does not match its manifest, which
+    :func:`verify_export` reports as unfinished."""
+    base = selection.base
+    path = staged_csv.target
     waterfall = selection.waterfall()
     info: dict[str, Any] = {
         "schema": MANIFEST_SCHEMA,
@@ -625,11 +646,19 @@ def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | 
         "neutralised_cells": written["neutralised_cells"],
         **extra,
     }
-    manifest_path = None
-    if manifest:
-        manifest_path = _manifest_path(path)
+    manifest_path = _manifest_path(path) if manifest else None
+    staged_manifest = None
+    if manifest_path is not None:
         text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
-        atomic_write_bytes(manifest_path, text.encode("utf-8"))
+        staged_manifest = stage_bytes(manifest_path, text.encode("utf-8"))
+    try:
+        staged_csv.publish()
+        if staged_manifest is not None:
+            staged_manifest.publish()
+    except BaseException:
+        if staged_manifest is not None:
+            staged_manifest.discard()
+        raise
     return ExportResult(path, manifest_path, len(frame), waterfall, info)
 
 
@@ -781,12 +810,15 @@ def verify_export(path: Any) -> dict[str, Any]:
     path = Path(path)
     manifest_path = _manifest_path(path)
     if not manifest_path.exists():
-        raise ExportError(f"{path}: no manifest {manifest_path.name} beside the file")
+        raise ExportError(f"{path}: no manifest {manifest_path.name} beside the file: an "
+                          "unfinished export (interrupted before its manifest was written) "
+                          "or not an export of segexplore")
     info = json.loads(manifest_path.read_text(encoding="utf-8"))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != info.get("sha256"):
-        raise ExportError(f"{path}: the file does not match its manifest (sha256 differs); "
-                          "it was changed or replaced after the export")
+        raise ExportError(f"{path}: the file does not match its manifest (sha256 differs): "
+                          "an unfinished export (interrupted before its manifest was "
+                          "written), or it was changed or replaced after the export")
     return info
 
 
