@@ -130,6 +130,8 @@ def _refresh(args: argparse.Namespace) -> int:
                    "suppressions": args.suppressions}
     report = refresh(catalog, base, history_path=history, export_dir=args.export,
                      jump_threshold=args.threshold, **options)
+    for name in catalog.names:  # refresh registered them on the base
+        warn_value_hints(args, base.segments[name], name_it=True)
     print(f"Refreshed {len(report):,} segments as of {base.as_of:%Y-%m-%d}; history: {history}")
     for rec in report.itertuples(index=False):
         moved = ("first run" if pd.isna(rec.previous_size)
