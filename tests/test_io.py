@@ -465,8 +465,9 @@ def test_parse_datetimes_mixed_formats():
                         "2024-03-15T10:22:01+02:00", "15/03/2024", "15/03/2024 10:22",
                         "15-03-2024", "15.03.2024", "2024/03/15", None, ""], dtype="str")
     result, info = parse_datetimes(values)
+    # Issue 10: offsets are converted to UTC, not dropped (10:22:01+02:00 is 08:22:01 UTC).
     expected = [pd.Timestamp(2024, 3, 15), pd.Timestamp(2024, 3, 15, 10, 22, 1),
-                pd.Timestamp(2024, 3, 15, 10, 22, 1), pd.Timestamp(2024, 3, 15, 10, 22, 1),
+                pd.Timestamp(2024, 3, 15, 10, 22, 1), pd.Timestamp(2024, 3, 15, 8, 22, 1),
                 pd.Timestamp(2024, 3, 15), pd.Timestamp(2024, 3, 15, 10, 22),
                 pd.Timestamp(2024, 3, 15), pd.Timestamp(2024, 3, 15), pd.Timestamp(2024, 3, 15)]
     assert result.iloc[:9].tolist() == expected
@@ -478,7 +479,7 @@ def test_parse_datetimes_mixed_formats():
     assert dict(info.formats) == {"%Y-%m-%d": 1, "%Y-%m-%d %H:%M:%S": 3, "%Y/%m/%d": 1,
                                   "%d/%m/%Y": 1, "%d/%m/%Y %H:%M": 1, "%d-%m-%Y": 1,
                                   "%d.%m.%Y": 1}
-    assert any("offsets dropped in 2 values" in note for note in info.notes)
+    assert any("offsets converted to UTC in 2 values" in note for note in info.notes)
 
 
 def test_parse_datetimes_keeps_index_and_name():
@@ -557,7 +558,7 @@ def test_excel_serial_numbers_and_datetime_input():
     assert same is stamps
     aware = pd.Series(pd.to_datetime(["2024-03-15T10:00+02:00"]))
     naive, _ = parse_datetimes(aware)
-    assert naive.tolist() == [pd.Timestamp(2024, 3, 15, 10)]
+    assert naive.tolist() == [pd.Timestamp(2024, 3, 15, 8)]  # issue 10: the UTC instant
 
 
 def test_object_column_mixing_cells_of_several_types():

@@ -49,6 +49,7 @@ import pandas as pd
 from ..errors import SchemaError
 from .columns import CONSENT_VALUES, EVENT_TYPES, MULTI_VALUE_SEPARATOR
 from .io import parse_datetimes, parse_numbers
+from .parsing import DEFAULT_TZ
 from .report import REJECT_COLUMNS, FileRows, ProblemLog
 from .schema import looks_categorical
 
@@ -320,14 +321,15 @@ def flatten_nested(frame: pd.DataFrame, *, file: str, table: str
 
 
 def _parse_date_column(frame: pd.DataFrame, column: str, *, dayfirst, file: str, table: str,
-                       rows: np.ndarray, problems: ProblemLog) -> pd.Series:
+                       rows: np.ndarray, problems: ProblemLog,
+                       tz: str = DEFAULT_TZ) -> pd.Series:
     values = frame[column]
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values.astype("datetime64[ns]")
     # Parse each distinct value once: birth and signup dates repeat a lot.
     as_cat = values.astype("category")
     parsed_categories, info = parse_datetimes(
-        pd.Series(as_cat.cat.categories), dayfirst=dayfirst, column=column, path=file)
+        pd.Series(as_cat.cat.categories), dayfirst=dayfirst, column=column, path=file, tz=tz)
     codes = as_cat.cat.codes.to_numpy()
     parsed = np.asarray(parsed_categories.to_numpy(dtype="datetime64[ns]"))
     out = np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.datetime64("NaT"))
@@ -354,7 +356,7 @@ def _empty_rejects() -> pd.DataFrame:
 
 def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: ProblemLog,
                    dayfirst: bool | None = None, separators: dict | None = None,
-                   now: pd.Timestamp | None = None) -> ContactsCleaned:
+                   now: pd.Timestamp | None = None, tz: str = DEFAULT_TZ) -> ContactsCleaned:
     """Clean the contacts table (canonical column names already applied).
 
     Parameters
@@ -374,6 +376,8 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
         are detected).
     now : Timestamp, optional
         Dates after ``now`` are "in the future" (default: the current time).
+    tz : str, default "UTC"
+        Zone that dates written with an offset are converted to (see ``parse_datetimes``).
     """
     now = pd.Timestamp.now() if now is None else now
     frame = raw.reset_index(drop=True)
@@ -416,7 +420,8 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
     for column in ("birth_date", "signup_date", "consent_date", "updated_at"):
         if column in frame.columns:
             frame[column] = _parse_date_column(frame, column, dayfirst=dayfirst, file=file,
-                                               table="contacts", rows=rows, problems=problems)
+                                               table="contacts", rows=rows, problems=problems,
+                                               tz=tz)
             future = (frame[column] > now).to_numpy()
             if future.any():
                 problems.add(table="contacts", file=file, rows=rows[future], column=column,
@@ -836,7 +841,7 @@ def _report_repeated_orders(raw: pd.DataFrame, standing: np.ndarray, *, file: st
 def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray,
                    contacts: ContactsCleaned, problems: ProblemLog,
                    dayfirst: bool | None = None, now: pd.Timestamp | None = None,
-                   decimal: str | None = None
+                   decimal: str | None = None, tz: str = DEFAULT_TZ
                    ) -> tuple[pd.DataFrame, pd.DataFrame, list, np.ndarray]:
     """Clean an events or orders table; returns (clean, rejects, steps, kept mask).
 
@@ -881,7 +886,7 @@ def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray
         stamps = frame["timestamp"].astype("datetime64[ns]")
     else:
         stamps, info = parse_datetimes(frame["timestamp"], dayfirst=dayfirst, column="timestamp",
-                                       path=file)
+                                       path=file, tz=tz)
     raw_missing = frame["timestamp"].isna().to_numpy()
     reject(raw_missing, "timestamp is missing")
     reject(stamps.isna().to_numpy() & ~raw_missing, f"timestamp is not a date ({_DATE_HINT})")
@@ -934,6 +939,6 @@ def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray
     for code, why in enumerate(reasons[1:], start=1):
         steps.append((f"rejected: {why}", int(counts[code]), ""))
     if info is not None:
-        steps.append(("timestamps parsed", int(n), "day-first" if info.dayfirst else "month-first"))
+        steps.append(("timestamps parsed", int(n), info.summary()))  # order, layouts, zones
     return clean, rejects, steps, ~bad
 

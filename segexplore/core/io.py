@@ -1,4 +1,4 @@
-"""Read contact, event and order tables from files: detect format, encoding and layout.
+r"""Read contact, event and order tables from files: detect format, encoding and layout.
 
 Reading follows one product rule: bad input gets a clear :class:`FileFormatError` that
 names the file, the line (1-based, as a text editor shows it, header = line 1), the
@@ -8,18 +8,33 @@ in silence.
 
 What :func:`read_table` detects in a CSV file, each overridable by an argument:
 
-* encoding: UTF-8 byte-order mark -> ``utf-8-sig``; valid UTF-8 -> ``utf-8``; else
-  ``cp1252`` (Windows French exports), or ``latin-1`` when cp1252 cannot decode a byte.
-  Only the first 64 KiB are checked up front; a bad byte further down makes pandas
-  fail, and the file is read again with the next encoding (and a note says where).
+* encoding: a byte-order mark (UTF-8, UTF-16, UTF-32); UTF-16 or UTF-32 without one
+  (from the pattern of zero bytes); else UTF-8, or ``cp1252`` (Windows French exports)
+  when the file really is cp1252 -- most of its non-ASCII bytes are not valid UTF-8 --
+  or ``latin-1`` when cp1252 cannot decode a byte. A UTF-8 file with a few invalid
+  lines (one pasted from a Windows export, even on the last of a million lines) stays
+  UTF-8: only those lines are decoded as cp1252, each one is listed in
+  ``ReadInfo.issues`` with its line number, and a note says so.
+* binary content (NUL or control bytes, random bytes): a short :class:`FileFormatError`.
 * separator: among ``, ; TAB |``, the one that splits the header into two or more
-  fields and gives the most lines with as many fields as the header (quotes honoured).
+  fields and gives the most lines with as many fields as the header (quotes honoured);
+  when none splits the header, runs of spaces or tabs (``sep=r"\s+"``, as in
+  CDNOW_master.txt) if every line then has the same number of fields and some column
+  holds numbers.
+* header: the first line, unless ``names=`` gives the column names of a file without
+  one (as with :func:`pandas.read_csv`); a first line that looks like data is an
+  error that says so.
 * decimal comma (only when the separator is not ``,``): a column whose sampled values
   are all like ``12,50`` / ``1 234,50`` or integers. Columns with thousands spaces are
   read as text and converted afterwards with :func:`parse_numbers`.
 * text columns: postal codes, phones, departments and other codes (by name) and any
   column whose sampled values are digit strings with a leading zero, so ``01000``
   stays ``"01000"``.
+* lines with fewer fields than the header: kept, the missing values left empty, and
+  each one listed in ``ReadInfo.issues``.
+
+Time-zone-aware datetime columns (Parquet, DataFrames) are converted to ``tz`` (UTC by
+default) and stored without zone, with a note; see :func:`parse_datetimes`.
 
 Dates are not parsed while reading; the schema step calls :func:`parse_datetimes` per
 column. Row ``i`` (0-based) of a CSV frame is on line ``i + 2`` unless the file has
@@ -40,14 +55,14 @@ import csv
 import difflib
 import gzip
 import io
+import itertools
 import os
 import re
 import threading
 import time
-import unicodedata
 import warnings
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, NoReturn
@@ -59,14 +74,17 @@ from segexplore.errors import FileFormatError, SchemaError, closest_name
 
 from .atomic import atomic_write, atomic_write_bytes
 from .parsing import (  # the ranges: public constants of this module before the split
+    DEFAULT_TZ,
     EXCEL_SERIAL_RANGE,  # noqa: F401
     UNIX_MILLISECONDS_RANGE,  # noqa: F401
     UNIX_SECONDS_RANGE,  # noqa: F401
     DateParseInfo,
     _plural,
+    check_timezone,
     parse_datetimes,
     parse_numbers,
 )
+from .schema import normalise_name
 
 __all__ = [
     "ReadInfo",
@@ -82,6 +100,8 @@ CSV_EXTENSIONS = frozenset({".csv", ".txt", ".tsv"})
 PARQUET_EXTENSIONS = frozenset({".parquet", ".pq"})
 EXCEL_EXTENSIONS = frozenset({".xlsx", ".xlsm", ".xls"})
 SEPARATORS = (",", ";", "\t", "|")
+#: ``sep`` for fields separated by runs of spaces or tabs (pandas' notation).
+WHITESPACE = r"\s+"
 
 #: Bytes of the file head used to detect encoding, separator, decimal and text columns.
 SAMPLE_BYTES = 64 * 1024
@@ -118,6 +138,12 @@ _INTEGER_RE = re.compile(r"^-?\d+$")
 _DECIMAL_COMMA_RE = re.compile(r"^-?\d+(?:[ \u00a0\u202f]?\d{3})*,\d+$")
 _DECIMAL_DOT_RE = re.compile(r"^-?\d+\.\d+$")
 _PARSER_FIELDS_RE = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+#: Encodings whose separators, quotes and line breaks are single ASCII bytes.
+_ASCII_COMPATIBLE = frozenset({"utf-8", "utf-8-sig", "cp1252", "iso8859-1", "ascii"})
+#: Bytes no text file holds (NUL aside): C0 controls but TAB, LF, FF, CR; and DEL.
+_CONTROL_BYTES = bytes([*range(0, 9), 11, *range(14, 32), 127])
+#: Bytes cp1252 leaves undefined: C1 controls once a file falls back to latin-1.
+_CP1252_UNDEFINED = b"\x81\x8d\x8f\x90\x9d"
 _PARSER_EOF_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
 Format = Literal["csv", "parquet", "excel", "dataframe"]
@@ -126,6 +152,20 @@ Format = Literal["csv", "parquet", "excel", "dataframe"]
 def _empty_rejected() -> pd.DataFrame:
     return pd.DataFrame({"line": pd.Series(dtype="int64"), "text": pd.Series(dtype="str"),
                          "reason": pd.Series(dtype="str")})
+
+
+#: Columns of :attr:`ReadInfo.issues`.
+READ_ISSUE_COLUMNS = ("line", "column", "value", "problem", "action")
+
+
+def _issue_frame(rows: Iterable[tuple[int, str | None, str | None, str, str]] = ()
+                 ) -> pd.DataFrame:
+    rows = list(rows)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(READ_ISSUE_COLUMNS)
+    return pd.DataFrame({
+        "line": pd.Series(columns[0], dtype="int64"),
+        **{name: pd.Series(values, dtype="object")
+           for name, values in zip(READ_ISSUE_COLUMNS[1:], columns[1:], strict=True)}})
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -150,6 +190,13 @@ class ReadInfo:
     rejected_lines : pandas.DataFrame
         Lines not read (``on_bad_lines="reject"``): columns ``line`` (1-based line
         number in the file), ``text`` (raw line) and ``reason``. Empty when none.
+    issues : pandas.DataFrame
+        Lines read, but not as written: ``line``, ``column`` (the columns concerned,
+        when known), ``value``, ``problem`` and ``action`` -- a line with fewer fields
+        than the header, a line not valid UTF-8 in a UTF-8 file. :func:`read_base
+        <segexplore.read_base>` copies them into ``report.issues``.
+    header : bool
+        Whether the file's first line holds the column names (False with ``names=``).
     """
 
     path: str | None
@@ -163,6 +210,8 @@ class ReadInfo:
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
     rejected_lines: pd.DataFrame = field(default_factory=_empty_rejected)
+    issues: pd.DataFrame = field(default_factory=_issue_frame)
+    header: bool = True
 
     def __str__(self) -> str:
         name = Path(self.path).name if self.path else "DataFrame"
@@ -195,15 +244,19 @@ def read_table(
     text_columns: Iterable[str] | None = None,
     on_bad_lines: Literal["error", "reject"] = "error",
     progress: bool | None = None,
+    names: Sequence[str] | None = None,
+    tz: str = DEFAULT_TZ,
 ) -> tuple[pd.DataFrame, ReadInfo]:
-    """Read a contact, event or order table from a CSV, Parquet or Excel file.
+    r"""Read a contact, event or order table from a CSV, Parquet or Excel file.
 
     Parameters
     ----------
     source : str, path or pandas.DataFrame
-        File to read. A DataFrame is returned as is (not copied, not mutated).
+        File to read. A DataFrame is returned as is (not copied, not mutated), unless
+        it has time-zone-aware columns: then a shallow copy with them converted.
     sep, encoding, decimal : str, optional
-        CSV settings; detected when None (see the module docstring).
+        CSV settings; detected when None (see the module docstring). ``sep`` is one
+        character, or ``r"\s+"`` for fields separated by runs of spaces or tabs.
     sheet_name : str or int, optional
         Excel sheet (name or 0-based position). Required when the workbook has
         several sheets.
@@ -214,6 +267,12 @@ def read_table(
         read the other lines and list these in ``ReadInfo.rejected_lines``.
     progress : bool, optional
         Show a progress bar: None = only for files over 50 MB.
+    names : sequence of str, optional
+        Column names of a CSV file that has no header line (as in
+        :func:`pandas.read_csv`, the first line is then data, line 1).
+    tz : str, default "UTC"
+        Time-zone-aware datetime columns are converted to this zone and stored
+        without zone (a note names them).
 
     Returns
     -------
@@ -223,19 +282,26 @@ def read_table(
     ------
     FileFormatError
         The file is missing, empty, binary, without header, ragged, in another
-        encoding than the one asked, or a corrupt Parquet/Excel file. ``path``,
-        ``row`` (1-based line) and ``column`` are set where they apply.
+        encoding than the one asked, or a corrupt Parquet/Excel file; or ``sep`` is
+        not a separator. ``path``, ``row`` (1-based line) and ``column`` are set where
+        they apply.
     SchemaError
         A name in ``text_columns`` is not a column of the file.
     """
     start = time.perf_counter()
+    check_timezone(tz)
     if isinstance(source, pd.DataFrame):
-        return source, ReadInfo(path=None, format="dataframe", n_rows=len(source),
-                                n_columns=source.shape[1])
+        tz_notes: list[str] = []
+        frame = _aware_to_zone(source, tz, tz_notes)
+        return frame, ReadInfo(path=None, format="dataframe", n_rows=len(frame),
+                               n_columns=frame.shape[1], notes=tuple(tz_notes))
     if on_bad_lines not in ("error", "reject"):
         raise ValueError(f"on_bad_lines must be 'error' or 'reject', not {on_bad_lines!r}")
-    if sep is not None and len(sep) != 1:
-        raise ValueError(f"sep must be a single character, not {sep!r}")
+    if sep is not None and len(sep) != 1 and sep != WHITESPACE:
+        raise FileFormatError(f"{Path(source).name}: sep must be one character, or "
+                              f"r'\\s+' for runs of spaces or tabs, not {sep!r}", path=source)
+    if names is not None:
+        names = _check_names(names)
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -261,12 +327,14 @@ def read_table(
     else:
         reader = _CsvReader(path, compression, sep=sep, encoding=encoding, decimal=decimal,
                             text_columns=text_columns, on_bad_lines=on_bad_lines,
-                            progress=show_progress, notes=notes)
+                            progress=show_progress, notes=notes, names=names)
         frame = reader.read()
         settings = {"encoding": reader.encoding, "sep": reader.sep, "decimal": reader.decimal,
-                    "rejected_lines": reader.rejected}
-    if file_format != "csv" and (sep or encoding or decimal):
-        notes.append(f"sep/encoding/decimal ignored: the file is {file_format}, not CSV")
+                    "rejected_lines": reader.rejected, "issues": _issue_frame(reader.issues),
+                    "header": names is None}
+    frame = _aware_to_zone(frame, tz, notes)
+    if file_format != "csv" and (sep or encoding or decimal or names):
+        notes.append(f"sep/encoding/decimal/names ignored: the file is {file_format}, not CSV")
     if file_format != "excel" and sheet_name is not None:
         notes.append(f"sheet_name ignored: the file is {file_format}, not Excel")
     if len(frame) == 0:
@@ -275,6 +343,38 @@ def read_table(
                     n_columns=frame.shape[1], seconds=time.perf_counter() - start,
                     notes=tuple(notes), **settings)
     return frame, info
+
+
+def _check_names(names: Sequence[str]) -> list[str]:
+    """``names=``: non-empty, distinct column names (as text)."""
+    if isinstance(names, str) or not all(isinstance(name, str) and name.strip()
+                                         for name in names):
+        raise ValueError(f"names must be a list of non-empty column names, not {names!r}")
+    names = [name.strip() for name in names]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"names repeats {', '.join(map(repr, repeated))}: give each column "
+                         f"its own name")
+    return names
+
+
+def _aware_to_zone(frame: pd.DataFrame, tz: str, notes: list[str]) -> pd.DataFrame:
+    """Convert time-zone-aware datetime columns to naive wall times in ``tz``.
+
+    The rest of segexplore compares naive timestamps; the instant is kept (10:00+02:00
+    is 08:00 in UTC). ``frame`` is not mutated: a shallow copy is returned when a
+    column changes, ``frame`` itself otherwise.
+    """
+    aware = [name for name in frame.columns
+             if isinstance(frame[name].dtype, pd.DatetimeTZDtype)]
+    if not aware:
+        return frame
+    frame = frame.copy(deep=False)
+    for name in aware:
+        zone = frame[name].dt.tz
+        frame[name] = frame[name].dt.tz_convert(tz).dt.tz_localize(None)
+        notes.append(f"column {name}: time zone {zone} converted to {tz}, stored without zone")
+    return frame
 
 
 def _check_exists(path: Path) -> None:
@@ -332,14 +432,9 @@ def _describe_binary(head: bytes) -> str:
 
 # --------------------------------------------------------------------------------- CSV
 
-def _normalise_name(name: str) -> str:
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_")
-
-
 def _is_text_column_name(name: str) -> bool:
     """Postal codes, phones, departments and other codes: digits that are not numbers."""
-    normalised = _normalise_name(name)
+    normalised = normalise_name(name)
     return (normalised in TEXT_COLUMN_NAMES or normalised.startswith("code_")
             or normalised.endswith("_code"))
 
@@ -368,10 +463,12 @@ def _check_header_names(names: list[str], file_name: str, path: Path, *,
     data_like = [(name, _looks_like_data(name)) for name in filled]
     if filled and all(kind for _, kind in data_like):
         examples = ", ".join(f"{name!r} ({kind})" for name, kind in data_like[:5])
+        line = "row" if "row" in where else "line"
+        hint = ("" if line == "row" else
+                ", or pass names=[...] with the column names of a file that has none")
         raise FileFormatError(
             f"{file_name}, {where}: this looks like data, not column names: {examples}. "
-            f"Add a header {'row' if 'row' in where else 'line'} with the column names.",
-            path=path, row=1)
+            f"Add a header {line} with the column names{hint}.", path=path, row=1)
     trailing = len(names) - len(list(_rstrip_blank(names)))
     blank = [i for i, name in enumerate(names[: len(names) - trailing]) if not name]
     if blank:
@@ -420,6 +517,117 @@ def _first_decode_error(data: bytes, encoding: str, lines_before: int = 0, *,
     return None
 
 
+_REPAIR_ERRORS = "segexplore-cp1252-line"
+# Ticks once per repair. pandas may decode in its own threads, and read_base reads two
+# files at once: a read compares ticks before and after, so another read's repairs can
+# only cost it a needless scan, never hide its own.
+_repair_ticks = itertools.count()
+
+
+def _decode_as_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: decode the bytes of a UTF-8 text that are not valid UTF-8 as
+    cp1252 (latin-1 for the five bytes cp1252 leaves undefined), counting the repairs.
+
+    pandas calls it for each bad field, so one bad line does not turn the whole file
+    into cp1252; the lines are located afterwards by :meth:`_CsvReader._bad_utf8_lines`.
+    """
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    next(_repair_ticks)
+    bad = error.object[error.start:error.end]
+    return bad.decode("cp1252", errors="ignore") if not any(
+        byte in _CP1252_UNDEFINED for byte in bad) else bad.decode("latin-1"), error.end
+
+
+codecs.register_error(_REPAIR_ERRORS, _decode_as_cp1252)
+
+
+@dataclass
+class _Utf8Check:
+    """Non-UTF-8 bytes found in some data, and the evidence that the rest is UTF-8."""
+
+    bad: list[tuple[int, int, bytes]]  # (line, first bad byte, the line's bytes)
+    n_bad_bytes: int = 0
+    multibyte: int = 0  # bytes beyond the first of valid non-ASCII characters
+
+    @property
+    def really_cp1252(self) -> bool:
+        """No valid non-ASCII UTF-8 at all, or fewer valid characters than bad bytes."""
+        return bool(self.bad) and self.n_bad_bytes > self.multibyte
+
+
+_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")  # bytes kept by "surrogateescape"
+
+
+def _check_utf8(data: bytes, lines_before: int = 0, *, final: bool = True) -> _Utf8Check:
+    """Find every line of ``data`` that is not valid UTF-8 (one strict decode when none).
+
+    Unless ``final``, an incomplete sequence at the very end is not an error (the data
+    may be cut there).
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")
+    try:
+        return _Utf8Check([], 0, len(data) - len(decoder().decode(data, final=final)))
+    except UnicodeDecodeError:
+        pass
+    # "surrogateescape" turns each invalid byte into one character: exact counts.
+    text = decoder("surrogateescape").decode(data, final=final)
+    bad: list[tuple[int, int, bytes]] = []
+    n_bad, line, scanned, last_line_start = 0, lines_before + 1, 0, -1
+    for match in _ESCAPED_BYTE_RE.finditer(text):
+        n_bad += 1
+        position = match.start()
+        line += text.count("\n", scanned, position)
+        scanned = position
+        line_start = text.rfind("\n", 0, position) + 1
+        if line_start == last_line_start:
+            continue  # one entry per line
+        last_line_start = line_start
+        line_end = text.find("\n", position)
+        line_text = text[line_start: None if line_end < 0 else line_end]
+        bad.append((line, ord(match.group()) - 0xDC00,
+                    line_text.encode("utf-8", "surrogateescape")))
+    return _Utf8Check(bad, n_bad, len(data) - len(text))
+
+
+def _bomless_unicode(sample: bytes) -> str | None:
+    """UTF-16 or UTF-32 without byte-order mark, from where the zero bytes of Latin text
+    fall (``a`` is ``61 00`` in UTF-16-LE, ``61 00 00 00`` in UTF-32-LE); else None."""
+    usable = len(sample) - len(sample) % 4
+    if usable < 8:
+        return None
+    data = sample[:usable]
+
+    def zeros(offset: int, step: int) -> float:
+        part = data[offset::step]
+        return part.count(0) / len(part)
+
+    z4 = [zeros(i, 4) for i in range(4)]
+    if z4[0] < 0.1 and z4[1] > 0.9 and z4[2] > 0.99 and z4[3] > 0.99:
+        return "utf-32-le"
+    if z4[0] > 0.99 and z4[1] > 0.99 and z4[2] > 0.9 and z4[3] < 0.1:
+        return "utf-32-be"
+    if zeros(0, 2) < 0.1 and zeros(1, 2) > 0.9:
+        return "utf-16-le"
+    if zeros(0, 2) > 0.9 and zeros(1, 2) < 0.1:
+        return "utf-16-be"
+    return None
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Control bytes no text holds, or (not UTF-8) mostly bytes above 127: random bytes,
+    an image or an archive whose magic bytes are not known. NUL is checked before."""
+    controls = sum(sample.count(byte) for byte in _CONTROL_BYTES)
+    if controls > 1 + len(sample) // 100:
+        return True
+    if _check_utf8(sample, final=False).bad:
+        controls += sum(sample.count(byte) for byte in _CP1252_UNDEFINED)
+        high = sum(1 for byte in sample if byte > 127)
+        return controls > 1 + len(sample) // 100 or (len(sample) >= 16
+                                                      and high > 0.3 * len(sample))
+    return False
+
+
 def _fallback_encoding(data: bytes) -> str:
     """cp1252 unless the data holds one of the five bytes cp1252 leaves undefined."""
     try:
@@ -434,11 +642,27 @@ def _lines(text: str) -> io.StringIO:
     return io.StringIO(text, newline="")
 
 
+def _split_whitespace(lines: Iterable[str]) -> Iterator[list[str]]:
+    """Fields separated by runs of spaces or tabs, like ``csv.reader`` (quotes not honoured)."""
+    for line in lines:
+        yield line.split()
+
+
+def _csv_records(lines: Iterable[str], sep: str) -> Iterator[list[str]]:
+    r"""``csv.reader``, or the whitespace splitter for ``sep=r"\s+"``."""
+    return _split_whitespace(lines) if sep == WHITESPACE else csv.reader(lines, delimiter=sep)
+
+
 def _iter_records(lines: Iterable[str], sep: str) -> Iterator[tuple[int, list[str]]]:
     """Yield ``(first line number, fields)`` per CSV record, blank lines skipped.
 
     Line numbers are physical (a quoted line break counts), as a text editor shows them.
     """
+    if sep == WHITESPACE:
+        for number, line in enumerate(lines, start=1):
+            if line.split():
+                yield number, line.split()
+        return
     reader = csv.reader(lines, delimiter=sep)
     last_line = 0
     for fields in reader:
@@ -453,7 +677,7 @@ class _CsvReader:
     def __init__(self, path: Path, compression: str | None, *, sep: str | None,
                  encoding: str | None, decimal: str | None,
                  text_columns: Iterable[str] | None, on_bad_lines: str, progress: bool,
-                 notes: list[str]) -> None:
+                 notes: list[str], names: list[str] | None = None) -> None:
         self.path = path
         self.name = path.name
         self.compression = compression
@@ -464,16 +688,22 @@ class _CsvReader:
         self.on_bad_lines = on_bad_lines
         self.progress = progress
         self.notes = notes
+        self.names = names
+        self.has_header = names is None
         self.rejected = _empty_rejected()
+        self.issues: list[tuple[int, str | None, str | None, str, str]] = []
+        self.short_lines: list[tuple[int, int]] | None = None  # (line, fields), once counted
         self.encoding = "utf-8"
+        # UTF-8 read with bad bytes decoded as cp1252 line by line ("strict" otherwise).
+        self.errors = "strict"
         self.sep = ","
         self.decimal = "."
         # Set by _sniff from the file head:
         self.raw_names: dict[str, str] = {}  # stripped header name -> name in the file
         self.header_width = 0
+        self.header_names: list[str] = []
         self.trailing_blank = 0  # blank names at the end of the header (trailing separators)
         self.first_row_too_long = False  # pandas would shift columns: check every line
-        self.sample_short_note: str | None = None
         self.comma_columns: list[str] = []  # decimal-comma columns, converted after reading
 
     # -- sniffing -------------------------------------------------------------------
@@ -482,7 +712,8 @@ class _CsvReader:
         return gzip.open(self.path, "rb") if self.compression == "gzip" else self.path.open("rb")
 
     def _open_text(self, encoding: str) -> IO[str]:
-        return io.TextIOWrapper(self._open_binary(), encoding=encoding, newline="")
+        return io.TextIOWrapper(self._open_binary(), encoding=encoding, newline="",
+                                errors=self.errors)
 
     def _sample(self) -> tuple[bytes, bool]:
         """Return the first SAMPLE_BYTES bytes (decompressed) and whether the file is longer."""
@@ -496,32 +727,44 @@ class _CsvReader:
 
     def _detect_encoding(self, sample: bytes) -> str:
         explicit = self.explicit_encoding
-        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            if explicit is None:
-                self.notes.append("encoding utf-16 detected (byte-order mark)")
-            return explicit or "utf-16"
+        for boms, name in (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),
+                           ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16")):
+            if sample.startswith(boms):  # UTF-32 first: its LE mark starts like UTF-16's
+                if explicit is None:
+                    self.notes.append(f"encoding {name} detected (byte-order mark)")
+                return explicit or name
+        bomless = _bomless_unicode(sample)
+        if bomless and explicit is None:
+            self.notes.append(f"encoding {bomless} detected (no byte-order mark, from the "
+                              f"zero bytes between characters)")
+            return bomless
         has_utf8_bom = sample.startswith(codecs.BOM_UTF8)
         if explicit is not None:
             if has_utf8_bom and codecs.lookup(explicit).name == "utf-8":
                 return "utf-8-sig"  # else the BOM would stick to the first column name
             return explicit
+        self.errors = _REPAIR_ERRORS  # a few bad lines in a UTF-8 file: see _bad_utf8_lines
         if has_utf8_bom:
             self.notes.append("encoding utf-8-sig detected (UTF-8 byte-order mark)")
             return "utf-8-sig"
-        error = _first_decode_error(sample, "utf-8")
-        if error is None:
+        check = _check_utf8(sample, final=False)
+        if not check.really_cp1252:
             return "utf-8"
+        self.errors = "strict"
         fallback = _fallback_encoding(sample)
-        self.notes.append(f"encoding {fallback} detected (not valid UTF-8 at line {error[0]})")
+        self.notes.append(f"encoding {fallback} detected (not valid UTF-8 at line "
+                          f"{check.bad[0][0]})")
         return fallback
 
     def _check_not_empty_or_binary(self, sample: bytes) -> None:
         if not sample.lstrip(codecs.BOM_UTF8).strip():
             raise FileFormatError(f"{self.name}: the file is empty (no header, no data)",
                                   path=self.path)
-        if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return
-        if b"\x00" in sample[:8192]:
+        explicit = codecs.lookup(self.explicit_encoding).name if self.explicit_encoding else ""
+        if explicit.startswith(("utf-16", "utf-32")) or _bomless_unicode(sample) or \
+                sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return  # UTF-16 and UTF-32 hold zero bytes (the UTF-32 marks start like these)
+        if b"\x00" in sample[:8192] or _looks_binary(sample[:8192]):
             raise FileFormatError(f"{self.name}: binary content, not a CSV file: "
                                   f"{_describe_binary(sample)}", path=self.path)
 
@@ -541,6 +784,9 @@ class _CsvReader:
             key = (consistency, counts[0])
             if key > best_key:
                 best_sep, best_key = candidate, key
+        if best_key[1] == 0 and self._whitespace_separated(text):
+            self.notes.append("separator whitespace (runs of spaces or tabs) detected")
+            return WHITESPACE
         if best_key[1] == 0:
             self.notes.append("a single column: no separator found among , ; TAB |")
         elif best_sep != ",":
@@ -548,51 +794,64 @@ class _CsvReader:
             self.notes.append(f"separator {label} detected")
         return best_sep
 
+    @staticmethod
+    def _whitespace_separated(text: str) -> bool:
+        """Fields separated by runs of spaces (CDNOW_master.txt): every line splits into
+        the same 2+ fields and some column holds only numbers, so that a one-column file
+        of names with spaces ("Jean Dupont") is not split."""
+        rows = [line.split() for line in _lines(text) if line.strip()]
+        if not rows or len(rows[0]) < 2 or any(len(row) != len(rows[0]) for row in rows):
+            return False
+        data = rows[1:] or rows
+        return any(all(_NUMBER_RE.match(row[i]) for row in data) for i in range(len(rows[0])))
+
     def _sniff(self) -> dict[str, Any]:
         """Detect the settings from the file head; return the read_csv keyword arguments."""
         sample, truncated = self._sample()
         self._check_not_empty_or_binary(sample)
         self.encoding = self._detect_encoding(sample)
+        errors = "replace" if self.errors == "strict" else self.errors
+        text = codecs.getincrementaldecoder(self.encoding)(errors=errors).decode(sample)
         if truncated:  # drop the last, possibly cut, line
-            sample = sample[: sample.rfind(b"\n") + 1] or sample
-        text = sample.decode(self.encoding, errors="replace")
+            text = text[: text.rfind("\n") + 1] or text
         self.sep = self.explicit_sep or self._sniff_separator(text)
         records = list(_iter_records(_lines(text), self.sep))
         if truncated and len(records) > 1:
             records.pop()  # may be cut inside a quoted field
-        raw_header = records[0][1]
-        header = [name.strip() for name in raw_header]
+        if self.names is None:
+            raw_header = records[0][1]
+            header = [name.strip() for name in raw_header]
+            trailing_blank = _check_header_names(header, self.name, self.path)
+            data = records[1:]
+        else:  # names=: no header line, every record is data
+            raw_header = header = list(self.names)
+            trailing_blank, data = 0, records
         self.raw_names = dict(zip(header, raw_header, strict=True))
-        trailing_blank = _check_header_names(header, self.name, self.path)
+        self.header_names = header[: len(header) - trailing_blank]
         self.header_width = len(header)
         self.trailing_blank = trailing_blank
-        data = records[1:]
         self.first_row_too_long = bool(data) and len(data[0][1]) > len(header)
-        short = [line for line, fields in data if len(fields) < len(header)]
-        if short:  # replaced by an exact count if every line gets checked
-            self.sample_short_note = (
-                f"{_plural(len(short), 'line')} with fewer fields than the header among the "
-                f"first {len(data)} data lines (first: line {short[0]}): the missing values "
-                f"are left empty")
-            self.notes.append(self.sample_short_note)
         dtype = self._text_columns(raw_header, header, data)
         text_positions = [i for i, raw in enumerate(raw_header) if raw in dtype]
         self.decimal, numeric_text = self._detect_decimal(header, data, text_positions)
         dtype.update({raw_header[i]: str for i in numeric_text})
         if self.decimal == self.sep:
             raise ValueError(f"decimal and sep cannot both be {self.sep!r}")
-        return {"sep": self.sep, "decimal": self.decimal, "dtype": dtype or None,
-                "index_col": False, "keep_default_na": False, "na_values": NA_VALUES,
-                "engine": "c", "skip_blank_lines": True}
+        options = {"sep": self.sep, "decimal": self.decimal, "dtype": dtype or None,
+                   "index_col": False, "keep_default_na": False, "na_values": NA_VALUES,
+                   "engine": "c", "skip_blank_lines": True}
+        if self.names is not None:
+            options.update(header=None, names=list(self.names))
+        return options
 
     def _text_columns(self, raw_header: list[str], header: list[str],
                       data: list[tuple[int, list[str]]]) -> dict[str, type]:
         by_name = [i for i, name in enumerate(header) if _is_text_column_name(name)]
         asked = []
-        normalised = {_normalise_name(name): i for i, name in enumerate(header)}
+        normalised = {normalise_name(name): i for i, name in enumerate(header)}
         for name in self.extra_text_columns:
             position = header.index(name) if name in header else normalised.get(
-                _normalise_name(name))
+                normalise_name(name))
             if position is None:
                 suggestion = closest_name(name, header)
                 hint = f" Did you mean {suggestion!r}?" if suggestion else ""
@@ -654,12 +913,147 @@ class _CsvReader:
         options = self._sniff()
         while True:
             attempt = dict(options)  # the slow path adds skiprows/usecols
+            ticks = next(_repair_ticks)
             try:
                 frame = self._read_with(attempt)
-                break
             except UnicodeDecodeError:
                 self._switch_encoding_after_decode_error()
-        return self._finish(frame, attempt)
+                continue
+            repaired = next(_repair_ticks) > ticks + 1
+            if self.errors == _REPAIR_ERRORS and repaired and self._bad_utf8_lines():
+                continue  # the file really is cp1252: read again, all of it
+            break
+        frame = self._finish(frame, attempt)
+        self._report_short_lines(frame)
+        return frame
+
+    def _bad_utf8_lines(self) -> bool:
+        """After a read that met bytes not valid UTF-8: list their lines as issues (they
+        were decoded as cp1252), or return True when the file really is cp1252.
+
+        One pass over the bytes, by blocks cut at line breaks; a strict decode per block
+        costs a few milliseconds per megabyte, so a 1M-line file is not read twice.
+        """
+        found = _Utf8Check([])
+        lines_before, carry = 0, b""
+        with self._open_binary() as handle:
+            while True:
+                block = handle.read(1 << 24)
+                data = carry + block
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                piece, carry = data[:cut], data[cut:]
+                check = _check_utf8(piece, lines_before)
+                found.bad += check.bad
+                found.n_bad_bytes += check.n_bad_bytes
+                found.multibyte += check.multibyte
+                lines_before += piece.count(b"\n")
+                if not block:
+                    break
+        if not found.bad:
+            return False
+        if found.really_cp1252:
+            self.errors = "strict"
+            self.encoding = "latin-1" if any(
+                byte in line for _, _, line in found.bad for byte in _CP1252_UNDEFINED
+            ) else "cp1252"
+            self.notes.append(f"encoding {self.encoding} detected (not valid UTF-8 at line "
+                              f"{found.bad[0][0]})")
+            return True
+        lines = [line for line, _, _ in found.bad]
+        self.notes.append(f"{_plural(len(lines), 'line')} not valid UTF-8 "
+                          f"({_list_lines(lines)}): decoded as cp1252 for "
+                          f"{'this line' if len(lines) == 1 else 'these lines'} only, the "
+                          f"rest of the file as UTF-8; see issues")
+        for line, byte, raw in found.bad:
+            column, value = self._bad_fields(raw)
+            self.issues.append((line, column, value,
+                                f"byte 0x{byte:02X} is not valid UTF-8 (the rest of the file is)",
+                                "decoded as cp1252 for this line only"))
+        return False
+
+    def _bad_fields(self, raw: bytes) -> tuple[str | None, str]:
+        """The columns of a line holding bytes not valid UTF-8, and their decoded value."""
+        repaired = raw.decode("utf-8", errors=_REPAIR_ERRORS).rstrip("\r")
+        marked = raw.decode("utf-8", errors="replace").rstrip("\r")
+        fields = next(iter(_csv_records([marked], self.sep)), [])
+        values = next(iter(_csv_records([repaired], self.sep)), [])
+        bad = [i for i, text in enumerate(fields) if "\ufffd" in text]
+        names = self.header_names
+        if len(fields) != len(values) or not bad or bad[-1] >= len(names):
+            return None, repaired  # a header or a record cut by a quoted line break
+        value = values[bad[0]] if len(bad) == 1 else repaired
+        return ", ".join(names[i] for i in bad), value
+
+    def _report_short_lines(self, frame: pd.DataFrame) -> None:
+        """List every line with fewer fields than the header in ``issues`` (kept, the
+        missing values left empty), with an exact count in the notes."""
+        width = len(self.header_names)
+        if width < 2 or frame.empty:
+            return
+        if self.short_lines is None:
+            if frame.iloc[:, width - 1].notna().all():
+                return  # a short line leaves the last column empty: none here
+            self.short_lines = self._count_short_lines(width)
+        short = [(line, n) for line, n in self.short_lines if n < width]
+        if not short:
+            return
+        note = (f"{_plural(len(short), 'line')} with fewer fields than the header "
+                f"({_list_lines([line for line, _ in short])}): the missing values are left "
+                f"empty")
+        if note not in self.notes:
+            self.notes.append(note)
+        for line, n_fields in short:
+            self.issues.append((line, ", ".join(self.header_names[n_fields:]), None,
+                                f"{n_fields} fields, expected {width} as in the header",
+                                "kept, missing values left empty"))
+
+    def _count_short_lines(self, width: int) -> list[tuple[int, int]]:
+        """(line, fields) of every record with fewer than ``width`` fields.
+
+        Without quotes in the file, numpy counts separators per line on the bytes (about
+        0.1 s per 50 MB); with quotes (separators or line breaks inside values), the csv
+        module reads every record.
+        """
+        if codecs.lookup(self.encoding).name in _ASCII_COMPATIBLE:
+            counted = self._count_fields_on_bytes()
+            if counted is not None:
+                return [(line, n) for line, n in counted if n < width]
+        short = []
+        header_pending = self.has_header
+        for _, first_line, _, fields in self._scan():
+            if not any(field.strip() for field in fields):
+                continue  # blank line
+            if header_pending:
+                header_pending = False
+            elif len(fields) < width:
+                short.append((first_line, len(fields)))
+        return short
+
+    def _count_fields_on_bytes(self) -> list[tuple[int, int]] | None:
+        """(line, fields) of the data lines with fewer fields than the widest possible
+        short line, counted on bytes; None when the file holds a quote."""
+        width = len(self.header_names)
+        found: list[tuple[int, int]] = []
+        lines_before, carry = 0, b""
+        header_pending = self.has_header
+        with self._open_binary() as handle:
+            while True:
+                block = handle.read(1 << 24)
+                data = carry + block
+                cut = data.rfind(b"\n") + 1 if block else len(data)
+                piece, carry = data[:cut], data[cut:]
+                if b'"' in piece:
+                    return None
+                n_fields, blank = _fields_per_line(piece, self.sep)
+                lines = np.flatnonzero(~blank)
+                if header_pending and len(lines):
+                    header_pending = False
+                    lines = lines[1:]
+                short = lines[n_fields[lines] < width]
+                found += [(lines_before + int(i) + 1, int(n_fields[i])) for i in short]
+                lines_before += len(blank)
+                if not block:
+                    return found
 
     def _switch_encoding_after_decode_error(self) -> None:
         """Move to the next encoding (utf-8 -> cp1252 -> latin-1), or raise if it was asked."""
@@ -726,13 +1120,15 @@ class _CsvReader:
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             if not self.progress:
                 return pd.read_csv(self.path, encoding=self.encoding,
+                                   encoding_errors=self.errors,
                                    compression=self.compression, **options)
             with self.path.open("rb") as raw, contextlib.ExitStack() as stack:
                 handle = (stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
                           if self.compression else raw)
                 # the bar follows the bytes read on disk, compressed or not
                 with _progress_monitor(raw, self.path.stat().st_size, self.name):
-                    return pd.read_csv(handle, encoding=self.encoding, **options)
+                    return pd.read_csv(handle, encoding=self.encoding,
+                                       encoding_errors=self.errors, **options)
 
     def _scan(self) -> Iterator[tuple[int, int, int, list[str]]]:
         """Yield ``(record index, first line, last line, fields)`` for every record.
@@ -741,6 +1137,10 @@ class _CsvReader:
         and error messages do; line numbers are physical, as a text editor shows them.
         """
         with self._open_text(self.encoding) as handle:
+            if self.sep == WHITESPACE:  # no quoted line breaks: one record per line
+                for index, line in enumerate(handle):
+                    yield index, index + 1, index + 1, line.split()
+                return
             reader = csv.reader(handle, delimiter=self.sep)
             last_line = 0
             try:
@@ -767,9 +1167,9 @@ class _CsvReader:
         """
         width = self.header_width
         bad: list[tuple[int, int, int, int]] = []  # index, first line, last line, fields
-        short: list[int] = []
+        short: list[tuple[int, int]] = []
         trailing = 0
-        header_seen = False
+        header_seen = not self.has_header
         for index, first_line, last_line, fields in self._scan():
             if not fields:  # blank line
                 continue
@@ -781,11 +1181,10 @@ class _CsvReader:
                 else:
                     trailing += 1
             elif len(fields) < width:
-                short.append(first_line)
+                short.append((first_line, len(fields)))
         if bad and self.on_bad_lines == "error":
             self._raise_ragged(bad)
-        if self.sample_short_note in self.notes:  # replaced by the exact count below
-            self.notes.remove(self.sample_short_note)
+        self.short_lines = short  # reported with the others by _report_short_lines
         if bad:
             self.rejected = self._rejected_frame(bad)
             self.notes.append(f"{_plural(len(bad), 'line')} rejected: more fields than the "
@@ -794,10 +1193,6 @@ class _CsvReader:
         if trailing:
             self.notes.append(f"{_plural(trailing, 'line')} ending with extra empty fields "
                               f"(trailing separators): ignored")
-        if short:
-            self.notes.append(f"{_plural(len(short), 'line')} with fewer fields than the "
-                              f"header ({_list_lines(short)}): the missing values are "
-                              f"left empty")
         options.update(skiprows={b[0] for b in bad} or None, usecols=list(range(width)))
         try:
             return self._pandas_read(options)
@@ -901,9 +1296,30 @@ class _CsvReader:
         for _, first_line, _, fields in self._scan():
             if fields and first_line not in rejected:
                 record += 1
-                if record == row + 1:  # record 0 is the header
+                if record == row + self.has_header:  # record 0 is the header, if any
                     return first_line
         return None
+
+
+def _fields_per_line(piece: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """Number of fields and blankness of each line of ``piece`` (no quotes in it)."""
+    array = np.frombuffer(piece, dtype=np.uint8)
+    ends = np.flatnonzero(array == 10)
+    if len(array) and (not len(ends) or ends[-1] != len(array) - 1):
+        ends = np.append(ends, len(array))  # last line without a line break
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    if sep == WHITESPACE:
+        is_field = ~np.isin(array, (9, 10, 13, 32))
+        field_starts = np.flatnonzero(is_field & ~np.concatenate([[False], is_field[:-1]]))
+        n_fields = np.searchsorted(field_starts, ends) - np.searchsorted(field_starts, starts)
+        return n_fields, n_fields == 0
+    separators = np.flatnonzero(array == ord(sep))
+    n_fields = np.searchsorted(separators, ends) - np.searchsorted(separators, starts) + 1
+    length = ends - starts
+    carriage = np.zeros(len(ends), dtype=bool)
+    has_text = length > 0
+    carriage[has_text] = array[ends[has_text] - 1] == 13
+    return n_fields, (length - carriage) == 0
 
 
 def _at_line(line: int | None) -> str:

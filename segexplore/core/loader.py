@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from .base import ContactBase
 from .clean import NestedColumns, clean_activity, clean_contacts, flatten_nested
 from .columns import MULTI_VALUE_SEPARATOR
 from .io import read_table
+from .parsing import DEFAULT_TZ
 from .report import CleanReport, FileRows, ProblemLog
 from .schema import infer_roles, map_columns
 
@@ -39,11 +41,11 @@ def _source_name(source: Any, table: str) -> str:
     return f"<{table} DataFrame>"
 
 
-def _row_labels(source: Any, frame: pd.DataFrame) -> np.ndarray:
+def _row_labels(source: Any, frame: pd.DataFrame, header: bool = True) -> np.ndarray:
     """How a row is named in messages: its line in the file (header = 1), or its index label."""
     if isinstance(source, pd.DataFrame):
         return np.asarray(source.index, dtype=object)
-    return FileRows(len(frame))
+    return FileRows(len(frame), first=2 if header else 1)
 
 
 def read_base(
@@ -59,6 +61,8 @@ def read_base(
     decimal: Any = None,
     dayfirst: Any = None,
     sheet_name: Any = None,
+    names: Any = None,
+    tz: str = DEFAULT_TZ,
     clean: bool = True,
     strict: bool = False,
     as_of: Any = None,
@@ -82,6 +86,15 @@ def read_base(
         Separator of multi-valued contact columns, e.g. ``{"interests": ";"}``.
     sep, encoding, decimal, dayfirst, sheet_name : optional
         Override what is detected, once for all tables or per table (``{"contacts": ";"}``).
+    names : list of str, or dict of lists, optional
+        Column names of a CSV file without header line, usually per table:
+        ``names={"orders": ["customer_id", "date", "number_of_cds", "dollar_value"]}``
+        (lines are then numbered from 1 for the first data line).
+    tz : str, default "UTC"
+        Zone of every timestamp of the base. Dates carrying a zone (time-zone-aware
+        Parquet or DataFrame columns, ISO text with an offset such as ``+02:00`` or
+        ``Z``, Unix times) are converted to it, then stored without zone; dates
+        without one are taken as written in it. The read notes say what was converted.
     clean : bool, default True
         Normalise, validate and de-duplicate. ``False`` only maps column names and parses
         dates.
@@ -134,11 +147,14 @@ def read_base(
         frame, info = read_table(
             sources[table], sep=_per_table(sep, table), encoding=_per_table(encoding, table),
             decimal=_per_table(decimal, table), sheet_name=_per_table(sheet_name, table),
-            progress=False,
+            names=_per_table(names, table), tz=tz, progress=False,
         )
+        mapping_notes: list[str] = []
         renames, missing = map_columns(frame, table, columns.get(table),
-                                       source=_source_name(sources[table], table))
-        labels = _row_labels(sources[table], frame)
+                                       source=_source_name(sources[table], table),
+                                       notes=mapping_notes)
+        info = dataclasses.replace(info, notes=info.notes + tuple(mapping_notes))
+        labels = _row_labels(sources[table], frame, info.header)
         # Lists and dicts (Parquet list<string>, structs) become text before anything
         # hashes them: pandas cannot count distinct lists.
         frame, flattened = flatten_nested(frame.rename(columns=renames), table=table,
@@ -148,6 +164,11 @@ def read_base(
     def keep(table: str, result) -> None:
         frames[table], report.reads[table], missing, labels[table], nested[table] = result
         schema_problems.extend(missing)
+        read_issues = report.reads[table].issues  # short lines, lines not valid UTF-8...
+        problems.add(table=table, file=_source_name(sources[table], table),
+                     rows=read_issues["line"], column=read_issues["column"].to_numpy(),
+                     values=read_issues["value"], problem=read_issues["problem"].to_numpy(),
+                     action=read_issues["action"].to_numpy())
         report.row_labels[table] = labels[table]
         report.inputs[table] = len(frames[table])
         bar.update(1)
@@ -168,9 +189,9 @@ def read_base(
                 frames["contacts"], file=_source_name(sources["contacts"], "contacts"),
                 rows=labels["contacts"], problems=problems,
                 dayfirst=_per_table(dayfirst, "contacts"), separators=contact_separators,
-                now=now,
+                now=now, tz=tz,
             ) if clean else _unclean_contacts(frames["contacts"], labels["contacts"], problems,
-                                              _per_table(dayfirst, "contacts"), now)
+                                              _per_table(dayfirst, "contacts"), now, tz)
         for table, future in pending.items():
             keep(table, future.result())
     if schema_problems:
@@ -194,7 +215,7 @@ def read_base(
             frames[table], table=table, file=_source_name(sources[table], table),
             rows=labels[table], contacts=cleaned, problems=problems,
             dayfirst=_per_table(dayfirst, table), now=now,
-            decimal=report.reads[table].decimal,
+            decimal=report.reads[table].decimal, tz=tz,
         )
         tables[table] = clean_frame
         report.rejects[table] = rejects
@@ -249,7 +270,7 @@ def _count_inactive(base: ContactBase) -> int:
     return int((~active).sum())
 
 
-def _unclean_contacts(frame, rows, problems, dayfirst, now):
+def _unclean_contacts(frame, rows, problems, dayfirst, now, tz=DEFAULT_TZ):
     """``clean=False``: parse dates, keep every row as it is."""
     from .clean import ContactsCleaned, _parse_date_column
 
@@ -259,7 +280,8 @@ def _unclean_contacts(frame, rows, problems, dayfirst, now):
     for column in ("birth_date", "signup_date", "consent_date"):
         if column in frame.columns:
             frame[column] = _parse_date_column(frame, column, dayfirst=dayfirst, file="",
-                                               table="contacts", rows=rows, problems=problems)
+                                               table="contacts", rows=rows, problems=problems,
+                                               tz=tz)
     ids = frame["contact_id"]
     id_map = pd.Series(ids.to_numpy(), index=ids.to_numpy())
     id_map = id_map[~id_map.index.duplicated()]
@@ -269,7 +291,8 @@ def _unclean_contacts(frame, rows, problems, dayfirst, now):
                            [("cleaning skipped", len(frame), "clean=False")])
 
 
-def _unclean_activity(frame, *, table, file, rows, contacts, problems, dayfirst, now, decimal):
+def _unclean_activity(frame, *, table, file, rows, contacts, problems, dayfirst, now, decimal,
+                      tz=DEFAULT_TZ):
     """``clean=False``: keep every row; only parse timestamps and key rows by contact_id."""
     from .clean import _empty_rejects, _map_ids, normalise_emails
     from .io import parse_datetimes
@@ -284,7 +307,7 @@ def _unclean_activity(frame, *, table, file, rows, contacts, problems, dayfirst,
         frame["contact_id"] = ids.where(found)
     if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"].dtype):
         parsed, info = parse_datetimes(frame["timestamp"], dayfirst=dayfirst,
-                                       column="timestamp", path=file)
+                                       column="timestamp", path=file, tz=tz)
         failed = (parsed.isna() & frame["timestamp"].notna()).to_numpy()
         problems.add(table=table, file=file, rows=rows[failed], column="timestamp",
                      values=frame.loc[failed, "timestamp"], problem="not a date",

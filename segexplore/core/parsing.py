@@ -3,7 +3,8 @@
 This module owns the column parsers the schema and cleaning steps call after reading:
 
 * :func:`parse_datetimes` (with :class:`DateParseInfo`): mixed date layouts, day/month
-  order detection, Excel serial numbers and Unix times, offsets dropped to wall time;
+  order detection, compact ``YYYYMMDD`` dates, Excel serial numbers and Unix times,
+  offsets and time zones converted to one zone (UTC unless asked);
 * :func:`parse_numbers`: decimal commas, thousands separators, currency signs and
   accounting negatives.
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["DateParseInfo", "parse_datetimes", "parse_numbers"]
+__all__ = ["DateParseInfo", "parse_datetimes", "parse_numbers", "check_timezone"]
 
 
 def _plural(count: int, noun: str) -> str:
@@ -37,6 +38,11 @@ EXCEL_SERIAL_RANGE = (61.0, 73050.0)
 #: Unix times taken as dates, 1980-01-01 to 2100-01-01, in seconds then milliseconds.
 UNIX_SECONDS_RANGE = (315_532_800.0, 4_102_444_800.0)
 UNIX_MILLISECONDS_RANGE = (315_532_800_000.0, 4_102_444_800_000.0)
+#: Integers read as compact ``YYYYMMDD`` dates (CDNOW's ``19970101``): 1900-01-01 to
+#: 2100-12-31, and only when month and day are valid. Disjoint from the ranges above.
+COMPACT_DATE_RANGE = (19_000_101.0, 21_001_231.0)
+#: Zone that offsets and time-zone-aware values are converted to when none is asked.
+DEFAULT_TZ = "UTC"
 
 # Patterns run by pyarrow (RE2): [0-9] and [ ] rather than \d and \s, which make
 # pandas fall back to Python's re, 20 times slower.
@@ -45,6 +51,7 @@ _OFFSET = r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)"  # Z, +02, +0200, +02:00
 _TIME_PART = r"(?:(?:[ ]+|T)(" + _CLOCK + r"))?"
 _ISO_RE = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[T ]" + _CLOCK + r"(?: *" + _OFFSET + r")?)?"
 _ISO_OFFSET_RE = r"^(.*" + _CLOCK + r") *" + _OFFSET + r"$"
+_NUMBER_TEXT_RE = r"[0-9]+(?:\.[0-9]+)?"  # digits only: compact dates, Unix or Excel numbers
 _DMY_LIKE_RE = r"[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-][0-9]{2,4}"
 _FIRST_ABOVE_12_RE = r"(?:1[3-9]|[2-9][0-9])[/.\-]"
 _SECOND_ABOVE_12_RE = r"[0-9]{1,2}[/.\-](?:1[3-9]|[2-9][0-9])[/.\-]"
@@ -106,6 +113,18 @@ class DateParseInfo:
                  f"{len(self.failures):,} failures"]
         return "\n".join(lines + [f"  - {note}" for note in self.notes])
 
+    def summary(self) -> str:
+        """One line for a report step: order, layouts with their counts, notes.
+
+        Examples
+        --------
+        >>> DateParseInfo(dayfirst=True, formats=(("%Y%m%d", 3),)).summary()
+        'day-first; layouts %Y%m%d (3)'
+        """
+        formats = ", ".join(f"{label} ({count:,})" for label, count in self.formats) or "none"
+        return "; ".join([f"{'day' if self.dayfirst else 'month'}-first",
+                          f"layouts {formats}", *self.notes])
+
     __repr__ = __str__
 
 
@@ -122,18 +141,47 @@ def _where(path: str | None, column: str) -> str:
     return ", ".join(parts) + ": " if parts else ""
 
 
+def check_timezone(tz: str) -> str:
+    """Return ``tz`` if pandas knows the zone, else raise a ValueError naming it.
+
+    Examples
+    --------
+    >>> check_timezone("Europe/Paris")
+    'Europe/Paris'
+    """
+    try:
+        pd.Timestamp("2000-01-01").tz_localize(tz)
+    except Exception as error:  # zoneinfo, pytz and dateutil each raise their own type
+        raise ValueError(f"unknown time zone {tz!r}: use a name such as 'UTC' or "
+                         f"'Europe/Paris'") from error
+    return tz
+
+
+def _to_zone(stamps: pd.Series, tz: str) -> pd.Series:
+    """Time-zone-aware stamps -> naive wall times in ``tz``."""
+    return stamps.dt.tz_convert(tz).dt.tz_localize(None)
+
+
 def parse_datetimes(values: pd.Series, *, dayfirst: bool | None = None, column: str = "",
-                    path: str | None = None) -> tuple[pd.Series, DateParseInfo]:
+                    path: str | None = None, tz: str = DEFAULT_TZ
+                    ) -> tuple[pd.Series, DateParseInfo]:
     """Parse a column of dates that may mix layouts, without a Python loop over strings.
 
     Understood: ISO 8601 (``2024-03-15``, ``2024-03-15 10:22:01``, ``...T10:22:01Z``,
     offsets such as ``+02:00``), ``2024/03/15``, ``15/03/2024`` with ``/``, ``-`` or ``.``
-    and an optional ``HH:MM[:SS]`` time, two-digit years, Excel serial numbers and Unix
-    times (numeric input only, in plausible ranges), and datetime values.
+    and an optional ``HH:MM[:SS]`` time, two-digit years, and datetime values. Numbers,
+    or text made only of digits, are dates when they fall in a plausible range: compact
+    ``YYYYMMDD`` dates (``19970101``, 1900-2100, valid month and day), Excel serial day
+    numbers (61-73050) and Unix times in seconds or milliseconds (1980-2100). Callers
+    pass only columns known to hold dates (by their name), so a count is never turned
+    into a date by accident.
 
-    Time-zone offsets are dropped: the result is the wall time as written, naive (an
-    event logged "10:22+02:00" stays at 10:22), so that dates read from CSV and Excel
-    compare alike.
+    Time zones: the result is naive, in one zone, ``tz`` (UTC by default). A value that
+    carries its zone (``10:22+02:00``, ``10:22Z``, a time-zone-aware column, a Unix
+    time) is converted to ``tz``, never silently reinterpreted: "10:22+02:00" becomes
+    08:22 in UTC, 10:22 with ``tz="Europe/Paris"`` in summer. A naive value (no offset)
+    is taken as already written in ``tz`` and kept as it is. A note says what was
+    converted.
 
     Day/month order of ``dd/mm/yyyy``-like values, unless ``dayfirst`` is given: a
     first number above 12 proves day-first, a second number above 12 month-first; both
@@ -147,6 +195,8 @@ def parse_datetimes(values: pd.Series, *, dayfirst: bool | None = None, column: 
         Force the day/month order.
     column, path : str, optional
         Used in the notes only.
+    tz : str, default "UTC"
+        Zone of the result: values with an offset or a time zone are converted to it.
 
     Returns
     -------
@@ -155,8 +205,9 @@ def parse_datetimes(values: pd.Series, *, dayfirst: bool | None = None, column: 
         listed in ``DateParseInfo.failures``).
     """
     where = _where(path, column)
+    check_timezone(tz)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return _datetimes_as_naive_ns(values, where)
+        return _datetimes_as_naive_ns(values, where, tz)
     fast = _plain_iso_datetimes(values, dayfirst)
     if fast is not None:
         return fast
@@ -166,15 +217,26 @@ def parse_datetimes(values: pd.Series, *, dayfirst: bool | None = None, column: 
     failures: list[pd.DataFrame] = []
     strings, numbers, objects = _split_by_kind(values)
     if len(objects):
-        failures.append(_take_datetime_objects(values.iloc[objects], objects, out, counts))
+        failures.append(_take_datetime_objects(values.iloc[objects], objects, out, counts,
+                                               notes, where, tz))
+    number_values = values.iloc[numbers].to_numpy(dtype="float64")
+    number_texts = values.iloc[numbers].tolist()
+    text = values.iloc[strings].astype("str").reset_index(drop=True).str.strip()
+    digits = text.str.fullmatch(_NUMBER_TEXT_RE).to_numpy(dtype=bool, na_value=False)
+    if digits.any():  # "19970101", "1704067200": numbers written as text
+        numbers = np.concatenate([numbers, strings[digits]])
+        number_values = np.concatenate([number_values,
+                                        text[digits].astype("float64").to_numpy()])
+        number_texts += text[digits].tolist()
+        strings, text = strings[~digits], text[~digits].reset_index(drop=True)
     if len(numbers):
-        failures.append(_parse_date_numbers(values.iloc[numbers], numbers, out, counts))
+        failures.append(_parse_date_numbers(number_values, number_texts, numbers, out, counts,
+                                            notes, where, tz))
     chosen_dayfirst = True if dayfirst is None else dayfirst
     ambiguous = False
     if len(strings):
-        text = values.iloc[strings].astype("str").reset_index(drop=True).str.strip()
         chosen_dayfirst, ambiguous, string_failures = _parse_date_strings(
-            text, strings, out, counts, notes, dayfirst, where)
+            text, strings, out, counts, notes, dayfirst, where, tz)
         failures.append(string_failures)
     result = pd.Series(out, index=values.index, name=values.name)
     failure_frame = (pd.concat(failures, ignore_index=True).sort_values("row", ignore_index=True)
@@ -214,12 +276,13 @@ def _plain_iso_datetimes(values: pd.Series, dayfirst: bool | None
     return parsed.astype("datetime64[ns]").rename(values.name), info
 
 
-def _datetimes_as_naive_ns(values: pd.Series, where: str) -> tuple[pd.Series, DateParseInfo]:
+def _datetimes_as_naive_ns(values: pd.Series, where: str,
+                           tz: str) -> tuple[pd.Series, DateParseInfo]:
     notes = []
     result = values
     if getattr(values.dt, "tz", None) is not None:
-        result = values.dt.tz_localize(None)  # wall time as written, like strings
-        notes.append(f"{where}time zone {values.dt.tz} dropped: wall times kept")
+        result = _to_zone(values, tz)  # the same instant, in the zone of every other date
+        notes.append(f"{where}time zone {values.dt.tz} converted to {tz}, stored without zone")
     if result.dtype != np.dtype("datetime64[ns]"):
         result = result.astype("datetime64[ns]")
     return result, DateParseInfo(dayfirst=True, formats=(("datetime", int(values.notna().sum())),),
@@ -249,10 +312,17 @@ def _split_by_kind(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _take_datetime_objects(objects: pd.Series, positions: np.ndarray, out: np.ndarray,
-                           counts: dict[str, int]) -> pd.DataFrame:
-    """datetime/date cells (Excel): wall time kept, years beyond nanoseconds are failures."""
+                           counts: dict[str, int], notes: list[str], where: str,
+                           tz: str) -> pd.DataFrame:
+    """datetime/date cells (Excel, Python objects): aware ones converted to ``tz``, naive
+    ones kept; years beyond nanoseconds are failures."""
     stamps = [pd.Timestamp(value) for value in objects]
-    stamps = [stamp.tz_localize(None) if stamp.tzinfo else stamp for stamp in stamps]
+    aware = sum(stamp.tzinfo is not None for stamp in stamps)
+    if aware:
+        notes.append(f"{where}{_plural(aware, 'value')} with a time zone converted to {tz}, "
+                     f"stored without zone")
+    stamps = [stamp.tz_convert(tz).tz_localize(None) if stamp.tzinfo else stamp
+              for stamp in stamps]
     fits = np.array([1678 <= stamp.year <= 2261 for stamp in stamps], dtype=bool)
     out[positions[fits]] = [stamp for stamp, ok in zip(stamps, fits, strict=True) if ok]
     counts["datetime"] = int(fits.sum())
@@ -261,11 +331,31 @@ def _take_datetime_objects(objects: pd.Series, positions: np.ndarray, out: np.nd
                           ["year outside 1678-2261, the range of pandas timestamps"] * len(bad))
 
 
-def _parse_date_numbers(numbers: pd.Series, positions: np.ndarray, out: np.ndarray,
-                        counts: dict[str, int]) -> pd.DataFrame:
-    """Excel serial days or Unix seconds/milliseconds, chosen per value by range."""
-    floats = numbers.to_numpy(dtype="float64")
+_OUT_OF_RANGES = ("number outside the ranges of Excel serial dates (61-73050, 1900-2099), "
+                  "compact dates (YYYYMMDD, 1900-2100) and Unix times (1980-2100)")
+_BAD_COMPACT = "8-digit number that is not a valid YYYYMMDD date"
+
+
+def _parse_date_numbers(floats: np.ndarray, originals: list, positions: np.ndarray,
+                        out: np.ndarray, counts: dict[str, int], notes: list[str], where: str,
+                        tz: str) -> pd.DataFrame:
+    """Compact YYYYMMDD dates, Excel serial days or Unix seconds/milliseconds, chosen per
+    value by range (the ranges are disjoint). ``originals`` are the values as written."""
+    problems = np.full(len(floats), _OUT_OF_RANGES, dtype=object)
     done = np.zeros(len(floats), dtype=bool)
+    compact = ((floats >= COMPACT_DATE_RANGE[0]) & (floats <= COMPACT_DATE_RANGE[1])
+               & (floats == np.floor(floats)))
+    if compact.any():
+        days = pd.to_datetime(pd.Series(floats[compact].astype("int64").astype("str")),
+                              format="%Y%m%d", errors="coerce").to_numpy(dtype="datetime64[ns]")
+        valid = ~np.isnat(days)
+        where_compact = np.flatnonzero(compact)
+        out[positions[where_compact[valid]]] = days[valid]
+        done[where_compact[valid]] = True
+        problems[where_compact[~valid]] = _BAD_COMPACT
+        if valid.any():
+            counts["%Y%m%d"] = int(valid.sum())
+    unix = 0
     for label, (low, high), unit, origin in (
         ("Excel serial number", EXCEL_SERIAL_RANGE, "D", "1899-12-30"),
         ("Unix time (seconds)", UNIX_SECONDS_RANGE, "s", "unix"),
@@ -274,18 +364,21 @@ def _parse_date_numbers(numbers: pd.Series, positions: np.ndarray, out: np.ndarr
         match = (floats >= low) & (floats <= high)
         if match.any():
             stamps = pd.to_datetime(floats[match], unit=unit, origin=origin).round("ms")
+            if origin == "unix" and tz != "UTC":  # a Unix time is an instant, in UTC
+                stamps = stamps.tz_localize("UTC").tz_convert(tz).tz_localize(None)
+                unix += int(match.sum())
             out[positions[match]] = stamps.to_numpy(dtype="datetime64[ns]")
             counts[label] = int(match.sum())
             done |= match
+    if unix:
+        notes.append(f"{where}{_plural(unix, 'Unix time')} (UTC instants) converted to {tz}")
     bad = np.flatnonzero(~done)
-    return _failure_frame(positions[bad], numbers.iloc[bad].tolist(),
-                          ["number outside the ranges of Excel serial dates (61-73050, "
-                           "1900-2099) and Unix times (1980-2100)"] * len(bad))
+    return _failure_frame(positions[bad], [originals[i] for i in bad], problems[bad].tolist())
 
 
 def _parse_date_strings(text: pd.Series, positions: np.ndarray, out: np.ndarray,
                         counts: dict[str, int], notes: list[str], dayfirst: bool | None,
-                        where: str) -> tuple[bool, bool, pd.DataFrame]:
+                        where: str, tz: str) -> tuple[bool, bool, pd.DataFrame]:
     """Classify strings by layout (RE2 regex), rewrite them to ISO text, parse them at once.
 
     ``text`` has a RangeIndex; ``positions`` maps it to positions in the caller's series.
@@ -309,15 +402,8 @@ def _parse_date_strings(text: pd.Series, positions: np.ndarray, out: np.ndarray,
         if not match.any():
             continue
         matched = subset[match]
-        if date_class.rewrite_dayfirst is None:  # ISO already: only drop offsets
-            with_offset = matched.str.fullmatch(_ISO_OFFSET_RE).to_numpy(dtype=bool,
-                                                                          na_value=False)
-            if with_offset.any():
-                notes.append(f"{where}time-zone offsets dropped in "
-                             f"{_plural(int(with_offset.sum()), 'value')}: times kept as "
-                             f"written (wall time)")
-                matched = matched.str.replace(_ISO_OFFSET_RE, r"\1", regex=True)
-            iso = matched
+        if date_class.rewrite_dayfirst is None:  # ISO already: only resolve offsets
+            iso = _resolve_offsets(matched, tz, notes, where)
         else:
             rewrite = date_class.rewrite_dayfirst if chosen else date_class.rewrite_monthfirst
             iso = matched.str.replace("^" + date_class.pattern + "$", rewrite,
@@ -347,6 +433,27 @@ def _parse_date_strings(text: pd.Series, positions: np.ndarray, out: np.ndarray,
                               text.iloc[failed_rows[order]].tolist(),
                               [problems[i] for i in order])
     return chosen, ambiguous, failures
+
+
+def _resolve_offsets(matched: pd.Series, tz: str, notes: list[str], where: str) -> pd.Series:
+    """Rewrite ISO values that carry an offset (``+02:00``, ``Z``) as naive ISO text in
+    ``tz``: the instant is kept, so 10:00+02:00 is 08:00 in UTC."""
+    with_offset = matched.str.fullmatch(_ISO_OFFSET_RE).to_numpy(dtype=bool, na_value=False)
+    if not with_offset.any():
+        return matched
+    written = matched[with_offset]
+    compact = (written.str.replace(r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}) +", r"\1T", regex=True)
+               .str.replace(r" +([-+Z])", r"\1", regex=True))  # "10:00 +01:00" -> "10:00+01:00"
+    instants = pd.to_datetime(compact, format="ISO8601", utc=True, errors="coerce")
+    parsed = instants.notna().to_numpy()
+    # An unparseable value (month 13...) loses its offset and fails later with its reason.
+    rewritten = written.str.replace(_ISO_OFFSET_RE, r"\1", regex=True)
+    rewritten[parsed] = _to_zone(instants[parsed], tz).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+    notes.append(f"{where}time-zone offsets converted to {tz} in "
+                 f"{_plural(int(parsed.sum()), 'value')} (stored without zone)")
+    result = matched.copy()
+    result[with_offset] = rewritten
+    return result
 
 
 def _date_problem(iso_text: str, conflicting: bool, dayfirst: bool) -> str:

@@ -25,11 +25,15 @@ __all__ = ["ROLES", "ALIASES", "REQUIRED", "Roles", "normalise_name", "map_colum
 
 ROLES = ("id", "email", "consent", "date", "categorical", "numeric", "boolean", "multi", "text")
 
-#: Common names of each canonical column, per table, compared after :func:`normalise_name`.
+#: Common names of each canonical column, per table. Headers are compared by
+#: :func:`header_key`: without accents, case, punctuation, spaces or little words, so
+#: ``"N° de commande"`` matches ``n_commande`` and ``"Adresse e-mail"`` ``adresse_email``.
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "contacts": {
         "contact_id": ("contact_id", "id", "customer_id", "client_id", "user_id", "id_client",
-                       "identifiant", "contact", "customer"),
+                       "identifiant", "contact", "customer", "numero_client", "n_client",
+                       "no_client", "num_client", "ref_client", "reference_client",
+                       "customer_number", "customer_no"),
         "email": ("email", "e_mail", "mail", "email_address", "adresse_email", "adresse_mail",
                   "courriel"),
         "first_name": ("first_name", "firstname", "prenom", "given_name"),
@@ -58,7 +62,8 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "events": {
         "contact_id": ("contact_id", "customer_id", "client_id", "user_id", "id_client",
-                       "contact"),
+                       "contact", "numero_client", "n_client", "no_client", "num_client",
+                       "ref_client", "reference_client", "customer_number", "customer_no"),
         "email": ("email", "e_mail", "mail", "email_address", "courriel"),
         "timestamp": ("timestamp", "ts", "date", "occurred_at", "event_time", "datetime",
                       "time", "created_at", "event_date", "horodatage"),
@@ -72,9 +77,12 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "orders": {
         "order_id": ("order_id", "id", "commande_id", "order_number", "numero_commande",
-                     "id_commande", "order", "commande"),
+                     "id_commande", "order", "commande", "n_commande", "no_commande",
+                     "num_commande", "reference_commande", "ref_commande", "order_no",
+                     "order_ref", "order_reference"),
         "contact_id": ("contact_id", "customer_id", "client_id", "user_id", "id_client",
-                       "contact"),
+                       "contact", "numero_client", "n_client", "no_client", "num_client",
+                       "ref_client", "reference_client", "customer_number", "customer_no"),
         "email": ("email", "e_mail", "mail", "email_address", "courriel"),
         "timestamp": ("timestamp", "order_date", "date", "created_at", "ordered_at",
                       "date_commande", "ts", "datetime", "occurred_at"),
@@ -104,11 +112,36 @@ _FIXED_ROLES = {
 _DATE_NAME = re.compile(r"(^|_)(date|dt|at|time|timestamp|jour|naissance)($|_)")
 
 
+#: Little words left out when headers are matched ("Date de naissance", "N° de commande").
+_LITTLE_WORDS = frozenset({"de", "du", "des", "d", "la", "le", "les", "l", "of", "the"})
+
+
 def normalise_name(name: object) -> str:
-    """Lower-case, strip accents and punctuation: ``"Code Postal"`` -> ``"code_postal"``."""
-    text = unicodedata.normalize("NFKD", str(name))
+    """Lower-case, strip accents and punctuation: ``"Code Postal"`` -> ``"code_postal"``.
+
+    Examples
+    --------
+    >>> normalise_name("N° de commande"), normalise_name("Nº commande")
+    ('n_de_commande', 'no_commande')
+    """
+    text = unicodedata.normalize("NFKD", str(name))  # "º" -> "o", "é" -> "e" + accent
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def header_key(name: object) -> str:
+    """What two headers must share to mean the same column: :func:`normalise_name`
+    without separators or little words, so spelling variants of one alias all match.
+
+    Examples
+    --------
+    >>> header_key("Date de naissance") == header_key("date_naissance")
+    True
+    >>> header_key("E-mail"), header_key("Réf. commande"), header_key("N° de commande")
+    ('email', 'refcommande', 'ncommande')
+    """
+    words = normalise_name(name).split("_")
+    return "".join(word for word in words if word not in _LITTLE_WORDS)
 
 
 @dataclass(frozen=True)
@@ -142,9 +175,16 @@ class Roles:
 
 def map_columns(
     frame: pd.DataFrame, table: str, mapping: Mapping[str, str] | None = None,
-    *, source: str = "",
+    *, source: str = "", notes: list[str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """Find the canonical name of each column of ``frame``.
+
+    Headers match an alias by :func:`header_key` (accents, case, punctuation and little
+    words ignored). When several columns match one canonical name (``E-mail`` and
+    ``email``), the one named exactly so wins, else the first alias, else the first
+    column; if their values differ, that is a problem (the analyst chooses with
+    ``mapping``), else a note. A column that would collide with a renamed one (``email``
+    when ``mapping`` maps ``E-mail`` to ``email``) is renamed ``email_unused``.
 
     Parameters
     ----------
@@ -155,6 +195,8 @@ def map_columns(
         The analyst's own ``{column in the file: canonical name}``; it wins over aliases.
     source : str
         File name used in messages.
+    notes : list of str, optional
+        Sentences on what was chosen are appended here (two columns for one name...).
 
     Returns
     -------
@@ -179,18 +221,35 @@ def map_columns(
         )
     renames: dict[str, str] = dict(mapping)
     taken = set(renames.values())
-    by_normalised = {normalise_name(c): c for c in existing if c not in renames}
+    problems: list[str] = []
+    where = source or table
+    by_key: dict[str, list[str]] = {}
+    for column in existing:
+        if column not in renames and header_key(column):
+            by_key.setdefault(header_key(column), []).append(column)
     for canonical, aliases in ALIASES[table].items():
         if canonical in taken:
             continue
-        for alias in aliases:
-            original = by_normalised.get(alias)
-            if original is not None and original not in renames:
-                renames[original] = canonical
-                taken.add(canonical)
-                break
+        candidates = [column for alias in dict.fromkeys(header_key(a) for a in aliases)
+                      for column in by_key.get(alias, []) if column not in renames]
+        candidates = list(dict.fromkeys(candidates))
+        if not candidates:
+            continue
+        candidates.sort(key=lambda column: column != canonical)  # stable: exact name first
+        renames[candidates[0]] = canonical
+        taken.add(canonical)
+        for other in candidates[1:]:
+            _two_columns_one_name(frame, candidates[0], other, canonical, where,
+                                  problems, notes)
+    # A column left with the name another column now takes would make two of them.
+    for column in existing:
+        if column not in renames and column in taken:
+            unused = _free_name(f"{column}_unused", existing, renames)
+            renames[column] = unused
+            if notes is not None:
+                notes.append(f"{where}: column {column!r} renamed {unused!r}: the column "
+                             f"mapping gives its name to another column")
     # An events/orders table keyed by email needs no contact_id.
-    problems = []
     for options in REQUIRED[table]:
         if not taken.intersection(options):
             wanted = " or ".join(repr(o) for o in options)
@@ -202,6 +261,38 @@ def map_columns(
                 f"columns are {existing}.{hint}"
             )
     return renames, problems
+
+
+def _two_columns_one_name(frame: pd.DataFrame, chosen: str, other: str, canonical: str,
+                          where: str, problems: list[str], notes: list[str] | None) -> None:
+    """Report a second column matching ``canonical``: a note if it holds the same values,
+    else a problem saying how to choose (picking one silently could miscount)."""
+    first = frame[chosen].astype("string").str.strip()
+    second = frame[other].astype("string").str.strip()
+    differ = ~((first == second).fillna(False) | (first.isna() & second.isna()))
+    n_differ = int(differ.sum())
+    if not n_differ:
+        if notes is not None:
+            notes.append(f"{where}: columns {chosen!r} and {other!r} both mean {canonical} and "
+                         f"hold the same values: {chosen!r} used, {other!r} kept as it is")
+        return
+    at = int(np.argmax(differ.to_numpy()))
+    example = f"{frame[chosen].iloc[at]!r} vs {frame[other].iloc[at]!r}"
+    problems.append(
+        f"{where}: columns {chosen!r} and {other!r} both mean {canonical} but differ on "
+        f"{n_differ:,} row{'s' if n_differ > 1 else ''} (e.g. {example}); say which to use, "
+        f"e.g. columns={{{other!r}: {canonical!r}}} (the other is then kept under its own "
+        f"name, or as {canonical + '_unused'!r} if it is named {canonical!r})")
+
+
+def _free_name(name: str, existing: list[str], renames: Mapping[str, str]) -> str:
+    """``name``, or ``name_2``, ``name_3``... if a column already has it."""
+    used = set(existing) | set(renames.values())
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate
 
 
 def value_kind(dtype) -> str:
