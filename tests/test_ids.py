@@ -208,3 +208,27 @@ def test_every_event_and_order_lands_on_its_contact(case):
                 active |= {survivor[out_id(v)] for v in recent["contact_id"]}
         steps = base.report.steps.set_index("step")
         assert int(steps.loc["inactive flagged", "rows"]) == len(set(expected_ids) - active)
+
+
+def test_a_blank_id_cell_does_not_turn_integer_ids_into_floats(tmp_path):
+    """pandas reads an integer column with one blank cell as float: 1 -> 1.0. The row
+    without an id is rejected; the others keep their integer ids."""
+    (tmp_path / "contacts.csv").write_text(
+        "contact_id,email\n1,a@example.fr\n,b@example.fr\n2147483653,c@example.fr\n",
+        encoding="utf-8")
+    (tmp_path / "events.csv").write_text(
+        "contact_id,timestamp,event_type\n1,2026-10-05,open\n1,2026-10-06,open\n"
+        ",2026-10-06,open\n2147483653,2026-10-07,open\n", encoding="utf-8")
+    base = se.read_base(tmp_path / "contacts.csv", tmp_path / "events.csv", as_of=AS_OF,
+                        now=NOW)
+    ids = base.contacts["contact_id"]
+    assert ids.tolist() == [1, 2147483653]
+    assert pd.api.types.is_integer_dtype(ids.dtype)
+    assert base.events["contact_id"].tolist() == [1, 1, 2147483653]
+    assert pd.api.types.is_integer_dtype(base.events["contact_id"].dtype)
+    assert base.features["opens_30d"].tolist() == [2, 1]
+    assert base.rejects["contacts"]["reason"].tolist() == ["contact_id is missing"]
+    assert base.rejects["events"]["reason"].tolist() == ["contact_id is missing"]
+    # Ids with a fraction are not integers: they stay as they are.
+    odd = se.read_base(pd.DataFrame({"contact_id": [1.5, 2.0], "email": ["a@x.fr", "b@x.fr"]}))
+    assert odd.contacts["contact_id"].tolist() == [1.5, 2.0]

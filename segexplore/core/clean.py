@@ -415,6 +415,7 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
         reject_blocks.append(_reject_frame(raw, positions, "contact_id is missing",
                                            table="contacts", file=file, rows=rows))
         alive[positions] = False
+    frame["contact_id"] = _integer_ids(frame["contact_id"], alive)
 
     # Dates first: the merge keeps the earliest signup date.
     for column in ("birth_date", "signup_date", "consent_date", "updated_at"):
@@ -504,6 +505,21 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
                                               index=merges["contact_id"].to_numpy())])
     id_map = id_map[~id_map.index.duplicated(keep="first")]
     return ContactsCleaned(contacts, merges, rejects, id_map, None, steps, alive)
+
+
+def _integer_ids(ids: pd.Series, alive: np.ndarray) -> pd.Series:
+    """Float ids that are all whole numbers back to integers (rows not alive set to 0).
+
+    pandas reads an integer column with one blank cell as float (``1`` -> ``1.0``); once
+    the rows without an id are rejected, the others get their integer ids back.
+    """
+    if not pd.api.types.is_float_dtype(ids.dtype):
+        return ids
+    kept = ids[alive]
+    if kept.isna().any() or not (kept == np.floor(kept)).all() or \
+            (len(kept) and kept.abs().max() >= 2.0**63):
+        return ids
+    return ids.where(alive, 0).astype("int64")
 
 
 def _normalise_consent(values: pd.Series, *, file, rows, problems) -> pd.Categorical:
