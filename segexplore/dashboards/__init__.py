@@ -13,6 +13,11 @@ environment variables ``SEGEXPLORE_DATA``, ``SEGEXPLORE_EVENTS`` and ``SEGEXPLOR
 ``SEGEXPLORE_DATA`` (or ``data=``) may also name a folder holding ``contacts``, ``events``
 and ``orders`` files (Parquet, CSV or Excel), as ``segexplore sample --out DIR`` writes.
 
+In a Voilà kernel, both functions first call :func:`show_errors_in_page`: Voilà hides
+error outputs ("There was an error when executing cell [2]..."), so segexplore's own
+errors (a missing contacts file, a bad segment file...) are shown in the page as their
+message instead.
+
 Examples
 --------
 >>> from segexplore.dashboards import dashboard_path
@@ -26,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 import importlib.resources
 import os
 import shutil
@@ -47,6 +53,8 @@ __all__ = [
     "find_tables",
     "base_from_environment",
     "segments_from_environment",
+    "show_errors_in_page",
+    "error_html",
 ]
 
 class DashboardError(SegexploreError, ValueError):
@@ -181,6 +189,83 @@ def find_tables(path: str | os.PathLike[str]) -> dict[str, Path]:
     return found
 
 
+#: Environment variable ``segexplore dashboard --show-tracebacks`` sets for the kernel.
+SHOW_TRACEBACKS = "SEGEXPLORE_SHOW_TRACEBACKS"
+
+
+def error_html(error: BaseException) -> str:
+    """The message box a dashboard shows instead of a failed cell.
+
+    The readiness check of ``segexplore dashboard`` finds the message by the classes
+    ``segexplore-error`` and ``segexplore-error-message``.
+
+    Examples
+    --------
+    >>> print(error_html(FileFormatError("no contacts file in folder 'a<b'")))
+    <div class="segexplore-error" ...><strong>The dashboard could not start</strong><pre
+    class="segexplore-error-message" ...>no contacts file in folder 'a&lt;b'</pre>...</div>
+    """
+    box = ("border-left: 4px solid #c62828; background: #fdecea; padding: 10px 14px; "
+           "margin: 12px 0; font-family: sans-serif; color: #1a1a1a")
+    message = "white-space: pre-wrap; font-size: 14px; margin: 8px 0"
+    return (f'<div class="segexplore-error" style="{box}">'
+            "<strong>The dashboard could not start</strong><pre "
+            f'class="segexplore-error-message" style="{message}">'
+            f"{html.escape(str(error), quote=False)}</pre>"
+            "<small>Fix the files named by <code>--data</code>, <code>--events</code>, "
+            "<code>--orders</code> or <code>--segments</code> (or by <code>?data=...</code> in "
+            "the address), then reload the page.</small></div>")
+
+
+def show_errors_in_page() -> bool:
+    """In a Voilà kernel, show segexplore's own errors as their message in the page.
+
+    Voilà replaces a failed cell's output by "There was an error when executing cell
+    [2]. Please run Voilà with --show_tracebacks=True", which hides what the analyst must
+    fix. This registers an IPython handler for :class:`~segexplore.errors.SegexploreError`
+    that displays :func:`error_html` instead (plus the traceback when
+    ``SEGEXPLORE_SHOW_TRACEBACKS`` is set, as ``segexplore dashboard --show-tracebacks``
+    does). The cell still counts as failed, so Voilà runs no further cell. Any other
+    exception (a bug) is left to Voilà.
+
+    Returns
+    -------
+    bool
+        True when the handler is in place (in a Voilà kernel whose shell has no other
+        custom exception handler); False elsewhere (plain Python, JupyterLab).
+
+    Examples
+    --------
+    >>> show_errors_in_page()   # not in a Voilà kernel: nothing to do
+    False
+    """
+    if not os.environ.get("VOILA_KERNEL_ID"):  # Voilà sets it before running any cell
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - a Jupyter kernel has IPython
+        return False
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    if shell.custom_exceptions == (SegexploreError,):
+        return True
+    if shell.custom_exceptions:  # someone else's handler: leave it alone
+        return False
+    shell.set_custom_exc((SegexploreError,), _display_error)
+    return True
+
+
+def _display_error(shell, etype, value, tb, tb_offset=None):
+    """IPython custom exception handler: the message box, no error output (see above)."""
+    from IPython.display import HTML, display
+
+    display(HTML(error_html(value)))
+    if os.environ.get(SHOW_TRACEBACKS):
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    return None
+
+
 def base_from_environment(environ: Mapping[str, str] | None = None, **options: Any):
     """The dashboard's :class:`~segexplore.ContactBase`: the named files, else the sample.
 
@@ -199,6 +284,7 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
     """
     from ..core.loader import load_sample, read_base
 
+    show_errors_in_page()
     sources = data_sources(environ)
     if "contacts" not in sources:
         return load_sample()
@@ -229,6 +315,7 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
     >>> [s.name for s in segments_from_environment(base, {})][:2]
     ['Android in Lyon', 'Recent buyers']
     """
+    show_errors_in_page()
     sources = data_sources(environ)
     if "segments" in sources:
         document = _read_segment_file(Path(sources["segments"]).expanduser())

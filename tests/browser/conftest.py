@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from segexplore.cli.dashboard import free_port, voila_command, wait_until_ready
+from segexplore.cli.dashboard import free_port, voila_command, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "dashboards"
@@ -63,7 +65,8 @@ class VoilaServer:
     """A ``voila`` process serving one notebook; ``url`` is its page."""
 
     def __init__(self, notebook: Path, env: dict[str, str] | None = None,
-                 log_name: str | None = None, extra_args: tuple[str, ...] = ()) -> None:
+                 log_name: str | None = None, extra_args: tuple[str, ...] = (),
+                 show_tracebacks: bool = True) -> None:
         self.notebook = notebook
         self.port = free_port(18866)
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -75,14 +78,17 @@ class VoilaServer:
         self.started = time.perf_counter()
         self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
         self.process = subprocess.Popen(
-            voila_command(notebook, self.port) + ["--show_tracebacks=True", *extra_args],
+            # Tracebacks in the page help debug a failing test; show_tracebacks=False serves
+            # what users see by default (Voila hides error outputs).
+            voila_command(notebook, self.port, show_tracebacks=show_tracebacks)
+            + list(extra_args),
             env=environment, stdin=subprocess.DEVNULL, stdout=self._log,
             stderr=subprocess.STDOUT, start_new_session=True)  # own group: kernels too
 
     def wait_ready(self, timeout: float = RENDER_TIMEOUT) -> float:
-        """Seconds from start until the server answered."""
+        """Seconds from start until the server answered (the page itself is not loaded)."""
         try:
-            wait_until_ready(self.process, self.port, timeout=timeout)
+            wait_until_serving(self.process, self.port, timeout=timeout)
         except Exception as error:
             raise RuntimeError(f"{error}\n--- voila log ---\n{self.log()}") from None
         return time.perf_counter() - self.started
@@ -110,8 +116,9 @@ class VoilaServer:
 
 @contextlib.contextmanager
 def voila_server(notebook: Path, env: dict[str, str] | None = None,
-                 log_name: str | None = None) -> Iterator[VoilaServer]:
-    server = VoilaServer(notebook, env, log_name)
+                 log_name: str | None = None,
+                 show_tracebacks: bool = True) -> Iterator[VoilaServer]:
+    server = VoilaServer(notebook, env, log_name, show_tracebacks=show_tracebacks)
     try:
         server.wait_ready()
         yield server
@@ -133,6 +140,80 @@ def report_server() -> Iterator[VoilaServer]:
     env = {"SEGEXPLORE_DATA": "", "SEGEXPLORE_SEGMENTS": ""}
     with voila_server(DASHBOARDS / "segment_report.ipynb", env) as server:
         yield server
+
+
+class CommandServer:
+    """A ``segexplore dashboard``/``report`` command line run as users run it.
+
+    Its output goes to ``test-artifacts/<log_name>.log``; :meth:`wait_url` returns the URL
+    the command prints once its readiness check passed. Duck-types :class:`VoilaServer`
+    for :meth:`Browser.open` (``url``, ``notebook``, ``log()``).
+    """
+
+    def __init__(self, command: Sequence[str], env: dict[str, str] | None = None,
+                 cwd: Path | None = None, log_name: str = "segexplore-dashboard",
+                 notebook: str = "explorer") -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.command = list(command)
+        self.notebook = Path(f"{notebook}.ipynb")
+        self.url = ""
+        self.log_path = ARTIFACTS / f"{log_name}.log"
+        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115
+        self._lines: queue.Queue = queue.Queue()
+        environment = dict(os.environ) if env is None else dict(env)
+        environment.setdefault("PYTHONUNBUFFERED", "1")
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            self.command, env=environment, cwd=cwd, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True)  # own group: Voila and its kernels too
+        self._reader = threading.Thread(target=self._copy_output, daemon=True)
+        self._reader.start()
+
+    def _copy_output(self) -> None:
+        for line in self.process.stdout:
+            self._log.write(line)
+            self._log.flush()
+            self._lines.put(line)
+        self._lines.put(None)  # the command ended
+
+    def wait_url(self, timeout: float) -> str:
+        """The ``http://`` URL the command prints; fail with its output if it does not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            if ": http://" in line:
+                self.url = line.split(": ", 1)[1].strip()
+                return self.url
+        raise AssertionError(
+            f"{' '.join(self.command)} printed no URL within {timeout:.0f} s "
+            f"(exit status {self.process.poll()})\n--- its output ---\n{self.log()}")
+
+    def log(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-5000:]
+        return ""
+
+    def stop(self) -> int | None:
+        """SIGTERM (the command stops Voila and its kernels), then SIGKILL the group."""
+        process = self.process
+        if process.poll() is None:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=20)
+        status = process.poll()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group started above, nothing else
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
+        self._reader.join(timeout=10)  # the pipe closes with the group: the copy ends
+        self._log.close()
+        return status
 
 
 # ------------------------------------------------------------------ the browser
