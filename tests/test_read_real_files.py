@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import random
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -84,7 +85,7 @@ def test_cdnow_orders_are_all_kept_with_the_column_mapping():
 
 
 def test_a_one_column_file_with_spaces_in_values_is_not_split(tmp_path):
-    path = write(tmp_path, "names.csv", "Nom complet\nJean Dupont\nMarie Curie\n".encode())
+    path = write(tmp_path, "names.csv", b"Nom complet\nJean Dupont\nMarie Curie\n")
     frame, info = read_table(path)
     assert list(frame.columns) == ["Nom complet"]
     assert frame["Nom complet"].tolist() == ["Jean Dupont", "Marie Curie"]
@@ -203,6 +204,30 @@ def test_a_real_cp1252_file_still_falls_back_for_the_whole_file(tmp_path):
     assert info.issues.empty
 
 
+def test_a_cp1252_file_with_an_ascii_head_falls_back_without_an_issue_per_line(tmp_path):
+    ascii_head = [f"{i};Paris" for i in range(5000)]  # 64 KiB of plain ASCII first
+    accented = [f"{i};Orléans" for i in range(5000, 25_000)]
+    content = "\n".join(["id;city", *ascii_head, *accented]) + "\n"
+    frame, info = read_table(write(tmp_path, "w.csv", content.encode("cp1252")))
+    assert info.encoding == "cp1252"
+    assert frame["city"].tolist() == ["Paris"] * 5000 + ["Orléans"] * 20_000
+    assert info.issues.empty
+    assert "encoding cp1252 detected (not valid UTF-8 at line 5002)" in info.notes
+
+
+def test_several_bad_lines_far_apart_are_each_reported(tmp_path):
+    lines = ["id;name"] + [f"{i};Zoé" for i in range(1, 30_001)]
+    body = ("\n".join(lines) + "\n").encode()
+    for line_number in (20_001, 25_001, 30_001):  # cp1252 "Zoé" on these lines
+        body = body.replace(f"\n{line_number - 1};Zoé\n".encode(),
+                            f"\n{line_number - 1};Zoé\n".encode("cp1252"))
+    frame, info = read_table(write(tmp_path, "z.csv", body))
+    assert info.encoding == "utf-8"
+    assert set(frame["name"]) == {"Zoé"}
+    assert info.issues["line"].tolist() == [20_001, 25_001, 30_001]
+    assert info.issues["column"].tolist() == ["name"] * 3
+
+
 @pytest.mark.parametrize(("encoding", "bom"), [
     ("utf-32", True), ("utf-32-le", False), ("utf-32-be", False), ("utf-16-le", False),
     ("utf-16-be", False)])
@@ -226,6 +251,16 @@ def test_random_binary_is_a_short_clear_error(tmp_path, size, seed):
     message = str(caught.value)
     assert message.startswith("contacts.csv: binary content, not a CSV file")
     assert len(message) < 200
+
+
+def test_fuzzed_tiny_files_read_or_fail_clearly(tmp_path):
+    """Found by fuzzing: a lone cp1252 byte, a bare carriage return in a bad line."""
+    frame, info = read_table(write(tmp_path, "one.csv", b"\xc9"))
+    assert list(frame.columns) == ["É"] and info.encoding == "cp1252"
+    body = b"id;name\n" + "1;Zoé\n".encode() * 3 + b"2;Ga\xebl\rx;y\n"
+    frame, info = read_table(write(tmp_path, "cr.csv", body))
+    assert info.issues["line"].tolist() == [5]
+    assert info.issues["column"].isna().all()  # the line cannot be split: no column named
 
 
 # ------------------------------------------------------------------ short rows
@@ -265,9 +300,9 @@ def test_an_empty_last_field_is_not_a_short_row(tmp_path):
 
 # ------------------------------------------------------------------ speed
 
-def test_a_late_bad_byte_costs_no_second_pandas_read(tmp_path, monkeypatch):
-    """The old path failed at the last line, then re-read the whole file as cp1252; now
-    pandas reads the file once (the bad line is located by a fast byte scan)."""
+def test_a_late_bad_byte_never_rereads_the_file_as_cp1252(tmp_path, monkeypatch):
+    """The old path failed at the last line, then re-read the whole file as cp1252 (every
+    accent garbled); now pandas reads it as UTF-8, the bad line repaired in a copy."""
     good = "".join(f"{i};Élodie;Orléans;{i % 97}\n" for i in range(200_000))
     dirty = write(tmp_path, "dirty.csv", ("id;name;city;n\n" + good).encode()
                   + "200000;Gaël;Évry;1\n".encode("cp1252"))
@@ -279,8 +314,12 @@ def test_a_late_bad_byte_costs_no_second_pandas_read(tmp_path, monkeypatch):
         return real_read_csv(*args, **kwargs)
 
     monkeypatch.setattr(pd, "read_csv", counting)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     frame, info = read_table(dirty)
-    assert calls == ["utf-8"]
+    assert set(calls) == {"utf-8"} and len(calls) <= 2  # the strict try, then the copy
     assert len(frame) == 200_001 and frame["name"].iloc[0] == "Élodie"
     assert frame["name"].iloc[-1] == "Gaël"
     assert info.issues["line"].tolist() == [200_002]
+    assert list(scratch.iterdir()) == []  # the repaired copy is removed

@@ -13,7 +13,8 @@ What :func:`read_table` detects in a CSV file, each overridable by an argument:
   when the file really is cp1252 -- most of its non-ASCII bytes are not valid UTF-8 --
   or ``latin-1`` when cp1252 cannot decode a byte. A UTF-8 file with a few invalid
   lines (one pasted from a Windows export, even on the last of a million lines) stays
-  UTF-8: only those lines are decoded as cp1252, each one is listed in
+  UTF-8: only those lines are decoded as cp1252 (pandas then reads a repaired
+  temporary copy, as fast as the original), each one is listed in
   ``ReadInfo.issues`` with its line number, and a note says so.
 * binary content (NUL or control bytes, random bytes): a short :class:`FileFormatError`.
 * separator: among ``, ; TAB |``, the one that splits the header into two or more
@@ -55,9 +56,9 @@ import csv
 import difflib
 import gzip
 import io
-import itertools
 import os
 import re
+import tempfile
 import threading
 import time
 import warnings
@@ -518,22 +519,17 @@ def _first_decode_error(data: bytes, encoding: str, lines_before: int = 0, *,
 
 
 _REPAIR_ERRORS = "segexplore-cp1252-line"
-# Ticks once per repair. pandas may decode in its own threads, and read_base reads two
-# files at once: a read compares ticks before and after, so another read's repairs can
-# only cost it a needless scan, never hide its own.
-_repair_ticks = itertools.count()
 
 
 def _decode_as_cp1252(error: UnicodeError) -> tuple[str, int]:
     """Codec error handler: decode the bytes of a UTF-8 text that are not valid UTF-8 as
-    cp1252 (latin-1 for the five bytes cp1252 leaves undefined), counting the repairs.
+    cp1252 (latin-1 for the five bytes cp1252 leaves undefined).
 
-    pandas calls it for each bad field, so one bad line does not turn the whole file
-    into cp1252; the lines are located afterwards by :meth:`_CsvReader._bad_utf8_lines`.
+    Used to repair the few bad lines of a UTF-8 file (:meth:`_CsvReader._repair_utf8`).
+    Not given to pandas: any ``encoding_errors`` but "strict" makes read_csv 4x slower.
     """
     if not isinstance(error, UnicodeDecodeError):
         raise error
-    next(_repair_ticks)
     bad = error.object[error.start:error.end]
     return bad.decode("cp1252", errors="ignore") if not any(
         byte in _CP1252_UNDEFINED for byte in bad) else bad.decode("latin-1"), error.end
@@ -544,50 +540,63 @@ codecs.register_error(_REPAIR_ERRORS, _decode_as_cp1252)
 
 @dataclass
 class _Utf8Check:
-    """Non-UTF-8 bytes found in some data, and the evidence that the rest is UTF-8."""
+    """Lines of some data that are not valid UTF-8, and the evidence that the rest is."""
 
-    bad: list[tuple[int, int, bytes]]  # (line, first bad byte, the line's bytes)
+    bad: list[tuple[int, int, int, int]]  # (line, first bad byte, line start, line end)
     n_bad_bytes: int = 0
-    multibyte: int = 0  # bytes beyond the first of valid non-ASCII characters
+    valid_high_bytes: int = 0  # bytes above 127 that belong to valid UTF-8 characters
 
     @property
     def really_cp1252(self) -> bool:
-        """No valid non-ASCII UTF-8 at all, or fewer valid characters than bad bytes."""
-        return bool(self.bad) and self.n_bad_bytes > self.multibyte
+        """No valid non-ASCII UTF-8 at all, or fewer valid characters than bad bytes
+        (a valid accented character takes two bytes or more)."""
+        return bool(self.bad) and 2 * self.n_bad_bytes > self.valid_high_bytes
+
+    def add(self, other: _Utf8Check, offset: int) -> None:
+        """Append ``other``, found in data starting ``offset`` bytes later."""
+        self.bad += [(line, byte, start + offset, end + offset)
+                     for line, byte, start, end in other.bad]
+        self.n_bad_bytes += other.n_bad_bytes
+        self.valid_high_bytes += other.valid_high_bytes
 
 
-_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")  # bytes kept by "surrogateescape"
+_ASCII_BYTES = bytes(range(128))
+#: Past this many bad lines with no valid non-ASCII UTF-8 at all, the data is cp1252.
+_CP1252_EVIDENCE_LINES = 10_000
 
 
 def _check_utf8(data: bytes, lines_before: int = 0, *, final: bool = True) -> _Utf8Check:
-    """Find every line of ``data`` that is not valid UTF-8 (one strict decode when none).
+    """Find the lines of ``data`` that are not valid UTF-8.
 
-    Unless ``final``, an incomplete sequence at the very end is not an error (the data
-    may be cut there).
+    Strict C decoding from one bad line to the next (a memoryview, no copies): about
+    1 GB/s however long the file, a few microseconds more per bad line. Unless
+    ``final``, an incomplete sequence at the very end is not an error (the data may be
+    cut there).
     """
-    decoder = codecs.getincrementaldecoder("utf-8")
-    try:
-        return _Utf8Check([], 0, len(data) - len(decoder().decode(data, final=final)))
-    except UnicodeDecodeError:
-        pass
-    # "surrogateescape" turns each invalid byte into one character: exact counts.
-    text = decoder("surrogateescape").decode(data, final=final)
-    bad: list[tuple[int, int, bytes]] = []
-    n_bad, line, scanned, last_line_start = 0, lines_before + 1, 0, -1
-    for match in _ESCAPED_BYTE_RE.finditer(text):
-        n_bad += 1
-        position = match.start()
-        line += text.count("\n", scanned, position)
-        scanned = position
-        line_start = text.rfind("\n", 0, position) + 1
-        if line_start == last_line_start:
-            continue  # one entry per line
-        last_line_start = line_start
-        line_end = text.find("\n", position)
-        line_text = text[line_start: None if line_end < 0 else line_end]
-        bad.append((line, ord(match.group()) - 0xDC00,
-                    line_text.encode("utf-8", "surrogateescape")))
-    return _Utf8Check(bad, n_bad, len(data) - len(text))
+    high = len(data.translate(None, _ASCII_BYTES))  # the bytes left once ASCII is deleted
+    view = memoryview(data)
+    bad: list[tuple[int, int, int, int]] = []
+    n_bad, position, line, counted = 0, 0, lines_before + 1, 0
+    while position < len(data):
+        try:
+            codecs.utf_8_decode(view[position:], "strict", final)
+            break
+        except UnicodeDecodeError as error:
+            at = position + error.start
+        line += data.count(b"\n", counted, at)
+        counted = at
+        line_start = data.rfind(b"\n", 0, at) + 1
+        line_end = data.find(b"\n", at)
+        line_end = len(data) if line_end < 0 else line_end
+        escaped = data[line_start:line_end].decode("utf-8", "surrogateescape")
+        n_bad += sum(1 for ch in escaped if "\udc80" <= ch <= "\udcff")
+        bad.append((line, data[at], line_start, line_end))
+        position = line_end + 1  # one entry per line
+        if len(bad) == _CP1252_EVIDENCE_LINES and n_bad == len(
+                data[:position].translate(None, _ASCII_BYTES)):
+            # Thousands of bad lines and not one valid accent: cp1252, no need to go on.
+            return _Utf8Check(bad, n_bad, 0)
+    return _Utf8Check(bad, n_bad, high - n_bad)
 
 
 def _bomless_unicode(sample: bytes) -> str | None:
@@ -680,7 +689,6 @@ class _CsvReader:
                  notes: list[str], names: list[str] | None = None) -> None:
         self.path = path
         self.name = path.name
-        self.compression = compression
         self.explicit_encoding = encoding
         self.explicit_sep = sep
         self.explicit_decimal = decimal
@@ -694,8 +702,11 @@ class _CsvReader:
         self.issues: list[tuple[int, str | None, str | None, str, str]] = []
         self.short_lines: list[tuple[int, int]] | None = None  # (line, fields), once counted
         self.encoding = "utf-8"
-        # UTF-8 read with bad bytes decoded as cp1252 line by line ("strict" otherwise).
-        self.errors = "strict"
+        # What pandas reads: the file, or a copy whose lines not valid UTF-8 were repaired.
+        self.data_path = path
+        self.data_compression = compression
+        self.repair_pending = False  # the sample already showed lines to repair
+        self.repaired = False
         self.sep = ","
         self.decimal = "."
         # Set by _sniff from the file head:
@@ -709,11 +720,12 @@ class _CsvReader:
     # -- sniffing -------------------------------------------------------------------
 
     def _open_binary(self) -> IO[bytes]:
-        return gzip.open(self.path, "rb") if self.compression == "gzip" else self.path.open("rb")
+        if self.data_compression == "gzip":
+            return gzip.open(self.data_path, "rb")
+        return self.data_path.open("rb")
 
     def _open_text(self, encoding: str) -> IO[str]:
-        return io.TextIOWrapper(self._open_binary(), encoding=encoding, newline="",
-                                errors=self.errors)
+        return io.TextIOWrapper(self._open_binary(), encoding=encoding, newline="")
 
     def _sample(self) -> tuple[bytes, bool]:
         """Return the first SAMPLE_BYTES bytes (decompressed) and whether the file is longer."""
@@ -743,14 +755,13 @@ class _CsvReader:
             if has_utf8_bom and codecs.lookup(explicit).name == "utf-8":
                 return "utf-8-sig"  # else the BOM would stick to the first column name
             return explicit
-        self.errors = _REPAIR_ERRORS  # a few bad lines in a UTF-8 file: see _bad_utf8_lines
         if has_utf8_bom:
             self.notes.append("encoding utf-8-sig detected (UTF-8 byte-order mark)")
             return "utf-8-sig"
         check = _check_utf8(sample, final=False)
         if not check.really_cp1252:
+            self.repair_pending = bool(check.bad)  # a few bad lines: see _repair_utf8
             return "utf-8"
-        self.errors = "strict"
         fallback = _fallback_encoding(sample)
         self.notes.append(f"encoding {fallback} detected (not valid UTF-8 at line "
                           f"{check.bad[0][0]})")
@@ -810,14 +821,18 @@ class _CsvReader:
         sample, truncated = self._sample()
         self._check_not_empty_or_binary(sample)
         self.encoding = self._detect_encoding(sample)
-        errors = "replace" if self.errors == "strict" else self.errors
-        text = codecs.getincrementaldecoder(self.encoding)(errors=errors).decode(sample)
+        errors = _REPAIR_ERRORS if self.repair_pending else "replace"
+        text = codecs.getincrementaldecoder(self.encoding)(errors=errors).decode(
+            sample, final=not truncated)
         if truncated:  # drop the last, possibly cut, line
             text = text[: text.rfind("\n") + 1] or text
         self.sep = self.explicit_sep or self._sniff_separator(text)
         records = list(_iter_records(_lines(text), self.sep))
         if truncated and len(records) > 1:
             records.pop()  # may be cut inside a quoted field
+        if not records:
+            raise FileFormatError(f"{self.name}: the file is empty (no header, no data)",
+                                  path=self.path)
         if self.names is None:
             raw_header = records[0][1]
             header = [name.strip() for name in raw_header]
@@ -911,72 +926,94 @@ class _CsvReader:
 
     def read(self) -> pd.DataFrame:
         options = self._sniff()
-        while True:
-            attempt = dict(options)  # the slow path adds skiprows/usecols
-            ticks = next(_repair_ticks)
-            try:
-                frame = self._read_with(attempt)
-            except UnicodeDecodeError:
-                self._switch_encoding_after_decode_error()
-                continue
-            repaired = next(_repair_ticks) > ticks + 1
-            if self.errors == _REPAIR_ERRORS and repaired and self._bad_utf8_lines():
-                continue  # the file really is cp1252: read again, all of it
-            break
-        frame = self._finish(frame, attempt)
-        self._report_short_lines(frame)
+        try:
+            if self.repair_pending:
+                self._repair_utf8()
+            while True:
+                attempt = dict(options)  # the slow path adds skiprows/usecols
+                try:
+                    frame = self._read_with(attempt)
+                    break
+                except UnicodeDecodeError:
+                    # A bad byte after the sample: repair those lines (or the file really
+                    # is cp1252), unless an encoding was asked.
+                    if (self.explicit_encoding is None and not self.repaired
+                            and self.encoding in ("utf-8", "utf-8-sig")):
+                        self._repair_utf8()
+                    else:
+                        self._switch_encoding_after_decode_error()
+            frame = self._finish(frame, attempt)
+            self._report_short_lines(frame)
+        finally:
+            if self.data_path != self.path:
+                self.data_path.unlink(missing_ok=True)
         return frame
 
-    def _bad_utf8_lines(self) -> bool:
-        """After a read that met bytes not valid UTF-8: list their lines as issues (they
-        were decoded as cp1252), or return True when the file really is cp1252.
+    def _repair_utf8(self) -> None:
+        """A UTF-8 file with bytes that are not valid UTF-8: fall back to cp1252 for the
+        whole file if it really is cp1252, else decode only the bad lines as cp1252, in a
+        temporary copy that pandas reads instead (line numbers unchanged), and list each
+        line in the issues.
 
-        One pass over the bytes, by blocks cut at line breaks; a strict decode per block
-        costs a few milliseconds per megabyte, so a 1M-line file is not read twice.
+        One pass over the bytes, by blocks cut at line breaks: a strict decode costs a
+        few milliseconds per megabyte and blocks without bad bytes are copied as they are.
         """
+        self.repaired = True
         found = _Utf8Check([])
-        lines_before, carry = 0, b""
-        with self._open_binary() as handle:
+        lines_before, carry, offset = 0, b"", 0
+        raw_lines: list[bytes] = []
+        with self._open_binary() as handle, tempfile.NamedTemporaryFile(
+                "wb", prefix="segexplore-repaired-", suffix=".csv", delete=False) as copy:
+            copy_path = Path(copy.name)
             while True:
                 block = handle.read(1 << 24)
                 data = carry + block
                 cut = data.rfind(b"\n") + 1 if block else len(data)
                 piece, carry = data[:cut], data[cut:]
                 check = _check_utf8(piece, lines_before)
-                found.bad += check.bad
-                found.n_bad_bytes += check.n_bad_bytes
-                found.multibyte += check.multibyte
+                found.add(check, offset)
+                written = 0
+                for _, _, start, end in check.bad:  # splice the repaired lines in
+                    raw_lines.append(piece[start:end])
+                    copy.write(piece[written:start])
+                    copy.write(piece[start:end].decode("utf-8", _REPAIR_ERRORS).encode())
+                    written = end
+                copy.write(piece[written:])
                 lines_before += piece.count(b"\n")
-                if not block:
+                offset += len(piece)
+                if not block or found.really_cp1252 and len(found.bad) >= _CP1252_EVIDENCE_LINES:
                     break
-        if not found.bad:
-            return False
+        if not found.bad or found.really_cp1252:
+            copy_path.unlink()
+        else:
+            self.data_path, self.data_compression = copy_path, None
         if found.really_cp1252:
-            self.errors = "strict"
             self.encoding = "latin-1" if any(
-                byte in line for _, _, line in found.bad for byte in _CP1252_UNDEFINED
+                byte in line for line in raw_lines for byte in _CP1252_UNDEFINED
             ) else "cp1252"
             self.notes.append(f"encoding {self.encoding} detected (not valid UTF-8 at line "
                               f"{found.bad[0][0]})")
-            return True
-        lines = [line for line, _, _ in found.bad]
+            return
+        lines = [line for line, *_ in found.bad]
         self.notes.append(f"{_plural(len(lines), 'line')} not valid UTF-8 "
                           f"({_list_lines(lines)}): decoded as cp1252 for "
                           f"{'this line' if len(lines) == 1 else 'these lines'} only, the "
                           f"rest of the file as UTF-8; see issues")
-        for line, byte, raw in found.bad:
+        for (line, byte, _, _), raw in zip(found.bad, raw_lines, strict=True):
             column, value = self._bad_fields(raw)
             self.issues.append((line, column, value,
                                 f"byte 0x{byte:02X} is not valid UTF-8 (the rest of the file is)",
                                 "decoded as cp1252 for this line only"))
-        return False
 
     def _bad_fields(self, raw: bytes) -> tuple[str | None, str]:
         """The columns of a line holding bytes not valid UTF-8, and their decoded value."""
         repaired = raw.decode("utf-8", errors=_REPAIR_ERRORS).rstrip("\r")
         marked = raw.decode("utf-8", errors="replace").rstrip("\r")
-        fields = next(iter(_csv_records([marked], self.sep)), [])
-        values = next(iter(_csv_records([repaired], self.sep)), [])
+        try:
+            fields = next(iter(_csv_records([marked], self.sep)), [])
+            values = next(iter(_csv_records([repaired], self.sep)), [])
+        except csv.Error:  # a bare carriage return inside the line
+            return None, repaired
         bad = [i for i, text in enumerate(fields) if "\ufffd" in text]
         names = self.header_names
         if len(fields) != len(values) or not bad or bad[-1] >= len(names):
@@ -1030,9 +1067,25 @@ class _CsvReader:
         return short
 
     def _count_fields_on_bytes(self) -> list[tuple[int, int]] | None:
-        """(line, fields) of the data lines with fewer fields than the widest possible
-        short line, counted on bytes; None when the file holds a quote."""
+        """(line, fields) of the data lines with fewer fields than the header, counted on
+        bytes; None when the file holds a quote (the csv module must decide)."""
         width = len(self.header_names)
+        quotes, separators, lines = False, 0, 0
+        last = b"\n"
+        with self._open_binary() as handle:  # first, totals: no copies, no line cutting
+            while block := handle.read(1 << 24):
+                quotes = quotes or b'"' in block
+                if self.sep != WHITESPACE:
+                    separators += block.count(self.sep.encode())
+                lines += block.count(b"\n")
+                last = block[-1:]
+        if quotes:
+            return None
+        lines += last != b"\n"  # a last line without line break
+        if self.sep != WHITESPACE and separators == (self.header_width - 1) * lines:
+            # No line has more separators than the header (pandas would have failed), so
+            # all have exactly as many: no short line, no blank line.
+            return []
         found: list[tuple[int, int]] = []
         lines_before, carry = 0, b""
         header_pending = self.has_header
@@ -1042,8 +1095,6 @@ class _CsvReader:
                 data = carry + block
                 cut = data.rfind(b"\n") + 1 if block else len(data)
                 piece, carry = data[:cut], data[cut:]
-                if b'"' in piece:
-                    return None
                 n_fields, blank = _fields_per_line(piece, self.sep)
                 lines = np.flatnonzero(~blank)
                 if header_pending and len(lines):
@@ -1119,16 +1170,14 @@ class _CsvReader:
             # mixed-type columns are re-read as text by _fix_mixed_columns, with a note
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             if not self.progress:
-                return pd.read_csv(self.path, encoding=self.encoding,
-                                   encoding_errors=self.errors,
-                                   compression=self.compression, **options)
-            with self.path.open("rb") as raw, contextlib.ExitStack() as stack:
+                return pd.read_csv(self.data_path, encoding=self.encoding,
+                                   compression=self.data_compression, **options)
+            with self.data_path.open("rb") as raw, contextlib.ExitStack() as stack:
                 handle = (stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))
-                          if self.compression else raw)
+                          if self.data_compression else raw)
                 # the bar follows the bytes read on disk, compressed or not
-                with _progress_monitor(raw, self.path.stat().st_size, self.name):
-                    return pd.read_csv(handle, encoding=self.encoding,
-                                       encoding_errors=self.errors, **options)
+                with _progress_monitor(raw, self.data_path.stat().st_size, self.name):
+                    return pd.read_csv(handle, encoding=self.encoding, **options)
 
     def _scan(self) -> Iterator[tuple[int, int, int, list[str]]]:
         """Yield ``(record index, first line, last line, fields)`` for every record.
