@@ -14,7 +14,7 @@ What :func:`read_table` detects in a CSV file, each overridable by an argument:
   or ``latin-1`` when cp1252 cannot decode a byte. A UTF-8 file with a few invalid
   lines (one pasted from a Windows export, even on the last of a million lines) stays
   UTF-8: only those lines are decoded as cp1252 (pandas then reads a repaired
-  temporary copy, as fast as the original), each one is listed in
+  temporary copy with its fast strict decoder), each one is listed in
   ``ReadInfo.issues`` with its line number, and a note says so.
 * binary content (NUL or control bytes, random bytes): a short :class:`FileFormatError`.
 * separator: among ``, ; TAB |``, the one that splits the header into two or more
@@ -38,8 +38,8 @@ Time-zone-aware datetime columns (Parquet, DataFrames) are converted to ``tz`` (
 default) and stored without zone, with a note; see :func:`parse_datetimes`.
 
 Dates are not parsed while reading; the schema step calls :func:`parse_datetimes` per
-column. Row ``i`` (0-based) of a CSV frame is on line ``i + 2`` unless the file has
-blank lines or quoted line breaks (``ReadInfo.notes`` says when lines were rejected).
+column. Row ``i`` (0-based) of a CSV frame is on line ``i + 2`` (``i + 1`` with
+``names=``) unless the file has blank lines or quoted line breaks (``ReadInfo.notes`` says when lines were rejected).
 
 This module owns reading and sniffing (:func:`read_table`, :class:`ReadInfo`). Date and
 number parsing live in :mod:`segexplore.core.parsing` (:func:`parse_datetimes`,
@@ -220,7 +220,8 @@ class ReadInfo:
         if self.encoding:
             settings.append(f"encoding {self.encoding}")
         if self.sep:
-            settings.append(f"separator {self.sep!r}")
+            settings.append("separator whitespace" if self.sep == WHITESPACE
+                            else f"separator {self.sep!r}")
         if self.decimal:
             settings.append(f"decimal {self.decimal!r}")
         if self.sheet:
