@@ -16,6 +16,10 @@ __all__ = [
     "ValidationError",
     "RuleSyntaxError",
     "RuleEvaluationError",
+    "CatalogConflictError",
+    "LockTimeoutError",
+    "SegexploreWarning",
+    "RuleValueWarning",
     "closest_name",
 ]
 
@@ -75,6 +79,51 @@ class RuleEvaluationError(SegexploreError, ValueError):
     """A rule is well formed but cannot be evaluated on this base.
 
     Unknown field (with the closest existing one), a type mismatch, an unknown segment.
+    """
+
+
+class CatalogConflictError(SegexploreError, RuntimeError):
+    """Another writer changed the same segment of a catalog file in another way.
+
+    Raised by :meth:`segexplore.Catalog.save` when the file changed on disk since the
+    catalog was loaded and the two versions cannot be merged (the same segment given two
+    different definitions, or removed on one side and changed on the other). Nothing is
+    written. ``path`` is the catalog file; ``conflicts`` holds one mapping per segment
+    (``segment, ours, theirs``: the rule texts, ``None`` where one side removed it).
+    """
+
+    def __init__(self, message: str, *, path: object = None,
+                 conflicts: Iterable[dict] = ()) -> None:
+        super().__init__(message)
+        self.path = path
+        self.conflicts = list(conflicts)
+
+
+class LockTimeoutError(SegexploreError, TimeoutError):
+    """A file stayed locked by another process for longer than the timeout.
+
+    ``path`` is the file being written (a catalog, a size history), ``lock_path`` the lock
+    file beside it and ``timeout`` the seconds waited.
+    """
+
+    def __init__(self, message: str, *, path: object = None, lock_path: object = None,
+                 timeout: float | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.lock_path = lock_path
+        self.timeout = timeout
+
+
+class SegexploreWarning(UserWarning):
+    """Base class of every warning issued by segexplore (``warnings.simplefilter`` on it)."""
+
+
+class RuleValueWarning(SegexploreWarning):
+    """A rule value matches no contact but is close to values that exist.
+
+    ``region = "Ile-de-France"`` on a base that spells it ``"Île-de-France"``: the rule is
+    valid and selects nobody, which is almost never what was meant. The message names the
+    condition and the closest existing value(s); see :func:`segexplore.core.value_hints.value_hints`.
     """
 
 

@@ -40,6 +40,8 @@ import json
 import math
 import numbers
 import re
+import sys
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -65,6 +67,29 @@ DATE_OPS = ("before", "after")
 HAS_MODES = ("any", "all", "none")
 AGGREGATE_FUNCS = ("count", "sum", "avg", "min", "max")
 TIME_UNITS = ("hours", "days", "weeks", "months")
+
+#: Every word accepted as a time unit (case and accents ignored) -> the canonical unit.
+#: French units are synonyms, so a French-speaking analyst's ``last 90 jours`` means 90
+#: days; the canonical text stays English (``last 90 days``). Years are not a unit (12
+#: months or 365 days?): the parser says to write months.
+UNIT_WORDS: dict[str, str] = {
+    "hour": "hours", "hours": "hours", "heure": "hours", "heures": "hours",
+    "day": "days", "days": "days", "jour": "days", "jours": "days",
+    "week": "weeks", "weeks": "weeks", "semaine": "weeks", "semaines": "weeks",
+    "month": "months", "months": "months", "mois": "months",
+}
+
+
+def fold_word(word: str) -> str:
+    """Lower case without accents: ``"Années"`` -> ``"annees"`` (for unit words)."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def unit_of(word: Any) -> str | None:
+    """The canonical unit of a unit word: ``"Jours"`` -> ``"days"``; None if not a unit."""
+    return UNIT_WORDS.get(fold_word(word)) if isinstance(word, str) else None
+
 RELATIONS = ("more than ago", "within last")
 _OP_ALIASES = {"==": "=", "<>": "!="}
 
@@ -160,6 +185,9 @@ def _scalar(value: Any, what: str = "value") -> Scalar:
     if isinstance(value, date):
         return date(value.year, value.month, value.day)
     if isinstance(value, numbers.Integral):
+        if not -_MAX_INTEGER <= value <= _MAX_INTEGER:
+            raise ValueError(f"{what} {_digits(int(value))} is too large for a number "
+                             "(above 1.8e308); write it in quotes if it is text")
         return int(value)
     if isinstance(value, numbers.Real):
         number = float(value)
@@ -168,6 +196,15 @@ def _scalar(value: Any, what: str = "value") -> Scalar:
         return number
     raise TypeError(f"{what} must be text, a number, true/false or a date, "
                     f"not {type(value).__name__}")
+
+
+_MAX_INTEGER = int(sys.float_info.max)  # larger integers cannot be compared as numbers
+
+
+def _digits(value: int) -> str:
+    """A huge integer named by its length (str() of one with 4,301+ digits raises)."""
+    digits = len(str(abs(value))) if value.bit_length() < 14_000 else None
+    return f"with {digits:,} digits" if digits else "with more than 4,000 digits"
 
 
 def _number(value: Any, what: str) -> int | float:
@@ -558,16 +595,19 @@ class DateCompare(Condition):
 
 @_node
 class Duration:
-    """A positive whole ``amount`` of ``unit`` (hours, days, weeks or months); ``30 days``."""
+    """A positive whole ``amount`` of ``unit`` (hours, days, weeks or months); ``30 days``.
+
+    ``unit`` also accepts the singular and the French words of :data:`UNIT_WORDS`:
+    ``Duration(90, "jours") == Duration(90, "days")``.
+    """
 
     amount: int
     unit: Literal["hours", "days", "weeks", "months"]
 
     def __post_init__(self) -> None:
         _set(self, "amount", _count(self.amount, "duration amount", 1))
-        unit = self.unit.lower() if isinstance(self.unit, str) else self.unit
-        unit = unit + "s" if isinstance(unit, str) and unit + "s" in TIME_UNITS else unit
-        _set(self, "unit", _choice(unit, TIME_UNITS, "duration unit"))
+        unit = unit_of(self.unit)  # singular and French words too (see UNIT_WORDS)
+        _set(self, "unit", _choice(unit or self.unit, TIME_UNITS, "duration unit"))
 
     @classmethod
     def parse(cls, text: str) -> Duration:

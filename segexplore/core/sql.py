@@ -13,10 +13,12 @@ value makes a condition false, and ``NOT`` then behaves as in pandas.
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -24,7 +26,16 @@ from sqlglot import exp
 
 from ..errors import RuleEvaluationError
 from . import rules as R
-from .evaluate import anniversary_codes, duration_offset, window_bounds
+from .evaluate import (
+    Evaluator,
+    anniversary_codes,
+    follow_up,
+    in_time_range,
+    shift_back_ns,
+    shorten,
+    time_ns,
+    window_bounds,
+)
 from .schema import value_kind
 
 if TYPE_CHECKING:
@@ -38,26 +49,72 @@ _AGG = {"count": exp.Count, "sum": exp.Sum, "avg": exp.Avg, "min": exp.Min, "max
 _INTERVAL_UNIT = {"hours": "HOUR", "days": "DAY", "weeks": "WEEK", "months": "MONTH"}
 
 
+_EPOCH = datetime(1970, 1, 1)
+_INT64 = 2**63
+
+
 def _lit(value: Any) -> exp.Expression:
     """A literal node: the only way a value from a rule reaches the SQL."""
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     if isinstance(value, (datetime, date, pd.Timestamp)):
-        stamp = pd.Timestamp(value)
-        return exp.cast(exp.Literal.string(stamp.strftime("%Y-%m-%d %H:%M:%S.%f")), "TIMESTAMP")
+        return _time_lit(time_ns(value))
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise RuleEvaluationError(f"cannot compile the non-finite number {value!r}")
+        if isinstance(value, int) and not -_INT64 <= value < _INT64:
+            value = float(value)  # beyond BIGINT: engines would read a BIGNUM/NUMERIC
         return exp.Literal.number(repr(value) if isinstance(value, float) else value)
     return exp.Literal.string(str(value))
 
 
+def _time_lit(ns: int) -> exp.Expression:
+    """``CAST('YYYY-MM-DD HH:MM:SS.ffffff' AS TIMESTAMP)`` for exact nanoseconds (any year
+    1..9999; precision: microseconds, as every SQL engine keeps)."""
+    when = _EPOCH + timedelta(microseconds=ns // 1_000)
+    text = (f"{when.year:04d}-{when.month:02d}-{when.day:02d} {when.hour:02d}:"
+            f"{when.minute:02d}:{when.second:02d}.{when.microsecond:06d}")
+    return exp.cast(exp.Literal.string(text), "TIMESTAMP", copy=False)
+
+
+def _paren(node: exp.Expression) -> exp.Paren:
+    return exp.Paren(this=node)
+
+
+def _chain(kind: type[exp.Connector], parts: Sequence[exp.Expression]) -> exp.Expression:
+    """``a AND b AND c``: built without sqlglot's copies, as a balanced tree.
+
+    ``exp.and_`` copies each operand, and wrapping copies again, so a rule of 10,000 terms
+    took seconds; a balanced tree prints the same text and stays shallow.
+    """
+    nodes = list(parts)
+    while len(nodes) > 1:
+        paired = [kind(this=nodes[i], expression=nodes[i + 1])
+                  for i in range(0, len(nodes) - 1, 2)]
+        if len(nodes) % 2:
+            paired.append(nodes[-1])
+        nodes = paired
+    return nodes[0]
+
+
+def _all(*parts: exp.Expression) -> exp.Expression:
+    return _chain(exp.And, parts)
+
+
+def _any(*parts: exp.Expression) -> exp.Expression:
+    return _chain(exp.Or, parts)
+
+
+def _not(node: exp.Expression) -> exp.Expression:
+    return exp.Not(this=node)
+
+
 def _false(condition: exp.Expression) -> exp.Expression:
-    return exp.func("COALESCE", exp.paren(condition), exp.false())
+    return exp.Coalesce(this=_paren(condition), expressions=[exp.false()])
 
 
 def _text(column: exp.Expression) -> exp.Expression:
-    return exp.cast(column, "VARCHAR")
+    return exp.cast(column, "VARCHAR", copy=False)
 
 
 @dataclass
@@ -67,6 +124,8 @@ class _Context:
     feature_kinds: Mapping[str, str]
     segments: Mapping[str, Any]
     purchase_table: str
+    #: Column kinds of the events and orders tables (empty without a base: unknown).
+    table_kinds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     ctes: dict[Any, tuple[str, exp.Expression]] = field(default_factory=dict)
     uses_features: bool = False
 
@@ -87,8 +146,11 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     rule : Rule or str
     base : ContactBase, optional
         Gives ``as_of``, the column types, the saved segments and whether purchases come
-        from ``events`` or ``orders``. Without a base, ``as_of`` must be given, contact
-        fields are read from ``contacts`` and purchases from ``events``.
+        from ``events`` or ``orders``. With a base, the rule is first checked exactly as
+        the pandas evaluator checks it (unknown names, type mismatches), so both raise the
+        same :class:`~segexplore.errors.RuleEvaluationError`. Without a base, ``as_of``
+        must be given, contact fields are read from ``contacts`` and purchases from
+        ``events``.
     dialect : {"duckdb", "postgres", "bigquery", "snowflake", "spark"}
     as_of : date-like, optional
         Overrides ``base.as_of``.
@@ -106,16 +168,51 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     if dialect not in DIALECTS:
         raise ValueError(f"The `dialect` parameter must be one of {list(DIALECTS)}; "
                          f"not {dialect!r}.")
+    text = rule if isinstance(rule, str) else None
     if isinstance(rule, str):
         rule = R.parse(rule)
     if as_of is None:
         if base is None:
             raise ValueError("compile_rule needs `base` or `as_of`")
         as_of = base.as_of
+    segments = segments if segments is not None else (base.segments if base else {})
+    try:
+        with _no_gc_pauses():
+            return _compile_query(rule, text, base, dialect, pd.Timestamp(as_of), segments,
+                                  needs)
+    except RecursionError:
+        raise RuleEvaluationError(
+            "the rule is nested too deeply to compile (and/or/not inside each other "
+            "thousands of levels deep); flatten it, e.g. And(*conditions)") from None
+
+
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the tree is built.
+
+    sqlglot nodes point to their parents, so every node is in a cycle: with the collector
+    on, each few hundred new nodes trigger a pass over all the live ones, and compiling
+    10,000 terms grew faster than linearly. Reference counting still frees everything.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dialect: str,
+                   as_of: pd.Timestamp, segments: Mapping[str, Any],
+                   needs: dict[str, bool] | None) -> str:
     contact_kinds: dict[str, str] = {}
     feature_kinds: dict[str, str] = {}
+    table_kinds: dict[str, dict[str, str]] = {}
     purchase_table = "events"
     if base is not None:
+        # The pandas evaluator's own checks: the same error, whichever engine runs the rule.
+        Evaluator(base, segments=segments).check(rule, text=text)
         contact_kinds = {c: _kind_of(t) for c, t in base.contacts.dtypes.items()}
         from .features import FEATURES
 
@@ -125,23 +222,27 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
             (base.events["event_type"] == "purchase").any()
         if not has_purchase_events and base.orders is not None:
             purchase_table = "orders"
-    ctx = _Context(pd.Timestamp(as_of), contact_kinds, feature_kinds,
-                   segments if segments is not None else (base.segments if base else {}),
-                   purchase_table)
+        for name in ("events", "orders"):
+            table = getattr(base, name)
+            table_kinds[name] = ({} if table is None else
+                                 {str(c): _kind_of(t) for c, t in table.dtypes.items()})
+    ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds)
     condition = _compile(rule, ctx, ())
     query = exp.select(exp.column("contact_id", table="c", quoted=True)).from_(
-        exp.to_table("contacts", alias="c", quoted=True))
+        exp.to_table("contacts", alias="c", quoted=True), copy=False)
     if ctx.uses_features:
         query = query.join(exp.to_table("features", alias="f", quoted=True),
                            on=exp.column("contact_id", "f", quoted=True).eq(
-                               exp.column("contact_id", "c", quoted=True)), join_type="left")
+                               exp.column("contact_id", "c", quoted=True)), join_type="left",
+                           copy=False)
     for name, cte in ctx.ctes.values():
-        query = query.with_(exp.to_identifier(name, quoted=True), as_=cte)
+        query = query.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
         query = query.join(exp.to_table(name, alias=name, quoted=True),
                            on=exp.column("contact_id", name, quoted=True).eq(
-                               exp.column("contact_id", "c", quoted=True)), join_type="left")
-    query = query.where(condition)
-    sql = query.sql(dialect=dialect)
+                               exp.column("contact_id", "c", quoted=True)), join_type="left",
+                           copy=False)
+    query = query.where(condition, copy=False)
+    sql = query.sql(dialect=dialect, copy=False)  # the tree is ours: no copy
     if needs is not None:
         needs["features"] = ctx.uses_features
     return sql
@@ -162,11 +263,11 @@ def _all_fields(rule: R.Rule, base: ContactBase) -> set[str]:
 
 def _compile(rule: R.Rule, ctx: _Context, stack: tuple[str, ...]) -> exp.Expression:
     if isinstance(rule, R.And):
-        return exp.and_(*[exp.paren(_compile(c, ctx, stack)) for c in rule.children])
+        return _all(*[_paren(_compile(c, ctx, stack)) for c in rule.children])
     if isinstance(rule, R.Or):
-        return exp.or_(*[exp.paren(_compile(c, ctx, stack)) for c in rule.children])
+        return _any(*[_paren(_compile(c, ctx, stack)) for c in rule.children])
     if isinstance(rule, R.Not):
-        return exp.not_(exp.paren(_compile(rule.child, ctx, stack)))
+        return _not(_paren(_compile(rule.child, ctx, stack)))
     if isinstance(rule, R.SegmentRef):
         if rule.name in stack:
             raise RuleEvaluationError("segments refer to each other in a cycle: "
@@ -175,7 +276,7 @@ def _compile(rule: R.Rule, ctx: _Context, stack: tuple[str, ...]) -> exp.Express
             raise RuleEvaluationError(f"unknown segment {rule.name!r}")
         saved = ctx.segments[rule.name]
         inner = saved if isinstance(saved, R.Rule) else saved.effective_rule
-        return exp.paren(_compile(inner, ctx, (*stack, rule.name)))
+        return _paren(_compile(inner, ctx, (*stack, rule.name)))
     if isinstance(rule, R.EventCondition):
         return _event(rule, ctx)
     if isinstance(rule, R.Condition):
@@ -194,12 +295,57 @@ def _contact_column(name: str, ctx: _Context) -> tuple[exp.Expression, str | Non
     return exp.column(name, table="f", quoted=True), ctx.feature_kinds.get(name)
 
 
-def _literal_for(value: Any, kind: str | None) -> tuple[exp.Expression, bool]:
-    """The literal, and whether the column must be compared as text."""
+def _literal_for(value: Any, kind: str | None) -> tuple[exp.Expression, str | None]:
+    """The literal, and how the column must be read to compare with it: ``"text"``,
+    ``"number"`` (a boolean column against a number: true is 1) or None (as it is)."""
     if isinstance(value, str) or (kind == "text" and isinstance(value, int)
                                   and not isinstance(value, bool)):
-        return exp.Literal.string(str(value)), True
-    return _lit(value), False
+        return exp.Literal.string(str(value)), "text"
+    if isinstance(value, bool) and kind == "number":
+        return exp.Literal.number(int(value)), None  # score > true: true is 1, as in pandas
+    if kind == "bool" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _lit(value), "number"
+    return _lit(value), None
+
+
+def _read_as(column: exp.Expression, how: str | None) -> exp.Expression:
+    if how == "text":
+        return _text(column)
+    if how == "number":
+        return exp.cast(column, "INT", copy=False)
+    return column
+
+
+#: For a time no engine holds (year 10000 and more, before year 1), the comparisons that
+#: every present value satisfies, as in the pandas evaluator.
+_ALWAYS_IF_LATER = (exp.LT, exp.LTE, exp.NEQ)
+_ALWAYS_IF_EARLIER = (exp.GT, exp.GTE, exp.NEQ)
+_LATEST_NS = time_ns(datetime(9999, 12, 31, 23, 59, 59, 999999))
+_EARLIEST_NS = time_ns(datetime(1, 1, 1))
+
+
+def _time_compare(op: type[exp.Expression], column: exp.Expression,
+                  ns: int) -> exp.Expression:
+    """``column op time`` for exact nanoseconds ``ns``.
+
+    A time beyond pandas' 1677-2262 range is compared with the column read as a plain
+    (microsecond) TIMESTAMP: DuckDB cannot widen such a literal to the nanosecond columns
+    pandas hands it, and a warehouse gets the exact answer for its own far dates.
+    """
+    if in_time_range(ns):
+        return op(this=column, expression=_time_lit(ns))
+    if ns > _LATEST_NS or ns < _EARLIEST_NS:
+        always = _ALWAYS_IF_LATER if ns > _LATEST_NS else _ALWAYS_IF_EARLIER
+        return exp.not_(exp.Is(this=column, expression=exp.Null()), copy=False) \
+            if op in always else exp.false()
+    return op(this=exp.cast(column, "TIMESTAMP", copy=False), expression=_time_lit(ns))
+
+
+def _is_time(value: Any) -> bool:
+    return isinstance(value, (date, datetime))
+
+
+_DAY_NS = 86_400 * 10**9
 
 
 def _condition(node: R.Rule, column: exp.Expression, kind: str | None,
@@ -207,34 +353,46 @@ def _condition(node: R.Rule, column: exp.Expression, kind: str | None,
     """One attribute condition on a column (contact field or event property)."""
     if isinstance(node, R.IsMissing):
         missing = exp.Is(this=column, expression=exp.Null())
-        return exp.not_(missing) if node.negated else missing
+        return _not(missing) if node.negated else missing
     if isinstance(node, R.Compare):
-        literal, as_text = _literal_for(node.value, kind)
-        target = _text(column) if as_text else column
-        return _false(_COMPARE[node.op](this=target, expression=literal))
+        if _is_time(node.value):
+            return _false(_time_compare(_COMPARE[node.op], column, time_ns(node.value)))
+        literal, how = _literal_for(node.value, kind)
+        return _false(_COMPARE[node.op](this=_read_as(column, how), expression=literal))
     if isinstance(node, R.DateCompare):
+        ns = time_ns(node.value)
         if node.op == "before":
-            return _false(exp.LT(this=column, expression=_lit(node.value)))
+            return _false(_time_compare(exp.LT, column, ns))
         if isinstance(node.value, datetime):
-            return _false(exp.GT(this=column, expression=_lit(node.value)))
-        next_day = pd.Timestamp(node.value) + pd.Timedelta(days=1)
-        return _false(exp.GTE(this=column, expression=_lit(next_day)))
+            return _false(_time_compare(exp.GT, column, ns))
+        return _false(_time_compare(exp.GTE, column, ns + _DAY_NS))  # from the next day on
     if isinstance(node, R.InList):
-        pairs = [_literal_for(v, kind) for v in node.values]
-        as_text = any(t for _, t in pairs)
-        target = _text(column) if as_text else column
-        found = exp.In(this=target, expressions=[lit for lit, _ in pairs])
-        return _false(exp.not_(found) if node.negated else found)
-    if isinstance(node, R.Between):
-        low, as_text = _literal_for(node.low, kind)
-        high, _ = _literal_for(node.high, kind)
-        target = _text(column) if as_text else column
-        if isinstance(node.high, date) and not isinstance(node.high, datetime):
-            upper = exp.LT(this=target, expression=_lit(pd.Timestamp(node.high)
-                                                          + pd.Timedelta(days=1)))
+        if all(_is_time(v) for v in node.values):
+            times = [time_ns(v) for v in node.values]
+            wide = not all(in_time_range(t) for t in times)
+            target = exp.cast(column, "TIMESTAMP", copy=False) if wide else column
+            kept = [_time_lit(t) for t in times if _EARLIEST_NS <= t <= _LATEST_NS]
+            found = exp.In(this=target, expressions=kept) if kept else exp.false()
         else:
-            upper = exp.LTE(this=target, expression=high)
-        return _false(exp.and_(exp.GTE(this=target, expression=low), upper))
+            pairs = [_literal_for(v, kind) for v in node.values]
+            how = "text" if any(h == "text" for _, h in pairs) else next(
+                (h for _, h in pairs if h is not None), None)
+            literals = [exp.Literal.number(int(v)) if how == "number" and isinstance(v, bool)
+                        else lit for (lit, _), v in zip(pairs, node.values, strict=True)]
+            found = exp.In(this=_read_as(column, how), expressions=literals)
+        return _false(_not(found) if node.negated else found)
+    if isinstance(node, R.Between):
+        if _is_time(node.low):
+            high = time_ns(node.high)
+            upper = (_time_compare(exp.LT, column, high + _DAY_NS)
+                     if not isinstance(node.high, datetime)
+                     else _time_compare(exp.LTE, column, high))
+            return _false(_all(_time_compare(exp.GTE, column, time_ns(node.low)), upper))
+        low, how = _literal_for(node.low, kind)
+        high, _ = _literal_for(node.high, kind)
+        target = _read_as(column, how)
+        return _false(_all(exp.GTE(this=target, expression=low),
+                           exp.LTE(this=target.copy(), expression=high)))
     if isinstance(node, R.TextMatch):
         lowered = exp.Lower(this=_text(column))
         needle = node.value.lower()
@@ -250,30 +408,34 @@ def _condition(node: R.Rule, column: exp.Expression, kind: str | None,
                           expression=exp.Literal.string(needle))
         return _false(test)
     if isinstance(node, R.Has):
-        padded = exp.DPipe(this=exp.DPipe(this=exp.Literal.string("|"),
-                                          expression=exp.Lower(this=_text(column))),
-                           expression=exp.Literal.string("|"))
-        tests = [exp.GT(this=exp.StrPosition(this=padded.copy(),
+        tests = [exp.GT(this=exp.StrPosition(this=_padded_tags(column),
                                              substr=exp.Literal.string(f"|{v.lower()}|")),
                         expression=exp.Literal.number(0)) for v in node.values]
         if node.mode == "all":
-            return _false(exp.and_(*tests))
-        anyof = exp.or_(*[exp.paren(t) for t in tests])
-        return _false(exp.not_(exp.paren(anyof)) if node.mode == "none" else anyof)
+            return _false(_all(*tests))
+        anyof = _any(*[_paren(t) for t in tests])
+        return _false(_not(_paren(anyof)) if node.mode == "none" else anyof)
     if isinstance(node, (R.WithinLast, R.MoreThanAgo)):
-        bound = _lit(as_of - duration_offset(node.duration))
+        bound = shift_back_ns(as_of, node.duration)
         if isinstance(node, R.WithinLast):
-            return _false(exp.and_(exp.GT(this=column, expression=bound),
-                                   exp.LTE(this=column, expression=_lit(as_of))))
-        return _false(exp.LT(this=column, expression=bound))
+            return _false(_all(_time_compare(exp.GT, column, bound),
+                               _time_compare(exp.LTE, column.copy(), as_of.value)))
+        return _false(_time_compare(exp.LT, column, bound))
     if isinstance(node, R.Anniversary):
         code = exp.Add(this=exp.Mul(this=exp.Month(this=column), expression=exp.Literal.number(100)),
-                       expression=exp.Day(this=column))
+                       expression=exp.Day(this=column.copy()))
         codes = [exp.Literal.number(c) for c in anniversary_codes(as_of, node.days)]
-        return _false(exp.In(this=exp.paren(code), expressions=codes))
+        return _false(exp.In(this=_paren(code), expressions=codes))
     if isinstance(node, R.TopPercent):
         return _false(exp.GTE(this=column, expression=_top_threshold(column, node.percent)))
     raise RuleEvaluationError(f"cannot compile {type(node).__name__} ({node})")
+
+
+def _padded_tags(column: exp.Expression) -> exp.Expression:
+    """``'|' || LOWER(CAST(column AS TEXT)) || '|'``: each tag is then ``|tag|``."""
+    return exp.DPipe(this=exp.DPipe(this=exp.Literal.string("|"),
+                                    expression=exp.Lower(this=_text(column.copy()))),
+                     expression=exp.Literal.string("|"))
 
 
 def _top_threshold(column: exp.Column, percent: float) -> exp.Expression:
@@ -307,6 +469,21 @@ def _source(event_type: str, ctx: _Context) -> tuple[str, bool]:
     return "events", True
 
 
+def _wrapped(node: exp.Expression) -> exp.Expression:
+    """``node`` in parentheses when it is an AND/OR chain (inside another chain)."""
+    return _paren(node) if isinstance(node, exp.Connector) else node
+
+
+def _property(alias: str, name: str, table: str, ctx: _Context) -> tuple[exp.Expression,
+                                                                        str | None]:
+    """An event property and its kind; NULL when the base's table has no such column
+    (only possible for an event type without any event, which pandas reads as missing)."""
+    kinds = ctx.table_kinds.get(table)
+    if kinds is not None and name not in kinds:
+        return exp.Null(), None
+    return exp.column(name, alias, quoted=True), (kinds or {}).get(name)
+
+
 def _event_filter(alias: str, event_type: str, where: R.Rule | None, start, end,
                   ctx: _Context) -> exp.Expression:
     table, typed = _source(event_type, ctx)
@@ -317,21 +494,21 @@ def _event_filter(alias: str, event_type: str, where: R.Rule | None, start, end,
                             expression=exp.Literal.string(event_type)))
     if start is not None:
         parts.append(exp.GT(this=stamp, expression=_lit(start)))
-    parts.append(exp.LTE(this=stamp, expression=_lit(end)))
+    parts.append(exp.LTE(this=stamp.copy(), expression=_lit(end)))
     if where is not None:
-        parts.append(exp.paren(_where(where, alias, ctx.as_of)))
-    return exp.and_(*parts)
+        parts.append(_paren(_where(where, alias, table, ctx)))
+    return _all(*parts)
 
 
-def _where(rule: R.Rule, alias: str, as_of: pd.Timestamp) -> exp.Expression:
+def _where(rule: R.Rule, alias: str, table: str, ctx: _Context) -> exp.Expression:
     if isinstance(rule, R.And):
-        return exp.and_(*[exp.paren(_where(c, alias, as_of)) for c in rule.children])
+        return _all(*[_paren(_where(c, alias, table, ctx)) for c in rule.children])
     if isinstance(rule, R.Or):
-        return exp.or_(*[exp.paren(_where(c, alias, as_of)) for c in rule.children])
+        return _any(*[_paren(_where(c, alias, table, ctx)) for c in rule.children])
     if isinstance(rule, R.Not):
-        return exp.not_(exp.paren(_where(rule.child, alias, as_of)))
-    column = exp.column(rule.field, alias, quoted=True)
-    return _condition(rule, column, None, as_of)
+        return _not(_paren(_where(rule.child, alias, table, ctx)))
+    column, kind = _property(alias, rule.field, table, ctx)
+    return _condition(rule, column, kind, ctx.as_of)
 
 
 def _cte(ctx: _Context, key: Any, build) -> str:
@@ -350,26 +527,28 @@ def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
             if rule.func == "count":
                 value = exp.Count(this=exp.Star())
             else:
-                value = _AGG[rule.func](this=exp.cast(
-                    exp.column(rule.property, "e", quoted=True), "DOUBLE"))
+                column, _kind = _property("e", rule.property, table, ctx)
+                value = _AGG[rule.func](this=exp.cast(column, "DOUBLE", copy=False))
             return exp.select(exp.column("contact_id", "e", quoted=True),
                               exp.alias_(value, "value", quoted=True)).from_(
-                exp.to_table(table, alias="e", quoted=True)).where(
-                _event_filter("e", rule.event_type, rule.where, start, end, ctx)).group_by(
-                exp.column("contact_id", "e", quoted=True))
+                exp.to_table(table, alias="e", quoted=True), copy=False).where(
+                _event_filter("e", rule.event_type, rule.where, start, end, ctx),
+                copy=False).group_by(exp.column("contact_id", "e", quoted=True), copy=False)
 
         key = ("aggregate", rule.func, rule.event_type, rule.property, rule.where, rule.window)
         name = _cte(ctx, key, build)
         value = exp.column("value", name, quoted=True)
         if rule.func in ("count", "sum"):
-            value = exp.func("COALESCE", value, exp.Literal.number(0))
+            value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
         return _false(_COMPARE[rule.op](this=value, expression=_lit(rule.value)))
     if isinstance(rule, R.NotFollowedBy):
         if rule.within.unit == "months":
             raise RuleEvaluationError("`not followed by ... within` takes hours, days or weeks")
+        if follow_up(rule.within, ctx.as_of) is None:
+            return exp.false()  # no first event can be that old: nobody matches, as in pandas
         start, end = window_bounds(rule.window, ctx.as_of)
-        within = duration_offset(rule.within)
-        last_usable = min(end, ctx.as_of - within)
+        last_usable = pd.Timestamp(min(end.value, shift_back_ns(ctx.as_of, rule.within)),
+                                   unit="ns")
 
         def build() -> exp.Expression:
             first_table, _ = _source(rule.first.event_type, ctx)
@@ -377,41 +556,43 @@ def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
             a_time = exp.column("timestamp", "a", quoted=True)
             b_time = exp.column("timestamp", "b", quoted=True)
             follow = exp.select(exp.Literal.number(1)).from_(
-                exp.to_table(then_table, alias="b", quoted=True)).where(exp.and_(
+                exp.to_table(then_table, alias="b", quoted=True), copy=False).where(_all(
                     exp.column("contact_id", "b", quoted=True).eq(
                         exp.column("contact_id", "a", quoted=True)),
-                    _event_filter("b", rule.then.event_type, rule.then.where, None,
-                                  ctx.as_of, ctx),
+                    _wrapped(_event_filter("b", rule.then.event_type, rule.then.where, None,
+                                           ctx.as_of, ctx)),
                     exp.GT(this=b_time, expression=a_time.copy()),
                     exp.LTE(this=b_time.copy(), expression=exp.Add(
                         this=a_time.copy(), expression=exp.Interval(
                             this=exp.Literal.string(str(rule.within.amount)),
                             unit=exp.Var(this=_INTERVAL_UNIT[rule.within.unit])))),
-                ))
+                ), copy=False)
             return exp.select(exp.column("contact_id", "a", quoted=True),
                               exp.alias_(exp.true(), "value", quoted=True)).distinct().from_(
-                exp.to_table(first_table, alias="a", quoted=True)).where(exp.and_(
-                    _event_filter("a", rule.first.event_type, rule.first.where, start,
-                                  last_usable, ctx),
-                    exp.not_(exp.Exists(this=follow))))
+                exp.to_table(first_table, alias="a", quoted=True), copy=False).where(_all(
+                    _wrapped(_event_filter("a", rule.first.event_type, rule.first.where, start,
+                                           last_usable, ctx)),
+                    _not(exp.Exists(this=follow))), copy=False)
 
         name = _cte(ctx, ("nfb", rule), build)
-        return exp.func("COALESCE", exp.column("value", name, quoted=True), exp.false())
+        return exp.Coalesce(this=exp.column("value", name, quoted=True),
+                            expressions=[exp.false()])
     if isinstance(rule, R.LastPerformed):
         def build() -> exp.Expression:
             table, _ = _source(rule.event.event_type, ctx)
             return exp.select(
                 exp.column("contact_id", "e", quoted=True),
                 exp.alias_(exp.Max(this=exp.column("timestamp", "e", quoted=True)), "value",
-                           quoted=True)).from_(exp.to_table(table, alias="e", quoted=True)).where(
+                           quoted=True)).from_(exp.to_table(table, alias="e", quoted=True),
+                                               copy=False).where(
                 _event_filter("e", rule.event.event_type, rule.event.where, None, ctx.as_of,
-                              ctx)).group_by(exp.column("contact_id", "e", quoted=True))
+                              ctx), copy=False).group_by(
+                exp.column("contact_id", "e", quoted=True), copy=False)
 
         name = _cte(ctx, ("last", rule.event), build)
-        bound = _lit(ctx.as_of - duration_offset(rule.duration))
         value = exp.column("value", name, quoted=True)
         op = exp.LT if rule.relation == "more than ago" else exp.GT
-        return _false(op(this=value, expression=bound))
+        return _false(_time_compare(op, value, shift_back_ns(ctx.as_of, rule.duration)))
     raise RuleEvaluationError(f"cannot compile {type(rule).__name__} ({rule})")
 
 
@@ -430,18 +611,28 @@ def run_duckdb(rule: R.Rule | str, base: ContactBase, *, connection=None) -> pd.
 
     needs: dict[str, bool] = {}
     sql = compile_rule(rule, base, needs=needs)
-    con = connection if connection is not None else duckdb.connect()
-    con.register("contacts", base.contacts)
-    for name in ("events", "orders"):
-        table = getattr(base, name)
-        if table is None:
-            table = pd.DataFrame({"contact_id": pd.Series(dtype=base.contacts["contact_id"].dtype),
-                                  "timestamp": pd.Series(dtype="datetime64[ns]"),
-                                  "event_type": pd.Series(dtype="str")})
-        con.register(name, table)
-    if needs["features"]:
-        con.register("features", base.features.assign(contact_id=base.contacts["contact_id"]))
-    ids = con.execute(sql).fetchdf()["contact_id"]
+    try:
+        con = connection if connection is not None else duckdb.connect()
+        con.register("contacts", base.contacts)
+        for name in ("events", "orders"):
+            table = getattr(base, name)
+            if table is None:
+                table = pd.DataFrame({
+                    "contact_id": pd.Series(dtype=base.contacts["contact_id"].dtype),
+                    "timestamp": pd.Series(dtype="datetime64[ns]"),
+                    "event_type": pd.Series(dtype="str")})
+            con.register(name, table)
+        if needs["features"]:
+            con.register("features",
+                         base.features.assign(contact_id=base.contacts["contact_id"]))
+        ids = con.execute(sql).fetchdf()["contact_id"]
+    except duckdb.Error as error:
+        # compile_rule checked the rule as pandas does; what remains is DuckDB's own
+        # (a closed connection, memory): say so, with the rule, not as a raw duckdb error.
+        text = rule if isinstance(rule, str) else str(rule)
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise RuleEvaluationError(
+            f"In rule {shorten(text)!r}: DuckDB could not run the query: "
+            f"{type(error).__name__}: {first_line}") from error
     member = base.contacts["contact_id"].isin(ids)
     return pd.Series(member.to_numpy(), index=base.contacts.index, name="member")
-
