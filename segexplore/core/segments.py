@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+import os
+import sys
+import warnings
+import weakref
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +17,69 @@ if TYPE_CHECKING:
     from .base import ContactBase
 
 __all__ = ["Segment"]
+
+
+class _State:
+    """What a segment's mask depends on: the base's as_of, its tables (by identity, held
+    weakly), the saved segments its rule refers to, and the parent's mask."""
+
+    __slots__ = ("as_of", "tables", "refs", "parent_mask")
+
+    def __init__(self, base: ContactBase, refs: frozenset[str],
+                 parent_mask: pd.Series | None) -> None:
+        self.as_of = base.as_of
+        self.tables = tuple(None if t is None else weakref.ref(t)
+                            for t in (base.contacts, base.events, base.orders))
+        self.refs = _saved_refs(base, refs) if refs else ()
+        self.parent_mask = parent_mask
+
+    def same_as(self, other: _State) -> bool:
+        return (self.as_of == other.as_of
+                and all((a is None and b is None) or (a is not None and b is not None
+                                                      and a() is not None and a() is b())
+                        for a, b in zip(self.tables, other.tables, strict=True))
+                and len(self.refs) == len(other.refs)
+                and all(n == m and s is t for (n, s), (m, t) in zip(self.refs, other.refs,
+                                                                    strict=True))
+                and self.parent_mask is other.parent_mask)
+
+
+def _saved_refs(base: ContactBase, names: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+    """(name, saved segment or rule) of every saved segment reached from ``names``."""
+    found: dict[str, Any] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        saved = found[name] = base.segments.get(name)
+        if saved is not None:
+            inner = saved if isinstance(saved, R.Rule) else saved.effective_rule
+            todo.extend(inner.segment_refs())
+    return tuple(sorted(found.items(), key=lambda item: item[0]))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside segexplore."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _PACKAGE_DIR + os.sep):
+        level += 1
+        frame = frame.f_back
+    return level
+
+
+def _warn_value_hints(segment: Segment) -> None:
+    """Warn once, when the segment is made, about values that match nobody (typos)."""
+    from ..errors import RuleValueWarning
+    from .value_hints import value_hints
+
+    for message in value_hints(segment.rule, segment.base):
+        where = f"segment {segment.name!r}: " if segment.name != segment.text else ""
+        warnings.warn(where + message, RuleValueWarning, stacklevel=_caller_stacklevel())
 
 
 class Segment:
@@ -50,6 +116,9 @@ class Segment:
         self.description = description
         self.parent = parent
         self.base = base
+        self._cache: tuple[_State, pd.Series] | None = None
+        self._refs = self.rule.segment_refs()  # the parent's are in its own mask
+        _warn_value_hints(self)
 
     @property
     def effective_rule(self) -> R.Rule:
@@ -58,14 +127,24 @@ class Segment:
             return self.rule
         return R.And(self.parent.effective_rule, self.rule)
 
-    @cached_property
+    @property
     def mask(self) -> pd.Series:
-        """Boolean Series over ``base.contacts`` (same index), True for members."""
-        evaluator = self.base.evaluator()
-        own = evaluator.mask(self.rule, text=self.text)
-        if self.parent is not None:
-            own = own & self.parent.mask
-        return own.rename(self.name)
+        """Boolean Series over ``base.contacts`` (same index), True for members.
+
+        Always for the base as it is now: after ``base.as_of = ...``, a replaced table or
+        a redefined saved segment it refers to, the mask is evaluated again (once).
+        """
+        parent_mask = self.parent.mask if self.parent is not None else None
+        state = _State(self.base, self._refs, parent_mask)
+        cached = self._cache
+        if cached is not None and cached[0].same_as(state):
+            return cached[1]
+        own = self.base.evaluator().mask(self.rule, text=self.text)
+        if parent_mask is not None:
+            own = own & parent_mask
+        mask = own.rename(self.name)
+        self._cache = (state, mask)
+        return mask
 
     @property
     def size(self) -> int:
