@@ -8,6 +8,8 @@ counts are checked against ``base.count(text)`` computed independently.
 from __future__ import annotations
 
 import re
+import warnings
+from html import unescape
 
 import pytest
 
@@ -31,7 +33,7 @@ def shown_size(builder: SegmentBuilder) -> int:
 
 
 def _text(html: str) -> str:
-    return re.sub(r"<[^>]+>", "", html)
+    return unescape(re.sub(r"<[^>]+>", "", html))
 
 
 def _shown(widget) -> bool:
@@ -128,3 +130,18 @@ def test_the_explorer_builder_follows_the_same_rules(base):
     app.builder.rule_text.value = LYON
     assert app.builder.name.value == ""
     assert app.export_panel.segment_select.value == "(segment being built)"
+
+
+def test_a_value_that_matches_nobody_gets_a_did_you_mean_beside_the_size(base):
+    builder = SegmentBuilder(base, debounce=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # shown in the page, not warned on every count
+        builder.rule_text.value = 'region = "Ile-de-France"'
+        builder.name.value = "IDF typo"
+        assert builder.save() is not None
+    assert shown_size(builder) == base.count('region = "Ile-de-France"') == 0
+    assert _text(builder.value_hints.value) == \
+        'region = "Ile-de-France" matches no contact; did you mean "Île-de-France"?'
+    assert "se-message-warning" in builder.value_hints.value
+    builder.rule_text.value = 'region = "Île-de-France"'
+    assert builder.value_hints.value == ""

@@ -219,3 +219,45 @@ def test_a_catalog_rule_error_names_its_segment_in_the_cli(tmp_path, capsys):
     assert "segexplore export: segment 'IDF Android': " in err and "'region'" in err
     assert main(["refresh", str(path), "--history", str(tmp_path / "h.csv")]) == 2
     assert "segment 'IDF Android': " in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ values that match nobody
+def test_segment_and_export_warn_about_values_that_match_nobody(tmp_path, capsys):
+    rule = 'region = "Ile-de-France"'
+    assert main(["segment", "--rule", rule]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith("0 contacts")
+    assert printed.err.startswith("segexplore segment: warning: ")
+    assert "Ile-de-France" in printed.err and 'did you mean "Île-de-France"' in printed.err
+    assert main(["export", rule, "--out", str(tmp_path / "x.csv"), "--no-manifest"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("segexplore export: warning: ")
+    assert 'did you mean "Île-de-France"' in err
+    # a value that exists gets no warning
+    assert main(["segment", "--rule", IDF]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_refresh_warns_about_values_that_match_nobody_per_segment(tmp_path, capsys):
+    catalog = Catalog()
+    catalog.add("IDF", 'region = "Ile-de-France"')
+    catalog.add("Lyon", 'city = "Lyon"')
+    path = catalog.save(tmp_path / "catalog.yaml")
+    assert main(["refresh", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("segexplore refresh: warning: segment 'IDF': ")
+    assert 'did you mean "Île-de-France"' in err and "'Lyon'" not in err
+
+
+def test_a_value_warning_is_one_plain_line_in_a_real_run():
+    """Python's own `<frozen runpy>:88: RuleValueWarning: ...` line must not come too."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "segexplore", "segment", "--rule",
+                             'region = "Ile-de-France"', "--name", "IDF"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "segexplore segment: warning: segment 'IDF': region = \"Ile-de-France\" matches no "
+        "contact; did you mean \"Île-de-France\"?"]

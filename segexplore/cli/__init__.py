@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 #: Modules that register sub-commands, in the order they are listed in ``--help``.
 COMMAND_MODULES = ("data", "tools", "export", "dashboard")
@@ -31,12 +32,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warnings(command: str):
+    """A ``warnings.showwarning`` that prints segexplore's warnings as one line each,
+    ``segexplore COMMAND: warning: ...`` on stderr, and leaves others to Python."""
+    from ..errors import SegexploreWarning
+
+    python_way = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, SegexploreWarning):
+            # `<frozen runpy>:88: RuleValueWarning: ...` tells a command-line user nothing.
+            sys.stdout.flush()  # after what was printed before it, in a terminal too
+            print(f"segexplore {command}: warning: {message}", file=sys.stderr)
+        else:
+            python_way(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..errors import SegexploreError
+    from ..errors import SegexploreError, SegexploreWarning
 
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():
+            # Each warning once per run (e.g. RuleValueWarning: a rule value that matches
+            # nobody but looks like a typo), however the caller set the filters.
+            warnings.simplefilter("default", SegexploreWarning)
+            warnings.showwarning = _print_warnings(args.command)
+            return int(args.run(args) or 0)
     except SegexploreError as error:
         # Users of the command line get the message, not a traceback.
         print(f"segexplore {args.command}: {error}", file=sys.stderr)

@@ -70,22 +70,6 @@ def warn(args: argparse.Namespace, message: str) -> None:
     print(f"segexplore {args.command}: warning: {message}", file=sys.stderr)
 
 
-def warn_value_hints(args: argparse.Namespace, segment: Any, *,
-                     name_it: bool = False) -> list[str]:
-    """Warn (stderr) about rule values that match nobody but look like typos.
-
-    ``region = "Ile-de-France"`` is a valid rule that selects nobody when the base writes
-    "Île-de-France": the size alone does not tell a typo from an empty segment.
-    ``name_it`` starts each warning with the segment's name (several segments at once).
-    """
-    from ..core.value_hints import value_hints
-
-    hints = value_hints(segment.effective_rule, segment.base)
-    for hint in hints:
-        warn(args, f"segment {segment.name!r}: {hint}" if name_it else hint)
-    return hints
-
-
 def issues_tables(report: Any) -> list[tuple[str, Any]]:
     """``(title, table)`` pairs for ``summary --issues``: cell-level issues, rejected rows."""
     import pandas as pd

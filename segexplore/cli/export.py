@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .data import load, warn, warn_value_hints
+from .data import load, warn
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -111,7 +111,6 @@ def _export(args: argparse.Namespace) -> int:
         segment = catalog.apply(base)[name]
     else:
         segment = base.segment(args.source, name=args.segment or "export")
-    warn_value_hints(args, segment)
     write_segment(args, segment, include_unsendable=args.include_unsendable)
     return 0
 
@@ -130,8 +129,6 @@ def _refresh(args: argparse.Namespace) -> int:
                    "suppressions": args.suppressions}
     report = refresh(catalog, base, history_path=history, export_dir=args.export,
                      jump_threshold=args.threshold, **options)
-    for name in catalog.names:  # refresh registered them on the base
-        warn_value_hints(args, base.segments[name], name_it=True)
     print(f"Refreshed {len(report):,} segments as of {base.as_of:%Y-%m-%d}; history: {history}")
     for rec in report.itertuples(index=False):
         moved = ("first run" if pd.isna(rec.previous_size)

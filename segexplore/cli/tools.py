@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from .data import add_data_arguments, load, warn, warn_value_hints
+from .data import add_data_arguments, load, warn
 from .export import add_output_arguments, write_segment
 
 #: Columns of the profile summary printed by ``segexplore profile``.
@@ -50,7 +50,6 @@ def _segment(args: argparse.Namespace) -> int:
     print(f"{segment.size:,} contacts ({segment.share:.1%} of {len(base.contacts):,}) "
           f"as of {base.as_of:%Y-%m-%d}")
     print(f"rule: {segment.rule}")
-    warn_value_hints(args, segment)
     if args.out:
         # The file holds what `segexplore export` would write (consent, valid email,
         # suppressions, duplicates): a members file that looks like an export gets sent.

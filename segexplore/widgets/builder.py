@@ -31,14 +31,16 @@ True
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import numpy as np
 
 from segexplore.core import rules as R
-from segexplore.errors import RuleSyntaxError, SegexploreError
+from segexplore.errors import RuleSyntaxError, RuleValueWarning, SegexploreError
 
 from .debounce import Debouncer, Quiet
 from .display import error_html, message_html, size_html
@@ -390,7 +392,8 @@ class SegmentBuilder(Quiet, W.VBox):
         if self.rule is None:
             return parent
         name = self.name.value.strip() or None
-        return self.base.segment(self.rule, name=name, parent=parent, save=False)
+        with _no_value_warnings():
+            return self.base.segment(self.rule, name=name, parent=parent, save=False)
 
     def _evaluate(self) -> None:
         """Count the current segment and redraw the charts, now."""
@@ -504,13 +507,15 @@ class SegmentBuilder(Quiet, W.VBox):
                 kind="warning")
             return None
         try:
-            trial = self.base.segment(self.rule, name=name, parent=self.parent(), save=False)
-            size = trial.size  # counts it: a rule that cannot be counted is not saved
-            existing = self.base.segments.get(name)
-            if existing is not None and not replace and not self._is_saved_as(existing):
-                self._ask_replace(name, existing, size)
-                return None
-            segment = self.base.segment(self.rule, name=name, parent=self.parent())
+            with _no_value_warnings():
+                trial = self.base.segment(self.rule, name=name, parent=self.parent(),
+                                          save=False)
+                size = trial.size  # counts it: a rule that cannot be counted is not saved
+                existing = self.base.segments.get(name)
+                if existing is not None and not replace and not self._is_saved_as(existing):
+                    self._ask_replace(name, existing, size)
+                    return None
+                segment = self.base.segment(self.rule, name=name, parent=self.parent())
         except _EXPECTED as error:
             self.save_status.value = error_html(error)
             return None
@@ -559,6 +564,16 @@ class SegmentBuilder(Quiet, W.VBox):
             current = self.parent_select.value
             self.parent_select.options = self._parent_options()
             self.parent_select.value = current if current in self.base.segments else _NO_PARENT
+
+
+@contextmanager
+def _no_value_warnings() -> Iterator[None]:
+    """Silence :class:`RuleValueWarning` while the builder makes segments: it shows the same
+    hints beside the size (:meth:`SegmentBuilder._hints_html`), once, not as a warning
+    printed on every keystroke into the kernel's log."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=RuleValueWarning)
+        yield
 
 
 def _size_of(segment: Segment) -> str:
