@@ -374,3 +374,11 @@ def test_error_messages_quote_long_rules_shortened(tiny):
 def test_pandas_timestamps_in_the_rule_still_work(tiny):
     rule = R.DateCompare("signup_date", "before", pd.Timestamp("2026-01-01").to_pydatetime())
     assert _both(tiny, rule) == (4, 4)
+
+
+def test_type_mismatch_names_the_position_in_both_engines(tiny):
+    text = 'city = "Lyon" and signup_date > "abc"'
+    for run in (tiny.count, lambda t: run_duckdb(t, tiny)):
+        with pytest.raises(RuleEvaluationError, match="signup_date holds a date, but is "
+                                                      "compared with 'abc' at position 18"):
+            run(text)

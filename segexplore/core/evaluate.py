@@ -241,8 +241,7 @@ class Evaluator:
             f"In rule {shorten(self._text)!r}: unknown {what} {name!r}{where}{hint}")
 
     def _position(self, name: str) -> str:
-        match = re.search(rf"(?<![\w`]){re.escape(name)}(?![\w`])|`{re.escape(name)}`", self._text)
-        return f" at position {match.start()}" if match else ""
+        return _position(name, self._text)
 
     # --- recursion ----------------------------------------------------------------------
     def _eval(self, rule: R.Rule, stack: tuple[str, ...]) -> np.ndarray:
@@ -469,10 +468,18 @@ _DESCRIBED = {"datetime": "a date", "number": "a number", "bool": "true or false
               "text": "text", "category": "text"}
 
 
+def _position(name: str, text: str) -> str:
+    """`` at position N``: where ``name`` first appears in the rule text, if it does."""
+    if not name:
+        return ""
+    match = re.search(rf"(?<![\w`]){re.escape(name)}(?![\w`])|`{re.escape(name)}`", text)
+    return f" at position {match.start()}" if match else ""
+
+
 def _type_error(field: str, kind: str, value: Any, text: str) -> RuleEvaluationError:
     return RuleEvaluationError(
         f"In rule {shorten(text)!r}: type mismatch: {field} holds {_DESCRIBED[kind]}, "
-        f"but is compared with {value!r}")
+        f"but is compared with {value!r}{_position(field, text)}")
 
 
 def _coerce(value: Any, kind: str, field: str, text: str) -> Any:
