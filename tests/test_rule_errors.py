@@ -361,6 +361,8 @@ def test_rules_nested_too_deep_in_python_are_a_rule_error_not_recursion(tiny):
         tiny.count(rule)
     with pytest.raises(RuleEvaluationError, match="nested"):
         compile_rule(rule, tiny)
+    with pytest.raises(RuleEvaluationError, match="nested"):
+        tiny.segment(rule)
 
 
 def test_error_messages_quote_long_rules_shortened(tiny):

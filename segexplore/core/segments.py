@@ -110,7 +110,14 @@ class Segment:
 
     def __init__(self, base: ContactBase, rule: R.Rule | str, *, name: str | None = None,
                  description: str = "", parent: Segment | None = None) -> None:
-        self.text = rule if isinstance(rule, str) else str(rule)
+        try:
+            self.text = rule if isinstance(rule, str) else str(rule)
+        except RecursionError:  # a rule built in Python thousands of levels deep
+            from ..errors import RuleEvaluationError
+
+            raise RuleEvaluationError("the rule is nested too deeply to use (and/or/not "
+                                      "inside each other thousands of levels deep); flatten "
+                                      "it, e.g. And(*conditions)") from None
         self.rule = R.parse(rule) if isinstance(rule, str) else rule
         self.name = name if name is not None else self.text
         self.description = description
