@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 
+import pandas as pd
 import pytest
 
 import segexplore as se
@@ -61,8 +62,6 @@ def test_hints_accept_a_rule_object_and_skip_unknown_fields(sample):
 
 
 def test_hints_are_fast_on_a_million_contacts(sample):
-    import pandas as pd
-
     contacts = pd.concat([sample.contacts] * 50, ignore_index=True)
     contacts["contact_id"] = range(len(contacts))
     for column in ("city", "region"):  # concat keeps the categories
@@ -91,3 +90,13 @@ def test_a_correct_segment_does_not_warn(sample):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuleValueWarning)
         sample.segment('region = "Île-de-France"')
+
+
+def test_hints_never_break_on_odd_columns(tiny_base):
+    contacts = tiny_base.contacts.copy()
+    contacts["tags"] = pd.Series([["a"], {"b": 1}, None, ["c"], None, None, None],
+                                 dtype=object)
+    tiny_base.contacts = contacts
+    assert value_hints('tags = "a"', tiny_base) == []
+    assert value_hints('city = "lyon"', tiny_base) == [
+        'city = "lyon" matches no contact; did you mean "Lyon"?']

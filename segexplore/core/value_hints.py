@@ -97,10 +97,13 @@ class _Values:
             used = np.bincount(codes[codes >= 0], minlength=len(series.cat.categories)) > 0
             values = series.cat.categories[used]  # unused categories match nobody
         else:
-            values = pd.unique(series.dropna())
+            try:
+                values = pd.unique(series.dropna())
+            except TypeError:  # unhashable cells (lists, dicts): nothing to suggest
+                return None
             if len(values) > MAX_DISTINCT:
                 return None
-        return [v for v in map(str, values)]
+        return [str(v) for v in values]
 
     @cached_property
     def exact(self) -> frozenset[str]:
