@@ -408,14 +408,17 @@ def _run(notebook_name: str, what: str, args: argparse.Namespace) -> int:
             process, url = start(notebook_name, args)  # stops Voilà itself on failure
     except KeyboardInterrupt:
         return 130
-    print(f"segexplore {what}: {url}", flush=True)
-    print("Press Ctrl+C to stop.", flush=True)
-    if not args.no_browser:
-        import webbrowser
+    try:
+        print(f"segexplore {what}: {url}", flush=True)
+        print("Press Ctrl+C to stop.", flush=True)
+        if not args.no_browser:
+            import webbrowser
 
-        with contextlib.suppress(Exception):
-            webbrowser.open(url)
-    return serve(process)
+            with contextlib.suppress(Exception):
+                webbrowser.open(url)
+        return serve(process)
+    finally:
+        stop(process)  # also when printing fails (output pipe closed): no orphan Voilà
 
 
 def _dashboard(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -191,3 +192,32 @@ def test_a_kernel_spec_running_another_python_is_refused_before_voila_starts(tmp
     assert "cannot import ipykernel, segexplore" in message, message
     assert "ipykernel install" in message, message  # names a fix
     assert "[Voila]" not in result.stderr  # refused before starting Voilà
+
+
+# ------------------------------------------------------------------ no server left behind
+def _listening(port: int) -> bool:
+    with contextlib.suppress(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return True
+    return False
+
+
+def test_a_closed_output_pipe_stops_the_server_too():
+    """``segexplore dashboard | head -1`` when the reader has already left: printing the
+    URL fails (BrokenPipeError) and the command used to return leaving Voilà running."""
+    port = dashboard_cli.free_port(18990)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segexplore", "dashboard", "--port", str(port),
+         "--no-browser"], env=_clean_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        process.stdout.close()  # nobody reads: the first print fails
+        assert process.wait(timeout=RENDER_TIMEOUT + 60) == 0
+        deadline = time.monotonic() + 30
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _listening(port), f"Voilà still serves on port {port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group started above, nothing else
+        process.wait(timeout=10)
