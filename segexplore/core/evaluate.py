@@ -58,12 +58,14 @@ def shorten(text: str, limit: int = _TEXT_LIMIT) -> str:
     Examples
     --------
     >>> shorten("a and " * 100 + "b", limit=30)
-    'a and a and a ... and a and b'
+    'a and a and a and a ... a and b'
     """
     if len(text) <= limit:
         return text
-    head = limit * 2 // 3
-    return f"{text[:head - 4].rstrip()} ... {text[-(limit - head - 1):].lstrip()}"
+    head, tail = text[:limit * 2 // 3], text[-(limit // 3):]
+    head = head.rsplit(" ", 1)[0] if " " in head else head  # cut between words
+    tail = tail.split(" ", 1)[-1]
+    return f"{head} ... {tail}"
 
 
 def time_ns(value: date | datetime | pd.Timestamp) -> int:
