@@ -323,6 +323,7 @@ def _parse_seconds(text: str) -> float:
     return time.perf_counter() - start
 
 
+@pytest.mark.slow
 def test_sql_compilation_of_a_flat_and_is_linear(tiny):
     small, large = parse(_flat_and(10_000)), parse(_flat_and(40_000))
     _compile_seconds(parse(_flat_and(500)), tiny)  # warm up sqlglot's caches
@@ -335,6 +336,7 @@ def test_sql_compilation_of_a_flat_and_is_linear(tiny):
     assert t_small < 5 * t_parse, (t_small, t_parse)
 
 
+@pytest.mark.slow
 def test_long_rules_give_the_right_members_in_both_engines(sample):
     # engagement_score != 0 .. != 9,999 drops exactly the contacts whose score is a whole
     # number below 10,000 (and those without a score).
@@ -345,6 +347,7 @@ def test_long_rules_give_the_right_members_in_both_engines(sample):
     assert _both(sample, text) == (expected, expected)
 
 
+@pytest.mark.slow
 def test_parser_and_evaluator_handle_100000_terms(tiny):
     text = " or ".join(f"score = {i}" for i in range(100_000))
     rule = parse(text)
