@@ -221,3 +221,30 @@ def test_a_closed_output_pipe_stops_the_server_too():
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)  # the group started above, nothing else
         process.wait(timeout=10)
+
+
+def test_sigterm_while_the_page_is_checked_stops_the_server_too():
+    """The readiness check renders the page once (minutes on a large base): SIGTERM then
+    must stop Voilà as it does while serving, not end the command and leave Voilà."""
+    port = dashboard_cli.free_port(18995)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segexplore", "dashboard", "--port", str(port),
+         "--no-browser"], env=_clean_env(), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        for line in process.stderr:  # Voilà's log, then the command's own line
+            if "check that the page renders" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        stdout, _ = process.communicate(timeout=60)
+        assert process.returncode == 130, stdout
+        assert "http://" not in stdout
+        deadline = time.monotonic() + 30
+        while _listening(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _listening(port), f"Voilà still serves on port {port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # the group started above, nothing else
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=10)
