@@ -292,6 +292,14 @@ def test_short_rows_after_the_sample_and_with_quotes_are_found(tmp_path):
     assert frame["note"].iloc[-1] == "only;one"
 
 
+def test_a_stray_quote_inside_a_value_does_not_hide_a_short_row(tmp_path):
+    content = b'id;name;city\n1;TV 55" 4K;Paris\n2;Radio\n3;Hi-fi;Lyon\n'
+    frame, info = read_table(write(tmp_path, "stray.csv", content))
+    assert frame["name"].tolist() == ['TV 55" 4K', "Radio", "Hi-fi"]
+    assert info.issues["line"].tolist() == [3]
+    assert info.issues["column"].tolist() == ["city"]
+
+
 def test_an_empty_last_field_is_not_a_short_row(tmp_path):
     frame, info = read_table(write(tmp_path, "e.csv", b"id,city\n1,\n2,Paris\n"))
     assert frame["city"].isna().tolist() == [True, False]

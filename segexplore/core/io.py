@@ -707,6 +707,7 @@ class _CsvReader:
         self.data_path = path
         self.data_compression = compression
         self.repair_pending = False  # the sample already showed lines to repair
+        self.sample_quoted = False
         self.repaired = False
         self.sep = ","
         self.decimal = "."
@@ -828,6 +829,7 @@ class _CsvReader:
         if truncated:  # drop the last, possibly cut, line
             text = text[: text.rfind("\n") + 1] or text
         self.sep = self.explicit_sep or self._sniff_separator(text)
+        self.sample_quoted = '"' in text
         records = list(_iter_records(_lines(text), self.sep))
         if truncated and len(records) > 1:
             records.pop()  # may be cut inside a quoted field
@@ -1031,7 +1033,7 @@ class _CsvReader:
         if self.short_lines is None:
             if frame.iloc[:, width - 1].notna().all():
                 return  # a short line leaves the last column empty: none here
-            self.short_lines = self._count_short_lines(width)
+            self.short_lines = self._count_short_lines(width, len(frame))
         short = [(line, n) for line, n in self.short_lines if n < width]
         if not short:
             return
@@ -1045,17 +1047,17 @@ class _CsvReader:
                                 f"{n_fields} fields, expected {width} as in the header",
                                 "kept, missing values left empty"))
 
-    def _count_short_lines(self, width: int) -> list[tuple[int, int]]:
+    def _count_short_lines(self, width: int, n_rows: int) -> list[tuple[int, int]]:
         """(line, fields) of every record with fewer than ``width`` fields.
 
-        Without quotes in the file, numpy counts separators per line on the bytes (about
-        0.1 s per 50 MB); with quotes (separators or line breaks inside values), the csv
-        module reads every record.
+        numpy counts separators per record on the bytes (quotes honoured, about 0.1 s
+        per 50 MB); the csv module reads every record when that count does not find
+        pandas' ``n_rows`` records, or for UTF-16/32 files.
         """
         if codecs.lookup(self.encoding).name in _ASCII_COMPATIBLE:
-            counted = self._count_fields_on_bytes()
+            counted = self._count_fields_on_bytes(n_rows)
             if counted is not None:
-                return [(line, n) for line, n in counted if n < width]
+                return counted
         short = []
         header_pending = self.has_header
         for _, first_line, _, fields in self._scan():
@@ -1067,45 +1069,47 @@ class _CsvReader:
                 short.append((first_line, len(fields)))
         return short
 
-    def _count_fields_on_bytes(self) -> list[tuple[int, int]] | None:
-        """(line, fields) of the data lines with fewer fields than the header, counted on
-        bytes; None when the file holds a quote (the csv module must decide)."""
+    def _count_fields_on_bytes(self, n_rows: int) -> list[tuple[int, int]] | None:
+        """(first line, fields) of the data records with fewer fields than the header,
+        counted on bytes with numpy; None when the count disagrees with pandas' ``n_rows``
+        (a stray quote inside a value: the csv module must decide)."""
         width = len(self.header_names)
-        quotes, separators, lines = False, 0, 0
-        last = b"\n"
-        with self._open_binary() as handle:  # first, totals: no copies, no line cutting
-            while block := handle.read(1 << 24):
-                quotes = quotes or b'"' in block
-                if self.sep != WHITESPACE:
+        if self.sep != WHITESPACE and not self.sample_quoted:
+            quotes, separators, lines = False, 0, 0
+            last = b"\n"
+            with self._open_binary() as handle:  # totals first: no copies, no line cutting
+                while block := handle.read(1 << 24):
+                    quotes = quotes or b'"' in block
                     separators += block.count(self.sep.encode())
-                lines += block.count(b"\n")
-                last = block[-1:]
-        if quotes:
-            return None
-        lines += last != b"\n"  # a last line without line break
-        if self.sep != WHITESPACE and separators == (self.header_width - 1) * lines:
-            # No line has more separators than the header (pandas would have failed), so
-            # all have exactly as many: no short line, no blank line.
-            return []
+                    lines += block.count(b"\n")
+                    last = block[-1:]
+            lines += last != b"\n"  # a last line without line break
+            if not quotes and separators == (self.header_width - 1) * lines:
+                # No line has more separators than the header (pandas would have failed),
+                # so all have exactly as many: no short line, no blank line.
+                return []
         found: list[tuple[int, int]] = []
-        lines_before, carry = 0, b""
+        lines_before, carry, records = 0, b"", 0
         header_pending = self.has_header
         with self._open_binary() as handle:
             while True:
                 block = handle.read(1 << 24)
                 data = carry + block
-                cut = data.rfind(b"\n") + 1 if block else len(data)
-                piece, carry = data[:cut], data[cut:]
-                n_fields, blank = _fields_per_line(piece, self.sep)
-                lines = np.flatnonzero(~blank)
-                if header_pending and len(lines):
+                n_fields, blank, starts, newlines, used = _fields_per_record(
+                    data, self.sep, final=not block)
+                piece, carry = data[:used], data[used:]
+                kept = np.flatnonzero(~blank)
+                if header_pending and len(kept):
                     header_pending = False
-                    lines = lines[1:]
-                short = lines[n_fields[lines] < width]
-                found += [(lines_before + int(i) + 1, int(n_fields[i])) for i in short]
-                lines_before += len(blank)
+                    kept = kept[1:]
+                records += len(kept)
+                short = kept[n_fields[kept] < width]
+                first_lines = np.searchsorted(newlines, starts[short]) + 1  # physical lines
+                found += [(lines_before + int(line), int(n_fields[i]))
+                          for line, i in zip(first_lines, short, strict=True)]
+                lines_before += piece.count(b"\n")
                 if not block:
-                    return found
+                    return found if records == n_rows else None
 
     def _switch_encoding_after_decode_error(self) -> None:
         """Move to the next encoding (utf-8 -> cp1252 -> latin-1), or raise if it was asked."""
@@ -1351,25 +1355,42 @@ class _CsvReader:
         return None
 
 
-def _fields_per_line(piece: bytes, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    """Number of fields and blankness of each line of ``piece`` (no quotes in it)."""
-    array = np.frombuffer(piece, dtype=np.uint8)
-    ends = np.flatnonzero(array == 10)
-    if len(array) and (not len(ends) or ends[-1] != len(array) - 1):
-        ends = np.append(ends, len(array))  # last line without a line break
+def _fields_per_record(data: bytes, sep: str, *, final: bool
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    r"""Fields, blankness and start offset of each CSV record of ``data``, the offsets of
+    its line breaks, and how many bytes the records use (the rest, a record that may go
+    on in the next block, is for the next call; all of it when ``final``).
+
+    Quotes are honoured as the csv module does for well-formed files: a separator or a
+    line break is inside a value when an odd number of quotes comes before it (``""``
+    inside a value counts twice). Runs of spaces (``sep=r"\s+"``) ignore quotes.
+    """
+    array = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(array == 10)
+    quoted = sep != WHITESPACE and b'"' in data
+    if quoted:  # parity of the quotes so far; uint8 wraps at 256, which keeps the parity
+        outside = (np.cumsum(array == 34, dtype=np.uint8) & 1) == 0
+        ends = newlines[outside[newlines]]
+    else:
+        ends = newlines
+    used = int(ends[-1]) + 1 if len(ends) else 0
+    if final and used < len(array):
+        ends, used = np.append(ends, len(array)), len(array)  # a last line without break
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
     if sep == WHITESPACE:
-        is_field = ~np.isin(array, (9, 10, 13, 32))
+        is_field = ~np.isin(array[:used], (9, 10, 13, 32))
         field_starts = np.flatnonzero(is_field & ~np.concatenate([[False], is_field[:-1]]))
         n_fields = np.searchsorted(field_starts, ends) - np.searchsorted(field_starts, starts)
-        return n_fields, n_fields == 0
-    separators = np.flatnonzero(array == ord(sep))
+        return n_fields, n_fields == 0, starts, newlines, used
+    separators = np.flatnonzero(array[:used] == ord(sep))
+    if quoted:
+        separators = separators[outside[separators]]
     n_fields = np.searchsorted(separators, ends) - np.searchsorted(separators, starts) + 1
     length = ends - starts
     carriage = np.zeros(len(ends), dtype=bool)
     has_text = length > 0
     carriage[has_text] = array[ends[has_text] - 1] == 13
-    return n_fields, (length - carriage) == 0
+    return n_fields, (length - carriage) == 0, starts, newlines, used
 
 
 def _at_line(line: int | None) -> str:
