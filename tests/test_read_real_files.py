@@ -84,6 +84,28 @@ def test_cdnow_orders_are_all_kept_with_the_column_mapping():
     assert base.report.lineage("orders")["row"].tolist()[:2] == [1, 2]
 
 
+def test_a_flat_column_mapping_goes_to_the_table_that_has_the_columns():
+    """The issue's own call: ``columns={"dollar_value": "amount", ...}`` without naming
+    the orders table. Each table takes the names it has."""
+    lines = cdnow_lines()
+    ids = sorted({fields[0] for fields in lines})
+    contacts = pd.DataFrame({"contact_id": [int(i) for i in ids],
+                             "email": [f"c{i}@example.com" for i in ids]})
+    base = se.read_base(contacts, orders=CDNOW, names={"orders": CDNOW_NAMES},
+                        columns={"dollar_value": "amount", "number_of_cds": "items"}, now=NOW)
+    assert base.report.outputs["orders"] == len(lines)
+    assert base.orders["amount"].sum() == pytest.approx(sum(float(f[3]) for f in lines))
+    assert base.orders["items"].sum() == sum(int(f[2]) for f in lines)
+
+
+def test_a_flat_mapping_naming_a_column_of_no_table_is_an_error():
+    contacts = pd.DataFrame({"contact_id": [1], "email": ["a@x.fr"]})
+    orders = pd.DataFrame({"contact_id": [1], "timestamp": ["2026-01-01"], "dollar_value": [1.0]})
+    with pytest.raises(SchemaError, match=r"'dollar_valeu' \(did you mean 'dollar_value'\?\), "
+                                          r"which is a column of no table"):
+        se.read_base(contacts, orders=orders, columns={"dollar_valeu": "amount"}, now=NOW)
+
+
 def test_a_one_column_file_with_spaces_in_values_is_not_split(tmp_path):
     path = write(tmp_path, "names.csv", b"Nom complet\nJean Dupont\nMarie Curie\n")
     frame, info = read_table(path)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import SchemaError, ValidationError
+from ..errors import SchemaError, ValidationError, closest_name
 from .base import ContactBase
 from .clean import NestedColumns, clean_activity, clean_contacts, flatten_nested
 from .columns import MULTI_VALUE_SEPARATOR
@@ -77,8 +77,10 @@ def read_base(
         CSV (separator, encoding, decimal comma and day-first dates are detected), Parquet
         or Excel files, or DataFrames. ``events`` and ``orders`` are optional.
     columns : dict, optional
-        Column mapping ``{name in the file: canonical name}``, either for the contacts or
-        per table: ``{"events": {"Type d'action": "event_type"}}``.
+        Column mapping ``{name in the file: canonical name}``, either one for all tables
+        (each table takes the names it has, e.g. ``{"dollar_value": "amount"}`` for the
+        orders; a name no table has is an error) or per table:
+        ``{"events": {"Type d'action": "event_type"}}``.
     roles : dict, optional
         Override the inferred role of contact columns, e.g. ``{"segment_client":
         "categorical"}``. See :data:`segexplore.core.schema.ROLES`.
@@ -124,9 +126,13 @@ def read_base(
     now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
     sources = {"contacts": contacts, "events": events, "orders": orders}
     sources = {t: s for t, s in sources.items() if s is not None}
+    # A flat mapping (not keyed by table) serves every table: each takes the names it has,
+    # and a name that no table has is an error once all are read.
+    flat_mapping: dict[str, str] | None = None
     if isinstance(columns, Mapping) and columns and not set(columns) <= set(TABLES):
-        columns = {"contacts": columns}
+        flat_mapping, columns = dict(columns), {}
     columns = columns or {}
+    headers: dict[str, list[str]] = {}
 
     show = progress
     if show is None:
@@ -150,7 +156,11 @@ def read_base(
             names=_per_table(names, table), tz=tz, progress=False,
         )
         mapping_notes: list[str] = []
-        renames, missing = map_columns(frame, table, columns.get(table),
+        headers[table] = [str(c) for c in frame.columns]
+        mapping = columns.get(table)
+        if flat_mapping is not None:
+            mapping = {k: v for k, v in flat_mapping.items() if k in headers[table]}
+        renames, missing = map_columns(frame, table, mapping,
                                        source=_source_name(sources[table], table),
                                        notes=mapping_notes)
         info = dataclasses.replace(info, notes=info.notes + tuple(mapping_notes))
@@ -194,6 +204,8 @@ def read_base(
                                               _per_table(dayfirst, "contacts"), now, tz)
         for table, future in pending.items():
             keep(table, future.result())
+    if flat_mapping is not None:
+        schema_problems.extend(_unmatched_mapping(flat_mapping, headers))
     if schema_problems:
         # Every missing column of every table at once, so the analyst fixes all in one pass.
         raise SchemaError("\n".join(schema_problems))
@@ -252,6 +264,21 @@ def read_base(
             "detail": f"no activity in the 12 months up to {base.as_of:%Y-%m-%d}; "
                       "kept, see base.features['inactive']"}])], ignore_index=True)
     return base
+
+
+def _unmatched_mapping(mapping: Mapping[str, str], headers: Mapping[str, list[str]]) -> list[str]:
+    """One problem per name of a flat ``columns=`` mapping that no table has."""
+    every = [c for names in headers.values() for c in names]
+    problems = []
+    for name in mapping:
+        if name in every:
+            continue
+        guess = closest_name(name, every)
+        hint = f" (did you mean {guess!r}?)" if guess else ""
+        listed = "; ".join(f"{table}: {names}" for table, names in headers.items())
+        problems.append(f"columns: the mapping names {name!r}{hint}, which is a column of no "
+                        f"table; columns are {listed}.")
+    return problems
 
 
 def _count_inactive(base: ContactBase) -> int:
