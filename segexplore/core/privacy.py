@@ -6,7 +6,8 @@
 - :func:`subject_access` gathers everything the base holds about one person, as
   JSON-serialisable data.
 - :func:`stale_consent` flags consents older than N months with no engagement since.
-- :func:`mask_pii` pseudonymises emails, names and phones for stakeholders.
+- :func:`mask_pii` pseudonymises emails, names and phones for stakeholders;
+  :func:`mask_rule` and :func:`mask_emails` do the same to rule texts and free text.
 
 What is *not* touched: files already written (exports, refresh snapshots, the input
 files). ``docs/export.md`` lists them.
@@ -38,10 +39,14 @@ if TYPE_CHECKING:
 
 __all__ = ["NotFoundError", "ErasureReport", "forget", "forgotten_mask", "identifier_hash",
            "subject_access", "subject_access_json", "stale_consent", "mask_pii",
-           "PII_COLUMNS"]
+           "mask_rule", "mask_emails", "PII_COLUMNS", "EMAIL_SHAPE"]
 
-#: Columns :func:`mask_pii` pseudonymises by default.
-PII_COLUMNS = ("email", "email_original", "first_name", "last_name", "phone")
+#: Columns :func:`mask_pii` pseudonymises by default (those absent from a frame are skipped).
+PII_COLUMNS = ("email", "email_original", "first_name", "last_name", "phone", "mobile",
+               "telephone", "address", "street")
+#: What a reader would take for an email address inside any text (lenient on purpose:
+#: invalid addresses identify people too). The masked form ``j***@x.fr`` does not match.
+EMAIL_SHAPE = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ENGAGEMENT_FEATURES = ("last_open_date", "last_click_date", "last_visit_date",
                         "last_purchase_date")
 #: A salt drawn once per Python session: masked values are stable within a session only,
@@ -637,3 +642,77 @@ def mask_pii(frame: pd.DataFrame, columns: Sequence[str] = PII_COLUMNS, *,
         distinct = {v: mask(str(v), salt) for v in values.dropna().unique()}
         out[column] = values.map(distinct).astype("str")
     return out
+
+
+def mask_emails(text: str, *, salt: str | None = None) -> str:
+    """``text`` with every email-shaped part pseudonymised as :func:`mask_pii` does.
+
+    Examples
+    --------
+    >>> mask_emails("asked by Jean@Gmail.com today", salt="s").startswith("asked by j***@gmail.com #")
+    True
+    """
+    salt = _SESSION_SALT if salt is None else salt
+    return EMAIL_SHAPE.sub(lambda match: _mask_email(match.group(0), salt), text)
+
+
+def mask_rule(rule: Any, columns: Iterable[str] = PII_COLUMNS, *,
+              salt: str | None = None) -> Any:
+    """A copy of ``rule`` for display, with the personal data it names pseudonymised.
+
+    The values a condition compares a personal-data column (``columns``) to are masked as
+    :func:`mask_pii` masks that column (``first_name = "Élodie"`` shows ``"É."``), and
+    every email-shaped text literal anywhere in the rule (event filters included) is
+    masked too. Everything else (fields, operators, windows, other values) is kept, so a
+    stakeholder still reads what the segment selects. The copy is for showing: evaluate
+    the original. Bounds of ``between`` stay numbers (they cannot hold a masked text).
+
+    Parameters
+    ----------
+    rule : Rule or str
+    columns : iterable of str
+        Personal-data columns (default :data:`PII_COLUMNS`; the widgets pass
+        :func:`segexplore.widgets.fields.pii_columns`).
+    salt : str, optional
+        As for :func:`mask_pii`.
+
+    Returns
+    -------
+    Rule
+
+    Examples
+    --------
+    >>> str(mask_rule('first_name = "Élodie" and city = "Lyon"', salt="s"))
+    'first_name = "É." and city = "Lyon"'
+    """
+    from .rule_parser import parse
+    from .rules import Rule, rule_from_dict
+
+    salt = _SESSION_SALT if salt is None else salt
+    personal = frozenset(columns)
+    node = rule if isinstance(rule, Rule) else parse(str(rule))
+
+    def masked_value(field: Any, value: Any) -> Any:
+        if field in personal and value is not None and not isinstance(value, bool):
+            return mask_pii(pd.DataFrame({field: [str(value)]}), [field], salt=salt)[field].iloc[0]
+        if isinstance(value, str) and EMAIL_SHAPE.search(value):
+            return mask_emails(value, salt=salt)
+        return value
+
+    def walk(data: Any) -> Any:
+        if isinstance(data, list):
+            return [walk(item) for item in data]
+        if not isinstance(data, dict):
+            return data
+        field = data.get("field")
+        out = {}
+        for key, value in data.items():
+            if key == "value" and not isinstance(value, (dict, list)):
+                out[key] = masked_value(field, value)
+            elif key == "values" and isinstance(value, list):
+                out[key] = [masked_value(field, v) for v in value]
+            else:
+                out[key] = walk(value)
+        return out
+
+    return rule_from_dict(walk(node.to_dict()))

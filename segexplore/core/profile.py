@@ -14,6 +14,7 @@ The helpers that turn a column into codes or numbers (:func:`attribute_kind`,
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,12 +24,12 @@ import pandas as pd
 
 from . import rules as R
 from .columns import MULTI_VALUE_SEPARATOR
-from .schema import infer_roles
+from .schema import infer_roles, normalise_name
 
 if TYPE_CHECKING:
     pass
 
-__all__ = ["Profile", "profile", "KINDS", "QUANTILES"]
+__all__ = ["Profile", "profile", "KINDS", "QUANTILES", "is_identifier"]
 
 #: How an attribute is described, whatever its role: see :func:`attribute_kind`.
 KINDS = ("categorical", "boolean", "numeric", "date", "multi", "text", "identifier")
@@ -44,6 +45,19 @@ COVER_MAX_VALUES = 25
 
 #: Numbers with at most this many distinct values also get top values (counts, scores).
 DISCRETE_MAX_DISTINCT = 50
+
+#: A free-text column with at least this many values, nearly all distinct (this share), is
+#: a reference (CRM ids, UUIDs, free comments): its profile gives counts, never values.
+UNIQUE_TEXT_MIN_COUNT = 20
+UNIQUE_TEXT_SHARE = 0.95
+
+#: Values read to tell what a column holds (emails, phone numbers): enough, and cheap on 1M.
+_CONTENT_SAMPLE = 2000
+
+#: Normalised column names of phone numbers (``Téléphone``, ``N° de tel``, ``mobile_phone``,
+#: ``Portable``); their values are checked too, so ``phone_verified`` flags stay flags.
+_PHONE_NAME = re.compile(r"phone|(^|_)(tel|telephone|msisdn|fax|gsm)(_|$)"
+                         r"|^(mobile|portable|cell|mobile_number|numero_portable)$")
 
 SUMMARY_COLUMNS = ("attribute", "role", "kind", "dtype", "count", "missing", "missing_share",
                    "distinct", "top", "top_count", "top_share", "mean", "std", "min", "p5",
@@ -96,15 +110,72 @@ def attribute_table(source: Any, *, include_features: bool = True) -> AttributeT
     )
 
 
-def attribute_kind(series: pd.Series, role: str) -> str:
+def _sample(series: pd.Series) -> pd.Series:
+    """Up to :data:`_CONTENT_SAMPLE` known values (the distinct categories of a category)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return pd.Series(series.cat.categories[:_CONTENT_SAMPLE], dtype="object")
+    head = series.iloc[:_CONTENT_SAMPLE].dropna()
+    return head if len(head) else series.dropna().iloc[:_CONTENT_SAMPLE]
+
+
+def is_identifier(series: pd.Series, role: str, name: str | None = None) -> bool:
+    """Whether a column identifies people, so that no analysis quotes its values.
+
+    True for the ``id`` and ``email`` roles, for columns whose values are mostly email
+    addresses (``email_original``, a referrer's email), and for phone columns (named like
+    one, with phone-like values: numbers, or texts of six digits or more). Boolean and date
+    columns never are; behaviour features (role ``"feature"``) neither. Nearly unique
+    free text is told by :func:`profile` from the counts it makes anyway.
+
+    Parameters
+    ----------
+    series : Series
+    role : str
+        The column's role (see :mod:`segexplore.core.schema`).
+    name : str, optional
+        The column's name (phones are told by name and values).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> is_identifier(pd.Series(["ann@x.fr", "bob@y.fr"]), "categorical", "referrer")
+    True
+    >>> is_identifier(pd.Series(["06 12 34 56 78"]), "text", "Téléphone")
+    True
+    >>> is_identifier(pd.Series(["no @", "contains a space"]), "text", "email_problem")
+    False
+    """
+    if role in ("id", "email"):
+        return True
+    dtype = series.dtype
+    if role == "feature" or pd.api.types.is_bool_dtype(dtype) \
+            or pd.api.types.is_datetime64_any_dtype(dtype):
+        return False
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+    phone_name = name is not None and bool(_PHONE_NAME.search(normalise_name(name)))
+    if numeric:
+        return phone_name and bool(series.notna().any())
+    from .privacy import EMAIL_SHAPE  # lazily: the privacy module loads the export machinery
+
+    sample = _sample(series)
+    if not len(sample):
+        return False
+    text = sample.astype("str").str.strip()
+    if text.str.fullmatch(EMAIL_SHAPE.pattern).mean() >= 0.5:
+        return True
+    return phone_name and bool(text.str.count(r"\d").ge(6).mean() >= 0.5)
+
+
+def attribute_kind(series: pd.Series, role: str, name: str | None = None) -> str:
     """How a column is described: one of :data:`KINDS`.
 
     The role decides for identifiers, emails, free text and multi-valued columns; otherwise
     the dtype does, except that numbers with a categorical role (postal codes) stay
-    categorical and 0/1 numbers with a boolean role are booleans.
+    categorical and 0/1 numbers with a boolean role are booleans. Columns that identify
+    people whatever their role (see :func:`is_identifier`: emails, phones) are identifiers.
     """
     dtype = series.dtype
-    if role in ("id", "email"):
+    if is_identifier(series, role, name):
         return "identifier"
     if role == "text":
         return "text"
@@ -344,6 +415,9 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
         raise ValueError(f"Value of 'top' must be a whole number >= 1 but received: {top!r}")
     table = attribute_table(base_or_frame, include_features=include_features)
+    # kinds from the real values: masked emails no longer look like emails
+    kinds = {column: attribute_kind(series, table.roles.get(column, "text"), column)
+             for column, series in table.columns.items()}
     if mask_pii:
         from .privacy import PII_COLUMNS
         from .privacy import mask_pii as pseudonymise
@@ -358,8 +432,7 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     builder = _Builder(n_rows, int(bins), int(top))
     for column, series in table.columns.items():
         role = table.roles.get(column, "text")
-        kind = attribute_kind(series, role)
-        builder.add(column, role, kind, series, rows,
+        builder.add(column, role, kinds[column], series, rows,
                     table.separators.get(column, MULTI_VALUE_SEPARATOR))
     return builder.build(name if name is not None else "base")
 
@@ -381,6 +454,11 @@ class _Builder:
     def add(self, column: str, role: str, kind: str, series: pd.Series,
             rows: np.ndarray | None, separator: str) -> None:
         """Profile ``series`` (only the contacts at positions ``rows`` when given)."""
+        codes = None
+        if kind == "text":
+            codes, labels = categorical_codes(series)  # once: the check and the counts
+            if _nearly_unique(codes):
+                kind = "identifier"  # a reference or free comments: each value is one contact's
         row: dict[str, Any] = {"attribute": column, "role": role, "kind": kind,
                                "dtype": str(series.dtype)}
         if kind in ("numeric", "date"):
@@ -392,6 +470,8 @@ class _Builder:
             missing = int(values.isna().sum())
             row.update(count=len(values) - missing, missing=missing,
                        distinct=int(values.nunique(dropna=True)))
+        elif codes is not None:
+            self._categories(row, codes if rows is None else codes[rows], labels, kind)
         else:
             self._categories(row, *_codes(series, rows), kind)
         row["missing_share"] = self.share(row["missing"])
@@ -557,6 +637,15 @@ class _Builder:
             tags=_frame(self.tags, ["attribute", "tag", "count", "share"]),
             suggestions=_frame(self.suggestions, ["attribute", "kind", "text", "share"]),
             n_rows=self.n_rows, name=name)
+
+
+def _nearly_unique(codes: np.ndarray) -> bool:
+    """At least :data:`UNIQUE_TEXT_MIN_COUNT` known values, nearly all distinct, in the
+    whole column's ``codes`` (a segment's profile describes the column as the base's does)."""
+    known = codes[codes >= 0]
+    if len(known) < UNIQUE_TEXT_MIN_COUNT:
+        return False
+    return np.count_nonzero(np.bincount(known)) >= UNIQUE_TEXT_SHARE * len(known)
 
 
 def _codes(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..core.profile import is_identifier
 from ..core.schema import value_kind
 
 if TYPE_CHECKING:
@@ -362,11 +363,16 @@ def event_property_choices(base: ContactBase, event_type: str, prop: str, *,
 
 
 def pii_columns(base: ContactBase) -> frozenset[str]:
-    """Contact columns holding personal data: email and free-text roles, names, phones.
+    """Contact columns holding personal data: email and free-text roles, names, phones,
+    addresses, and every column that identifies people whatever its role or name (emails
+    in a "referrer" column, a numeric ``Téléphone``: see
+    :func:`segexplore.core.profile.is_identifier`).
 
-    With ``mask_pii`` the builder never lists their values (it offers a text box instead)
-    and tables leave them out.
+    With ``mask_pii`` the builder never lists their values (it offers a text box instead),
+    tables leave them out and the stakeholder report masks the values rules compare them to.
     """
     roles = base.roles.roles
-    return frozenset(column for column in base.contacts.columns
-                     if roles.get(column) in ("email", "text") or column in _PII_NAMES)
+    contacts = base.contacts
+    return frozenset(column for column in contacts.columns
+                     if roles.get(column) in ("email", "text") or column in _PII_NAMES
+                     or is_identifier(contacts[column], roles.get(column, "text"), column))

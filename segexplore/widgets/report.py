@@ -3,7 +3,10 @@
 :func:`segment_report` shows, for the saved segments, their rules and sizes, how they
 overlap, what makes each of them different from the base, and the charts of
 :mod:`segexplore.charts`. It is meant for a Voilà dashboard shared with people who do not
-build segments themselves.
+build segments themselves, so it pseudonymises personal data by default (``mask_pii``):
+the values its rules compare emails, names, phones or addresses to, email addresses in
+rules and descriptions, and it leaves personal-data attributes out of the differences and
+charts. ``mask_pii=False`` is the analyst's explicit opt-out.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from segexplore.core.privacy import mask_emails, mask_rule
+
 from .compare_panel import ComparisonParts, comparison_parts, parts_widgets
 from .display import message_html
+from .fields import pii_columns
 
 if TYPE_CHECKING:
     from segexplore.core.base import ContactBase
@@ -45,11 +51,20 @@ def report_segments(base: ContactBase, segments: Any = None) -> list[Segment]:
     return chosen
 
 
-def _rules_html(segments: list[Segment]) -> str:
+def _rules_html(segments: list[Segment], personal: frozenset[str] | None = None) -> str:
+    """The segments' sizes, rules and descriptions; with ``personal`` (the personal-data
+    columns) the rules and descriptions are pseudonymised."""
+    def rule_text(segment: Segment) -> str:
+        rule = segment.effective_rule
+        return str(rule if personal is None else mask_rule(rule, personal))
+
+    def description(segment: Segment) -> str:
+        return segment.description if personal is None else mask_emails(segment.description)
+
     items = "".join(
         f'<li><b>{escape(s.name)}</b>: {s.size:,} contacts ({s.share:.1%} of the base)'
-        f"<br><code>{escape(str(s.effective_rule))}</code>"
-        + (f"<br><em>{escape(s.description)}</em>" if s.description else "") + "</li>"
+        f"<br><code>{escape(rule_text(s))}</code>"
+        + (f"<br><em>{escape(description(s))}</em>" if s.description else "") + "</li>"
         for s in segments)
     return f'<ul class="se-report-segments">{items}</ul>'
 
@@ -63,14 +78,18 @@ class SegmentReport(W.VBox):
     segments : optional
         See :func:`report_segments`.
     title : str
+    mask_pii : bool, default True
+        Pseudonymise personal data (see :func:`segment_report`).
     """
 
     def __init__(self, base: ContactBase, segments: Any = None, *,
-                 title: str = "Segments") -> None:
+                 title: str = "Segments", mask_pii: bool = True) -> None:
         super().__init__()
         self.add_class("se-report")
         self.base = base
+        self.mask_pii = bool(mask_pii)
         self.segments = report_segments(base, segments)
+        personal = pii_columns(base) if self.mask_pii else None
         self.parts = ComparisonParts()
         heading = W.HTML(f'<h2 class="se-report-title">{escape(title)}</h2>'
                          f"<div>{len(base.contacts):,} contacts as of "
@@ -80,13 +99,13 @@ class SegmentReport(W.VBox):
                 "No saved segments yet: save some with base.segment(rule, name=...).",
                 kind="warning"))]
             return
-        self.parts = comparison_parts(self.segments, base)
-        self.children = [heading, W.HTML(_rules_html(self.segments)),
+        self.parts = comparison_parts(self.segments, base, hidden=personal or frozenset())
+        self.children = [heading, W.HTML(_rules_html(self.segments, personal)),
                          *parts_widgets(self.parts)]
 
 
 def segment_report(base: ContactBase, segments: Any = None, *,
-                   title: str = "Segments") -> SegmentReport:
+                   title: str = "Segments", mask_pii: bool = True) -> SegmentReport:
     """A read-only report of saved segments: sizes, overlap, key differences, charts.
 
     Parameters
@@ -96,6 +115,15 @@ def segment_report(base: ContactBase, segments: Any = None, *,
         Default: every segment saved in ``base.segments``.
     title : str
         Heading of the report.
+    mask_pii : bool, default True
+        The report is for stakeholders: personal data is pseudonymised as
+        :func:`segexplore.core.privacy.mask_pii` does. Rules show masked values where they
+        compare a personal-data column (:func:`~segexplore.widgets.fields.pii_columns`:
+        emails, names, phones, addresses, free text) to a value, and masked emails
+        wherever they name one, as do descriptions; personal-data attributes are left out
+        of the differences and charts. Sizes are those of the real rules. Pass ``False``
+        (analysts only) to show the rules as written. Segment names and the title are
+        shown as given.
 
     Returns
     -------
@@ -111,4 +139,4 @@ def segment_report(base: ContactBase, segments: Any = None, *,
     >>> [s.name for s in report.segments]
     ['Android']
     """
-    return SegmentReport(base, segments, title=title)
+    return SegmentReport(base, segments, title=title, mask_pii=mask_pii)
