@@ -191,3 +191,13 @@ def test_excel_serial_dates_in_an_excel_file(tmp_path):
     book.save(path)
     base = se.read_base(contacts_frame(), orders=path, now=NOW)
     assert base.orders["timestamp"].tolist() == [T("2024-03-15"), T("2024-03-15 12:00")]
+
+
+def test_offsets_in_contact_date_columns_are_reported_as_a_step():
+    contacts = pd.DataFrame({"contact_id": [1, 2], "email": ["a@x.fr", "b@x.fr"],
+                             "signup_date": ["2026-01-01T00:30+02:00", "2026-01-02"]})
+    base = se.read_base(contacts, now="2026-06-01")
+    assert base.contacts["signup_date"].tolist() == [pd.Timestamp("2025-12-31 22:30"),
+                                                     pd.Timestamp("2026-01-02")]
+    steps = base.report.steps.set_index("step")
+    assert "offsets converted to UTC in 1 value" in steps.loc["signup_date parsed", "detail"]

@@ -322,7 +322,10 @@ def flatten_nested(frame: pd.DataFrame, *, file: str, table: str
 
 def _parse_date_column(frame: pd.DataFrame, column: str, *, dayfirst, file: str, table: str,
                        rows: np.ndarray, problems: ProblemLog,
-                       tz: str = DEFAULT_TZ) -> pd.Series:
+                       tz: str = DEFAULT_TZ,
+                       steps: list[tuple[str, int, str]] | None = None) -> pd.Series:
+    """The column as naive datetimes; failures go to ``problems``, and a step says what
+    was converted (offsets, zones) so that no conversion goes unreported."""
     values = frame[column]
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values.astype("datetime64[ns]")
@@ -339,6 +342,8 @@ def _parse_date_column(frame: pd.DataFrame, column: str, *, dayfirst, file: str,
         problems.add(table=table, file=file, rows=rows[failed], column=column,
                      values=values[failed], problem=f"not a date ({_DATE_HINT})",
                      action="set missing")
+    if steps is not None and info.notes:
+        steps.append((f"{column} parsed", int((codes >= 0).sum()), "; ".join(info.notes)))
     return result
 
 
@@ -422,7 +427,7 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
         if column in frame.columns:
             frame[column] = _parse_date_column(frame, column, dayfirst=dayfirst, file=file,
                                                table="contacts", rows=rows, problems=problems,
-                                               tz=tz)
+                                               tz=tz, steps=steps)
             future = (frame[column] > now).to_numpy()
             if future.any():
                 problems.add(table="contacts", file=file, rows=rows[future], column=column,
