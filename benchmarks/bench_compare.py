@@ -19,7 +19,7 @@ from common import generated_tables, report, timed
 from scipy import stats
 
 import segexplore as se
-from segexplore.core.compare import compare
+from segexplore.analysis.compare import compare
 
 SEGMENTS = {
     "Android": 'device = "Android"',

@@ -24,8 +24,8 @@ import pandas as pd
 from common import generated_tables
 
 import segexplore as se
-from segexplore.core.discover import discover
-from segexplore.core.score import churn, propensity
+from segexplore.ml.discover import discover
+from segexplore.ml.score import churn, propensity
 
 
 def main() -> None:

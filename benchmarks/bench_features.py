@@ -1,11 +1,11 @@
 """Benchmark of ActivityTable and compute_features against a hand-written numpy baseline.
 
-Builds a base (``segexplore.core.sample.generate_base`` when available, otherwise random
+Builds a base (``segexplore.datasets.generate.generate_base`` when available, otherwise random
 numpy data with realistic proportions), then times in the same run:
 
-* building the :class:`~segexplore.core.activity.ActivityTable`;
+* building the :class:`~segexplore.features.activity.ActivityTable`;
 * one filtered count (visits of one brand in the last 60 days), cold and warm;
-* :func:`~segexplore.core.features.compute_features`;
+* :func:`~segexplore.features.registry.compute_features`;
 * a baseline written the obvious way with numpy and pandas on the raw event arrays
   (boolean masks per type and window, ``np.bincount``, ``np.maximum.at``, a dense
   contact x brand matrix for affinity, ``pd.merge_asof`` for carts), computing the same
@@ -25,8 +25,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from segexplore.core.activity import ActivityTable, window
-from segexplore.core.features import compute_features
+from segexplore.features.activity import ActivityTable, window
+from segexplore.features.registry import compute_features
 
 TYPES = ["open", "click", "visit", "add_to_cart", "purchase"]
 DAY_NS = 86_400 * 10**9
@@ -78,7 +78,7 @@ def synthetic_base(n: int, events_per_contact: float, seed: int = 0):
 def load_base(n: int, events_per_contact: float, synthetic: bool):
     if not synthetic:
         try:
-            from segexplore.core.sample import generate_base
+            from segexplore.datasets.generate import generate_base
 
             tables = generate_base(n, events_per_contact=events_per_contact)
             as_of = pd.Timestamp(tables["events"]["timestamp"].max()).ceil("D")

@@ -1,4 +1,4 @@
-"""Time :func:`segexplore.core.sample.generate_base` on a million contacts.
+"""Time :func:`segexplore.datasets.generate.generate_base` on a million contacts.
 
 Plain script: ``python benchmarks/bench_generate.py [n_contacts]``. The target is under
 30 s for 1,000,000 contacts (~20 million events) on a 2-core machine.
@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 try:
-    from segexplore.core.sample import generate_base
+    from segexplore.datasets.generate import generate_base
 except ModuleNotFoundError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from segexplore.core.sample import generate_base
+    from segexplore.datasets.generate import generate_base
 
 
 def main(n_contacts: int = 1_000_000) -> float:

@@ -11,12 +11,11 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from common import DATA, parquet_paths, report, timed
 
 import segexplore as se
-from segexplore.core.clean import clean_contacts
-from segexplore.core.report import ProblemLog
+from segexplore.io.clean.contacts import clean_contacts
+from segexplore.model.report import ProblemLog
 
 
 def plain_parquet(paths) -> dict[str, pd.DataFrame]:

@@ -14,7 +14,7 @@ import pandas as pd
 from common import generated_tables, report, timed
 
 import segexplore as se
-from segexplore.core.profile import profile
+from segexplore.analysis.profile import profile
 
 
 def pandas_baseline(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Series]]:

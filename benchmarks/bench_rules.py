@@ -11,11 +11,10 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from common import generated_tables, report, timed
 
 import segexplore as se
-from segexplore.core.sql import run_duckdb
+from segexplore.rules.engines.sql import run_duckdb
 
 FIVE = ('region = "Île-de-France" and device = "Android" and language = "fr" '
         'and consent = "given" and loyalty_tier in ("gold", "silver")')

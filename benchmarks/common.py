@@ -26,7 +26,7 @@ def generated_tables(n_contacts: int = 1_000_000, seed: int = 0) -> dict:
     """The generated base as DataFrames, cached as Parquet under ``benchmarks/data``."""
     import pandas as pd
 
-    from segexplore.core.sample import generate_base
+    from segexplore.datasets.generate import generate_base
 
     folder = DATA / f"base_{n_contacts}_{seed}"
     names = ("contacts", "events", "orders")

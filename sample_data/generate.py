@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python sample_data/generate.py --contacts 20000 --out segexplore/data --raw sample_data/raw
     python sample_data/generate.py --contacts 1000 --out /tmp/base --format csv --seed 3
 
-A thin command line over :mod:`segexplore.core.sample`; see ``sample_data/README.md``.
+A thin command line over :mod:`segexplore.datasets.generate`; see ``sample_data/README.md``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 try:
-    from segexplore.core.sample import write_sample
+    from segexplore.datasets.generate import write_sample
 except ModuleNotFoundError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from segexplore.core.sample import write_sample
+    from segexplore.datasets.generate import write_sample
 
 
 def build_parser() -> argparse.ArgumentParser:

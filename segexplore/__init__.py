@@ -9,9 +9,11 @@ The objects an analyst meets:
 
 from __future__ import annotations
 
-from .core.base import ContactBase
-from .core.catalog import Catalog, CatalogError, read_history, refresh
-from .core.export import (
+from segexplore._version import __version__
+from segexplore.analysis.profile import Profile, profile
+from segexplore.datasets.generate import sample_path
+from segexplore.delivery.catalog import Catalog, CatalogError, read_history, refresh
+from segexplore.delivery.export import (
     ExportError,
     ExportResult,
     export_segment,
@@ -20,14 +22,14 @@ from .core.export import (
     read_suppressions,
     split,
 )
-from .core.loader import load_sample, read_base
-from .core.privacy import NotFoundError, forget, mask_pii, stale_consent, subject_access
-from .core.profile import Profile, profile
-from .core.rules import Rule, field, parse, rule_from_dict, rule_from_json, rule_from_yaml
-from .core.sample import sample_path
-from .core.segments import Segment
-from .core.sql import compile_rule, run_duckdb
-from .errors import (
+from segexplore.delivery.privacy import (
+    NotFoundError,
+    forget,
+    mask_pii,
+    stale_consent,
+    subject_access,
+)
+from segexplore.errors import (
     FileFormatError,
     RuleEvaluationError,
     RuleSyntaxError,
@@ -35,29 +37,58 @@ from .errors import (
     SegexploreError,
     ValidationError,
 )
-
-__version__ = "0.1.0"
-
-# The widget apps need ipywidgets and plotly: load them on first use only, so that
-# `import segexplore` (and every script that only loads, segments and exports) stays headless.
-_LAZY = {"explore": "widgets", "segment_report": "widgets", "charts": None, "charts_ml": None,
-         "render": None, "widgets": None}
-# Statistics and models pull in scipy.stats and scikit-learn (half a second or more):
-# loaded on first use too, so a dashboard kernel or a cron export starts faster.
-_LAZY.update(dict.fromkeys(["compare", "Comparison"], "core.compare"))
-_LAZY.update(dict.fromkeys(["ab_test", "sample_size", "ABResult"], "core.abtest"))
-_LAZY.update(dict.fromkeys(["discover", "discover_frame", "Discovery"], "core.discover"))
-_LAZY.update(dict.fromkeys(["propensity", "churn", "add_scores", "PropensityModel"],
-                           "core.score"))
+from segexplore.io.load import load_sample, read_base
+from segexplore.model.base import ContactBase
+from segexplore.model.segments import Segment
+from segexplore.rules.engines.sql import compile_rule, run_duckdb
+from segexplore.rules.nodes import (
+    Rule,
+    field,
+    parse,
+    rule_from_dict,
+    rule_from_json,
+    rule_from_yaml,
+)
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
+    """The parts that are loaded on first use only.
 
-        module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
-        return module if _LAZY[name] is None else getattr(module, name)
+    The widget apps and charts need ipywidgets and plotly, so ``import segexplore`` (and
+    every script that only loads, segments and exports) stays headless; statistics and
+    models pull in scipy.stats and scikit-learn (half a second or more), so a dashboard
+    kernel or a cron export starts faster without them.
+    """
+    if name in ("explore", "segment_report"):
+        from segexplore.widgets import app, report
+
+        return app.explore if name == "explore" else report.segment_report
+    if name == "widgets":
+        import segexplore.widgets
+
+        return segexplore.widgets
+    if name in ("charts", "charts_ml", "render"):
+        from segexplore.display import charts, charts_ml, html
+
+        return {"charts": charts, "charts_ml": charts_ml, "render": html}[name]
+    if name in ("compare", "Comparison"):
+        from segexplore.analysis import compare
+
+        return getattr(compare, name)
+    if name in ("ab_test", "sample_size", "ABResult"):
+        from segexplore.ml import abtest
+
+        return getattr(abtest, name)
+    if name in ("discover", "discover_frame", "Discovery"):
+        from segexplore.ml import discover
+
+        return getattr(discover, name)
+    if name in ("propensity", "churn", "add_scores", "PropensityModel"):
+        from segexplore.ml import score
+
+        return getattr(score, name)
     raise AttributeError(f"module 'segexplore' has no attribute {name!r}")
+
 
 __all__ = [
     "ContactBase",

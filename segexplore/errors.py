@@ -123,7 +123,7 @@ class RuleValueWarning(SegexploreWarning):
 
     ``region = "Ile-de-France"`` on a base that spells it ``"Île-de-France"``: the rule is
     valid and selects nobody, which is almost never what was meant. The message names the
-    condition and the closest existing value(s); see :func:`segexplore.core.value_hints.value_hints`.
+    condition and the closest existing value(s); see :func:`segexplore.rules.hints.value_hints`.
     """
 
 

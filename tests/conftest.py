@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tiny_base import NOW, contacts_frame, events_frame
 
 import segexplore as se
-from tiny_base import NOW, contacts_frame, events_frame
 
 
 @pytest.fixture

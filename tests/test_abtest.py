@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from segexplore.core.abtest import ab_test, sample_size
+from segexplore.ml.abtest import ab_test, sample_size
 
 Z95 = 1.959963984540054  # normal quantile at 0.975
 Z80 = 0.8416212335729143  # normal quantile at 0.8
@@ -150,7 +150,7 @@ def test_boolean_outcome_on_a_base_and_several_variants(tiny_base):
 
 
 def test_chart():
-    from segexplore.charts_ml import ab_rates
+    from segexplore.display.charts_ml import ab_rates
 
     result = ab_test(frame_of({"A": (100, 1000), "B": (130, 1000)}), "group", "converted")
     figure = ab_rates(result)

@@ -12,8 +12,8 @@ import yaml
 
 import segexplore as se
 from segexplore.cli import main
-from segexplore.core import catalog as cat
-from segexplore.core.catalog import Catalog, CatalogError, read_history, refresh
+from segexplore.delivery import catalog as cat
+from segexplore.delivery.catalog import Catalog, CatalogError, read_history, refresh
 from segexplore.errors import FileFormatError
 
 

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from segexplore.core import catalog as cat
-from segexplore.core.catalog import Catalog, read_history
+from segexplore.delivery import catalog as cat
+from segexplore.delivery.catalog import Catalog, read_history
 from segexplore.errors import CatalogConflictError, LockTimeoutError, SegexploreError
 
 #: Preamble of every worker: wait for the start file, so that all workers begin together.
@@ -29,7 +29,7 @@ import json, sys, time
 from pathlib import Path
 folder = Path(sys.argv[1]); me = int(sys.argv[2])
 import segexplore as se
-from segexplore.core.catalog import Catalog, refresh
+from segexplore.delivery.catalog import Catalog, refresh
 from segexplore.errors import CatalogConflictError
 {setup}
 (folder / f"ready-{{me}}").touch()

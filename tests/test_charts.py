@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segexplore import charts, render
-from segexplore.core.compare import compare
-from segexplore.core.profile import profile
+from segexplore.analysis.compare import compare
+from segexplore.analysis.profile import profile
+from segexplore.display import charts
+from segexplore.display import html as render
 
 
 @pytest.fixture(scope="module")

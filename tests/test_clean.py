@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core.clean import EMAIL_PATTERN, normalise_emails
+from segexplore.io.clean.contacts import EMAIL_PATTERN, normalise_emails
 
 NOW = pd.Timestamp("2026-11-01")
 

@@ -119,7 +119,7 @@ def test_profile_prints_the_summary(small_base_dir, capsys):
 
 
 def test_profile_writes_the_offline_html_report(small_base_dir, tmp_path, capsys):
-    pytest.importorskip("segexplore.render", reason="the HTML report is segexplore.render's")
+    pytest.importorskip("segexplore.display.html", reason="the HTML report is segexplore.display.html's")
     html = tmp_path / "profile.html"
     assert main(["profile", str(small_base_dir), "--html", str(html)]) == 0
     assert f"HTML report written to {html}" in capsys.readouterr().out
@@ -169,7 +169,7 @@ def test_segments_from_a_json_file_with_a_parent(tmp_path):
 
 
 def test_segments_from_a_catalog(tmp_path):
-    from segexplore.core.catalog import Catalog
+    from segexplore.delivery.catalog import Catalog
 
     catalog = Catalog()
     catalog.add("Android", 'device = "Android"')

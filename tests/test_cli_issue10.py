@@ -16,8 +16,8 @@ import pytest
 
 import segexplore as se
 from segexplore.cli import main
-from segexplore.core.catalog import Catalog
-from segexplore.core.export import export_segment
+from segexplore.delivery.catalog import Catalog
+from segexplore.delivery.export import export_segment
 from segexplore.errors import RuleEvaluationError, RuleSyntaxError
 
 IDF = 'region = "Île-de-France"'

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from segexplore.core.compare import MAX_CATEGORIES, MAX_TAGS, OTHER, compare, wilson_interval
+from segexplore.analysis.compare import MAX_CATEGORIES, MAX_TAGS, OTHER, compare, wilson_interval
 
 
 @pytest.fixture(scope="module")
@@ -439,7 +439,7 @@ def test_only_the_most_frequent_tags_are_tested():
 
 
 def test_tag_charts_show_shares_and_the_has_label(tagged):
-    from segexplore import charts
+    from segexplore.display import charts
 
     frame, member = tagged
     result = compare({"s": member}, frame, rate=None)

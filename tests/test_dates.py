@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core.io import parse_datetimes, read_table
+from segexplore.io.read import parse_datetimes, read_table
 
 T = pd.Timestamp
 NOW = "2027-01-01"

@@ -8,9 +8,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, precision_score, recall_score
 
 import segexplore as se
-from segexplore.core.discover import DEFAULT_FEATURES, discover, discover_frame
-from segexplore.core.sample import generate_base
-from segexplore.core.sql import run_duckdb
+from segexplore.datasets.generate import generate_base
+from segexplore.ml.discover import DEFAULT_FEATURES, discover, discover_frame
+from segexplore.rules.engines.sql import run_duckdb
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ def test_names_are_unique_and_readable(found):
 
 
 def test_projection_and_chart(found):
-    from segexplore.charts_ml import cluster_projection
+    from segexplore.display.charts_ml import cluster_projection
 
     points = found.projection
     assert list(points.columns) == ["pc1", "pc2", "cluster", "name"]

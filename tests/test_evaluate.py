@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from tiny_base import AS_OF
 
 import segexplore as se
-from segexplore.core.sql import compile_rule, run_duckdb
-
-from tiny_base import AS_OF
+from segexplore.rules.engines.sql import compile_rule, run_duckdb
 
 # The nine examples of the rule-engine issue, plus one per operator, with the members
 # worked out by hand from tests/conftest.py.
@@ -151,7 +150,7 @@ def test_event_aggregates_are_cached_between_rules(tiny_base):
 
 def test_sql_uses_literals_not_pasted_text(tiny_base):
     sneaky = "x' OR '1'='1"
-    rule = se.core.rules.Compare("city", "=", sneaky)
+    rule = se.rules.nodes.Compare("city", "=", sneaky)
     sql = compile_rule(rule, tiny_base)
     assert "'x'' OR ''1''=''1'" in sql
     assert _members(tiny_base, run_duckdb(rule, tiny_base)) == set()

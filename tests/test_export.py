@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core import export as ex
-from segexplore.core.base import ContactBase
+from segexplore.delivery import export as ex
 from segexplore.errors import SchemaError
+from segexplore.model.base import ContactBase
 
 
 def _read_csv_module(path, sep=",", encoding="utf-8"):

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import segexplore as se
-from segexplore.core import atomic
-from segexplore.core import export as ex
+from segexplore.delivery import export as ex
+from segexplore.io import atomic
 
 #: The child exports a segment and stops dead at the point named by its first argument,
 #: after touching the flag file, so that the parent can kill it exactly there.
@@ -24,7 +24,8 @@ CHILD = textwrap.dedent('''
     import sys, time
     from pathlib import Path
     import segexplore as se
-    from segexplore.core import atomic, export as ex
+    from segexplore.io import atomic
+    from segexplore.delivery import export as ex
 
     point, out, flag = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 

@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from segexplore.core.activity import ActivityTable
-from segexplore.core.features import (
+from segexplore.errors import ValidationError
+from segexplore.features.activity import ActivityTable
+from segexplore.features.registry import (
     FEATURES,
     LIFECYCLE_STAGES,
     RFM_GROUPS,
@@ -15,7 +16,6 @@ from segexplore.core.features import (
     compute_features,
     feature_definitions,
 )
-from segexplore.errors import ValidationError
 
 T = pd.Timestamp
 NaT = pd.NaT

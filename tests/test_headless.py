@@ -10,13 +10,17 @@ import sys
 import segexplore
 
 PACKAGE = pathlib.Path(segexplore.__file__).parent
+#: The headless layers (everything below display, widgets, cli and dashboards).
+HEADLESS = ("model", "io", "features", "rules", "analysis", "delivery", "ml", "datasets")
 
 
 def test_core_modules_import_neither_plotly_nor_ipywidgets():
     code = (
-        "import importlib, pkgutil, sys, segexplore, segexplore.core as core\n"
-        "for m in pkgutil.walk_packages(core.__path__, 'segexplore.core.'):\n"
-        "    importlib.import_module(m.name)\n"
+        "import importlib, pkgutil, sys, segexplore\n"
+        f"for layer in {HEADLESS!r}:\n"
+        "    package = importlib.import_module(f'segexplore.{layer}')\n"
+        "    for m in pkgutil.walk_packages(package.__path__, f'segexplore.{layer}.'):\n"
+        "        importlib.import_module(m.name)\n"
         "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('plotly', 'ipywidgets'))\n"
         "print(','.join(bad))\n"
     )

@@ -1,4 +1,4 @@
-"""Tests of segexplore.core.io: reading files, parsing dates and numbers, atomic writing.
+"""Tests of segexplore.io.read: reading files, parsing dates and numbers, atomic writing.
 
 Every fixture file is written by hand into ``tmp_path`` (bytes or text literals, or
 openpyxl/pandas for Excel and Parquet), never by the library under test.
@@ -15,7 +15,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from segexplore.core.io import (
+from segexplore.errors import FileFormatError, SchemaError
+from segexplore.io.read import (
     DateParseInfo,
     ReadInfo,
     atomic_write,
@@ -24,7 +25,6 @@ from segexplore.core.io import (
     parse_numbers,
     read_table,
 )
-from segexplore.errors import FileFormatError, SchemaError
 
 
 def write(tmp_path, name, content, encoding="utf-8"):

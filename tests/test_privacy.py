@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core import export as ex
-from segexplore.core import privacy as pv
-from segexplore.core.base import ContactBase
+from segexplore.delivery import export as ex
+from segexplore.delivery import privacy as pv
+from segexplore.model.base import ContactBase
 
 NOW = pd.Timestamp("2026-11-01")
 

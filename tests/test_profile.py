@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import segexplore as se
-from segexplore.core.profile import QUANTILES, Profile, profile, sorted_quantiles
+from segexplore.analysis.profile import QUANTILES, Profile, profile, sorted_quantiles
 
 
 @pytest.fixture(scope="module")

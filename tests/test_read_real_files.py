@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core.io import read_table
-from segexplore.core.schema import map_columns
 from segexplore.errors import FileFormatError, SchemaError
+from segexplore.io.read import read_table
+from segexplore.io.schema import map_columns
 
 REAL = Path(__file__).parent / "fixtures" / "real"
 CDNOW = REAL / "CDNOW_master.txt"

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import segexplore as se
-from segexplore.core import rules as R
-from segexplore.core.rule_parser import parse
-from segexplore.core.sql import DIALECTS, compile_rule, run_duckdb
 from segexplore.errors import RuleEvaluationError, RuleSyntaxError
+from segexplore.rules import nodes as R
+from segexplore.rules.engines.sql import DIALECTS, compile_rule, run_duckdb
+from segexplore.rules.parser import parse
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from segexplore.core import rule_parser, rules
-from segexplore.core.rule_parser import parse
-from segexplore.core.rules import (
+from segexplore.errors import RuleSyntaxError, SegexploreError
+from segexplore.rules import nodes as rules
+from segexplore.rules import parser as rule_parser
+from segexplore.rules.nodes import (
     SCHEMA,
     And,
     Anniversary,
@@ -46,7 +47,7 @@ from segexplore.core.rules import (
     rule_from_yaml,
     segment,
 )
-from segexplore.errors import RuleSyntaxError, SegexploreError
+from segexplore.rules.parser import parse
 
 DAYS_30 = LastWindow(Duration(30, "days"))
 

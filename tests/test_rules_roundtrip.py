@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from segexplore.core.rule_parser import parse, tokenize
-from segexplore.core.rules import (
+from segexplore.errors import RuleSyntaxError
+from segexplore.rules.nodes import (
     KEYWORDS,
     TIME_UNITS,
     And,
@@ -45,7 +45,7 @@ from segexplore.core.rules import (
     rule_from_json,
     rule_from_yaml,
 )
-from segexplore.errors import RuleSyntaxError
+from segexplore.rules.parser import parse, tokenize
 
 settings.register_profile(
     "rules", max_examples=200, deadline=None,

@@ -1,4 +1,4 @@
-"""Tests of the sample-data generator (segexplore.core.sample) and the bundled sample."""
+"""Tests of the sample-data generator (segexplore.datasets.generate) and the bundled sample."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from segexplore.core import columns as col
-from segexplore.core import sample
+from segexplore.datasets import generate as sample
+from segexplore.model import columns as col
 
 AS_OF = pd.Timestamp("2026-10-31")
 N = 2_000

@@ -10,8 +10,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import segexplore as se
-from segexplore.core.sample import generate_base
-from segexplore.core.score import (
+from segexplore.datasets.generate import generate_base
+from segexplore.ml.score import (
     PROPENSITY_FEATURES,
     add_scores,
     churn,
@@ -187,7 +187,7 @@ def test_gains_and_calibration_tables(model):
 
 
 def test_charts(model):
-    from segexplore.charts_ml import calibration_chart, gains_chart
+    from segexplore.display.charts_ml import calibration_chart, gains_chart
 
     assert len(gains_chart(model).data) == 3
     assert len(calibration_chart(model).data) == 2

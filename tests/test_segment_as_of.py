@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core.sql import run_duckdb
+from segexplore.rules.engines.sql import run_duckdb
 
 RULE = "count(purchase, last 90 days) >= 1"
 

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import segexplore as se
-from segexplore.core import rules as R
-from segexplore.core.sql import run_duckdb
+from segexplore.rules import nodes as R
+from segexplore.rules.engines.sql import run_duckdb
 
 TEXT_VALUES = {
     "city": ["Lyon", "Paris", "Gent", "Bruxelles", "lyon", "Nice"],

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core.value_hints import value_hints
 from segexplore.errors import RuleValueWarning, SegexploreWarning
+from segexplore.rules.hints import value_hints
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.core import rules as R
+from segexplore.rules import nodes as R
 from segexplore.widgets import (
     EventValue,
     IncompleteRow,
@@ -518,7 +518,7 @@ def test_explore_opens_four_tabs_with_the_contract_classes():
     assert profile.attribute.value == "gender"  # the first attribute that is no personal data
     top = base.contacts["gender"].value_counts()
     assert f"<td>{top.index[0]}</td>" in profile.top_values.value
-    if optional_module("charts") is not None:
+    if optional_module("display.charts") is not None:
         (figure,) = profile.chart.children
         assert dict(zip(figure.data[0].x, figure.data[0].y, strict=True)) == top.to_dict()
 
@@ -576,7 +576,7 @@ def test_compare_tab_tables():
         assert panel.tables["overlap"].loc["Android", "Lyon"] == both
     if "differences" in panel.tables:
         assert set(panel.tables["differences"]["segment"]) <= {"Android", "Lyon"}
-    if optional_module("charts") is not None:
+    if optional_module("display.charts") is not None:
         heatmap = panel.parts.figures["overlap"]
         assert heatmap.data[0].type == "heatmap"
         sizes_chart = panel.parts.figures["sizes"].data[0]
@@ -601,7 +601,7 @@ def test_export_link_holds_the_exported_rows(tmp_path):
     exported = link_csv(html)
     segment = base.segment('city in ("Lyon") and device in ("Android")', save=False)
     try:
-        from segexplore.core.export import export_segment
+        from segexplore.delivery.export import export_segment
     except ImportError:  # no export module: every member
         expected = segment.members().astype(str)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+
 import segexplore as se
 
 AS_OF = pd.Timestamp("2026-10-31")

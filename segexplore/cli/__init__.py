@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_warnings(command: str):
     """A ``warnings.showwarning`` that prints segexplore's warnings as one line each,
     ``segexplore COMMAND: warning: ...`` on stderr, and leaves others to Python."""
-    from ..errors import SegexploreWarning
+    from segexplore.errors import SegexploreWarning
 
     python_way = warnings.showwarning
 
@@ -52,7 +52,7 @@ def _print_warnings(command: str):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ..errors import SegexploreError, SegexploreWarning
+    from segexplore.errors import SegexploreError, SegexploreWarning
 
     try:
         with warnings.catch_warnings():

@@ -36,8 +36,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..dashboards import SHOW_TRACEBACKS
-from ..errors import SegexploreError
+from segexplore.dashboards import SHOW_TRACEBACKS
+from segexplore.errors import SegexploreError
 
 #: Voilà's own default port; the first free port from here on is used without ``--port``.
 DEFAULT_PORT = 8866
@@ -338,7 +338,7 @@ def wait_until_ready(process: subprocess.Popen, port: int,
 def start(notebook_name: str, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
     """Start Voilà on a shipped dashboard; return the process and the URL once the page
     renders (see :func:`wait_until_ready`)."""
-    from ..dashboards import dashboard_path
+    from segexplore.dashboards import dashboard_path
 
     notebook = dashboard_path(notebook_name)
     environment = dashboard_environment(args)

@@ -25,7 +25,7 @@ def load(args: argparse.Namespace):
     Without a contacts file or folder the bundled sample is loaded; ``--events`` or
     ``--orders`` alone are refused (they would be silently ignored otherwise).
     """
-    from ..core.loader import load_sample, read_base
+    from segexplore.io.load import load_sample, read_base
 
     source = getattr(args, "contacts", None)
     extra = {t: getattr(args, t, None) for t in ("events", "orders")}
@@ -36,7 +36,7 @@ def load(args: argparse.Namespace):
             _usage_error(args, f"{' and '.join(given)} {verb} the contacts file or folder "
                                "too (without it the bundled sample is loaded)")
         return load_sample()
-    from ..dashboards import find_tables
+    from segexplore.dashboards import find_tables
 
     tables = find_tables(source)
     for table, path in extra.items():

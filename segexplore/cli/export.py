@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .data import load, warn
+from segexplore.cli.data import load, warn
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +75,7 @@ def write_segment(args: argparse.Namespace, segment, *, include_unsendable: bool
     -------
     ExportResult
     """
-    from ..core.export import export_segment
+    from segexplore.delivery.export import export_segment
 
     columns = _columns(args)
     if every_column and columns is None:
@@ -96,7 +96,7 @@ def write_segment(args: argparse.Namespace, segment, *, include_unsendable: bool
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..core.catalog import Catalog, CatalogError
+    from segexplore.delivery.catalog import Catalog, CatalogError
 
     base = _base(args)
     if _is_catalog(args.source):
@@ -118,7 +118,7 @@ def _export(args: argparse.Namespace) -> int:
 def _refresh(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..core.catalog import Catalog, refresh
+    from segexplore.delivery.catalog import Catalog, refresh
 
     catalog = Catalog.load(args.catalog)
     base = _base(args)

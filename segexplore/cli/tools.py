@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from .data import add_data_arguments, load, warn
-from .export import add_output_arguments, write_segment
+from segexplore.cli.data import add_data_arguments, load, warn
+from segexplore.cli.export import add_output_arguments, write_segment
 
 #: Columns of the profile summary printed by ``segexplore profile``.
 _PROFILE_COLUMNS = ("attribute", "kind", "count", "missing", "distinct", "top", "top_share",
@@ -27,7 +27,7 @@ def _thousands(value) -> str:
 def _profile(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..core.profile import profile
+    from segexplore.analysis.profile import profile
 
     result = profile(load(args))
     print(result)
@@ -61,7 +61,7 @@ def _segment(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from ..core.sample import write_sample
+    from segexplore.datasets.generate import write_sample
 
     paths = write_sample(args.out, n_contacts=args.contacts, seed=args.seed,
                          file_format=args.format)

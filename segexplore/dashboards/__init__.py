@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..errors import FileFormatError, SegexploreError, closest_name
+from segexplore.errors import FileFormatError, SegexploreError, closest_name
 
 __all__ = [
     "DashboardError",
@@ -282,7 +282,7 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
     >>> len(base.contacts) > 15_000
     True
     """
-    from ..core.loader import load_sample, read_base
+    from segexplore.io.load import load_sample, read_base
 
     show_errors_in_page()
     sources = data_sources(environ)
@@ -303,7 +303,7 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
 
     Read from the file named by ``SEGEXPLORE_SEGMENTS`` (or ``?segments=...``): a segment
     catalog (YAML, ``schema: segexplore.catalog/1``, see
-    :class:`segexplore.core.catalog.Catalog`), or a JSON/YAML list of ``{"name", "rule",
+    :class:`segexplore.delivery.catalog.Catalog`), or a JSON/YAML list of ``{"name", "rule",
     "description", "parent"}`` entries as :meth:`Segment.to_dict` writes them, parents
     first. Without a file: the segments already saved in ``base.segments``, or, when
     there are none, :data:`SAMPLE_SEGMENTS`.
@@ -320,7 +320,7 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
     if "segments" in sources:
         document = _read_segment_file(Path(sources["segments"]).expanduser())
         if isinstance(document, Mapping) and "schema" in document:
-            from ..core.catalog import Catalog
+            from segexplore.delivery.catalog import Catalog
 
             return list(Catalog.load(Path(sources["segments"]).expanduser())
                         .apply(base).values())

@@ -13,15 +13,15 @@ widgets carry (the DOM contract for browser tests) are listed in ``docs/widgets.
 
 from __future__ import annotations
 
-from .app import TAB_TITLES, Explorer, explore
-from .builder import SegmentBuilder
-from .compare_panel import ComparePanel, comparison_parts
-from .distribution import distribution_table
-from .export_panel import ExportPanel, export_csv
-from .fields import FieldOption, field_options, operators_for
-from .profile_panel import ProfilePanel
-from .report import SegmentReport, segment_report
-from .rows import (
+from segexplore.widgets.app import TAB_TITLES, Explorer, explore
+from segexplore.widgets.builder import SegmentBuilder
+from segexplore.widgets.compare_panel import ComparePanel, comparison_parts
+from segexplore.widgets.distribution import distribution_table
+from segexplore.widgets.export_panel import ExportPanel, export_csv
+from segexplore.widgets.fields import FieldOption, field_options, operators_for
+from segexplore.widgets.profile_panel import ProfilePanel
+from segexplore.widgets.report import SegmentReport, segment_report
+from segexplore.widgets.rows import (
     EventValue,
     IncompleteRow,
     RowGroup,

@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from .builder import SegmentBuilder
-from .compare_panel import ComparePanel
-from .export_panel import ExportPanel
-from .plot import DisplaySignal
-from .profile_panel import ProfilePanel
-from .sources import CURRENT
+from segexplore.widgets.builder import SegmentBuilder
+from segexplore.widgets.compare_panel import ComparePanel
+from segexplore.widgets.export_panel import ExportPanel
+from segexplore.widgets.plot import DisplaySignal
+from segexplore.widgets.profile_panel import ProfilePanel
+from segexplore.widgets.sources import CURRENT
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["Explorer", "explore", "TAB_TITLES", "register_segments"]
 

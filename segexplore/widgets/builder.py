@@ -1,6 +1,6 @@
 """The segment builder: rule rows, the rule's text, the live size and distribution charts.
 
-One source of truth, the :class:`~segexplore.core.rules.Rule` in ``builder.rule``:
+One source of truth, the :class:`~segexplore.rules.nodes.Rule` in ``builder.rule``:
 
 - changing a row rebuilds the rule from the rows (:func:`~segexplore.widgets.rows.rows_to_rule`)
   and rewrites the text box with its canonical text;
@@ -9,7 +9,7 @@ One source of truth, the :class:`~segexplore.core.rules.Rule` in ``builder.rule`
   a half-typed rule shows its error and the position inline, and the rows stay as they were;
 - every change re-counts the segment and shows its size at once (a count is a few
   milliseconds), with a did-you-mean hint for a value that matches nobody
-  (:func:`~segexplore.core.value_hints.value_hints`); the distribution charts are redrawn
+  (:func:`~segexplore.rules.hints.value_hints`); the distribution charts are redrawn
   after ``debounce`` seconds of quiet;
 - once the rule differs from the one just saved, the name box clears and the status says
   the rule is unsaved, so nothing (status, legends, Save) passes it off as the saved
@@ -39,25 +39,24 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import numpy as np
 
-from segexplore.core import rules as R
 from segexplore.errors import RuleSyntaxError, RuleValueWarning, SegexploreError
-
-from .debounce import Debouncer, Quiet
-from .display import error_html, message_html, size_html
-from .distribution import (
+from segexplore.rules import nodes as R
+from segexplore.widgets.debounce import Debouncer, Quiet
+from segexplore.widgets.display import error_html, message_html, size_html
+from segexplore.widgets.distribution import (
     DistributionCache,
     distribution_figure,
     distribution_table,
     update_distribution_figure,
 )
-from .editors import FieldData
-from .fields import FieldOption, field_options, flat_options, pii_columns
-from .rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
-from .rule_row import CannotShow, RuleRow
+from segexplore.widgets.editors import FieldData
+from segexplore.widgets.fields import FieldOption, field_options, flat_options, pii_columns
+from segexplore.widgets.rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
+from segexplore.widgets.rule_row import CannotShow, RuleRow
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["SegmentBuilder", "MAX_CHARTS"]
 
@@ -232,7 +231,7 @@ class SegmentBuilder(Quiet, W.VBox):
             try:
                 row.set_spec(spec)
             except CannotShow:
-                from .rows import row_to_rule
+                from segexplore.widgets.rows import row_to_rule
 
                 rule = row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
                 row.set_spec(RowSpec(None, "advanced", rule))
@@ -432,7 +431,7 @@ class SegmentBuilder(Quiet, W.VBox):
         """Did-you-mean warnings for the rule's values that match nobody ("" when none)."""
         if segment is None or self.rule is None:
             return ""
-        from segexplore.core.value_hints import value_hints
+        from segexplore.rules.hints import value_hints
 
         try:
             hints = value_hints(segment.effective_rule, self.base)
@@ -444,7 +443,7 @@ class SegmentBuilder(Quiet, W.VBox):
         """Redraw the distribution charts of the latest count (figures updated in place)."""
         if not self._draw_charts:
             return
-        from .plot import FigureView
+        from segexplore.widgets.plot import FigureView
 
         with self._lock:
             label = self.name.value.strip() or "segment"

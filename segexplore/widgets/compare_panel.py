@@ -1,7 +1,7 @@
 """The Compare tab: sizes, overlap and what makes saved segments different.
 
-Glue over :func:`segexplore.core.compare.compare` and the figures of
-:mod:`segexplore.charts`. :func:`comparison_parts` gathers the tables and figures as plain
+Glue over :func:`segexplore.analysis.compare.compare` and the figures of
+:mod:`segexplore.display.charts`. :func:`comparison_parts` gathers the tables and figures as plain
 objects (tested without a browser); the tab only lays them out. The same parts make the
 read-only stakeholder report (:mod:`segexplore.widgets.report`).
 """
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import pandas as pd
 
-from .display import error_html, frame_html, message_html
-from .fields import pii_columns
-from .sources import CURRENT, SegmentChoices, optional_module, placeholder_html
+from segexplore.widgets.display import error_html, frame_html, message_html
+from segexplore.widgets.fields import pii_columns
+from segexplore.widgets.sources import CURRENT, SegmentChoices, optional_module, placeholder_html
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["ComparisonParts", "comparison_parts", "sizes_table", "key_differences",
            "ComparePanel", "parts_widgets"]
@@ -81,10 +81,10 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
         plotly figures; ``notes``: what is missing and why.
     """
     parts = ComparisonParts()
-    module = optional_module("core.compare")
+    module = optional_module("analysis.compare")
     if module is None:
         parts.tables["sizes"] = sizes_table(segments)
-        parts.notes.append(placeholder_html("Overlap and differences", "core.compare"))
+        parts.notes.append(placeholder_html("Overlap and differences", "analysis.compare"))
         return parts
     comparison = _attempt(parts, "compare", lambda: module.compare(list(segments), base=base))
     if comparison is None:
@@ -98,9 +98,9 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
         table = _attempt(parts, f"{name} table", make)
         if table is not None:
             parts.tables[name] = table
-    charts = optional_module("charts")
+    charts = optional_module("display.charts")
     if charts is None:
-        parts.notes.append(placeholder_html("The comparison charts", "charts"))
+        parts.notes.append(placeholder_html("The comparison charts", "display.charts"))
         return parts
     for name, function in (("sizes", "segment_sizes"), ("overlap", "overlap_heatmap"),
                            ("lift", "lift")):
@@ -154,7 +154,7 @@ def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
     :class:`~segexplore.widgets.plot.FigureView` (one shared copy of plotly.js)."""
     import plotly.graph_objects as go
 
-    from .plot import FigureView
+    from segexplore.widgets.plot import FigureView
 
     titles = {"sizes": "Sizes", "overlap": "Overlap (contacts in both)",
               "differences": "What makes each segment different"}

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .fields import field_values
+from segexplore.widgets.fields import field_values
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from segexplore.core.base import ContactBase
+    from segexplore.model.base import ContactBase
 
 __all__ = ["distribution_table", "distribution_figure", "update_distribution_figure",
            "DistributionCache", "MISSING", "OTHER"]
@@ -332,6 +332,6 @@ def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
 
 
 def _is_view(figure: Any) -> bool:
-    from .plot import FigureView
+    from segexplore.widgets.plot import FigureView
 
     return isinstance(figure, FigureView)

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from segexplore.core import rules as R
-
-from .fields import (
+from segexplore.rules import nodes as R
+from segexplore.widgets.fields import (
     EVENT_FILTER_PROPERTIES,
     FieldOption,
     choice_label,
@@ -32,10 +31,10 @@ from .fields import (
     pii_columns,
     value_choices,
 )
-from .rows import ADVANCED, EventValue
+from segexplore.widgets.rows import ADVANCED, EventValue
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
+    from segexplore.model.base import ContactBase
 
 __all__ = ["FieldData", "ValueEditor", "make_editor", "default_value"]
 
@@ -301,7 +300,7 @@ class RangeEditor(ValueEditor):
 
 
 class DurationEditor(ValueEditor):
-    """``30 days`` as a number and a unit; the value is a :class:`~segexplore.core.rules.Duration`."""
+    """``30 days`` as a number and a unit; the value is a :class:`~segexplore.rules.nodes.Duration`."""
 
     def __init__(self, amount: int = 30) -> None:
         self.amount = W.BoundedIntText(value=amount, min=1, max=100_000, layout=_NARROW)

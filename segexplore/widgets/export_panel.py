@@ -2,7 +2,7 @@
 
 A Voilà page cannot write to the analyst's disk, so the file is embedded in the page as a
 ``data:`` URL in ``<a class="se-download-link" download="<segment>.csv">``.
-:func:`export_csv` makes the file's bytes with :func:`segexplore.core.export.export_segment`
+:func:`export_csv` makes the file's bytes with :func:`segexplore.delivery.export.export_segment`
 (which keeps only the contacts who may be emailed and reports the waterfall) or, where this
 version has no export module, a plain CSV of the members.
 """
@@ -18,14 +18,19 @@ from typing import TYPE_CHECKING
 import ipywidgets as W
 import pandas as pd
 
-from segexplore.core.features import FEATURES
-
-from .display import download_link_html, error_html, frame_html, message_html, safe_filename
-from .sources import CURRENT, SegmentChoices, is_unnamed, optional_module
+from segexplore.features.registry import FEATURES
+from segexplore.widgets.display import (
+    download_link_html,
+    error_html,
+    frame_html,
+    message_html,
+    safe_filename,
+)
+from segexplore.widgets.sources import CURRENT, SegmentChoices, is_unnamed, optional_module
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["ExportedCSV", "export_csv", "export_columns", "ExportPanel", "PRESETS"]
 
@@ -69,14 +74,14 @@ def export_csv(segment: Segment, *, columns: Sequence[str] | None = None,
     Returns
     -------
     ExportedCSV
-        With :mod:`segexplore.core.export`: only contacts who may be emailed, and the
+        With :mod:`segexplore.delivery.export`: only contacts who may be emailed, and the
         waterfall of who was removed why. Without it: every member, ``waterfall`` None.
     """
     if filename is None:
         stem = "segment" if is_unnamed(segment) else safe_filename(segment.name)
         filename = f"{stem}.csv"
     columns = list(columns) if columns else None
-    module = optional_module("core.export")
+    module = optional_module("delivery.export")
     if module is None:
         members = segment.members(columns)
         data = members.to_csv(index=False).encode("utf-8")

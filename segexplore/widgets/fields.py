@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..core.profile import is_identifier
-from ..core.schema import value_kind
+from segexplore.analysis.profile import is_identifier
+from segexplore.io.schema import value_kind
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
+    from segexplore.model.base import ContactBase
 
 __all__ = [
     "FieldOption", "KINDS", "OPERATORS", "NO_VALUE_OPERATORS", "EVENT_OPERATORS",
@@ -146,11 +146,11 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
         ``{"attributes": [...], "features": [...], "events": [...], "segments": [...]}``,
         each a list of :class:`FieldOption`. Attributes keep the contacts' column order
         (``id`` columns left out) and take their kind from ``base.roles``; features follow
-        :data:`segexplore.core.features.FEATURES` with their kind (:func:`feature_kind`:
+        :data:`segexplore.features.registry.FEATURES` with their kind (:func:`feature_kind`:
         listing them does not compute them); events are the event types of the base
         (:func:`event_types`), sorted; segments are ``base.segments`` in saving order.
     """
-    from segexplore.core.features import FEATURES
+    from segexplore.features.registry import FEATURES
 
     attributes = []
     for column in base.contacts.columns:
@@ -201,7 +201,7 @@ def event_types(base: ContactBase) -> list[str]:
     purchases (building the index of a large base takes a while, and listing the fields
     should not wait for it).
     """
-    from ..core.columns import EVENT_TYPE
+    from segexplore.model.columns import EVENT_TYPE
 
     built = base.__dict__.get("activity")
     if built is not None:
@@ -366,7 +366,7 @@ def pii_columns(base: ContactBase) -> frozenset[str]:
     """Contact columns holding personal data: email and free-text roles, names, phones,
     addresses, and every column that identifies people whatever its role or name (emails
     in a "referrer" column, a numeric ``Téléphone``: see
-    :func:`segexplore.core.profile.is_identifier`).
+    :func:`segexplore.analysis.profile.is_identifier`).
 
     With ``mask_pii`` the builder never lists their values (it offers a text box instead),
     tables leave them out and the stakeholder report masks the values rules compare them to.

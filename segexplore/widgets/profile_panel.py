@@ -1,7 +1,7 @@
 """The Profile tab: statistics of every attribute of the base or of a segment.
 
-Glue over :func:`segexplore.core.profile.profile` and
-:func:`segexplore.charts.profile_histogram`; when a module is missing, the tab says so.
+Glue over :func:`segexplore.analysis.profile.profile` and
+:func:`segexplore.display.charts.profile_histogram`; when a module is missing, the tab says so.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import pandas as pd
 
-from .display import error_html, frame_html, message_html
-from .fields import pii_columns
-from .sources import WHOLE_BASE, SegmentChoices, optional_module, placeholder_html
+from segexplore.widgets.display import error_html, frame_html, message_html
+from segexplore.widgets.fields import pii_columns
+from segexplore.widgets.sources import WHOLE_BASE, SegmentChoices, optional_module, placeholder_html
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["ProfilePanel", "SUMMARY_SHOWN"]
 
@@ -101,9 +101,9 @@ class ProfilePanel(W.VBox):
     def run(self) -> None:
         """Profile the chosen contacts and show the tables and the chart."""
         self.ran = True
-        module = optional_module("core.profile")
+        module = optional_module("analysis.profile")
         if module is None:
-            self.heading.value = placeholder_html("The Profile tab", "core.profile")
+            self.heading.value = placeholder_html("The Profile tab", "analysis.profile")
             return
         try:
             segment = self.choices.resolve(self.source.value)
@@ -149,12 +149,12 @@ class ProfilePanel(W.VBox):
             top = tags[tags["attribute"] == attribute].rename(columns={"tag": "value"})
         self.top_values.value = frame_html(top.drop(columns="attribute"), max_rows=15) \
             if not top.empty else ""
-        charts = optional_module("charts")
+        charts = optional_module("display.charts")
         if charts is None or not hasattr(charts, "profile_histogram"):
-            self.chart.children = [W.HTML(placeholder_html("The attribute chart", "charts"))]
+            self.chart.children = [W.HTML(placeholder_html("The attribute chart", "display.charts"))]
             return
         try:
-            from .plot import FigureView
+            from segexplore.widgets.plot import FigureView
 
             figure = charts.profile_histogram(profile, attribute)
             figure.update_layout(width=520, height=320)

@@ -2,7 +2,7 @@
 
 :func:`segment_report` shows, for the saved segments, their rules and sizes, how they
 overlap, what makes each of them different from the base, and the charts of
-:mod:`segexplore.charts`. It is meant for a Voilà dashboard shared with people who do not
+:mod:`segexplore.display.charts`. It is meant for a Voilà dashboard shared with people who do not
 build segments themselves, so it pseudonymises personal data by default (``mask_pii``):
 the values its rules compare emails, names, phones or addresses to, email addresses in
 rules and descriptions, and it leaves personal-data attributes out of the differences and
@@ -17,15 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from segexplore.core.privacy import mask_emails, mask_rule
-
-from .compare_panel import ComparisonParts, comparison_parts, parts_widgets
-from .display import message_html
-from .fields import pii_columns
+from segexplore.delivery.privacy import mask_emails, mask_rule
+from segexplore.widgets.compare_panel import ComparisonParts, comparison_parts, parts_widgets
+from segexplore.widgets.display import message_html
+from segexplore.widgets.fields import pii_columns
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["SegmentReport", "segment_report", "report_segments"]
 
@@ -117,7 +116,7 @@ def segment_report(base: ContactBase, segments: Any = None, *,
         Heading of the report.
     mask_pii : bool, default True
         The report is for stakeholders: personal data is pseudonymised as
-        :func:`segexplore.core.privacy.mask_pii` does. Rules show masked values where they
+        :func:`segexplore.delivery.privacy.mask_pii` does. Rules show masked values where they
         compare a personal-data column (:func:`~segexplore.widgets.fields.pii_columns`:
         emails, names, phones, addresses, free text) to a value, and masked emails
         wherever they name one, as do descriptions; personal-data attributes are left out

@@ -9,7 +9,7 @@ text box.
 
 Examples
 --------
->>> from segexplore.core.rules import parse
+>>> from segexplore.rules.nodes import parse
 >>> str(row_to_rule("city", "in", ["Lyon", "Paris"]))
 'city in ("Lyon", "Paris")'
 >>> group = rule_to_rows(parse('city = "Lyon" or count(visit, last 30 days) >= 5'))
@@ -27,9 +27,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from segexplore.core import rules as R
-
-from .fields import EVENT_FILTER_PROPERTIES, EVENT_OPERATORS
+from segexplore.rules import nodes as R
+from segexplore.widgets.fields import EVENT_FILTER_PROPERTIES, EVENT_OPERATORS
 
 __all__ = ["RowSpec", "RowGroup", "EventValue", "IncompleteRow", "row_to_rule",
            "rows_to_rule", "rule_to_rows", "ADVANCED"]
@@ -161,7 +160,7 @@ def row_to_rule(field: str | None, op: str, value: Any = None, *,
     value
         Depends on ``op``: a list of values (``in``, ``has any``...), a scalar
         (``=``, ``>=``, ``contains``, ``in top %``...), a pair (``between``), a date
-        (``before``/``after``), a number of days or a :class:`~segexplore.core.rules.Duration`
+        (``before``/``after``), a number of days or a :class:`~segexplore.rules.nodes.Duration`
         (``within last``, ``more than ago``), an :class:`EventValue` (``count >=``...), the
         sub-rule (``advanced``); ignored by ``is missing``, ``is true``, ``in segment``...
     negated : bool

@@ -13,12 +13,11 @@ from typing import Any
 import ipywidgets as W
 from traitlets import TraitError
 
-from segexplore.core import rules as R
-
-from .debounce import Quiet
-from .editors import FieldData, LiteralEditor, ValueEditor, make_editor
-from .fields import FieldOption, find_option, operators_for
-from .rows import ADVANCED, RowSpec, row_to_rule
+from segexplore.rules import nodes as R
+from segexplore.widgets.debounce import Quiet
+from segexplore.widgets.editors import FieldData, LiteralEditor, ValueEditor, make_editor
+from segexplore.widgets.fields import FieldOption, find_option, operators_for
+from segexplore.widgets.rows import ADVANCED, RowSpec, row_to_rule
 
 __all__ = ["RuleRow", "ADVANCED_KEY"]
 

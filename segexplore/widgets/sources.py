@@ -2,7 +2,7 @@
 
 The Profile, Compare and Export tabs let the analyst pick the whole base, the segment being
 built in the Build tab, or a saved segment (``base.segments``). :class:`SegmentChoices` lists
-those choices and resolves a choice to a :class:`~segexplore.core.segments.Segment`.
+those choices and resolves a choice to a :class:`~segexplore.model.segments.Segment`.
 
 :func:`optional_module` imports a module of the package that may not exist in this version
 (the tabs then show :func:`placeholder_html` instead of failing).
@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from segexplore.core.base import ContactBase
-    from segexplore.core.segments import Segment
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
 __all__ = ["WHOLE_BASE", "CURRENT", "SegmentChoices", "optional_module", "placeholder_html",
            "is_unnamed"]

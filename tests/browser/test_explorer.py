@@ -321,7 +321,7 @@ def test_saving_a_new_rule_over_a_name_asks_first(explorer, browser, api_base):
 
 
 def test_export_downloads_the_members_as_csv(explorer, browser, api_base, tmp_path):
-    from segexplore.core.export import export_segment
+    from segexplore.delivery.export import export_segment
 
     page, log = explorer
     open_tab(page, "Build")

@@ -1,0 +1,1 @@
+"""Profiles, comparisons and the statistics they are read off."""

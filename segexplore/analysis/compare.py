@@ -1,0 +1,822 @@
+"""Compare candidate segments: sizes, overlaps, tests against the rest of the base.
+
+:func:`compare` answers the questions an analyst asks before choosing a segment: how big
+are they, how much do they overlap, what makes each one different from the rest of the
+base (with the right statistical test and an effect size), and how many conversions to
+expect. The statistics are those of :mod:`scipy.stats` (``docs/compare.md`` explains how
+to read them), computed without looping over contacts:
+
+* every attribute is encoded once as integer codes over its sorted distinct values;
+* the contacts are grouped by their pattern of membership (in A only, in A and B, ...);
+  one ``bincount`` per attribute then gives the counts of every value in every segment;
+* chi-square tables, Mann-Whitney rank sums (average ranks of the distinct values, with
+  the tie correction), means, medians and quantiles are all read off those counts;
+* a multi-valued attribute (interests) is counted per distinct combination of tags, then a
+  0/1 matrix (combination x tag) turns those counts into the 2x2 table of every tag.
+
+This module owns the inputs, the encoding and counting, the tables of the comparison
+(sizes, overlap, intersections, tests, distributions, expected conversions) and their
+plain-language readings. The tests and effect sizes computed from the counts live in
+:mod:`segexplore.analysis.stats`; ``wilson_interval`` and ``EXACT_LIMIT`` are re-exported here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segexplore.analysis.profile import (
+    AttributeTable,
+    as_python,
+    attribute_kind,
+    attribute_table,
+    categorical_codes,
+    mask_array,
+    numeric_values,
+)
+from segexplore.analysis.stats import (
+    EXACT_LIMIT,  # noqa: F401  (re-exported: it was defined here before core/stats.py)
+    _categorical_test,
+    _Numbers,
+    benjamini_hochberg,
+    wilson_interval,
+)
+from segexplore.model.columns import MULTI_VALUE_SEPARATOR
+
+__all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MAX_TAGS", "MIN_SEGMENT_SIZE", "OTHER",
+           "MISSING"]
+
+#: Categorical attributes keep their most frequent values; the rest are pooled as OTHER.
+MAX_CATEGORIES = 50
+#: Multi-valued attributes (interests) keep their most frequent tags: one 2x2 test per tag.
+MAX_TAGS = 30
+#: Segments (and rests) smaller than this get a warning: their statistics are weak.
+MIN_SEGMENT_SIZE = 30
+#: Label of the pooled rare values and of missing values in the tables.
+OTHER = "other"
+MISSING = "(missing)"
+#: Roles compared by default (consent is a category of its own role).
+TESTED_ROLES = ("categorical", "consent", "numeric", "boolean", "date", "multi", "feature")
+#: Above this many (value, membership pattern) cells, counts are taken segment by segment.
+_PATTERN_CELLS = 1 << 20
+
+TEST_COLUMNS = ("segment", "versus", "attribute", "tag", "kind", "test", "statistic", "p_value",
+                "p_adjusted", "significant", "effect_size", "effect_name", "cohens_d",
+                "segment_mean", "rest_mean", "segment_median", "rest_median", "segment_n",
+                "rest_n", "warning")
+SUMMARY_STATS = ("count", "missing", "mean", "std", "min", "p5", "p25", "median", "p75",
+                 "p95", "max")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Comparison:
+    """Everything :func:`compare` found, as tidy DataFrames (see :func:`compare`)."""
+
+    segments: tuple[str, ...]
+    n_base: int
+    alpha: float
+    sizes: pd.DataFrame
+    overlap: pd.DataFrame
+    intersections: pd.DataFrame
+    tests: pd.DataFrame
+    distributions: pd.DataFrame
+    numeric: pd.DataFrame
+    base_numeric: pd.DataFrame
+    differences: pd.DataFrame
+    expected: pd.DataFrame
+    warnings: pd.DataFrame
+    attributes: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def overlap_matrix(self, kind: str = "count") -> pd.DataFrame:
+        """Square segment x segment table of shared contacts.
+
+        Parameters
+        ----------
+        kind : {"count", "jaccard", "share"}
+            ``count``: contacts in both; ``jaccard``: both / either; ``share``: both as a
+            share of the row segment ("x% of A are also in B").
+        """
+        columns = {"count": "both", "jaccard": "jaccard", "share": "share_of_a"}
+        if kind not in columns:
+            raise ValueError(f"Value of 'kind' is not a kind of overlap. Expected one of "
+                             f"{list(columns)} but received: {kind!r}")
+        matrix = self.overlap.pivot(index="segment_a", columns="segment_b",
+                                    values=columns[kind])
+        matrix = matrix.reindex(index=list(self.segments), columns=list(self.segments))
+        matrix.index.name, matrix.columns.name = None, None
+        return matrix
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the comparison as a standalone HTML page that works offline."""
+        from segexplore.display.html import comparison_report  # lazily: the core stays headless
+
+        return comparison_report(self, path)
+
+    def _repr_html_(self) -> str:
+        from segexplore.display.html import comparison_html  # lazily: the core stays headless
+
+        return comparison_html(self)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{r.segment!r} {r.size:,}" for r in self.sizes.itertuples())
+        significant = int(self.tests["significant"].sum()) if len(self.tests) else 0
+        return (f"Comparison of {len(self.segments)} segments of {self.n_base:,} contacts "
+                f"({sizes}): {len(self.tests)} tests, {significant} significant at "
+                f"alpha={self.alpha}, {len(self.warnings)} warnings")
+
+
+def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None = None,
+            pairwise: bool = False, rate: str | pd.Series | None = "purchases_90d",
+            alpha: float = 0.05) -> Comparison:
+    """Compare segments with each other and with the rest of the base.
+
+    Parameters
+    ----------
+    segments : list of Segment, or dict of name -> boolean mask (or Segment)
+        The candidates. Masks are boolean Series over the contacts (aligned on the index)
+        or arrays; names must be unique.
+    base : ContactBase or DataFrame, optional
+        Where the segments come from; default the base of the first Segment. Needed when
+        the segments are masks.
+    attributes : list of str, optional
+        Contact columns and features to test. Default: contact columns whose role is
+        categorical, consent, numeric, boolean, date or multi, and every behaviour feature.
+        Categorical attributes with more than 50 values keep the 50 most frequent and pool
+        the rest as ``"other"``; missing values are a category (``"(missing)"``).
+        Multi-valued attributes (interests) are tested per tag (has the tag or not, tags
+        compared ignoring case), for their 30 most frequent tags.
+    pairwise : bool, default False
+        Also test every pair of segments against each other (``versus`` is the other
+        segment's name), besides each segment against the rest of the base.
+    rate : str, boolean Series or None, default "purchases_90d"
+        The historical outcome behind ``expected``: a feature or column name (a contact
+        converts when its value is >= 1, or True), or a boolean Series over the contacts.
+        ``None`` skips ``expected``.
+    alpha : float, default 0.05
+        Significance level of the Benjamini-Hochberg adjusted p-values and confidence level
+        (``1 - alpha``) of the Wilson intervals.
+
+    Returns
+    -------
+    Comparison
+        ``sizes`` (segment, size, share); ``overlap`` (segment_a, segment_b, both, jaccard,
+        share_of_a; diagonal included) and :meth:`Comparison.overlap_matrix`;
+        ``intersections`` (one boolean column per segment, degree, size, share: contacts
+        in exactly that combination, largest first, contacts in no segment left out);
+        ``tests`` (one row per segment, opponent and attribute, and per tag of a
+        multi-valued attribute, named in ``tag``: chi-square or Fisher's exact
+        test with Cramér's V for categories and tags, Mann-Whitney U with the rank-biserial
+        correlation and Cohen's d for numbers and dates; p-values adjusted with
+        Benjamini-Hochberg over the whole comparison; in pairwise rows the ``rest_*``
+        columns describe the ``versus`` segment); ``distributions`` (segment,
+        attribute, value, count, share, base_share, index = 100 * share / base_share; for
+        a multi-valued attribute the value is a tag and the share that of the contacts
+        holding it);
+        ``numeric`` and ``base_numeric`` (count, missing, mean, std, min, p5, p25, median,
+        p75, p95, max per segment, and for the whole base); ``differences`` (per segment,
+        the attributes, and tags, ranked by absolute effect size with a plain-language
+        reading);
+        ``expected`` (historical conversion rate with its Wilson interval, and expected
+        conversions = size * rate); ``warnings``; ``attributes`` (what was compared).
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> from segexplore.analysis.compare import compare
+    >>> base = se.load_sample()
+    >>> android = base.segment('device = "Android"', name="Android")
+    >>> buyers = base.segment("purchases_365d >= 1", name="Buyers")
+    >>> comparison = compare([android, buyers], attributes=["device", "revenue_365d"])
+    >>> comparison.sizes["size"].tolist() == [android.size, buyers.size]
+    True
+    >>> int(comparison.overlap_matrix("count").loc["Android", "Buyers"]) == int(
+    ...     (android.mask & buyers.mask).sum())
+    True
+    >>> comparison.differences.loc[0, "reading"]
+    '100% have device = Android, 2.3x the base (44%)'
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"Value of 'alpha' must be between 0 and 1 but received: {alpha!r}")
+    names, members, source, fields = _segments(segments, base)
+    table = attribute_table(source, include_features=_is_base(source))
+    n_base = len(table.index)
+    groups = _Groups(members)
+    collector = _Collector(names, n_base, alpha, fields)
+    for name, size in zip(names, groups.sizes, strict=True):
+        if size < MIN_SEGMENT_SIZE:
+            collector.warn(name, "", "", f"only {_contacts(size)} (< {MIN_SEGMENT_SIZE}): "
+                                         f"statistics are weak")
+        if n_base - size < MIN_SEGMENT_SIZE:
+            rest = _contacts(n_base - size)
+            collector.warn(name, "rest", "", f"the rest of the base has only {rest} "
+                                             f"(< {MIN_SEGMENT_SIZE})")
+    if pairwise:
+        both = groups.both()
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                if both[a, b]:
+                    collector.warn(names[a], names[b], "", f"{int(both[a, b]):,} contacts are "
+                                   "in both segments: the pairwise tests treat them as "
+                                   "independent samples")
+    chosen = _attributes(table, attributes)
+    for column, kind in chosen:
+        role = table.roles.get(column, "")
+        if kind == "multi":
+            # counts per distinct combination of tags, then per tag through a 0/1 matrix
+            encoded = _encode(table.columns[column], "categorical")
+            counts = groups.counts(encoded.codes, encoded.n_bins)
+            tags = _tags(encoded.labels, counts[0],
+                         table.separators.get(column, MULTI_VALUE_SEPARATOR))
+            collector.tags(column, role, tags, counts, groups, pairwise)
+            continue
+        encoded = _encode(table.columns[column], kind)
+        counts = groups.counts(encoded.codes, encoded.n_bins)
+        collector.attribute(column, role, kind, encoded, counts, groups, pairwise)
+    expected = _expected(rate, table, members, names, alpha, collector)
+    return collector.build(groups, expected)
+
+
+def _contacts(count: int) -> str:
+    return f"{count:,} contact" + ("" if count == 1 else "s")
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+def _is_base(source: Any) -> bool:
+    from segexplore.model.base import ContactBase
+
+    return isinstance(source, ContactBase)
+
+
+def _segments(segments: Any, base: Any
+              ) -> tuple[list[str], np.ndarray, Any, dict[str, frozenset[str]]]:
+    """Names, the (contacts x segments) membership matrix, the base they come from and the
+    fields each segment's rule reads."""
+    from segexplore.model.segments import Segment
+
+    if isinstance(segments, Segment):
+        segments = [segments]
+    if isinstance(segments, Mapping):
+        items = [(str(name), value) for name, value in segments.items()]
+    elif isinstance(segments, Sequence) and not isinstance(segments, str):
+        items = []
+        for position, value in enumerate(segments):
+            if not isinstance(value, Segment):
+                raise TypeError(
+                    f"Value of 'segments' must be a list of Segment objects or a dict of "
+                    f"name -> boolean mask but item {position} is a {type(value).__name__}")
+            items.append((value.name, value))
+    else:
+        raise TypeError(f"Value of 'segments' must be a list of Segment objects or a dict of "
+                        f"name -> boolean mask but received: {type(segments).__name__}")
+    if not items:
+        raise ValueError("Value of 'segments' is empty: give at least one segment")
+    names = [name for name, _ in items]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"Value of 'segments' repeats the names {repeated}: give each "
+                         f"segment a unique name")
+    reserved = sorted(set(names) & {"degree", "size", "share"})
+    if reserved:
+        raise ValueError(f"Value of 'segments' uses the names {reserved}, which are columns of "
+                         f"the intersections table: rename those segments")
+    if base is None:
+        base = next((v.base for _, v in items if isinstance(v, Segment)), None)
+        if base is None:
+            raise ValueError("Value of 'base' is required when the segments are masks")
+    index = base.contacts.index if _is_base(base) else getattr(base, "index", None)
+    if index is None:
+        raise TypeError(f"Value of 'base' must be a ContactBase or a DataFrame but received: "
+                        f"{type(base).__name__}")
+    columns, fields = [], {}
+    for name, value in items:
+        if isinstance(value, Segment):
+            if value.base is not base and not value.base.contacts.index.equals(index):
+                raise ValueError(f"Segment {name!r} belongs to another base than 'base'")
+            fields[name] = value.effective_rule.fields()
+            value = value.mask
+        columns.append(mask_array(value, index, parameter=f"segments[{name!r}]"))
+    return names, np.column_stack(columns), base, fields
+
+
+def _attributes(table: AttributeTable, attributes: Sequence[str] | None
+                ) -> list[tuple[str, str]]:
+    """``(column, kind)`` of every attribute to compare."""
+    kinds = {c: attribute_kind(s, table.roles.get(c, "text")) for c, s in table.columns.items()}
+    if attributes is None:
+        return [(c, k) for c, k in kinds.items()
+                if table.roles.get(c) in TESTED_ROLES
+                and k in ("categorical", "boolean", "numeric", "date", "multi")]
+    if isinstance(attributes, str):
+        attributes = [attributes]
+    chosen = []
+    for column in attributes:
+        if column not in kinds:
+            raise ValueError(f"Value of 'attributes' names {column!r}, which is not a contact "
+                             f"column or feature. Expected some of {list(kinds)}")
+        kind = kinds[column]
+        if kind == "identifier":
+            raise ValueError(f"Value of 'attributes' names {column!r}, a {kind} column, which "
+                             f"cannot be compared; compare categorical, boolean, numeric, "
+                             f"date or multi-valued columns")
+        chosen.append((column, "categorical" if kind == "text" else kind))
+    return chosen
+
+
+# -- encoding and counting --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Encoded:
+    """An attribute as codes: categories (labels) or sorted distinct numbers (values).
+
+    The last code (``n_bins - 1``) is "missing".
+    """
+
+    codes: np.ndarray
+    n_bins: int
+    labels: np.ndarray | None = None
+    values: np.ndarray | None = None
+    is_date: bool = False
+
+
+def _encode(series: pd.Series, kind: str) -> _Encoded:
+    if kind in ("categorical", "boolean"):
+        codes, labels = categorical_codes(series)
+        missing = len(labels)
+        return _Encoded(np.where(codes < 0, missing, codes), missing + 1, labels=labels)
+    raw, known, is_date = numeric_values(series)
+    complete = bool(known.all())
+    present = raw if complete else raw[known]
+    if not len(present):
+        return _Encoded(np.zeros(len(raw), np.intp), 1, values=present[:0], is_date=is_date)
+    low, high = present.min(), present.max()
+    if raw.dtype.kind == "i" and int(high) - int(low) < 4 * len(raw) + 1024:  # no overflow
+        # counts, scores, ages: the value minus the minimum is already a code
+        values = np.arange(low, high + 1, dtype=np.int64)
+        inverse = (present - low).astype(np.intp, copy=False)
+        if complete:
+            return _Encoded(inverse, len(values) + 1, values=values, is_date=is_date)
+    elif _mostly_distinct(present):
+        values, inverse = np.unique(present, return_inverse=True)  # one argsort
+    else:
+        # many ties (amounts, dates of days): hashing then sorting the few values is faster
+        first_seen, found = pd.factorize(present)
+        order = np.argsort(found)
+        rank = np.empty(len(order), dtype=np.intp)
+        rank[order] = np.arange(len(order))
+        values, inverse = found[order], rank[first_seen]
+    codes = np.full(len(raw), len(values), dtype=np.intp)
+    codes[known] = inverse
+    return _Encoded(codes, len(values) + 1, values=values, is_date=is_date)
+
+
+def _mostly_distinct(values: np.ndarray, sample: int = 10_000) -> bool:
+    """Whether most values are distinct, judged on an evenly spaced sample."""
+    if len(values) <= sample:
+        return True
+    picked = values[:: len(values) // sample]
+    return len(np.unique(picked)) > 0.5 * len(picked)
+
+
+@dataclass(frozen=True)
+class _Tags:
+    """The tags of a multi-valued attribute kept for the tests.
+
+    ``indicator[code, t]`` is 1 when the distinct value (combination of tags) with that code
+    holds tag ``names[t]``; the last row (missing) holds none.
+    """
+
+    names: list[str]
+    indicator: np.ndarray
+    dropped: int
+
+
+def _tags(labels: np.ndarray, base: np.ndarray, separator: str) -> _Tags:
+    """The MAX_TAGS most frequent tags (ignoring case, as ``interests has "sport"``) from the
+    distinct values and their counts in the base (the last count is "missing")."""
+    found: dict[str, int] = {}
+    rows: list[int] = []
+    columns: list[int] = []
+    for position, label in enumerate(labels):
+        if not base[position]:
+            continue
+        for tag in {t.strip().lower() for t in str(label).split(separator)} - {""}:
+            rows.append(position)
+            columns.append(found.setdefault(tag, len(found)))
+    names = list(found)
+    rows_array, columns_array = np.asarray(rows, np.intp), np.asarray(columns, np.intp)
+    counts = np.bincount(columns_array, weights=base[rows_array], minlength=len(names))
+    # most frequent first, ties by name (as the profile's tags table)
+    order = sorted(range(len(names)), key=lambda t: (-counts[t], names[t]))[:MAX_TAGS]
+    position = np.full(len(names), -1, dtype=np.intp)
+    position[order] = np.arange(len(order))
+    indicator = np.zeros((len(base), len(order)), dtype=np.int64)
+    kept = position[columns_array] >= 0
+    indicator[rows_array[kept], position[columns_array[kept]]] = 1
+    return _Tags([names[t] for t in order], indicator, len(names) - len(order))
+
+
+class _Groups:
+    """Contacts grouped by their pattern of membership (in A only, in A and B, ...)."""
+
+    def __init__(self, members: np.ndarray) -> None:
+        self.members = members
+        self.sizes = members.sum(axis=0).astype(np.int64)
+        n_segments = members.shape[1]
+        if n_segments <= 20:
+            # a pattern is a small integer: count them directly, no sort needed
+            packed = np.zeros(len(members), dtype=np.intp)
+            for s in range(n_segments):
+                packed |= members[:, s].astype(np.intp) << s
+            counts = np.bincount(packed, minlength=1 << n_segments)
+            keys = np.flatnonzero(counts)
+            position = np.zeros(len(counts), dtype=np.intp)
+            position[keys] = np.arange(len(keys))
+            self.ids, self.pattern_sizes = position[packed], counts[keys]
+            self.patterns = ((keys[:, None] >> np.arange(n_segments)) & 1).astype(bool)
+        else:
+            self.patterns, self.ids, self.pattern_sizes = np.unique(
+                members, axis=0, return_inverse=True, return_counts=True)
+        self.ids = self.ids.reshape(-1).astype(np.intp)
+        self._rows: list[np.ndarray] | None = None
+
+    @property
+    def rows(self) -> list[np.ndarray]:
+        """Positions of each segment's members (gathering by position beats a mask)."""
+        if self._rows is None:
+            self._rows = [np.flatnonzero(self.members[:, s])
+                          for s in range(self.members.shape[1])]
+        return self._rows
+
+    def both(self) -> np.ndarray:
+        """Contacts in both segments, for every pair (diagonal: the sizes)."""
+        weighted = self.patterns.T * self.pattern_sizes
+        return (weighted @ self.patterns).astype(np.int64)
+
+    def counts(self, codes: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(base, per_segment)``: counts of every code in the base and in each segment."""
+        n_patterns = len(self.pattern_sizes)
+        if n_bins * n_patterns <= _PATTERN_CELLS:
+            cells = np.bincount(codes * n_patterns + self.ids, minlength=n_bins * n_patterns)
+            cells = cells.reshape(n_bins, n_patterns)
+            per_segment = np.empty((n_bins, self.patterns.shape[1]), dtype=np.int64, order="F")
+            for s in range(self.patterns.shape[1]):
+                per_segment[:, s] = cells[:, self.patterns[:, s]].sum(axis=1)
+            return cells.sum(axis=1), per_segment
+        base = np.bincount(codes, minlength=n_bins)
+        per_segment = np.empty((n_bins, len(self.rows)), dtype=np.int64, order="F")
+        for s, rows in enumerate(self.rows):
+            per_segment[:, s] = np.bincount(codes[rows], minlength=n_bins)
+        return base, per_segment
+
+
+# -- collecting the tables --------------------------------------------------------------------
+
+class _Collector:
+    """Builds every table of the comparison while the attributes are walked once."""
+
+    def __init__(self, names: list[str], n_base: int, alpha: float,
+                 fields: dict[str, frozenset[str]]) -> None:
+        self.names, self.n_base, self.alpha, self.fields = names, n_base, alpha, fields
+        self.tests: list[dict[str, Any]] = []
+        self.distributions: list[tuple] = []
+        self.numeric: list[dict[str, Any]] = []
+        self.base_numeric: list[dict[str, Any]] = []
+        self.warnings: list[tuple[str, str, str, str]] = []
+        self.attribute_rows: list[tuple] = []
+
+    def warn(self, segment: str, versus: str, attribute: str, text: str) -> None:
+        self.warnings.append((segment, versus, attribute, text))
+
+    def attribute(self, column: str, role: str, kind: str, encoded: _Encoded,
+                  counts: tuple[np.ndarray, np.ndarray], groups: _Groups,
+                  pairwise: bool) -> None:
+        base, per_segment = counts
+        if np.count_nonzero(base) < 2:
+            self.warn("", "", column, "a single value in the whole base: not compared")
+            return
+        sizes = groups.sizes
+        opponents = self._opponents(sizes, pairwise)
+        if kind in ("categorical", "boolean"):
+            labels, base, per_segment = _pool_rare(encoded.labels, base, per_segment)
+            self.attribute_rows.append((column, role, kind, int(np.count_nonzero(base))))
+            shown = np.flatnonzero(base)
+            base_shares = base[shown] / self.n_base
+            for s, name in enumerate(self.names):
+                shares = per_segment[shown, s] / sizes[s] if sizes[s] else \
+                    np.full(len(shown), np.nan)
+                self.distributions.extend(zip(
+                    [name] * len(shown), [column] * len(shown), [labels[i] for i in shown],
+                    per_segment[shown, s].tolist(), shares.tolist(), base_shares.tolist(),
+                    (100 * shares / base_shares).tolist(), strict=True))
+
+            def run(a: int, b: int | None) -> dict[str, Any] | str:
+                first = per_segment[:, a]
+                second = base - first if b is None else per_segment[:, b]
+                result = _categorical_test(first, second)
+                if isinstance(result, dict):
+                    result.update(segment_n=int(first.sum()), rest_n=int(second.sum()))
+                return result
+        else:
+            numbers = _Numbers(encoded, base, per_segment)
+            self.attribute_rows.append((column, role, kind, int(np.count_nonzero(base[:-1]))))
+            self.base_numeric.append({"attribute": column, "kind": kind,
+                                      **numbers.summary(None)})
+            for s, name in enumerate(self.names):
+                self.numeric.append({"segment": name, "attribute": column, "kind": kind,
+                                     **numbers.summary(s)})
+            run = numbers.test
+        for a, b in opponents:
+            versus = "rest" if b is None else self.names[b]
+            result = run(a, b)
+            if isinstance(result, str):
+                self.warn(self.names[a], versus, column, result)
+                continue
+            if result["warning"]:
+                self.warn(self.names[a], versus, column, result["warning"])
+            self.tests.append({"segment": self.names[a], "versus": versus, "attribute": column,
+                               "kind": kind, **result})
+
+    def _opponents(self, sizes: np.ndarray, pairwise: bool) -> list[tuple[int, int | None]]:
+        """``(segment, other)`` of every test: other None is the rest of the base."""
+        opponents: list[tuple[int, int | None]] = [(s, None) for s in range(len(self.names))
+                                                   if 0 < sizes[s] < self.n_base]
+        if pairwise:
+            opponents += [(a, b) for a in range(len(self.names))
+                          for b in range(a + 1, len(self.names)) if sizes[a] and sizes[b]]
+        return opponents
+
+    def tags(self, column: str, role: str, tags: _Tags, counts: tuple[np.ndarray, np.ndarray],
+             groups: _Groups, pairwise: bool) -> None:
+        """A multi-valued attribute: one 2x2 table (has the tag or not) per kept tag."""
+        if not tags.names:
+            self.warn("", "", column, "no tag in the whole base: not compared")
+            return
+        if tags.dropped:
+            self.warn("", "", column, f"{tags.dropped:,} rarer tags not compared (only the "
+                                      f"{MAX_TAGS} most frequent are)")
+        self.attribute_rows.append((column, role, "multi", len(tags.names)))
+        base, per_segment = counts
+        base_tags = base @ tags.indicator  # contacts holding each tag
+        member_tags = tags.indicator.T @ per_segment  # (tag, segment)
+        sizes = groups.sizes
+        base_shares = base_tags / self.n_base
+        n_tags = len(tags.names)
+        for s, name in enumerate(self.names):
+            shares = member_tags[:, s] / sizes[s] if sizes[s] else np.full(n_tags, np.nan)
+            self.distributions.extend(zip(
+                [name] * n_tags, [column] * n_tags, tags.names, member_tags[:, s].tolist(),
+                shares.tolist(), base_shares.tolist(), (100 * shares / base_shares).tolist(),
+                strict=True))
+        opponents = self._opponents(sizes, pairwise)
+        for t, tag in enumerate(tags.names):
+            for a, b in opponents:
+                versus = "rest" if b is None else self.names[b]
+                holding, size = member_tags[t, a], sizes[a]
+                if b is None:
+                    others, other_size = base_tags[t] - holding, self.n_base - size
+                else:
+                    others, other_size = member_tags[t, b], sizes[b]
+                # [has the tag, has not]: Fisher's odds ratio > 1 when members hold it more
+                result = _categorical_test(np.array([holding, size - holding]),
+                                           np.array([others, other_size - others]))
+                if isinstance(result, str):
+                    self.warn(self.names[a], versus, column, f"tag {tag!r}: {result}")
+                    continue
+                if result["warning"]:
+                    self.warn(self.names[a], versus, column,
+                              f"tag {tag!r}: {result['warning']}")
+                self.tests.append({"segment": self.names[a], "versus": versus,
+                                   "attribute": column, "tag": tag, "kind": "multi", **result,
+                                   "segment_n": int(size), "rest_n": int(other_size)})
+
+    def build(self, groups: _Groups, expected: pd.DataFrame) -> Comparison:
+        for s, name in enumerate(self.names):
+            if groups.sizes[s] == 0:
+                self.warn(name, "rest", "", "the segment is empty: no test")
+            elif groups.sizes[s] == self.n_base:
+                self.warn(name, "rest", "", "the segment is the whole base: no test")
+        tests = pd.DataFrame(self.tests, columns=list(TEST_COLUMNS))
+        tested = tests["p_value"].notna().to_numpy()
+        adjusted = np.full(len(tests), np.nan)
+        if tested.any():
+            adjusted[tested] = benjamini_hochberg(
+                tests.loc[tested, "p_value"].to_numpy(dtype=float))
+        tests["p_adjusted"] = adjusted
+        tests["significant"] = adjusted < self.alpha
+        for column in ("segment_mean", "rest_mean", "segment_median", "rest_median"):
+            tests[column] = tests[column].astype(object)
+        tests["warning"] = tests["warning"].fillna("")
+        tests["tag"] = tests["tag"].astype(object)  # missing for attributes without tags
+        distributions = pd.DataFrame(self.distributions, columns=[
+            "segment", "attribute", "value", "count", "share", "base_share", "index"])
+        distributions["value"] = distributions["value"].astype(object)
+        numeric = _stats_frame(self.numeric, ["segment", "attribute", "kind"])
+        base_numeric = _stats_frame(self.base_numeric, ["attribute", "kind"])
+        return Comparison(
+            segments=tuple(self.names), n_base=self.n_base, alpha=self.alpha,
+            sizes=_sizes(self.names, groups, self.n_base),
+            overlap=_overlap(self.names, groups),
+            intersections=_intersections(self.names, groups, self.n_base),
+            tests=tests, distributions=distributions, numeric=numeric,
+            base_numeric=base_numeric,
+            differences=_differences(self.names, tests, distributions, self.fields),
+            expected=expected,
+            warnings=pd.DataFrame(self.warnings,
+                                  columns=["segment", "versus", "attribute", "warning"]),
+            attributes=pd.DataFrame(self.attribute_rows,
+                                    columns=["attribute", "role", "kind", "n_values"]))
+
+
+def _stats_frame(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=keys + list(SUMMARY_STATS))
+    for column in SUMMARY_STATS[2:]:
+        frame[column] = frame[column].astype(object)  # numbers and dates side by side
+    return frame
+
+
+def _pool_rare(labels: np.ndarray, base: np.ndarray, per_segment: np.ndarray
+               ) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Keep the MAX_CATEGORIES most frequent values, pool the others, name missing."""
+    names = [as_python(v) for v in labels] + [MISSING]
+    known = base[:-1]
+    if np.count_nonzero(known) <= MAX_CATEGORIES:
+        return names, base, per_segment
+    kept = np.argsort(-known, kind="stable")[:MAX_CATEGORIES]
+    target = np.full(len(base), MAX_CATEGORIES, dtype=np.intp)  # OTHER by default
+    target[kept] = np.arange(MAX_CATEGORIES)
+    target[-1] = MAX_CATEGORIES + 1
+    pooled_base = np.bincount(target, weights=base, minlength=MAX_CATEGORIES + 2)
+    pooled = np.column_stack([np.bincount(target, weights=per_segment[:, s],
+                                          minlength=MAX_CATEGORIES + 2)
+                              for s in range(per_segment.shape[1])])
+    labels_kept = [names[i] for i in kept] + [OTHER, MISSING]
+    return labels_kept, pooled_base.astype(np.int64), pooled.astype(np.int64)
+
+
+def _sizes(names: list[str], groups: _Groups, n_base: int) -> pd.DataFrame:
+    return pd.DataFrame({"segment": names, "size": groups.sizes,
+                         "share": groups.sizes / n_base if n_base else np.nan})
+
+
+def _overlap(names: list[str], groups: _Groups) -> pd.DataFrame:
+    both = groups.both()
+    sizes = groups.sizes
+    union = sizes[:, None] + sizes[None, :] - both
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = np.where(union > 0, both / union, np.nan)
+        share = np.where(sizes[:, None] > 0, both / sizes[:, None], np.nan)
+    k = len(names)
+    return pd.DataFrame({"segment_a": np.repeat(names, k), "segment_b": np.tile(names, k),
+                         "both": both.reshape(-1), "jaccard": jaccard.reshape(-1),
+                         "share_of_a": share.reshape(-1)})
+
+
+def _intersections(names: list[str], groups: _Groups, n_base: int) -> pd.DataFrame:
+    keep = groups.patterns.any(axis=1)
+    frame = pd.DataFrame(groups.patterns[keep], columns=names)
+    frame["degree"] = groups.patterns[keep].sum(axis=1)
+    frame["size"] = groups.pattern_sizes[keep].astype(np.int64)
+    frame["share"] = frame["size"] / n_base
+    return frame.sort_values(["size", "degree"], ascending=[False, True],
+                             kind="stable").reset_index(drop=True)
+
+
+def _expected(rate: Any, table: AttributeTable, members: np.ndarray, names: list[str],
+              alpha: float, collector: _Collector) -> pd.DataFrame:
+    """Historical conversion rate of each segment, its Wilson interval, expected conversions."""
+    columns = ["segment", "size", "conversions", "rate", "rate_low", "rate_high",
+               "expected_conversions", "expected_low", "expected_high", "base_rate", "lift"]
+    if rate is None:
+        return pd.DataFrame(columns=columns)
+    if isinstance(rate, str):
+        if rate not in table.columns:
+            if rate == "purchases_90d":  # the default, on a table without features
+                collector.warn("", "", rate, "no 'purchases_90d' column: no expected "
+                               "conversions (pass rate=)")
+                return pd.DataFrame(columns=columns)
+            raise ValueError(f"Value of 'rate' is not a column or feature. Expected one of "
+                             f"{list(table.columns)} but received: {rate!r}")
+        values = table.columns[rate]
+        outcome = (values.to_numpy(dtype=bool, na_value=False)
+                   if pd.api.types.is_bool_dtype(values.dtype)
+                   else (values.to_numpy(dtype=np.float64, na_value=np.nan) >= 1))
+    else:
+        outcome = mask_array(rate, table.index, parameter="rate")
+    converted = members & outcome[:, None]
+    base_rate = float(outcome.mean()) if len(outcome) else math.nan
+    rows = []
+    for s, name in enumerate(names):
+        size = int(members[:, s].sum())
+        conversions = int(converted[:, s].sum())
+        low, high = wilson_interval(conversions, size, alpha)
+        value = conversions / size if size else math.nan
+        rows.append((name, size, conversions, value, low, high, size * value if size else 0.0,
+                     size * low if size else 0.0, size * high if size else 0.0, base_rate,
+                     value / base_rate if base_rate else math.nan))
+    return pd.DataFrame(rows, columns=columns)
+
+
+# -- plain-language readings ------------------------------------------------------------------
+
+def _differences(names: list[str], tests: pd.DataFrame, distributions: pd.DataFrame,
+                 fields: dict[str, frozenset[str]]) -> pd.DataFrame:
+    """Per segment, the attributes ranked by absolute effect size against the rest.
+
+    ``in_rule`` marks the attributes the segment's own rule reads: they differ by design.
+    """
+    columns = ["segment", "rank", "attribute", "kind", "in_rule", "effect_name",
+               "effect_size", "p_adjusted", "significant", "value", "share", "base_share",
+               "index", "reading"]
+    against_rest = tests[tests["versus"] == "rest"]
+    rows = []
+    by_segment = dict(tuple(distributions.groupby(["segment", "attribute"], sort=False)))
+    tag_rows = {(r.segment, r.attribute, r.value): r for r in distributions[
+        distributions["attribute"].isin(set(tests.loc[tests["kind"] == "multi", "attribute"]))
+    ].itertuples()}
+    for name in names:
+        mine = against_rest[against_rest["segment"] == name]
+        order = mine["effect_size"].abs().sort_values(ascending=False, kind="stable").index
+        for rank, test in enumerate(mine.loc[order].itertuples(), 1):
+            value = share = base_share = index = math.nan
+            if test.kind == "multi":
+                found = tag_rows.get((name, test.attribute, test.tag))
+                if found is None:
+                    continue
+                value, share, base_share, index = (test.tag, float(found.share),
+                                                   float(found.base_share), float(found.index))
+                reading = _category_reading(test.attribute, test.kind, value, share,
+                                            base_share)
+            elif test.kind in ("categorical", "boolean"):
+                values = by_segment.get((name, test.attribute))
+                pick = _over_represented(values)
+                if pick is None:
+                    continue
+                value, share, base_share, index = pick
+                reading = _category_reading(test.attribute, test.kind, value, share,
+                                            base_share)
+            else:
+                reading = _number_reading(test.attribute, test)
+            rows.append((name, rank, test.attribute, test.kind,
+                         test.attribute in fields.get(name, ()), test.effect_name,
+                         test.effect_size, test.p_adjusted, test.significant, value, share,
+                         base_share, index, reading))
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["value"] = frame["value"].astype(object)
+    return frame
+
+
+def _over_represented(values: pd.DataFrame | None) -> tuple[Any, float, float, float] | None:
+    """The value whose share grows most over the base (pooled rare values excluded)."""
+    if values is None or not len(values):
+        return None
+    candidates = values[values["value"].map(lambda v: not (isinstance(v, str) and v == OTHER))]
+    if not len(candidates):
+        return None
+    gain = (candidates["share"] - candidates["base_share"]).to_numpy()
+    best = candidates.iloc[int(np.argmax(gain))]
+    return best["value"], float(best["share"]), float(best["base_share"]), float(best["index"])
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}" if 0 < share < 0.095 else f"{share:.0%}"
+
+
+def _category_reading(attribute: str, kind: str, value: Any, share: float,
+                      base_share: float) -> str:
+    if kind == "multi":  # value is a tag
+        what = f"have {attribute} {value}"
+    elif isinstance(value, str) and value == MISSING:
+        what = f"have no {attribute}"
+    elif kind == "boolean":
+        what = f"are {attribute}" if value is True else f"are not {attribute}"
+    else:
+        what = f"have {attribute} = {value}"
+    ratio = share / base_share if base_share else math.nan
+    return f"{_percent(share)} {what}, {ratio:.1f}x the base ({_percent(base_share)})"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d}"
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    value = float(value)
+    if value.is_integer() or abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.2f}"
+
+
+def _number_reading(attribute: str, test: Any) -> str:
+    if _number(test.segment_median) != _number(test.rest_median):
+        return (f"median {attribute} of {_number(test.segment_median)} against "
+                f"{_number(test.rest_median)} for the rest")
+    return (f"mean {attribute} of {_number(test.segment_mean)} against "
+            f"{_number(test.rest_mean)} for the rest (same median, "
+            f"{_number(test.segment_median)})")

@@ -1,0 +1,1 @@
+"""The bundled sample base and its generator."""

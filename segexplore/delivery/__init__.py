@@ -1,0 +1,1 @@
+"""What leaves segexplore: suppressions, the sendable waterfall, exports, splits, catalogs, privacy."""

@@ -1,0 +1,718 @@
+"""Personal data: erasure (right to be forgotten), subject access, stale consent, masking.
+
+- :func:`forget` removes a person from every table of a base and from what the load
+  report kept about them, logs the erasure without the email or name (a salted hash), and
+  remembers a salted hash so no later export of this base can contain them.
+- :func:`subject_access` gathers everything the base holds about one person, as
+  JSON-serialisable data.
+- :func:`stale_consent` flags consents older than N months with no engagement since.
+- :func:`mask_pii` pseudonymises emails, names and phones for stakeholders;
+  :func:`mask_rule` and :func:`mask_emails` do the same to rule texts and free text.
+
+What is *not* touched: files already written (exports, refresh snapshots, the input
+files). ``docs/export.md`` lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from segexplore.delivery.export import _SUPPRESSIONS_ATTR, _fresh_mask, registered_suppressions
+from segexplore.errors import SegexploreError
+from segexplore.io.clean.contacts import normalise_emails
+
+if TYPE_CHECKING:
+    from segexplore.model.base import ContactBase
+
+__all__ = ["NotFoundError", "ErasureReport", "forget", "forgotten_mask", "identifier_hash",
+           "subject_access", "subject_access_json", "stale_consent", "mask_pii",
+           "mask_rule", "mask_emails", "PII_COLUMNS", "EMAIL_SHAPE"]
+
+#: Columns :func:`mask_pii` pseudonymises by default (those absent from a frame are skipped).
+PII_COLUMNS = ("email", "email_original", "first_name", "last_name", "phone", "mobile",
+               "telephone", "address", "street")
+#: What a reader would take for an email address inside any text (lenient on purpose:
+#: invalid addresses identify people too). The masked form ``j***@x.fr`` does not match.
+EMAIL_SHAPE = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
+_ENGAGEMENT_FEATURES = ("last_open_date", "last_click_date", "last_visit_date",
+                        "last_purchase_date")
+#: A salt drawn once per Python session: masked values are stable within a session only,
+#: so nobody can confirm a guessed email against a dashboard shared later.
+_SESSION_SALT = secrets.token_hex(16)
+
+
+class NotFoundError(SegexploreError, LookupError):
+    """No contact matches the email or contact_id given."""
+
+
+# ------------------------------------------------------------------------ hashing
+
+def identifier_hash(value: object, salt: str, kind: str = "email") -> str:
+    """Salted sha256 of an identifier: ``kind`` is ``"email"`` (normalised) or ``"id"``.
+
+    Examples
+    --------
+    >>> identifier_hash(" Ann@X.fr", "s") == identifier_hash("ann@x.fr", "s")
+    True
+    """
+    text = str(value).strip()
+    if kind == "email":
+        text = text.lower()
+    return hashlib.sha256(f"{salt}\x00{kind}:{text}".encode()).hexdigest()
+
+
+def _base_salt(base: ContactBase) -> str:
+    return base.__dict__.setdefault("_privacy_salt", secrets.token_hex(16))
+
+
+def forgotten_mask(base: ContactBase, emails: pd.Series, ids: pd.Series) -> np.ndarray:
+    """True where an email or contact_id belongs to someone erased from ``base``."""
+    forgotten = base.__dict__.get("_forgotten")
+    if not forgotten:
+        return np.zeros(len(emails), dtype=bool)
+    salt = _base_salt(base)
+    by_email = [isinstance(e, str) and identifier_hash(e, salt) in forgotten for e in emails]
+    by_id = [identifier_hash(i, salt, "id") in forgotten for i in ids]
+    return np.array(by_email, dtype=bool) | np.array(by_id, dtype=bool)
+
+
+# ------------------------------------------------------------------------ locating
+
+@dataclass
+class _Person:
+    kind: str              # "email" or "contact_id"
+    key: str               # the normalised email or the id as text
+    ids: list[Any]         # contact_id of their rows in base.contacts
+    emails: set[str]       # their normalised emails
+    merged_ids: set[str]   # ids of records merged into theirs (as text)
+
+    @property
+    def id_texts(self) -> set[str]:
+        return {str(i) for i in self.ids} | self.merged_ids
+
+
+def _ids_isin(values: pd.Series, id_texts: Iterable[str]) -> np.ndarray:
+    """``values.isin(ids)`` with ids given as text, without converting 400k ids to text."""
+    texts = list(id_texts)
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.isin([int(t) for t in texts if re.fullmatch(r"-?\d+", t)]).to_numpy(
+            dtype=bool)
+    return values.astype("str").str.strip().isin(texts).to_numpy(dtype=bool)
+
+
+def _locate(base: ContactBase, email_or_id: object) -> _Person:
+    """The person behind an email or an id: their live rows and what merged into them.
+
+    An id names a live contact when one has it; only an id that no live contact holds
+    any more leads through the merge table to the contact it was merged into. The ids of
+    merged records that another live contact holds (the duplicate reused someone else's
+    id) are left out: activity under that id is the other person's.
+    """
+    contacts = base.contacts
+    merges = base.report.merges
+    live_ids = contacts["contact_id"]
+    if isinstance(email_or_id, str) and "@" in email_or_id:
+        key = normalise_emails(pd.Series([email_or_id])).iloc[0]
+        hit = (contacts["email"] == key).fillna(False).to_numpy(dtype=bool)
+        via_merge = merges["merged_into"][merges["email"] == key] if len(merges) else []
+        kind = "email"
+    else:
+        key = str(email_or_id).strip()
+        hit = _ids_isin(live_ids, [key])
+        via_merge = (merges["merged_into"][merges["contact_id"].astype("str") == key]
+                     if len(merges) and not hit.any() else [])
+        kind = "contact_id"
+    hit = hit | _ids_isin(live_ids, [str(i) for i in via_merge])
+    ids = live_ids[hit].tolist()
+    emails = set(contacts["email"][hit].dropna())
+    if kind == "email":
+        emails.add(key)
+    merged = set()
+    if len(merges):
+        into = merges["merged_into"].astype("str").isin([str(i) for i in ids])
+        held_by_others = _ids_isin(merges["contact_id"], {str(i) for i in live_ids[~hit]})
+        merged = set(merges["contact_id"][into & ~held_by_others].astype("str"))
+    return _Person(kind, key, ids, emails, merged)
+
+
+def _rows_of(frame: pd.DataFrame, person: _Person, *, by_id: bool) -> np.ndarray:
+    """Rows of a raw/reject frame that belong to ``person`` (by email, else by id)."""
+    found = np.zeros(len(frame), dtype=bool)
+    has_email = np.zeros(len(frame), dtype=bool)
+    if "email" in frame.columns and len(frame):
+        emails = normalise_emails(frame["email"])
+        found = found | emails.isin(list(person.emails)).to_numpy(dtype=bool)
+        has_email = emails.notna().to_numpy(dtype=bool)
+    if "contact_id" in frame.columns and len(frame):
+        same_id = _ids_isin(frame["contact_id"], person.id_texts)
+        # A contacts row with the person's id but another email is someone else (id reuse).
+        found = found | same_id & (True if by_id else ~has_email)
+    return found
+
+
+# ------------------------------------------------------------------------- erasure
+
+@dataclass(frozen=True)
+class ErasureReport:
+    """What :func:`forget` removed, per table; nothing in it identifies the person."""
+
+    identifier_hash: str
+    identifier_kind: str
+    removed: dict[str, int]
+    time: str
+    log_path: Path | None = None
+    already_forgotten: bool = False
+    #: Saved segments whose rule text names the person's email: the rules are the
+    #: team's to change, so they are reported, not edited.
+    segments_naming_person: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Rows removed in all."""
+        return sum(self.removed.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The log record: time, salted hash, kind and counts per table."""
+        return {"time": self.time, "identifier_sha256": self.identifier_hash,
+                "identifier_kind": self.identifier_kind, "removed": dict(self.removed),
+                "already_forgotten": self.already_forgotten}
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k} {v:,}" for k, v in self.removed.items() if v) or "nothing"
+        state = " (already forgotten)" if self.already_forgotten else ""
+        naming = (f"; saved segments naming them: {', '.join(self.segments_naming_person)}"
+                  if self.segments_naming_person else "")
+        return (f"ErasureReport{state}: removed {counts}; logged as "
+                f"{self.identifier_hash[:12]}{naming}")
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{escape(k)}</td><td>{v:,}</td></tr>"
+                       for k, v in self.removed.items())
+        return (f"<div><strong>Erasure</strong> {escape(self.time)} &middot; "
+                f"<code>{self.identifier_hash[:12]}</code><table>{rows}</table></div>")
+
+
+def _prune_lineage(report, table: str, clean_removed: np.ndarray, n_clean: int,
+                   labels_removed: Sequence[Any]) -> int:
+    """Drop erased input rows from the report's lineage and issues; returns issues dropped."""
+    if table not in report.row_labels or table not in report.kept:
+        return 0
+    labels = np.asarray(report.row_labels[table])
+    kept = np.asarray(report.kept[table], dtype=bool)
+    kept_positions = np.flatnonzero(kept)
+    drop = np.zeros(len(labels), dtype=bool)
+    if len(kept_positions) == n_clean:  # clean row i is input row kept_positions[i]
+        drop[kept_positions[clean_removed]] = True
+    if len(labels_removed):
+        drop = drop | pd.Series(labels).isin(list(labels_removed)).to_numpy(dtype=bool)
+    gone = labels[drop]
+    report.row_labels[table] = labels[~drop]
+    report.kept[table] = kept[~drop]
+    if table in report.inputs:
+        report.inputs[table] -= int(drop.sum())
+    if table in report.outputs:
+        report.outputs[table] -= len(clean_removed)
+    issues = report.issues
+    if not len(issues) or not len(gone):
+        return 0
+    hit = ((issues["table"] == table) & issues["row"].isin(list(gone))).to_numpy(dtype=bool)
+    report.issues = issues[~hit].reset_index(drop=True)
+    return int(hit.sum())
+
+
+def _invalidate(base: ContactBase) -> None:
+    """Tables were replaced: drop everything computed from the old ones."""
+    base._features = None
+    for name in ("activity", "_evaluator", "_fingerprints"):
+        base.__dict__.pop(name, None)
+    for segment in base.segments.values():
+        getattr(segment, "__dict__", {}).pop("mask", None)
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
+           salt: str | None = None) -> ErasureReport:
+    """Erase one person from ``base``: contacts, events, orders and the load report.
+
+    Removed: their contact row(s) and the records merged into them, their events and
+    orders, their rejected rows, cell-level issues and unreadable lines, and their email
+    in registered suppression lists. Nobody else is touched: a duplicate that reused
+    another contact's id leaves that contact and their activity alone. Category lists are
+    cut to the values still present, so none of the person's values is written out with
+    a table. Saved segments whose rule text names their email are listed in the result
+    (``segments_naming_person``), not edited. A salted hash of their email and id stays in
+    the base so that no later export of it can contain them. The base's tables are
+    replaced (never edited in place); cached features, activity and segment masks are
+    dropped.
+
+    Parameters
+    ----------
+    base : ContactBase
+        Modified: this is the point of the function.
+    email_or_id : str or int
+        An email (any case/spacing) or a contact_id.
+    log_path : str or path, optional
+        Append one JSON line (time, salted hash, counts per table) to this file.
+    salt : str, optional
+        Salt of the hash in the log. Keep it secret and reuse it to be able to tell later
+        whether an email was erased; default: a random salt kept with the base.
+
+    Returns
+    -------
+    ErasureReport
+
+    Raises
+    ------
+    NotFoundError
+        Nobody matches (and they were not erased from this base before).
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> email = base.contacts["email"].iloc[0]
+    >>> report = forget(base, email)
+    >>> report.removed["contacts"], bool((base.contacts["email"] == email).any())
+    (1, False)
+    """
+    person = _locate(base, email_or_id)
+    base_salt = _base_salt(base)
+    forgotten: set[str] = base.__dict__.setdefault("_forgotten", set())
+    log_salt = base_salt if salt is None else salt
+    key_kind = "email" if person.kind == "email" or person.emails else "id"
+    key = person.key if person.kind == "email" else (
+        sorted(person.emails)[0] if person.emails else person.key)
+    record_hash = identifier_hash(key, log_salt, key_kind)
+    if not person.ids:
+        if identifier_hash(person.key, base_salt,
+                           "email" if person.kind == "email" else "id") in forgotten:
+            report = ErasureReport(record_hash, key_kind, {}, _utc_now(),
+                                   Path(log_path) if log_path else None, True)
+            _append_log(log_path, report, salt is not None)
+            return report
+        raise NotFoundError(f"forget: no contact with {person.kind} {person.key!r} in the base")
+
+    removed: dict[str, int] = {}
+    report = base.report
+    ids_text = person.id_texts
+    contacts = base.contacts
+    live_ids_text = {str(i) for i in person.ids}
+    gone = _ids_isin(contacts["contact_id"], live_ids_text)
+    merges = report.merges
+    merged_rows = (merges["merged_into"].astype("str").isin(list(ids_text))
+                   | merges["email"].isin(list(person.emails))).to_numpy(dtype=bool) \
+        if len(merges) else np.zeros(0, dtype=bool)
+    issues_removed = 0
+    for table in ("contacts", "events", "orders"):
+        frame = getattr(base, table)
+        if frame is None:
+            continue
+        if table == "contacts":
+            drop = gone
+        else:
+            drop = _ids_isin(frame["contact_id"], live_ids_text)
+        rejects = report.rejects.get(table)
+        reject_rows = (_rows_of(rejects, person, by_id=table != "contacts")
+                       if rejects is not None else np.zeros(0, dtype=bool))
+        labels = list(rejects["row"][reject_rows]) if rejects is not None else []
+        if table == "contacts" and len(merges):
+            labels += list(merges["row"][merged_rows])
+        issues_removed += _prune_lineage(report, table, np.flatnonzero(drop), len(frame), labels)
+        setattr(base, table, _without_unused_categories(frame[~drop].reset_index(drop=True)))
+        removed[table] = int(drop.sum())
+        if rejects is not None:
+            report.rejects[table] = rejects[~reject_rows].reset_index(drop=True)
+            removed[f"rejected {table}"] = int(reject_rows.sum())
+    if len(merges):
+        report.merges = merges[~merged_rows].reset_index(drop=True)
+    removed["merged records"] = int(merged_rows.sum())
+    removed["cleaning issues"] = issues_removed
+    removed["unreadable lines"] = _prune_read_info(report, person.emails)
+    listed = base.__dict__.get(_SUPPRESSIONS_ATTR)
+    if listed is not None:
+        on_list = listed["email"].isin(list(person.emails)).to_numpy(dtype=bool)
+        base.__dict__[_SUPPRESSIONS_ATTR] = listed[~on_list].reset_index(drop=True)
+        removed["suppression lists"] = int(on_list.sum())
+    forgotten.update(identifier_hash(e, base_salt) for e in person.emails)
+    forgotten.update(identifier_hash(i, base_salt, "id") for i in ids_text)
+    _invalidate(base)
+    result = ErasureReport(record_hash, key_kind, removed, _utc_now(),
+                           Path(log_path) if log_path else None,
+                           segments_naming_person=_segments_naming(base, person.emails))
+    _append_log(log_path, result, salt is not None)
+    return result
+
+
+def _without_unused_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every category list cut to the values still present: a category
+    list is written out with the column (Parquet, pickles), so an erased person's phone
+    or city must not survive in it."""
+    categorical = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if not categorical:
+        return frame
+    return frame.assign(**{c: frame[c].cat.remove_unused_categories() for c in categorical})
+
+
+def _segments_naming(base: ContactBase, emails: Iterable[str]) -> tuple[str, ...]:
+    """Names of the saved segments whose rule text contains one of ``emails``."""
+    wanted = [e.lower() for e in emails if e]
+    return tuple(name for name, segment in base.segments.items()
+                 if any(e in str(getattr(segment, "text", "")).lower() for e in wanted))
+
+
+def _prune_read_info(report, emails: Iterable[str]) -> int:
+    """Drop unreadable CSV lines that hold the person's email (ReadInfo.rejected_lines)."""
+    count = 0
+    patterns = [re.escape(e) for e in emails if e]
+    if not patterns:
+        return 0
+    pattern = "|".join(patterns)
+    for table, info in list(report.reads.items()):
+        lines = getattr(info, "rejected_lines", None)
+        if lines is None or not len(lines):
+            continue
+        hit = lines["text"].astype("str").str.lower().str.contains(pattern, regex=True)
+        hit = hit.fillna(False).to_numpy(dtype=bool)
+        if hit.any():
+            report.reads[table] = dataclasses.replace(
+                info, rejected_lines=lines[~hit].reset_index(drop=True))
+            count += int(hit.sum())
+    return count
+
+
+def _append_log(log_path: Any, report: ErasureReport, own_salt: bool) -> None:
+    if log_path is None:
+        return
+    from segexplore._version import __version__
+
+    record = {**report.to_dict(), "salt": "yours" if own_salt else "random, kept with the base",
+              "segexplore_version": __version__}
+    with open(log_path, "a", encoding="utf-8") as handle:  # an append-only journal
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+# ------------------------------------------------------------------ subject access
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return value.isoformat()
+    if isinstance(value, pd.Timedelta):
+        return str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    if frame is None or not len(frame):
+        return []
+    return [{str(k): _jsonable(v) for k, v in row.items()}
+            for row in frame.astype("object").to_dict("records")]
+
+
+def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
+    """Everything ``base`` holds about one person, as JSON-serialisable data.
+
+    Keys: ``contacts`` (their row(s), with ``email_original``), ``merged_records``
+    (duplicates merged into them), ``rejected_records`` (per table), ``events``,
+    ``orders``, ``features`` (as of ``as_of``), ``segments`` (saved segments they belong
+    to), ``consent_history`` (sign-up, consent status and date, suppressions, merges, in
+    date order) and ``suppressions``.
+
+    Raises
+    ------
+    NotFoundError
+        Nobody matches.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> data = subject_access(base, base.contacts["email"].iloc[0])
+    >>> data["contacts"][0]["email"] == base.contacts["email"].iloc[0]
+    True
+    """
+    person = _locate(base, email_or_id)
+    if not person.ids:
+        raise NotFoundError(f"subject_access: no contact with {person.kind} {person.key!r}")
+    contacts = base.contacts
+    positions = np.flatnonzero(_ids_isin(contacts["contact_id"], [str(i) for i in person.ids]))
+    rows = contacts.iloc[positions]
+    ids_text = list(person.id_texts)
+    tables = {}
+    for table in ("events", "orders"):
+        frame = getattr(base, table)
+        tables[table] = (frame[_ids_isin(frame["contact_id"], ids_text)]
+                         if frame is not None else None)
+    merges = base.report.merges
+    merged = merges[merges["merged_into"].astype("str").isin(ids_text)
+                    | merges["email"].isin(list(person.emails))] if len(merges) else merges
+    rejected = {}
+    for table, frame in base.report.rejects.items():
+        hit = _rows_of(frame, person, by_id=table != "contacts")
+        if hit.any():
+            rejected[table] = _records(frame[hit])
+    features = base.features.iloc[positions]
+    segments = []
+    for name, segment in base.segments.items():
+        try:
+            if _fresh_mask(segment)[positions].any():
+                segments.append(name)
+        except SegexploreError:
+            continue  # a saved segment that no longer evaluates says nothing about them
+    suppressed = registered_suppressions(base)
+    suppressed = suppressed[suppressed["email"].isin(list(person.emails))]
+    return {
+        "identifier": {"kind": person.kind, "value": person.key},
+        "generated_at": _utc_now(),
+        "as_of": base.as_of.isoformat(),
+        "contacts": _records(rows),
+        "merged_records": _records(merged.drop(columns=["_position"], errors="ignore")),
+        "rejected_records": rejected,
+        "events": _records(tables["events"]),
+        "orders": _records(tables["orders"]),
+        "features": {str(cid): {str(k): _jsonable(v) for k, v in row.items()}
+                     for cid, (_, row) in zip(rows["contact_id"], features.iterrows(), strict=True)},
+        "segments": segments,
+        "consent_history": _consent_history(rows, merged, suppressed),
+        "suppressions": _records(suppressed),
+    }
+
+
+def _consent_history(rows: pd.DataFrame, merged: pd.DataFrame,
+                     suppressed: pd.DataFrame) -> list[dict[str, Any]]:
+    history = []
+    for row in rows.to_dict("records"):
+        if pd.notna(row.get("signup_date")):
+            history.append({"date": row["signup_date"], "event": "signed up",
+                            "detail": row.get("signup_source")})
+        if "consent" in row:
+            history.append({"date": row.get("consent_date"),
+                            "event": f"consent {row['consent']}", "detail": None})
+    for row in merged.to_dict("records"):
+        history.append({"date": None, "event": "duplicate record merged",
+                        "detail": f"row {row['row']} (contact_id {row['contact_id']})"})
+    for row in suppressed.to_dict("records"):
+        history.append({"date": row["date"], "event": f"suppressed: {row['reason']}",
+                        "detail": None})
+    history.sort(key=lambda h: (pd.isna(h["date"]), pd.Timestamp(h["date"])
+                                if pd.notna(h["date"]) else pd.Timestamp(0)))
+    return [{k: _jsonable(v) for k, v in h.items()} for h in history]
+
+
+def subject_access_json(base: ContactBase, email_or_id: object, *, indent: int = 2) -> str:
+    """:func:`subject_access` as a JSON document (UTF-8 text, accents kept)."""
+    return json.dumps(subject_access(base, email_or_id), indent=indent, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------- stale consent
+
+def stale_consent(base: ContactBase, months: int = 24) -> pd.Series:
+    """Contacts whose consent is older than ``months`` with no engagement since.
+
+    A contact is flagged when ``consent == "given"``, its ``consent_date`` (or, when
+    missing, its ``signup_date``) is more than ``months`` before ``as_of``, and it has no
+    open, click, visit or purchase after that date. Contacts without any date are not
+    flagged (nothing says their consent is old).
+
+    Returns
+    -------
+    Series of bool, named ``stale_consent``, on the contacts' index.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> stale = stale_consent(base, months=24)
+    >>> stale.dtype == bool and 0 < int(stale.sum()) < len(stale)
+    True
+    """
+    contacts = base.contacts
+    missing = pd.Series(pd.NaT, index=contacts.index, dtype="datetime64[ns]")
+    date = contacts["consent_date"] if "consent_date" in contacts.columns else missing
+    if "signup_date" in contacts.columns:
+        date = date.fillna(contacts["signup_date"])
+    features = base.features
+    last = features[[c for c in _ENGAGEMENT_FEATURES if c in features.columns]].max(axis=1)
+    engaged = (last.to_numpy() > date.to_numpy())
+    cutoff = base.as_of - pd.DateOffset(months=months)
+    old = (date < cutoff).to_numpy(dtype=bool)
+    given = (contacts["consent"].astype("object") == "given").to_numpy(dtype=bool) \
+        if "consent" in contacts.columns else np.zeros(len(contacts), dtype=bool)
+    return pd.Series(given & old & ~engaged, index=contacts.index, name="stale_consent")
+
+
+# ------------------------------------------------------------------------- masking
+
+def _short_hash(text: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}\x00{text.strip().lower()}".encode()).hexdigest()[:6]
+
+
+def _mask_email(text: str, salt: str) -> str:
+    local, at, domain = text.strip().lower().partition("@")
+    head = (local[:1] + "***") if local else "***"
+    return f"{head}{at}{domain} #{_short_hash(text, salt)}"
+
+
+def _mask_name(text: str, salt: str) -> str:
+    stripped = text.strip()
+    return f"{stripped[:1].upper()}." if stripped else stripped
+
+
+def _mask_phone(text: str, salt: str) -> str:
+    digits = [i for i, c in enumerate(text) if c.isdigit()]
+    hide = set(digits[:-2])
+    return "".join("*" if i in hide else c for i, c in enumerate(text))
+
+
+def _mask_other(text: str, salt: str) -> str:
+    return f"{text.strip()[:1]}*** #{_short_hash(text, salt)}"
+
+
+def mask_pii(frame: pd.DataFrame, columns: Sequence[str] = PII_COLUMNS, *,
+             salt: str | None = None) -> pd.DataFrame:
+    """A copy of ``frame`` with personal data pseudonymised, for stakeholders.
+
+    Emails become ``j***@gmail.com #1a2b3c`` (first letter, domain and a short salted
+    hash that is the same for the same address, so rows can still be told apart and
+    joined); first and last names become their initial (``"J."``); phones keep their
+    last two digits (``+** * ** ** ** 78``); other listed columns keep a first letter and
+    the hash. Missing values stay missing; columns absent from ``frame`` are skipped.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Not modified.
+    columns : sequence of str
+    salt : str, optional
+        Default: a random salt drawn once per Python session (hashes are stable within
+        a session, and cannot be matched against a guessed email afterwards).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> masked = mask_pii(pd.DataFrame({"email": ["jean@gmail.com"],
+    ...                                 "first_name": ["jean"]}), salt="s")
+    >>> masked["email"].iloc[0].startswith("j***@gmail.com #"), masked["first_name"].iloc[0]
+    (True, 'J.')
+    """
+    salt = _SESSION_SALT if salt is None else salt
+    out = frame.copy()
+    for column in columns:
+        if column not in out.columns:
+            continue
+        if "email" in column:
+            mask = _mask_email
+        elif column in ("first_name", "last_name"):
+            mask = _mask_name
+        elif column in ("phone", "mobile", "telephone"):
+            mask = _mask_phone
+        else:
+            mask = _mask_other
+        values = out[column].astype("object")
+        distinct = {v: mask(str(v), salt) for v in values.dropna().unique()}
+        out[column] = values.map(distinct).astype("str")
+    return out
+
+
+def mask_emails(text: str, *, salt: str | None = None) -> str:
+    """``text`` with every email-shaped part pseudonymised as :func:`mask_pii` does.
+
+    Examples
+    --------
+    >>> mask_emails("asked by Jean@Gmail.com today", salt="s").startswith("asked by j***@gmail.com #")
+    True
+    """
+    salt = _SESSION_SALT if salt is None else salt
+    return EMAIL_SHAPE.sub(lambda match: _mask_email(match.group(0), salt), text)
+
+
+def mask_rule(rule: Any, columns: Iterable[str] = PII_COLUMNS, *,
+              salt: str | None = None) -> Any:
+    """A copy of ``rule`` for display, with the personal data it names pseudonymised.
+
+    The values a condition compares a personal-data column (``columns``) to are masked as
+    :func:`mask_pii` masks that column (``first_name = "Élodie"`` shows ``"É."``), and
+    every email-shaped text literal anywhere in the rule (event filters included) is
+    masked too. Everything else (fields, operators, windows, other values) is kept, so a
+    stakeholder still reads what the segment selects. The copy is for showing: evaluate
+    the original. Bounds of ``between`` stay numbers (they cannot hold a masked text).
+
+    Parameters
+    ----------
+    rule : Rule or str
+    columns : iterable of str
+        Personal-data columns (default :data:`PII_COLUMNS`; the widgets pass
+        :func:`segexplore.widgets.fields.pii_columns`).
+    salt : str, optional
+        As for :func:`mask_pii`.
+
+    Returns
+    -------
+    Rule
+
+    Examples
+    --------
+    >>> str(mask_rule('first_name = "Élodie" and city = "Lyon"', salt="s"))
+    'first_name = "É." and city = "Lyon"'
+    """
+    from segexplore.rules.nodes import Rule, rule_from_dict
+    from segexplore.rules.parser import parse
+
+    salt = _SESSION_SALT if salt is None else salt
+    personal = frozenset(columns)
+    node = rule if isinstance(rule, Rule) else parse(str(rule))
+
+    def masked_value(field: Any, value: Any) -> Any:
+        if field in personal and value is not None and not isinstance(value, bool):
+            return mask_pii(pd.DataFrame({field: [str(value)]}), [field], salt=salt)[field].iloc[0]
+        if isinstance(value, str) and EMAIL_SHAPE.search(value):
+            return mask_emails(value, salt=salt)
+        return value
+
+    def walk(data: Any) -> Any:
+        if isinstance(data, list):
+            return [walk(item) for item in data]
+        if not isinstance(data, dict):
+            return data
+        field = data.get("field")
+        out = {}
+        for key, value in data.items():
+            if key == "value" and not isinstance(value, (dict, list)):
+                out[key] = masked_value(field, value)
+            elif key == "values" and isinstance(value, list):
+                out[key] = [masked_value(field, v) for v in value]
+            else:
+                out[key] = walk(value)
+        return out
+
+    return rule_from_dict(walk(node.to_dict()))

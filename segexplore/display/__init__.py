@@ -1,0 +1,1 @@
+"""Plotly figures and HTML reports (never .show()); the only layer besides widgets that imports plotly."""

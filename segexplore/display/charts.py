@@ -1,0 +1,476 @@
+"""Plotly figures of profiles and segment comparisons.
+
+Every function returns a :class:`plotly.graph_objects.Figure` (it never calls ``.show()``)
+and takes the same keyword vocabulary as :mod:`plotly.express`:
+
+``title``
+    Figure title (each chart has a sensible default).
+``labels``
+    ``{name: display text}`` for axis titles and legend entries, e.g.
+    ``labels={"size": "Contacts", "share": "Share of the segment"}``.
+``color_discrete_map``
+    ``{segment name: color}``; other segments take the default palette in order, the
+    whole base is grey.
+``category_orders``
+    ``{"segment": [...], "value": [...]}``: the order of segments and of category values.
+``height``, ``width``
+    In pixels.
+
+Charts read the tables of a :class:`~segexplore.analysis.compare.Comparison` or
+:class:`~segexplore.analysis.profile.Profile`; nothing is recomputed, so the bars are exactly
+the numbers in those tables.
+
+Examples
+--------
+>>> import segexplore as se
+>>> from segexplore import charts
+>>> from segexplore.analysis.compare import compare
+>>> base = se.load_sample()
+>>> android = base.segment('device = "Android"', name="Android")
+>>> comparison = compare([android], attributes=["language"])
+>>> fig = charts.segment_sizes(comparison, title="Android users")
+>>> list(fig.data[0].y) == [android.size]
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+__all__ = ["segment_sizes", "overlap_heatmap", "intersections", "distribution", "lift",
+           "rfm_grid", "profile_histogram", "profile_bars", "size_vs_expected",
+           "size_history", "BASE_COLOR"]
+
+#: Color of the whole base in every chart.
+BASE_COLOR = "#9e9e9e"
+_MEMBER_COLOR = "#2a3f5f"
+_BASE_NAME = "all contacts"
+
+
+# -- the shared vocabulary --------------------------------------------------------------------
+
+def _label(name: str, labels: Mapping[str, str] | None, default: str | None = None) -> str:
+    if labels and name in labels:
+        return labels[name]
+    return default if default is not None else name
+
+
+def _colors(names: Sequence[str], color_discrete_map: Mapping[str, str] | None
+            ) -> dict[str, str]:
+    palette = qualitative.Plotly
+    chosen = dict(color_discrete_map or {})
+    free = iter(c for c in palette * (len(names) // len(palette) + 1))
+    return {name: chosen[name] if name in chosen else next(free) for name in names}
+
+
+def _ordered(names: Sequence[Any], category_orders: Mapping[str, Sequence[Any]] | None,
+             key: str) -> list[Any]:
+    """``names`` in the order of ``category_orders[key]`` (unlisted names keep theirs, after)."""
+    wanted = list((category_orders or {}).get(key, []))
+    listed = [n for n in wanted if n in names]
+    return listed + [n for n in names if n not in listed]
+
+
+def _finish(fig: go.Figure, *, title: str | None, default_title: str, height: int | None,
+            width: int | None, x_title: str | None = None, y_title: str | None = None
+            ) -> go.Figure:
+    # no template here: like plotly.express, the session's default template applies
+    fig.update_layout(title=title if title is not None else default_title, height=height,
+                      width=width)
+    if x_title is not None:
+        fig.update_xaxes(title_text=x_title)
+    if y_title is not None:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def _check_attribute(attribute: str, available: Sequence[str], what: str) -> None:
+    if attribute not in available:
+        raise ValueError(f"Value of 'attribute' is not an attribute of this {what}. Expected "
+                         f"one of {list(available)} but received: {attribute}")
+
+
+def _text(value: Any) -> str:
+    return str(value)
+
+
+# -- comparisons ------------------------------------------------------------------------------
+
+def segment_sizes(comparison: Any, *, title: str | None = None,
+                  labels: Mapping[str, str] | None = None,
+                  color_discrete_map: Mapping[str, str] | None = None,
+                  category_orders: Mapping[str, Sequence[Any]] | None = None,
+                  height: int | None = None, width: int | None = None) -> go.Figure:
+    """Bars of the number of contacts in each segment, labelled with their share."""
+    sizes = comparison.sizes.set_index("segment")
+    names = _ordered(list(sizes.index), category_orders, "segment")
+    colors = _colors(list(comparison.segments), color_discrete_map)
+    fig = go.Figure(go.Bar(
+        x=names, y=sizes.loc[names, "size"].tolist(),
+        text=[f"{s:.1%}" for s in sizes.loc[names, "share"]], textposition="outside",
+        marker_color=[colors[n] for n in names],
+        hovertemplate="%{x}<br>%{y:,} contacts (%{text} of the base)<extra></extra>"))
+    fig.update_xaxes(type="category")  # names like "2024" stay names
+    return _finish(fig, title=title, default_title="Segment sizes", height=height,
+                   width=width, x_title=_label("segment", labels),
+                   y_title=_label("size", labels, "contacts"))
+
+
+def overlap_heatmap(comparison: Any, kind: str = "jaccard", *, title: str | None = None,
+                    labels: Mapping[str, str] | None = None,
+                    color_discrete_map: Mapping[str, str] | None = None,
+                    category_orders: Mapping[str, Sequence[Any]] | None = None,
+                    height: int | None = None, width: int | None = None) -> go.Figure:
+    """Heatmap of the overlap of every pair of segments (``kind``: "jaccard", "count" or
+    "share" of the row segment)."""
+    matrix = comparison.overlap_matrix(kind)
+    names = _ordered(list(matrix.index), category_orders, "segment")
+    matrix = matrix.loc[names, names]
+    template = "%{z:,}" if kind == "count" else "%{z:.0%}"
+    fig = go.Figure(go.Heatmap(
+        z=matrix.to_numpy().tolist(), x=names, y=names, colorscale="Blues",
+        texttemplate=template, hovertemplate="%{y} & %{x}: " + template + "<extra></extra>",
+        colorbar_title=_label(kind, labels)))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category", autorange="reversed")
+    default = {"jaccard": "Overlap (Jaccard: in both / in either)",
+               "count": "Contacts in both segments",
+               "share": "Share of the row segment also in the column segment"}[kind]
+    return _finish(fig, title=title, default_title=default, height=height, width=width,
+                   x_title=_label("segment_b", labels, "segment"),
+                   y_title=_label("segment_a", labels, "segment"))
+
+
+def intersections(comparison: Any, *, max_intersections: int = 20, title: str | None = None,
+                  labels: Mapping[str, str] | None = None,
+                  color_discrete_map: Mapping[str, str] | None = None,
+                  category_orders: Mapping[str, Sequence[Any]] | None = None,
+                  height: int | None = None, width: int | None = None) -> go.Figure:
+    """UpSet chart: sizes of the exclusive intersections above a matrix of member dots.
+
+    ``fig.data[0]`` is the bars (one per combination, largest first), ``fig.data[1]`` every
+    cell of the matrix, ``fig.data[2]`` the member cells and ``fig.data[3]`` the lines that
+    join the members of a combination.
+    """
+    table = comparison.intersections.head(max_intersections)
+    names = _ordered(list(comparison.segments), category_orders, "segment")
+    combos = [" & ".join(n for n in names if row[n]) for _, row in table.iterrows()]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38],
+                        vertical_spacing=0.03)
+    fig.add_trace(go.Bar(x=combos, y=table["size"].tolist(), marker_color=_MEMBER_COLOR,
+                         text=[f"{s:,}" for s in table["size"]], textposition="outside",
+                         name=_label("size", labels, "contacts"), showlegend=False,
+                         hovertemplate="%{x}<br>%{y:,} contacts<extra></extra>"), row=1, col=1)
+    cells_x = [c for c in combos for _ in names]
+    cells_y = [n for _ in combos for n in names]
+    fig.add_trace(go.Scatter(x=cells_x, y=cells_y, mode="markers", showlegend=False,
+                             marker=dict(size=12, color="#e0e0e0"), hoverinfo="skip"),
+                  row=2, col=1)
+    members = [(c, n) for c, (_, row) in zip(combos, table.iterrows(), strict=True) for n in names if row[n]]
+    fig.add_trace(go.Scatter(x=[c for c, _ in members], y=[n for _, n in members],
+                             mode="markers", showlegend=False, hoverinfo="skip",
+                             marker=dict(size=12, color=_MEMBER_COLOR)), row=2, col=1)
+    line_x: list[Any] = []
+    line_y: list[Any] = []
+    for combo, (_, row) in zip(combos, table.iterrows(), strict=True):
+        inside = [n for n in names if row[n]]
+        if len(inside) > 1:
+            line_x += [combo, combo, None]
+            line_y += [inside[0], inside[-1], None]
+    fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", showlegend=False,
+                             line=dict(color=_MEMBER_COLOR, width=3), hoverinfo="skip"),
+                  row=2, col=1)
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=combos)
+    fig.update_xaxes(showticklabels=False, row=2, col=1)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=names[::-1],
+                     row=2, col=1)
+    fig.update_yaxes(title_text=_label("size", labels, "contacts"), row=1, col=1)
+    return _finish(fig, title=title, default_title="Contacts in exactly these segments",
+                   height=height, width=width)
+
+
+def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = None,
+                 title: str | None = None, labels: Mapping[str, str] | None = None,
+                 color_discrete_map: Mapping[str, str] | None = None,
+                 category_orders: Mapping[str, Sequence[Any]] | None = None,
+                 height: int | None = None, width: int | None = None) -> go.Figure:
+    """One attribute in each segment against the whole base.
+
+    Categories: grouped bars of the share of each value (one trace per segment, the base
+    last, in grey); multi-valued attributes (interests): the share holding each compared
+    tag. Numbers and dates: box plots drawn from the comparison's quantiles
+    (whiskers at the 5th and 95th percentiles, dashed line at the mean).
+
+    ``comparison_or_segments`` is a Comparison, or segments as accepted by
+    :func:`~segexplore.analysis.compare.compare` (compared on this attribute only).
+    """
+    from segexplore.analysis.compare import Comparison, compare
+
+    comparison = comparison_or_segments
+    if not isinstance(comparison, Comparison):
+        comparison = compare(comparison, base, attributes=[attribute], rate=None)
+    _check_attribute(attribute, comparison.attributes["attribute"].tolist(), "comparison")
+    names = _ordered(list(comparison.segments), category_orders, "segment")
+    colors = _colors(list(comparison.segments), color_discrete_map)
+    kind = comparison.attributes.set_index("attribute").loc[attribute, "kind"]
+    fig = go.Figure()
+    if kind in ("categorical", "boolean", "multi"):
+        rows = comparison.distributions[comparison.distributions["attribute"] == attribute]
+        values = _ordered(list(dict.fromkeys(rows["value"])), category_orders, "value")
+        for name in names:
+            mine = rows[rows["segment"] == name].set_index("value").loc[values]
+            fig.add_trace(go.Bar(name=name, x=[_text(v) for v in values],
+                                 y=mine["share"].tolist(), marker_color=colors[name],
+                                 customdata=mine["count"].tolist(),
+                                 hovertemplate="%{x}: %{y:.1%} (%{customdata:,})"))
+        base_rows = rows[rows["segment"] == names[0]].set_index("value").loc[values]
+        fig.add_trace(go.Bar(name=_label("base", labels, _BASE_NAME),
+                             x=[_text(v) for v in values], y=base_rows["base_share"].tolist(),
+                             marker_color=BASE_COLOR, hovertemplate="%{x}: %{y:.1%}"))
+        fig.update_layout(barmode="group")
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(tickformat=".0%")
+        y_title = _label("share", labels, "share of contacts")
+        x_title = _label(attribute, labels)
+    else:
+        numeric = comparison.numeric[comparison.numeric["attribute"] == attribute]
+        numeric = numeric.set_index("segment")
+        base_row = comparison.base_numeric.set_index("attribute").loc[attribute]
+        groups = [(name, numeric.loc[name], colors[name]) for name in names]
+        groups.append((_label("base", labels, _BASE_NAME), base_row, BASE_COLOR))
+        for name, row, color in groups:
+            fig.add_trace(go.Box(name=name, x=[name], q1=[row["p25"]], median=[row["median"]],
+                                 q3=[row["p75"]], lowerfence=[row["p5"]],
+                                 upperfence=[row["p95"]], mean=[row["mean"]],
+                                 marker_color=color, boxmean=True))
+        fig.update_xaxes(type="category")
+        if kind == "date":
+            fig.update_yaxes(type="date")  # quantiles given as dates are not guessed
+        x_title = _label("segment", labels)
+        y_title = _label(attribute, labels)
+    return _finish(fig, title=title, default_title=f"{attribute} by segment", height=height,
+                   width=width, x_title=x_title, y_title=y_title)
+
+
+def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_count: int = 10,
+         title: str | None = None, labels: Mapping[str, str] | None = None,
+         color_discrete_map: Mapping[str, str] | None = None,
+         category_orders: Mapping[str, Sequence[Any]] | None = None,
+         height: int | None = None, width: int | None = None) -> go.Figure:
+    """Index of attribute values against the base (100 = as in the base, 150 = 1.5x).
+
+    Shows the ``top`` values furthest from 100 (among values held by at least
+    ``min_count`` members) for one segment, or, when ``segment`` is None, the values
+    furthest from 100 for each segment in turn (one trace of dots per segment): ``x`` is
+    the index on a log scale (so 50 and 200 are as far from 100), ``y`` is
+    ``"attribute = value"`` (``"interests has sport"`` for a tag), and a dashed line marks
+    100.
+    """
+    names = list(comparison.segments)
+    if segment is not None and segment not in names:
+        raise ValueError(f"Value of 'segment' is not a segment of this comparison. Expected "
+                         f"one of {names} but received: {segment}")
+    shown = [segment] if segment is not None else _ordered(names, category_orders, "segment")
+    rows = comparison.distributions[comparison.distributions["segment"].isin(shown)].copy()
+    kinds = comparison.attributes.set_index("attribute")["kind"] if len(
+        comparison.attributes) else pd.Series(dtype=object)
+    is_tag = rows["attribute"].map(kinds).eq("multi")
+    rows["label"] = (rows["attribute"] + np.where(is_tag, " has ", " = ")
+                     + rows["value"].map(_text))
+    strong = rows[(rows["count"] >= min_count) & (rows["index"] > 0)].copy()
+    strong["distance"] = np.abs(np.log(strong["index"] / 100))
+    per_segment = max(1, top // len(shown))
+    picked = strong.sort_values("distance", ascending=False, kind="stable").groupby(
+        "segment", sort=False).head(per_segment)
+    furthest = picked.groupby("label", sort=False)["distance"].max().sort_values()
+    chosen = list(furthest.index)  # the largest ends up at the top of a horizontal chart
+    colors = _colors(names, color_discrete_map)
+    fig = go.Figure()
+    for name in shown:
+        mine = rows[rows["segment"] == name].set_index("label").reindex(chosen)
+        # dots, not bars: on a log scale a bar would start at the axis, not at 100
+        fig.add_trace(go.Scatter(name=name, mode="markers", y=chosen, x=mine["index"].tolist(),
+                                 marker=dict(color=colors[name], size=11),
+                                 customdata=mine["share"].tolist(),
+                                 hovertemplate="%{y}: index %{x:.0f} (%{customdata:.1%} of "
+                                               "the segment)"))
+    fig.add_vline(x=100, line_dash="dash", line_color=BASE_COLOR)
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=chosen)
+    fig.update_layout(showlegend=len(shown) > 1)
+    default = f"What sets {segment} apart" if segment else "Index against the base"
+    return _finish(fig, title=title, default_title=default, height=height, width=width,
+                   x_title=_label("index", labels, "index (100 = base)"),
+                   y_title=_label("value", labels, ""))
+
+
+def size_vs_expected(comparison: Any, *, title: str | None = None,
+                     labels: Mapping[str, str] | None = None,
+                     color_discrete_map: Mapping[str, str] | None = None,
+                     category_orders: Mapping[str, Sequence[Any]] | None = None,
+                     height: int | None = None, width: int | None = None) -> go.Figure:
+    """Scatter of segment size against expected conversions (Wilson interval as error bars)."""
+    expected = comparison.expected.set_index("segment")
+    if not len(expected):
+        raise ValueError("This comparison has no expected conversions: compare with rate=")
+    names = _ordered(list(expected.index), category_orders, "segment")
+    expected = expected.loc[names]
+    colors = _colors(list(comparison.segments), color_discrete_map)
+    fig = go.Figure(go.Scatter(
+        x=expected["size"].tolist(), y=expected["expected_conversions"].tolist(),
+        text=names, mode="markers+text", textposition="top center",
+        marker=dict(size=14, color=[colors[n] for n in names]),
+        error_y=dict(type="data", symmetric=False,
+                     array=(expected["expected_high"] - expected["expected_conversions"]
+                            ).tolist(),
+                     arrayminus=(expected["expected_conversions"] - expected["expected_low"]
+                                 ).tolist()),
+        customdata=expected["rate"].tolist(),
+        hovertemplate="%{text}: %{x:,} contacts, %{y:,.0f} expected (rate %{customdata:.1%})"
+                      "<extra></extra>"))
+    return _finish(fig, title=title, default_title="Size against expected conversions",
+                   height=height, width=width, x_title=_label("size", labels, "contacts"),
+                   y_title=_label("expected_conversions", labels, "expected conversions"))
+
+
+def size_history(history_frame: pd.DataFrame, *, title: str | None = None,
+                 labels: Mapping[str, str] | None = None,
+                 color_discrete_map: Mapping[str, str] | None = None,
+                 category_orders: Mapping[str, Sequence[Any]] | None = None,
+                 height: int | None = None, width: int | None = None) -> go.Figure:
+    """Lines of segment size over time: one trace per segment, from columns
+    ``date, segment, size``."""
+    missing = [c for c in ("date", "segment", "size") if c not in history_frame.columns]
+    if missing:
+        raise ValueError(f"Value of 'history_frame' lacks the columns {missing}. Expected "
+                         f"columns ['date', 'segment', 'size'] but received: "
+                         f"{list(history_frame.columns)}")
+    names = _ordered(list(dict.fromkeys(history_frame["segment"])), category_orders,
+                     "segment")
+    colors = _colors(names, color_discrete_map)
+    fig = go.Figure()
+    for name in names:
+        mine = history_frame[history_frame["segment"] == name].sort_values("date")
+        fig.add_trace(go.Scatter(name=str(name), x=mine["date"].tolist(),
+                                 y=mine["size"].tolist(), mode="lines+markers",
+                                 line_color=colors[name]))
+    return _finish(fig, title=title, default_title="Segment size over time", height=height,
+                   width=width, x_title=_label("date", labels),
+                   y_title=_label("size", labels, "contacts"))
+
+
+# -- bases and profiles -----------------------------------------------------------------------
+
+def rfm_grid(base_or_features: Any, *, title: str | None = None,
+             labels: Mapping[str, str] | None = None,
+             color_discrete_map: Mapping[str, str] | None = None,
+             category_orders: Mapping[str, Sequence[Any]] | None = None,
+             height: int | None = None, width: int | None = None) -> go.Figure:
+    """Heatmap of contacts per RFM recency score (rows) and frequency score (columns).
+
+    ``base_or_features`` is a ContactBase, a Segment (its members) or a DataFrame with the
+    ``rfm_recency`` and ``rfm_frequency`` features. ``fig.data[0].z[r - 1][f - 1]`` counts
+    the contacts with recency ``r`` and frequency ``f``; unscored contacts are left out.
+    """
+    from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
+
+    source = base_or_features
+    if isinstance(source, Segment):
+        features = source.base.features[source.mask.to_numpy()]
+    elif isinstance(source, ContactBase):
+        features = source.features
+    elif isinstance(source, pd.DataFrame):
+        features = source
+    else:
+        raise TypeError(f"Value of 'base_or_features' must be a ContactBase, a Segment or a "
+                        f"DataFrame but received: {type(source).__name__}")
+    needed = [c for c in ("rfm_recency", "rfm_frequency") if c not in features.columns]
+    if needed:
+        raise ValueError(f"Value of 'base_or_features' has no column {needed[0]!r}. Expected "
+                         f"the features 'rfm_recency' and 'rfm_frequency' but received "
+                         f"columns: {list(features.columns)}")
+    recency = features["rfm_recency"].to_numpy(dtype=np.float64, na_value=np.nan)
+    frequency = features["rfm_frequency"].to_numpy(dtype=np.float64, na_value=np.nan)
+    scored = ~np.isnan(recency) & ~np.isnan(frequency)
+    cells = (recency[scored].astype(int) - 1) * 5 + frequency[scored].astype(int) - 1
+    grid = np.bincount(cells, minlength=25).reshape(5, 5)
+    fig = go.Figure(go.Heatmap(z=grid.tolist(), x=[1, 2, 3, 4, 5], y=[1, 2, 3, 4, 5],
+                               colorscale="Blues", texttemplate="%{z:,}",
+                               colorbar_title=_label("count", labels, "contacts"),
+                               hovertemplate="R=%{y}, F=%{x}: %{z:,} contacts<extra></extra>"))
+    fig.update_xaxes(dtick=1)
+    fig.update_yaxes(dtick=1)
+    return _finish(fig, title=title, default_title="Contacts by RFM recency and frequency",
+                   height=height, width=width,
+                   x_title=_label("rfm_frequency", labels, "frequency score"),
+                   y_title=_label("rfm_recency", labels, "recency score"))
+
+
+def profile_bars(profile: Any, attribute: str) -> dict[str, Any]:
+    """The bars of one profiled attribute as plain data: ``kind``, ``x``, ``y`` and, for
+    histograms, ``width`` (milliseconds for dates) and ``ranges`` (left, right as text).
+
+    Shared by :func:`profile_histogram` and the small charts of the notebook view.
+    """
+    summary = profile.summary.set_index("attribute")
+    _check_attribute(attribute, list(summary.index), "profile")
+    kind = summary.loc[attribute, "kind"]
+    if kind in ("numeric", "date"):
+        bins = profile.histograms[profile.histograms["attribute"] == attribute]
+        left, right = bins["left"].tolist(), bins["right"].tolist()
+        if kind == "date":
+            middles = [lo + (hi - lo) / 2 for lo, hi in zip(left, right, strict=True)]
+            widths = [(hi - lo).total_seconds() * 1000 for lo, hi in zip(left, right, strict=True)]
+        else:
+            middles = [(lo + hi) / 2 for lo, hi in zip(left, right, strict=True)]
+            widths = [hi - lo for lo, hi in zip(left, right, strict=True)]
+        return {"kind": kind, "x": middles, "y": bins["count"].tolist(), "width": widths,
+                "ranges": [(str(lo), str(hi)) for lo, hi in zip(left, right, strict=True)]}
+    if kind == "multi":
+        tags = profile.tags[profile.tags["attribute"] == attribute]
+        return {"kind": kind, "x": tags["tag"].tolist(), "y": tags["count"].tolist()}
+    if kind == "identifier":
+        raise ValueError(f"Value of 'attribute' names {attribute!r}, an identifier: it has no "
+                         f"distribution to draw")
+    top = profile.top_values[profile.top_values["attribute"] == attribute]
+    return {"kind": kind, "x": [_text(v) for v in top["value"]], "y": top["count"].tolist()}
+
+
+def profile_histogram(profile: Any, attribute: str, *, title: str | None = None,
+                      labels: Mapping[str, str] | None = None,
+                      color_discrete_map: Mapping[str, str] | None = None,
+                      category_orders: Mapping[str, Sequence[Any]] | None = None,
+                      height: int | None = None, width: int | None = None) -> go.Figure:
+    """One attribute of a profile: histogram bins for numbers and dates, counts of the top
+    values for categories, of the tags for multi-valued columns.
+
+    ``color_discrete_map`` may color the bars by the profile's name.
+    """
+    bars = profile_bars(profile, attribute)
+    color = (color_discrete_map or {}).get(profile.name, _MEMBER_COLOR)
+    if "width" in bars:
+        trace = go.Bar(x=bars["x"], y=bars["y"], width=bars["width"], marker_color=color,
+                       customdata=bars["ranges"],
+                       hovertemplate="%{customdata[0]} to %{customdata[1]}: %{y:,}"
+                                     "<extra></extra>")
+    else:
+        order = _ordered(bars["x"], category_orders, "value")
+        counts = dict(zip(bars["x"], bars["y"], strict=True))
+        trace = go.Bar(x=order, y=[counts[v] for v in order], marker_color=color,
+                       hovertemplate="%{x}: %{y:,}<extra></extra>")
+    fig = go.Figure(trace)
+    if "width" in bars:
+        fig.update_layout(bargap=0.05)
+    else:
+        fig.update_xaxes(type="category")
+    return _finish(fig, title=title, default_title=f"{attribute} ({profile.name})",
+                   height=height, width=width, x_title=_label(attribute, labels),
+                   y_title=_label("count", labels, "contacts"))

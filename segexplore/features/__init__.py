@@ -1,0 +1,1 @@
+"""The activity index and the behaviour features computed from it."""

@@ -1,0 +1,1 @@
+"""Reading files into tables and tables into a ContactBase: sniffing, parsing, mapping, loading."""

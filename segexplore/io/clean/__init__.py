@@ -1,0 +1,1 @@
+"""Cleaning read tables: normalise, validate, de-duplicate; every row kept, merged or rejected."""

@@ -1,0 +1,406 @@
+"""Column roles: recognise columns under their common names, infer what each one holds.
+
+A column's *role* says how segexplore treats it: ``id``, ``email``, ``consent``, ``date``,
+``categorical``, ``numeric``, ``boolean``, ``multi`` (multi-valued, e.g. interests) or
+``text``. Roles are inferred and can be overridden by the analyst, like every other guess
+the loader makes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from segexplore.errors import SchemaError, closest_name
+from segexplore.model.columns import MULTI_VALUE_SEPARATOR
+
+__all__ = ["ROLES", "ALIASES", "REQUIRED", "Roles", "normalise_name", "map_columns", "infer_roles",
+           "value_kind"]
+
+ROLES = ("id", "email", "consent", "date", "categorical", "numeric", "boolean", "multi", "text")
+
+#: Common names of each canonical column, per table. Headers are compared by
+#: :func:`header_key`: without accents, case, punctuation, spaces or little words, so
+#: ``"N° de commande"`` matches ``n_commande`` and ``"Adresse e-mail"`` ``adresse_email``.
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "contacts": {
+        "contact_id": ("contact_id", "id", "customer_id", "client_id", "user_id", "id_client",
+                       "identifiant", "contact", "customer", "numero_client", "n_client",
+                       "no_client", "num_client", "ref_client", "reference_client",
+                       "customer_number", "customer_no"),
+        "email": ("email", "e_mail", "mail", "email_address", "adresse_email", "adresse_mail",
+                  "courriel"),
+        "first_name": ("first_name", "firstname", "prenom", "given_name"),
+        "last_name": ("last_name", "lastname", "nom", "surname", "family_name", "nom_de_famille"),
+        "gender": ("gender", "sexe", "civilite", "sex", "genre"),
+        "birth_date": ("birth_date", "birthdate", "date_of_birth", "dob", "date_naissance",
+                       "date_de_naissance", "birthday", "naissance"),
+        "postal_code": ("postal_code", "zip", "zipcode", "zip_code", "code_postal", "cp",
+                        "postcode", "post_code"),
+        "city": ("city", "ville", "town", "commune", "localite"),
+        "department": ("department", "departement", "province"),
+        "region": ("region",),
+        "country": ("country", "pays", "country_code", "land"),
+        "language": ("language", "langue", "lang", "locale", "taal"),
+        "device": ("device", "preferred_device", "appareil", "device_type"),
+        "signup_date": ("signup_date", "created_at", "date_inscription", "date_d_inscription",
+                        "subscribed_at", "optin_date", "signup", "inscription"),
+        "signup_source": ("signup_source", "source", "optin_source", "origine", "opt_in_source"),
+        "consent": ("consent", "consent_status", "optin", "opt_in", "consentement", "subscribed",
+                    "newsletter", "statut_consentement"),
+        "consent_date": ("consent_date", "date_consentement", "consent_updated_at",
+                         "date_du_consentement"),
+        "interests": ("interests", "interets", "centres_d_interet", "centres_interet", "tags",
+                      "interest"),
+        "loyalty_tier": ("loyalty_tier", "niveau_fidelite", "tier", "fidelite"),
+    },
+    "events": {
+        "contact_id": ("contact_id", "customer_id", "client_id", "user_id", "id_client",
+                       "contact", "numero_client", "n_client", "no_client", "num_client",
+                       "ref_client", "reference_client", "customer_number", "customer_no"),
+        "email": ("email", "e_mail", "mail", "email_address", "courriel"),
+        "timestamp": ("timestamp", "ts", "date", "occurred_at", "event_time", "datetime",
+                      "time", "created_at", "event_date", "horodatage"),
+        "event_type": ("event_type", "type", "event", "action", "event_name", "type_evenement"),
+        "campaign_id": ("campaign_id", "campaign", "campagne", "campaign_name"),
+        "brand": ("brand", "marque"),
+        "category": ("category", "categorie", "product_category", "categorie_produit"),
+        "amount": ("amount", "montant", "value", "revenue", "price", "prix"),
+        "items": ("items", "quantity", "qty", "quantite", "nb_items", "n_items", "articles",
+                  "nb_articles"),
+    },
+    "orders": {
+        "order_id": ("order_id", "id", "commande_id", "order_number", "numero_commande",
+                     "id_commande", "order", "commande", "n_commande", "no_commande",
+                     "num_commande", "reference_commande", "ref_commande", "order_no",
+                     "order_ref", "order_reference"),
+        "contact_id": ("contact_id", "customer_id", "client_id", "user_id", "id_client",
+                       "contact", "numero_client", "n_client", "no_client", "num_client",
+                       "ref_client", "reference_client", "customer_number", "customer_no"),
+        "email": ("email", "e_mail", "mail", "email_address", "courriel"),
+        "timestamp": ("timestamp", "order_date", "date", "created_at", "ordered_at",
+                      "date_commande", "ts", "datetime", "occurred_at"),
+        "amount": ("amount", "total", "montant", "order_total", "revenue", "montant_ttc",
+                   "value", "price"),
+        "items": ("items", "quantity", "qty", "quantite", "nb_items", "n_items", "articles",
+                  "nb_articles"),
+        "brand": ("brand", "marque"),
+        "category": ("category", "categorie", "product_category"),
+    },
+}
+
+#: Columns each table needs; a tuple means "one of these".
+REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "contacts": (("email", "contact_id"),),
+    "events": (("contact_id", "email"), ("timestamp",), ("event_type",)),
+    "orders": (("contact_id", "email"), ("timestamp",), ("amount",)),
+}
+
+_FIXED_ROLES = {
+    "contact_id": "id", "order_id": "id", "email": "email", "consent": "consent",
+    "interests": "multi", "birth_date": "date", "signup_date": "date", "consent_date": "date",
+    "timestamp": "date", "postal_code": "categorical", "amount": "numeric", "items": "numeric",
+    "first_name": "text", "last_name": "text",
+}
+
+_DATE_NAME = re.compile(r"(^|_)(date|dt|at|time|timestamp|jour|naissance)($|_)")
+
+
+#: Little words left out when headers are matched ("Date de naissance", "N° de commande").
+_LITTLE_WORDS = frozenset({"de", "du", "des", "d", "la", "le", "les", "l", "of", "the"})
+
+
+def normalise_name(name: object) -> str:
+    """Lower-case, strip accents and punctuation: ``"Code Postal"`` -> ``"code_postal"``.
+
+    Examples
+    --------
+    >>> normalise_name("N° de commande"), normalise_name("Nº commande")
+    ('n_de_commande', 'no_commande')
+    """
+    text = unicodedata.normalize("NFKD", str(name))  # "º" -> "o", "é" -> "e" + accent
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+
+
+def header_key(name: object) -> str:
+    """What two headers must share to mean the same column: :func:`normalise_name`
+    without separators or little words, so spelling variants of one alias all match.
+
+    Examples
+    --------
+    >>> header_key("Date de naissance") == header_key("date_naissance")
+    True
+    >>> header_key("E-mail"), header_key("Réf. commande"), header_key("N° de commande")
+    ('email', 'refcommande', 'ncommande')
+    """
+    words = normalise_name(name).split("_")
+    return "".join(word for word in words if word not in _LITTLE_WORDS)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The role of every column of a table, and the separator of multi-valued columns.
+
+    Examples
+    --------
+    >>> roles = Roles({"email": "email", "interests": "multi"}, {"interests": "|"})
+    >>> roles.columns("multi")
+    ['interests']
+    """
+
+    roles: Mapping[str, str]
+    separators: Mapping[str, str] = field(default_factory=dict)
+
+    def __getitem__(self, column: str) -> str:
+        return self.roles[column]
+
+    def columns(self, role: str) -> list[str]:
+        """Names of the columns that have ``role``."""
+        return [name for name, r in self.roles.items() if r == role]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per column: ``column, role, separator``."""
+        return pd.DataFrame(
+            {"column": list(self.roles), "role": list(self.roles.values()),
+             "separator": [self.separators.get(c) for c in self.roles]}
+        )
+
+
+def map_columns(
+    frame: pd.DataFrame, table: str, mapping: Mapping[str, str] | None = None,
+    *, source: str = "", notes: list[str] | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """Find the canonical name of each column of ``frame``.
+
+    Headers match an alias by :func:`header_key` (accents, case, punctuation and little
+    words ignored). When several columns match one canonical name (``E-mail`` and
+    ``email``), the one named exactly so wins, else the first alias, else the first
+    column; if their values differ, that is a problem (the analyst chooses with
+    ``mapping``), else a note. A column that would collide with a renamed one (``email``
+    when ``mapping`` maps ``E-mail`` to ``email``) is renamed ``email_unused``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table as read.
+    table : {"contacts", "events", "orders"}
+    mapping : dict, optional
+        The analyst's own ``{column in the file: canonical name}``; it wins over aliases.
+    source : str
+        File name used in messages.
+    notes : list of str, optional
+        Sentences on what was chosen are appended here (two columns for one name...).
+
+    Returns
+    -------
+    renames : dict
+        ``{original column: canonical name}`` for the columns that were recognised.
+    problems : list of str
+        One sentence per required column that is missing, naming the columns that exist
+        and the closest match.
+    """
+    mapping = dict(mapping or {})
+    existing = [str(c) for c in frame.columns]
+    unknown = [c for c in mapping if c not in existing]
+    if unknown:
+        hints = ", ".join(
+            f"{c!r}" + (f" (did you mean {closest_name(c, existing)!r}?)"
+                        if closest_name(c, existing) else "")
+            for c in unknown
+        )
+        raise SchemaError(
+            f"{source or table}: the column mapping names {hints}, which is not a column; "
+            f"columns are {existing}."
+        )
+    renames: dict[str, str] = dict(mapping)
+    taken = set(renames.values())
+    problems: list[str] = []
+    where = source or table
+    by_key: dict[str, list[str]] = {}
+    for column in existing:
+        if column not in renames and header_key(column):
+            by_key.setdefault(header_key(column), []).append(column)
+    for canonical, aliases in ALIASES[table].items():
+        if canonical in taken:
+            continue
+        candidates = [column for alias in dict.fromkeys(header_key(a) for a in aliases)
+                      for column in by_key.get(alias, []) if column not in renames]
+        candidates = list(dict.fromkeys(candidates))
+        if not candidates:
+            continue
+        candidates.sort(key=lambda column: column != canonical)  # stable: exact name first
+        renames[candidates[0]] = canonical
+        taken.add(canonical)
+        for other in candidates[1:]:
+            _two_columns_one_name(frame, candidates[0], other, canonical, where,
+                                  problems, notes)
+    # A column left with the name another column now takes would make two of them.
+    for column in existing:
+        if column not in renames and column in taken:
+            unused = _free_name(f"{column}_unused", existing, renames)
+            renames[column] = unused
+            if notes is not None:
+                notes.append(f"{where}: column {column!r} renamed {unused!r}: the column "
+                             f"mapping gives its name to another column")
+    # An events/orders table keyed by email needs no contact_id.
+    for options in REQUIRED[table]:
+        if not taken.intersection(options):
+            wanted = " or ".join(repr(o) for o in options)
+            guess = _closest_column(options, table, [c for c in existing if c not in renames])
+            hint = f" The closest is {guess!r}: pass columns={{{guess!r}: {options[0]!r}}}." \
+                if guess else ""
+            problems.append(
+                f"{source or table}: required column {wanted} is missing; "
+                f"columns are {existing}.{hint}"
+            )
+    return renames, problems
+
+
+def _two_columns_one_name(frame: pd.DataFrame, chosen: str, other: str, canonical: str,
+                          where: str, problems: list[str], notes: list[str] | None) -> None:
+    """Report a second column matching ``canonical``: a note if it holds the same values,
+    else a problem saying how to choose (picking one silently could miscount)."""
+    first = frame[chosen].astype("string").str.strip()
+    second = frame[other].astype("string").str.strip()
+    differ = ~((first == second).fillna(False) | (first.isna() & second.isna()))
+    n_differ = int(differ.sum())
+    if not n_differ:
+        if notes is not None:
+            notes.append(f"{where}: columns {chosen!r} and {other!r} both mean {canonical} and "
+                         f"hold the same values: {chosen!r} used, {other!r} kept as it is")
+        return
+    at = int(np.argmax(differ.to_numpy()))
+    example = f"{frame[chosen].iloc[at]!r} vs {frame[other].iloc[at]!r}"
+    problems.append(
+        f"{where}: columns {chosen!r} and {other!r} both mean {canonical} but differ on "
+        f"{n_differ:,} row{'s' if n_differ > 1 else ''} (e.g. {example}); say which to use, "
+        f"e.g. columns={{{other!r}: {canonical!r}}} (the other is then kept under its own "
+        f"name, or as {canonical + '_unused'!r} if it is named {canonical!r})")
+
+
+def _free_name(name: str, existing: list[str], renames: Mapping[str, str]) -> str:
+    """``name``, or ``name_2``, ``name_3``... if a column already has it."""
+    used = set(existing) | set(renames.values())
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate
+
+
+def value_kind(dtype) -> str:
+    """How values of ``dtype`` compare in rules: ``category``, ``bool``, ``datetime``,
+    ``number`` or ``text`` (the one place the evaluator, the SQL compiler and the widgets
+    learn what a column holds).
+
+    Examples
+    --------
+    >>> value_kind(pd.Series(["a"], dtype="category").dtype), value_kind(np.dtype("int64"))
+    ('category', 'number')
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    return "text"
+
+
+def _closest_column(options: tuple[str, ...], table: str, existing: list[str]) -> str | None:
+    """The existing column most like any common name of ``options`` (for "did you mean")."""
+    best, best_score = None, 0.0
+    for column in existing:
+        name = normalise_name(column)
+        for option in options:
+            for alias in ALIASES[table].get(option, (option,)):
+                score = difflib.SequenceMatcher(None, name, alias).ratio()
+                if score > best_score:
+                    best, best_score = column, score
+    return best if best_score >= 0.6 else None
+
+
+def infer_roles(
+    frame: pd.DataFrame, overrides: Mapping[str, str] | None = None,
+    separators: Mapping[str, str] | None = None,
+) -> Roles:
+    """Infer the role of every column of a (canonically named) table.
+
+    Canonical columns have fixed roles; other columns are ``numeric``, ``boolean``,
+    ``date`` (datetime dtype, or a date-like name), ``multi`` (text holding several
+    ``|``-separated values), ``categorical`` (text with few distinct values) or ``text``.
+    """
+    overrides = dict(overrides or {})
+    bad = {c: r for c, r in overrides.items() if r not in ROLES}
+    if bad:
+        column, role = next(iter(bad.items()))
+        raise SchemaError(
+            f"The role {role!r} given for column {column!r} is not a role; roles are {list(ROLES)}."
+        )
+    roles: dict[str, str] = {}
+    seps: dict[str, str] = dict(separators or {})
+    for column in frame.columns:
+        name = str(column)
+        if name in overrides:
+            roles[name] = overrides[name]
+        elif name in _FIXED_ROLES:
+            roles[name] = _FIXED_ROLES[name]
+        else:
+            roles[name] = _infer_one(frame[column], name)
+        if roles[name] == "multi":
+            seps.setdefault(name, MULTI_VALUE_SEPARATOR)
+    return Roles(roles, seps)
+
+
+def _infer_one(values: pd.Series, name: str) -> str:
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "date"
+    if pd.api.types.is_numeric_dtype(dtype):
+        non_missing = values.dropna()
+        if len(non_missing) and non_missing.isin([0, 1]).all() and non_missing.nunique() == 2:
+            return "boolean"
+        return "numeric"
+    if _DATE_NAME.search(normalise_name(name)):
+        return "date"
+    # Sample before dropping missing values: a role is inferred from 20,000 rows at most.
+    sample = values.sample(20_000, random_state=0) if len(values) > 20_000 else values
+    sample = sample.dropna()
+    if len(sample) > 5000:
+        sample = sample.sample(5000, random_state=0)
+    if len(sample) == 0:
+        return "text"
+    text = sample.astype("string")
+    if text.str.contains(MULTI_VALUE_SEPARATOR, regex=False).mean() > 0.2:
+        return "multi"
+    distinct = text.nunique()
+    if distinct <= max(20, int(0.5 * len(text))) and distinct <= 10_000:
+        return "categorical"
+    return "text"
+
+
+def looks_categorical(values: pd.Series, max_share: float = 0.5, max_distinct: int = 50_000) -> bool:
+    """Whether text values repeat enough for ``category`` dtype to pay off."""
+    n = len(values)
+    if n == 0:
+        return False
+    distinct = values.nunique(dropna=True)
+    return bool(distinct <= max_distinct and distinct <= max(20, max_share * n))
+
+
+def is_text(values: pd.Series) -> bool:
+    """True for object or string dtype columns (not categoricals)."""
+    return pd.api.types.is_string_dtype(values.dtype) and not isinstance(
+        values.dtype, pd.CategoricalDtype
+    ) or values.dtype == np.dtype(object)

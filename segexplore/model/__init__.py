@@ -1,0 +1,1 @@
+"""The data model: canonical columns, column roles, the clean report, ContactBase, Segment."""
