@@ -9,27 +9,29 @@ The objects an analyst meets:
 
 from __future__ import annotations
 
+# The layers above the model fill its hooks (segexplore.model.hooks) when imported: every
+# module that implements a method of ContactBase, Segment or Rule is imported here (the plain
+# `import` lines), before any base can exist.
+import segexplore.analysis.profile  # noqa: F401
+import segexplore.delivery.export  # noqa: F401
+import segexplore.delivery.privacy  # noqa: F401
+import segexplore.delivery.split  # noqa: F401
+import segexplore.features.activity  # noqa: F401
+import segexplore.features.registry  # noqa: F401
+import segexplore.rules.engines.pandas  # noqa: F401
+import segexplore.rules.engines.sql  # noqa: F401
+import segexplore.rules.hints  # noqa: F401
+import segexplore.rules.parser  # noqa: F401
 from segexplore._version import __version__
 from segexplore.analysis.profile import Profile, profile
-from segexplore.datasets.generate import sample_path
+from segexplore.datasets.sample import load_sample, sample_path
 from segexplore.delivery.catalog import Catalog, CatalogError, read_history, refresh
-from segexplore.delivery.export import (
-    ExportError,
-    ExportResult,
-    export_segment,
-    export_segments,
-    export_split,
-    read_suppressions,
-    split,
-)
-from segexplore.delivery.privacy import (
-    NotFoundError,
-    forget,
-    mask_pii,
-    stale_consent,
-    subject_access,
-)
+from segexplore.delivery.export import ExportResult, export_segment, export_segments
+from segexplore.delivery.privacy import NotFoundError, forget, stale_consent, subject_access
+from segexplore.delivery.split import export_split, split
+from segexplore.delivery.suppressions import read_suppressions
 from segexplore.errors import (
+    ExportError,
     FileFormatError,
     RuleEvaluationError,
     RuleSyntaxError,
@@ -37,18 +39,25 @@ from segexplore.errors import (
     SegexploreError,
     ValidationError,
 )
-from segexplore.io.load import load_sample, read_base
+from segexplore.io.load import read_base
+from segexplore.model import hooks as _hooks
 from segexplore.model.base import ContactBase
+from segexplore.model.pii import mask_pii
 from segexplore.model.segments import Segment
+from segexplore.rules.builders import field
 from segexplore.rules.engines.sql import compile_rule, run_duckdb
-from segexplore.rules.nodes import (
-    Rule,
-    field,
-    parse,
-    rule_from_dict,
-    rule_from_json,
-    rule_from_yaml,
-)
+from segexplore.rules.nodes import Rule
+from segexplore.rules.parser import parse
+from segexplore.rules.serialize import rule_from_dict, rule_from_json, rule_from_yaml
+
+
+def _load_display() -> None:
+    """Import the display layer (plotly): the first time a Profile or Comparison is shown."""
+    import segexplore.display.html  # noqa: F401
+
+
+_hooks.load_on_demand(("profile_html", "profile_report", "comparison_html",
+                       "comparison_report"), _load_display)
 
 
 def __getattr__(name: str):

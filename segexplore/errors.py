@@ -18,6 +18,7 @@ __all__ = [
     "RuleEvaluationError",
     "CatalogConflictError",
     "LockTimeoutError",
+    "ExportError",
     "SegexploreWarning",
     "RuleValueWarning",
     "closest_name",
@@ -112,6 +113,10 @@ class LockTimeoutError(SegexploreError, TimeoutError):
         self.path = path
         self.lock_path = lock_path
         self.timeout = timeout
+
+
+class ExportError(SegexploreError, ValueError):
+    """An export cannot be made as asked (bad option, unknown preset, clashing names...)."""
 
 
 class SegexploreWarning(UserWarning):

@@ -12,8 +12,13 @@ import pandas as pd
 import pytest
 
 import segexplore as se
+from segexplore.delivery import csv as ecsv
 from segexplore.delivery import export as ex
-from segexplore.errors import SchemaError
+from segexplore.delivery import manifest as mf
+from segexplore.delivery import split as spl
+from segexplore.delivery import suppressions as sup
+from segexplore.delivery import waterfall as wf
+from segexplore.errors import ExportError, SchemaError
 from segexplore.model.base import ContactBase
 
 
@@ -101,9 +106,9 @@ def test_presets_name_columns_as_the_platform_expects(waterfall_base, tmp_path):
                       columns=["email", "first_name", "last_name", "contact_id", "city"])
     _read_both(tmp_path / "brevo.csv", ["EMAIL", "FIRSTNAME", "LASTNAME", "EXT_ID", "CITY"],
                [["ann@x.fr", "Ann", "Arnaud", "1", "Lyon"]])
-    with pytest.raises(ex.ExportError, match="unknown preset 'sendgrid'"):
+    with pytest.raises(ExportError, match="unknown preset 'sendgrid'"):
         ex.export_segment(seg, tmp_path / "x.csv", preset="sendgrid")
-    with pytest.raises(ex.ExportError, match="folder .*missing of x.csv does not exist"):
+    with pytest.raises(ExportError, match="folder .*missing of x.csv does not exist"):
         ex.export_segment(seg, tmp_path / "missing" / "x.csv")
     with pytest.raises(SchemaError, match="'citty'.*did you mean 'city'"):
         ex.export_segment(seg, tmp_path / "x.csv", columns=["citty"])
@@ -150,9 +155,9 @@ def test_text_cells_that_start_a_formula_are_neutralised(formula_base, tmp_path,
 
 
 def test_neutralise_formula_leaves_ordinary_text_alone():
-    assert ex.neutralise_formula("Anne-Marie") == "Anne-Marie"
-    assert ex.neutralise_formula("") == ""
-    assert ex.neutralise_formula("=x") == "'=x"
+    assert ecsv.neutralise_formula("Anne-Marie") == "Anne-Marie"
+    assert ecsv.neutralise_formula("") == ""
+    assert ecsv.neutralise_formula("=x") == "'=x"
 
 
 def _failing_writer(after: int):
@@ -180,7 +185,7 @@ def test_interrupted_write_leaves_the_previous_file_intact(formula_base, tmp_pat
     ex.export_segment(seg, path)
     before = path.read_bytes()
     manifest_before = (tmp_path / "out.csv.manifest.json").read_bytes()
-    monkeypatch.setattr(ex, "_row_writer", _failing_writer(after=3))
+    monkeypatch.setattr(ecsv, "_row_writer", _failing_writer(after=3))
     with pytest.raises(RuntimeError, match="disk full"):
         ex.export_segment(seg, path, columns=["email", "score"])
     assert path.read_bytes() == before
@@ -210,20 +215,20 @@ def test_manifest_describes_rule_data_waterfall_and_file(tiny_base, tmp_path):
     assert manifest["rows"] == result.rows == 2
     assert manifest["preset"] == "brevo" and manifest["segexplore_version"] == se.__version__
     assert manifest["created_at"].endswith("Z")
-    assert ex.verify_export(tmp_path / "lyon.csv")["sha256"] == manifest["sha256"]
+    assert mf.verify_export(tmp_path / "lyon.csv")["sha256"] == manifest["sha256"]
     (tmp_path / "lyon.csv").write_text("EMAIL\nsomeone@else.fr\n", encoding="utf-8")
-    with pytest.raises(ex.ExportError, match="does not match its manifest"):
-        ex.verify_export(tmp_path / "lyon.csv")
+    with pytest.raises(ExportError, match="does not match its manifest"):
+        mf.verify_export(tmp_path / "lyon.csv")
 
 
 def test_data_fingerprint_is_stable_and_sees_changes(tiny_tables):
     contacts, events = tiny_tables
     now = pd.Timestamp("2026-11-01")
-    a = ex.data_fingerprint(se.read_base(contacts, events, now=now))
-    b = ex.data_fingerprint(se.read_base(contacts, events, now=now))
+    a = mf.data_fingerprint(se.read_base(contacts, events, now=now))
+    b = mf.data_fingerprint(se.read_base(contacts, events, now=now))
     assert a == b
     changed = contacts.assign(city=contacts["city"].replace("Gent", "Gand"))
-    c = ex.data_fingerprint(se.read_base(changed, events, now=now))
+    c = mf.data_fingerprint(se.read_base(changed, events, now=now))
     assert c["contacts"]["sha256"] != a["contacts"]["sha256"]
     assert c["events"] == a["events"] and c["sha256"] != a["sha256"]
 
@@ -232,21 +237,21 @@ def test_read_suppressions_aliases_reasons_and_dates(tmp_path):
     path = tmp_path / "supp.csv"
     path.write_text("Mail;Type;Timestamp\n Ann@X.fr ;Unsubscribed;15/03/2026\n"
                     "bob@x.fr;spam;16/03/2026\ncid@x.fr;;\n;bounce;\n", encoding="utf-8")
-    listed = ex.read_suppressions(path)
+    listed = sup.read_suppressions(path)
     assert listed["email"].tolist() == ["ann@x.fr", "bob@x.fr", "cid@x.fr"]
     assert listed["reason"].tolist() == ["unsubscribe", "complaint", "other"]
     assert listed["date"].iloc[0] == pd.Timestamp("2026-03-15")
     with pytest.raises(SchemaError, match="no email column"):
-        ex.read_suppressions(pd.DataFrame({"name": ["x"]}))
+        sup.read_suppressions(pd.DataFrame({"name": ["x"]}))
 
 
 def test_registered_suppressions_apply_to_every_export(waterfall_base, tmp_path):
     seg = waterfall_base.segment('city = "Lyon"', name="Lyon")
-    ex.register_suppressions(waterfall_base, pd.DataFrame({"email": ["ANN@x.fr"]}))
-    steps = ex.sendable_waterfall(seg).set_index("step")
+    sup.register_suppressions(waterfall_base, pd.DataFrame({"email": ["ANN@x.fr"]}))
+    steps = wf.sendable_waterfall(seg).set_index("step")
     assert steps.loc["not suppressed", "removed"] == 2  # contacts 1 and 8 share ann@x.fr
     assert steps.loc["de-duplicated", "removed"] == 0
-    assert len(ex.registered_suppressions(waterfall_base)) == 1
+    assert len(sup.registered_suppressions(waterfall_base)) == 1
     ex.export_segment(seg, tmp_path / "lyon.csv", columns=["email"])
     _read_both(tmp_path / "lyon.csv", ["email"], [["fred@x.fr"]])
 
@@ -286,30 +291,30 @@ def test_priority_export_puts_each_sendable_contact_in_exactly_one_file(sample, 
     allowed = ex.export_segments(segments, tmp_path / "allow", overlap="allow")
     assert "not in a higher-priority segment" not in set(allowed["Android"].waterfall["step"])
     assert allowed["Android"].rows > results["Android"].rows
-    with pytest.raises(ex.ExportError, match="overlap"):
+    with pytest.raises(ExportError, match="overlap"):
         ex.export_segments(segments, tmp_path, overlap="first")
 
 
 def test_split_is_seeded_exact_and_stratified(sample):
     seg = sample.segment('country = "FR"', name="France")
-    groups = ex.split(seg, seed=42)
-    assert groups.equals(ex.split(seg, seed=42))
-    assert not groups["group"].equals(ex.split(seg, seed=43)["group"])
+    groups = spl.split(seg, seed=42)
+    assert groups.equals(spl.split(seg, seed=42))
+    assert not groups["group"].equals(spl.split(seg, seed=43)["group"])
     n = len(groups)
-    assert n == ex.sendable_waterfall(seg)["remaining"].iloc[-1]
+    assert n == wf.sendable_waterfall(seg)["remaining"].iloc[-1]
     counts = groups["group"].value_counts()
     for group, share in {"A": 0.45, "B": 0.45, "holdout": 0.10}.items():
         assert abs(counts[group] - share * n) < 1
     assert groups.attrs["seed"] == 42 and groups.attrs["counts"] == counts.to_dict()
-    strat = ex.split(seg, variants={"A": 0.5, "B": 0.5}, holdout=0, seed=1,
+    strat = spl.split(seg, variants={"A": 0.5, "B": 0.5}, holdout=0, seed=1,
                      stratify="language")
     for _, part in strat.groupby("stratum"):
         sizes = part["group"].value_counts().reindex(["A", "B"], fill_value=0)
         assert abs(sizes["A"] - sizes["B"]) <= 1
-    drawn = ex.split(seg)
+    drawn = spl.split(seg)
     assert isinstance(drawn.attrs["seed"], int)
-    with pytest.raises(ex.ExportError, match="add up to 1"):
-        ex.split(seg, variants={"A": 0.5, "B": 0.5}, holdout=0.1)
+    with pytest.raises(ExportError, match="add up to 1"):
+        spl.split(seg, variants={"A": 0.5, "B": 0.5}, holdout=0.1)
 
 
 def test_split_does_not_depend_on_row_order(waterfall_base):
@@ -319,15 +324,15 @@ def test_split_does_not_depend_on_row_order(waterfall_base):
     contacts["consent"] = "given"
     forward = ContactBase(contacts, as_of="2026-10-31")
     backward = ContactBase(contacts.iloc[::-1].reset_index(drop=True), as_of="2026-10-31")
-    a = ex.split(forward.segment("score < 100", name="s"), seed=5).set_index("contact_id")
-    b = ex.split(backward.segment("score < 100", name="s"), seed=5).set_index("contact_id")
+    a = spl.split(forward.segment("score < 100", name="s"), seed=5).set_index("contact_id")
+    b = spl.split(backward.segment("score < 100", name="s"), seed=5).set_index("contact_id")
     assert a["group"].sort_index().equals(b["group"].sort_index())
 
 
 def test_export_split_writes_one_file_per_group(sample, tmp_path):
     seg = sample.segment('country = "BE"', name="Belgique")
-    results = ex.export_split(seg, tmp_path, seed=3, columns=["contact_id", "email"])
-    expected = ex.split(seg, seed=3)
+    results = spl.export_split(seg, tmp_path, seed=3, columns=["contact_id", "email"])
+    expected = spl.split(seg, seed=3)
     for group, result in results.items():
         frame = _read_pandas(result.path)
         _, rows = _read_csv_module(result.path)

@@ -16,6 +16,8 @@ import pytest
 
 import segexplore as se
 from segexplore.delivery import export as ex
+from segexplore.delivery import manifest as mf
+from segexplore.errors import ExportError
 from segexplore.io import atomic
 
 #: The child exports a segment and stops dead at the point named by its first argument,
@@ -25,6 +27,7 @@ CHILD = textwrap.dedent('''
     from pathlib import Path
     import segexplore as se
     from segexplore.io import atomic
+    from segexplore.delivery import csv as ecsv
     from segexplore.delivery import export as ex
 
     point, out, flag = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
@@ -34,7 +37,7 @@ CHILD = textwrap.dedent('''
         time.sleep(600)
 
     if point == "mid-write":
-        real = ex._row_writer
+        real = ecsv._row_writer
         def writer(handle, **options):
             inner = real(handle, **options)
             class Writer:
@@ -46,7 +49,7 @@ CHILD = textwrap.dedent('''
                         stop_here()
                     inner.writerow(row)
             return Writer()
-        ex._row_writer = writer
+        ecsv._row_writer = writer
     elif point == "between-renames":
         publish = atomic.StagedFile.publish
         def publish_then_stop(self):
@@ -94,7 +97,7 @@ def test_kill_mid_write_keeps_the_old_pair_and_a_private_temporary_the_next_writ
     _export_and_kill("mid-write", out, tmp_path)
 
     assert (out.read_bytes(), (tmp_path / "segment.csv.manifest.json").read_bytes()) == before
-    assert ex.verify_export(out)["segment"]["name"] == "Lyon"
+    assert mf.verify_export(out)["segment"]["name"] == "Lyon"
     left = _temporaries(tmp_path)
     assert len(left) == 1 and left[0].stat().st_size > 0  # the killed write's rows
     assert stat.S_IMODE(left[0].stat().st_mode) == 0o600  # readable by the owner only
@@ -111,18 +114,18 @@ def test_kill_between_the_csv_and_its_manifest_is_reported_as_unfinished(base, t
     _export_and_kill("between-renames", out, tmp_path)
 
     # The new CSV is in place, its manifest is not: readers must not trust the pair.
-    with pytest.raises(ex.ExportError, match="unfinished export"):
-        ex.verify_export(out)
+    with pytest.raises(ExportError, match="unfinished export"):
+        mf.verify_export(out)
     result = ex.export_segment(base.segment('country = "BE"', name="Belgium"), out)
-    assert ex.verify_export(out)["rows"] == result.rows
+    assert mf.verify_export(out)["rows"] == result.rows
     assert _temporaries(tmp_path) == []
 
 
 def test_a_csv_without_any_manifest_is_unfinished(tmp_path):
     lonely = tmp_path / "segment.csv"
     lonely.write_text("email\nann@x.fr\n", encoding="utf-8")
-    with pytest.raises(ex.ExportError, match="unfinished export"):
-        ex.verify_export(lonely)
+    with pytest.raises(ExportError, match="unfinished export"):
+        mf.verify_export(lonely)
 
 
 def test_a_live_writers_temporary_is_never_removed(tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import gzip
-import time
 
 import numpy as np
 import openpyxl

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.analysis.profile import attribute_kind, is_identifier
-from segexplore.delivery.privacy import mask_rule
+from segexplore.analysis.attributes import attribute_kind, is_identifier
+from segexplore.rules.mask import mask_rule
 from segexplore.widgets import ProfilePanel, explore, segment_report
 from segexplore.widgets.fields import pii_columns
 

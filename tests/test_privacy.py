@@ -10,6 +10,9 @@ import pytest
 import segexplore as se
 from segexplore.delivery import export as ex
 from segexplore.delivery import privacy as pv
+from segexplore.delivery import suppressions as sup
+from segexplore.delivery import waterfall as wf
+from segexplore.model import pii
 from segexplore.model.base import ContactBase
 
 NOW = pd.Timestamp("2026-11-01")
@@ -39,7 +42,7 @@ def base() -> se.ContactBase:
     orders = pd.DataFrame({"order_id": [10, 11], "contact_id": [3, 2],
                            "timestamp": ["2026-09-01", "2026-09-02"], "amount": [50.0, 20.0]})
     base = se.read_base(contacts, events, orders, now=NOW)
-    ex.register_suppressions(base, pd.DataFrame({
+    sup.register_suppressions(base, pd.DataFrame({
         "email": ["ANN@x.fr", "zoe@x.fr"], "reason": ["complaint", "bounce"],
         "date": ["2026-06-01", "2026-06-02"]}))
     return base
@@ -60,14 +63,14 @@ def test_forget_removes_the_person_from_every_table(base, tmp_path):
     assert len(base.report.merges) == 0
     assert base.report.rejects["events"]["contact_id"].astype(str).tolist() == ["99"]
     assert base.report.issues["value"].tolist() == ["x"]  # Bob's issue stays
-    assert ex.registered_suppressions(base)["email"].tolist() == ["zoe@x.fr"]
+    assert sup.registered_suppressions(base)["email"].tolist() == ["zoe@x.fr"]
     accounting = base.report.accounting().set_index("table")
     assert accounting["balanced"].all()
     assert accounting.loc["contacts", "input"] == 2 and accounting.loc["events", "input"] == 2
     assert base.report.lineage("contacts")["action"].tolist() == ["kept", "kept"]
     # Caches rebuilt on the new tables.
     assert len(base.features) == 2 and lyon.size == 1
-    assert ex.sendable_waterfall(lyon)["remaining"].iloc[0] == 1
+    assert wf.sendable_waterfall(lyon)["remaining"].iloc[0] == 1
     records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 1
     assert records[0]["identifier_sha256"] == pv.identifier_hash("ann@x.fr", "secret")
@@ -154,7 +157,7 @@ def test_mask_pii_pseudonymises_without_mutating():
         "city": ["Lyon", "Paris", "Gent"],
     })
     before = frame.copy()
-    masked = pv.mask_pii(frame, salt="s")
+    masked = pii.mask_pii(frame, salt="s")
     pd.testing.assert_frame_equal(frame, before)
     assert masked["email"].iloc[0].startswith("j***@gmail.com #")
     assert masked["email"].iloc[0] == masked["email_original"].iloc[0]  # same address
@@ -165,9 +168,9 @@ def test_mask_pii_pseudonymises_without_mutating():
     assert masked["phone"].tolist()[0] == "+** * ** ** ** 78"
     assert masked["phone"].tolist()[2] == "**12"
     assert masked["city"].tolist() == ["Lyon", "Paris", "Gent"]
-    assert pv.mask_pii(frame, salt="s").equals(masked)
-    assert not pv.mask_pii(frame, salt="t")["email"].equals(masked["email"])
-    only = pv.mask_pii(frame, columns=["email"], salt="s")
+    assert pii.mask_pii(frame, salt="s").equals(masked)
+    assert not pii.mask_pii(frame, salt="t")["email"].equals(masked["email"])
+    only = pii.mask_pii(frame, columns=["email"], salt="s")
     assert only["first_name"].equals(frame["first_name"])
 
 

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import segexplore as se
-from segexplore.analysis.profile import QUANTILES, Profile, profile, sorted_quantiles
+from segexplore.analysis.encoding import sorted_quantiles
+from segexplore.analysis.profile import QUANTILES, Profile, profile
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,10 @@ import segexplore as se
 from segexplore.errors import RuleEvaluationError, RuleSyntaxError
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.sql import DIALECTS, compile_rule, run_duckdb
+from segexplore.rules.events import EventAggregate
 from segexplore.rules.parser import parse
+from segexplore.rules.serialize import rule_from_dict
+from segexplore.rules.text import COMPARE_OPS, DATE_OPS, TEXT_OPS
 
 
 @pytest.fixture(scope="module")
@@ -139,16 +142,16 @@ def _mixed_leaf(draw):
     field, value = draw(st.sampled_from(_FIELDS)), draw(st.sampled_from(_VALUES))
     kind = draw(st.integers(0, 10))
     if kind == 0:
-        return R.Compare(field, draw(st.sampled_from(R.COMPARE_OPS)), value)
+        return R.Compare(field, draw(st.sampled_from(COMPARE_OPS)), value)
     if kind == 1:
         return R.InList(field, (value, draw(st.sampled_from(_VALUES))), draw(st.booleans()))
     if kind == 2:
         bound = draw(st.sampled_from([1, 2.5, date(2026, 1, 1)]))
         return R.Between(field, bound, bound)
     if kind == 3:
-        return R.TextMatch(field, draw(st.sampled_from(R.TEXT_OPS)), "o")
+        return R.TextMatch(field, draw(st.sampled_from(TEXT_OPS)), "o")
     if kind == 4:
-        return R.DateCompare(field, draw(st.sampled_from(R.DATE_OPS)), date(2026, 1, 1))
+        return R.DateCompare(field, draw(st.sampled_from(DATE_OPS)), date(2026, 1, 1))
     if kind == 5:
         return R.WithinLast(field, R.Duration(30, "days"))
     if kind == 6:
@@ -165,7 +168,7 @@ def _mixed_leaf(draw):
                                   R.TextMatch(prop, "contains", "N"),
                                   R.DateCompare(prop, "before", date(2026, 1, 1))]))
     func = draw(st.sampled_from(["count", "sum", "avg", "max"]))
-    return R.EventAggregate(func, event_type, None if func == "count" else prop, where, None,
+    return EventAggregate(func, event_type, None if func == "count" else prop, where, None,
                             ">=", 1)
 
 
@@ -283,7 +286,7 @@ def test_french_units_count_the_same_contacts(sample):
 def test_durations_accept_french_units_from_python_and_json():
     assert R.Duration(90, "jours") == R.Duration(90, "days")
     assert R.Duration.parse("3 mois") == R.Duration(3, "months")
-    assert R.rule_from_dict({"kind": "within_last", "field": "signup_date",
+    assert rule_from_dict({"kind": "within_last", "field": "signup_date",
                              "duration": {"amount": 2, "unit": "semaines"}}) == \
         parse("signup_date within last 2 weeks")
 

@@ -13,6 +13,16 @@ import pytest
 from segexplore.errors import RuleSyntaxError, SegexploreError
 from segexplore.rules import nodes as rules
 from segexplore.rules import parser as rule_parser
+from segexplore.rules import serialize
+from segexplore.rules.builders import aggregate, count, field, segment
+from segexplore.rules.events import (
+    DateRangeWindow,
+    EventAggregate,
+    EventSpec,
+    LastPerformed,
+    LastWindow,
+    NotFollowedBy,
+)
 from segexplore.rules.nodes import (
     SCHEMA,
     And,
@@ -20,34 +30,26 @@ from segexplore.rules.nodes import (
     Between,
     Compare,
     DateCompare,
-    DateRangeWindow,
     Duration,
-    EventAggregate,
-    EventSpec,
     Has,
     InList,
     IsMissing,
-    LastPerformed,
-    LastWindow,
     MoreThanAgo,
     Not,
-    NotFollowedBy,
     Or,
     Rule,
-    RuleFormatError,
     SegmentRef,
     TextMatch,
     TopPercent,
     WithinLast,
-    aggregate,
-    count,
-    field,
+)
+from segexplore.rules.parser import parse
+from segexplore.rules.serialize import (
+    RuleFormatError,
     rule_from_dict,
     rule_from_json,
     rule_from_yaml,
-    segment,
 )
-from segexplore.rules.parser import parse
 
 DAYS_30 = LastWindow(Duration(30, "days"))
 
@@ -496,7 +498,7 @@ def test_rule_modules_never_evaluate_text() -> None:
 def test_grammar_reference_documents_every_kind() -> None:
     docs = Path(__file__).resolve().parents[1] / "docs" / "rules.md"
     text = docs.read_text(encoding="utf-8")
-    for kind in rules._KINDS:
+    for kind in serialize._KINDS:
         assert f"`{kind}`" in text, kind
     for example, _ in EXAMPLES:
         assert example in text

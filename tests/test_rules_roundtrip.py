@@ -15,37 +15,36 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segexplore.errors import RuleSyntaxError
+from segexplore.rules.events import (
+    DateRangeWindow,
+    EventAggregate,
+    EventSpec,
+    LastPerformed,
+    LastWindow,
+    NotFollowedBy,
+)
 from segexplore.rules.nodes import (
-    KEYWORDS,
-    TIME_UNITS,
     And,
     Anniversary,
     Between,
     Compare,
     DateCompare,
-    DateRangeWindow,
     Duration,
-    EventAggregate,
-    EventSpec,
     Has,
     InList,
     IsMissing,
-    LastPerformed,
-    LastWindow,
     MoreThanAgo,
     Not,
-    NotFollowedBy,
     Or,
     Rule,
     SegmentRef,
     TextMatch,
     TopPercent,
     WithinLast,
-    rule_from_dict,
-    rule_from_json,
-    rule_from_yaml,
 )
 from segexplore.rules.parser import parse, tokenize
+from segexplore.rules.serialize import rule_from_dict, rule_from_json, rule_from_yaml
+from segexplore.rules.text import KEYWORDS, TIME_UNITS
 
 settings.register_profile(
     "rules", max_examples=200, deadline=None,

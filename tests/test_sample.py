@@ -12,7 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from segexplore.datasets import activity, tables
 from segexplore.datasets import generate as sample
+from segexplore.datasets import raw as raw_exports
+from segexplore.datasets import sample as sample_data
 from segexplore.model import columns as col
 
 AS_OF = pd.Timestamp("2026-10-31")
@@ -35,7 +38,7 @@ def big_base() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def raw(base) -> dict[str, pd.DataFrame]:
-    return sample.make_raw(base, seed=11)
+    return raw_exports.make_raw(base, seed=11)
 
 
 def _with_signup(frame: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +109,7 @@ def test_contact_values(base):
     interests = contacts["interests"]
     assert interests.isna().any() and (interests == "").any()
     tags = set(interests.dropna().str.split("|").explode()) - {""}
-    assert tags <= set(sample.INTEREST_TAGS)
+    assert tags <= set(tables.INTEREST_TAGS)
     assert contacts["loyalty_tier"].isna().mean() > 0.3
 
 
@@ -223,7 +226,7 @@ def test_brand_affinity(big_base):
     per_contact = products.groupby("contact_id")["brand"]
     top_share = per_contact.agg(lambda brands: brands.value_counts().iloc[0] / len(brands))
     active = per_contact.size() >= 5
-    assert top_share[active].mean() > 3 / len(sample.BRANDS)
+    assert top_share[active].mean() > 3 / len(tables.BRANDS)
 
 
 def test_seasonality(big_base):
@@ -303,13 +306,13 @@ def test_raw_events_and_orders_oddities(raw):
 
 
 def test_make_raw_is_deterministic(base, raw):
-    again = sample.make_raw(base, seed=11)
+    again = raw_exports.make_raw(base, seed=11)
     for name in raw:
         pd.testing.assert_frame_equal(raw[name], again[name])
 
 
 def test_write_raw_files(raw, tmp_path):
-    paths = sample.write_raw(raw, tmp_path)
+    paths = raw_exports.write_raw(raw, tmp_path)
     contacts_bytes = paths["contacts"].read_bytes()
     with pytest.raises(UnicodeDecodeError):
         contacts_bytes.decode("utf-8")  # really cp1252, not UTF-8
@@ -349,7 +352,7 @@ def test_write_sample_csv_and_raw(tmp_path):
 
 
 def test_sample_path_holds_the_bundle():
-    folder = sample.sample_path()
+    folder = sample_data.sample_path()
     assert isinstance(folder, Path) and folder.name == "data"
     files = [folder / f"{name}.parquet" for name in ("contacts", "events", "orders")]
     assert all(f.is_file() for f in files)
@@ -384,4 +387,4 @@ def test_within_group_cumsum_matches_groupby(counts):
     values = np.arange(int(counts.sum()), dtype=np.int64) % 7
     groups = np.repeat(np.arange(len(counts)), counts)
     expected = pd.Series(values).groupby(groups).cumsum().to_numpy()
-    assert (sample._within_group_cumsum(values, counts) == expected).all()
+    assert (activity._within_group_cumsum(values, counts) == expected).all()

@@ -11,6 +11,14 @@ from hypothesis import strategies as st
 import segexplore as se
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.sql import run_duckdb
+from segexplore.rules.events import (
+    DateRangeWindow,
+    EventAggregate,
+    EventSpec,
+    LastPerformed,
+    LastWindow,
+    NotFollowedBy,
+)
 
 TEXT_VALUES = {
     "city": ["Lyon", "Paris", "Gent", "Bruxelles", "lyon", "Nice"],
@@ -25,8 +33,8 @@ DATES = st.dates(min_value=date(2019, 1, 1), max_value=date(2027, 1, 1))
 DURATIONS = st.builds(R.Duration, st.integers(1, 400), st.sampled_from(["hours", "days", "weeks", "months"]))
 WINDOWS = st.one_of(
     st.none(),
-    st.builds(R.LastWindow, DURATIONS),
-    st.tuples(DATES, DATES).map(lambda d: R.DateRangeWindow(min(d), max(d))),
+    st.builds(LastWindow, DURATIONS),
+    st.tuples(DATES, DATES).map(lambda d: DateRangeWindow(min(d), max(d))),
 )
 
 
@@ -76,17 +84,17 @@ WHERE = st.one_of(
 )
 EVENT_TYPES = st.sampled_from(["purchase", "visit", "click", "add_to_cart", "open"])
 AGGREGATES = st.one_of(
-    st.builds(lambda t, w, win, op, v: R.EventAggregate("count", t, None, w, win, op, v),
+    st.builds(lambda t, w, win, op, v: EventAggregate("count", t, None, w, win, op, v),
               EVENT_TYPES, WHERE, WINDOWS, st.sampled_from(["=", ">=", "<", "!="]),
               st.integers(0, 4)),
-    st.builds(lambda f, p, win, op, v: R.EventAggregate(f, "purchase", p, None, win, op, v),
+    st.builds(lambda f, p, win, op, v: EventAggregate(f, "purchase", p, None, win, op, v),
               st.sampled_from(["sum", "avg", "min", "max"]), st.sampled_from(["amount", "items"]),
               WINDOWS, st.sampled_from([">=", "<", "="]), st.sampled_from([0, 1, 3, 45, 60.0, 100])),
-    st.builds(lambda within, win, w: R.NotFollowedBy(R.EventSpec("add_to_cart", w),
-                                                     R.EventSpec("purchase"), within, win),
+    st.builds(lambda within, win, w: NotFollowedBy(EventSpec("add_to_cart", w),
+                                                     EventSpec("purchase"), within, win),
               st.builds(R.Duration, st.integers(1, 72), st.sampled_from(["hours", "days"])),
               WINDOWS, WHERE),
-    st.builds(lambda t, rel, d: R.LastPerformed(R.EventSpec(t), rel, d), EVENT_TYPES,
+    st.builds(lambda t, rel, d: LastPerformed(EventSpec(t), rel, d), EVENT_TYPES,
               st.sampled_from(["more than ago", "within last"]), DURATIONS),
 )
 LEAVES = st.one_of(_text_condition(), SCORE, DATE_CONDITIONS, HAS, AGGREGATES,

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-import segexplore as se
-
 AS_OF = pd.Timestamp("2026-10-31")
 NOW = pd.Timestamp("2026-11-01")
 

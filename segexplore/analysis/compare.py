@@ -14,10 +14,10 @@ to read them), computed without looping over contacts:
 * a multi-valued attribute (interests) is counted per distinct combination of tags, then a
   0/1 matrix (combination x tag) turns those counts into the 2x2 table of every tag.
 
-This module owns the inputs, the encoding and counting, the tables of the comparison
-(sizes, overlap, intersections, tests, distributions, expected conversions) and their
-plain-language readings. The tests and effect sizes computed from the counts live in
-:mod:`segexplore.analysis.stats`; ``wilson_interval`` and ``EXACT_LIMIT`` are re-exported here.
+This module owns the inputs, the tables of the comparison (sizes, overlap, intersections,
+tests, distributions, expected conversions) and their plain-language readings. The codes
+and counts are :mod:`segexplore.analysis.encoding`; the tests and effect sizes computed
+from the counts are :mod:`segexplore.analysis.stats`.
 """
 
 from __future__ import annotations
@@ -31,22 +31,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segexplore.analysis.profile import (
+from segexplore.analysis.attributes import (
     AttributeTable,
     as_python,
     attribute_kind,
     attribute_table,
-    categorical_codes,
     mask_array,
-    numeric_values,
 )
+from segexplore.analysis.encoding import Encoded, Groups, Tags, encode, top_tags
 from segexplore.analysis.stats import (
-    EXACT_LIMIT,  # noqa: F401  (re-exported: it was defined here before core/stats.py)
     _categorical_test,
     _Numbers,
     benjamini_hochberg,
     wilson_interval,
 )
+from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 
 __all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MAX_TAGS", "MIN_SEGMENT_SIZE", "OTHER",
@@ -63,9 +62,6 @@ OTHER = "other"
 MISSING = "(missing)"
 #: Roles compared by default (consent is a category of its own role).
 TESTED_ROLES = ("categorical", "consent", "numeric", "boolean", "date", "multi", "feature")
-#: Above this many (value, membership pattern) cells, counts are taken segment by segment.
-_PATTERN_CELLS = 1 << 20
-
 TEST_COLUMNS = ("segment", "versus", "attribute", "tag", "kind", "test", "statistic", "p_value",
                 "p_adjusted", "significant", "effect_size", "effect_name", "cohens_d",
                 "segment_mean", "rest_mean", "segment_median", "rest_median", "segment_n",
@@ -114,14 +110,10 @@ class Comparison:
 
     def to_html(self, path: str | Path) -> Path:
         """Write the comparison as a standalone HTML page that works offline."""
-        from segexplore.display.html import comparison_report  # lazily: the core stays headless
-
-        return comparison_report(self, path)
+        return hooks.get("comparison_report")(self, path)  # display.html, loaded now
 
     def _repr_html_(self) -> str:
-        from segexplore.display.html import comparison_html  # lazily: the core stays headless
-
-        return comparison_html(self)
+        return hooks.get("comparison_html")(self)  # display.html, loaded now
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{r.segment!r} {r.size:,}" for r in self.sizes.itertuples())
@@ -206,7 +198,7 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
     names, members, source, fields = _segments(segments, base)
     table = attribute_table(source, include_features=_is_base(source))
     n_base = len(table.index)
-    groups = _Groups(members)
+    groups = Groups(members)
     collector = _Collector(names, n_base, alpha, fields)
     for name, size in zip(names, groups.sizes, strict=True):
         if size < MIN_SEGMENT_SIZE:
@@ -229,13 +221,13 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
         role = table.roles.get(column, "")
         if kind == "multi":
             # counts per distinct combination of tags, then per tag through a 0/1 matrix
-            encoded = _encode(table.columns[column], "categorical")
+            encoded = encode(table.columns[column], "categorical")
             counts = groups.counts(encoded.codes, encoded.n_bins)
-            tags = _tags(encoded.labels, counts[0],
-                         table.separators.get(column, MULTI_VALUE_SEPARATOR))
+            tags = top_tags(encoded.labels, counts[0],
+                            table.separators.get(column, MULTI_VALUE_SEPARATOR), MAX_TAGS)
             collector.tags(column, role, tags, counts, groups, pairwise)
             continue
-        encoded = _encode(table.columns[column], kind)
+        encoded = encode(table.columns[column], kind)
         counts = groups.counts(encoded.codes, encoded.n_bins)
         collector.attribute(column, role, kind, encoded, counts, groups, pairwise)
     expected = _expected(rate, table, members, names, alpha, collector)
@@ -329,153 +321,6 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
     return chosen
 
 
-# -- encoding and counting --------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Encoded:
-    """An attribute as codes: categories (labels) or sorted distinct numbers (values).
-
-    The last code (``n_bins - 1``) is "missing".
-    """
-
-    codes: np.ndarray
-    n_bins: int
-    labels: np.ndarray | None = None
-    values: np.ndarray | None = None
-    is_date: bool = False
-
-
-def _encode(series: pd.Series, kind: str) -> _Encoded:
-    if kind in ("categorical", "boolean"):
-        codes, labels = categorical_codes(series)
-        missing = len(labels)
-        return _Encoded(np.where(codes < 0, missing, codes), missing + 1, labels=labels)
-    raw, known, is_date = numeric_values(series)
-    complete = bool(known.all())
-    present = raw if complete else raw[known]
-    if not len(present):
-        return _Encoded(np.zeros(len(raw), np.intp), 1, values=present[:0], is_date=is_date)
-    low, high = present.min(), present.max()
-    if raw.dtype.kind == "i" and int(high) - int(low) < 4 * len(raw) + 1024:  # no overflow
-        # counts, scores, ages: the value minus the minimum is already a code
-        values = np.arange(low, high + 1, dtype=np.int64)
-        inverse = (present - low).astype(np.intp, copy=False)
-        if complete:
-            return _Encoded(inverse, len(values) + 1, values=values, is_date=is_date)
-    elif _mostly_distinct(present):
-        values, inverse = np.unique(present, return_inverse=True)  # one argsort
-    else:
-        # many ties (amounts, dates of days): hashing then sorting the few values is faster
-        first_seen, found = pd.factorize(present)
-        order = np.argsort(found)
-        rank = np.empty(len(order), dtype=np.intp)
-        rank[order] = np.arange(len(order))
-        values, inverse = found[order], rank[first_seen]
-    codes = np.full(len(raw), len(values), dtype=np.intp)
-    codes[known] = inverse
-    return _Encoded(codes, len(values) + 1, values=values, is_date=is_date)
-
-
-def _mostly_distinct(values: np.ndarray, sample: int = 10_000) -> bool:
-    """Whether most values are distinct, judged on an evenly spaced sample."""
-    if len(values) <= sample:
-        return True
-    picked = values[:: len(values) // sample]
-    return len(np.unique(picked)) > 0.5 * len(picked)
-
-
-@dataclass(frozen=True)
-class _Tags:
-    """The tags of a multi-valued attribute kept for the tests.
-
-    ``indicator[code, t]`` is 1 when the distinct value (combination of tags) with that code
-    holds tag ``names[t]``; the last row (missing) holds none.
-    """
-
-    names: list[str]
-    indicator: np.ndarray
-    dropped: int
-
-
-def _tags(labels: np.ndarray, base: np.ndarray, separator: str) -> _Tags:
-    """The MAX_TAGS most frequent tags (ignoring case, as ``interests has "sport"``) from the
-    distinct values and their counts in the base (the last count is "missing")."""
-    found: dict[str, int] = {}
-    rows: list[int] = []
-    columns: list[int] = []
-    for position, label in enumerate(labels):
-        if not base[position]:
-            continue
-        for tag in {t.strip().lower() for t in str(label).split(separator)} - {""}:
-            rows.append(position)
-            columns.append(found.setdefault(tag, len(found)))
-    names = list(found)
-    rows_array, columns_array = np.asarray(rows, np.intp), np.asarray(columns, np.intp)
-    counts = np.bincount(columns_array, weights=base[rows_array], minlength=len(names))
-    # most frequent first, ties by name (as the profile's tags table)
-    order = sorted(range(len(names)), key=lambda t: (-counts[t], names[t]))[:MAX_TAGS]
-    position = np.full(len(names), -1, dtype=np.intp)
-    position[order] = np.arange(len(order))
-    indicator = np.zeros((len(base), len(order)), dtype=np.int64)
-    kept = position[columns_array] >= 0
-    indicator[rows_array[kept], position[columns_array[kept]]] = 1
-    return _Tags([names[t] for t in order], indicator, len(names) - len(order))
-
-
-class _Groups:
-    """Contacts grouped by their pattern of membership (in A only, in A and B, ...)."""
-
-    def __init__(self, members: np.ndarray) -> None:
-        self.members = members
-        self.sizes = members.sum(axis=0).astype(np.int64)
-        n_segments = members.shape[1]
-        if n_segments <= 20:
-            # a pattern is a small integer: count them directly, no sort needed
-            packed = np.zeros(len(members), dtype=np.intp)
-            for s in range(n_segments):
-                packed |= members[:, s].astype(np.intp) << s
-            counts = np.bincount(packed, minlength=1 << n_segments)
-            keys = np.flatnonzero(counts)
-            position = np.zeros(len(counts), dtype=np.intp)
-            position[keys] = np.arange(len(keys))
-            self.ids, self.pattern_sizes = position[packed], counts[keys]
-            self.patterns = ((keys[:, None] >> np.arange(n_segments)) & 1).astype(bool)
-        else:
-            self.patterns, self.ids, self.pattern_sizes = np.unique(
-                members, axis=0, return_inverse=True, return_counts=True)
-        self.ids = self.ids.reshape(-1).astype(np.intp)
-        self._rows: list[np.ndarray] | None = None
-
-    @property
-    def rows(self) -> list[np.ndarray]:
-        """Positions of each segment's members (gathering by position beats a mask)."""
-        if self._rows is None:
-            self._rows = [np.flatnonzero(self.members[:, s])
-                          for s in range(self.members.shape[1])]
-        return self._rows
-
-    def both(self) -> np.ndarray:
-        """Contacts in both segments, for every pair (diagonal: the sizes)."""
-        weighted = self.patterns.T * self.pattern_sizes
-        return (weighted @ self.patterns).astype(np.int64)
-
-    def counts(self, codes: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(base, per_segment)``: counts of every code in the base and in each segment."""
-        n_patterns = len(self.pattern_sizes)
-        if n_bins * n_patterns <= _PATTERN_CELLS:
-            cells = np.bincount(codes * n_patterns + self.ids, minlength=n_bins * n_patterns)
-            cells = cells.reshape(n_bins, n_patterns)
-            per_segment = np.empty((n_bins, self.patterns.shape[1]), dtype=np.int64, order="F")
-            for s in range(self.patterns.shape[1]):
-                per_segment[:, s] = cells[:, self.patterns[:, s]].sum(axis=1)
-            return cells.sum(axis=1), per_segment
-        base = np.bincount(codes, minlength=n_bins)
-        per_segment = np.empty((n_bins, len(self.rows)), dtype=np.int64, order="F")
-        for s, rows in enumerate(self.rows):
-            per_segment[:, s] = np.bincount(codes[rows], minlength=n_bins)
-        return base, per_segment
-
-
 # -- collecting the tables --------------------------------------------------------------------
 
 class _Collector:
@@ -494,8 +339,8 @@ class _Collector:
     def warn(self, segment: str, versus: str, attribute: str, text: str) -> None:
         self.warnings.append((segment, versus, attribute, text))
 
-    def attribute(self, column: str, role: str, kind: str, encoded: _Encoded,
-                  counts: tuple[np.ndarray, np.ndarray], groups: _Groups,
+    def attribute(self, column: str, role: str, kind: str, encoded: Encoded,
+                  counts: tuple[np.ndarray, np.ndarray], groups: Groups,
                   pairwise: bool) -> None:
         base, per_segment = counts
         if np.count_nonzero(base) < 2:
@@ -552,8 +397,8 @@ class _Collector:
                           for b in range(a + 1, len(self.names)) if sizes[a] and sizes[b]]
         return opponents
 
-    def tags(self, column: str, role: str, tags: _Tags, counts: tuple[np.ndarray, np.ndarray],
-             groups: _Groups, pairwise: bool) -> None:
+    def tags(self, column: str, role: str, tags: Tags, counts: tuple[np.ndarray, np.ndarray],
+             groups: Groups, pairwise: bool) -> None:
         """A multi-valued attribute: one 2x2 table (has the tag or not) per kept tag."""
         if not tags.names:
             self.warn("", "", column, "no tag in the whole base: not compared")
@@ -596,7 +441,7 @@ class _Collector:
                                    "attribute": column, "tag": tag, "kind": "multi", **result,
                                    "segment_n": int(size), "rest_n": int(other_size)})
 
-    def build(self, groups: _Groups, expected: pd.DataFrame) -> Comparison:
+    def build(self, groups: Groups, expected: pd.DataFrame) -> Comparison:
         for s, name in enumerate(self.names):
             if groups.sizes[s] == 0:
                 self.warn(name, "rest", "", "the segment is empty: no test")
@@ -660,12 +505,12 @@ def _pool_rare(labels: np.ndarray, base: np.ndarray, per_segment: np.ndarray
     return labels_kept, pooled_base.astype(np.int64), pooled.astype(np.int64)
 
 
-def _sizes(names: list[str], groups: _Groups, n_base: int) -> pd.DataFrame:
+def _sizes(names: list[str], groups: Groups, n_base: int) -> pd.DataFrame:
     return pd.DataFrame({"segment": names, "size": groups.sizes,
                          "share": groups.sizes / n_base if n_base else np.nan})
 
 
-def _overlap(names: list[str], groups: _Groups) -> pd.DataFrame:
+def _overlap(names: list[str], groups: Groups) -> pd.DataFrame:
     both = groups.both()
     sizes = groups.sizes
     union = sizes[:, None] + sizes[None, :] - both
@@ -678,7 +523,7 @@ def _overlap(names: list[str], groups: _Groups) -> pd.DataFrame:
                          "share_of_a": share.reshape(-1)})
 
 
-def _intersections(names: list[str], groups: _Groups, n_base: int) -> pd.DataFrame:
+def _intersections(names: list[str], groups: Groups, n_base: int) -> pd.DataFrame:
     keep = groups.patterns.any(axis=1)
     frame = pd.DataFrame(groups.patterns[keep], columns=names)
     frame["degree"] = groups.patterns[keep].sum(axis=1)

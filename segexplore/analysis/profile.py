@@ -6,33 +6,36 @@ bins, the tags of multi-valued columns (interests) and rules worth trying as seg
 Everything is vectorised: categorical counts are a ``bincount`` of the category codes,
 numbers and dates are sorted once and every statistic is read off the sorted values.
 
-The helpers that turn a column into codes or numbers (:func:`attribute_kind`,
-:func:`categorical_codes`, :func:`numeric_values`, :func:`attribute_table`) are shared with
-:mod:`segexplore.analysis.compare`.
+Which attributes there are and what kind each one is comes from
+:mod:`segexplore.analysis.attributes`; turning a column into codes or numbers from
+:mod:`segexplore.analysis.encoding` (both shared with :mod:`segexplore.analysis.compare`).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from segexplore.io.schema import infer_roles, normalise_name
+from segexplore.analysis.attributes import (
+    as_python,
+    attribute_kind,
+    attribute_table,
+    mask_array,
+    to_timestamp,
+)
+from segexplore.analysis.encoding import categorical_codes, numeric_values, sorted_quantiles
+from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
+from segexplore.model.pii import PII_COLUMNS
+from segexplore.model.pii import mask_pii as pseudonymise
 from segexplore.rules import nodes as R
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["Profile", "profile", "KINDS", "QUANTILES", "is_identifier"]
-
-#: How an attribute is described, whatever its role: see :func:`attribute_kind`.
-KINDS = ("categorical", "boolean", "numeric", "date", "multi", "text", "identifier")
+__all__ = ["Profile", "profile", "QUANTILES"]
 
 #: Quantiles reported for numbers and dates (columns ``p5`` ... ``p95`` of the summary).
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
@@ -51,243 +54,9 @@ DISCRETE_MAX_DISTINCT = 50
 UNIQUE_TEXT_MIN_COUNT = 20
 UNIQUE_TEXT_SHARE = 0.95
 
-#: Values read to tell what a column holds (emails, phone numbers): enough, and cheap on 1M.
-_CONTENT_SAMPLE = 2000
-
-#: Normalised column names of phone numbers (``Téléphone``, ``N° de tel``, ``mobile_phone``,
-#: ``Portable``); their values are checked too, so ``phone_verified`` flags stay flags.
-_PHONE_NAME = re.compile(r"phone|(^|_)(tel|telephone|msisdn|fax|gsm)(_|$)"
-                         r"|^(mobile|portable|cell|mobile_number|numero_portable)$")
-
 SUMMARY_COLUMNS = ("attribute", "role", "kind", "dtype", "count", "missing", "missing_share",
                    "distinct", "top", "top_count", "top_share", "mean", "std", "min", "p5",
                    "p25", "p50", "p75", "p95", "max")
-
-
-# -- shared helpers: where the attributes come from and how to read them ----------------------
-
-@dataclass(frozen=True)
-class AttributeTable:
-    """The columns an analysis can read: contact columns first, then behaviour features."""
-
-    columns: dict[str, pd.Series]
-    roles: dict[str, str]
-    separators: dict[str, str]
-    index: pd.Index
-    base: Any = None
-
-
-def attribute_table(source: Any, *, include_features: bool = True) -> AttributeTable:
-    """The contact columns (with their roles) and, for a base, its features (role "feature").
-
-    ``source`` is a :class:`~segexplore.model.base.ContactBase`, a
-    :class:`~segexplore.model.segments.Segment` (its base) or a DataFrame (roles inferred).
-    """
-    from segexplore.model.base import ContactBase
-    from segexplore.model.segments import Segment
-
-    if isinstance(source, Segment):
-        source = source.base
-    if isinstance(source, ContactBase):
-        contacts = source.contacts
-        roles = dict(source.roles.roles)
-        separators = dict(source.roles.separators)
-        columns = {str(c): contacts[c] for c in contacts.columns}
-        if include_features:
-            features = source.features
-            for name in features.columns:
-                if str(name) not in columns:
-                    columns[str(name)] = features[name]
-                    roles[str(name)] = "feature"
-        return AttributeTable(columns, roles, separators, contacts.index, source)
-    if isinstance(source, pd.DataFrame):
-        inferred = infer_roles(source)
-        return AttributeTable({str(c): source[c] for c in source.columns}, dict(inferred.roles),
-                              dict(inferred.separators), source.index, None)
-    raise TypeError(
-        f"Value of 'base_or_frame' must be a ContactBase, a Segment or a DataFrame but "
-        f"received: {type(source).__name__}"
-    )
-
-
-def _sample(series: pd.Series) -> pd.Series:
-    """Up to :data:`_CONTENT_SAMPLE` known values (the distinct categories of a category)."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        return pd.Series(series.cat.categories[:_CONTENT_SAMPLE], dtype="object")
-    head = series.iloc[:_CONTENT_SAMPLE].dropna()
-    return head if len(head) else series.dropna().iloc[:_CONTENT_SAMPLE]
-
-
-def is_identifier(series: pd.Series, role: str, name: str | None = None) -> bool:
-    """Whether a column identifies people, so that no analysis quotes its values.
-
-    True for the ``id`` and ``email`` roles, for columns whose values are mostly email
-    addresses (``email_original``, a referrer's email), and for phone columns (named like
-    one, with phone-like values: numbers, or texts of six digits or more). Boolean and date
-    columns never are; behaviour features (role ``"feature"``) neither. Nearly unique
-    free text is told by :func:`profile` from the counts it makes anyway.
-
-    Parameters
-    ----------
-    series : Series
-    role : str
-        The column's role (see :mod:`segexplore.io.schema`).
-    name : str, optional
-        The column's name (phones are told by name and values).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> is_identifier(pd.Series(["ann@x.fr", "bob@y.fr"]), "categorical", "referrer")
-    True
-    >>> is_identifier(pd.Series(["06 12 34 56 78"]), "text", "Téléphone")
-    True
-    >>> is_identifier(pd.Series(["no @", "contains a space"]), "text", "email_problem")
-    False
-    """
-    if role in ("id", "email"):
-        return True
-    dtype = series.dtype
-    if role == "feature" or pd.api.types.is_bool_dtype(dtype) \
-            or pd.api.types.is_datetime64_any_dtype(dtype):
-        return False
-    numeric = pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
-    phone_name = name is not None and bool(_PHONE_NAME.search(normalise_name(name)))
-    if numeric:
-        return phone_name and bool(series.notna().any())
-    from segexplore.delivery.privacy import (  # lazily: the privacy module loads the export machinery
-        EMAIL_SHAPE,
-    )
-
-    sample = _sample(series)
-    if not len(sample):
-        return False
-    text = sample.astype("str").str.strip()
-    if text.str.fullmatch(EMAIL_SHAPE.pattern).mean() >= 0.5:
-        return True
-    return phone_name and bool(text.str.count(r"\d").ge(6).mean() >= 0.5)
-
-
-def attribute_kind(series: pd.Series, role: str, name: str | None = None) -> str:
-    """How a column is described: one of :data:`KINDS`.
-
-    The role decides for identifiers, emails, free text and multi-valued columns; otherwise
-    the dtype does, except that numbers with a categorical role (postal codes) stay
-    categorical and 0/1 numbers with a boolean role are booleans. Columns that identify
-    people whatever their role (see :func:`is_identifier`: emails, phones) are identifiers.
-    """
-    dtype = series.dtype
-    if is_identifier(series, role, name):
-        return "identifier"
-    if role == "text":
-        return "text"
-    if role == "multi":
-        return "multi"
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if role == "boolean" and pd.api.types.is_numeric_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "date"
-    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        return "categorical" if role in ("categorical", "consent") else "numeric"
-    return "categorical"
-
-
-def categorical_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes (``-1`` for missing) and the labels they point to.
-
-    Category dtype reuses its codes (no hashing); booleans give labels ``[False, True]``;
-    anything else is factorised once.
-    """
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.intp)
-        return codes, np.asarray(series.cat.categories, dtype=object)
-    if pd.api.types.is_bool_dtype(series.dtype) or (
-            pd.api.types.is_numeric_dtype(series.dtype) and _is_zero_one(series)):
-        missing = series.isna().to_numpy()
-        values = series.to_numpy(dtype=bool, na_value=False)
-        codes = values.astype(np.intp)
-        codes[missing] = -1
-        return codes, np.array([False, True], dtype=object)
-    codes, labels = pd.factorize(series, use_na_sentinel=True)
-    return codes.astype(np.intp, copy=False), np.asarray(labels, dtype=object)
-
-
-def _is_zero_one(series: pd.Series) -> bool:
-    values = series.dropna()
-    return bool(len(values)) and bool(values.isin([0, 1]).all())
-
-
-def numeric_values(series: pd.Series) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(values, known, is_date)``: a NumPy array (float64, or int64 nanoseconds for dates
-    and int64 for integer columns) and the boolean mask of non-missing values."""
-    dtype = series.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        stamps = series
-        if getattr(dtype, "tz", None) is not None:
-            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
-        values = stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
-        return values, values != np.iinfo(np.int64).min, True
-    if pd.api.types.is_integer_dtype(dtype):
-        known = ~series.isna().to_numpy()
-        return series.to_numpy(dtype=np.int64, na_value=0), known, False
-    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return values, ~np.isnan(values), False
-
-
-def sorted_quantiles(ordered: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
-    """:func:`numpy.quantile` (linear method) of already sorted values, without re-sorting.
-
-    Same interpolation as NumPy's, so the results are identical.
-    """
-    n = len(ordered)
-    positions = (n - 1) * np.asarray(quantiles, dtype=np.float64)
-    below = np.floor(positions).astype(np.intp)
-    above = np.minimum(below + 1, n - 1)
-    fraction = positions - below
-    low = ordered[below].astype(np.float64)
-    high = ordered[above].astype(np.float64)
-    step = high - low
-    # NumPy interpolates from the nearer end, which keeps the result exact at the edges
-    return np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
-
-
-def as_python(value: Any) -> Any:
-    """A label or statistic as a plain Python value (for rule text and tables)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def to_timestamp(nanoseconds: float) -> pd.Timestamp:
-    """Nanoseconds since the epoch (possibly fractional) as a Timestamp (NaT for NaN),
-    rounded to the microsecond, the precision of Python's datetime (and of charts)."""
-    if nanoseconds is None or (isinstance(nanoseconds, float) and math.isnan(nanoseconds)):
-        return pd.NaT
-    return pd.Timestamp(int(round(nanoseconds / 1000)) * 1000)
-
-
-def mask_array(mask: Any, index: pd.Index, parameter: str = "mask") -> np.ndarray:
-    """A boolean NumPy array over ``index`` from a Series (aligned on the index) or array."""
-    if isinstance(mask, pd.Series):
-        if not mask.index.equals(index):
-            missing = index.difference(mask.index)
-            if len(missing):
-                raise ValueError(
-                    f"Value of {parameter!r} must be a boolean Series over the contacts' index; "
-                    f"{len(missing):,} contacts (e.g. {missing[0]!r}) are not in it")
-            mask = mask.reindex(index)
-        if not (pd.api.types.is_bool_dtype(mask.dtype) or mask.isna().all()):
-            raise TypeError(f"Value of {parameter!r} must hold booleans but received dtype "
-                            f"{mask.dtype}")
-        return mask.to_numpy(dtype=bool, na_value=False)
-    array = np.asarray(mask)
-    if array.dtype != bool or array.shape != (len(index),):
-        raise ValueError(
-            f"Value of {parameter!r} must be a boolean Series or array of length {len(index):,} "
-            f"but received: {array.dtype} array of shape {array.shape}")
-    return array
 
 
 # -- the profile ------------------------------------------------------------------------------
@@ -346,20 +115,17 @@ class Profile:
 
         Returns the path written.
         """
-        from segexplore.display.html import profile_report  # lazily: the core stays headless
-
-        return profile_report(self, path)
+        return hooks.get("profile_report")(self, path)  # display.html, loaded now
 
     def _repr_html_(self) -> str:
-        from segexplore.display.html import profile_html  # lazily: the core stays headless
-
-        return profile_html(self)
+        return hooks.get("profile_html")(self)  # display.html, loaded now
 
     def __repr__(self) -> str:
         return (f"Profile({self.name!r}: {self.n_rows:,} contacts, {len(self.summary)} "
                 f"attributes, {len(self.suggestions)} suggested rules)")
 
 
+@hooks.implements("profile")
 def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = True,
             bins: int = 20, top: int = 10, name: str | None = None,
             mask_pii: bool = False) -> Profile:
@@ -385,7 +151,7 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     mask_pii : bool, default False
         Show pseudonymised emails and names (``j***@gmail.com #1a2b3c``, ``J.``) in top
         values, min/max and every other value the profile quotes, for stakeholders who
-        need the numbers and not the people (see :func:`segexplore.delivery.privacy.mask_pii`).
+        need the numbers and not the people (see :func:`segexplore.model.pii.mask_pii`).
 
     Returns
     -------
@@ -421,9 +187,6 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     kinds = {column: attribute_kind(series, table.roles.get(column, "text"), column)
              for column, series in table.columns.items()}
     if mask_pii:
-        from segexplore.delivery.privacy import PII_COLUMNS
-        from segexplore.delivery.privacy import mask_pii as pseudonymise
-
         personal = [c for c in PII_COLUMNS if c in table.columns]
         if personal:
             masked = pseudonymise(pd.DataFrame({c: table.columns[c] for c in personal}), personal)

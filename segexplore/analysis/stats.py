@@ -19,16 +19,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from segexplore.analysis.profile import to_timestamp
-
-if TYPE_CHECKING:
-    from segexplore.analysis.compare import _Encoded
+from segexplore.analysis.attributes import to_timestamp
+from segexplore.analysis.encoding import Encoded
 
 __all__ = ["wilson_interval", "benjamini_hochberg", "EXACT_LIMIT"]
 
@@ -94,7 +92,7 @@ class _Numbers:
     """One numeric attribute: sorted distinct values, counts per segment and what every
     statistic reuses (cumulative counts, moments, the base's average ranks)."""
 
-    def __init__(self, encoded: _Encoded, base: np.ndarray, per_segment: np.ndarray) -> None:
+    def __init__(self, encoded: Encoded, base: np.ndarray, per_segment: np.ndarray) -> None:
         self.encoded, self.values = encoded, encoded.values
         self.missing_base, self.missing = int(base[-1]), per_segment[-1]
         self.base_counts, self.counts = base[:-1], per_segment[:-1]

@@ -25,7 +25,8 @@ def load(args: argparse.Namespace):
     Without a contacts file or folder the bundled sample is loaded; ``--events`` or
     ``--orders`` alone are refused (they would be silently ignored otherwise).
     """
-    from segexplore.io.load import load_sample, read_base
+    from segexplore.datasets.sample import load_sample
+    from segexplore.io.load import read_base
 
     source = getattr(args, "contacts", None)
     extra = {t: getattr(args, t, None) for t in ("events", "orders")}

@@ -282,7 +282,8 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
     >>> len(base.contacts) > 15_000
     True
     """
-    from segexplore.io.load import load_sample, read_base
+    from segexplore.datasets.sample import load_sample
+    from segexplore.io.load import read_base
 
     show_errors_in_page()
     sources = data_sources(environ)

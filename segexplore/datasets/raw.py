@@ -1,23 +1,24 @@
-"""Messy exports of a generated base: the mess :func:`~segexplore.datasets.generate.make_raw` plants.
+"""Messy exports of a generated base: :func:`make_raw` plants the mess, :func:`write_raw`
+writes the files.
 
 This module owns the headers of the raw export files (:data:`RAW_CONTACT_HEADERS`,
 :data:`RAW_ORDER_HEADERS`), the missing-value rates and the helpers that damage clean
 tables the way real CRM, ESP and shop exports are damaged: dates as text in mixed
 formats, e-mails retyped with other case and spaces or broken outright, and contacts who
-signed up twice. :func:`~segexplore.datasets.generate.make_raw` and
-:func:`~segexplore.datasets.generate.write_raw` (in :mod:`segexplore.datasets.generate`, which
-re-exports the public names here) put them together.
+signed up twice.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from segexplore.datasets.tables import _CITIES, _choice
+from segexplore.datasets.tables import _CITIES, _DAY, _choice
 from segexplore.model import columns as col
 
-__all__ = ["RAW_CONTACT_HEADERS", "RAW_ORDER_HEADERS"]
+__all__ = ["RAW_CONTACT_HEADERS", "RAW_ORDER_HEADERS", "make_raw", "write_raw"]
 
 #: Header of each column in ``contacts_raw.csv`` (French CRM export). ``lifetime_value``
 #: is a custom field that only the raw export has.
@@ -129,3 +130,122 @@ def _duplicates(rng, contacts: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFram
     shuffled = contacts[col.INTERESTS].to_numpy()[rng.permutation(len(contacts))]
     dup.loc[other_interests, col.INTERESTS] = shuffled[: int(other_interests.sum())]
     return dup
+
+
+def make_raw(tables: dict[str, pd.DataFrame], *, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Messy copies of a generated base, as real CRM / ESP / shop exports look.
+
+    Planted problems: ~3 % duplicate contacts (new ``contact_id``, same e-mail up to
+    case and spaces, some with a newer city, a withdrawn consent or other interests;
+    activity after the duplicate's signup is recorded under the new id), ~1 % invalid
+    e-mails, scattered missing values, French postal codes that lost their leading zero,
+    dates as text in mixed formats, a few events of unknown contacts, a few orders with
+    negative amounts (refunds) or dates in the future. Contacts gain the custom numeric
+    field ``lifetime_value`` (sum of the contact's orders).
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Output of :func:`generate_base`.
+    seed : int
+        Seed of the mess (independent of the base's seed).
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``"contacts"``, ``"events"``, ``"orders"`` with canonical column names, text
+        columns instead of categories and dates as text, ready for :func:`write_raw`.
+
+    Examples
+    --------
+    >>> from segexplore.datasets.generate import generate_base
+    >>> raw = make_raw(generate_base(300, seed=2), seed=2)
+    >>> emails = raw["contacts"]["email"].str.strip().str.lower()
+    >>> bool(emails.duplicated().any())
+    True
+    """
+    rng = np.random.default_rng([seed, 7])
+    contacts, events, orders = (tables[name].copy() for name in ("contacts", "events", "orders"))
+    latest = pd.Series([events[col.TIMESTAMP].max(), contacts["signup_date"].max(),
+                        contacts[col.CONSENT_DATE].max()]).max()  # skips NaT of empty tables
+    as_of = latest.normalize() + pd.Timedelta(days=1)
+    for frame in (contacts, events, orders):  # exports carry plain text, not categories
+        for name in frame.columns:
+            if isinstance(frame[name].dtype, pd.CategoricalDtype):
+                frame[name] = frame[name].astype("str")
+    spend = orders.groupby(col.CONTACT_ID)[col.AMOUNT].sum()
+    contacts["lifetime_value"] = contacts[col.CONTACT_ID].map(spend).fillna(0.0).round(2)
+
+    dup = _duplicates(rng, contacts, as_of)
+    # Activity after the re-signup is recorded under the new id.
+    new_id = pd.Series(dup[col.CONTACT_ID].to_numpy(), index=dup["original_id"].to_numpy())
+    since = pd.Series(dup["signup_date"].to_numpy(), index=new_id.index)
+    for frame in (events, orders):
+        owner = frame[col.CONTACT_ID]
+        switch = owner.isin(new_id.index) & (frame[col.TIMESTAMP] >= owner.map(since))
+        frame.loc[switch, col.CONTACT_ID] = owner[switch].map(new_id)
+    others = np.setdiff1d(np.arange(len(contacts)),
+                          np.flatnonzero(contacts[col.CONTACT_ID].isin(new_id.index)))
+    invalid = rng.choice(others, min(len(others), _few(len(contacts), 0.01, 1)), replace=False)
+    if len(invalid):
+        broken = _invalid_email(contacts[col.EMAIL].iloc[invalid])
+        contacts.loc[invalid, col.EMAIL] = broken.to_numpy()
+    contacts = pd.concat([contacts, dup.drop(columns="original_id")], ignore_index=True)
+    for name, rate in _MISSING_RATES.items():
+        contacts.loc[rng.random(len(contacts)) < rate, name] = None
+    # Spreadsheets read French postal codes as numbers: "01000" became "1000".
+    postal = contacts["postal_code"]
+    lost_zero = ((contacts["country"] == "FR") & postal.str.startswith("0").fillna(False)
+                 & (rng.random(len(contacts)) < 0.7))
+    contacts.loc[lost_zero, "postal_code"] = postal[lost_zero].str.slice(1)
+    for name in ("birth_date", "signup_date", col.CONSENT_DATE):
+        shares = (0.85, 0.15, 0.0) if name == "birth_date" else (0.7, 0.2, 0.1)
+        contacts[name] = _mixed_dates(rng, contacts[name], shares)
+
+    # Events: a few of unknown contacts; timestamps mostly ISO, some day-first.
+    unknown = rng.choice(len(events), _few(len(events), 0.0005), replace=False)
+    events.loc[unknown, col.CONTACT_ID] = (contacts[col.CONTACT_ID].max() + 1000
+                                           + rng.integers(1, 10**6, len(unknown)))
+    events[col.TIMESTAMP] = _mixed_dates(rng, events[col.TIMESTAMP], (0.0, 0.9, 0.1),
+                                         with_seconds=True)
+
+    # Orders: refunds as negative amounts, typos that put dates in the future.
+    refunds = rng.choice(len(orders), _few(len(orders), 0.003, 2), replace=False)
+    orders.loc[refunds, col.AMOUNT] = -orders[col.AMOUNT].iloc[refunds]
+    future = rng.choice(len(orders), _few(len(orders), 0.002, 2), replace=False)
+    orders.loc[future, col.TIMESTAMP] = as_of + pd.to_timedelta(
+        rng.integers(1, 400 * _DAY, len(future)), unit="s")
+    orders[col.TIMESTAMP] = _mixed_dates(rng, orders[col.TIMESTAMP], (0.0, 0.2, 0.8),
+                                         with_seconds=True)
+    return {"contacts": contacts, "events": events, "orders": orders}
+
+
+def write_raw(raw_tables: dict[str, pd.DataFrame], directory) -> dict[str, Path]:
+    """Write raw exports as the tools that produce them do.
+
+    - ``contacts_raw.csv``: cp1252 (Windows "Latin-1"), ``;`` separated, decimal commas,
+      CRLF line ends, French headers (:data:`RAW_CONTACT_HEADERS`);
+    - ``events_raw.csv``: UTF-8, ``,`` separated, canonical headers;
+    - ``orders_raw.csv``: UTF-8 with BOM (Excel), ``;`` separated, decimal commas,
+      French headers (:data:`RAW_ORDER_HEADERS`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from segexplore.datasets.generate import generate_base
+    >>> raw = make_raw(generate_base(200, seed=3))
+    >>> paths = write_raw(raw, tempfile.mkdtemp())
+    >>> sorted(paths)
+    ['contacts', 'events', 'orders']
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {name: directory / f"{name}_raw.csv" for name in ("contacts", "events", "orders")}
+    raw_tables["contacts"].rename(columns=RAW_CONTACT_HEADERS).to_csv(
+        paths["contacts"], sep=";", decimal=",", float_format="%.2f", index=False,
+        encoding="cp1252", lineterminator="\r\n")
+    raw_tables["events"].to_csv(paths["events"], sep=",", index=False, encoding="utf-8")
+    raw_tables["orders"].rename(columns=RAW_ORDER_HEADERS).to_csv(
+        paths["orders"], sep=";", decimal=",", float_format="%.2f", index=False,
+        encoding="utf-8-sig")
+    return paths

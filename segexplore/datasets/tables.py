@@ -25,6 +25,9 @@ __all__ = [
     "SIGNUP_SOURCES",
 ]
 
+#: Seconds in a day: the generator draws times in seconds.
+_DAY = 86_400
+
 # ---------------------------------------------------------------------------------
 # Reference tables. Cities: (name, postal codes, department or province, region,
 # country, weight ~ inhabitants in thousands, device profile, language profile).

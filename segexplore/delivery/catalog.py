@@ -46,6 +46,8 @@ from segexplore.errors import (
 )
 from segexplore.io.read import atomic_write
 from segexplore.rules import nodes as R
+from segexplore.rules.parser import parse
+from segexplore.rules.serialize import rule_from_dict
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -190,8 +192,8 @@ def _entry_rule(data: Mapping[str, Any], where: str) -> R.Rule:
     if text is None and tree is None:
         raise CatalogError(f"{where}: no rule (give 'rule' as text)")
     try:
-        from_text = R.parse(str(text)) if text is not None else None
-        from_tree = R.rule_from_dict(tree) if tree is not None else None
+        from_text = parse(str(text)) if text is not None else None
+        from_tree = rule_from_dict(tree) if tree is not None else None
     except SegexploreError as error:
         raise CatalogError(f"{where}: {error}") from None
     if from_text is not None and from_tree is not None and from_text != from_tree:
@@ -226,7 +228,7 @@ def _rename_refs(rule: R.Rule, old: str, new: str) -> R.Rule:
             return [swap(v) for v in node]
         return node
 
-    return R.rule_from_dict(swap(rule.to_dict()))
+    return rule_from_dict(swap(rule.to_dict()))
 
 
 class Catalog:
@@ -436,7 +438,7 @@ class Catalog:
         """The catalog as YAML: block style, fixed key order, no line folding."""
         import yaml
 
-        return yaml.dump(self.to_dict(), Dumper=R._yaml_dumper(), sort_keys=False,
+        return yaml.dump(self.to_dict(), Dumper=R.yaml_dumper(), sort_keys=False,
                          allow_unicode=True, default_flow_style=False, width=100_000)
 
     @classmethod
@@ -583,7 +585,7 @@ def _as_rule(rule: R.Rule | str, name: str) -> R.Rule:
         raise CatalogError(f"rule of {name!r}: give a rule or its text, not "
                            f"{type(rule).__name__}")
     with naming_segment(name):
-        return R.parse(rule)
+        return parse(rule)
 
 
 _DEFINITION = ("name", "rule", "parent", "description", "owner", "tags")
@@ -663,7 +665,7 @@ def naming_segment(name: str) -> Iterator[None]:
     --------
     >>> try:
     ...     with naming_segment("IDF Android"):
-    ...         R.parse("city =")
+    ...         parse("city =")
     ... except SegexploreError as error:
     ...     print(str(error).splitlines()[0])
     segment 'IDF Android': expected a value after '=' but found end of text (at position 6)

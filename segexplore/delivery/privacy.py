@@ -1,4 +1,4 @@
-"""Personal data: erasure (right to be forgotten), subject access, stale consent, masking.
+"""Personal data: erasure (right to be forgotten), subject access, stale consent.
 
 - :func:`forget` removes a person from every table of a base and from what the load
   report kept about them, logs the erasure without the email or name (a salted hash), and
@@ -6,8 +6,8 @@
 - :func:`subject_access` gathers everything the base holds about one person, as
   JSON-serialisable data.
 - :func:`stale_consent` flags consents older than N months with no engagement since.
-- :func:`mask_pii` pseudonymises emails, names and phones for stakeholders;
-  :func:`mask_rule` and :func:`mask_emails` do the same to rule texts and free text.
+- Masking personal data for stakeholders is :mod:`segexplore.model.pii` (frames, text)
+  and :func:`segexplore.rules.mask.mask_rule` (rule texts).
 
 What is *not* touched: files already written (exports, refresh snapshots, the input
 files). ``docs/export.md`` lists them.
@@ -30,28 +30,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.delivery.export import _SUPPRESSIONS_ATTR, _fresh_mask, registered_suppressions
+from segexplore.delivery.suppressions import _SUPPRESSIONS_ATTR, registered_suppressions
 from segexplore.errors import SegexploreError
 from segexplore.io.clean.contacts import normalise_emails
+from segexplore.model import hooks
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
 __all__ = ["NotFoundError", "ErasureReport", "forget", "forgotten_mask", "identifier_hash",
-           "subject_access", "subject_access_json", "stale_consent", "mask_pii",
-           "mask_rule", "mask_emails", "PII_COLUMNS", "EMAIL_SHAPE"]
+           "subject_access", "subject_access_json", "stale_consent"]
 
-#: Columns :func:`mask_pii` pseudonymises by default (those absent from a frame are skipped).
-PII_COLUMNS = ("email", "email_original", "first_name", "last_name", "phone", "mobile",
-               "telephone", "address", "street")
-#: What a reader would take for an email address inside any text (lenient on purpose:
-#: invalid addresses identify people too). The masked form ``j***@x.fr`` does not match.
-EMAIL_SHAPE = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")
 _ENGAGEMENT_FEATURES = ("last_open_date", "last_click_date", "last_visit_date",
                         "last_purchase_date")
-#: A salt drawn once per Python session: masked values are stable within a session only,
-#: so nobody can confirm a guessed email against a dashboard shared later.
-_SESSION_SALT = secrets.token_hex(16)
 
 
 class NotFoundError(SegexploreError, LookupError):
@@ -246,6 +237,7 @@ def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+@hooks.implements("forget")
 def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
            salt: str | None = None) -> ErasureReport:
     """Erase one person from ``base``: contacts, events, orders and the load report.
@@ -439,6 +431,7 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
             for row in frame.astype("object").to_dict("records")]
 
 
+@hooks.implements("subject_access")
 def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
     """Everything ``base`` holds about one person, as JSON-serialisable data.
 
@@ -485,7 +478,7 @@ def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
     segments = []
     for name, segment in base.segments.items():
         try:
-            if _fresh_mask(segment)[positions].any():
+            if segment.mask.to_numpy(dtype=bool)[positions].any():
                 segments.append(name)
         except SegexploreError:
             continue  # a saved segment that no longer evaluates says nothing about them
@@ -536,6 +529,7 @@ def subject_access_json(base: ContactBase, email_or_id: object, *, indent: int =
 
 # ------------------------------------------------------------------- stale consent
 
+@hooks.implements("stale_consent")
 def stale_consent(base: ContactBase, months: int = 24) -> pd.Series:
     """Contacts whose consent is older than ``months`` with no engagement since.
 
@@ -569,150 +563,3 @@ def stale_consent(base: ContactBase, months: int = 24) -> pd.Series:
     given = (contacts["consent"].astype("object") == "given").to_numpy(dtype=bool) \
         if "consent" in contacts.columns else np.zeros(len(contacts), dtype=bool)
     return pd.Series(given & old & ~engaged, index=contacts.index, name="stale_consent")
-
-
-# ------------------------------------------------------------------------- masking
-
-def _short_hash(text: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}\x00{text.strip().lower()}".encode()).hexdigest()[:6]
-
-
-def _mask_email(text: str, salt: str) -> str:
-    local, at, domain = text.strip().lower().partition("@")
-    head = (local[:1] + "***") if local else "***"
-    return f"{head}{at}{domain} #{_short_hash(text, salt)}"
-
-
-def _mask_name(text: str, salt: str) -> str:
-    stripped = text.strip()
-    return f"{stripped[:1].upper()}." if stripped else stripped
-
-
-def _mask_phone(text: str, salt: str) -> str:
-    digits = [i for i, c in enumerate(text) if c.isdigit()]
-    hide = set(digits[:-2])
-    return "".join("*" if i in hide else c for i, c in enumerate(text))
-
-
-def _mask_other(text: str, salt: str) -> str:
-    return f"{text.strip()[:1]}*** #{_short_hash(text, salt)}"
-
-
-def mask_pii(frame: pd.DataFrame, columns: Sequence[str] = PII_COLUMNS, *,
-             salt: str | None = None) -> pd.DataFrame:
-    """A copy of ``frame`` with personal data pseudonymised, for stakeholders.
-
-    Emails become ``j***@gmail.com #1a2b3c`` (first letter, domain and a short salted
-    hash that is the same for the same address, so rows can still be told apart and
-    joined); first and last names become their initial (``"J."``); phones keep their
-    last two digits (``+** * ** ** ** 78``); other listed columns keep a first letter and
-    the hash. Missing values stay missing; columns absent from ``frame`` are skipped.
-
-    Parameters
-    ----------
-    frame : DataFrame
-        Not modified.
-    columns : sequence of str
-    salt : str, optional
-        Default: a random salt drawn once per Python session (hashes are stable within
-        a session, and cannot be matched against a guessed email afterwards).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> masked = mask_pii(pd.DataFrame({"email": ["jean@gmail.com"],
-    ...                                 "first_name": ["jean"]}), salt="s")
-    >>> masked["email"].iloc[0].startswith("j***@gmail.com #"), masked["first_name"].iloc[0]
-    (True, 'J.')
-    """
-    salt = _SESSION_SALT if salt is None else salt
-    out = frame.copy()
-    for column in columns:
-        if column not in out.columns:
-            continue
-        if "email" in column:
-            mask = _mask_email
-        elif column in ("first_name", "last_name"):
-            mask = _mask_name
-        elif column in ("phone", "mobile", "telephone"):
-            mask = _mask_phone
-        else:
-            mask = _mask_other
-        values = out[column].astype("object")
-        distinct = {v: mask(str(v), salt) for v in values.dropna().unique()}
-        out[column] = values.map(distinct).astype("str")
-    return out
-
-
-def mask_emails(text: str, *, salt: str | None = None) -> str:
-    """``text`` with every email-shaped part pseudonymised as :func:`mask_pii` does.
-
-    Examples
-    --------
-    >>> mask_emails("asked by Jean@Gmail.com today", salt="s").startswith("asked by j***@gmail.com #")
-    True
-    """
-    salt = _SESSION_SALT if salt is None else salt
-    return EMAIL_SHAPE.sub(lambda match: _mask_email(match.group(0), salt), text)
-
-
-def mask_rule(rule: Any, columns: Iterable[str] = PII_COLUMNS, *,
-              salt: str | None = None) -> Any:
-    """A copy of ``rule`` for display, with the personal data it names pseudonymised.
-
-    The values a condition compares a personal-data column (``columns``) to are masked as
-    :func:`mask_pii` masks that column (``first_name = "Élodie"`` shows ``"É."``), and
-    every email-shaped text literal anywhere in the rule (event filters included) is
-    masked too. Everything else (fields, operators, windows, other values) is kept, so a
-    stakeholder still reads what the segment selects. The copy is for showing: evaluate
-    the original. Bounds of ``between`` stay numbers (they cannot hold a masked text).
-
-    Parameters
-    ----------
-    rule : Rule or str
-    columns : iterable of str
-        Personal-data columns (default :data:`PII_COLUMNS`; the widgets pass
-        :func:`segexplore.widgets.fields.pii_columns`).
-    salt : str, optional
-        As for :func:`mask_pii`.
-
-    Returns
-    -------
-    Rule
-
-    Examples
-    --------
-    >>> str(mask_rule('first_name = "Élodie" and city = "Lyon"', salt="s"))
-    'first_name = "É." and city = "Lyon"'
-    """
-    from segexplore.rules.nodes import Rule, rule_from_dict
-    from segexplore.rules.parser import parse
-
-    salt = _SESSION_SALT if salt is None else salt
-    personal = frozenset(columns)
-    node = rule if isinstance(rule, Rule) else parse(str(rule))
-
-    def masked_value(field: Any, value: Any) -> Any:
-        if field in personal and value is not None and not isinstance(value, bool):
-            return mask_pii(pd.DataFrame({field: [str(value)]}), [field], salt=salt)[field].iloc[0]
-        if isinstance(value, str) and EMAIL_SHAPE.search(value):
-            return mask_emails(value, salt=salt)
-        return value
-
-    def walk(data: Any) -> Any:
-        if isinstance(data, list):
-            return [walk(item) for item in data]
-        if not isinstance(data, dict):
-            return data
-        field = data.get("field")
-        out = {}
-        for key, value in data.items():
-            if key == "value" and not isinstance(value, (dict, list)):
-                out[key] = masked_value(field, value)
-            elif key == "values" and isinstance(value, list):
-                out[key] = [masked_value(field, v) for v in value]
-            else:
-                out[key] = walk(value)
-        return out
-
-    return rule_from_dict(walk(node.to_dict()))

@@ -18,15 +18,14 @@ import numpy as np
 import pandas as pd
 
 from segexplore.delivery.export import (
-    ExportError,
     ExportResult,
     _file_stem,
     _prepare_suppressions,
-    _select,
-    _Selection,
     _write_export,
 )
-from segexplore.errors import SchemaError, closest_name
+from segexplore.delivery.waterfall import _select, _Selection
+from segexplore.errors import ExportError, SchemaError, closest_name
+from segexplore.model import hooks
 
 if TYPE_CHECKING:
     from segexplore.model.segments import Segment
@@ -94,6 +93,7 @@ def _split_positions(selection: _Selection, shares: dict[str, float], seed: int,
     return groups, strata
 
 
+@hooks.implements("split")
 def split(segment: Segment, *, variants: Mapping[str, float] | None = None,
           holdout: float = 0.10, seed: int | None = None, stratify: str | None = None,
           suppressions: Any = None) -> pd.DataFrame:
@@ -150,6 +150,7 @@ def split(segment: Segment, *, variants: Mapping[str, float] | None = None,
     return out
 
 
+@hooks.implements("export_split")
 def export_split(segment: Segment, directory: Any, *, variants: Mapping[str, float] | None = None,
                  holdout: float = 0.10, seed: int | None = None, stratify: str | None = None,
                  columns: Sequence[str] | None = None, preset: str | None = None,

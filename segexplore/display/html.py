@@ -25,6 +25,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from segexplore.display import charts
+from segexplore.model import hooks
 
 __all__ = ["profile_html", "profile_report", "comparison_html", "comparison_report",
            "figure_html", "plotlyjs_script", "reset_plotlyjs"]
@@ -208,6 +209,7 @@ def _profile_body(profile: Any, *, compact: bool) -> str:
            f"{suggestions}"
 
 
+@hooks.implements("profile_html")
 def profile_html(profile: Any, *, include_plotlyjs: bool | str = "once") -> str:
     """Notebook view of a profile: the summary table with a small chart per attribute.
 
@@ -233,6 +235,7 @@ def _write(path: str | Path, text: str) -> Path:
     return target
 
 
+@hooks.implements("profile_report")
 def profile_report(profile: Any, path: str | Path) -> Path:
     """Write a standalone, offline HTML report of a profile (plotly.js embedded once)."""
     body = _profile_body(profile, compact=False)
@@ -266,6 +269,7 @@ def _comparison_body(comparison: Any, *, top: int = 5) -> str:
     return "".join(parts)
 
 
+@hooks.implements("comparison_html")
 def comparison_html(comparison: Any, *, include_plotlyjs: bool | str = "once") -> str:
     """Notebook view of a comparison: sizes, overlaps, top differences, expected conversions
     and warnings."""
@@ -273,6 +277,7 @@ def comparison_html(comparison: Any, *, include_plotlyjs: bool | str = "once") -
             f"{_comparison_body(comparison)}</div>")
 
 
+@hooks.implements("comparison_report")
 def comparison_report(comparison: Any, path: str | Path) -> Path:
     """Write a standalone, offline HTML report of a comparison (plotly.js embedded once)."""
     return _write(path, _standalone("Segment comparison", _comparison_body(comparison)))

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.errors import SchemaError, ValidationError, closest_name
+from segexplore.model import hooks
 from segexplore.model.columns import CONTACT_ID, EVENT_TYPE, EVENT_TYPES, TIMESTAMP
 
 __all__ = ["ActivityTable", "window", "to_naive_ns"]
@@ -144,6 +145,7 @@ class _TypeSlice:
     source: pd.DataFrame  # property columns only (a shallow copy: copy-on-write keeps it intact)
 
 
+@hooks.implements("activity")
 class ActivityTable:
     """Events of a base, indexed for fast per-contact aggregation over time windows.
 

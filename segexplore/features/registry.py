@@ -22,6 +22,7 @@ import pandas as pd
 
 from segexplore.errors import SchemaError, ValidationError
 from segexplore.features.activity import ActivityTable, to_naive_ns
+from segexplore.model import hooks
 from segexplore.model.columns import AMOUNT, CONTACT_ID, ITEMS
 
 __all__ = ["FeatureConfig", "FEATURES", "RFM_GROUPS", "LIFECYCLE_STAGES", "compute_features",
@@ -153,7 +154,7 @@ def feature_definitions(windows: Sequence[int] = (30, 90, 365),
 
 
 #: Definition of every feature computed with the default windows and configuration.
-FEATURES: dict[str, str] = feature_definitions()
+FEATURES: dict[str, str] = hooks.implements("feature_names")(feature_definitions())
 
 
 def _normalise_as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
@@ -279,6 +280,7 @@ def _optional_dates(contacts: pd.DataFrame, column: str) -> np.ndarray | None:
     return to_naive_ns(contacts[column]).view("datetime64[ns]")
 
 
+@hooks.implements("features")
 def compute_features(contacts: pd.DataFrame, activity: ActivityTable, as_of: pd.Timestamp | str,
                      *, windows: Sequence[int] = (30, 90, 365),
                      config: FeatureConfig | None = None) -> pd.DataFrame:

@@ -22,12 +22,13 @@ from segexplore.io.clean.contacts import (
 )
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.io.read import read_table
-from segexplore.io.schema import infer_roles, map_columns
+from segexplore.io.schema import map_columns
 from segexplore.model.base import ContactBase
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.report import CleanReport, FileRows, ProblemLog
+from segexplore.model.roles import infer_roles
 
-__all__ = ["read_base", "load_sample"]
+__all__ = ["read_base"]
 
 TABLES = ("contacts", "events", "orders")
 _PROGRESS_BYTES = 50 * 2**20
@@ -88,7 +89,7 @@ def read_base(
         ``{"events": {"Type d'action": "event_type"}}``.
     roles : dict, optional
         Override the inferred role of contact columns, e.g. ``{"segment_client":
-        "categorical"}``. See :data:`segexplore.io.schema.ROLES`.
+        "categorical"}``. See :data:`segexplore.model.roles.ROLES`.
     separators : dict, optional
         Separator of multi-valued contact columns, e.g. ``{"interests": ";"}``.
     sep, encoding, decimal, dayfirst, sheet_name : optional
@@ -381,22 +382,3 @@ def _progress(show: bool, total: int):
     return tqdm(total=total, unit="step", leave=False)
 
 
-def load_sample(*, clean: bool = True, as_of: Any = None) -> ContactBase:
-    """The bundled sample contact base: about 20,000 French and Belgian contacts.
-
-    Each row of ``contacts`` represents one person who signed up to a retailer's emails;
-    ``events`` holds their opens, clicks, visits, add-to-carts and purchases, and
-    ``orders`` their orders. Works offline (the files ship inside the package).
-
-    Examples
-    --------
-    >>> import segexplore as se
-    >>> base = se.load_sample()
-    >>> len(base.contacts) > 15_000
-    True
-    """
-    from segexplore.datasets.generate import sample_path
-
-    folder = sample_path()
-    return read_base(folder / "contacts.parquet", folder / "events.parquet",
-                     folder / "orders.parquet", clean=clean, as_of=as_of)

@@ -75,16 +75,13 @@ from segexplore.errors import FileFormatError, SchemaError, closest_name
 from segexplore.io.atomic import atomic_write, atomic_write_bytes
 from segexplore.io.parsing import (
     DEFAULT_TZ,
-    EXCEL_SERIAL_RANGE,
-    UNIX_MILLISECONDS_RANGE,
-    UNIX_SECONDS_RANGE,
     DateParseInfo,
     _plural,
     check_timezone,
     parse_datetimes,
     parse_numbers,
 )
-from segexplore.io.schema import normalise_name
+from segexplore.model.columns import normalise_name
 
 __all__ = [
     "ReadInfo",

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.rules import nodes as R
+from segexplore.rules.parser import parse
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -712,7 +713,7 @@ def _describe(raw: pd.DataFrame, labels: np.ndarray, effects: pd.DataFrame,
         if rule is not None:
             text = str(rule)
             # measured with the rule engine on every contact: what the analyst will get
-            selected = evaluator.mask(R.parse(text), text=text).to_numpy()
+            selected = evaluator.mask(parse(text), text=text).to_numpy()
             hits = int((selected & inside).sum())
             precision = hits / selected.sum() if selected.any() else 0.0
             recall = hits / inside.sum()

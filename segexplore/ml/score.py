@@ -420,8 +420,8 @@ def add_scores(base: ContactBase, *scores: pd.Series, **named: pd.Series) -> Con
     True
     """
     from segexplore.features.registry import FEATURES
-    from segexplore.io.schema import Roles
     from segexplore.model.base import ContactBase
+    from segexplore.model.roles import Roles
 
     columns: dict[str, pd.Series] = {}
     for series in scores:

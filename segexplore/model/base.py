@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from functools import cached_property
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from segexplore.io.schema import Roles, infer_roles
+from segexplore.errors import RuleEvaluationError, closest_name
+from segexplore.model import hooks
 from segexplore.model.report import CleanReport
-
-if TYPE_CHECKING:
-    from segexplore.features.activity import ActivityTable
+from segexplore.model.roles import Roles, infer_roles
+from segexplore.model.segments import Segment
 
 __all__ = ["ContactBase"]
-
-
-def _parse(text: str):
-    from segexplore.rules.nodes import parse
-
-    return parse(text)
 
 
 class ContactBase:
@@ -110,11 +104,11 @@ class ContactBase:
 
     # --- behaviour ----------------------------------------------------------------------
     @cached_property
-    def activity(self) -> ActivityTable:
-        """Events and orders indexed for fast per-contact aggregation (built once)."""
-        from segexplore.features.activity import ActivityTable
-
-        return ActivityTable(pd.Index(self.contacts["contact_id"]), self.events, self.orders)
+    def activity(self):
+        """Events and orders indexed for fast per-contact aggregation (built once): a
+        :class:`~segexplore.features.activity.ActivityTable`."""
+        return hooks.get("activity")(pd.Index(self.contacts["contact_id"]), self.events,
+                                     self.orders)
 
     @property
     def features(self) -> pd.DataFrame:
@@ -123,19 +117,16 @@ class ContactBase:
         See ``docs/features.md`` for the exact definition of each column.
         """
         if self._features is None:
-            from segexplore.features.registry import compute_features
-
-            self._features = compute_features(self.contacts, self.activity, self.as_of)
+            self._features = hooks.get("features")(self.contacts, self.activity, self.as_of)
         return self._features
 
     # --- rules and segments -------------------------------------------------------------
     def evaluator(self):
-        """The rule evaluator for the current ``as_of`` (its event aggregates are cached)."""
-        from segexplore.rules.engines.pandas import Evaluator
-
+        """The rule evaluator for the current ``as_of`` (its event aggregates are cached):
+        the pandas engine's :class:`~segexplore.rules.engines.pandas.Evaluator`."""
         cached = self.__dict__.get("_evaluator")
         if cached is None or cached.as_of != self.as_of:
-            cached = Evaluator(self)
+            cached = hooks.get("evaluator")(self)
             self.__dict__["_evaluator"] = cached
         return cached
 
@@ -165,12 +156,8 @@ class ContactBase:
         >>> seg.size == int(seg.mask.sum())
         True
         """
-        from segexplore.model.segments import Segment
-
         if isinstance(parent, str):
             if parent not in self.segments:
-                from segexplore.errors import RuleEvaluationError, closest_name
-
                 guess = closest_name(parent, self.segments)
                 hint = f"; did you mean {guess!r}?" if guess else ""
                 raise RuleEvaluationError(f"unknown parent segment {parent!r}{hint}")
@@ -183,7 +170,7 @@ class ContactBase:
     def count(self, rule) -> int:
         """Number of contacts matching ``rule`` (text or Rule), without naming a segment."""
         return int(self.evaluator().array(rule if not isinstance(rule, str)
-                                          else _parse(rule)).sum())
+                                          else hooks.get("parse")(rule)).sum())
 
     def profile(self, **options: Any):
         """A :class:`~segexplore.analysis.profile.Profile` of every attribute and feature.
@@ -195,9 +182,7 @@ class ContactBase:
         >>> int(summary.set_index("attribute").loc["city", "missing"])
         0
         """
-        from segexplore.analysis.profile import profile
-
-        return profile(self, **options)
+        return hooks.get("profile")(self, **options)
 
     # --- personal data (segexplore.delivery.privacy) and suppressions ---------------------
     def forget(self, email_or_id, **options: Any):
@@ -205,34 +190,24 @@ class ContactBase:
 
         See :func:`segexplore.delivery.privacy.forget` (the erasure log holds no personal data).
         """
-        from segexplore.delivery.privacy import forget
-
-        return forget(self, email_or_id, **options)
+        return hooks.get("forget")(self, email_or_id, **options)
 
     def subject_access(self, email_or_id) -> dict:
         """Everything held about one person, as JSON-ready data (GDPR access/portability)."""
-        from segexplore.delivery.privacy import subject_access
-
-        return subject_access(self, email_or_id)
+        return hooks.get("subject_access")(self, email_or_id)
 
     def stale_consent(self, months: int = 24) -> pd.Series:
         """Contacts whose consent is older than ``months`` with no engagement since."""
-        from segexplore.delivery.privacy import stale_consent
-
-        return stale_consent(self, months)
+        return hooks.get("stale_consent")(self, months)
 
     def add_suppressions(self, source, **read_options: Any) -> pd.DataFrame:
         """Register a suppression list (unsubscribes, bounces, complaints) for all exports."""
-        from segexplore.delivery.export import register_suppressions
-
-        return register_suppressions(self, source, **read_options)
+        return hooks.get("register_suppressions")(self, source, **read_options)
 
     @property
     def suppressions(self) -> pd.DataFrame:
         """The registered suppression lists, one row per email."""
-        from segexplore.delivery.export import registered_suppressions
-
-        return registered_suppressions(self)
+        return hooks.get("registered_suppressions")(self)
 
     # --- display ------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:

@@ -1,10 +1,14 @@
 """Canonical column names of the three tables a :class:`ContactBase` holds.
 
 Input files may name their columns differently; :mod:`segexplore.io.schema` maps
-common aliases (and the analyst's own mapping) to these names.
+common aliases (and the analyst's own mapping) to these names. :func:`normalise_name` is
+how every header and column name is compared.
 """
 
 from __future__ import annotations
+
+import re
+import unicodedata
 
 CONTACT_ID = "contact_id"
 EMAIL = "email"
@@ -36,3 +40,16 @@ EVENT_COLUMNS = (
     "amount", "items",
 )
 ORDER_COLUMNS = ("order_id", "contact_id", "timestamp", "amount", "items", "brand", "category")
+
+
+def normalise_name(name: object) -> str:
+    """Lower-case, strip accents and punctuation: ``"Code Postal"`` -> ``"code_postal"``.
+
+    Examples
+    --------
+    >>> normalise_name("N° de commande"), normalise_name("Nº commande")
+    ('n_de_commande', 'no_commande')
+    """
+    text = unicodedata.normalize("NFKD", str(name))  # "º" -> "o", "é" -> "e" + accent
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return re.sub(r"[^a-z0-9]+", "_", text).strip("_")

@@ -7,14 +7,13 @@ import sys
 import warnings
 import weakref
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from segexplore.rules import nodes as R
-
-if TYPE_CHECKING:
-    from segexplore.model.base import ContactBase
+from segexplore.errors import RuleEvaluationError, RuleValueWarning
+from segexplore.model import hooks
+from segexplore.model.pii import mask_pii as pseudonymise
 
 __all__ = ["Segment"]
 
@@ -25,7 +24,7 @@ class _State:
 
     __slots__ = ("as_of", "tables", "refs", "parent_mask")
 
-    def __init__(self, base: ContactBase, refs: frozenset[str],
+    def __init__(self, base: Any, refs: frozenset[str],
                  parent_mask: pd.Series | None) -> None:
         self.as_of = base.as_of
         self.tables = tuple(None if t is None else weakref.ref(t)
@@ -44,7 +43,7 @@ class _State:
                 and self.parent_mask is other.parent_mask)
 
 
-def _saved_refs(base: ContactBase, names: frozenset[str]) -> tuple[tuple[str, Any], ...]:
+def _saved_refs(base: Any, names: frozenset[str]) -> tuple[tuple[str, Any], ...]:
     """(name, saved segment or rule) of every saved segment reached from ``names``."""
     found: dict[str, Any] = {}
     todo = list(names)
@@ -54,7 +53,7 @@ def _saved_refs(base: ContactBase, names: frozenset[str]) -> tuple[tuple[str, An
             continue
         saved = found[name] = base.segments.get(name)
         if saved is not None:
-            inner = saved if isinstance(saved, R.Rule) else saved.effective_rule
+            inner = saved.effective_rule if isinstance(saved, Segment) else saved
             todo.extend(inner.segment_refs())
     return tuple(sorted(found.items(), key=lambda item: item[0]))
 
@@ -74,10 +73,7 @@ def _caller_stacklevel() -> int:
 
 def _warn_value_hints(segment: Segment) -> None:
     """Warn once, when the segment is made, about values that match nobody (typos)."""
-    from segexplore.errors import RuleValueWarning
-    from segexplore.rules.hints import value_hints
-
-    for message in value_hints(segment.rule, segment.base):
+    for message in hooks.get("value_hints")(segment.rule, segment.base):
         where = f"segment {segment.name!r}: " if segment.name != segment.text else ""
         warnings.warn(where + message, RuleValueWarning, stacklevel=_caller_stacklevel())
 
@@ -108,17 +104,15 @@ class Segment:
     'device = "Android" and city = "Lyon"'
     """
 
-    def __init__(self, base: ContactBase, rule: R.Rule | str, *, name: str | None = None,
+    def __init__(self, base: Any, rule: Any, *, name: str | None = None,
                  description: str = "", parent: Segment | None = None) -> None:
         try:
             self.text = rule if isinstance(rule, str) else str(rule)
         except RecursionError:  # a rule built in Python thousands of levels deep
-            from segexplore.errors import RuleEvaluationError
-
             raise RuleEvaluationError("the rule is nested too deeply to use (and/or/not "
                                       "inside each other thousands of levels deep); flatten "
                                       "it, e.g. And(*conditions)") from None
-        self.rule = R.parse(rule) if isinstance(rule, str) else rule
+        self.rule = hooks.get("parse")(rule) if isinstance(rule, str) else rule
         self.name = name if name is not None else self.text
         self.description = description
         self.parent = parent
@@ -128,11 +122,11 @@ class Segment:
         _warn_value_hints(self)
 
     @property
-    def effective_rule(self) -> R.Rule:
+    def effective_rule(self) -> Any:
         """The parent's effective rule AND this rule."""
         if self.parent is None:
             return self.rule
-        return R.And(self.parent.effective_rule, self.rule)
+        return self.parent.effective_rule & self.rule
 
     @property
     def mask(self) -> pd.Series:
@@ -172,16 +166,13 @@ class Segment:
         columns : list of str, optional
             Restrict to these contact or feature columns (``contact_id`` always first).
         mask_pii : bool, default False
-            Pseudonymise emails and names (see :func:`segexplore.delivery.privacy.mask_pii`).
+            Pseudonymise emails and names (see :func:`segexplore.model.pii.mask_pii`).
         """
         if mask_pii:
-            from segexplore.delivery.privacy import mask_pii as pseudonymise
-
             return pseudonymise(self.members(columns))
         contacts = self.base.contacts[self.mask.to_numpy()]
-        from segexplore.features.registry import FEATURES
-
-        used = [f for f in self.effective_rule.fields() if f in FEATURES
+        feature_names = hooks.get("feature_names")
+        used = [f for f in self.effective_rule.fields() if f in feature_names
                 and f not in contacts.columns]
         if columns is not None:
             wanted = ["contact_id"] + [c for c in columns if c != "contact_id"]
@@ -210,18 +201,14 @@ class Segment:
 
     def profile(self, **options: Any):
         """A :class:`~segexplore.analysis.profile.Profile` of the members only."""
-        from segexplore.analysis.profile import profile
-
         options.setdefault("name", self.name)
-        return profile(self.base, mask=self.mask, **options)
+        return hooks.get("profile")(self.base, mask=self.mask, **options)
 
     # --- export (segexplore.delivery.export) ----------------------------------------------
     def waterfall(self, **options: Any):
         """The sendable-contacts waterfall: matched -> valid email -> consented -> not
         suppressed -> de-duplicated -> exported (see :func:`~segexplore.delivery.export.sendable_waterfall`)."""
-        from segexplore.delivery.export import sendable_waterfall
-
-        return sendable_waterfall(self, **options)
+        return hooks.get("sendable_waterfall")(self, **options)
 
     def to_csv(self, path, **options: Any):
         """Write the contacts of this segment who may be emailed, with a manifest.
@@ -229,21 +216,15 @@ class Segment:
         See :func:`segexplore.delivery.export.export_segment` for ``columns``, ``preset``
         (``"mailchimp"``, ``"brevo"``), ``excel`` and ``suppressions``.
         """
-        from segexplore.delivery.export import export_segment
-
-        return export_segment(self, path, **options)
+        return hooks.get("export_segment")(self, path, **options)
 
     def split(self, **options: Any) -> pd.DataFrame:
         """Seeded random A/B/holdout split (see :func:`segexplore.delivery.split.split`)."""
-        from segexplore.delivery.split import split
-
-        return split(self, **options)
+        return hooks.get("split")(self, **options)
 
     def export_split(self, directory, **options: Any):
         """One file per split group, the split in each manifest."""
-        from segexplore.delivery.split import export_split
-
-        return export_split(self, directory, **options)
+        return hooks.get("export_split")(self, directory, **options)
 
     def to_dict(self) -> dict[str, Any]:
         """Name, description, parent name and rule (text and JSON form)."""

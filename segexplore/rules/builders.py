@@ -2,9 +2,9 @@
 
 This module owns :func:`field` (a :class:`Field` whose comparisons and methods return
 condition nodes), :func:`segment`, and :func:`count` / :func:`aggregate` (an
-:class:`EventMeasure` that becomes an :class:`~segexplore.rules.nodes.EventAggregate` once
-compared with a number). The nodes themselves live in :mod:`segexplore.rules.nodes`, which
-re-exports everything here.
+:class:`EventMeasure` that becomes an :class:`~segexplore.rules.events.EventAggregate` once
+compared with a number). The nodes themselves live in :mod:`segexplore.rules.nodes` and
+:mod:`segexplore.rules.events`.
 
 Examples
 --------
@@ -20,31 +20,27 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from segexplore.rules.events import DateRangeWindow, EventAggregate, LastWindow, Window
 from segexplore.rules.nodes import (
     Anniversary,
     Between,
     Compare,
     DateCompare,
-    DateRangeWindow,
     Duration,
-    EventAggregate,
     Has,
     InList,
     IsMissing,
-    LastWindow,
     MoreThanAgo,
     Rule,
-    Scalar,
     SegmentRef,
     TextMatch,
     TopPercent,
-    Window,
     WithinLast,
     _duration,
     _name,
-    parse,
-    parse_iso_temporal,
 )
+from segexplore.rules.parser import parse
+from segexplore.rules.text import Scalar, parse_iso_temporal
 
 __all__ = ["Field", "EventMeasure", "field", "segment", "count", "aggregate"]
 

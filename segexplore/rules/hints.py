@@ -33,9 +33,13 @@ import numpy as np
 import pandas as pd
 
 from segexplore.errors import SegexploreError
-from segexplore.io.schema import value_kind
+from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
+from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
+from segexplore.rules.events import EventAggregate, LastPerformed
+from segexplore.rules.parser import parse
+from segexplore.rules.text import format_literal, format_name
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -121,7 +125,7 @@ class _Values:
 
 
 def _quoted(values: list[str]) -> str:
-    shown = [R.format_literal(v) for v in values]
+    shown = [format_literal(v) for v in values]
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
@@ -140,7 +144,7 @@ def _condition_hints(node: R.Rule, values: _Values, subject: str, noun: str) -> 
         return _one_value(node, _text_value(node.value), values, subject, noun,
                           f"{subject}{node}", single=True)
     if isinstance(node, R.InList):
-        head = (f"{subject}{R.format_name(node.field)} "
+        head = (f"{subject}{format_name(node.field)} "
                 f"{'not in' if node.negated else 'in'} (...): ")
         out = []
         for value in node.values:
@@ -151,7 +155,7 @@ def _condition_hints(node: R.Rule, values: _Values, subject: str, noun: str) -> 
     if isinstance(node, R.Has):
         single = node.mode == "any" and len(node.values) == 1
         head = f"{subject}{node}" if single else \
-            f"{subject}{R.format_name(node.field)} has {node.mode} (...): "
+            f"{subject}{format_name(node.field)} has {node.mode} (...): "
         out = []
         wanted = {t.lower() for t in values.tags}
         for value in node.values:
@@ -159,7 +163,7 @@ def _condition_hints(node: R.Rule, values: _Values, subject: str, noun: str) -> 
                 continue
             close = closest_values(value, values.tags)
             if close:
-                what = head if single else f"{head}{R.format_literal(value)}"
+                what = head if single else f"{head}{format_literal(value)}"
                 out.append(f"{what} matches no {noun}; did you mean {_quoted(close)}?")
         return out
     return []
@@ -172,7 +176,7 @@ def _one_value(node: R.Rule, value: str | None, values: _Values, subject: str, n
     close = closest_values(value, values.present)
     if not close:
         return []
-    literal = R.format_literal(value)
+    literal = format_literal(value)
     if single and isinstance(node, R.Compare) and node.op == "!=":
         return [f"{head} excludes no {noun}: no {noun} has {literal}; "
                 f"did you mean {_quoted(close)}?"]
@@ -203,6 +207,7 @@ def _fold_keep_punctuation(text: str) -> str:
 _HINTED = (R.Compare, R.InList, R.TextMatch, R.Has)
 
 
+@hooks.implements("value_hints")
 def value_hints(rule: R.Rule | str, base: ContactBase) -> list[str]:
     """Messages for the literal values of ``rule`` that match nobody but look like typos.
 
@@ -223,7 +228,7 @@ def value_hints(rule: R.Rule | str, base: ContactBase) -> list[str]:
         unknown fields are skipped (evaluating the rule reports those).
     """
     if isinstance(rule, str):
-        rule = R.parse(rule)
+        rule = parse(rule)
     evaluator = base.evaluator()
     fields: dict[str, _Values | None] = {}
     out: list[str] = []
@@ -249,7 +254,7 @@ def _field_values(evaluator, name: str, cache: dict[str, _Values | None]) -> _Va
 
 
 def _event_hints(node: R.EventCondition, base: ContactBase) -> list[str]:
-    specs = ([node.event] if isinstance(node, (R.EventAggregate, R.LastPerformed))
+    specs = ([node.event] if isinstance(node, (EventAggregate, LastPerformed))
              else [node.first, node.then])
     out: list[str] = []
     for spec in specs:
@@ -267,6 +272,6 @@ def _event_hints(node: R.EventCondition, base: ContactBase) -> list[str]:
                 continue
             series = activity.property(spec.event_type, leaf.field)
             if value_kind(series.dtype) in ("category", "text"):
-                subject = f"{R.format_name(spec.event_type)} where "
+                subject = f"{format_name(spec.event_type)} where "
                 out += _condition_hints(leaf, _Values(series), subject, "event")
     return out

@@ -1,171 +1,73 @@
-"""Segment rules: an immutable tree of conditions, its canonical text and its JSON/YAML form.
+"""Segment rules: an immutable tree of conditions, its canonical text and its data form.
 
 A rule is a tree of small frozen dataclasses. Leaves are conditions on one contact field
 (:class:`Compare`, :class:`InList`, :class:`Between`, ...), references to saved segments
-(:class:`SegmentRef`) or conditions on the events table (:class:`EventAggregate`,
-:class:`NotFollowedBy`, :class:`LastPerformed`); :class:`And`, :class:`Or` and :class:`Not`
-combine them. Every node is hashable and compares structurally, so two rules that mean the
-same thing *and are written the same way* are equal.
+(:class:`SegmentRef`) or conditions on the events table (:mod:`segexplore.rules.events`);
+:class:`And`, :class:`Or` and :class:`Not` combine them. Every node is hashable and compares
+structurally, so two rules that mean the same thing *and are written the same way* are equal.
 
 Three forms, all lossless:
 
-* text: ``parse(text)`` (grammar in :mod:`segexplore.rules.parser`) and ``str(rule)``,
-  the canonical text, with ``parse(str(rule)) == rule`` for every rule;
-* Python: the node classes, the ``& | ~`` operators and the builders :func:`field`,
-  :func:`segment`, :func:`count` and :func:`aggregate`;
-* data: ``rule.to_dict()`` / :func:`rule_from_dict` and the versioned envelope
-  ``{"schema": "segexplore.rule/1", "rule": {...}}`` of ``to_json``/``to_yaml``.
+* text: :func:`segexplore.rules.parser.parse` and ``str(rule)``, the canonical text, with
+  ``parse(str(rule)) == rule`` for every rule (the vocabulary is :mod:`segexplore.rules.text`);
+* Python: the node classes, the ``& | ~`` operators and the builders of
+  :mod:`segexplore.rules.builders` (``field``, ``segment``, ``count``, ``aggregate``);
+* data: ``rule.to_dict()``, ``to_json()``, ``to_yaml()`` (the versioned envelope
+  ``{"schema": "segexplore.rule/1", "rule": {...}}``), read back by
+  :mod:`segexplore.rules.serialize`.
 
-This module owns the node classes, the text helpers shared with the parser and
-:func:`parse`. The Python builders live in :mod:`segexplore.rules.builders` and the
-dict/JSON/YAML form (with :class:`RuleFormatError`) in :mod:`segexplore.rules.serialize`;
-both are re-exported here, so ``from segexplore.rules.nodes import field, rule_from_json``
-keeps working. This module only describes rules; evaluating them on a contact base lives
-elsewhere.
+This module only describes rules: evaluating them is the engines' job
+(:mod:`segexplore.rules.engines`); ``rule.to_sql()`` calls the SQL engine through the
+``to_sql`` hook of :mod:`segexplore.model.hooks`, so the nodes import no engine.
 
 Examples
 --------
->>> rule = parse('city = "Lyon" and count(purchase, last 30 days) >= 3')
+>>> from segexplore.rules.parser import parse
+>>> rule = parse('city = "Lyon" and age >= 30')
 >>> rule
-Rule('city = "Lyon" and count(purchase, last 30 days) >= 3')
->>> rule == (field("city") == "Lyon") & (count("purchase", last="30 days") >= 3)
+Rule('city = "Lyon" and age >= 30')
+>>> rule == Compare("city", "=", "Lyon") & Compare("age", ">=", 30)
 True
 """
 
 from __future__ import annotations
 
-import builtins
 import dataclasses
+import functools
 import json
 import math
 import numbers
-import re
 import sys
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from segexplore.model import hooks
+from segexplore.rules.text import (
+    COMPARE_OPS,
+    DATE_OPS,
+    HAS_MODES,
+    OP_ALIASES,
+    TEXT_OPS,
+    TIME_UNITS,
+    CompareOp,
+    Scalar,
+    format_duration,
+    format_literal,
+    format_name,
+    parse_duration_text,
+    unit_of,
+)
+
 __all__ = [
     "SCHEMA", "Rule", "Condition", "EventCondition", "And", "Or", "Not", "SegmentRef",
     "Compare", "InList", "Between", "TextMatch", "IsMissing", "DateCompare", "WithinLast",
-    "MoreThanAgo", "Anniversary", "Has", "TopPercent", "Duration", "Window", "LastWindow",
-    "DateRangeWindow", "EventSpec", "EventAggregate", "NotFollowedBy", "LastPerformed",
-    "RuleFormatError", "parse", "rule_from_dict", "rule_from_json", "rule_from_yaml",
-    "field", "segment", "count", "aggregate",
+    "MoreThanAgo", "Anniversary", "Has", "TopPercent", "Duration",
 ]
 
 #: Version tag of the JSON/YAML envelope written by :meth:`Rule.to_json`.
 SCHEMA = "segexplore.rule/1"
-
-Scalar = str | int | float | bool | date | datetime
-CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
-COMPARE_OPS = ("=", "!=", "<", "<=", ">", ">=")
-TEXT_OPS = ("contains", "starts with", "ends with")
-DATE_OPS = ("before", "after")
-HAS_MODES = ("any", "all", "none")
-AGGREGATE_FUNCS = ("count", "sum", "avg", "min", "max")
-TIME_UNITS = ("hours", "days", "weeks", "months")
-
-#: Every word accepted as a time unit (case and accents ignored) -> the canonical unit.
-#: French units are synonyms, so a French-speaking analyst's ``last 90 jours`` means 90
-#: days; the canonical text stays English (``last 90 days``). Years are not a unit (12
-#: months or 365 days?): the parser says to write months.
-UNIT_WORDS: dict[str, str] = {
-    "hour": "hours", "hours": "hours", "heure": "hours", "heures": "hours",
-    "day": "days", "days": "days", "jour": "days", "jours": "days",
-    "week": "weeks", "weeks": "weeks", "semaine": "weeks", "semaines": "weeks",
-    "month": "months", "months": "months", "mois": "months",
-}
-
-
-def fold_word(word: str) -> str:
-    """Lower case without accents: ``"Années"`` -> ``"annees"`` (for unit words)."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def unit_of(word: Any) -> str | None:
-    """The canonical unit of a unit word: ``"Jours"`` -> ``"days"``; None if not a unit."""
-    return UNIT_WORDS.get(fold_word(word)) if isinstance(word, str) else None
-
-RELATIONS = ("more than ago", "within last")
-_OP_ALIASES = {"==": "=", "<>": "!="}
-
-#: Words of the grammar. A field or event name equal to one of them (ignoring case) is
-#: printed in backticks so the text parses back to the same rule.
-KEYWORDS = frozenset("""
-    and or not in is missing between before after within last next more than ago has any
-    all none contains starts ends with true false top anniversary birthday where followed by
-    count sum avg min max performed segment at least most exactly times time
-    hour hours day days week weeks month months
-""".split())
-
-
-# -- text of names and literals (shared with the parser) ------------------------------------
-
-def is_plain_name(name: str) -> bool:
-    """True when ``name`` can be written without backticks: an identifier, not a keyword."""
-    return (bool(name) and (name[0].isalpha() or name[0] == "_")
-            and all(c.isalnum() or c == "_" for c in name[1:])
-            and name.lower() not in KEYWORDS)
-
-
-def format_name(name: str) -> str:
-    """A field or event name as rule text: ``city`` or ```Code postal``` (backticks doubled)."""
-    return name if is_plain_name(name) else "`" + name.replace("`", "``") + "`"
-
-
-_STRING_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r",
-                                 "\t": "\\t"})
-
-
-def format_literal(value: Scalar) -> str:
-    """A value as rule text: ``"text"``, ``true``, ``3``, ``2.5`` (exact repr), ``2026-01-31``."""
-    if isinstance(value, str):
-        return '"' + value.translate(_STRING_ESCAPES) + '"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)  # shortest text that reads back to the same float
-    if isinstance(value, (int, date)):
-        return str(value) if isinstance(value, int) else value.isoformat()
-    raise TypeError(f"cannot write {value!r} in a rule")
-
-
-def format_duration(amount: int, unit: str) -> str:
-    """``30 days``, ``1 day``."""
-    return f"{amount} {unit[:-1] if amount == 1 else unit}"
-
-
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})"
-                  r"(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?", re.ASCII)
-
-
-def parse_iso_temporal(text: str) -> date | datetime:
-    """``2026-01-31`` -> date, ``2026-01-31T10:00[:00[.123]]`` -> naive datetime."""
-    match = _ISO.fullmatch(text)
-    if match is None:
-        raise ValueError(f"expected a date like 2026-01-31 or 2026-01-31T10:00:00, got {text!r}")
-    year, month, day, hour, minute, second, fraction = match.groups()
-    try:
-        if hour is None:
-            return date(int(year), int(month), int(day))
-        micro = int((fraction or "0").ljust(6, "0"))
-        return datetime(int(year), int(month), int(day), int(hour), int(minute),
-                        int(second or 0), micro)
-    except ValueError as error:
-        raise ValueError(f"invalid date {text!r}: {error}") from None
-
-
-def parse_duration_text(text: str) -> tuple[int, str]:
-    """``"30 days"`` -> ``(30, "days")`` (the unit is checked by :class:`Duration`)."""
-    parts = text.split() if isinstance(text, str) else []
-    if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
-        raise ValueError(f"expected a duration like '30 days', got {text!r}")
-    return int(parts[0]), parts[1]
-
 
 # -- value normalisation: done once, on construction, so equality is structural -------------
 
@@ -226,7 +128,7 @@ def _name(value: Any, what: str = "field") -> str:
 
 
 def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
-    key = _OP_ALIASES.get(value, value)
+    key = OP_ALIASES.get(value, value)
     if isinstance(key, str):
         key = " ".join(key.lower().replace("_", " ").split())
     if key not in choices:
@@ -268,6 +170,8 @@ class Rule:
 
     __slots__ = ()
     kind: ClassVar[str] = ""
+    #: Whether ``not`` is written before this node's text without parentheses.
+    bare_after_not: ClassVar[bool] = False
 
     def __and__(self, other: object) -> Rule:
         return And(self, other) if isinstance(other, Rule) else NotImplemented
@@ -338,33 +242,17 @@ class Rule:
         """The rule in the versioned envelope as YAML (keys in schema order)."""
         import yaml  # lazily: only needed here
 
-        return yaml.dump({"schema": SCHEMA, "rule": self.to_dict()}, Dumper=_yaml_dumper(),
+        return yaml.dump({"schema": SCHEMA, "rule": self.to_dict()}, Dumper=yaml_dumper(),
                          sort_keys=False, allow_unicode=True)
 
     def to_sql(self, dialect: str = "duckdb", *, base: Any = None, as_of: Any = None) -> str:
         """SQL selecting the ``contact_id`` of matching contacts, built with sqlglot.
 
-        See :func:`segexplore.rules.engines.sql.compile_rule`; ``dialect`` is one of ``duckdb``,
-        ``postgres``, ``bigquery``, ``snowflake`` or ``spark``.
+        See :func:`segexplore.rules.engines.sql.compile_rule` (the SQL engine registers it
+        as the ``to_sql`` hook); ``dialect`` is one of ``duckdb``, ``postgres``,
+        ``bigquery``, ``snowflake`` or ``spark``.
         """
-        from segexplore.rules.engines.sql import compile_rule  # lazily: sqlglot is only needed here
-
-        return compile_rule(self, base, dialect=dialect, as_of=as_of)
-
-    @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> Rule:
-        """Same as :func:`rule_from_dict`."""
-        return rule_from_dict(data)
-
-    @staticmethod
-    def from_json(text: str) -> Rule:
-        """Same as :func:`rule_from_json`."""
-        return rule_from_json(text)
-
-    @staticmethod
-    def from_yaml(text: str) -> Rule:
-        """Same as :func:`rule_from_yaml`."""
-        return rule_from_yaml(text)
+        return hooks.get("to_sql")(self, base, dialect=dialect, as_of=as_of)
 
 
 class Condition(Rule):
@@ -438,6 +326,7 @@ class Not(Rule):
 
     child: Rule
     kind: ClassVar[str] = "not"
+    bare_after_not: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.child, Rule):
@@ -451,8 +340,7 @@ class Not(Rule):
         return (self.child,)
 
     def _text(self) -> str:
-        atomic = isinstance(self.child, (Not, SegmentRef, NotFollowedBy))
-        return f"not {self.child}" if atomic else f"not ({self.child})"
+        return f"not {self.child}" if self.child.bare_after_not else f"not ({self.child})"
 
 
 @_node
@@ -461,6 +349,7 @@ class SegmentRef(Rule):
 
     name: str
     kind: ClassVar[str] = "segment"
+    bare_after_not: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _set(self, "name", _name(self.name, "segment name"))
@@ -730,237 +619,30 @@ class TopPercent(Condition):
         return f"{format_name(self.field)} in top {format_literal(shown)}%"
 
 
-# -- event conditions ----------------------------------------------------------------------
-
-class Window:
-    """Time window of an event condition: :class:`LastWindow` or :class:`DateRangeWindow`.
-
-    ``None`` in its place means all time.
-    """
-
-    __slots__ = ()
-
-
-@_node
-class LastWindow(Window):
-    """Events in the ``duration`` up to the base's as_of date: ``last 30 days``."""
-
-    duration: Duration
-
-    def __post_init__(self) -> None:
-        _set(self, "duration", _duration(self.duration))
-
-    def __str__(self) -> str:
-        return f"last {self.duration}"
-
-    def __repr__(self) -> str:
-        return f"LastWindow({self.duration!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "last", "duration": self.duration.to_dict()}
-
-
-@_node
-class DateRangeWindow(Window):
-    """Events from ``start`` to ``end``, both inclusive (a date covers its whole day)."""
-
-    start: date | datetime
-    end: date | datetime
-
-    def __post_init__(self) -> None:
-        _set(self, "start", _temporal(self.start, "window start"))
-        _set(self, "end", _temporal(self.end, "window end"))
-
-    def __str__(self) -> str:
-        return f"between {format_literal(self.start)} and {format_literal(self.end)}"
-
-    def __repr__(self) -> str:
-        return f"DateRangeWindow({self.start!r}, {self.end!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "date_range", "start": _encode(self.start), "end": _encode(self.end)}
-
-
-def _window(value: Any) -> Window | None:
-    if value is None or isinstance(value, Window):
+def _encode(value: Any) -> Any:
+    """A field value as JSON-compatible data (nodes, durations, windows: their to_dict)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    if isinstance(value, (Duration, str, tuple)):
-        return LastWindow(_duration(value))
-    raise TypeError(f"expected a LastWindow, DateRangeWindow or None, not {value!r}")
+    if hasattr(value, "to_dict"):  # a Rule, Duration, Window or EventSpec
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_encode(v) for v in value]
+    if isinstance(value, datetime):
+        return {"datetime": value.isoformat()}
+    return {"date": value.isoformat()}
 
 
-def _where(value: Any) -> Rule | None:
-    """Check a where-filter: attribute conditions and and/or/not only."""
-    if value is None:
-        return None
-    if not isinstance(value, Rule):
-        raise TypeError(f"a where-filter must be a rule, not {value!r}")
-    for node in value.walk():
-        if not isinstance(node, _WHERE_KINDS):
-            raise ValueError(f"a where-filter may not contain {type(node).__name__} "
-                             f"({node}); only conditions on event properties")
-    return value
+@functools.cache
+def yaml_dumper() -> type:
+    """The YAML dumper of rules and catalogs (safe; strings with YAML line breaks quoted)."""
+    import yaml
 
+    class Dumper(yaml.SafeDumper):
+        """Double-quote strings with YAML line breaks, which plain style would mangle."""
 
-@_node
-class EventSpec:
-    """An event type with an optional filter on its properties: ``click where brand = "Nike"``."""
+    def represent_str(dumper: yaml.SafeDumper, text: str) -> Any:
+        style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
 
-    event_type: str
-    where: Rule | None = None
-
-    def __post_init__(self) -> None:
-        _set(self, "event_type", _name(self.event_type, "event type"))
-        _set(self, "where", _where(self.where))
-
-    def __str__(self) -> str:
-        where = f" where {self.where}" if self.where is not None else ""
-        return f"{format_name(self.event_type)}{where}"
-
-    def __repr__(self) -> str:
-        return f"EventSpec({str(self)!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"event_type": self.event_type, "where": _encode(self.where)}
-
-
-def _event_spec(value: Any) -> EventSpec:
-    if isinstance(value, EventSpec):
-        return value
-    if isinstance(value, str):
-        return EventSpec(value)
-    raise TypeError(f"expected an EventSpec or an event type, not {value!r}")
-
-
-@_node
-class EventAggregate(EventCondition):
-    """``func(event_type[.property] [where ...][, window]) op value``.
-
-    ``count`` counts the matching events (a contact without any counts 0) and has no
-    ``property``; ``sum``, ``avg``, ``min`` and ``max`` aggregate the numeric ``property``.
-    ``performed(...)`` sugar is stored as ``count(...) >= 1`` (or ``<=``/``=`` for
-    ``at most``/``exactly N times``).
-    """
-
-    func: Literal["count", "sum", "avg", "min", "max"]
-    event_type: str
-    property: str | None = None
-    where: Rule | None = None
-    window: Window | None = None
-    op: CompareOp = ">="
-    value: int | float = 1
-    kind: ClassVar[str] = "event_aggregate"
-
-    def __post_init__(self) -> None:
-        _set(self, "func", _choice(self.func, AGGREGATE_FUNCS, "aggregate function"))
-        _set(self, "event_type", _name(self.event_type, "event type"))
-        if self.property is not None:
-            _set(self, "property", _name(self.property, "event property"))
-        if (self.func == "count") != (self.property is None):
-            raise ValueError("count takes no property; sum/avg/min/max need one")
-        _set(self, "where", _where(self.where))
-        _set(self, "window", _window(self.window))
-        _set(self, "op", _choice(self.op, COMPARE_OPS, "comparison operator"))
-        _set(self, "value", _number(self.value, "aggregate threshold"))
-
-    @builtins.property  # the field named "property" shadows the builtin in this class body
-    def event(self) -> EventSpec:
-        """The event type and where-filter, as in the other event conditions."""
-        return EventSpec(self.event_type, self.where)
-
-    def _where_rules(self) -> tuple[Rule, ...]:
-        return (self.where,) if self.where is not None else ()
-
-    def _text(self) -> str:
-        target = format_name(self.event_type)
-        if self.property is not None:
-            target += "." + format_name(self.property)
-        where = f" where {self.where}" if self.where is not None else ""
-        window = f", {self.window}" if self.window is not None else ""
-        return f"{self.func}({target}{where}{window}) {self.op} {format_literal(self.value)}"
-
-
-@_node
-class NotFollowedBy(EventCondition):
-    """``performed(first not followed by then within D[, window])``: the contact has a
-    ``first`` event in ``window`` with no ``then`` event in the ``within`` after it."""
-
-    first: EventSpec
-    then: EventSpec
-    within: Duration
-    window: Window | None = None
-    kind: ClassVar[str] = "not_followed_by"
-
-    def __post_init__(self) -> None:
-        _set(self, "first", _event_spec(self.first))
-        _set(self, "then", _event_spec(self.then))
-        _set(self, "within", _duration(self.within))
-        _set(self, "window", _window(self.window))
-
-    def _where_rules(self) -> tuple[Rule, ...]:
-        return tuple(s.where for s in (self.first, self.then) if s.where is not None)
-
-    def _text(self) -> str:
-        window = f", {self.window}" if self.window is not None else ""
-        return f"performed({self.first} not followed by {self.then} within {self.within}{window})"
-
-
-@_node
-class LastPerformed(EventCondition):
-    """Recency of the latest matching event: ``last(purchase) more than 30 days ago`` or
-    ``last(click where brand = "Nike") within last 7 days``. A contact without any such
-    event matches neither (like any condition on a missing value); write
-    ``last(purchase) more than 30 days ago or count(purchase) = 0`` to include them."""
-
-    event: EventSpec
-    relation: Literal["more than ago", "within last"]
-    duration: Duration
-    kind: ClassVar[str] = "last_performed"
-
-    def __post_init__(self) -> None:
-        _set(self, "event", _event_spec(self.event))
-        _set(self, "relation", _choice(self.relation, RELATIONS, "relation"))
-        _set(self, "duration", _duration(self.duration))
-
-    def _where_rules(self) -> tuple[Rule, ...]:
-        return (self.event.where,) if self.event.where is not None else ()
-
-    def _text(self) -> str:
-        if self.relation == "within last":
-            return f"last({self.event}) within last {self.duration}"
-        return f"last({self.event}) more than {self.duration} ago"
-
-
-_WHERE_KINDS = (And, Or, Not, Compare, InList, Between, TextMatch, IsMissing, DateCompare,
-                Has, WithinLast, MoreThanAgo)
-
-
-def parse(text: str) -> Rule:
-    """Parse rule text; see :func:`segexplore.rules.parser.parse`."""
-    from segexplore.rules.parser import parse as parse_text
-
-    return parse_text(text)
-
-
-# -- re-exports ----------------------------------------------------------------------------
-# The builders and the data form live in their own modules, which import the node classes
-# above from this one; so they are imported last, once every class exists. The methods that
-# serialise (Rule.to_dict/to_yaml/from_*, DateRangeWindow and EventSpec.to_dict) look these
-# names up when called. EventMeasure, Field and _KINDS are re-exported for existing imports.
-from segexplore.rules.builders import (  # noqa: E402,F401
-    EventMeasure,
-    Field,
-    aggregate,
-    count,
-    field,
-    segment,
-)
-from segexplore.rules.serialize import (
-    _KINDS,
-    RuleFormatError,
-    _encode,
-    _yaml_dumper,
-    rule_from_dict,
-    rule_from_json,
-    rule_from_yaml,
-)
+    Dumper.add_representer(str, represent_str)
+    return Dumper

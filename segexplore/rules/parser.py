@@ -67,33 +67,38 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from segexplore.errors import RuleSyntaxError, closest_name
+from segexplore.model import hooks
+from segexplore.rules.events import (
+    DateRangeWindow,
+    EventAggregate,
+    EventSpec,
+    LastPerformed,
+    LastWindow,
+    NotFollowedBy,
+    Window,
+)
 from segexplore.rules.nodes import (
-    AGGREGATE_FUNCS,
-    UNIT_WORDS,
     And,
     Anniversary,
     Between,
     Compare,
     DateCompare,
-    DateRangeWindow,
     Duration,
-    EventAggregate,
-    EventSpec,
     Has,
     InList,
     IsMissing,
-    LastPerformed,
-    LastWindow,
     MoreThanAgo,
     Not,
-    NotFollowedBy,
     Or,
     Rule,
     SegmentRef,
     TextMatch,
     TopPercent,
-    Window,
     WithinLast,
+)
+from segexplore.rules.text import (
+    AGGREGATE_FUNCS,
+    UNIT_WORDS,
     fold_word,
     parse_iso_temporal,
     unit_of,
@@ -245,6 +250,7 @@ def _read_number_or_date(text: str, start: int, tokens: list[Token]) -> int:
     return match.end()
 
 
+@hooks.implements("parse")
 def parse(text: str) -> Rule:
     """Parse the text of a segment rule.
 

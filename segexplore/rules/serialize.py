@@ -1,15 +1,14 @@
 """Segment rules as plain data: dictionaries, and the versioned JSON/YAML envelope.
 
-This module owns the data form of a rule: the encoding used by ``Rule.to_dict`` (and so
-``to_json`` / ``to_yaml``), the readers :func:`rule_from_dict`, :func:`rule_from_json` and
-:func:`rule_from_yaml` with their strict decoders, the YAML dumper and
+The nodes write themselves (``Rule.to_dict``, ``to_json``, ``to_yaml`` in
+:mod:`segexplore.rules.nodes`); this module reads them back: :func:`rule_from_dict`,
+:func:`rule_from_json` and :func:`rule_from_yaml` with their strict decoders, and
 :class:`RuleFormatError`. The envelope is ``{"schema": "segexplore.rule/1", "rule":
-{...}}``. The node classes live in :mod:`segexplore.rules.nodes`, which re-exports
-everything public here.
+{...}}``.
 
 Examples
 --------
->>> from segexplore.rules.nodes import parse
+>>> from segexplore.rules.parser import parse
 >>> rule = parse('city = "Lyon" and age >= 30')
 >>> rule_from_json(rule.to_json()) == rule
 True
@@ -20,7 +19,6 @@ Rule('email is missing')
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
 from collections.abc import Mapping
@@ -28,6 +26,15 @@ from datetime import date, datetime
 from typing import Any
 
 from segexplore.errors import SegexploreError
+from segexplore.rules.events import (
+    DateRangeWindow,
+    EventAggregate,
+    EventSpec,
+    LastPerformed,
+    LastWindow,
+    NotFollowedBy,
+    Window,
+)
 from segexplore.rules.nodes import (
     SCHEMA,
     And,
@@ -35,27 +42,20 @@ from segexplore.rules.nodes import (
     Between,
     Compare,
     DateCompare,
-    DateRangeWindow,
     Duration,
-    EventAggregate,
-    EventSpec,
     Has,
     InList,
     IsMissing,
-    LastPerformed,
-    LastWindow,
     MoreThanAgo,
     Not,
-    NotFollowedBy,
     Or,
     Rule,
     SegmentRef,
     TextMatch,
     TopPercent,
-    Window,
     WithinLast,
-    parse_iso_temporal,
 )
+from segexplore.rules.text import parse_iso_temporal
 
 __all__ = ["RuleFormatError", "rule_from_dict", "rule_from_json", "rule_from_yaml"]
 
@@ -69,18 +69,6 @@ class RuleFormatError(SegexploreError, ValueError):
     def __init__(self, message: str, *, path: str = "rule") -> None:
         super().__init__(f"{message} (at {path})")
         self.path = path
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (Rule, Duration, Window, EventSpec)):
-        return value.to_dict()
-    if isinstance(value, tuple):
-        return [_encode(v) for v in value]
-    if isinstance(value, datetime):
-        return {"datetime": value.isoformat()}
-    return {"date": value.isoformat()}
 
 
 _KINDS: dict[str, type[Rule]] = {
@@ -242,18 +230,4 @@ _DECODERS = {
     "first": _decode_event, "then": _decode_event,
 }
 
-
-@functools.cache
-def _yaml_dumper() -> type:
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        """Double-quote strings with YAML line breaks, which plain style would mangle."""
-
-    def represent_str(dumper: yaml.SafeDumper, text: str) -> Any:
-        style = '"' if any(c in text for c in "\x85\u2028\u2029") else None
-        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-    Dumper.add_representer(str, represent_str)
-    return Dumper
 

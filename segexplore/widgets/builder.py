@@ -41,6 +41,7 @@ import numpy as np
 
 from segexplore.errors import RuleSyntaxError, RuleValueWarning, SegexploreError
 from segexplore.rules import nodes as R
+from segexplore.rules.parser import parse
 from segexplore.widgets.debounce import Debouncer, Quiet
 from segexplore.widgets.display import error_html, message_html, size_html
 from segexplore.widgets.distribution import (
@@ -308,7 +309,7 @@ class SegmentBuilder(Quiet, W.VBox):
             rule = None
         else:
             try:
-                rule = R.parse(text)
+                rule = parse(text)
             except RuleSyntaxError as error:
                 self._text_error = error
                 self.error.value = error_html(error)

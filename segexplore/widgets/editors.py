@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 
 from segexplore.rules import nodes as R
+from segexplore.rules.parser import parse
+from segexplore.rules.text import TEXT_OPS, format_literal
 from segexplore.widgets.fields import (
     EVENT_FILTER_PROPERTIES,
     FieldOption,
@@ -221,15 +223,15 @@ class LiteralEditor(ValueEditor):
         text = self.text.value.strip()
         if not text:
             return () if self.many else None
-        rule = R.parse(f"x in ({text})" if self.many else f"x = {text}")
+        rule = parse(f"x in ({text})" if self.many else f"x = {text}")
         return rule.values if self.many else rule.value
 
     def _write(self, value: Any) -> None:
         if self.many:
             values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-            self.text.value = ", ".join(R.format_literal(v) for v in values)
+            self.text.value = ", ".join(format_literal(v) for v in values)
         else:
-            self.text.value = R.format_literal(value)
+            self.text.value = format_literal(value)
 
     def _same(self, shown: Any, given: Any) -> bool:
         if self.many:
@@ -463,7 +465,7 @@ def make_editor(option: FieldOption | None, op: str, data: FieldData) -> ValueEd
     if op in ("in", "not in", "has any", "has all", "has none"):
         choices = data.choices(name) if kind in ("categorical", "multi", "boolean") else None
         return MultiChoiceEditor(choices) if choices is not None else LiteralEditor(many=True)
-    if op in R.TEXT_OPS:
+    if op in TEXT_OPS:
         return TextEditor()
     if op in ("=", "!=") and kind == "categorical":
         choices = data.choices(name)

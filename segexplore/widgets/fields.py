@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.analysis.profile import is_identifier
-from segexplore.io.schema import value_kind
+from segexplore.analysis.attributes import is_identifier
+from segexplore.model.roles import value_kind
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
-from segexplore.delivery.privacy import mask_emails, mask_rule
+from segexplore.model.pii import mask_emails
+from segexplore.rules.mask import mask_rule
 from segexplore.widgets.compare_panel import ComparisonParts, comparison_parts, parts_widgets
 from segexplore.widgets.display import message_html
 from segexplore.widgets.fields import pii_columns
@@ -116,7 +117,7 @@ def segment_report(base: ContactBase, segments: Any = None, *,
         Heading of the report.
     mask_pii : bool, default True
         The report is for stakeholders: personal data is pseudonymised as
-        :func:`segexplore.delivery.privacy.mask_pii` does. Rules show masked values where they
+        :func:`segexplore.model.pii.mask_pii` does. Rules show masked values where they
         compare a personal-data column (:func:`~segexplore.widgets.fields.pii_columns`:
         emails, names, phones, addresses, free text) to a value, and masked emails
         wherever they name one, as do descriptions; personal-data attributes are left out

@@ -9,7 +9,7 @@ text box.
 
 Examples
 --------
->>> from segexplore.rules.nodes import parse
+>>> from segexplore.rules.parser import parse
 >>> str(row_to_rule("city", "in", ["Lyon", "Paris"]))
 'city in ("Lyon", "Paris")'
 >>> group = rule_to_rows(parse('city = "Lyon" or count(visit, last 30 days) >= 5'))
@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from segexplore.rules import nodes as R
+from segexplore.rules.events import EventAggregate, LastWindow
+from segexplore.rules.parser import parse
+from segexplore.rules.text import TEXT_OPS
 from segexplore.widgets.fields import EVENT_FILTER_PROPERTIES, EVENT_OPERATORS
 
 __all__ = ["RowSpec", "RowGroup", "EventValue", "IncompleteRow", "row_to_rule",
@@ -141,8 +144,8 @@ def _where(filters: Sequence[tuple[str, Any]]) -> R.Rule | None:
 def _event_rule(event_type: str, op: str, value: Any) -> R.Rule:
     if not isinstance(value, EventValue):
         value = EventValue(count=value) if isinstance(value, int) else EventValue(**value)
-    window = R.LastWindow(R.Duration(value.days, "days")) if value.days else None
-    return R.EventAggregate("count", event_type, None, _where(value.filters), window,
+    window = LastWindow(R.Duration(value.days, "days")) if value.days else None
+    return EventAggregate("count", event_type, None, _where(value.filters), window,
                             _EVENT_OPS[op], value.count)
 
 
@@ -189,7 +192,7 @@ def row_to_rule(field: str | None, op: str, value: Any = None, *,
 def _row_rule(field: str | None, op: str, value: Any) -> R.Rule:
     if op == ADVANCED:
         if not isinstance(value, R.Rule):
-            return R.parse(value) if isinstance(value, str) and value.strip() else _incomplete()
+            return parse(value) if isinstance(value, str) and value.strip() else _incomplete()
         return value
     if not field:
         raise IncompleteRow("choose a field")
@@ -211,7 +214,7 @@ def _row_rule(field: str | None, op: str, value: Any) -> R.Rule:
         _incomplete()
     if op in _COMPARE:
         return R.Compare(field, op, value)
-    if op in R.TEXT_OPS:
+    if op in TEXT_OPS:
         return R.TextMatch(field, op, value)
     if op == "between":
         low, high = value
@@ -309,17 +312,17 @@ def _leaf_row(rule: R.Rule) -> RowSpec | None:
         return RowSpec(rule.field, "in top %", rule.percent)
     if isinstance(rule, R.SegmentRef):
         return RowSpec(f"segment:{rule.name}", "in segment")
-    if isinstance(rule, R.EventAggregate):
+    if isinstance(rule, EventAggregate):
         return _event_row(rule)
     return None
 
 
-def _event_row(rule: R.EventAggregate) -> RowSpec | None:
+def _event_row(rule: EventAggregate) -> RowSpec | None:
     if rule.func != "count" or isinstance(rule.value, float) or rule.value < 0:
         return None
     if rule.window is None:
         days = None
-    elif isinstance(rule.window, R.LastWindow) and rule.window.duration.unit == "days":
+    elif isinstance(rule.window, LastWindow) and rule.window.duration.unit == "days":
         days = rule.window.duration.amount
     else:
         return None

@@ -49,9 +49,9 @@ import pandas as pd
 from segexplore.errors import SchemaError
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.io.read import parse_datetimes, parse_numbers
-from segexplore.io.schema import looks_categorical
 from segexplore.model.columns import CONSENT_VALUES, EVENT_TYPES, MULTI_VALUE_SEPARATOR
 from segexplore.model.report import REJECT_COLUMNS, FileRows, ProblemLog
+from segexplore.model.roles import looks_categorical
 
 __all__ = ["EMAIL_PATTERN", "clean_contacts", "clean_activity", "ContactsCleaned",
            "normalise_emails", "CONSENT_ALIASES", "flatten_nested", "NestedColumns"]

@@ -29,9 +29,13 @@ import numpy as np
 import pandas as pd
 
 from segexplore.errors import RuleEvaluationError, closest_name
-from segexplore.io.schema import value_kind
+from segexplore.model import hooks
 from segexplore.model.columns import EVENT_TYPES, MULTI_VALUE_SEPARATOR
+from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
+from segexplore.rules.events import EventAggregate, LastPerformed, LastWindow, NotFollowedBy, Window
+from segexplore.rules.parser import parse
+from segexplore.rules.text import format_name
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -123,7 +127,7 @@ def _stamp(ns: int) -> pd.Timestamp:
     return pd.Timestamp(ns, unit="ns")
 
 
-def window_bounds(window: R.Window | None, as_of: pd.Timestamp) -> tuple[pd.Timestamp | None,
+def window_bounds(window: Window | None, as_of: pd.Timestamp) -> tuple[pd.Timestamp | None,
                                                                           pd.Timestamp]:
     """``(start, end)`` of a window, keeping events with ``start < t <= end``, capped at as_of.
 
@@ -132,7 +136,7 @@ def window_bounds(window: R.Window | None, as_of: pd.Timestamp) -> tuple[pd.Time
     """
     if window is None:
         return None, as_of
-    if isinstance(window, R.LastWindow):
+    if isinstance(window, LastWindow):
         start_ns = shift_back_ns(as_of, window.duration)
         return (_stamp(start_ns) if start_ns >= NS_MIN else None), as_of
     start_ns = time_ns(window.start) - 1
@@ -165,6 +169,7 @@ def top_percent_threshold(values: np.ndarray, percent: float) -> float | None:
     return float(np.partition(finite, len(finite) - k)[len(finite) - k])
 
 
+@hooks.implements("evaluator")
 class Evaluator:
     """Evaluates rules on one contact base as of one date, caching event aggregates.
 
@@ -189,7 +194,7 @@ class Evaluator:
     def mask(self, rule: R.Rule | str, *, text: str | None = None) -> pd.Series:
         """Boolean Series over the contacts (same index), True for members."""
         if isinstance(rule, str):
-            text, rule = rule, R.parse(rule)
+            text, rule = rule, parse(rule)
         values = self.array(rule, text=text)
         return pd.Series(values, index=self.base.contacts.index, name="member")
 
@@ -209,7 +214,7 @@ class Evaluator:
         fails the same way in DuckDB (or a warehouse) as in pandas.
         """
         if isinstance(rule, str):
-            text, rule = rule, R.parse(rule)
+            text, rule = rule, parse(rule)
         with _depth_guard():
             self._text = text if text is not None else str(rule)
             self._check(rule, ())
@@ -331,7 +336,7 @@ class Evaluator:
         return _logical(where, lambda node: condition_mask(
             node, self._property(spec_type, node.field), self.as_of, self._text))
 
-    def _numeric_property(self, rule: R.EventAggregate) -> None:
+    def _numeric_property(self, rule: EventAggregate) -> None:
         """sum/avg/min/max of a text, date or unknown property: a clear rule error."""
         activity = self._activity()
         if not activity.n_events(rule.event_type):
@@ -346,7 +351,7 @@ class Evaluator:
     def _event_condition(self, rule: R.EventCondition, *,
                          check_only: bool = False) -> np.ndarray | None:
         activity = self._activity()
-        if isinstance(rule, R.EventAggregate):
+        if isinstance(rule, EventAggregate):
             key = ("aggregate", rule.func, rule.event_type, rule.property, rule.where,
                    rule.window, self.as_of)
             values = None if check_only else self._aggregates.get(key)
@@ -366,7 +371,7 @@ class Evaluator:
                                                 end=end, where=where)
                 self._aggregates[key] = values
             return _compare_array(values, rule.op, rule.value)
-        if isinstance(rule, R.NotFollowedBy):
+        if isinstance(rule, NotFollowedBy):
             key = ("nfb", rule, self.as_of)
             values = None if check_only else self._aggregates.get(key)
             if values is None:
@@ -390,7 +395,7 @@ class Evaluator:
                         then_where=then_where, as_of=self.as_of)
                 self._aggregates[key] = values
             return values
-        if isinstance(rule, R.LastPerformed):
+        if isinstance(rule, LastPerformed):
             key = ("last", rule.event, self.as_of)
             last = None if check_only else self._aggregates.get(key)
             if last is None:
@@ -407,10 +412,10 @@ class Evaluator:
         raise RuleEvaluationError(f"cannot evaluate {type(rule).__name__} ({rule})")
 
 
-def format_target(rule: R.EventAggregate) -> str:
+def format_target(rule: EventAggregate) -> str:
     """``purchase.amount`` as written in the rule."""
-    target = R.format_name(rule.event_type)
-    return target + ("." + R.format_name(rule.property) if rule.property else "")
+    target = format_name(rule.event_type)
+    return target + ("." + format_name(rule.property) if rule.property else "")
 
 
 def follow_up(within: R.Duration, as_of: pd.Timestamp, text: str = "") -> pd.Timedelta | None:
@@ -507,7 +512,7 @@ def _coerce(value: Any, kind: str, field: str, text: str) -> Any:
 
 def check_condition(node: R.Rule, kind: str, text: str = "") -> None:
     """Raise the type-mismatch error :func:`condition_mask` would raise for ``node`` on a
-    field of ``kind`` (see :func:`~segexplore.io.schema.value_kind`); the one type check
+    field of ``kind`` (see :func:`~segexplore.model.roles.value_kind`); the one type check
     of both engines."""
     name = getattr(node, "field", "")
     if isinstance(node, R.Compare):

@@ -25,7 +25,8 @@ import pandas as pd
 from sqlglot import exp
 
 from segexplore.errors import RuleEvaluationError
-from segexplore.io.schema import value_kind
+from segexplore.model import hooks
+from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.pandas import (
     Evaluator,
@@ -37,6 +38,8 @@ from segexplore.rules.engines.pandas import (
     time_ns,
     window_bounds,
 )
+from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
+from segexplore.rules.parser import parse
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -135,6 +138,7 @@ def _kind_of(dtype) -> str:
     return "text" if kind == "category" else kind  # SQL compares categories as text
 
 
+@hooks.implements("to_sql")
 def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
                  dialect: str = "duckdb", as_of: Any = None,
                  segments: Mapping[str, Any] | None = None,
@@ -170,7 +174,7 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
                          f"not {dialect!r}.")
     text = rule if isinstance(rule, str) else None
     if isinstance(rule, str):
-        rule = R.parse(rule)
+        rule = parse(rule)
     if as_of is None:
         if base is None:
             raise ValueError("compile_rule needs `base` or `as_of`")
@@ -519,7 +523,7 @@ def _cte(ctx: _Context, key: Any, build) -> str:
 
 
 def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
-    if isinstance(rule, R.EventAggregate):
+    if isinstance(rule, EventAggregate):
         start, end = window_bounds(rule.window, ctx.as_of)
 
         def build() -> exp.Expression:
@@ -541,7 +545,7 @@ def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
         if rule.func in ("count", "sum"):
             value = exp.Coalesce(this=value, expressions=[exp.Literal.number(0)])
         return _false(_COMPARE[rule.op](this=value, expression=_lit(rule.value)))
-    if isinstance(rule, R.NotFollowedBy):
+    if isinstance(rule, NotFollowedBy):
         if rule.within.unit == "months":
             raise RuleEvaluationError("`not followed by ... within` takes hours, days or weeks")
         if follow_up(rule.within, ctx.as_of) is None:
@@ -577,7 +581,7 @@ def _event(rule: R.EventCondition, ctx: _Context) -> exp.Expression:
         name = _cte(ctx, ("nfb", rule), build)
         return exp.Coalesce(this=exp.column("value", name, quoted=True),
                             expressions=[exp.false()])
-    if isinstance(rule, R.LastPerformed):
+    if isinstance(rule, LastPerformed):
         def build() -> exp.Expression:
             table, _ = _source(rule.event.event_type, ctx)
             return exp.select(

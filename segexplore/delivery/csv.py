@@ -1,0 +1,145 @@
+"""Safe CSV files for email platforms: ESP presets and formula-proof cells.
+
+A :class:`Preset` names the columns and formats a platform's import expects
+(``"mailchimp"``, ``"brevo"``, or segexplore's own names). Every *text* cell that a
+spreadsheet would run as a formula (first character ``= + - @``, tab or carriage return) is
+prefixed with a single quote (:func:`neutralise_formula`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from segexplore.errors import ExportError
+from segexplore.io.atomic import StagedFile, staged_write
+
+__all__ = ["FORMULA_TRIGGERS", "PRESETS", "Preset", "neutralise_formula"]
+
+
+
+#: First characters that make a spreadsheet run a text cell as a formula (OWASP CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Column names and value formats an email platform's import expects."""
+
+    name: str
+    default_columns: tuple[str, ...]
+    names: Mapping[str, str]
+    other: str  # how to name a column the preset does not know: "keep", "title" or "upper"
+    birthday_format: str | None = None  # strftime layout of birth_date, when special
+    tag_separator: str | None = None  # interests "a|b" are written "a,b"
+
+    def column_name(self, column: str) -> str:
+        if column in self.names:
+            return self.names[column]
+        if self.other == "keep":
+            return column
+        words = column.replace("_", " ").split()
+        return " ".join(w.capitalize() for w in words) if self.other == "title" \
+            else "_".join(w.upper() for w in words)
+
+
+PRESETS: dict[str | None, Preset] = {
+    None: Preset("plain", ("contact_id", "email", "first_name", "last_name"), {}, "keep"),
+    # Mailchimp's import matches these labels to its default audience fields.
+    "mailchimp": Preset(
+        "mailchimp", ("email", "first_name", "last_name"),
+        {"email": "Email Address", "first_name": "First Name", "last_name": "Last Name",
+         "phone": "Phone Number", "birth_date": "Birthday", "interests": "Tags",
+         "postal_code": "Postal Code"},
+        "title", birthday_format="%m/%d", tag_separator=","),
+    # Brevo's default contact attributes are upper-case; EXT_ID holds your own id.
+    "brevo": Preset(
+        "brevo", ("email", "first_name", "last_name", "contact_id"),
+        {"email": "EMAIL", "first_name": "FIRSTNAME", "last_name": "LASTNAME", "phone": "SMS",
+         "contact_id": "EXT_ID", "birth_date": "BIRTHDAY"},
+        "upper"),
+}
+
+
+def _preset(preset: str | None) -> Preset:
+    key = preset.lower() if isinstance(preset, str) else preset
+    key = None if key == "plain" else key
+    if key not in PRESETS:
+        raise ExportError(f"unknown preset {preset!r}; presets are 'mailchimp', 'brevo' or "
+                          "None / 'plain' (segexplore's column names)")
+    return PRESETS[key]
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix ``text`` with ``'`` when a spreadsheet would run it as a formula.
+
+    Examples
+    --------
+    >>> [neutralise_formula(t) for t in ["=1+1", "+33 6 12", "Anne", "-5"]]
+    ["'=1+1", "'+33 6 12", 'Anne', "'-5"]
+    """
+    return "'" + text if text[:1] in FORMULA_TRIGGERS and text else text
+
+
+def _cells(values: pd.Series, column: str, preset: Preset) -> tuple[list[Any], int]:
+    """Python values for the csv writer (None = empty cell) and the count neutralised."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return [None if pd.isna(v) else ("true" if v else "false") for v in values], 0
+    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        # Numbers stay numbers: a spreadsheet never runs -5 as a formula.
+        return [None if pd.isna(v) else v.item() if hasattr(v, "item") else v
+                for v in values], 0
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        if column == "birth_date" and preset.birthday_format:
+            layout = preset.birthday_format
+        else:
+            stamps = values.dropna()
+            layout = "%Y-%m-%d" if (stamps == stamps.dt.normalize()).all() else \
+                "%Y-%m-%d %H:%M:%S"
+        return [None if pd.isna(v) else v.strftime(layout) for v in values], 0
+    out: list[Any] = []
+    neutralised = 0
+    for value in values.astype("object"):
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            out.append(None)
+            continue
+        if not isinstance(value, str):
+            out.append(value)  # a number inside an object column is still a number
+            continue
+        if column == "interests" and preset.tag_separator:
+            value = value.replace("|", preset.tag_separator)
+        safe = neutralise_formula(value)
+        neutralised += safe is not value
+        out.append(safe)
+    return out, neutralised
+
+
+def _write_csv(path: Path, frame: pd.DataFrame, header: list[str], preset: Preset,
+               excel: bool) -> tuple[StagedFile, dict[str, Any]]:
+    """Stage the CSV beside ``path`` (not yet in place) and describe what was written."""
+    columns, neutralised = [], {}
+    for column in frame.columns:
+        cells, count = _cells(frame[column], column, preset)
+        columns.append(cells)
+        if count:
+            neutralised[column] = count
+    encoding, sep = ("utf-8-sig", ";") if excel else ("utf-8", ",")
+    with staged_write(path, "w", encoding=encoding, newline="") as (handle, staged):
+        writer = _row_writer(handle, delimiter=sep)
+        writer.writerow([neutralise_formula(h) for h in header])
+        for row in zip(*columns, strict=True):
+            writer.writerow(row)
+    digest = hashlib.sha256(staged.temporary.read_bytes()).hexdigest()
+    return staged, {"sha256": digest, "bytes": staged.temporary.stat().st_size,
+                    "encoding": encoding, "separator": sep, "neutralised_cells": neutralised}
+
+
+#: The csv writer factory; a module attribute so tests can interrupt a write half way.
+_row_writer = csv.writer
