@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.io.read import parse_datetimes, read_table
+from segexplore.io.parsing import parse_datetimes
+from segexplore.io.read import read_table
 
 T = pd.Timestamp
 NOW = "2027-01-01"

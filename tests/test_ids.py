@@ -97,7 +97,7 @@ def test_text_ids_match_events_whose_ids_were_read_as_numbers(tmp_path):
 
 
 def test_known_ids_accepts_repeated_keys():
-    from segexplore.io.clean.contacts import known_ids
+    from segexplore.io.clean.ids import known_ids
 
     ids = np.array(["00001", "00002", "x"], dtype=object)
     keys = np.array(["00001", "00001", "x", "zz"], dtype=object)

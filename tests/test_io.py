@@ -15,15 +15,9 @@ import pandas as pd
 import pytest
 
 from segexplore.errors import FileFormatError, SchemaError
-from segexplore.io.read import (
-    DateParseInfo,
-    ReadInfo,
-    atomic_write,
-    atomic_write_bytes,
-    parse_datetimes,
-    parse_numbers,
-    read_table,
-)
+from segexplore.io.atomic import atomic_write, atomic_write_bytes
+from segexplore.io.parsing import DateParseInfo, parse_datetimes, parse_numbers
+from segexplore.io.read import ReadInfo, read_table
 
 
 def write(tmp_path, name, content, encoding="utf-8"):

@@ -23,7 +23,7 @@ import segexplore as se
 from segexplore.analysis.attributes import attribute_kind, is_identifier
 from segexplore.rules.mask import mask_rule
 from segexplore.widgets import ProfilePanel, explore, segment_report
-from segexplore.widgets.fields import pii_columns
+from segexplore.widgets.state.fields import pii_columns
 
 #: Email-shaped substrings (lenient: what a reader would take for an address).
 EMAILS = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+")

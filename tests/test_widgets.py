@@ -32,19 +32,19 @@ from segexplore.widgets import (
     rule_to_rows,
     segment_report,
 )
-from segexplore.widgets.debounce import Debouncer
 from segexplore.widgets.display import error_html, size_html
-from segexplore.widgets.distribution import DistributionCache, distribution_table
 from segexplore.widgets.export_panel import export_csv
-from segexplore.widgets.fields import (
+from segexplore.widgets.plot import FigureView, plotly_library
+from segexplore.widgets.state.debounce import Debouncer
+from segexplore.widgets.state.distribution import DistributionCache, distribution_table
+from segexplore.widgets.state.fields import (
     _dtype_kind,
     event_types,
     feature_kind,
     numeric_bounds,
     value_choices,
 )
-from segexplore.widgets.plot import FigureView, plotly_library
-from segexplore.widgets.sources import optional_module
+from segexplore.widgets.state.sources import optional_module
 
 
 @pytest.fixture(scope="module")

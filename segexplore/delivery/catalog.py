@@ -44,7 +44,7 @@ from segexplore.errors import (
     SegexploreError,
     closest_name,
 )
-from segexplore.io.read import atomic_write
+from segexplore.io.atomic import atomic_write
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.serialize import rule_from_dict

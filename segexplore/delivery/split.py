@@ -1,10 +1,10 @@
 """Split a segment at random into A/B test groups and a holdout, and export the groups.
 
-:func:`split` assigns the sendable contacts of a segment (those the export waterfall of
-:mod:`segexplore.delivery.export` keeps) to groups with exact shares (largest remainder, per
-stratum when asked) and a recorded seed; :func:`export_split` writes one file per group
-with :mod:`segexplore.delivery.export`'s safe CSV writer, the split recorded in each manifest.
-Both are re-exported by :mod:`segexplore.delivery.export` (see ``docs/export.md``).
+:func:`split` assigns the sendable contacts of a segment (those the waterfall of
+:mod:`segexplore.delivery.waterfall` keeps) to groups with exact shares (largest remainder,
+per stratum when asked) and a recorded seed; :func:`export_split` writes one file per group
+with the safe CSV writer of :mod:`segexplore.delivery.csv`, the split recorded in each
+manifest (see ``docs/export.md``).
 """
 
 from __future__ import annotations

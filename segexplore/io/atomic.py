@@ -4,7 +4,6 @@ This module owns :func:`atomic_write` (a context manager yielding the file objec
 :func:`atomic_write_bytes`, used by every writer of exports, catalogs and manifests, and
 :func:`staged_write` for files that must appear together (an export and its manifest:
 both are staged, then published, manifest last).
-:mod:`segexplore.io.read` re-exports both.
 """
 
 from __future__ import annotations

@@ -14,12 +14,9 @@ import numpy as np
 import pandas as pd
 
 from segexplore.errors import SchemaError, ValidationError, closest_name
-from segexplore.io.clean.contacts import (
-    NestedColumns,
-    clean_activity,
-    clean_contacts,
-    flatten_nested,
-)
+from segexplore.io.clean.activity import clean_activity
+from segexplore.io.clean.contacts import clean_contacts
+from segexplore.io.clean.nested import NestedColumns, flatten_nested
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.io.read import read_table
 from segexplore.io.schema import map_columns
@@ -289,7 +286,7 @@ def _unmatched_mapping(mapping: Mapping[str, str], headers: Mapping[str, list[st
 
 def _count_inactive(base: ContactBase) -> int:
     """Contacts with no event or order in the 365 days up to ``as_of`` (one cheap pass)."""
-    from segexplore.io.clean.contacts import known_ids
+    from segexplore.io.clean.ids import known_ids
 
     ids = base.contacts["contact_id"].to_numpy()
     active = np.zeros(len(ids), dtype=bool)
@@ -327,8 +324,9 @@ def _unclean_contacts(frame, rows, problems, dayfirst, now, tz=DEFAULT_TZ):
 def _unclean_activity(frame, *, table, file, rows, contacts, problems, dayfirst, now, decimal,
                       tz=DEFAULT_TZ):
     """``clean=False``: keep every row; only parse timestamps and key rows by contact_id."""
-    from segexplore.io.clean.contacts import _empty_rejects, _map_ids, normalise_emails
-    from segexplore.io.read import parse_datetimes
+    from segexplore.io.clean.contacts import _empty_rejects, normalise_emails
+    from segexplore.io.clean.ids import _map_ids
+    from segexplore.io.parsing import parse_datetimes
 
     frame = frame.reset_index(drop=True)
     if "contact_id" not in frame.columns and "email" in frame.columns:

@@ -9,7 +9,7 @@ This module owns the column parsers the schema and cleaning steps call after rea
   accounting negatives.
 
 Both are vectorised (no Python loop over strings) and report the values they could not
-parse, with the reason, instead of raising. :mod:`segexplore.io.read` re-exports them.
+parse, with the reason, instead of raising.
 """
 
 from __future__ import annotations
@@ -604,3 +604,7 @@ def _detect_decimal_separator(cleaned: pd.Series) -> str:
         n_dot = int(cleaned.str.contains(".", regex=False).fillna(False).sum())
         return "," if n_comma >= n_dot else "."
     return "," if any_match(",") else "."
+
+
+#: Cells read as missing. "NA" is deliberately absent: it is Namibia's country code.
+NA_VALUES = ["", "#N/A", "N/A", "NULL", "null", "NaN", "nan"]

@@ -31,7 +31,7 @@ def mask_rule(rule: Any, columns: Iterable[str] = PII_COLUMNS, *,
     rule : Rule or str
     columns : iterable of str
         Personal-data columns (default :data:`PII_COLUMNS`; the widgets pass
-        :func:`segexplore.widgets.fields.pii_columns`).
+        :func:`segexplore.widgets.state.fields.pii_columns`).
     salt : str, optional
         As for :func:`mask_pii`.
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from segexplore.widgets.app import TAB_TITLES, Explorer, explore
 from segexplore.widgets.builder import SegmentBuilder
 from segexplore.widgets.compare_panel import ComparePanel, comparison_parts
-from segexplore.widgets.distribution import distribution_table
 from segexplore.widgets.export_panel import ExportPanel, export_csv
-from segexplore.widgets.fields import FieldOption, field_options, operators_for
 from segexplore.widgets.profile_panel import ProfilePanel
 from segexplore.widgets.report import SegmentReport, segment_report
-from segexplore.widgets.rows import (
+from segexplore.widgets.state.distribution import distribution_table
+from segexplore.widgets.state.fields import FieldOption, field_options, operators_for
+from segexplore.widgets.state.rows import (
     EventValue,
     IncompleteRow,
     RowGroup,

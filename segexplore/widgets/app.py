@@ -30,7 +30,7 @@ from segexplore.widgets.compare_panel import ComparePanel
 from segexplore.widgets.export_panel import ExportPanel
 from segexplore.widgets.plot import DisplaySignal
 from segexplore.widgets.profile_panel import ProfilePanel
-from segexplore.widgets.sources import CURRENT
+from segexplore.widgets.state.sources import CURRENT
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase

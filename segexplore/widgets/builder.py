@@ -2,10 +2,10 @@
 
 One source of truth, the :class:`~segexplore.rules.nodes.Rule` in ``builder.rule``:
 
-- changing a row rebuilds the rule from the rows (:func:`~segexplore.widgets.rows.rows_to_rule`)
+- changing a row rebuilds the rule from the rows (:func:`~segexplore.widgets.state.rows.rows_to_rule`)
   and rewrites the text box with its canonical text;
 - editing the text box (applied when it loses focus) parses the text with
-  :func:`segexplore.parse` and rebuilds the rows (:func:`~segexplore.widgets.rows.rule_to_rows`);
+  :func:`segexplore.parse` and rebuilds the rows (:func:`~segexplore.widgets.state.rows.rule_to_rows`);
   a half-typed rule shows its error and the position inline, and the rows stay as they were;
 - every change re-counts the segment and shows its size at once (a count is a few
   milliseconds), with a did-you-mean hint for a value that matches nobody
@@ -42,18 +42,14 @@ import numpy as np
 from segexplore.errors import RuleSyntaxError, RuleValueWarning, SegexploreError
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
-from segexplore.widgets.debounce import Debouncer, Quiet
 from segexplore.widgets.display import error_html, message_html, size_html
-from segexplore.widgets.distribution import (
-    DistributionCache,
-    distribution_figure,
-    distribution_table,
-    update_distribution_figure,
-)
 from segexplore.widgets.editors import FieldData
-from segexplore.widgets.fields import FieldOption, field_options, flat_options, pii_columns
-from segexplore.widgets.rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
+from segexplore.widgets.plot import distribution_figure, update_distribution_figure
 from segexplore.widgets.rule_row import CannotShow, RuleRow
+from segexplore.widgets.state.debounce import Debouncer, Quiet
+from segexplore.widgets.state.distribution import DistributionCache, distribution_table
+from segexplore.widgets.state.fields import FieldOption, field_options, flat_options, pii_columns
+from segexplore.widgets.state.rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -232,7 +228,7 @@ class SegmentBuilder(Quiet, W.VBox):
             try:
                 row.set_spec(spec)
             except CannotShow:
-                from segexplore.widgets.rows import row_to_rule
+                from segexplore.widgets.state.rows import row_to_rule
 
                 rule = row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
                 row.set_spec(RowSpec(None, "advanced", rule))

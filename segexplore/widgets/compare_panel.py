@@ -16,8 +16,13 @@ import ipywidgets as W
 import pandas as pd
 
 from segexplore.widgets.display import error_html, frame_html, message_html
-from segexplore.widgets.fields import pii_columns
-from segexplore.widgets.sources import CURRENT, SegmentChoices, optional_module, placeholder_html
+from segexplore.widgets.state.fields import pii_columns
+from segexplore.widgets.state.sources import (
+    CURRENT,
+    SegmentChoices,
+    optional_module,
+    placeholder_html,
+)
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase

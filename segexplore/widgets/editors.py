@@ -1,7 +1,7 @@
 """Value editors: the widget in a rule row that holds the row's value.
 
 Each editor wraps one displayed widget (CSS class ``se-row-value``) and offers
-``get()`` / ``set(value)`` in the value types of :func:`~segexplore.widgets.rows.row_to_rule`,
+``get()`` / ``set(value)`` in the value types of :func:`~segexplore.widgets.state.rows.row_to_rule`,
 and ``observe(callback)``. :func:`make_editor` picks the editor that fits a field kind and an
 operator: a multi-select of the values with their counts for categories, a range slider
 bounded by the data for ``between`` on numbers, a date picker or a duration for dates, the
@@ -24,7 +24,7 @@ import ipywidgets as W
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.text import TEXT_OPS, format_literal
-from segexplore.widgets.fields import (
+from segexplore.widgets.state.fields import (
     EVENT_FILTER_PROPERTIES,
     FieldOption,
     choice_label,
@@ -33,7 +33,7 @@ from segexplore.widgets.fields import (
     pii_columns,
     value_choices,
 )
-from segexplore.widgets.rows import ADVANCED, EventValue
+from segexplore.widgets.state.rows import ADVANCED, EventValue
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -52,7 +52,7 @@ class FieldData:
     base : ContactBase
     mask_pii : bool
         Never list the values of personal-data columns (see
-        :func:`~segexplore.widgets.fields.pii_columns`).
+        :func:`~segexplore.widgets.state.fields.pii_columns`).
     """
 
     def __init__(self, base: ContactBase, *, mask_pii: bool = False) -> None:

@@ -26,7 +26,7 @@ from segexplore.widgets.display import (
     message_html,
     safe_filename,
 )
-from segexplore.widgets.sources import CURRENT, SegmentChoices, is_unnamed, optional_module
+from segexplore.widgets.state.sources import CURRENT, SegmentChoices, is_unnamed, optional_module
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import anywidget
+import pandas as pd
 import traitlets as T
 from ipywidgets import widget_serialization
 
@@ -231,3 +232,59 @@ class DisplaySignal(anywidget.AnyWidget):
         callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             callback()
+
+
+# -- the Build tab's distribution chart -----------------------------------------------------
+
+_HOVER = "%{x}<br>%{y:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</extra>"
+
+
+def _traces(table: pd.DataFrame, segment_label: str) -> list[dict[str, Any]]:
+    values = list(table["value"])
+    return [dict(x=values, y=list(table["segment_share"] * 100),
+                 customdata=list(table["segment_count"]), name=segment_label),
+            dict(x=values, y=list(table["base_share"] * 100),
+                 customdata=list(table["base_count"]), name="whole base")]
+
+
+def _title(attribute: str) -> dict[str, Any]:
+    return dict(text=attribute, x=0.01, font=dict(size=14))
+
+
+def distribution_figure(table: pd.DataFrame, attribute: str, *,
+                        segment_label: str = "segment") -> go.Figure:
+    """Grouped bars of :func:`distribution_table`: share of the segment and of the base (%).
+
+    A plain ``go.Figure`` (the builder draws it in a
+    :class:`~segexplore.widgets.plot.FigureView`); the x values are the ``value`` column's
+    texts, so categories show their names.
+    """
+    import plotly.graph_objects as go
+
+    colours = ("#2a6fdb", "#b8c4d6")
+    return go.Figure(
+        data=[go.Bar(**trace, marker_color=colour, hovertemplate=_HOVER)
+              for trace, colour in zip(_traces(table, segment_label), colours, strict=True)],
+        layout=dict(barmode="group", height=300, width=420, title=_title(attribute),
+                    margin=dict(l=50, r=10, t=40, b=80),
+                    xaxis=dict(type="category"),
+                    yaxis=dict(title="% of contacts", ticksuffix="%"),
+                    legend=dict(orientation="h", y=1.12, x=1, xanchor="right")))
+
+
+def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
+                               *, segment_label: str = "segment") -> None:
+    """Put a new :func:`distribution_table` into a figure made by :func:`distribution_figure`.
+
+    ``figure`` is that ``go.Figure``, a ``go.FigureWidget`` made from it, or a
+    :class:`~segexplore.widgets.plot.FigureView` showing it (redrawn once).
+    """
+    target = figure.figure if _is_view(figure) else figure
+    with figure.batch_update():
+        target.layout.title = _title(attribute)
+        for trace, values in zip(target.data, _traces(table, segment_label), strict=True):
+            trace.update(**values)
+
+
+def _is_view(figure: Any) -> bool:
+    return isinstance(figure, FigureView)

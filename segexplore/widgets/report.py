@@ -21,7 +21,7 @@ from segexplore.model.pii import mask_emails
 from segexplore.rules.mask import mask_rule
 from segexplore.widgets.compare_panel import ComparisonParts, comparison_parts, parts_widgets
 from segexplore.widgets.display import message_html
-from segexplore.widgets.fields import pii_columns
+from segexplore.widgets.state.fields import pii_columns
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -118,7 +118,7 @@ def segment_report(base: ContactBase, segments: Any = None, *,
     mask_pii : bool, default True
         The report is for stakeholders: personal data is pseudonymised as
         :func:`segexplore.model.pii.mask_pii` does. Rules show masked values where they
-        compare a personal-data column (:func:`~segexplore.widgets.fields.pii_columns`:
+        compare a personal-data column (:func:`~segexplore.widgets.state.fields.pii_columns`:
         emails, names, phones, addresses, free text) to a value, and masked emails
         wherever they name one, as do descriptions; personal-data attributes are left out
         of the differences and charts. Sizes are those of the real rules. Pass ``False``

@@ -1,8 +1,8 @@
 """One rule row of the segment builder: ``[not] field operator value [x]``.
 
-Thin glue over :mod:`~segexplore.widgets.fields` (which operators fit which field),
+Thin glue over :mod:`~segexplore.widgets.state.fields` (which operators fit which field),
 :mod:`~segexplore.widgets.editors` (which value widget fits) and
-:mod:`~segexplore.widgets.rows` (the row as a :class:`~segexplore.widgets.rows.RowSpec`).
+:mod:`~segexplore.widgets.state.rows` (the row as a :class:`~segexplore.widgets.state.rows.RowSpec`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import ipywidgets as W
 from traitlets import TraitError
 
 from segexplore.rules import nodes as R
-from segexplore.widgets.debounce import Quiet
 from segexplore.widgets.editors import FieldData, LiteralEditor, ValueEditor, make_editor
-from segexplore.widgets.fields import FieldOption, find_option, operators_for
-from segexplore.widgets.rows import ADVANCED, RowSpec, row_to_rule
+from segexplore.widgets.state.debounce import Quiet
+from segexplore.widgets.state.fields import FieldOption, find_option, operators_for
+from segexplore.widgets.state.rows import ADVANCED, RowSpec, row_to_rule
 
 __all__ = ["RuleRow", "ADVANCED_KEY"]
 

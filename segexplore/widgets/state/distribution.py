@@ -1,8 +1,8 @@
 """Distribution of an attribute inside a segment against the whole base (the Build charts).
 
 :func:`distribution_table` counts each value (or bin) of an attribute in a segment and in
-the base; :func:`distribution_figure` draws it as grouped bars (share of the segment, share
-of the base) and :func:`update_distribution_figure` puts a new table into the same figure.
+the base; :func:`segexplore.widgets.plot.distribution_figure` draws it as grouped bars
+(share of the segment, share of the base).
 
 Counting is done on integer codes: the first time an attribute is charted, each contact's
 value is coded once (category codes, number bins, months...) together with the base-wide
@@ -28,15 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.widgets.fields import field_values
+from segexplore.widgets.state.fields import field_values
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
 
     from segexplore.model.base import ContactBase
 
-__all__ = ["distribution_table", "distribution_figure", "update_distribution_figure",
-           "DistributionCache", "MISSING", "OTHER"]
+__all__ = ["distribution_table", "DistributionCache", "MISSING", "OTHER"]
 
 #: Bar label of contacts without a value, and of values beyond the ``top`` shown.
 MISSING = "(missing)"
@@ -277,61 +275,3 @@ def _date_coding(values: pd.Series) -> _Coding:
     order = pd.period_range(first, last, freq=freq)
     codes = np.where(known, periods.array.asi8 - start, -1)
     return _Coding(_shifted(codes), [str(p) for p in order], order=True)
-
-
-# -- figures (plotly) ----------------------------------------------------------------------
-
-_HOVER = "%{x}<br>%{y:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</extra>"
-
-
-def _traces(table: pd.DataFrame, segment_label: str) -> list[dict[str, Any]]:
-    values = list(table["value"])
-    return [dict(x=values, y=list(table["segment_share"] * 100),
-                 customdata=list(table["segment_count"]), name=segment_label),
-            dict(x=values, y=list(table["base_share"] * 100),
-                 customdata=list(table["base_count"]), name="whole base")]
-
-
-def _title(attribute: str) -> dict[str, Any]:
-    return dict(text=attribute, x=0.01, font=dict(size=14))
-
-
-def distribution_figure(table: pd.DataFrame, attribute: str, *,
-                        segment_label: str = "segment") -> go.Figure:
-    """Grouped bars of :func:`distribution_table`: share of the segment and of the base (%).
-
-    A plain ``go.Figure`` (the builder draws it in a
-    :class:`~segexplore.widgets.plot.FigureView`); the x values are the ``value`` column's
-    texts, so categories show their names.
-    """
-    import plotly.graph_objects as go
-
-    colours = ("#2a6fdb", "#b8c4d6")
-    return go.Figure(
-        data=[go.Bar(**trace, marker_color=colour, hovertemplate=_HOVER)
-              for trace, colour in zip(_traces(table, segment_label), colours, strict=True)],
-        layout=dict(barmode="group", height=300, width=420, title=_title(attribute),
-                    margin=dict(l=50, r=10, t=40, b=80),
-                    xaxis=dict(type="category"),
-                    yaxis=dict(title="% of contacts", ticksuffix="%"),
-                    legend=dict(orientation="h", y=1.12, x=1, xanchor="right")))
-
-
-def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
-                               *, segment_label: str = "segment") -> None:
-    """Put a new :func:`distribution_table` into a figure made by :func:`distribution_figure`.
-
-    ``figure`` is that ``go.Figure``, a ``go.FigureWidget`` made from it, or a
-    :class:`~segexplore.widgets.plot.FigureView` showing it (redrawn once).
-    """
-    target = figure.figure if _is_view(figure) else figure
-    with figure.batch_update():
-        target.layout.title = _title(attribute)
-        for trace, values in zip(target.data, _traces(table, segment_label), strict=True):
-            trace.update(**values)
-
-
-def _is_view(figure: Any) -> bool:
-    from segexplore.widgets.plot import FigureView
-
-    return isinstance(figure, FigureView)

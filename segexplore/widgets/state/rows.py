@@ -31,7 +31,7 @@ from segexplore.rules import nodes as R
 from segexplore.rules.events import EventAggregate, LastWindow
 from segexplore.rules.parser import parse
 from segexplore.rules.text import TEXT_OPS
-from segexplore.widgets.fields import EVENT_FILTER_PROPERTIES, EVENT_OPERATORS
+from segexplore.widgets.state.fields import EVENT_FILTER_PROPERTIES, EVENT_OPERATORS
 
 __all__ = ["RowSpec", "RowGroup", "EventValue", "IncompleteRow", "row_to_rule",
            "rows_to_rule", "rule_to_rows", "ADVANCED"]
@@ -71,7 +71,7 @@ class EventValue:
 class RowSpec:
     """One row: ``field`` key, operator, value, and whether the row is negated (``not``).
 
-    ``field`` is a key of :class:`~segexplore.widgets.fields.FieldOption` (``"city"``,
+    ``field`` is a key of :class:`~segexplore.widgets.state.fields.FieldOption` (``"city"``,
     ``"event:purchase"``, ``"segment:VIP"``); it is None for an advanced row, whose
     ``value`` is the sub-rule.
     """
@@ -158,7 +158,7 @@ def row_to_rule(field: str | None, op: str, value: Any = None, *,
     field : str
         Field key: a column or feature name, ``"event:<type>"`` or ``"segment:<name>"``.
     op : str
-        One of :data:`segexplore.widgets.fields.OPERATORS` (for the field's kind), or
+        One of :data:`segexplore.widgets.state.fields.OPERATORS` (for the field's kind), or
         ``"advanced"``.
     value
         Depends on ``op``: a list of values (``in``, ``has any``...), a scalar
