@@ -54,7 +54,7 @@ _NEVER_DAYS = 1e9  # recency of "never" for the recency-only baseline
 
 def _offset(horizon: Any) -> pd.DateOffset | pd.Timedelta:
     """``"30 days"``, ``"3 months"``, a Timedelta or a number of days -> a date offset."""
-    from segexplore.rules.engines.pandas import duration_offset
+    from segexplore.rules.windows import duration_offset
 
     if isinstance(horizon, str):
         return duration_offset(R.Duration.parse(horizon))

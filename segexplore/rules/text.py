@@ -11,7 +11,7 @@ from typing import Any, Literal
 __all__ = ["COMPARE_OPS", "TEXT_OPS", "DATE_OPS", "HAS_MODES", "AGGREGATE_FUNCS", "TIME_UNITS",
            "UNIT_WORDS", "RELATIONS", "KEYWORDS", "fold_word", "unit_of", "is_plain_name",
            "format_name", "format_literal", "format_duration", "parse_iso_temporal",
-           "parse_duration_text"]
+           "parse_duration_text", "shorten"]
 
 Scalar = str | int | float | bool | date | datetime
 CompareOp = Literal["=", "!=", "<", "<=", ">", ">="]
@@ -121,3 +121,22 @@ def parse_duration_text(text: str) -> tuple[int, str]:
     if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
         raise ValueError(f"expected a duration like '30 days', got {text!r}")
     return int(parts[0]), parts[1]
+
+
+_TEXT_LIMIT = 200  # rule texts quoted in messages are cut to about this length
+
+
+def shorten(text: str, limit: int = _TEXT_LIMIT) -> str:
+    """``text``, cut in the middle when longer than ``limit`` (for error messages).
+
+    Examples
+    --------
+    >>> shorten("a and " * 100 + "b", limit=30)
+    'a and a and a and a ... a and b'
+    """
+    if len(text) <= limit:
+        return text
+    head, tail = text[:limit * 2 // 3], text[-(limit // 3):]
+    head = head.rsplit(" ", 1)[0] if " " in head else head  # cut between words
+    tail = tail.split(" ", 1)[-1]
+    return f"{head} ... {tail}"

@@ -17,10 +17,9 @@ what makes a five-condition count over a million contacts take a few millisecond
 
 from __future__ import annotations
 
-import calendar
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -29,136 +28,33 @@ import numpy as np
 import pandas as pd
 
 from segexplore.errors import RuleEvaluationError, closest_name
+from segexplore.features.registry import FEATURES
 from segexplore.model import hooks
 from segexplore.model.columns import EVENT_TYPES, MULTI_VALUE_SEPARATOR
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
-from segexplore.rules.events import EventAggregate, LastPerformed, LastWindow, NotFollowedBy, Window
+from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
 from segexplore.rules.parser import parse
-from segexplore.rules.text import format_name
+from segexplore.rules.text import format_name, shorten
+from segexplore.rules.walk import RuleWalk, depth_guard, field_table
+from segexplore.rules.windows import (
+    NS_MAX,
+    NS_MIN,
+    NS_PER,
+    anniversary_codes,
+    follow_up,
+    in_time_range,
+    shift_back_ns,
+    time_ns,
+    window_bounds,
+)
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
-__all__ = ["Evaluator", "duration_offset", "window_bounds", "anniversary_codes",
-           "top_percent_threshold", "time_ns", "shift_back_ns", "in_time_range",
-           "check_condition", "shorten"]
+__all__ = ["Evaluator", "Column", "condition_mask", "check_condition", "top_percent_threshold"]
 
 _FEW = 4  # up to this many matching categories, compare codes instead of a look-up
-
-#: The nanosecond range pandas holds (1677-09-21 .. 2262-04-11). Rule literals and time
-#: windows are exact Python integers of nanoseconds, compared against this range instead of
-#: being squeezed into it (numpy would silently wrap 2300-01-01 round to 1715).
-NS_MIN, NS_MAX = pd.Timestamp.min.value, pd.Timestamp.max.value
-_NS_PER = {"hours": 3_600 * 10**9, "days": 86_400 * 10**9, "weeks": 604_800 * 10**9}
-_FAR_PAST = -(2**80)  # earlier than any time pandas or a SQL engine holds
-_EPOCH = datetime(1970, 1, 1)
-_TEXT_LIMIT = 200  # rule texts quoted in messages are cut to about this length
-
-
-def shorten(text: str, limit: int = _TEXT_LIMIT) -> str:
-    """``text``, cut in the middle when longer than ``limit`` (for error messages).
-
-    Examples
-    --------
-    >>> shorten("a and " * 100 + "b", limit=30)
-    'a and a and a and a ... a and b'
-    """
-    if len(text) <= limit:
-        return text
-    head, tail = text[:limit * 2 // 3], text[-(limit // 3):]
-    head = head.rsplit(" ", 1)[0] if " " in head else head  # cut between words
-    tail = tail.split(" ", 1)[-1]
-    return f"{head} ... {tail}"
-
-
-def time_ns(value: date | datetime | pd.Timestamp) -> int:
-    """Exact nanoseconds since 1970-01-01 of a naive date or time, for any year 1..9999.
-
-    Examples
-    --------
-    >>> time_ns(date(1970, 1, 2))
-    86400000000000
-    >>> time_ns(date(2300, 1, 1)) > NS_MAX
-    True
-    """
-    nanosecond = value.nanosecond if isinstance(value, pd.Timestamp) else 0
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime(warn=False)
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    delta = value.replace(tzinfo=None) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000 \
-        + nanosecond
-
-
-def in_time_range(ns: int) -> bool:
-    """Whether ``ns`` (from :func:`time_ns`) is a time pandas can hold."""
-    return NS_MIN <= ns <= NS_MAX
-
-
-def shift_back_ns(as_of: pd.Timestamp, duration: R.Duration) -> int:
-    """Exact nanoseconds of ``as_of - duration`` (months are calendar months).
-
-    Never overflows: a duration reaching before year 1 gives a time earlier than any
-    representable one, so ``within last 1000000000 days`` covers all time and ``more than
-    1000000 months ago`` matches nothing.
-    """
-    if duration.unit != "months":
-        return as_of.value - duration.amount * _NS_PER[duration.unit]
-    months = as_of.year * 12 + as_of.month - 1 - duration.amount
-    year, month = divmod(months, 12)
-    if year < 1:
-        return _FAR_PAST
-    day = min(as_of.day, calendar.monthrange(year, month + 1)[1])  # Jan 31 - 1 month: Dec 31
-    shifted = datetime(year, month + 1, day, as_of.hour, as_of.minute, as_of.second,
-                       as_of.microsecond)
-    return time_ns(shifted) + as_of.nanosecond
-
-
-def duration_offset(duration: R.Duration) -> pd.DateOffset | pd.Timedelta:
-    """The calendar length of a duration (months are calendar months)."""
-    if duration.unit == "months":
-        return pd.DateOffset(months=duration.amount)
-    return pd.Timedelta(**{duration.unit: duration.amount})
-
-
-def _stamp(ns: int) -> pd.Timestamp:
-    return pd.Timestamp(ns, unit="ns")
-
-
-def window_bounds(window: Window | None, as_of: pd.Timestamp) -> tuple[pd.Timestamp | None,
-                                                                          pd.Timestamp]:
-    """``(start, end)`` of a window, keeping events with ``start < t <= end``, capped at as_of.
-
-    A start before every representable time is ``None`` (all time): ``last 1000000000
-    days`` and ``between 1500-01-01 and ...`` keep every event up to the end.
-    """
-    if window is None:
-        return None, as_of
-    if isinstance(window, LastWindow):
-        start_ns = shift_back_ns(as_of, window.duration)
-        return (_stamp(start_ns) if start_ns >= NS_MIN else None), as_of
-    start_ns = time_ns(window.start) - 1
-    end_ns = time_ns(window.end)
-    if not isinstance(window.end, datetime):
-        end_ns += _NS_PER["days"] - 1  # the whole end day
-    end_ns = min(end_ns, as_of.value)
-    if start_ns >= end_ns or end_ns < NS_MIN:  # empty, or over before any representable time
-        return as_of, as_of
-    return (_stamp(start_ns) if start_ns >= NS_MIN else None), _stamp(end_ns)
-
-
-def anniversary_codes(as_of: pd.Timestamp, days: int) -> list[int]:
-    """``month * 100 + day`` of each day from as_of to as_of + days (Feb 29 -> Feb 28)."""
-    days = min(days, 366)  # a year and a day already cover every date, Feb 29 included
-    dates = pd.date_range(as_of.normalize(), periods=days + 1, freq="D")
-    codes = set((dates.month * 100 + dates.day).tolist())
-    for day in dates:
-        if day.month == 2 and day.day == 28 and not day.is_leap_year:
-            codes.add(229)  # born on Feb 29: celebrated on Feb 28 in common years
-    return sorted(codes)
-
 
 def top_percent_threshold(values: np.ndarray, percent: float) -> float | None:
     """The smallest value in the top ``percent`` of non-missing values (ties included)."""
@@ -169,9 +65,70 @@ def top_percent_threshold(values: np.ndarray, percent: float) -> float | None:
     return float(np.partition(finite, len(finite) - k)[len(finite) - k])
 
 
+class _Check(RuleWalk[None]):
+    """The walk of :meth:`Evaluator.check`: the mask walk's checks, in the same order."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        super().__init__(evaluator.segments)
+        self.evaluator = evaluator
+
+    def all_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> None:
+        for child in children:
+            self.visit(child, stack)
+
+    any_of = all_of
+
+    def negate(self, child: R.Rule, stack: tuple[str, ...]) -> None:
+        self.visit(child, stack)
+
+    def unknown(self, what: str, name: str, known: Sequence[str]) -> RuleEvaluationError:
+        return self.evaluator.unknown(what, name, known)
+
+    def event(self, rule: R.EventCondition) -> None:
+        self.evaluator._event_condition(rule, check_only=True)
+
+    def condition(self, rule: R.Condition) -> None:
+        evaluator = self.evaluator
+        check_condition(rule, evaluator._column_view(rule.field).kind, evaluator._text)
+
+
+class _Masks(RuleWalk[np.ndarray]):
+    """And/or/not as NumPy ``& | ~`` over boolean arrays, children visited one at a time."""
+
+    def all_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> np.ndarray:
+        result = self.visit(children[0], stack)
+        for child in children[1:]:
+            result = result & self.visit(child, stack)
+        return result
+
+    def any_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> np.ndarray:
+        result = self.visit(children[0], stack)
+        for child in children[1:]:
+            result = result | self.visit(child, stack)
+        return result
+
+    def negate(self, child: R.Rule, stack: tuple[str, ...]) -> np.ndarray:
+        return ~self.visit(child, stack)
+
+
+class _WhereMask(_Masks):
+    """An event where-filter over the events of one type (a condition per event property)."""
+
+    def __init__(self, leaf: Callable[[R.Condition], np.ndarray]) -> None:
+        super().__init__()
+        self.leaf = leaf
+
+    def condition(self, rule: R.Condition) -> np.ndarray:
+        return self.leaf(rule)
+
+
 @hooks.implements("evaluator")
-class Evaluator:
+class Evaluator(_Masks):
     """Evaluates rules on one contact base as of one date, caching event aggregates.
+
+    The walk over the rule is :class:`~segexplore.rules.walk.RuleWalk`'s (and/or/not as
+    NumPy ``& | ~``); this class says what a condition, an event condition and a saved
+    segment give.
 
     Parameters
     ----------
@@ -181,9 +138,9 @@ class Evaluator:
     """
 
     def __init__(self, base: ContactBase, segments: Mapping[str, Any] | None = None) -> None:
+        super().__init__(segments if segments is not None else base.segments)
         self.base = base
         self.as_of = base.as_of
-        self.segments = segments if segments is not None else base.segments
         self._aggregates: dict[Any, np.ndarray] = {}
         self._segment_masks: dict[str, np.ndarray] = {}
         self._columns: dict[str, Column] = {}
@@ -200,10 +157,10 @@ class Evaluator:
 
     def array(self, rule: R.Rule, *, text: str | None = None) -> np.ndarray:
         """Boolean numpy array over the contacts, True for members."""
-        with _depth_guard():
+        with depth_guard():
             self._text = text if text is not None else str(rule)
             self._segment_masks = {}  # saved segments may have been redefined since
-            return self._eval(rule, ())
+            return self.visit(rule)
 
     def check(self, rule: R.Rule | str, *, text: str | None = None) -> None:
         """Raise the :class:`RuleEvaluationError` evaluating ``rule`` would raise, if any.
@@ -215,9 +172,9 @@ class Evaluator:
         """
         if isinstance(rule, str):
             text, rule = rule, parse(rule)
-        with _depth_guard():
+        with depth_guard():
             self._text = text if text is not None else str(rule)
-            self._check(rule, ())
+            _Check(self).visit(rule)
 
     # --- fields -------------------------------------------------------------------------
     def _column_view(self, name: str) -> Column:
@@ -230,17 +187,16 @@ class Evaluator:
         return view
 
     def column(self, name: str) -> pd.Series:
+        """The values of the field ``name``: a contact column or a behaviour feature."""
         contacts = self.base.contacts
-        if name in contacts.columns:
+        table = field_table(name, contacts.columns)
+        if table == "contacts":
             return contacts[name]
-        from segexplore.features.registry import FEATURES
-
-        if name in FEATURES:
+        if table == "features":
             return self.base.features[name]
-        known = list(contacts.columns) + list(FEATURES)
-        raise self._unknown("field", name, known)
+        raise self.unknown("field", name, list(contacts.columns) + list(FEATURES))
 
-    def _unknown(self, what: str, name: str, known) -> RuleEvaluationError:
+    def unknown(self, what: str, name: str, known: Sequence[str]) -> RuleEvaluationError:
         guess = closest_name(name, known)
         hint = f"; did you mean {guess!r}?" if guess else ""
         where = self._position(name)
@@ -250,56 +206,17 @@ class Evaluator:
     def _position(self, name: str) -> str:
         return _position(name, self._text)
 
-    # --- recursion ----------------------------------------------------------------------
-    def _eval(self, rule: R.Rule, stack: tuple[str, ...]) -> np.ndarray:
-        if isinstance(rule, R.And):
-            result = self._eval(rule.children[0], stack)
-            for child in rule.children[1:]:
-                result = result & self._eval(child, stack)
-            return result
-        if isinstance(rule, R.Or):
-            result = self._eval(rule.children[0], stack)
-            for child in rule.children[1:]:
-                result = result | self._eval(child, stack)
-            return result
-        if isinstance(rule, R.Not):
-            return ~self._eval(rule.child, stack)
-        if isinstance(rule, R.SegmentRef):
-            return self._segment(rule.name, stack)
-        if isinstance(rule, R.EventCondition):
-            return self._event_condition(rule)
-        if isinstance(rule, R.Condition):
-            return condition_mask(rule, self._column_view(rule.field), self.as_of, self._text)
-        raise RuleEvaluationError(f"cannot evaluate {type(rule).__name__} ({rule})")
+    # --- the walk: what each node gives ---------------------------------------------------
+    def condition(self, rule: R.Condition) -> np.ndarray:
+        return condition_mask(rule, self._column_view(rule.field), self.as_of, self._text)
 
-    def _check(self, rule: R.Rule, stack: tuple[str, ...]) -> None:
-        # Mirrors _eval: same walk, same order, so the first error is the same one.
-        if isinstance(rule, (R.And, R.Or, R.Not)):
-            for child in rule.children:
-                self._check(child, stack)
-        elif isinstance(rule, R.SegmentRef):
-            self._check(self._saved_rule(rule.name, stack), (*stack, rule.name))
-        elif isinstance(rule, R.EventCondition):
-            self._event_condition(rule, check_only=True)
-        elif isinstance(rule, R.Condition):
-            check_condition(rule, self._column_view(rule.field).kind, self._text)
-        else:
-            raise RuleEvaluationError(f"cannot evaluate {type(rule).__name__} ({rule})")
+    def event(self, rule: R.EventCondition) -> np.ndarray:
+        return self._event_condition(rule)
 
-    def _saved_rule(self, name: str, stack: tuple[str, ...]) -> R.Rule:
-        if name in stack:
-            cycle = " -> ".join((*stack, name))
-            raise RuleEvaluationError(f"segments refer to each other in a cycle: {cycle}")
-        if name not in self.segments:
-            raise self._unknown("segment", name, list(self.segments))
-        saved = self.segments[name]
-        return saved if isinstance(saved, R.Rule) else saved.effective_rule
-
-    def _segment(self, name: str, stack: tuple[str, ...]) -> np.ndarray:
+    def saved(self, name: str, stack: tuple[str, ...]) -> np.ndarray:
         if name in self._segment_masks and name not in stack:
             return self._segment_masks[name]
-        rule = self._saved_rule(name, stack)
-        values = self._eval(rule, (*stack, name))
+        values = super().saved(name, stack)
         self._segment_masks[name] = values
         return values
 
@@ -311,13 +228,13 @@ class Evaluator:
         activity = self._activity()
         if event_type in activity.event_types or event_type in EVENT_TYPES:
             return event_type
-        raise self._unknown("event type", event_type, list(activity.event_types) + list(EVENT_TYPES))
+        raise self.unknown("event type", event_type, list(activity.event_types) + list(EVENT_TYPES))
 
     def _property(self, event_type: str, name: str) -> pd.Series:
         activity = self._activity()
         names = activity.property_names(event_type)
         if name not in names:
-            raise self._unknown(f"property of {event_type} events", name, names)
+            raise self.unknown(f"property of {event_type} events", name, names)
         return activity.property(event_type, name)
 
     def _where_mask(self, spec_type: str, where: R.Rule | None, *,
@@ -333,8 +250,8 @@ class Evaluator:
                     check_condition(node, value_kind(self._property(spec_type, node.field).dtype),
                                     self._text)
             return None
-        return _logical(where, lambda node: condition_mask(
-            node, self._property(spec_type, node.field), self.as_of, self._text))
+        return _WhereMask(lambda node: condition_mask(
+            node, self._property(spec_type, node.field), self.as_of, self._text)).visit(where)
 
     def _numeric_property(self, rule: EventAggregate) -> None:
         """sum/avg/min/max of a text, date or unknown property: a clear rule error."""
@@ -416,51 +333,6 @@ def format_target(rule: EventAggregate) -> str:
     """``purchase.amount`` as written in the rule."""
     target = format_name(rule.event_type)
     return target + ("." + format_name(rule.property) if rule.property else "")
-
-
-def follow_up(within: R.Duration, as_of: pd.Timestamp, text: str = "") -> pd.Timedelta | None:
-    """The ``within`` of ``not followed by`` as a Timedelta, or None when it reaches before
-    every representable time (then no first event is old enough and nobody matches)."""
-    if shift_back_ns(as_of, within) < NS_MIN:
-        return None
-    try:
-        return pd.Timedelta(within.amount * _NS_PER[within.unit], unit="ns")
-    except (OverflowError, ValueError):
-        raise RuleEvaluationError(
-            f"In rule {shorten(text)!r}: `not followed by ... within {within}` is too long "
-            "(at most about 292 years, 106,751 days)") from None
-
-
-class _depth_guard:
-    """Turn a RecursionError (a rule built in Python nested thousands of levels deep) into
-    a RuleEvaluationError; rules parsed from text are limited to 100 levels already."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if kind is not None and issubclass(kind, RecursionError):
-            raise RuleEvaluationError(
-                "the rule is nested too deeply to evaluate (and/or/not inside each other "
-                "thousands of levels deep); flatten it, e.g. And(*conditions)") from None
-        return False
-
-
-def _logical(rule: R.Rule, leaf: Callable[[R.Rule], np.ndarray]) -> np.ndarray:
-    """Evaluate and/or/not over leaves (used for event where-filters)."""
-    if isinstance(rule, R.And):
-        out = _logical(rule.children[0], leaf)
-        for child in rule.children[1:]:
-            out = out & _logical(child, leaf)
-        return out
-    if isinstance(rule, R.Or):
-        out = _logical(rule.children[0], leaf)
-        for child in rule.children[1:]:
-            out = out | _logical(child, leaf)
-        return out
-    if isinstance(rule, R.Not):
-        return ~_logical(rule.child, leaf)
-    return leaf(rule)
 
 
 # --- leaf conditions on one Series -------------------------------------------------------
@@ -660,7 +532,7 @@ def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp
         if isinstance(node.value, datetime):
             return _compare_array(column.values, ">", value)
         # "after" a date means from the next day on, whatever the time of day.
-        return _compare_array(column.values, ">=", value + _NS_PER["days"])
+        return _compare_array(column.values, ">=", value + NS_PER["days"])
     if isinstance(node, R.InList):
         values = [_coerce(v, kind, name, text) for v in node.values]
         if kind == "category":
@@ -683,7 +555,7 @@ def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp
         if kind == "datetime" and not isinstance(node.high, datetime):
             # A date covers its whole day: before the next midnight.
             return _compare_array(array, ">=", low) & _compare_array(
-                array, "<", high + _NS_PER["days"])
+                array, "<", high + NS_PER["days"])
         return _compare_array(array, ">=", low) & _compare_array(array, "<=", high)
     if isinstance(node, R.TextMatch):
         needle = node.value.lower()

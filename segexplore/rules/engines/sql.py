@@ -28,18 +28,19 @@ from segexplore.errors import RuleEvaluationError
 from segexplore.model import hooks
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
-from segexplore.rules.engines.pandas import (
-    Evaluator,
+from segexplore.rules.engines.pandas import Evaluator
+from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
+from segexplore.rules.parser import parse
+from segexplore.rules.text import shorten
+from segexplore.rules.walk import RuleWalk, field_table, saved_rule_of
+from segexplore.rules.windows import (
     anniversary_codes,
     follow_up,
     in_time_range,
     shift_back_ns,
-    shorten,
     time_ns,
     window_bounds,
 )
-from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
-from segexplore.rules.parser import parse
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -218,9 +219,7 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
         # The pandas evaluator's own checks: the same error, whichever engine runs the rule.
         Evaluator(base, segments=segments).check(rule, text=text)
         contact_kinds = {c: _kind_of(t) for c, t in base.contacts.dtypes.items()}
-        from segexplore.features.registry import FEATURES
-
-        if any(f in FEATURES and f not in contact_kinds for f in _all_fields(rule, base)):
+        if any(field_table(f, contact_kinds) == "features" for f in _all_fields(rule, base)):
             feature_kinds = {c: _kind_of(t) for c, t in base.features.dtypes.items()}
         has_purchase_events = base.events is not None and len(base.events) and \
             (base.events["event_type"] == "purchase").any()
@@ -231,7 +230,7 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
             table_kinds[name] = ({} if table is None else
                                  {str(c): _kind_of(t) for c, t in table.dtypes.items()})
     ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds)
-    condition = _compile(rule, ctx, ())
+    condition = _Compile(ctx).visit(rule)
     query = exp.select(exp.column("contact_id", table="c", quoted=True)).from_(
         exp.to_table("contacts", alias="c", quoted=True), copy=False)
     if ctx.uses_features:
@@ -260,41 +259,57 @@ def _all_fields(rule: R.Rule, base: ContactBase) -> set[str]:
     for ref in rule.segment_refs():
         saved = base.segments.get(ref)
         if saved is not None:
-            inner = saved if isinstance(saved, R.Rule) else saved.effective_rule
-            names |= _all_fields(inner, base)
+            names |= _all_fields(saved_rule_of(saved), base)
     return names
 
 
-def _compile(rule: R.Rule, ctx: _Context, stack: tuple[str, ...]) -> exp.Expression:
-    if isinstance(rule, R.And):
-        return _all(*[_paren(_compile(c, ctx, stack)) for c in rule.children])
-    if isinstance(rule, R.Or):
-        return _any(*[_paren(_compile(c, ctx, stack)) for c in rule.children])
-    if isinstance(rule, R.Not):
-        return _not(_paren(_compile(rule.child, ctx, stack)))
-    if isinstance(rule, R.SegmentRef):
-        if rule.name in stack:
-            raise RuleEvaluationError("segments refer to each other in a cycle: "
-                                      + " -> ".join((*stack, rule.name)))
-        if rule.name not in ctx.segments:
-            raise RuleEvaluationError(f"unknown segment {rule.name!r}")
-        saved = ctx.segments[rule.name]
-        inner = saved if isinstance(saved, R.Rule) else saved.effective_rule
-        return _paren(_compile(inner, ctx, (*stack, rule.name)))
-    if isinstance(rule, R.EventCondition):
-        return _event(rule, ctx)
-    if isinstance(rule, R.Condition):
-        column, kind = _contact_column(rule.field, ctx)
-        return _condition(rule, column, kind, ctx.as_of)
-    raise RuleEvaluationError(f"cannot compile {type(rule).__name__} ({rule})")
+class _Compile(RuleWalk[exp.Expression]):
+    """The rule's condition as one sqlglot expression (and/or/not as AND/OR/NOT chains)."""
+
+    verb = "compile"
+
+    def __init__(self, ctx: _Context) -> None:
+        super().__init__(ctx.segments)
+        self.ctx = ctx
+
+    def all_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> exp.Expression:
+        return _all(*[_paren(self.visit(c, stack)) for c in children])
+
+    def any_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> exp.Expression:
+        return _any(*[_paren(self.visit(c, stack)) for c in children])
+
+    def negate(self, child: R.Rule, stack: tuple[str, ...]) -> exp.Expression:
+        return _not(_paren(self.visit(child, stack)))
+
+    def saved(self, name: str, stack: tuple[str, ...]) -> exp.Expression:
+        return _paren(super().saved(name, stack))
+
+    def event(self, rule: R.EventCondition) -> exp.Expression:
+        return _event(rule, self.ctx)
+
+    def condition(self, rule: R.Condition) -> exp.Expression:
+        column, kind = _contact_column(rule.field, self.ctx)
+        return _condition(rule, column, kind, self.ctx.as_of)
+
+
+class _Where(_Compile):
+    """An event where-filter: its conditions are on the properties of ``table``."""
+
+    def __init__(self, ctx: _Context, alias: str, table: str) -> None:
+        super().__init__(ctx)
+        self.alias, self.table = alias, table
+
+    def condition(self, rule: R.Condition) -> exp.Expression:
+        column, kind = _property(self.alias, rule.field, self.table, self.ctx)
+        return _condition(rule, column, kind, self.ctx.as_of)
 
 
 def _contact_column(name: str, ctx: _Context) -> tuple[exp.Expression, str | None]:
-    if name in ctx.contact_kinds or not ctx.contact_kinds:
-        from segexplore.features.registry import FEATURES
-
-        if ctx.contact_kinds or name not in FEATURES:
-            return exp.column(name, table="c", quoted=True), ctx.contact_kinds.get(name)
+    table = field_table(name, ctx.contact_kinds)
+    if table is None:  # unknown (without a base): a contact column; with one: checked before
+        table = "features" if ctx.contact_kinds else "contacts"
+    if table == "contacts":
+        return exp.column(name, table="c", quoted=True), ctx.contact_kinds.get(name)
     ctx.uses_features = True
     return exp.column(name, table="f", quoted=True), ctx.feature_kinds.get(name)
 
@@ -500,19 +515,8 @@ def _event_filter(alias: str, event_type: str, where: R.Rule | None, start, end,
         parts.append(exp.GT(this=stamp, expression=_lit(start)))
     parts.append(exp.LTE(this=stamp.copy(), expression=_lit(end)))
     if where is not None:
-        parts.append(_paren(_where(where, alias, table, ctx)))
+        parts.append(_paren(_Where(ctx, alias, table).visit(where)))
     return _all(*parts)
-
-
-def _where(rule: R.Rule, alias: str, table: str, ctx: _Context) -> exp.Expression:
-    if isinstance(rule, R.And):
-        return _all(*[_paren(_where(c, alias, table, ctx)) for c in rule.children])
-    if isinstance(rule, R.Or):
-        return _any(*[_paren(_where(c, alias, table, ctx)) for c in rule.children])
-    if isinstance(rule, R.Not):
-        return _not(_paren(_where(rule.child, alias, table, ctx)))
-    column, kind = _property(alias, rule.field, table, ctx)
-    return _condition(rule, column, kind, ctx.as_of)
 
 
 def _cte(ctx: _Context, key: Any, build) -> str:
