@@ -5,7 +5,7 @@ numpy data with realistic proportions), then times in the same run:
 
 * building the :class:`~segexplore.features.activity.ActivityTable`;
 * one filtered count (visits of one brand in the last 60 days), cold and warm;
-* :func:`~segexplore.features.registry.compute_features`;
+* :func:`~segexplore.features.compute.compute_features`;
 * a baseline written the obvious way with numpy and pandas on the raw event arrays
   (boolean masks per type and window, ``np.bincount``, ``np.maximum.at``, a dense
   contact x brand matrix for affinity, ``pd.merge_asof`` for carts), computing the same
@@ -25,8 +25,9 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from segexplore.features.activity import ActivityTable, window
-from segexplore.features.registry import compute_features
+from segexplore.features.activity import ActivityTable
+from segexplore.features.compute import compute_features
+from segexplore.features.times import window
 
 TYPES = ["open", "click", "visit", "add_to_cart", "purchase"]
 DAY_NS = 86_400 * 10**9

@@ -17,6 +17,7 @@ import segexplore.delivery.export  # noqa: F401
 import segexplore.delivery.privacy  # noqa: F401
 import segexplore.delivery.split  # noqa: F401
 import segexplore.features.activity  # noqa: F401
+import segexplore.features.compute  # noqa: F401
 import segexplore.features.registry  # noqa: F401
 import segexplore.rules.engines.pandas  # noqa: F401
 import segexplore.rules.engines.sql  # noqa: F401
@@ -25,9 +26,10 @@ import segexplore.rules.parser  # noqa: F401
 from segexplore._version import __version__
 from segexplore.analysis.profile import Profile, profile
 from segexplore.datasets.sample import load_sample, sample_path
-from segexplore.delivery.catalog import Catalog, CatalogError, read_history, refresh
+from segexplore.delivery.catalog import Catalog, CatalogError
 from segexplore.delivery.export import ExportResult, export_segment, export_segments
 from segexplore.delivery.privacy import NotFoundError, forget, stale_consent, subject_access
+from segexplore.delivery.refresh import read_history, refresh
 from segexplore.delivery.split import export_split, split
 from segexplore.delivery.suppressions import read_suppressions
 from segexplore.errors import (

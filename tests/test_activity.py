@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segexplore.errors import SchemaError, ValidationError
-from segexplore.features.activity import ActivityTable, window
+from segexplore.features.activity import ActivityTable
+from segexplore.features.times import window
 
 T = pd.Timestamp
 AS_OF = T("2024-06-30")
@@ -379,7 +380,7 @@ def test_integer_ids_with_unknown_values(contact_ids, id_dtype):
 
 @pytest.mark.parametrize("path", ["dense", "dense_many_blocks", "sorted"])
 def test_mode_matches_pandas(path, monkeypatch):
-    from segexplore.features import activity as module
+    from segexplore.features import modes as module
 
     if path == "sorted":
         monkeypatch.setattr(module, "_DENSE_MODE_MAX_CELLS", 0)

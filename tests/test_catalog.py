@@ -13,7 +13,9 @@ import yaml
 import segexplore as se
 from segexplore.cli import main
 from segexplore.delivery import catalog as cat
-from segexplore.delivery.catalog import Catalog, CatalogError, read_history, refresh
+from segexplore.delivery import refresh as rf
+from segexplore.delivery.catalog import Catalog, CatalogError
+from segexplore.delivery.refresh import read_history, refresh
 from segexplore.errors import FileFormatError
 
 
@@ -190,7 +192,7 @@ def test_refresh_records_entered_left_and_jaccard(tiny_base, tmp_path, suffix):
         {"Lyon": 0.0, "Buyers 7d": 0.5, "Visitors 7d": 0.5})
     assert second["jump"].to_dict() == {"Lyon": False, "Buyers 7d": True, "Visitors 7d": True}
     stored = read_history(history)
-    assert list(stored.columns) == cat.HISTORY_COLUMNS
+    assert list(stored.columns) == rf.HISTORY_COLUMNS
     assert stored["date"].dt.strftime("%Y-%m-%d").tolist() == ["2026-10-13"] * 3 + \
         ["2026-10-31"] * 3
     assert stored["entered"].tolist()[3:] == [0, 2, 1]

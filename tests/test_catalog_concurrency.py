@@ -20,7 +20,9 @@ import pytest
 import yaml
 
 from segexplore.delivery import catalog as cat
-from segexplore.delivery.catalog import Catalog, read_history
+from segexplore.delivery import refresh as rf
+from segexplore.delivery.catalog import Catalog
+from segexplore.delivery.refresh import read_history
 from segexplore.errors import CatalogConflictError, LockTimeoutError, SegexploreError
 
 #: Preamble of every worker: wait for the start file, so that all workers begin together.
@@ -29,7 +31,8 @@ import json, sys, time
 from pathlib import Path
 folder = Path(sys.argv[1]); me = int(sys.argv[2])
 import segexplore as se
-from segexplore.delivery.catalog import Catalog, refresh
+from segexplore.delivery.catalog import Catalog
+from segexplore.delivery.refresh import refresh
 from segexplore.errors import CatalogConflictError
 {setup}
 (folder / f"ready-{{me}}").touch()
@@ -199,7 +202,7 @@ def test_refresh_takes_run_at_under_the_lock(tmp_path, tiny_base, monkeypatch):
     history = tmp_path / "history.csv"
     catalog = Catalog()
     catalog.add("Lyon", 'city = "Lyon"')
-    cat.refresh(catalog, tiny_base, history_path=history)
+    rf.refresh(catalog, tiny_base, history_path=history)
     real_apply = Catalog.apply
     calls = []
 
@@ -207,11 +210,11 @@ def test_refresh_takes_run_at_under_the_lock(tmp_path, tiny_base, monkeypatch):
         segments = real_apply(self, base)
         calls.append(1)
         if len(calls) == 1:  # another run lands while this one evaluates its segments
-            cat.refresh(catalog, tiny_base, history_path=history)
+            rf.refresh(catalog, tiny_base, history_path=history)
         return segments
 
     monkeypatch.setattr(Catalog, "apply", apply_then_someone_else_refreshes)
-    report = cat.refresh(catalog, tiny_base, history_path=history)
+    report = rf.refresh(catalog, tiny_base, history_path=history)
     monkeypatch.undo()
     assert len(read_history(history)) == 3
     assert report["previous_size"].tolist() == report["size"].tolist()
@@ -387,8 +390,8 @@ def test_refresh_waits_for_the_history_lock_then_raises(tmp_path, tiny_base, mon
     catalog = Catalog()
     catalog.add("Lyon", 'city = "Lyon"')
     with _LockHolder(tmp_path / "history.csv.lock"), pytest.raises(LockTimeoutError) as caught:
-        cat.refresh(catalog, tiny_base, history_path=history)
+        rf.refresh(catalog, tiny_base, history_path=history)
     assert str(history) in str(caught.value) and "history.csv.lock" in str(caught.value)
     assert not history.exists() and not (tmp_path / "history.members.parquet").exists()
-    cat.refresh(catalog, tiny_base, history_path=history)
+    rf.refresh(catalog, tiny_base, history_path=history)
     assert len(read_history(history)) == 1

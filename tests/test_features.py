@@ -8,12 +8,12 @@ import pytest
 
 from segexplore.errors import ValidationError
 from segexplore.features.activity import ActivityTable
+from segexplore.features.compute import compute_features
 from segexplore.features.registry import (
     FEATURES,
     LIFECYCLE_STAGES,
     RFM_GROUPS,
     FeatureConfig,
-    compute_features,
     feature_definitions,
 )
 

@@ -42,9 +42,10 @@ from segexplore.rules.nodes import (
     TopPercent,
     WithinLast,
 )
-from segexplore.rules.parser import parse, tokenize
+from segexplore.rules.parser import parse
 from segexplore.rules.serialize import rule_from_dict, rule_from_json, rule_from_yaml
 from segexplore.rules.text import KEYWORDS, TIME_UNITS
+from segexplore.rules.tokens import tokenize
 
 settings.register_profile(
     "rules", max_examples=200, deadline=None,

@@ -118,7 +118,8 @@ def _export(args: argparse.Namespace) -> int:
 def _refresh(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from segexplore.delivery.catalog import Catalog, refresh
+    from segexplore.delivery.catalog import Catalog
+    from segexplore.delivery.refresh import refresh
 
     catalog = Catalog.load(args.catalog)
     base = _base(args)

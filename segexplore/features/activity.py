@@ -12,9 +12,9 @@ Windows
 -------
 Every method takes ``start`` and ``end`` and keeps events with ``start < t <= end``: the
 start is **exclusive**, the end is **inclusive**. "The last 30 days as of ``as_of``" is
-``window(as_of, "30D")`` i.e. ``(as_of - 30 days, as_of]``: an event exactly at ``as_of``
-counts, one exactly 30 days before does not, so consecutive windows never count an event
-twice. ``None`` leaves that side open. The table itself knows no ``as_of``: pass
+``window(as_of, "30D")`` (:func:`segexplore.features.times.window`) i.e. ``(as_of - 30
+days, as_of]``: an event exactly at ``as_of`` counts, one exactly 30 days before does not,
+so consecutive windows never count an event twice. ``None`` leaves that side open. The table itself knows no ``as_of``: pass
 ``end=as_of`` to ignore events after it.
 
 Timestamps are compared as naive UTC nanoseconds: tz-aware timestamps (events, orders,
@@ -31,79 +31,15 @@ import numpy as np
 import pandas as pd
 
 from segexplore.errors import SchemaError, ValidationError, closest_name
+from segexplore.features.modes import _argmax_per_contact
+from segexplore.features.times import MAX_NS, NAT_NS, TimeLike, to_naive_ns, to_ns
 from segexplore.model import hooks
 from segexplore.model.columns import CONTACT_ID, EVENT_TYPE, EVENT_TYPES, TIMESTAMP
 
-__all__ = ["ActivityTable", "window", "to_naive_ns"]
+__all__ = ["ActivityTable", "AggregateFunc", "PURCHASE"]
 
 AggregateFunc = Literal["sum", "mean", "min", "max"]
-TimeLike = pd.Timestamp | str | np.datetime64 | None
-
 PURCHASE = "purchase"
-_NAT = np.iinfo(np.int64).min
-# ``mode`` goes dense (contacts x values matrix, block by block) up to this many cells in
-# total; beyond, e.g. thousands of campaign ids, it sorts instead.
-_DENSE_MODE_MAX_CELLS = 2**27
-_DENSE_MODE_BLOCK_CELLS = 2**21
-_MAX_NS = np.iinfo(np.int64).max
-
-
-def to_naive_ns(values: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
-    """Return datetimes as int64 nanoseconds (NaT -> int64 min), tz-aware ones as UTC.
-
-    Dates outside the nanosecond range (before 1677 or after 2262, e.g. a birth date typed
-    as year 1066) become NaT instead of raising.
-    """
-    values = pd.Series(values) if not isinstance(values, pd.Series) else values
-    if not pd.api.types.is_datetime64_any_dtype(values.dtype):
-        values = pd.to_datetime(values)
-    if getattr(values.dtype, "tz", None) is not None:
-        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    try:
-        stamps = values.dt.as_unit("ns").to_numpy()  # checked conversion, fast path
-    except pd.errors.OutOfBoundsDatetime:
-        stamps = values.to_numpy()
-        lowest = np.datetime64(pd.Timestamp.min.ceil("us"))
-        highest = np.datetime64(pd.Timestamp.max.floor("us"))
-        out_of_range = (stamps < lowest) | (stamps > highest)
-        stamps = np.where(out_of_range, np.datetime64("NaT"), stamps).astype("datetime64[ns]")
-    return stamps.view(np.int64)
-
-
-def _to_ns(value: TimeLike) -> int | None:
-    """Return a timestamp as int64 nanoseconds (naive UTC), or None when ``value`` is None."""
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    if stamp is pd.NaT:
-        raise ValueError("a window bound cannot be NaT; use None for an open bound")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return int(stamp.as_unit("ns").value)
-
-
-def window(as_of: TimeLike, duration: pd.Timedelta | str | float) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Return ``(start, end)`` of the window of length ``duration`` ending at ``as_of``.
-
-    Parameters
-    ----------
-    as_of
-        End of the window (inclusive).
-    duration
-        A Timedelta, a string such as ``"30D"`` or ``"24h"``, or a number of days.
-
-    Returns
-    -------
-    tuple of Timestamp
-        ``(as_of - duration, as_of)``; the methods of :class:`ActivityTable` keep events
-        with ``start < t <= end``.
-    """
-    end = pd.Timestamp(as_of)
-    if isinstance(duration, (int, float, np.integer, np.floating)):
-        duration = pd.Timedelta(days=float(duration))
-    return end - pd.Timedelta(duration), end
-
-
 def _sort_rows_by_time(rows: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return ``rows`` and their ``times`` sorted by time; equal times keep row order.
 
@@ -280,7 +216,7 @@ class ActivityTable:
         """Return (times, positions, valid) for the rows of ``frame``; counts the invalid."""
         times = to_naive_ns(frame[TIMESTAMP])
         positions = self._map_contacts(frame[CONTACT_ID])
-        has_time = times != _NAT
+        has_time = times != NAT_NS
         known = positions >= 0
         self.missing_timestamp_events += int((~has_time).sum())
         self.unknown_contact_events += int((has_time & ~known).sum())
@@ -429,7 +365,7 @@ class ActivityTable:
         part = self._slice(event_type)
         if part is None:
             return 0, 0
-        start_ns, end_ns = _to_ns(start), _to_ns(end)
+        start_ns, end_ns = to_ns(start), to_ns(end)
         lo = 0 if start_ns is None else int(np.searchsorted(part.times, start_ns, "right"))
         hi = len(part.times) if end_ns is None else int(np.searchsorted(part.times, end_ns,
                                                                          "right"))
@@ -497,7 +433,7 @@ class ActivityTable:
              where: np.ndarray | pd.Series | None = None) -> np.ndarray:
         """Time of the latest event per contact in the window (datetime64[ns], NaT if none)."""
         positions, times, _ = self._window(event_type, start, end, where)
-        result = np.full(self.n_contacts, _NAT, dtype=np.int64)  # NaT is the int64 minimum
+        result = np.full(self.n_contacts, NAT_NS, dtype=np.int64)  # NaT is the int64 minimum
         np.maximum.at(result, positions, times)
         return result.view("datetime64[ns]")
 
@@ -505,9 +441,9 @@ class ActivityTable:
               where: np.ndarray | pd.Series | None = None) -> np.ndarray:
         """Time of the earliest event per contact in the window (datetime64[ns], NaT if none)."""
         positions, times, _ = self._window(event_type, start, end, where)
-        result = np.full(self.n_contacts, _MAX_NS, dtype=np.int64)
+        result = np.full(self.n_contacts, MAX_NS, dtype=np.int64)
         np.minimum.at(result, positions, times)
-        result[result == _MAX_NS] = _NAT
+        result[result == MAX_NS] = NAT_NS
         return result.view("datetime64[ns]")
 
     def decayed_count(self, event_type: str, *, as_of: TimeLike, half_life: pd.Timedelta | str,
@@ -517,7 +453,7 @@ class ActivityTable:
 
         An event at ``as_of`` weighs 1, one ``half_life`` earlier weighs 0.5 (float64).
         """
-        as_of_ns = _to_ns(as_of)
+        as_of_ns = to_ns(as_of)
         half_life_ns = pd.Timedelta(half_life).value
         if half_life_ns <= 0:
             raise ValueError("half_life must be positive")
@@ -539,7 +475,7 @@ class ActivityTable:
         ``t + within`` still counts as a follow-up). ``then_type`` events after ``as_of``
         are never looked at. Returns int64.
         """
-        as_of_ns = _to_ns(as_of)
+        as_of_ns = to_ns(as_of)
         if as_of_ns is None:
             raise ValueError("as_of is required")
         within_ns = pd.Timedelta(within).value
@@ -547,8 +483,8 @@ class ActivityTable:
             raise ValueError("within must not be negative")
         # A first event needs its whole follow-up period before as_of; the window's own end
         # only bounds the first event itself (a cart on the window's last day still counts).
-        end_ns = as_of_ns - within_ns if end is None else min(_to_ns(end), as_of_ns - within_ns)
-        last_usable = pd.Timestamp(end_ns) if end_ns > _NAT + 1 else None
+        end_ns = as_of_ns - within_ns if end is None else min(to_ns(end), as_of_ns - within_ns)
+        last_usable = pd.Timestamp(end_ns) if end_ns > NAT_NS + 1 else None
         if last_usable is None:
             return np.zeros(self.n_contacts, dtype=np.int64)
         first_positions, first_times, _ = self._window(first_type, start, last_usable,
@@ -648,77 +584,3 @@ def _has_event_in(positions: np.ndarray, after: np.ndarray, until: np.ndarray,
     return np.searchsorted(other_keys, low) < np.searchsorted(other_keys, high)
 
 
-def _argmax_per_contact(positions: np.ndarray, codes: np.ndarray, scores: np.ndarray,
-                        n_contacts: int, n_codes: int, weights: np.ndarray) -> np.ndarray:
-    """Per contact, the code with the largest total score (lowest code on ties), -1 if none.
-
-    ``scores`` holds, for each event, the index of its weight in ``weights`` (the event
-    type). Few distinct codes (brands, categories): dense contact x code totals, a block
-    of contacts at a time. Many codes: a sort of packed keys.
-    """
-    if not len(positions):
-        return np.full(n_contacts, -1, dtype=np.int64)
-    if n_contacts * n_codes <= _DENSE_MODE_MAX_CELLS:
-        return _argmax_dense(positions, codes, weights[scores], n_contacts, n_codes)
-    return _argmax_sorted(positions, codes, scores, n_contacts, n_codes, weights)
-
-
-def _argmax_dense(positions: np.ndarray, codes: np.ndarray, event_weights: np.ndarray,
-                  n_contacts: int, n_codes: int) -> np.ndarray:
-    """Weighted bincount into a (contacts x codes) matrix per block of contacts, argmax.
-
-    Blocks keep the matrix near ``_DENSE_MODE_BLOCK_CELLS`` cells (a few MB) whatever the
-    base size; ``argmax`` returns the first maximum, i.e. the lowest code on ties.
-    """
-    best_code = np.full(n_contacts, -1, dtype=np.int64)
-    block_bits = max(8, int(_DENSE_MODE_BLOCK_CELLS // n_codes).bit_length() - 1)
-    block_size = 1 << block_bits
-    blocks = (positions >> block_bits).astype(np.int16)  # few blocks: radix sort below
-    order = np.argsort(blocks, kind="stable")
-    n_blocks = (n_contacts + block_size - 1) // block_size
-    bounds = np.searchsorted(blocks[order], np.arange(n_blocks + 1))
-    for block in range(n_blocks):
-        rows = order[bounds[block]:bounds[block + 1]]
-        if not len(rows):
-            continue
-        first = block * block_size
-        size = min(block_size, n_contacts - first)
-        cells = (positions[rows] - first).astype(np.int64) * n_codes + codes[rows]
-        totals = np.bincount(cells, weights=event_weights[rows],
-                             minlength=size * n_codes).reshape(size, n_codes)
-        best = totals.argmax(axis=1)
-        has_any = totals[np.arange(size), best] > 0
-        best_code[first:first + size] = np.where(has_any, best, -1)
-    return best_code
-
-
-def _argmax_sorted(positions: np.ndarray, codes: np.ndarray, scores: np.ndarray,
-                   n_contacts: int, n_codes: int, weights: np.ndarray) -> np.ndarray:
-    """Sort-based argmax: no contact x code matrix, for codes too many to go dense.
-
-    One ``np.sort`` of ``(position, code, weight index)`` packed in an int64 groups equal
-    keys; run lengths times weights give each (contact, code) total.
-    """
-    best_code = np.full(n_contacts, -1, dtype=np.int64)
-    n_weights = len(weights)
-    keys = (positions.astype(np.int64) * n_codes + codes) * n_weights + scores
-    keys.sort()
-    run_starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    run_keys = keys[run_starts]
-    run_totals = np.diff(np.r_[run_starts, len(keys)]) * weights[run_keys % n_weights]
-    pair_keys = run_keys // n_weights  # position * n_codes + code, ascending
-    pair_starts = np.flatnonzero(np.r_[True, pair_keys[1:] != pair_keys[:-1]])
-    pair_totals = np.add.reduceat(run_totals, pair_starts)
-    pair_keys = pair_keys[pair_starts]
-    pair_positions = pair_keys // n_codes
-    contact_starts = np.flatnonzero(np.r_[True, pair_positions[1:] != pair_positions[:-1]])
-    contact_best = np.maximum.reduceat(pair_totals, contact_starts)
-    contact_of_pair = np.repeat(np.arange(len(contact_starts)), np.diff(np.r_[contact_starts,
-                                                                              len(pair_keys)]))
-    # Pairs are sorted by code within a contact: the first pair reaching the maximum wins.
-    is_best = (pair_totals == contact_best[contact_of_pair]) & (pair_totals > 0)
-    candidates = np.flatnonzero(is_best)
-    first = np.r_[True, pair_positions[candidates][1:] != pair_positions[candidates][:-1]]
-    winners = candidates[first]
-    best_code[pair_positions[winners]] = pair_keys[winners] % n_codes
-    return best_code

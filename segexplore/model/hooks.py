@@ -40,7 +40,7 @@ HOOKS: dict[str, str] = {
     "value_hints": "segexplore.rules.hints",
     # features: the activity index and the behaviour features
     "activity": "segexplore.features.activity",
-    "features": "segexplore.features.registry",
+    "features": "segexplore.features.compute",
     "feature_names": "segexplore.features.registry",
     # analysis, and how its objects show in Jupyter (display: loaded on demand, plotly)
     "profile": "segexplore.analysis.profile",
