@@ -7,7 +7,7 @@ The timeline, for a horizon ``h`` and the base seen as of ``T`` (``base.as_of``)
     scores:     features as of  T,                        what happens in (T, T + h] is unknown
 
 Features at a date are computed by ``base.at(date)``, which ignores every event after that
-date, so nothing the model learns from comes from after its cutoff (``tests/test_score.py``
+date, so nothing the model learns from comes from after its cutoff (``tests/ml/test_score.py``
 proves it by adding extreme events after the cutoff). Contacts who signed up after a
 cutoff are not part of that period's population.
 

@@ -4,7 +4,7 @@
 the events and orders (their ids matched by :mod:`~segexplore.io.clean.ids`), and
 :mod:`~segexplore.io.clean.nested` flattens lists and dicts in cells.
 
-Policy (documented in the README, tested in ``tests/test_clean.py``):
+Policy (documented in the README, tested in ``tests/io/clean/test_clean.py``):
 
 - **Emails** are trimmed and lower-cased; the original is kept in ``email_original``.
   Syntax is checked with a vectorised pattern (no network look-ups: 1M contacts in well

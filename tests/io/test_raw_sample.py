@@ -9,7 +9,7 @@ import pytest
 
 import segexplore as se
 
-RAW = Path(__file__).parents[1] / "sample_data" / "raw"
+RAW = Path(__file__).parents[2] / "sample_data" / "raw"
 NOW = pd.Timestamp("2026-11-24")
 
 

@@ -33,7 +33,7 @@ from segexplore.dashboards import (
 )
 from segexplore.errors import FileFormatError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LYON_ANDROID = 'city in ("Lyon") and device in ("Android")'
 
 
@@ -71,7 +71,7 @@ def test_sample_refuses_a_count_below_one(capsys):
 # ------------------------------------------------------------------ segment
 def test_segment_prints_the_size_and_writes_the_members(tmp_path, capsys):
     # Every member is written only with --all-members (issue 10: without it, --out writes
-    # what `export` would, see tests/test_cli_issue10.py).
+    # what `export` would, see tests/cli/test_cli_issue10.py).
     out = tmp_path / "members.csv"
     status = main(["segment", str(se.sample_path()), "--rule", LYON_ANDROID,
                    "--out", str(out), "--all-members"])

@@ -362,14 +362,14 @@ def test_sample_path_holds_the_bundle():
 
 
 def test_committed_raw_files_are_small():
-    raw_dir = Path(__file__).resolve().parent.parent / "sample_data" / "raw"
+    raw_dir = Path(__file__).resolve().parents[2] / "sample_data" / "raw"
     files = sorted(raw_dir.glob("*_raw.csv"))
     assert [f.name for f in files] == ["contacts_raw.csv", "events_raw.csv", "orders_raw.csv"]
     assert all(f.stat().st_size < 5_000_000 for f in files)
 
 
 def test_cli_writes_files(tmp_path, capsys):
-    script = Path(__file__).resolve().parent.parent / "sample_data" / "generate.py"
+    script = Path(__file__).resolve().parents[2] / "sample_data" / "generate.py"
     spec = importlib.util.spec_from_file_location("generate_script", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,7 +1,7 @@
 """Issue 10, the Build tab: saving over a name, what the name box, status and legends say
 once the rule changes, and did-you-mean hints for values that match nobody.
 
-Headless, as tests/test_widgets.py: widget values are set as the browser would and
+Headless, as tests/widgets/test_widgets.py: widget values are set as the browser would and
 counts are checked against ``base.count(text)`` computed independently.
 """
 

@@ -1,6 +1,6 @@
 """Reading the files analysts really have (issue 10, "Silent miscounts").
 
-Fixtures: ``tests/fixtures/real/`` holds small files written by hand in the layout of
+Fixtures: ``tests/io/fixtures/real/`` holds small files written by hand in the layout of
 real exports (CDNOW_master.txt: whitespace-separated, no header; a French ESP export
 with ``N° commande`` and a repeated order). Other fixtures are bytes written by the
 tests themselves. Expected values are computed by hand or with plain Python, never by
