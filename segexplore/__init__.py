@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 # The widget apps need ipywidgets and plotly: load them on first use only, so that
 # `import segexplore` (and every script that only loads, segments and exports) stays headless.
 _LAZY = {"explore": "widgets", "segment_report": "widgets", "charts": None, "charts_ml": None,
-         "render": None, "widgets": None}
+         "charts_clv": None, "render": None, "widgets": None}
 # Statistics and models pull in scipy.stats and scikit-learn (half a second or more):
 # loaded on first use too, so a dashboard kernel or a cron export starts faster.
 _LAZY.update(dict.fromkeys(["compare", "Comparison"], "core.compare"))
@@ -49,6 +49,9 @@ _LAZY.update(dict.fromkeys(["ab_test", "sample_size", "ABResult"], "core.abtest"
 _LAZY.update(dict.fromkeys(["discover", "discover_frame", "Discovery"], "core.discover"))
 _LAZY.update(dict.fromkeys(["propensity", "churn", "add_scores", "PropensityModel"],
                            "core.score"))
+# Customer value needs the optional PyMC-Marketing (pip install 'segexplore[clv]'), imported
+# only when a model is fitted.
+_LAZY.update(dict.fromkeys(["clv", "CustomerValue", "cdnow_sample"], "core.clv"))
 
 
 def __getattr__(name: str):
@@ -83,6 +86,9 @@ __all__ = [
     "churn",
     "add_scores",
     "PropensityModel",
+    "clv",
+    "CustomerValue",
+    "cdnow_sample",
     "ab_test",
     "sample_size",
     "ABResult",
