@@ -278,6 +278,8 @@ def test_cdnow_holdout_beats_the_naive_baseline(cdnow_map):
     # the 1,411 one-time buyers at zero, and most of them do not come back).
     assert model["value_spearman"] == pytest.approx(0.426, abs=0.02)
     assert naive["value_spearman"] == pytest.approx(0.480, abs=0.02)
+    once = cdnow_map.holdout[cdnow_map.holdout["frequency"] == 0]
+    assert len(once) == 1411 and int((once["actual_value"] == 0).sum()) == 1218
 
 
 def test_sample_holdout_beats_the_naive_baseline(sample_model):
