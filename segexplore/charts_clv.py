@@ -85,7 +85,15 @@ def _segment_masks(model: CustomerValue, segments: Any) -> dict[str, np.ndarray]
 
     contacts = model.base.contacts
     if isinstance(segments, str):
+        from .core.features import FEATURES
+        from .errors import SchemaError, closest_name
+
         scored = add_scores(model.base, model.scores)
+        known = [*scored.contacts.columns, *FEATURES]
+        if segments not in known:
+            guess = closest_name(segments, known)
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            raise SchemaError(f"no contact column or feature {segments!r} to group by{hint}")
         values = scored.evaluator().column(segments)
         return {str(v): (values == v).to_numpy(dtype=bool)
                 for v in pd.unique(values.dropna())}

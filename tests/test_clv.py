@@ -433,6 +433,9 @@ def test_p_alive_matrix_and_charts(sample, sample_model):
         "lapsing loyal": "p_alive < 0.3 and purchases_total >= 3",
         "top 10%": "predicted_clv_365d in top 10%"})
     assert len(rules.data) == 2
+    with pytest.raises(SegexploreError, match=r"no contact column or feature 'loyalty_teir' "
+                                              r"to group by; did you mean 'loyalty_tier'\?"):
+        charts_clv.clv_by_segment(sample_model, "loyalty_teir")
 
 
 def test_repr_and_html(sample_model):
