@@ -411,6 +411,7 @@ def remote_server(bases):
          "--no-browser"], env=env, log_name="dashboard-remote")
     try:
         command.wait_url(RENDER_TIMEOUT * 2)
+        command.wait_output("Press Ctrl+C to stop.", 30)  # the lines printed under the URL
         command.port = port
         yield command
     finally:
