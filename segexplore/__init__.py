@@ -25,6 +25,7 @@ import segexplore.rules.hints  # noqa: F401
 import segexplore.rules.parser  # noqa: F401
 from segexplore._version import __version__
 from segexplore.analysis.profile import Profile, profile
+from segexplore.datasets.cdnow import cdnow_sample
 from segexplore.datasets.sample import load_sample, sample_path
 from segexplore.delivery.catalog import Catalog, CatalogError
 from segexplore.delivery.export import ExportResult, export_segment, export_segments
@@ -78,10 +79,11 @@ def __getattr__(name: str):
         import segexplore.widgets
 
         return segexplore.widgets
-    if name in ("charts", "charts_ml", "render"):
-        from segexplore.display import charts, charts_ml, html
+    if name in ("charts", "charts_ml", "charts_clv", "render"):
+        from segexplore.display import charts, charts_clv, charts_ml, html
 
-        return {"charts": charts, "charts_ml": charts_ml, "render": html}[name]
+        return {"charts": charts, "charts_ml": charts_ml, "charts_clv": charts_clv,
+                "render": html}[name]
     if name in ("compare", "Comparison"):
         from segexplore.analysis import compare
 
@@ -98,6 +100,12 @@ def __getattr__(name: str):
         from segexplore.ml import score
 
         return getattr(score, name)
+    if name in ("clv", "CustomerValue"):
+        # Customer value needs the optional PyMC-Marketing (pip install 'segexplore[clv]'),
+        # imported only when a model is fitted.
+        from segexplore.ml import clv
+
+        return getattr(clv, name)
     raise AttributeError(f"module 'segexplore' has no attribute {name!r}")
 
 
@@ -125,6 +133,9 @@ __all__ = [
     "churn",
     "add_scores",
     "PropensityModel",
+    "clv",
+    "CustomerValue",
+    "cdnow_sample",
     "ab_test",
     "sample_size",
     "ABResult",

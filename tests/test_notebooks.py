@@ -46,7 +46,7 @@ def test_notebook_runs_without_error(path: Path, monkeypatch) -> None:
 def test_there_are_three_tutorials_and_two_dashboards() -> None:
     assert [p.name for p in TUTORIALS] == [
         "01_getting_started.ipynb", "02_building_segments.ipynb",
-        "03_comparing_segments.ipynb"]
+        "03_comparing_segments.ipynb", "05_customer_value.ipynb"]
     assert [p.name for p in DASHBOARDS] == ["explorer.ipynb", "segment_report.ipynb"]
 
 

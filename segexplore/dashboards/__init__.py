@@ -8,10 +8,17 @@ so they work after a plain ``pip install``):
 
 Both load their base with :func:`base_from_environment`: the files named by the
 environment variables ``SEGEXPLORE_DATA``, ``SEGEXPLORE_EVENTS`` and ``SEGEXPLORE_ORDERS``
-(the ``segexplore dashboard`` command sets them), or by the Voilà query parameters
-``?data=...&events=...&orders=...``; the bundled sample when none is given.
-``SEGEXPLORE_DATA`` (or ``data=``) may also name a folder holding ``contacts``, ``events``
-and ``orders`` files (Parquet, CSV or Excel), as ``segexplore sample --out DIR`` writes.
+(the ``segexplore dashboard`` command sets them); the bundled sample when none is given.
+``SEGEXPLORE_DATA`` may also name a folder holding ``contacts``, ``events`` and ``orders``
+files (Parquet, CSV or Excel), as ``segexplore sample --out DIR`` writes.
+
+The page's address may only *choose* among the data sets the server was started with
+(:func:`choose_data_set`): ``?data=NAME`` names one of ``SEGEXPLORE_DATA_SETS`` (a JSON
+object ``{name: path}``, set by ``segexplore dashboard --data A --data B``) or a file or
+folder under ``SEGEXPLORE_DATA_ROOT`` (``--data-root DIR``). Anything else, and any
+``?events=``, ``?orders=`` or ``?segments=``, is refused with :class:`DataSetRefusedError`
+shown in the page, which never repeats the refused value: whoever can open the page must
+not be able to make the server read other files (issue 11).
 
 In a Voilà kernel, both functions first call :func:`show_errors_in_page`: Voilà hides
 error outputs ("There was an error when executing cell [2]..."), so segexplore's own
@@ -27,12 +34,17 @@ Examples
 {}
 >>> data_sources({"SEGEXPLORE_DATA": "/data/contacts.csv", "QUERY_STRING": ""})
 {'contacts': '/data/contacts.csv'}
+>>> data_sources({"QUERY_STRING": "data=/etc/passwd"})
+Traceback (most recent call last):
+...
+segexplore.dashboards.DataSetRefusedError: this dashboard serves only the data it was started with...
 """
 
 from __future__ import annotations
 
 import html
 import importlib.resources
+import json
 import os
 import shutil
 import tempfile
@@ -45,11 +57,17 @@ from segexplore.errors import FileFormatError, SegexploreError, closest_name
 
 __all__ = [
     "DashboardError",
+    "DataSetRefusedError",
+    "DATA_SETS",
+    "DATA_ROOT",
+    "choose_data_set",
+    "data_set_name",
     "DASHBOARDS",
     "ENVIRONMENT",
     "SAMPLE_SEGMENTS",
     "dashboard_path",
     "data_sources",
+    "allowed_data_sets",
     "find_tables",
     "base_from_environment",
     "segments_from_environment",
@@ -61,16 +79,32 @@ class DashboardError(SegexploreError, ValueError):
     """An unknown dashboard name or a malformed segment file."""
 
 
+class DataSetRefusedError(DashboardError, PermissionError):
+    """The page's address names data the server was not started with.
+
+    Its message never repeats what the address asked for (a path probed by whoever
+    opened the page), only what may be asked for instead.
+    """
+
+
 #: The shipped dashboards, by name.
 DASHBOARDS = ("explorer", "segment_report")
 
-#: Environment variable and Voilà query parameter naming each input.
+#: Environment variable naming each input, and its query parameter (only ``data`` may be
+#: given in the address, to choose among allowed data sets: see :func:`data_sources`).
 ENVIRONMENT = {
     "contacts": ("SEGEXPLORE_DATA", "data"),
     "events": ("SEGEXPLORE_EVENTS", "events"),
     "orders": ("SEGEXPLORE_ORDERS", "orders"),
     "segments": ("SEGEXPLORE_SEGMENTS", "segments"),
 }
+
+#: Environment variable holding the data sets ``?data=NAME`` may choose, as a JSON object
+#: ``{name: absolute path}`` (``segexplore dashboard --data A --data B`` sets it).
+DATA_SETS = "SEGEXPLORE_DATA_SETS"
+#: Environment variable naming a folder whose files and sub-folders ``?data=`` may choose
+#: (``segexplore dashboard --data-root DIR`` sets it).
+DATA_ROOT = "SEGEXPLORE_DATA_ROOT"
 
 #: File endings recognised when a folder is given instead of a contacts file.
 _ENDINGS = (".parquet", ".csv", ".csv.gz", ".xlsx", ".xls", ".tsv", ".txt")
@@ -126,12 +160,124 @@ def dashboard_path(name: str) -> Path:
         return Path(shutil.copy(real, folder / f"{stem}.ipynb"))
 
 
-def data_sources(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The inputs named by the environment and the Voilà query string.
+def data_set_name(path: str | os.PathLike[str]) -> str:
+    """The name ``?data=`` gives a data set: the last part of its path.
 
-    A query parameter (``?data=...``, ``events``, ``orders``, ``segments``) wins over the
-    environment variable (``SEGEXPLORE_DATA``, ``SEGEXPLORE_EVENTS``, ``SEGEXPLORE_ORDERS``,
-    ``SEGEXPLORE_SEGMENTS``); empty values are ignored.
+    Examples
+    --------
+    >>> data_set_name("/srv/bases/spring/"), data_set_name("/srv/bases/contacts.csv")
+    ('spring', 'contacts.csv')
+    """
+    return Path(os.path.normpath(os.fspath(path))).name or os.fspath(path)
+
+
+def allowed_data_sets(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The data sets ``?data=NAME`` may choose, by name: ``SEGEXPLORE_DATA`` (the default)
+    and those of ``SEGEXPLORE_DATA_SETS``.
+
+    Examples
+    --------
+    >>> allowed_data_sets({"SEGEXPLORE_DATA": "/srv/a",
+    ...                    "SEGEXPLORE_DATA_SETS": '{"a": "/srv/a", "b": "/srv/b.csv"}'})
+    {'a': '/srv/a', 'b': '/srv/b.csv'}
+    """
+    environ = os.environ if environ is None else environ
+    sets: dict[str, str] = {}
+    default = (environ.get("SEGEXPLORE_DATA") or "").strip()
+    if default:
+        sets[data_set_name(default)] = default
+    raw = (environ.get(DATA_SETS) or "").strip()
+    if raw:
+        try:
+            named = json.loads(raw)
+        except ValueError as error:
+            raise DashboardError(f"{DATA_SETS} must hold a JSON object {{name: path}}: "
+                                 f"{error}") from None
+        if not isinstance(named, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in named.items()):
+            raise DashboardError(f"{DATA_SETS} must hold a JSON object {{name: path}} of "
+                                 "strings")
+        sets.update(named)
+    return sets
+
+
+def _under_root(value: str, root: str) -> str | None:
+    """``value`` (relative to ``root``, or absolute) when it resolves, symbolic links
+    followed, to an existing, non-hidden file or folder inside ``root``; else None."""
+    top = Path(os.path.realpath(root))
+    candidate = Path(value) if os.path.isabs(value) else top / value
+    resolved = Path(os.path.realpath(candidate))
+    try:
+        relative = resolved.relative_to(top)
+    except ValueError:
+        return None  # outside the root: "..", an absolute path elsewhere, a symlink out
+    if any(part.startswith(".") for part in relative.parts):
+        return None  # hidden files and folders (.git, .ssh...) are not data sets
+    if not (resolved.is_file() or resolved.is_dir()):
+        return None
+    return str(resolved)
+
+
+def choose_data_set(value: str, environ: Mapping[str, str] | None = None) -> str:
+    """The path of the data set ``?data=value`` chooses, or :class:`DataSetRefusedError`.
+
+    ``value`` may be the name of an allowed data set (see :func:`allowed_data_sets`), the
+    exact path of one, or, with ``SEGEXPLORE_DATA_ROOT``, a file or folder under that root
+    (its path relative to the root, or absolute): symbolic links are followed before the
+    check, and hidden names (starting with ``.``) are refused. Nothing outside these is
+    ever opened, and the refusal does not repeat ``value``.
+
+    Examples
+    --------
+    >>> environ = {"SEGEXPLORE_DATA_SETS": '{"spring": "/srv/spring", "june": "/srv/j.csv"}'}
+    >>> choose_data_set("june", environ), choose_data_set("/srv/spring/", environ)
+    ('/srv/j.csv', '/srv/spring')
+    >>> choose_data_set("/etc/passwd", environ)
+    Traceback (most recent call last):
+    ...
+    segexplore.dashboards.DataSetRefusedError: this dashboard does not serve the data named in the address: ?data= may only name one of the data sets it was started with: 'june', 'spring'
+    """
+    environ = os.environ if environ is None else environ
+    value = value.strip()
+    sets = allowed_data_sets(environ)
+    root = (environ.get(DATA_ROOT) or "").strip()
+    if "\0" not in value:
+        if value in sets:
+            return sets[value]
+        if os.path.isabs(value):
+            for path in sets.values():
+                if os.path.normpath(path) == os.path.normpath(value):
+                    return path
+        if root and value:
+            found = _under_root(value, root)
+            if found is not None:
+                return found
+    offers = []
+    if len(sets) > 1:  # one data set (the default) is no choice
+        offers.append("one of the data sets it was started with: "
+                      + ", ".join(repr(name) for name in sorted(sets)))
+    if root:
+        offers.append("a file or folder under its data root, by its path relative to "
+                      "that folder")
+    if not offers:
+        raise DataSetRefusedError(
+            "this dashboard serves only the data it was started with: the address cannot "
+            "choose other data (start it with several --data, or with --data-root, to "
+            "offer a choice)")
+    raise DataSetRefusedError("this dashboard does not serve the data named in the "
+                              "address: ?data= may only name " + ", or ".join(offers))
+
+
+def data_sources(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The inputs named by the environment, and the data set the query string chooses.
+
+    The environment variables (``SEGEXPLORE_DATA``, ``SEGEXPLORE_EVENTS``,
+    ``SEGEXPLORE_ORDERS``, ``SEGEXPLORE_SEGMENTS``) name the server's inputs; empty values
+    are ignored. The page's address may only choose the contacts data set, among those
+    the server allows (``?data=NAME``, see :func:`choose_data_set`); the events and orders
+    files of the environment then go with the default data set only. ``?events=``,
+    ``?orders=`` and ``?segments=`` are refused: they would let any viewer make the
+    server read any file.
 
     Parameters
     ----------
@@ -144,19 +290,41 @@ def data_sources(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     dict
         Keys among ``contacts``, ``events``, ``orders`` and ``segments``.
 
+    Raises
+    ------
+    DataSetRefusedError
+        When the query string asks for anything else.
+
     Examples
     --------
-    >>> data_sources({"SEGEXPLORE_DATA": "a.csv", "QUERY_STRING": "data=b.csv&orders=o.csv"})
-    {'contacts': 'b.csv', 'orders': 'o.csv'}
+    >>> environ = {"SEGEXPLORE_DATA": "/srv/a", "SEGEXPLORE_ORDERS": "/srv/o.csv",
+    ...            "SEGEXPLORE_DATA_SETS": '{"a": "/srv/a", "b": "/srv/b"}'}
+    >>> data_sources(dict(environ, QUERY_STRING="data=a"))
+    {'contacts': '/srv/a', 'orders': '/srv/o.csv'}
+    >>> data_sources(dict(environ, QUERY_STRING="data=b"))
+    {'contacts': '/srv/b'}
     """
     environ = os.environ if environ is None else environ
     query = parse_qs(environ.get("QUERY_STRING", "") or "")
     sources = {}
-    for key, (variable, parameter) in ENVIRONMENT.items():
-        values = [v for v in query.get(parameter, []) if v.strip()]
-        value = values[-1] if values else (environ.get(variable) or "").strip()
+    for key, (variable, _parameter) in ENVIRONMENT.items():
+        value = (environ.get(variable) or "").strip()
         if value:
             sources[key] = value
+    for key in ("events", "orders", "segments"):
+        if any(v.strip() for v in query.get(ENVIRONMENT[key][1], [])):
+            raise DataSetRefusedError(
+                "the address may only choose the data set (?data=NAME): the events, orders "
+                "and segment files are those the dashboard was started with (--events, "
+                "--orders, --segments)")
+    chosen = [v for v in query.get(ENVIRONMENT["contacts"][1], []) if v.strip()]
+    if chosen:
+        path = choose_data_set(chosen[-1], environ)
+        if path != sources.get("contacts"):
+            # --events and --orders complete the default data set, not the chosen one.
+            sources.pop("events", None)
+            sources.pop("orders", None)
+        sources["contacts"] = path
     return sources
 
 

@@ -395,7 +395,8 @@ def churn(base: ContactBase, horizon: Any = "90 days", *, model: Any = None,
                 cutoff=cutoff, validation_cutoff=validation_cutoff, sample=sample)
 
 
-def add_scores(base: ContactBase, *scores: pd.Series, **named: pd.Series) -> ContactBase:
+def add_scores(base: ContactBase, *scores: pd.Series | pd.DataFrame,
+               **named: pd.Series) -> ContactBase:
     """A base whose contacts table has extra per-contact columns that rules can use.
 
     The new base shares the events, orders, activity table, features and report of
@@ -403,9 +404,11 @@ def add_scores(base: ContactBase, *scores: pd.Series, **named: pd.Series) -> Con
 
     Parameters
     ----------
-    *scores : Series
+    *scores : Series or DataFrame
         Named Series, indexed like ``base.contacts`` or by ``contact_id`` (contacts absent
-        from it get NaN). ``PropensityModel.scores`` and ``Discovery.labels`` qualify.
+        from it get NaN). ``PropensityModel.scores`` and ``Discovery.labels`` qualify. A
+        DataFrame adds each of its columns (``CustomerValue.scores`` from
+        :func:`segexplore.ml.clv.clv`).
     **named : Series
         The same, under the keyword's name.
 
@@ -425,6 +428,9 @@ def add_scores(base: ContactBase, *scores: pd.Series, **named: pd.Series) -> Con
 
     columns: dict[str, pd.Series] = {}
     for series in scores:
+        if isinstance(series, pd.DataFrame):  # several scores at once, one per column
+            columns.update({str(name): series[name] for name in series.columns})
+            continue
         if series.name is None:
             raise ValueError("a score passed by position needs a name (series.name)")
         columns[str(series.name)] = series

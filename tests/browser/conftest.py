@@ -199,6 +199,15 @@ class CommandServer:
             return self.log_path.read_text(encoding="utf-8", errors="replace")[-5000:]
         return ""
 
+    def wait_output(self, text: str, timeout: float) -> None:
+        """Wait until the command has printed ``text`` (lines after the URL come later)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise AssertionError(f"{' '.join(self.command)} never printed {text!r}\n"
+                                     f"--- its output ---\n{self.log()}")
+            time.sleep(0.1)
+
     def stop(self) -> int | None:
         """SIGTERM (the command stops Voila and its kernels), then SIGKILL the group."""
         process = self.process

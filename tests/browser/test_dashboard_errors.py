@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from segexplore import sample_path
 from segexplore.cli import dashboard as dashboard_cli
 
 from .conftest import DASHBOARDS, RENDER_TIMEOUT, CommandServer, voila_server
@@ -76,11 +77,14 @@ def test_the_page_names_the_missing_contacts_file(notebook, notes_folder, browse
 
 
 def test_a_query_string_folder_shows_the_same_message(notes_folder, browser):
-    """``?data=...`` in the address (Voilà started with tracebacks on, as for debugging):
-    the message box, not a traceback of the loader's internals."""
-    with voila_server(DASHBOARDS / "explorer.ipynb", _clean_env(),
+    """``?data=...`` in the address (Voilà started with tracebacks on, as for debugging)
+    choosing a data set the server offers (issue 11: only those): the message box, not a
+    traceback of the loader's internals."""
+    offered = json.dumps({notes_folder.name: str(notes_folder)})
+    with voila_server(DASHBOARDS / "explorer.ipynb", _clean_env(SEGEXPLORE_DATA_SETS=offered),
                       log_name="explorer-query-no-contacts") as server:
-        page, log = browser.open(server, ".segexplore-error", query=f"?data={notes_folder}")
+        page, log = browser.open(server, ".segexplore-error",
+                                 query=f"?data={notes_folder.name}")
         try:
             box = page.inner_text(".segexplore-error")
             body = page.inner_text("body")
@@ -118,6 +122,12 @@ def _run_segexplore(*arguments: str, env: dict[str, str] | None = None,
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
+def _offering(folder: Path) -> list[str]:
+    """``--data`` options serving the bundled sample by default and offering ``folder`` to
+    ``?data=`` (which may name nothing else, issue 11)."""
+    return ["--data", str(sample_path()), "--data", str(folder)]
+
+
 @pytest.mark.parametrize("command", ["dashboard", "report"])
 def test_the_command_exits_2_with_the_cause_instead_of_a_url(command, notes_folder):
     port = dashboard_cli.free_port(18950)
@@ -137,7 +147,8 @@ def test_show_tracebacks_passes_the_traceback_to_the_page(notes_folder):
     """``--show-tracebacks`` (off by default) is for debugging: message and traceback."""
     port = dashboard_cli.free_port(18960)
     server = CommandServer([sys.executable, "-m", "segexplore", "dashboard", "--port",
-                            str(port), "--no-browser", "--show-tracebacks"],
+                            str(port), "--no-browser", "--show-tracebacks",
+                            *_offering(notes_folder)],
                            env=_clean_env(), log_name="dashboard-show-tracebacks")
     try:
         url = server.wait_url(RENDER_TIMEOUT * 2)
@@ -154,7 +165,7 @@ def test_show_tracebacks_passes_the_traceback_to_the_page(notes_folder):
 def test_without_the_flag_the_page_keeps_tracebacks_hidden(notes_folder):
     port = dashboard_cli.free_port(18970)
     server = CommandServer([sys.executable, "-m", "segexplore", "dashboard", "--port",
-                            str(port), "--no-browser"],
+                            str(port), "--no-browser", *_offering(notes_folder)],
                            env=_clean_env(), log_name="dashboard-hidden-tracebacks")
     try:
         url = server.wait_url(RENDER_TIMEOUT * 2)

@@ -26,6 +26,7 @@ import segexplore as se
 from segexplore.cli import dashboard as dashboard_cli
 from segexplore.cli import main
 from segexplore.dashboards import (
+    DataSetRefusedError,
     base_from_environment,
     data_sources,
     find_tables,
@@ -129,19 +130,25 @@ def test_profile_writes_the_offline_html_report(small_base_dir, tmp_path, capsys
 
 
 # ------------------------------------------------------------------ data for dashboards
-def test_data_sources_prefer_the_query_string_to_the_environment():
+def test_data_sources_let_the_query_string_choose_only_an_allowed_data_set():
+    """Issue 11: ``?data=`` used to override the environment with any path; it now only
+    chooses among SEGEXPLORE_DATA_SETS (the default's --events go with the default), and
+    ``?orders=`` is refused (see tests/browser/test_dashboard_security.py)."""
     environ = {"SEGEXPLORE_DATA": "/env/contacts.csv", "SEGEXPLORE_EVENTS": "/env/e.csv",
-               "QUERY_STRING": "data=%2Fq%2Fc.parquet&orders=/q/o.parquet&events="}
-    assert data_sources(environ) == {"contacts": "/q/c.parquet", "events": "/env/e.csv",
-                                     "orders": "/q/o.parquet"}
+               "SEGEXPLORE_DATA_SETS": json.dumps({"contacts.csv": "/env/contacts.csv",
+                                                   "c.parquet": "/q/c.parquet"}),
+               "QUERY_STRING": "data=%2Fq%2Fc.parquet&events="}
+    assert data_sources(environ) == {"contacts": "/q/c.parquet"}
+    with pytest.raises(DataSetRefusedError):
+        data_sources(dict(environ, QUERY_STRING="data=c.parquet&orders=/q/o.parquet"))
     assert data_sources({"SEGEXPLORE_DATA": "  ", "QUERY_STRING": ""}) == {}
 
 
 def test_base_from_environment_reads_a_folder_or_files(small_base_dir):
     from_folder = base_from_environment({"SEGEXPLORE_DATA": str(small_base_dir)})
     assert len(from_folder.contacts) == 300 and len(from_folder.events) > 0
-    only_contacts = base_from_environment(
-        {"QUERY_STRING": f"data={small_base_dir / 'contacts.parquet'}"})
+    only_contacts = base_from_environment(  # ?data= names a file under the data root
+        {"SEGEXPLORE_DATA_ROOT": str(small_base_dir), "QUERY_STRING": "data=contacts.parquet"})
     assert len(only_contacts.contacts) == 300 and only_contacts.events is None
     assert len(base_from_environment({}).contacts) == len(se.load_sample().contacts)
 
@@ -176,7 +183,7 @@ def test_segments_from_a_catalog(tmp_path):
     catalog.add("Android in Lyon", 'city = "Lyon"', parent="Android")
     path = catalog.save(tmp_path / "catalog.yaml")
     base = se.load_sample()
-    segments = segments_from_environment(base, {"QUERY_STRING": f"segments={path}"})
+    segments = segments_from_environment(base, {"SEGEXPLORE_SEGMENTS": str(path)})
     assert [s.name for s in segments] == ["Android", "Android in Lyon"]
     assert segments[1].size == base.count(LYON_ANDROID)
 
