@@ -56,11 +56,15 @@ def _usage_error(args: argparse.Namespace, message: str) -> None:
     parser.error(message)
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``[FILE] [--events PATH] [--orders PATH]``, read by :func:`load`."""
-    parser.add_argument("contacts", nargs="?", metavar="FILE",
-                        help="contacts file (CSV, Parquet, Excel), or a folder of "
-                             "contacts/events/orders files; default: the bundled sample")
+def add_data_arguments(parser: argparse.ArgumentParser, *, option: str | None = None) -> None:
+    """``[FILE] [--events PATH] [--orders PATH]``, read by :func:`load`; with ``option``
+    (e.g. ``"--data"``) the contacts are named by that option instead of a positional FILE."""
+    where = ("contacts file (CSV, Parquet, Excel), or a folder of contacts/events/orders "
+             "files; default: the bundled sample")
+    if option is None:
+        parser.add_argument("contacts", nargs="?", metavar="FILE", help=where)
+    else:
+        parser.add_argument(option, dest="contacts", metavar="PATH", help=where)
     parser.add_argument("--events", metavar="PATH", help="events file")
     parser.add_argument("--orders", metavar="PATH", help="orders file")
     parser.set_defaults(parser=parser)

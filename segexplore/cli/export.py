@@ -5,17 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from segexplore.cli.data import load, warn
+from segexplore.cli.data import add_data_arguments, load, warn
 
 
 def _add_data(parser: argparse.ArgumentParser) -> None:
-    # Same destinations as data.add_data_arguments, so data.load() reads them.
-    parser.add_argument("--data", dest="contacts", metavar="PATH",
-                        help="contacts file (CSV, Parquet, Excel), or a folder of "
-                             "contacts/events/orders files; default: the bundled sample")
-    parser.add_argument("--events", metavar="PATH", help="events file")
-    parser.add_argument("--orders", metavar="PATH", help="orders file")
-    parser.set_defaults(parser=parser)
+    add_data_arguments(parser, option="--data")
     parser.add_argument("--as-of", dest="as_of", metavar="DATE",
                         help="look at the base on this date (default: the latest activity)")
 
