@@ -6,7 +6,6 @@ count without a word. Expected values are computed independently with plain pand
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 
 import numpy as np
@@ -100,12 +99,11 @@ def test_huge_event_windows_cover_all_time(sample):
         assert _both(sample, text) == (buyers, buyers), text
 
 
-def test_huge_anniversary_window_is_every_birthday_and_fast(sample):
+def test_huge_anniversary_window_is_every_birthday(sample):
+    # It built a 10**9-day date range; its time is in benchmarks/bench_rule_limits.py.
     with_birthday = int(sample.contacts["birth_date"].notna().sum())
-    start = time.perf_counter()
     assert _both(sample, "birth_date anniversary within next 1000000000 days") == (
         with_birthday, with_birthday)
-    assert time.perf_counter() - start < 10  # was a 10**9-day date range
 
 
 def test_not_followed_by_within_more_than_292_years_is_explained(sample):
@@ -314,29 +312,12 @@ def _flat_and(n: int) -> str:
     return " and ".join(f"engagement_score != {i}" for i in range(n))
 
 
-def _compile_seconds(rule: R.Rule, base) -> float:
-    start = time.perf_counter()
-    compile_rule(rule, base)
-    return time.perf_counter() - start
-
-
-def _parse_seconds(text: str) -> float:
-    start = time.perf_counter()
-    parse(text)
-    return time.perf_counter() - start
-
-
 @pytest.mark.slow
-def test_sql_compilation_of_a_flat_and_is_linear(tiny):
-    small, large = parse(_flat_and(10_000)), parse(_flat_and(40_000))
-    _compile_seconds(parse(_flat_and(500)), tiny)  # warm up sqlglot's caches
-    t_small = min(_compile_seconds(small, tiny) for _ in range(2))
-    t_large = min(_compile_seconds(large, tiny) for _ in range(2))
-    assert t_large < 8 * t_small, (t_small, t_large)
-    # And cheap: about as long as parsing the text (it was 16 times longer: sqlglot copied
-    # every operand, and the garbage collector kept re-scanning the growing tree).
-    t_parse = min(_parse_seconds(_flat_and(10_000)) for _ in range(2))
-    assert t_small < 5 * t_parse, (t_small, t_parse)
+def test_sql_compilation_of_40000_terms_is_one_flat_condition(tiny):
+    # sqlglot nested the operands 40,000 deep; the time is in benchmarks/bench_rule_limits.py.
+    sql = compile_rule(parse(_flat_and(40_000)), tiny)
+    assert sql.count("engagement_score") >= 40_000
+    assert run_duckdb(parse(_flat_and(40_000)), tiny).sum() == tiny.count(_flat_and(40_000))
 
 
 @pytest.mark.slow

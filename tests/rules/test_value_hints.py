@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import pandas as pd
@@ -61,15 +60,15 @@ def test_hints_accept_a_rule_object_and_skip_unknown_fields(sample):
         'region = "Ile-de-France" matches no contact; did you mean "Île-de-France"?']
 
 
-def test_hints_are_fast_on_a_million_contacts(sample):
+def test_hints_on_a_million_contacts_with_categories(sample):
+    # Their speed is timed in benchmarks/bench_rule_limits.py.
     contacts = pd.concat([sample.contacts] * 50, ignore_index=True)
     contacts["contact_id"] = range(len(contacts))
     for column in ("city", "region"):  # concat keeps the categories
         assert isinstance(contacts[column].dtype, pd.CategoricalDtype)
     big = se.ContactBase(contacts, roles=sample.roles, as_of=sample.as_of)
-    start = time.perf_counter()
     hints = value_hints('region = "Ile-de-France" and city = "lyon"', big)
-    assert time.perf_counter() - start < 1.0
+    assert hints == value_hints('region = "Ile-de-France" and city = "lyon"', sample)
     assert len(hints) == 2
 
 
