@@ -1,7 +1,8 @@
 """The Voilà dashboards shipped with segexplore, and what their configuration cell reads.
 
-Two notebooks ship inside the package (copies of the repository's ``dashboards/`` folder,
-so they work after a plain ``pip install``):
+Two notebooks ship inside the package, so they work after a plain ``pip install``; they
+are the only copies (the repository's top-level ``dashboards/`` folder holds symbolic
+links to them):
 
 - ``explorer``: the full app (Profile, Build, Compare, Export);
 - ``segment_report``: a read-only report of saved segments for stakeholders.
