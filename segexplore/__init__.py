@@ -16,6 +16,8 @@ import segexplore.analysis.profile  # noqa: F401
 import segexplore.delivery.export  # noqa: F401
 import segexplore.delivery.privacy  # noqa: F401
 import segexplore.delivery.split  # noqa: F401
+import segexplore.display.html  # noqa: F401  (no plotly: tables and inline SVG)
+import segexplore.display.report  # noqa: F401  (imports plotly when a report is written)
 import segexplore.features.activity  # noqa: F401
 import segexplore.features.compute  # noqa: F401
 import segexplore.features.registry  # noqa: F401
@@ -43,7 +45,6 @@ from segexplore.errors import (
     ValidationError,
 )
 from segexplore.io.load import read_base
-from segexplore.model import hooks as _hooks
 from segexplore.model.base import ContactBase
 from segexplore.model.pii import mask_pii
 from segexplore.model.segments import Segment
@@ -52,15 +53,6 @@ from segexplore.rules.engines.sql import compile_rule, run_duckdb
 from segexplore.rules.nodes import Rule
 from segexplore.rules.parser import parse
 from segexplore.rules.serialize import rule_from_dict, rule_from_json, rule_from_yaml
-
-
-def _load_display() -> None:
-    """Import the display layer (plotly): the first time a Profile or Comparison is shown."""
-    import segexplore.display.html  # noqa: F401
-
-
-_hooks.load_on_demand(("profile_html", "profile_report", "comparison_html",
-                       "comparison_report"), _load_display)
 
 
 def __getattr__(name: str):

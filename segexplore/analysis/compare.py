@@ -110,10 +110,10 @@ class Comparison:
 
     def to_html(self, path: str | Path) -> Path:
         """Write the comparison as a standalone HTML page that works offline."""
-        return hooks.get("comparison_report")(self, path)  # display.html, loaded now
+        return hooks.get("comparison_report")(self, path)  # display.report
 
     def _repr_html_(self) -> str:
-        return hooks.get("comparison_html")(self)  # display.html, loaded now
+        return hooks.get("comparison_html")(self)  # display.html: light tables
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{r.segment!r} {r.size:,}" for r in self.sizes.itertuples())

@@ -115,10 +115,10 @@ class Profile:
 
         Returns the path written.
         """
-        return hooks.get("profile_report")(self, path)  # display.html, loaded now
+        return hooks.get("profile_report")(self, path)  # display.report
 
     def _repr_html_(self) -> str:
-        return hooks.get("profile_html")(self)  # display.html, loaded now
+        return hooks.get("profile_html")(self)  # display.html: a light table
 
     def __repr__(self) -> str:
         return (f"Profile({self.name!r}: {self.n_rows:,} contacts, {len(self.summary)} "

@@ -44,8 +44,10 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from segexplore.display.bars import check_attribute, profile_bars
+
 __all__ = ["segment_sizes", "overlap_heatmap", "intersections", "distribution", "lift",
-           "rfm_grid", "profile_histogram", "profile_bars", "size_vs_expected",
+           "rfm_grid", "profile_histogram", "size_vs_expected",
            "size_history", "BASE_COLOR"]
 
 #: Color of the whole base in every chart.
@@ -89,12 +91,6 @@ def _finish(fig: go.Figure, *, title: str | None, default_title: str, height: in
     if y_title is not None:
         fig.update_yaxes(title_text=y_title)
     return fig
-
-
-def _check_attribute(attribute: str, available: Sequence[str], what: str) -> None:
-    if attribute not in available:
-        raise ValueError(f"Value of 'attribute' is not an attribute of this {what}. Expected "
-                         f"one of {list(available)} but received: {attribute}")
 
 
 def _text(value: Any) -> str:
@@ -216,7 +212,7 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
     comparison = comparison_or_segments
     if not isinstance(comparison, Comparison):
         comparison = compare(comparison, base, attributes=[attribute], rate=None)
-    _check_attribute(attribute, comparison.attributes["attribute"].tolist(), "comparison")
+    check_attribute(attribute, comparison.attributes["attribute"].tolist(), "comparison")
     names = _ordered(list(comparison.segments), category_orders, "segment")
     colors = _colors(list(comparison.segments), color_discrete_map)
     kind = comparison.attributes.set_index("attribute").loc[attribute, "kind"]
@@ -412,36 +408,6 @@ def rfm_grid(base_or_features: Any, *, title: str | None = None,
                    height=height, width=width,
                    x_title=_label("rfm_frequency", labels, "frequency score"),
                    y_title=_label("rfm_recency", labels, "recency score"))
-
-
-def profile_bars(profile: Any, attribute: str) -> dict[str, Any]:
-    """The bars of one profiled attribute as plain data: ``kind``, ``x``, ``y`` and, for
-    histograms, ``width`` (milliseconds for dates) and ``ranges`` (left, right as text).
-
-    Shared by :func:`profile_histogram` and the small charts of the notebook view.
-    """
-    summary = profile.summary.set_index("attribute")
-    _check_attribute(attribute, list(summary.index), "profile")
-    kind = summary.loc[attribute, "kind"]
-    if kind in ("numeric", "date"):
-        bins = profile.histograms[profile.histograms["attribute"] == attribute]
-        left, right = bins["left"].tolist(), bins["right"].tolist()
-        if kind == "date":
-            middles = [lo + (hi - lo) / 2 for lo, hi in zip(left, right, strict=True)]
-            widths = [(hi - lo).total_seconds() * 1000 for lo, hi in zip(left, right, strict=True)]
-        else:
-            middles = [(lo + hi) / 2 for lo, hi in zip(left, right, strict=True)]
-            widths = [hi - lo for lo, hi in zip(left, right, strict=True)]
-        return {"kind": kind, "x": middles, "y": bins["count"].tolist(), "width": widths,
-                "ranges": [(str(lo), str(hi)) for lo, hi in zip(left, right, strict=True)]}
-    if kind == "multi":
-        tags = profile.tags[profile.tags["attribute"] == attribute]
-        return {"kind": kind, "x": tags["tag"].tolist(), "y": tags["count"].tolist()}
-    if kind == "identifier":
-        raise ValueError(f"Value of 'attribute' names {attribute!r}, an identifier: it has no "
-                         f"distribution to draw")
-    top = profile.top_values[profile.top_values["attribute"] == attribute]
-    return {"kind": kind, "x": [_text(v) for v in top["value"]], "y": top["count"].tolist()}
 
 
 def profile_histogram(profile: Any, attribute: str, *, title: str | None = None,

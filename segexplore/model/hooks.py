@@ -10,9 +10,7 @@ model knows that a rule is evaluated, not how.
 A module registers when it is imported (``@implements("profile")`` on the function).
 ``segexplore/__init__.py`` imports every headless module that registers, and Python imports
 the top package before any of its modules, so those hooks are filled before a base can
-exist. The display layer needs plotly, so ``import segexplore`` does not load it: the top
-package registers a loader (:func:`load_on_demand`) that imports it the first time one of
-its hooks is asked for (a ``Profile`` shown in Jupyter, ``comparison.to_html(path)``).
+exist; the display hooks too (their modules import plotly only when a report is written).
 
 Examples
 --------
@@ -27,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["HOOKS", "implements", "load_on_demand", "get"]
+__all__ = ["HOOKS", "implements", "get"]
 
 T = TypeVar("T")
 
@@ -42,12 +40,12 @@ HOOKS: dict[str, str] = {
     "activity": "segexplore.features.activity",
     "features": "segexplore.features.compute",
     "feature_names": "segexplore.features.registry",
-    # analysis, and how its objects show in Jupyter (display: loaded on demand, plotly)
+    # analysis, how its objects show in Jupyter, and their standalone reports
     "profile": "segexplore.analysis.profile",
     "profile_html": "segexplore.display.html",
-    "profile_report": "segexplore.display.html",
+    "profile_report": "segexplore.display.report",
     "comparison_html": "segexplore.display.html",
-    "comparison_report": "segexplore.display.html",
+    "comparison_report": "segexplore.display.report",
     # delivery
     "register_suppressions": "segexplore.delivery.suppressions",
     "registered_suppressions": "segexplore.delivery.suppressions",
@@ -61,7 +59,6 @@ HOOKS: dict[str, str] = {
 }
 
 _REGISTERED: dict[str, Any] = {}
-_LOADERS: dict[str, Callable[[], object]] = {}
 
 
 def implements(name: str) -> Callable[[T], T]:
@@ -79,20 +76,8 @@ def implements(name: str) -> Callable[[T], T]:
     return register
 
 
-def load_on_demand(names: tuple[str, ...], loader: Callable[[], object]) -> None:
-    """Call ``loader`` (which imports the implementing module) the first time one of
-    ``names`` is asked for and nothing has registered it yet."""
-    for name in names:
-        if name not in HOOKS:
-            raise KeyError(f"{name!r} is not a hook of segexplore.model; hooks are "
-                           f"{list(HOOKS)}")
-        _LOADERS[name] = loader
-
-
 def get(name: str) -> Any:
     """The implementation registered for ``name``."""
-    if name not in _REGISTERED and name in _LOADERS:
-        _LOADERS[name]()
     try:
         return _REGISTERED[name]
     except KeyError:
