@@ -216,8 +216,8 @@ def export_segment(segment: Segment, path: Any, *, columns: Sequence[str] | None
     preset : {None, "mailchimp", "brevo"}
         Column names as the platform's import expects (``Email Address``...; ``EMAIL``...).
     suppressions : path, DataFrame or list of emails, optional
-        Emails never to export, on top of those registered with
-        :func:`register_suppressions`.
+        Emails never to export, on top of the base's own (``base.suppressions``, see
+        ``base.with_suppressions``).
     excel : bool, default False
         UTF-8 with BOM and ``;`` separator, as French-locale Excel opens directly.
     include_unsendable : bool, default False

@@ -59,7 +59,7 @@ def data_fingerprint(base: ContactBase) -> dict[str, Any]:
     64
     """
     tables = {"contacts": base.contacts, "events": base.events, "orders": base.orders}
-    cache = base.__dict__.setdefault("_fingerprints", {})
+    cache = base.derived("fingerprints", dict)
     out: dict[str, Any] = {"method": "sha256 over pandas.util.hash_pandas_object(index=False), "
                                      "column names and dtypes, per table"}
     combined = hashlib.sha256()

@@ -1,15 +1,15 @@
 """Who must never be emailed: suppression lists (unsubscribes, bounces, complaints).
 
 :func:`read_suppressions` reads a list from a file, a DataFrame or plain emails;
-:func:`register_suppressions` keeps it on a base so every later export and waterfall
-removes those people (``base.add_suppressions`` and ``base.suppressions`` call these).
+``base.with_suppressions(list)`` gives a base whose every export and waterfall removes
+those people (``base.suppressions`` shows them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -18,12 +18,7 @@ from segexplore.io.parsing import parse_datetimes
 from segexplore.io.read import read_table
 from segexplore.model import hooks
 
-if TYPE_CHECKING:
-    from segexplore.model.base import ContactBase
-
-__all__ = ["SUPPRESSION_REASONS", "read_suppressions", "register_suppressions", "registered_suppressions"]
-
-
+__all__ = ["SUPPRESSION_REASONS", "read_suppressions"]
 
 #: Reasons a suppression list row may give; anything else is read as "other".
 SUPPRESSION_REASONS = ("unsubscribe", "bounce", "complaint", "other")
@@ -47,10 +42,7 @@ _REASON_ALIASES = {
 }
 
 
-#: Where the suppression lists registered on a base are kept (see register_suppressions).
-_SUPPRESSIONS_ATTR = "_suppressions"
-
-
+@hooks.implements("read_suppressions")
 def read_suppressions(source: Any, **read_options: Any) -> pd.DataFrame:
     """Read a suppression list (unsubscribes, bounces, complaints) from a file or DataFrame.
 
@@ -60,9 +52,9 @@ def read_suppressions(source: Any, **read_options: Any) -> pd.DataFrame:
 
     Parameters
     ----------
-    source : path or DataFrame
+    source : path, DataFrame or list of emails
         CSV, Parquet or Excel file (read with :func:`~segexplore.io.read.read_table`),
-        or a DataFrame.
+        a DataFrame, or plain emails.
     **read_options
         Passed to ``read_table`` (``sep``, ``encoding``, ``sheet_name``...).
 
@@ -87,6 +79,8 @@ def read_suppressions(source: Any, **read_options: Any) -> pd.DataFrame:
     from segexplore.io.clean.contacts import normalise_emails
     from segexplore.model.columns import normalise_name
 
+    if not isinstance(source, (str, Path, pd.DataFrame)) and isinstance(source, Iterable):
+        source = pd.DataFrame({"email": list(source)})
     frame, _ = read_table(source, **read_options)
     by_name = {normalise_name(c): c for c in frame.columns}
     found = {}
@@ -112,37 +106,6 @@ def read_suppressions(source: Any, **read_options: Any) -> pd.DataFrame:
     return out[out["email"].notna()].reset_index(drop=True)
 
 
-@hooks.implements("register_suppressions")
-def register_suppressions(base: ContactBase, source: Any, **read_options: Any) -> pd.DataFrame:
-    """Keep a suppression list on ``base``: every later export of it leaves these emails out.
-
-    Returns all the lists registered so far, as one ``email, reason, date`` DataFrame.
-
-    Examples
-    --------
-    >>> import segexplore as se, pandas as pd
-    >>> base = se.load_sample()
-    >>> email = base.contacts["email"].iloc[0]
-    >>> len(register_suppressions(base, pd.DataFrame({"email": [email]})))
-    1
-    """
-    new = read_suppressions(source, **read_options)
-    current = base.__dict__.get(_SUPPRESSIONS_ATTR)
-    combined = new if current is None else pd.concat([current, new], ignore_index=True)
-    base.__dict__[_SUPPRESSIONS_ATTR] = combined
-    return combined
-
-
-@hooks.implements("registered_suppressions")
-def registered_suppressions(base: ContactBase) -> pd.DataFrame:
-    """The suppression lists registered on ``base`` (empty ``email, reason, date`` if none)."""
-    current = base.__dict__.get(_SUPPRESSIONS_ATTR)
-    if current is None:
-        return pd.DataFrame({"email": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
-                             "date": pd.Series(dtype="datetime64[ns]")})
-    return current
-
-
 def _prepare_suppressions(suppressions: Any) -> tuple[pd.DataFrame | None, str | None]:
     """Read ``suppressions`` once: (``email, reason, date`` frame or None, its source)."""
     if suppressions is None:
@@ -152,6 +115,6 @@ def _prepare_suppressions(suppressions: Any) -> tuple[pd.DataFrame | None, str |
     if isinstance(suppressions, pd.DataFrame):
         return read_suppressions(suppressions), "DataFrame"
     if isinstance(suppressions, Iterable):
-        return read_suppressions(pd.DataFrame({"email": list(suppressions)})), "list of emails"
+        return read_suppressions(suppressions), "list of emails"
     raise ExportError(f"suppressions must be a file, a DataFrame or a list of emails, "
                       f"not {type(suppressions).__name__}")

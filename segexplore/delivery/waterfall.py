@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.delivery.privacy import forgotten_mask
-from segexplore.delivery.suppressions import _prepare_suppressions, registered_suppressions
+from segexplore.delivery.suppressions import _prepare_suppressions
 from segexplore.model import hooks
 
 if TYPE_CHECKING:
@@ -123,14 +122,14 @@ def _select(segment: Segment, *, suppressions: pd.DataFrame | None = None,
         given = np.zeros(len(rows), dtype=bool)
         reason = "the contacts table has no consent column"
     selection.remove("consented", given, reason)
-    listed = pd.concat([registered_suppressions(base), suppressions], ignore_index=True) \
-        if suppressions is not None else registered_suppressions(base)
-    selection.suppressions = {"registered_on_base": len(registered_suppressions(base)),
+    listed = pd.concat([base.suppressions, suppressions], ignore_index=True) \
+        if suppressions is not None else base.suppressions
+    selection.suppressions = {"registered_on_base": len(base.suppressions),
                               "emails": int(listed["email"].nunique())}
     by_email = listed.drop_duplicates("email").set_index("email")["reason"]
     why = emails.map(by_email)
     suppressed = why.notna().to_numpy()
-    erased = forgotten_mask(base, emails, rows["contact_id"])
+    erased = base.erasures.contains_emails(emails) | base.erasures.contains_ids(rows["contact_id"])
     lost = why[selection.sendable & suppressed]
     parts = [_counts(lost)] if len(lost) else []
     if (selection.sendable & erased & ~suppressed).any():

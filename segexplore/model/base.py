@@ -2,23 +2,56 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Callable, Iterable
 from html import escape
 from typing import Any
 
 import pandas as pd
 
-from segexplore.errors import RuleEvaluationError, closest_name
+from segexplore.errors import BaseFrozenError, RuleEvaluationError, closest_name
 from segexplore.model import hooks
+from segexplore.model.erasures import ErasureLedger
 from segexplore.model.report import CleanReport
 from segexplore.model.roles import Roles, infer_roles
-from segexplore.model.segments import Segment
+from segexplore.model.segments import Membership, Segment
 
 __all__ = ["ContactBase"]
 
 
+class _Tables:
+    """What every view of one base shares: the tables, the load report, the saved
+    segments, the erasure ledger and what was computed from the tables.
+
+    A view at another date (:meth:`ContactBase.at`) or with other suppressions shares it,
+    so an erasure reaches every view. ``version`` changes when an erasure replaces the
+    tables, which drops everything computed from them.
+    """
+
+    __slots__ = ("contacts", "events", "orders", "report", "segments", "erasures",
+                 "version", "derived")
+
+    def __init__(self, contacts: pd.DataFrame, events: pd.DataFrame | None,
+                 orders: pd.DataFrame | None, report: CleanReport,
+                 erasures: ErasureLedger) -> None:
+        self.contacts, self.events, self.orders = contacts, events, orders
+        self.report = report
+        self.segments: dict[str, Any] = {}
+        self.erasures = erasures
+        self.version = 0
+        self.derived: dict[str, Any] = {}
+
+
+_OWN_FIELDS = frozenset({"_tables", "_as_of", "_as_of_is_default", "_suppressions", "_roles",
+                         "_cache"})
+
+
 class ContactBase:
     """A clean contact base: three DataFrames, the column roles and an ``as_of`` date.
+
+    A base does not change once made: :meth:`at` gives the same base on another date and
+    :meth:`with_suppressions` the same base with more suppression lists, both sharing the
+    tables. The one exception is erasure (:meth:`forget`), which must reach every view of
+    the base, so it replaces the shared tables.
 
     Parameters
     ----------
@@ -30,10 +63,13 @@ class ContactBase:
         Role of each contact column; inferred when omitted.
     as_of : date-like, optional
         The date every time window is measured from. Default: the latest event or order
-        time. Set ``base.as_of = "2026-06-30"`` to look at the base on a past date: the
-        behaviour features are recomputed and later events are ignored.
+        time. ``base.at("2026-06-30")`` looks at the base on a past date: the behaviour
+        features are computed for that date and later events are ignored.
     report : CleanReport, optional
         What loading and cleaning did.
+    suppressions : DataFrame, optional
+        Suppression lists (``email, reason, date``) every export of this base leaves out;
+        see :meth:`with_suppressions`.
 
     Examples
     --------
@@ -43,20 +79,86 @@ class ContactBase:
     Timestamp('2026-10-30 23:57:48')
     >>> base.contacts["contact_id"].is_unique
     True
+    >>> june = base.at("2026-06-30")
+    >>> june.contacts is base.contacts, june.as_of == base.as_of
+    (True, False)
     """
 
     def __init__(self, contacts: pd.DataFrame, events: pd.DataFrame | None = None,
                  orders: pd.DataFrame | None = None, *, roles: Roles | None = None,
-                 as_of: Any = None, report: CleanReport | None = None) -> None:
-        self.contacts = contacts
-        self.events = events
-        self.orders = orders
-        self.roles = roles if roles is not None else infer_roles(contacts)
-        self.report = report if report is not None else CleanReport()
-        self._as_of = self._default_as_of() if as_of is None else pd.Timestamp(as_of)
-        self._as_of_is_default = as_of is None
-        self._features: pd.DataFrame | None = None
-        self.segments: dict[str, Any] = {}
+                 as_of: Any = None, report: CleanReport | None = None,
+                 suppressions: pd.DataFrame | None = None) -> None:
+        tables = _Tables(contacts, events, orders,
+                         report if report is not None else CleanReport(), ErasureLedger())
+        self._init(tables, roles if roles is not None else infer_roles(contacts), as_of,
+                   suppressions)
+
+    def _init(self, tables: _Tables, roles: Roles, as_of: Any,
+              suppressions: pd.DataFrame | None) -> None:
+        set_ = object.__setattr__
+        set_(self, "_tables", tables)
+        set_(self, "_roles", roles)
+        set_(self, "_suppressions", suppressions)
+        set_(self, "_cache", {})
+        set_(self, "_as_of", self._default_as_of() if as_of is None else pd.Timestamp(as_of))
+        set_(self, "_as_of_is_default", as_of is None)
+
+    @classmethod
+    def _view(cls, tables: _Tables, roles: Roles, as_of: Any,
+              suppressions: pd.DataFrame | None) -> ContactBase:
+        view = cls.__new__(cls)
+        view._init(tables, roles, as_of, suppressions)
+        return view
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise BaseFrozenError(
+            f"a ContactBase does not change once made (setting {name!r}): "
+            "base.at('2026-06-30') gives it on another date, base.with_suppressions(...) "
+            "with more suppression lists, and se.ContactBase(...) or se.read_base(...) "
+            "makes one from other tables")
+
+    def __delattr__(self, name: str) -> None:
+        self.__setattr__(name, None)
+
+    # --- the tables (shared by every view) ----------------------------------------------
+    @property
+    def contacts(self) -> pd.DataFrame:
+        """One row per contact."""
+        return self._tables.contacts
+
+    @property
+    def events(self) -> pd.DataFrame | None:
+        """One row per event (``contact_id, timestamp, event_type`` ...), or None."""
+        return self._tables.events
+
+    @property
+    def orders(self) -> pd.DataFrame | None:
+        """One row per order (``contact_id, timestamp, amount`` ...), or None."""
+        return self._tables.orders
+
+    @property
+    def roles(self) -> Roles:
+        """The role of each contact column (numeric, categorical, email, ...)."""
+        return self._roles
+
+    @property
+    def report(self) -> CleanReport:
+        """What loading and cleaning did: inputs, steps, merges, rejects, issues."""
+        return self._tables.report
+
+    @property
+    def segments(self) -> dict[str, Any]:
+        """The saved segments (name -> Segment), which ``segment("name")`` refers to.
+
+        A registry shared by every view of the base: a segment is a definition, evaluated
+        on whichever base it is asked about.
+        """
+        return self._tables.segments
+
+    @property
+    def erasures(self) -> ErasureLedger:
+        """Salted hashes of the people erased from this base (see :meth:`forget`)."""
+        return self._tables.erasures
 
     @property
     def rejects(self) -> dict[str, pd.DataFrame]:
@@ -70,6 +172,33 @@ class ContactBase:
         """
         return self.report.rejects
 
+    def derived(self, name: str, compute: Callable[[], Any] | None = None) -> Any:
+        """``compute()``, kept with the tables until an erasure replaces them.
+
+        For values computed from the tables alone (the activity index, fingerprints), so
+        every view of the base shares them. Without ``compute``: the value if it was
+        computed already, else None (``base.derived("activity")``).
+        """
+        held = self._tables.derived
+        if name not in held:
+            if compute is None:
+                return None
+            held[name] = compute()
+        return held[name]
+
+    def _replace_tables(self, *, erased: Iterable[str] = (), **tables: pd.DataFrame) -> None:
+        """Erasure's one change: new tables for every view, computed values dropped, and
+        the erased people's hashes added to the ledger. Only
+        :func:`segexplore.delivery.privacy.forget` calls it."""
+        shared = self._tables
+        for name, table in tables.items():
+            if name not in ("contacts", "events", "orders"):
+                raise BaseFrozenError(f"{name!r} is not a table of a ContactBase")
+            setattr(shared, name, table)
+        shared.erasures._add(erased)
+        shared.version += 1
+        shared.derived.clear()
+
     # --- time -------------------------------------------------------------------------
     def _default_as_of(self) -> pd.Timestamp:
         latest = [t["timestamp"].max() for t in (self.events, self.orders)
@@ -81,34 +210,98 @@ class ContactBase:
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """The date windows are measured from ("last 30 days" ends here)."""
+        """The date windows are measured from ("last 30 days" ends here); see :meth:`at`."""
         return self._as_of
 
-    @as_of.setter
-    def as_of(self, value: Any) -> None:
-        self._as_of = pd.Timestamp(value)
-        self._as_of_is_default = False
-        self._features = None
-
     def at(self, as_of: Any) -> ContactBase:
-        """A view of the same base as of another date (tables are shared, not copied)."""
-        view = ContactBase(self.contacts, self.events, self.orders, roles=self.roles,
-                           as_of=as_of, report=self.report)
-        view.__dict__["activity"] = self.activity
-        view.segments = self.segments
-        # Suppressions and erasures apply to every view of the base: share, do not copy.
-        for key in ("_suppressions", "_forgotten", "_privacy_salt"):
-            if key in self.__dict__:
-                view.__dict__[key] = self.__dict__[key]
+        """The same base as of another date: the tables, saved segments and erasures are
+        shared, the features and rule results are those of ``as_of``.
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> base = se.load_sample()
+        >>> rule = "count(purchase, last 30 days) >= 1"
+        >>> base.at("2026-06-30").count(rule) != base.count(rule)
+        True
+        """
+        view = ContactBase._view(self._tables, self._roles, as_of, self._suppressions)
         return view
 
+    def with_suppressions(self, source: Any, **read_options: Any) -> ContactBase:
+        """The same base with a suppression list (unsubscribes, bounces, complaints) added:
+        every export and waterfall of the new base leaves these emails out.
+
+        ``source`` is a file, a DataFrame or a list of emails, read by
+        :func:`segexplore.delivery.suppressions.read_suppressions` (``read_options`` go to
+        it).
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> base = se.load_sample()
+        >>> email = base.contacts["email"].iloc[0]
+        >>> quiet = base.with_suppressions([email])
+        >>> len(quiet.suppressions), len(base.suppressions)
+        (1, 0)
+        """
+        new = hooks.get("read_suppressions")(source, **read_options)
+        current = self._suppressions
+        combined = new if current is None else pd.concat([current, new], ignore_index=True)
+        return ContactBase._view(self._tables, self._roles,
+                                 None if self._as_of_is_default else self._as_of, combined)
+
+    def with_contact_columns(self, columns: dict[str, Any], *, roles: Roles) -> ContactBase:
+        """The same base with columns added to the contacts (scores, say): the events,
+        orders, report, saved segments, erasure ledger and activity index are shared; the
+        new contacts table is the new base's own.
+
+        ``columns`` maps names to values in the contacts' order; ``roles`` covers them.
+        """
+        tables = self._tables
+        added = _Tables(self.contacts.assign(**columns), tables.events, tables.orders,
+                        tables.report, tables.erasures)
+        added.segments = tables.segments
+        if "activity" in tables.derived:  # same contacts, same order
+            added.derived["activity"] = tables.derived["activity"]
+        new = ContactBase._view(added, roles, None if self._as_of_is_default else self._as_of,
+                                self._suppressions)
+        features = self._features
+        if features is not None:  # the behaviour features do not read contact columns
+            new._cache[("features", added.version)] = features
+        return new
+
+    @property
+    def suppressions(self) -> pd.DataFrame:
+        """The suppression lists of this base (``email, reason, date``), one row per email
+        listed; people erased since are not in it."""
+        current = self._suppressions
+        if current is None:
+            return pd.DataFrame({"email": pd.Series(dtype="str"),
+                                 "reason": pd.Series(dtype="str"),
+                                 "date": pd.Series(dtype="datetime64[ns]")})
+        erasures = self.erasures
+        if not erasures:
+            return current
+        return current[~erasures.contains_emails(current["email"])].reset_index(drop=True)
+
+    def _computed(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept for this view (its date) until the tables change."""
+        key = (name, self._tables.version)
+        cache = self._cache
+        if key not in cache:
+            if any(k[1] != key[1] for k in cache):  # an erasure replaced the tables
+                cache.clear()
+            cache[key] = compute()
+        return cache[key]
+
     # --- behaviour ----------------------------------------------------------------------
-    @cached_property
+    @property
     def activity(self):
-        """Events and orders indexed for fast per-contact aggregation (built once): a
-        :class:`~segexplore.features.activity.ActivityTable`."""
-        return hooks.get("activity")(pd.Index(self.contacts["contact_id"]), self.events,
-                                     self.orders)
+        """Events and orders indexed for fast per-contact aggregation (built once, shared
+        by every view): a :class:`~segexplore.features.activity.ActivityTable`."""
+        return self.derived("activity", lambda: hooks.get("activity")(
+            pd.Index(self.contacts["contact_id"]), self.events, self.orders))
 
     @property
     def features(self) -> pd.DataFrame:
@@ -116,19 +309,34 @@ class ContactBase:
 
         See ``docs/features.md`` for the exact definition of each column.
         """
-        if self._features is None:
-            self._features = hooks.get("features")(self.contacts, self.activity, self.as_of)
-        return self._features
+        return self._computed("features", lambda: hooks.get("features")(
+            self.contacts, self.activity, self.as_of))
+
+    @property
+    def _features(self) -> pd.DataFrame | None:
+        """The features if they were computed already, else None (nothing is computed)."""
+        return self._cache.get(("features", self._tables.version))
 
     # --- rules and segments -------------------------------------------------------------
     def evaluator(self):
-        """The rule evaluator for the current ``as_of`` (its event aggregates are cached):
-        the pandas engine's :class:`~segexplore.rules.engines.pandas.Evaluator`."""
-        cached = self.__dict__.get("_evaluator")
-        if cached is None or cached.as_of != self.as_of:
-            cached = hooks.get("evaluator")(self)
-            self.__dict__["_evaluator"] = cached
-        return cached
+        """The rule evaluator of this base (its event aggregates are cached): the pandas
+        engine's :class:`~segexplore.rules.engines.pandas.Evaluator`."""
+        return self._computed("evaluator", lambda: hooks.get("evaluator")(self))
+
+    def evaluate(self, segment: Any) -> Membership:
+        """Who is in ``segment`` (a Segment, a Rule or rule text) on this base.
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> base = se.load_sample()
+        >>> android = base.segment('device = "Android"')
+        >>> base.at("2026-06-30").evaluate(android).size == android.size
+        True
+        """
+        if not isinstance(segment, Segment):
+            segment = Segment(self, segment)
+        return segment.on(self)
 
     def segment(self, rule, *, name: str | None = None, description: str = "",
                 parent=None, save: bool = True):
@@ -199,15 +407,6 @@ class ContactBase:
     def stale_consent(self, months: int = 24) -> pd.Series:
         """Contacts whose consent is older than ``months`` with no engagement since."""
         return hooks.get("stale_consent")(self, months)
-
-    def add_suppressions(self, source, **read_options: Any) -> pd.DataFrame:
-        """Register a suppression list (unsubscribes, bounces, complaints) for all exports."""
-        return hooks.get("register_suppressions")(self, source, **read_options)
-
-    @property
-    def suppressions(self) -> pd.DataFrame:
-        """The registered suppression lists, one row per email."""
-        return hooks.get("registered_suppressions")(self)
 
     # --- display ------------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:

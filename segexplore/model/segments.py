@@ -5,38 +5,33 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-import weakref
 from html import escape
 from typing import Any
 
 import pandas as pd
 
-from segexplore.errors import RuleEvaluationError, RuleValueWarning
+from segexplore.errors import BaseFrozenError, RuleEvaluationError, RuleValueWarning
 from segexplore.model import hooks
 from segexplore.model.pii import mask_pii as pseudonymise
 
-__all__ = ["Segment"]
+__all__ = ["Membership", "Segment"]
 
 
 class _State:
-    """What a segment's mask depends on: the base's as_of, its tables (by identity, held
-    weakly), the saved segments its rule refers to, and the parent's mask."""
+    """What a segment's membership on one base depends on besides the base itself (which
+    does not change): the tables' version (an erasure replaces them), the saved segments
+    its rule refers to, and the parent's mask."""
 
-    __slots__ = ("as_of", "tables", "refs", "parent_mask")
+    __slots__ = ("version", "refs", "parent_mask")
 
     def __init__(self, base: Any, refs: frozenset[str],
                  parent_mask: pd.Series | None) -> None:
-        self.as_of = base.as_of
-        self.tables = tuple(None if t is None else weakref.ref(t)
-                            for t in (base.contacts, base.events, base.orders))
+        self.version = base._tables.version
         self.refs = _saved_refs(base, refs) if refs else ()
         self.parent_mask = parent_mask
 
     def same_as(self, other: _State) -> bool:
-        return (self.as_of == other.as_of
-                and all((a is None and b is None) or (a is not None and b is not None
-                                                      and a() is not None and a() is b())
-                        for a, b in zip(self.tables, other.tables, strict=True))
+        return (self.version == other.version
                 and len(self.refs) == len(other.refs)
                 and all(n == m and s is t for (n, s), (m, t) in zip(self.refs, other.refs,
                                                                     strict=True))
@@ -78,6 +73,75 @@ def _warn_value_hints(segment: Segment) -> None:
         warnings.warn(where + message, RuleValueWarning, stacklevel=_caller_stacklevel())
 
 
+class Membership:
+    """Who is in a segment on one base: the mask, its size and share, the members.
+
+    Made by ``segment.on(base)`` or ``base.evaluate(segment)``; it belongs to that base
+    (its date, its tables), so nothing in it can go stale.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> android = base.segment('device = "Android"')
+    >>> june = android.on(base.at("2026-06-30"))
+    >>> june.size == int(june.mask.sum()), f"{june.base.as_of:%Y-%m-%d}"
+    (True, '2026-06-30')
+    """
+
+    __slots__ = ("segment", "base", "mask")
+
+    def __init__(self, segment: Segment, base: Any, mask: pd.Series) -> None:
+        object.__setattr__(self, "segment", segment)
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "mask", mask)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise BaseFrozenError("a Membership does not change; evaluate the segment again")
+
+    @property
+    def size(self) -> int:
+        """Number of member contacts."""
+        return int(self.mask.sum())
+
+    @property
+    def share(self) -> float:
+        """Members as a share of the whole base (0..1)."""
+        total = len(self.mask)
+        return self.size / total if total else 0.0
+
+    def members(self, columns: list[str] | None = None, *, mask_pii: bool = False) -> pd.DataFrame:
+        """The member contacts with their columns and the features the rule uses.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Restrict to these contact or feature columns (``contact_id`` always first).
+        mask_pii : bool, default False
+            Pseudonymise emails and names (see :func:`segexplore.model.pii.mask_pii`).
+        """
+        if mask_pii:
+            return pseudonymise(self.members(columns))
+        base = self.base
+        contacts = base.contacts[self.mask.to_numpy()]
+        feature_names = hooks.get("feature_names")
+        used = [f for f in self.segment.effective_rule.fields() if f in feature_names
+                and f not in contacts.columns]
+        if columns is not None:
+            wanted = ["contact_id"] + [c for c in columns if c != "contact_id"]
+            from_contacts = [c for c in wanted if c in contacts.columns]
+            used = [c for c in wanted if c not in contacts.columns]
+            contacts = contacts[from_contacts]
+        if used:
+            features = base.features.loc[contacts.index, used]
+            contacts = pd.concat([contacts, features], axis=1)
+        return contacts
+
+    def __repr__(self) -> str:
+        return (f"Membership({self.segment.name!r}: {self.size:,} contacts, {self.share:.1%} "
+                f"of the base, as of {self.base.as_of:%Y-%m-%d})")
+
+
 class Segment:
     """A named rule over a :class:`ContactBase`, optionally inside a parent segment.
 
@@ -106,20 +170,47 @@ class Segment:
 
     def __init__(self, base: Any, rule: Any, *, name: str | None = None,
                  description: str = "", parent: Segment | None = None) -> None:
+        set_ = object.__setattr__
         try:
-            self.text = rule if isinstance(rule, str) else str(rule)
+            set_(self, "text", rule if isinstance(rule, str) else str(rule))
         except RecursionError:  # a rule built in Python thousands of levels deep
             raise RuleEvaluationError("the rule is nested too deeply to use (and/or/not "
                                       "inside each other thousands of levels deep); flatten "
                                       "it, e.g. And(*conditions)") from None
-        self.rule = hooks.get("parse")(rule) if isinstance(rule, str) else rule
-        self.name = name if name is not None else self.text
-        self.description = description
-        self.parent = parent
-        self.base = base
-        self._cache: tuple[_State, pd.Series] | None = None
-        self._refs = self.rule.segment_refs()  # the parent's are in its own mask
+        set_(self, "rule", hooks.get("parse")(rule) if isinstance(rule, str) else rule)
+        set_(self, "name", name if name is not None else self.text)
+        set_(self, "description", description)
+        set_(self, "parent", parent)
+        set_(self, "base", base)
+        set_(self, "_memberships", {})  # id(base) -> (base, state, Membership)
+        set_(self, "_refs", self.rule.segment_refs())  # the parent's are in its own mask
         _warn_value_hints(self)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise BaseFrozenError(f"a Segment does not change once made (setting {name!r}): "
+                              "make another with base.segment(...)")
+
+    def on(self, base: Any) -> Membership:
+        """Who is in this segment on ``base`` (this segment's base at another date, or
+        another base with the same columns): a :class:`Membership`.
+
+        Asking again on the same base gives the same Membership, unless a saved segment
+        the rule refers to was redefined or an erasure replaced the tables.
+        """
+        parent = self.parent.on(base) if self.parent is not None else None
+        parent_mask = parent.mask if parent is not None else None
+        state = _State(base, self._refs, parent_mask)
+        held = self._memberships.get(id(base))
+        if held is not None and held[0] is base and held[1].same_as(state):
+            return held[2]
+        own = base.evaluator().mask(self.rule, text=self.text)
+        if parent_mask is not None:
+            own = own & parent_mask
+        membership = Membership(self, base, own.rename(self.name))
+        if len(self._memberships) > 8:  # views of other dates come and go
+            self._memberships.clear()
+        self._memberships[id(base)] = (base, state, membership)
+        return membership
 
     @property
     def effective_rule(self) -> Any:
@@ -130,59 +221,24 @@ class Segment:
 
     @property
     def mask(self) -> pd.Series:
-        """Boolean Series over ``base.contacts`` (same index), True for members.
-
-        Always for the base as it is now: after ``base.as_of = ...``, a replaced table or
-        a redefined saved segment it refers to, the mask is evaluated again (once).
-        """
-        parent_mask = self.parent.mask if self.parent is not None else None
-        state = _State(self.base, self._refs, parent_mask)
-        cached = self._cache
-        if cached is not None and cached[0].same_as(state):
-            return cached[1]
-        own = self.base.evaluator().mask(self.rule, text=self.text)
-        if parent_mask is not None:
-            own = own & parent_mask
-        mask = own.rename(self.name)
-        self._cache = (state, mask)
-        return mask
+        """Boolean Series over ``base.contacts`` (same index), True for members: the mask
+        of ``segment.on(segment.base)``."""
+        return self.on(self.base).mask
 
     @property
     def size(self) -> int:
         """Number of member contacts."""
-        return int(self.mask.sum())
+        return self.on(self.base).size
 
     @property
     def share(self) -> float:
         """Members as a share of the whole base (0..1)."""
-        total = len(self.mask)
-        return self.size / total if total else 0.0
+        return self.on(self.base).share
 
     def members(self, columns: list[str] | None = None, *, mask_pii: bool = False) -> pd.DataFrame:
-        """The member contacts with their columns and the features the rule uses.
-
-        Parameters
-        ----------
-        columns : list of str, optional
-            Restrict to these contact or feature columns (``contact_id`` always first).
-        mask_pii : bool, default False
-            Pseudonymise emails and names (see :func:`segexplore.model.pii.mask_pii`).
-        """
-        if mask_pii:
-            return pseudonymise(self.members(columns))
-        contacts = self.base.contacts[self.mask.to_numpy()]
-        feature_names = hooks.get("feature_names")
-        used = [f for f in self.effective_rule.fields() if f in feature_names
-                and f not in contacts.columns]
-        if columns is not None:
-            wanted = ["contact_id"] + [c for c in columns if c != "contact_id"]
-            from_contacts = [c for c in wanted if c in contacts.columns]
-            used = [c for c in wanted if c not in contacts.columns]
-            contacts = contacts[from_contacts]
-        if used:
-            features = self.base.features.loc[contacts.index, used]
-            contacts = pd.concat([contacts, features], axis=1)
-        return contacts
+        """The member contacts with their columns and the features the rule uses
+        (see :meth:`Membership.members`)."""
+        return self.on(self.base).members(columns, mask_pii=mask_pii)
 
     def __repr__(self) -> str:
         parent = f" in {self.parent.name!r}" if self.parent is not None else ""

@@ -245,13 +245,13 @@ def test_read_suppressions_aliases_reasons_and_dates(tmp_path):
         sup.read_suppressions(pd.DataFrame({"name": ["x"]}))
 
 
-def test_registered_suppressions_apply_to_every_export(waterfall_base, tmp_path):
-    seg = waterfall_base.segment('city = "Lyon"', name="Lyon")
-    sup.register_suppressions(waterfall_base, pd.DataFrame({"email": ["ANN@x.fr"]}))
+def test_a_base_with_suppressions_applies_them_to_every_export(waterfall_base, tmp_path):
+    quiet = waterfall_base.with_suppressions(pd.DataFrame({"email": ["ANN@x.fr"]}))
+    seg = quiet.segment('city = "Lyon"', name="Lyon")
     steps = wf.sendable_waterfall(seg).set_index("step")
     assert steps.loc["not suppressed", "removed"] == 2  # contacts 1 and 8 share ann@x.fr
     assert steps.loc["de-duplicated", "removed"] == 0
-    assert len(sup.registered_suppressions(waterfall_base)) == 1
+    assert len(quiet.suppressions) == 1
     ex.export_segment(seg, tmp_path / "lyon.csv", columns=["email"])
     _read_both(tmp_path / "lyon.csv", ["email"], [["fred@x.fr"]])
 

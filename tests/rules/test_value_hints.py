@@ -95,7 +95,7 @@ def test_hints_never_break_on_odd_columns(tiny_base):
     contacts = tiny_base.contacts.copy()
     contacts["tags"] = pd.Series([["a"], {"b": 1}, None, ["c"], None, None, None],
                                  dtype=object)
-    tiny_base.contacts = contacts
+    tiny_base = se.ContactBase(contacts, tiny_base.events, as_of=tiny_base.as_of)
     assert value_hints('tags = "a"', tiny_base) == []
     assert value_hints('city = "lyon"', tiny_base) == [
         'city = "lyon" matches no contact; did you mean "Lyon"?']

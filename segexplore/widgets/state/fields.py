@@ -203,7 +203,7 @@ def event_types(base: ContactBase) -> list[str]:
     """
     from segexplore.model.columns import EVENT_TYPE
 
-    built = base.__dict__.get("activity")
+    built = base.derived("activity")
     if built is not None:
         return sorted(built.event_types)
     names: set[str] = set()

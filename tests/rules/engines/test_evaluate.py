@@ -82,13 +82,13 @@ def test_every_example_compiles_for_other_dialects(base_with_segment, dialect):
 
 
 def test_leap_day_birthdays_are_celebrated_on_feb_28(tiny_base):
-    tiny_base.as_of = "2027-02-27"  # 2027 is not a leap year
+    tiny_base = tiny_base.at("2027-02-27")  # 2027 is not a leap year
     assert _members(tiny_base, tiny_base.segment("birth_date anniversary within next 2 days").mask) == {6}
     assert _members(tiny_base, run_duckdb("birth_date anniversary within next 2 days", tiny_base)) == {6}
 
 
 def test_moving_as_of_back_ignores_later_events(tiny_base):
-    tiny_base.as_of = "2026-10-15"
+    tiny_base = tiny_base.at("2026-10-15")
     rule = "count(purchase, last 30 days) >= 1"
     # Window (2026-09-15, 2026-10-15]: contact 1 (10-10) and contact 4 (10-02, 10-12).
     assert _members(tiny_base, tiny_base.segment(rule).mask) == {1, 4}
