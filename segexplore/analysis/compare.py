@@ -33,12 +33,20 @@ import pandas as pd
 
 from segexplore.analysis.attributes import (
     AttributeTable,
-    as_python,
     attribute_kind,
     attribute_table,
     mask_array,
 )
-from segexplore.analysis.encoding import Encoded, Groups, Tags, encode, top_tags
+from segexplore.analysis.encoding import (
+    MISSING,
+    OTHER,
+    Encoded,
+    Groups,
+    Tags,
+    encode,
+    pool_rare,
+    top_tags,
+)
 from segexplore.analysis.stats import (
     _categorical_test,
     _Numbers,
@@ -48,18 +56,16 @@ from segexplore.analysis.stats import (
 from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 
-__all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MAX_TAGS", "MIN_SEGMENT_SIZE", "OTHER",
-           "MISSING"]
+__all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MAX_TAGS", "MIN_SEGMENT_SIZE"]
 
-#: Categorical attributes keep their most frequent values; the rest are pooled as OTHER.
+#: Categorical attributes keep their most frequent values; the rest are pooled as
+#: :data:`~segexplore.analysis.encoding.OTHER` (missing values are
+#: :data:`~segexplore.analysis.encoding.MISSING`).
 MAX_CATEGORIES = 50
 #: Multi-valued attributes (interests) keep their most frequent tags: one 2x2 test per tag.
 MAX_TAGS = 30
 #: Segments (and rests) smaller than this get a warning: their statistics are weak.
 MIN_SEGMENT_SIZE = 30
-#: Label of the pooled rare values and of missing values in the tables.
-OTHER = "other"
-MISSING = "(missing)"
 #: Roles compared by default (consent is a category of its own role).
 TESTED_ROLES = ("categorical", "consent", "numeric", "boolean", "date", "multi", "feature")
 TEST_COLUMNS = ("segment", "versus", "attribute", "tag", "kind", "test", "statistic", "p_value",
@@ -349,7 +355,8 @@ class _Collector:
         sizes = groups.sizes
         opponents = self._opponents(sizes, pairwise)
         if kind in ("categorical", "boolean"):
-            labels, base, per_segment = _pool_rare(encoded.labels, base, per_segment)
+            labels, base, per_segment = pool_rare(encoded.labels, base, per_segment,
+                                                  MAX_CATEGORIES)
             self.attribute_rows.append((column, role, kind, int(np.count_nonzero(base))))
             shown = np.flatnonzero(base)
             base_shares = base[shown] / self.n_base
@@ -484,25 +491,6 @@ def _stats_frame(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
     for column in SUMMARY_STATS[2:]:
         frame[column] = frame[column].astype(object)  # numbers and dates side by side
     return frame
-
-
-def _pool_rare(labels: np.ndarray, base: np.ndarray, per_segment: np.ndarray
-               ) -> tuple[list[Any], np.ndarray, np.ndarray]:
-    """Keep the MAX_CATEGORIES most frequent values, pool the others, name missing."""
-    names = [as_python(v) for v in labels] + [MISSING]
-    known = base[:-1]
-    if np.count_nonzero(known) <= MAX_CATEGORIES:
-        return names, base, per_segment
-    kept = np.argsort(-known, kind="stable")[:MAX_CATEGORIES]
-    target = np.full(len(base), MAX_CATEGORIES, dtype=np.intp)  # OTHER by default
-    target[kept] = np.arange(MAX_CATEGORIES)
-    target[-1] = MAX_CATEGORIES + 1
-    pooled_base = np.bincount(target, weights=base, minlength=MAX_CATEGORIES + 2)
-    pooled = np.column_stack([np.bincount(target, weights=per_segment[:, s],
-                                          minlength=MAX_CATEGORIES + 2)
-                              for s in range(per_segment.shape[1])])
-    labels_kept = [names[i] for i in kept] + [OTHER, MISSING]
-    return labels_kept, pooled_base.astype(np.int64), pooled.astype(np.int64)
 
 
 def _sizes(names: list[str], groups: Groups, n_base: int) -> pd.DataFrame:

@@ -5,17 +5,31 @@ or date column a NumPy array (:func:`numeric_values`); :func:`encode` gives any 
 code per distinct value (the last code is "missing"), and :class:`Groups` counts the codes
 of every segment in one ``bincount``. Profiles, comparisons and their statistics are read
 off these counts.
+
+One way of counting a distribution serves the profile, the comparison and the explorer's
+charts (:mod:`segexplore.widgets.state.distribution`): values ranked by :func:`ranked`, the
+rare ones pooled as :data:`OTHER` by :func:`pool_rare`, missing values named
+:data:`MISSING`, tags of multi-valued columns found by :func:`top_tags`, numbers cut at the
+edges of :func:`histogram_edges` and coded by :func:`bin_codes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from segexplore.analysis.attributes import as_python
+
 __all__ = ["categorical_codes", "numeric_values", "sorted_quantiles", "Encoded", "encode",
-           "Tags", "top_tags", "Groups"]
+           "Tags", "top_tags", "Groups", "OTHER", "MISSING", "ranked", "pool_rare",
+           "histogram_edges", "bin_codes"]
+
+#: Label of the pooled rare values, and of missing values, in every distribution table.
+OTHER = "other"
+MISSING = "(missing)"
 
 
 def categorical_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +89,56 @@ def sorted_quantiles(ordered: np.ndarray, quantiles: tuple[float, ...]) -> np.nd
     step = high - low
     # NumPy interpolates from the nearer end, which keeps the result exact at the edges
     return np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
+
+
+def ranked(counts: np.ndarray) -> np.ndarray:
+    """Positions of the non-zero ``counts``, most frequent first (ties keep their order)."""
+    order = np.argsort(-counts, kind="stable")
+    return order[counts[order] > 0]
+
+
+def pool_rare(labels: np.ndarray, base: np.ndarray, per_segment: np.ndarray, keep: int
+              ) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """Keep the ``keep`` most frequent values, pool the others as :data:`OTHER`, name the
+    missing ones :data:`MISSING`.
+
+    ``base`` counts every label in the base and ``per_segment`` (labels x segments) in each
+    segment, the last entry being the missing values (:func:`encode`'s codes). Returns the
+    labels (as Python values), then the base and segment counts over those labels: the
+    labels as they are plus :data:`MISSING` when no more than ``keep`` are present, else the
+    ``keep`` most frequent (most frequent first), :data:`OTHER` and :data:`MISSING`.
+    """
+    names = [as_python(v) for v in labels] + [MISSING]
+    known = base[:-1]
+    if np.count_nonzero(known) <= keep:
+        return names, base, per_segment
+    kept = ranked(known)[:keep]
+    target = np.full(len(base), keep, dtype=np.intp)  # OTHER by default
+    target[kept] = np.arange(keep)
+    target[-1] = keep + 1
+    pooled_base = np.bincount(target, weights=base, minlength=keep + 2)
+    pooled = np.column_stack([np.bincount(target, weights=per_segment[:, s],
+                                          minlength=keep + 2)
+                              for s in range(per_segment.shape[1])])
+    labels_kept = [names[i] for i in kept] + [OTHER, MISSING]
+    return labels_kept, pooled_base.astype(np.int64), pooled.astype(np.int64)
+
+
+def histogram_edges(low: float, high: float, bins: int, integer: bool) -> np.ndarray:
+    """Edges of the histogram of values from ``low`` to ``high``: one bin per value for
+    integers spanning at most ``bins`` values (and for a single value), else ``bins``
+    equal-width bins (as :func:`numpy.histogram`)."""
+    if integer and high - low + 1 <= bins:
+        return np.arange(low, high + 2, dtype=np.float64) - 0.5  # one bin per value
+    if low == high:
+        return np.array([low - 0.5, high + 0.5], dtype=np.float64)
+    return np.linspace(float(low), float(high), bins + 1)
+
+
+def bin_codes(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The bin of each value: bins include their left edge, the last one its right edge too
+    (as :func:`numpy.histogram`, and the profile's histograms)."""
+    return np.searchsorted(edges[1:-1], values, side="right")
 
 
 #: Above this many (value, membership pattern) cells, counts are taken segment by segment.

@@ -28,7 +28,14 @@ from segexplore.analysis.attributes import (
     mask_array,
     to_timestamp,
 )
-from segexplore.analysis.encoding import categorical_codes, numeric_values, sorted_quantiles
+from segexplore.analysis.encoding import (
+    categorical_codes,
+    histogram_edges,
+    numeric_values,
+    ranked,
+    sorted_quantiles,
+    top_tags,
+)
 from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.pii import PII_COLUMNS
@@ -249,9 +256,7 @@ class _Builder:
         missing, counts = int(counts[0]), counts[1:]
         row.update(count=len(codes) - missing, missing=missing,
                    distinct=int(np.count_nonzero(counts)))
-        # most frequent first; ties keep the category (or first-seen) order
-        order = np.argsort(-counts, kind="stable")
-        order = order[counts[order] > 0]
+        order = ranked(counts)  # ties keep the category (or first-seen) order
         for position in order[:self.top]:
             self.top_values.append((row["attribute"], as_python(labels[position]),
                                     int(counts[position]), self.share(int(counts[position]))))
@@ -330,15 +335,10 @@ class _Builder:
             present[np.isfinite(present)]
         if not len(finite):
             return
-        low, high = finite[0], finite[-1]
         integer = pd.api.types.is_integer_dtype(dtype) and not is_date
-        if integer and high - low + 1 <= self.bins:
-            edges = np.arange(low, high + 2, dtype=np.float64) - 0.5  # one bin per value
-        elif low == high:
-            edges = np.array([low - 0.5, high + 0.5], dtype=np.float64)
-        else:
-            edges = np.linspace(float(low), float(high), self.bins + 1)
-        # sorted values: a bin count is the gap between two binary searches
+        edges = histogram_edges(finite[0], finite[-1], self.bins, integer)
+        # sorted values: a bin count is the gap between two binary searches (the bins of
+        # encoding.bin_codes: left edge included, the last bin's right edge too)
         cuts = np.searchsorted(finite, edges[1:-1].astype(finite.dtype) if is_date
                                else edges[1:-1], side="left")
         counts = np.diff(np.r_[0, cuts, len(finite)])
@@ -369,22 +369,20 @@ class _Builder:
     def _multi(self, row: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
                separator: str) -> None:
         counts = np.bincount(codes + 1, minlength=len(labels) + 1)
-        missing, counts = int(counts[0]), counts[1:]
-        tag_counts: dict[str, int] = {}
-        for label, count in zip(labels, counts, strict=True):
-            if count == 0 or label is None or (isinstance(label, float) and math.isnan(label)):
-                continue
-            # tags ignore case, as the rule `interests has "sport"` does
-            for tag in {t.strip().lower() for t in str(label).split(separator)} - {""}:
-                tag_counts[tag] = tag_counts.get(tag, 0) + int(count)
-        ranked = sorted(tag_counts.items(), key=lambda item: (-item[1], item[0]))
+        missing = int(counts[0])
+        # the counts of the distinct values, missing last (encode's order): tags ignore
+        # case, as the rule `interests has "sport"` does
+        by_value = np.r_[counts[1:], missing]
+        tags = top_tags(labels, by_value, separator, self.top)
+        tag_counts = (by_value @ tags.indicator).tolist()
         column = row["attribute"]
-        for tag, count in ranked[:self.top]:
-            self.tags.append((column, tag, count, self.share(count)))
-        row.update(count=len(codes) - missing, missing=missing, distinct=len(ranked))
-        if ranked:
-            row.update(top=ranked[0][0], top_count=ranked[0][1],
-                       top_share=self.share(ranked[0][1]))
+        for tag, count in zip(tags.names, tag_counts, strict=True):
+            self.tags.append((column, tag, int(count), self.share(int(count))))
+        row.update(count=len(codes) - missing, missing=missing,
+                   distinct=len(tags.names) + tags.dropped)
+        if tags.names:
+            row.update(top=tags.names[0], top_count=int(tag_counts[0]),
+                       top_share=self.share(int(tag_counts[0])))
 
     def build(self, name: str) -> Profile:
         summary = pd.DataFrame(self.summary, columns=list(SUMMARY_COLUMNS))

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from segexplore.analysis.compare import MAX_CATEGORIES, MAX_TAGS, OTHER, compare
+from segexplore.analysis.compare import MAX_CATEGORIES, MAX_TAGS, compare
+from segexplore.analysis.encoding import OTHER
 from segexplore.analysis.stats import wilson_interval
 
 

@@ -10,6 +10,11 @@ counts; after that a segment's counts are one ``numpy.bincount`` of the codes of
 members. Pass a :class:`DistributionCache` to keep the codes between calls (the builder
 keeps one: the base-wide part does not change when the rule does).
 
+The counting is the one of the profile and the comparison
+(:mod:`segexplore.analysis.encoding`): the same codes (the last one is "missing"), the same
+tags of multi-valued fields (ignoring case), the same histogram edges, and the same pooling
+of the rarer values as ``"other"``.
+
 Examples
 --------
 >>> import segexplore as se
@@ -22,23 +27,29 @@ True
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from segexplore.analysis.encoding import (
+    MISSING,
+    bin_codes,
+    encode,
+    histogram_edges,
+    numeric_values,
+    pool_rare,
+    top_tags,
+)
 from segexplore.widgets.state.fields import field_values
 
 if TYPE_CHECKING:
 
     from segexplore.model.base import ContactBase
 
-__all__ = ["distribution_table", "DistributionCache", "MISSING", "OTHER"]
-
-#: Bar label of contacts without a value, and of values beyond the ``top`` shown.
-MISSING = "(missing)"
-OTHER = "(other)"
+__all__ = ["distribution_table", "DistributionCache"]
 
 _COLUMNS = ["value", "segment_count", "segment_share", "base_count", "base_share"]
 
@@ -56,10 +67,11 @@ def distribution_table(base: ContactBase, mask: Any, attribute: str, *, top: int
         Contact column or behaviour feature.
     top : int
         Categories: keep the ``top`` most frequent values in the base, group the rest as
-        ``"(other)"``.
+        ``"other"`` (:data:`segexplore.analysis.encoding.OTHER`).
     bins : int
-        Numbers: equal-width bins over the base's range. Dates are grouped by month, or by
-        year when they span more than two years.
+        Numbers: equal-width bins over the base's range (one bar per value for integers
+        spanning at most ``bins`` values), as the profile's histograms. Dates are grouped
+        by month, or by year when they span more than two years.
     cache : DistributionCache, optional
         Keeps each attribute's coding and base-wide counts between calls.
 
@@ -69,78 +81,68 @@ def distribution_table(base: ContactBase, mask: Any, attribute: str, *, top: int
         Columns ``value, segment_count, segment_share, base_count, base_share``; ``value``
         holds the values as text (category names, ``"10 – 20"`` bins, ``"2026-01"``
         months); shares are 0..1 of the segment's and the base's contacts (multi-valued
-        fields count a contact once per value it holds, so their shares may add up to more
-        than 1). Contacts without a value are the ``"(missing)"`` row.
+        fields count a contact once per tag it holds, tags ignoring case, so their shares
+        may add up to more than 1). Contacts without a value are the ``"(missing)"`` row.
     """
     coding = (cache if cache is not None else DistributionCache()).coding(base, attribute,
                                                                           bins=bins)
     member = np.asarray(mask, dtype=bool)
     if member.shape != (coding.n_contacts,):
         raise ValueError(f"mask has {member.size:,} entries for {coding.n_contacts:,} contacts")
-    segment_counts, missing_segment = coding.counts(member)
-    return coding.table(segment_counts, missing_segment, int(member.sum()), top)
+    return coding.table(coding.counts(member), int(member.sum()), top)
 
 
 @dataclass
 class _Coding:
     """An attribute coded for counting.
 
-    ``codes`` holds, per contact, ``1 +`` the index of its raw value (0: no value). A raw
-    value is one label (``pairs`` is None) or, for multi-valued fields, the labels listed
-    in ``pairs``: (raw value index, label index) of each pair, and whether each raw value
-    has any label.
+    ``codes`` holds, per contact, the code of its value; the last code (``n_bins - 1``) is
+    "no value" (:func:`segexplore.analysis.encoding.encode`'s convention). A code stands for
+    one label, or, for multi-valued fields, for the tags its row of ``indicator`` holds.
     """
 
     codes: np.ndarray
-    labels: list[str]
+    n_bins: int
+    labels: list[Any]
     order: bool  # True: keep the labels' order (bins, months); False: most frequent first
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # + has a label
+    indicator: np.ndarray | None = None  # multi: (code, tag) 0/1
     base_counts: np.ndarray | None = None
-    base_missing: int = 0
 
     @property
     def n_contacts(self) -> int:
         return len(self.codes)
 
-    def counts(self, member: np.ndarray | None) -> tuple[np.ndarray, int]:
-        """Contacts per label and contacts without any, among ``member`` (None: all)."""
+    def counts(self, member: np.ndarray | None) -> np.ndarray:
+        """Contacts per label, then contacts without any (last), among ``member`` (None:
+        all)."""
         codes = self.codes if member is None else self.codes[member]
-        n_raw = (len(self.pairs[2]) if self.pairs is not None else len(self.labels))
-        raw = np.bincount(codes, minlength=n_raw + 1)
-        missing = int(raw[0])
-        raw = raw[1:]
-        if self.pairs is None:
-            return raw.astype(np.int64), missing
-        raw_index, label_index, has_label = self.pairs
-        per_label = np.bincount(label_index, weights=raw[raw_index],
-                                minlength=len(self.labels))
-        missing += int(raw[~has_label].sum())
-        return np.rint(per_label).astype(np.int64), missing
+        raw = np.bincount(codes, minlength=self.n_bins).astype(np.int64)
+        if self.indicator is None:
+            return raw
+        untagged = ~self.indicator.any(axis=1)  # no value, or a value without a tag
+        return np.r_[raw @ self.indicator, raw[untagged].sum()]
 
-    def table(self, segment_counts: np.ndarray, missing_segment: int, n_segment: int,
-              top: int) -> pd.DataFrame:
+    def table(self, segment_counts: np.ndarray, n_segment: int, top: int) -> pd.DataFrame:
         base_counts, n_base = self.base_counts, self.n_contacts
         labels = np.asarray(self.labels, dtype=object)
         if self.order:
-            kept, rest = np.arange(len(labels)), np.array([], dtype=np.intp)
+            values, everyone, segment = list(labels) + [MISSING], base_counts, segment_counts
+            shown = np.r_[np.arange(len(labels)), [len(labels)] if base_counts[-1] else []]
         else:
-            present = np.flatnonzero(base_counts > 0)
-            ranked = present[np.argsort(-base_counts[present], kind="stable")]
-            kept, rest = ranked[:top], ranked[top:]
-        values = list(labels[kept])
-        segment = list(segment_counts[kept])
-        everyone = list(base_counts[kept])
-        if len(rest):
-            values.append(OTHER)
-            segment.append(int(segment_counts[rest].sum()))
-            everyone.append(int(base_counts[rest].sum()))
-        if self.base_missing:
-            values.append(MISSING)
-            segment.append(missing_segment)
-            everyone.append(self.base_missing)
-        table = pd.DataFrame({"value": pd.Series(values, dtype=object).astype(str),
-                              "segment_count": np.asarray(segment, dtype=np.int64),
-                              "base_count": np.asarray(everyone, dtype=np.int64)})
+            values, everyone, pooled = pool_rare(labels, base_counts, segment_counts[:, None],
+                                                 top)
+            segment = pooled[:, 0]
+            # "other" (when values were pooled) and "(missing)" come last
+            special = 2 if np.count_nonzero(base_counts[:-1]) > top else 1
+            known = np.arange(len(values) - special)
+            known = known[np.argsort(-everyone[known], kind="stable")]  # most frequent first
+            shown = np.r_[known, np.arange(len(values) - special, len(values))]
+            shown = shown[everyone[shown] > 0]
+        shown = shown.astype(np.intp)
+        table = pd.DataFrame({
+            "value": pd.Series([values[i] for i in shown], dtype=object).astype(str),
+            "segment_count": np.asarray(segment, dtype=np.int64)[shown],
+            "base_count": np.asarray(everyone, dtype=np.int64)[shown]})
         table["segment_share"] = table["segment_count"] / n_segment if n_segment else 0.0
         table["base_share"] = table["base_count"] / n_base if n_base else 0.0
         return table[_COLUMNS]
@@ -166,7 +168,7 @@ class DistributionCache:
         if entry is not None and entry[0] == token:
             return entry[2]
         coding = _code(values, separator, bins)
-        coding.base_counts, coding.base_missing = coding.counts(None)
+        coding.base_counts = coding.counts(None)
         self._entries[(attribute, bins)] = (token, keep, coding)
         return coding
 
@@ -186,77 +188,47 @@ def _source(values: pd.Series) -> tuple[tuple[Any, ...], Any]:
     return ("array", id(array), len(array), str(dtype)), array
 
 
-def _shifted(codes: np.ndarray) -> np.ndarray:
-    """Codes with -1 for "no value" shifted to start at 0, in the smallest integer type."""
-    codes = np.asarray(codes)
-    top = int(codes.max()) + 1 if len(codes) else 0
-    dtype = np.uint8 if top < 2**8 - 1 else np.uint16 if top < 2**16 - 1 else np.int64
-    return (codes + 1).astype(dtype)
+def _compact(codes: np.ndarray, n_bins: int) -> np.ndarray:
+    """Codes in the smallest integer type that holds them (a segment's gather is faster)."""
+    dtype = np.uint8 if n_bins <= 2**8 else np.uint16 if n_bins <= 2**16 else np.intp
+    return np.asarray(codes).astype(dtype)
 
 
 def _code(values: pd.Series, separator: str | None, bins: int) -> _Coding:
     if separator is not None:
-        return _multi_coding(values, separator)
-    if pd.api.types.is_bool_dtype(values.dtype):
-        codes = np.where(values.isna().to_numpy(), -1,
-                         values.fillna(False).to_numpy(dtype=bool).astype(np.int8))
-        return _Coding(_shifted(codes), ["False", "True"], order=False)
+        encoded = encode(values, "categorical")
+        base = np.bincount(encoded.codes, minlength=encoded.n_bins)
+        tags = top_tags(encoded.labels, base, separator, sys.maxsize)  # every tag
+        return _Coding(_compact(encoded.codes, encoded.n_bins), encoded.n_bins, tags.names,
+                       order=False, indicator=tags.indicator)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return _date_coding(values)
-    if pd.api.types.is_numeric_dtype(values.dtype):
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+            values.dtype):
         return _number_coding(values, bins)
-    codes, uniques = _factorize(values)
-    return _Coding(_shifted(codes), [str(u) for u in uniques], order=False)
-
-
-def _factorize(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes (-1: missing) and the value of each code."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy(), list(values.cat.categories)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes, list(uniques)
-
-
-def _multi_coding(values: pd.Series, separator: str) -> _Coding:
-    """Each distinct text (``"sport|outdoor"``) is split once, not once per contact."""
-    codes, texts = _factorize(values)
-    labels: dict[str, int] = {}
-    raw_index, label_index = [], []
-    for position, text in enumerate(texts):
-        if text is None or (isinstance(text, float) and np.isnan(text)):
-            continue
-        seen = set()
-        for part in str(text).split(separator):
-            part = part.strip()
-            if part and part not in seen:
-                seen.add(part)
-                raw_index.append(position)
-                label_index.append(labels.setdefault(part, len(labels)))
-    has_label = np.zeros(len(texts), dtype=bool)
-    has_label[np.asarray(raw_index, dtype=np.intp)] = True
-    pairs = (np.asarray(raw_index, dtype=np.intp), np.asarray(label_index, dtype=np.intp),
-             has_label)
-    return _Coding(_shifted(codes), list(labels), order=False, pairs=pairs)
+    encoded = encode(values, "categorical")  # categories, text, booleans (False, True)
+    return _Coding(_compact(encoded.codes, encoded.n_bins), encoded.n_bins,
+                   [str(label) for label in encoded.labels], order=False)
 
 
 def _number_coding(values: pd.Series, bins: int) -> _Coding:
-    numbers = pd.to_numeric(values, errors="coerce").astype(float).to_numpy()
-    known = ~np.isnan(numbers)
-    if not known.any():
-        return _Coding(np.zeros(len(numbers), dtype=np.uint8), [], order=True)
-    present = numbers[known]
-    low, high = float(present.min()), float(present.max())
+    raw, known, _ = numeric_values(values)
+    finite = known & np.isfinite(raw) if raw.dtype.kind == "f" else known
+    if not finite.any():
+        return _Coding(np.zeros(len(raw), dtype=np.uint8), 1, [], order=True)
+    present = raw[finite]
+    low, high = present.min(), present.max()
     integer = pd.api.types.is_integer_dtype(values.dtype)
-    codes = np.full(len(numbers), -1, dtype=np.int64)
-    if low == high or (integer and high - low + 1 <= bins):
-        distinct = np.unique(present)
-        codes[known] = np.searchsorted(distinct, present)
-        return _Coding(_shifted(codes), [_number(v) for v in distinct], order=True)
-    edges = np.histogram_bin_edges(present, bins=bins)
-    text = [f"{_number(a)} – {_number(b)}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    binned = pd.cut(numbers, edges, include_lowest=True, labels=False)
-    codes = np.where(np.isnan(binned), -1, np.nan_to_num(binned, nan=-1)).astype(np.int64)
-    return _Coding(_shifted(codes), text, order=True)
+    edges = histogram_edges(low, high, bins, integer)
+    n_bins = len(edges)  # the bins, and "missing" last
+    if (integer and high - low + 1 <= bins) or low == high:
+        text = [_number(left + 0.5) for left in edges[:-1]]  # one bin per value: the value
+    else:
+        text = [f"{_number(a)} – {_number(b)}" for a, b in zip(edges[:-1], edges[1:],
+                                                                strict=True)]
+    codes = np.full(len(raw), n_bins - 1, dtype=np.intp)
+    codes[finite] = bin_codes(present, edges)
+    return _Coding(_compact(codes, n_bins), n_bins, text, order=True)
 
 
 def _number(value: float) -> str:
@@ -267,11 +239,12 @@ def _date_coding(values: pd.Series) -> _Coding:
     stamps = pd.to_datetime(values)
     known = stamps.notna().to_numpy()
     if not known.any():
-        return _Coding(np.zeros(len(stamps), dtype=np.uint8), [], order=True)
+        return _Coding(np.zeros(len(stamps), dtype=np.uint8), 1, [], order=True)
     first, last = stamps[known].min(), stamps[known].max()
     freq = "Y" if (last - first).days > 2 * 366 else "M"
     periods = stamps.dt.to_period(freq)
     start = pd.Period(first, freq=freq).ordinal
     order = pd.period_range(first, last, freq=freq)
-    codes = np.where(known, periods.array.asi8 - start, -1)
-    return _Coding(_shifted(codes), [str(p) for p in order], order=True)
+    n_bins = len(order) + 1
+    codes = np.where(known, periods.array.asi8 - start, n_bins - 1)
+    return _Coding(_compact(codes, n_bins), n_bins, [str(p) for p in order], order=True)
