@@ -41,10 +41,11 @@ import numpy as np
 
 from segexplore.errors import RuleSyntaxError, RuleValueWarning, SegexploreError
 from segexplore.rules import nodes as R
+from segexplore.rules.hints import value_hints
 from segexplore.rules.parser import parse
 from segexplore.widgets.display import error_html, message_html, size_html
 from segexplore.widgets.editors import FieldData
-from segexplore.widgets.plot import distribution_figure, update_distribution_figure
+from segexplore.widgets.plot import FigureView, distribution_figure, update_distribution_figure
 from segexplore.widgets.rule_row import CannotShow, RuleRow
 from segexplore.widgets.state.debounce import Debouncer, Quiet
 from segexplore.widgets.state.distribution import DistributionCache, distribution_table
@@ -428,8 +429,6 @@ class SegmentBuilder(Quiet, W.VBox):
         """Did-you-mean warnings for the rule's values that match nobody ("" when none)."""
         if segment is None or self.rule is None:
             return ""
-        from segexplore.rules.hints import value_hints
-
         try:
             hints = value_hints(segment.effective_rule, self.base)
         except Exception:  # a hint is a courtesy: it never stops the count
@@ -440,8 +439,6 @@ class SegmentBuilder(Quiet, W.VBox):
         """Redraw the distribution charts of the latest count (figures updated in place)."""
         if not self._draw_charts:
             return
-        from segexplore.widgets.plot import FigureView
-
         with self._lock:
             label = self.name.value.strip() or "segment"
             figures = []

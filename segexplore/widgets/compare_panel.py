@@ -16,13 +16,9 @@ import ipywidgets as W
 import pandas as pd
 
 from segexplore.widgets.display import error_html, frame_html, message_html
+from segexplore.widgets.plot import FigureView
 from segexplore.widgets.state.fields import pii_columns
-from segexplore.widgets.state.sources import (
-    CURRENT,
-    SegmentChoices,
-    optional_module,
-    placeholder_html,
-)
+from segexplore.widgets.state.sources import CURRENT, SegmentChoices
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -46,7 +42,8 @@ class ComparisonParts:
 
 
 def sizes_table(segments: Sequence[Segment]) -> pd.DataFrame:
-    """``segment, rule, contacts, share``: one row per segment (no compare module needed)."""
+    """``segment, rule, contacts, share``: one row per segment (shown when the comparison
+    fails)."""
     return pd.DataFrame({
         "segment": [s.name for s in segments],
         "rule": [str(s.effective_rule) for s in segments],
@@ -85,34 +82,28 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
         ``figures``: ``sizes``, ``overlap``, ``lift`` and ``distribution:<attribute>``
         plotly figures; ``notes``: what is missing and why.
     """
+    # scipy.stats (compare) and plotly (charts): loaded by the first comparison, not at start-up
+    from segexplore.analysis.compare import compare
+    from segexplore.display import charts
+
     parts = ComparisonParts()
-    module = optional_module("analysis.compare")
-    if module is None:
-        parts.tables["sizes"] = sizes_table(segments)
-        parts.notes.append(placeholder_html("Overlap and differences", "analysis.compare"))
-        return parts
-    comparison = _attempt(parts, "compare", lambda: module.compare(list(segments), base=base))
+    comparison = _attempt(parts, "compare", lambda: compare(list(segments), base=base))
     if comparison is None:
         parts.tables["sizes"] = sizes_table(segments)
         return parts
     parts.comparison = comparison
     for name, make in (("sizes", lambda: comparison.sizes),
-                       ("overlap", lambda: _overlap(comparison)),
+                       ("overlap", lambda: comparison.overlap_matrix("count")),
                        ("differences", lambda: key_differences(
                            comparison.differences, differences, hidden=hidden))):
         table = _attempt(parts, f"{name} table", make)
         if table is not None:
             parts.tables[name] = table
-    charts = optional_module("display.charts")
-    if charts is None:
-        parts.notes.append(placeholder_html("The comparison charts", "display.charts"))
-        return parts
-    for name, function in (("sizes", "segment_sizes"), ("overlap", "overlap_heatmap"),
-                           ("lift", "lift")):
-        if hasattr(charts, function):
-            figure = _attempt(parts, f"{name} chart", lambda f=function: getattr(charts, f)(comparison))
-            if figure is not None:
-                parts.figures[name] = figure
+    for name, chart in (("sizes", charts.segment_sizes), ("overlap", charts.overlap_heatmap),
+                        ("lift", charts.lift)):
+        figure = _attempt(parts, f"{name} chart", lambda chart=chart: chart(comparison))
+        if figure is not None:
+            parts.figures[name] = figure
     for attribute in _top_attributes(parts.tables.get("differences")):
         figure = _attempt(parts, f"{attribute} chart",
                           lambda a=attribute: charts.distribution(comparison, a))
@@ -141,13 +132,6 @@ def key_differences(differences: pd.DataFrame, per_segment: int = 5, *,
     return table[shown].reset_index(drop=True) if shown else table.reset_index(drop=True)
 
 
-def _overlap(comparison: Any) -> pd.DataFrame:
-    try:
-        return comparison.overlap_matrix("count")
-    except (TypeError, ValueError, KeyError):
-        return comparison.overlap_matrix()
-
-
 def _top_attributes(differences: pd.DataFrame | None) -> list[str]:
     if differences is None or "attribute" not in getattr(differences, "columns", ()):
         return []
@@ -157,9 +141,7 @@ def _top_attributes(differences: pd.DataFrame | None) -> list[str]:
 def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
     """Lay out comparison parts: tables as HTML, figures as
     :class:`~segexplore.widgets.plot.FigureView` (one shared copy of plotly.js)."""
-    import plotly.graph_objects as go
-
-    from segexplore.widgets.plot import FigureView
+    import plotly.graph_objects as go  # plotly: on the first comparison, not at start-up
 
     titles = {"sizes": "Sizes", "overlap": "Overlap (contacts in both)",
               "differences": "What makes each segment different"}

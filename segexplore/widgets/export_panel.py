@@ -3,8 +3,7 @@
 A Voilà page cannot write to the analyst's disk, so the file is embedded in the page as a
 ``data:`` URL in ``<a class="se-download-link" download="<segment>.csv">``.
 :func:`export_csv` makes the file's bytes with :func:`segexplore.delivery.export.export_segment`
-(which keeps only the contacts who may be emailed and reports the waterfall) or, where this
-version has no export module, a plain CSV of the members.
+(which keeps only the contacts who may be emailed and reports the waterfall).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as W
 import pandas as pd
 
+from segexplore.delivery.export import export_segment
 from segexplore.features.registry import FEATURES
 from segexplore.widgets.display import (
     download_link_html,
@@ -26,7 +26,7 @@ from segexplore.widgets.display import (
     message_html,
     safe_filename,
 )
-from segexplore.widgets.state.sources import CURRENT, SegmentChoices, is_unnamed, optional_module
+from segexplore.widgets.state.sources import CURRENT, SegmentChoices, is_unnamed
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -40,11 +40,11 @@ PRESETS = ("plain", "mailchimp", "brevo")
 
 @dataclass(frozen=True)
 class ExportedCSV:
-    """A CSV file in memory: its bytes, rows, the waterfall (or None) and its file name."""
+    """A CSV file in memory: its bytes, rows, the waterfall and its file name."""
 
     data: bytes
     rows: int
-    waterfall: pd.DataFrame | None
+    waterfall: pd.DataFrame
     filename: str
 
 
@@ -74,23 +74,16 @@ def export_csv(segment: Segment, *, columns: Sequence[str] | None = None,
     Returns
     -------
     ExportedCSV
-        With :mod:`segexplore.delivery.export`: only contacts who may be emailed, and the
-        waterfall of who was removed why. Without it: every member, ``waterfall`` None.
+        Only the contacts who may be emailed, and the waterfall of who was removed why.
     """
     if filename is None:
         stem = "segment" if is_unnamed(segment) else safe_filename(segment.name)
         filename = f"{stem}.csv"
     columns = list(columns) if columns else None
-    module = optional_module("delivery.export")
-    if module is None:
-        members = segment.members(columns)
-        data = members.to_csv(index=False).encode("utf-8")
-        return ExportedCSV(data, len(members), None, filename)
     with tempfile.TemporaryDirectory(prefix="segexplore-export-") as directory:
         path = Path(directory) / "export.csv"
-        result = module.export_segment(segment, path, columns=columns,
-                                       preset=None if preset == "plain" else preset,
-                                       manifest=False)
+        result = export_segment(segment, path, columns=columns,
+                                preset=None if preset == "plain" else preset, manifest=False)
         data = path.read_bytes()
     return ExportedCSV(data, result.rows, pd.DataFrame(result.waterfall), filename)
 
@@ -174,6 +167,5 @@ class ExportPanel(W.VBox):
             return
         self.output.value = download_link_html(self.result.data, self.result.filename,
                                                self.result.rows)
-        if self.result.waterfall is not None:
-            self.waterfall.value = ("<h4>Who may be emailed</h4>"
-                                    + frame_html(self.result.waterfall))
+        self.waterfall.value = ("<h4>Who may be emailed</h4>"
+                                + frame_html(self.result.waterfall))

@@ -1,7 +1,7 @@
 """The Profile tab: statistics of every attribute of the base or of a segment.
 
 Glue over :func:`segexplore.analysis.profile.profile` and
-:func:`segexplore.display.charts.profile_histogram`; when a module is missing, the tab says so.
+:func:`segexplore.display.charts.profile_histogram`.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import pandas as pd
 
+from segexplore.analysis.profile import profile as make_profile
 from segexplore.widgets.display import error_html, frame_html, message_html
+from segexplore.widgets.plot import FigureView
 from segexplore.widgets.state.fields import pii_columns
-from segexplore.widgets.state.sources import (
-    WHOLE_BASE,
-    SegmentChoices,
-    optional_module,
-    placeholder_html,
-)
+from segexplore.widgets.state.sources import WHOLE_BASE, SegmentChoices
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -106,10 +103,6 @@ class ProfilePanel(W.VBox):
     def run(self) -> None:
         """Profile the chosen contacts and show the tables and the chart."""
         self.ran = True
-        module = optional_module("analysis.profile")
-        if module is None:
-            self.heading.value = placeholder_html("The Profile tab", "analysis.profile")
-            return
         try:
             segment = self.choices.resolve(self.source.value)
             if segment is None and self.source.value != WHOLE_BASE:
@@ -117,7 +110,7 @@ class ProfilePanel(W.VBox):
                                                   kind="warning")
                 return
             target = self.base if segment is None else segment
-            self.profile = module.profile(target)
+            self.profile = make_profile(target)
         except Exception as error:  # shown in the page, never as a traceback
             self.heading.value = error_html(error)
             return
@@ -154,13 +147,9 @@ class ProfilePanel(W.VBox):
             top = tags[tags["attribute"] == attribute].rename(columns={"tag": "value"})
         self.top_values.value = frame_html(top.drop(columns="attribute"), max_rows=15) \
             if not top.empty else ""
-        charts = optional_module("display.charts")
-        if charts is None or not hasattr(charts, "profile_histogram"):
-            self.chart.children = [W.HTML(placeholder_html("The attribute chart", "display.charts"))]
-            return
-        try:
-            from segexplore.widgets.plot import FigureView
+        from segexplore.display import charts  # plotly: on the first chart, not at start-up
 
+        try:
             figure = charts.profile_histogram(profile, attribute)
             figure.update_layout(width=520, height=320)
             shown = self.chart.children

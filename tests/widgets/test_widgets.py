@@ -44,7 +44,6 @@ from segexplore.widgets.state.fields import (
     numeric_bounds,
     value_choices,
 )
-from segexplore.widgets.state.sources import optional_module
 
 
 @pytest.fixture(scope="module")
@@ -518,9 +517,8 @@ def test_explore_opens_four_tabs_with_the_contract_classes():
     assert profile.attribute.value == "gender"  # the first attribute that is no personal data
     top = base.contacts["gender"].value_counts()
     assert f"<td>{top.index[0]}</td>" in profile.top_values.value
-    if optional_module("display.charts") is not None:
-        (figure,) = profile.chart.children
-        assert dict(zip(figure.data[0].x, figure.data[0].y, strict=True)) == top.to_dict()
+    (figure,) = profile.chart.children
+    assert dict(zip(figure.data[0].x, figure.data[0].y, strict=True)) == top.to_dict()
 
 
 def test_explore_in_a_kernel_fills_each_tab_when_shown():
@@ -576,15 +574,14 @@ def test_compare_tab_tables():
         assert panel.tables["overlap"].loc["Android", "Lyon"] == both
     if "differences" in panel.tables:
         assert set(panel.tables["differences"]["segment"]) <= {"Android", "Lyon"}
-    if optional_module("display.charts") is not None:
-        heatmap = panel.parts.figures["overlap"]
-        assert heatmap.data[0].type == "heatmap"
-        sizes_chart = panel.parts.figures["sizes"].data[0]
-        assert list(sizes_chart.y) == [base.segments["Android"].size, base.segments["Lyon"].size]
-        assert "se-chart-overlap" in classes(panel.output)
-        (overlap,) = classes(panel.output)["se-chart-overlap"]
-        assert isinstance(overlap, FigureView) and overlap.data[0].type == "heatmap"
-        assert overlap.spec["layout"]["width"] == 520
+    heatmap = panel.parts.figures["overlap"]
+    assert heatmap.data[0].type == "heatmap"
+    sizes_chart = panel.parts.figures["sizes"].data[0]
+    assert list(sizes_chart.y) == [base.segments["Android"].size, base.segments["Lyon"].size]
+    assert "se-chart-overlap" in classes(panel.output)
+    (overlap,) = classes(panel.output)["se-chart-overlap"]
+    assert isinstance(overlap, FigureView) and overlap.data[0].type == "heatmap"
+    assert overlap.spec["layout"]["width"] == 520
 
 
 def test_export_link_holds_the_exported_rows(tmp_path):

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from segexplore.analysis.attributes import is_identifier
+from segexplore.features.registry import FEATURES
+from segexplore.model.columns import EVENT_TYPE
 from segexplore.model.roles import value_kind
 
 if TYPE_CHECKING:
@@ -150,8 +152,6 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
         listing them does not compute them); events are the event types of the base
         (:func:`event_types`), sorted; segments are ``base.segments`` in saving order.
     """
-    from segexplore.features.registry import FEATURES
-
     attributes = []
     for column in base.contacts.columns:
         role = base.roles.roles.get(column)
@@ -201,8 +201,6 @@ def event_types(base: ContactBase) -> list[str]:
     purchases (building the index of a large base takes a while, and listing the fields
     should not wait for it).
     """
-    from segexplore.model.columns import EVENT_TYPE
-
     built = base.derived("activity")
     if built is not None:
         return sorted(built.event_types)
