@@ -29,16 +29,22 @@ from segexplore._version import __version__
 from segexplore.analysis.profile import Profile, profile
 from segexplore.datasets.cdnow import cdnow_sample
 from segexplore.datasets.sample import load_sample, sample_path
-from segexplore.delivery.catalog import Catalog, CatalogError
+from segexplore.delivery.catalog import Catalog
 from segexplore.delivery.export import ExportResult, export_segment, export_segments
-from segexplore.delivery.privacy import NotFoundError, forget, stale_consent, subject_access
+from segexplore.delivery.privacy import forget, stale_consent, subject_access
 from segexplore.delivery.refresh import read_history, refresh
 from segexplore.delivery.split import export_split, split
 from segexplore.delivery.suppressions import read_suppressions
 from segexplore.errors import (
+    CatalogError,
     ExportError,
     FileFormatError,
+    NotFoundError,
+    ParameterError,
+    ParameterTypeError,
+    RuleBuildError,
     RuleEvaluationError,
+    RuleFormatError,
     RuleSyntaxError,
     SchemaError,
     SegexploreError,
@@ -153,7 +159,11 @@ __all__ = [
     "SchemaError",
     "ValidationError",
     "RuleSyntaxError",
+    "ParameterError",
+    "ParameterTypeError",
+    "RuleBuildError",
     "RuleEvaluationError",
+    "RuleFormatError",
     "explore",
     "segment_report",
     "__version__",

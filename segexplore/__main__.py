@@ -1,5 +1,8 @@
+"""``python -m segexplore``: the ``segexplore`` command."""
+
 import sys
 
 from segexplore.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (tests walk every module) runs nothing
+    sys.exit(main())

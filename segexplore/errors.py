@@ -1,7 +1,39 @@
-"""Exceptions raised by segexplore.
+"""Exceptions raised by segexplore: every exception class of the package is defined here.
 
 Every exception subclasses both :class:`SegexploreError` and the matching builtin, so
-``except ValueError`` keeps working for callers who do not know this library.
+``except ValueError`` keeps working for callers who do not know this library, and
+``except SegexploreError`` catches every error segexplore raises on purpose.
+
+Reading and checking data
+    :class:`FileFormatError` (a file cannot be read), :class:`SchemaError` (a column is
+    missing or mapped wrongly), :class:`ValidationError` (problems found, with their
+    ``failure_cases``).
+Arguments
+    :class:`ParameterError` (``ValueError``): an argument of a function holds a value it
+    does not accept: out of range, not one of the choices, at odds with another argument,
+    or data that cannot serve (an A/B test with one variant, a training period with one
+    label). :class:`ParameterTypeError` (``TypeError``): an argument, or a value given to a
+    rule node, is of the wrong type.
+Rules
+    :class:`RuleBuildError` (``ValueError``): a rule node cannot be built from these values
+    (an unknown operator, an empty list, a date with a time zone, a malformed duration);
+    :class:`RuleSyntaxError`: a rule text does not follow the grammar;
+    :class:`RuleFormatError`: a rule dictionary, JSON or YAML document does not follow the
+    schema; :class:`RuleEvaluationError`: a rule cannot be evaluated on this base.
+The data model
+    :class:`BaseFrozenError` (``AttributeError``): a base or segment does not change once
+    made; ``base.at(date)``, ``base.with_suppressions(...)`` give new ones.
+Delivery
+    :class:`CatalogError`, :class:`CatalogConflictError`, :class:`LockTimeoutError`,
+    :class:`ExportError`, :class:`NotFoundError` (no contact with that email or id).
+Widgets, dashboards and the command line
+    :class:`IncompleteRowError` and :class:`CannotShowError` (signals between the rule
+    builder's rows and their widgets), :class:`DashboardError`,
+    :class:`DataSetRefusedError`, :class:`DashboardServerError`,
+    :class:`DashboardStartError`.
+
+Warnings: :class:`SegexploreWarning` and :class:`RuleValueWarning`. :func:`closest_name`
+finds the "did you mean" name of a message.
 """
 
 from __future__ import annotations
@@ -14,11 +46,24 @@ __all__ = [
     "FileFormatError",
     "SchemaError",
     "ValidationError",
+    "ParameterError",
+    "ParameterTypeError",
+    "RuleBuildError",
     "RuleSyntaxError",
+    "RuleFormatError",
     "RuleEvaluationError",
+    "CatalogError",
     "CatalogConflictError",
     "LockTimeoutError",
     "ExportError",
+    "BaseFrozenError",
+    "NotFoundError",
+    "IncompleteRowError",
+    "CannotShowError",
+    "DashboardError",
+    "DataSetRefusedError",
+    "DashboardServerError",
+    "DashboardStartError",
     "SegexploreWarning",
     "RuleValueWarning",
     "closest_name",
@@ -61,6 +106,34 @@ class ValidationError(SegexploreError, ValueError):
         self.failure_cases = failure_cases
 
 
+class ParameterError(SegexploreError, ValueError):
+    """An argument holds a value the function does not accept.
+
+    Out of range (``k=1``), not one of the choices (``method="pie"``), at odds with another
+    argument (``last=`` and ``between=``), or data that cannot serve (an A/B test with one
+    variant). The message names the parameter, the value and what is expected.
+    """
+
+
+class ParameterTypeError(SegexploreError, TypeError):
+    """An argument, or a value given to a rule node, is of the wrong type.
+
+    ``parse(42)``, ``Compare("age", ">=", [30])``, a mask of numbers where booleans are
+    expected. The message names the parameter or field and the type expected.
+    """
+
+
+class RuleBuildError(SegexploreError, ValueError):
+    """A rule node cannot be built from these values.
+
+    An unknown operator, an empty list of values, a date with a time zone, a duration such
+    as ``"30 dayz"``, ``last=`` and ``between=`` together. Raised by the node classes of
+    :mod:`segexplore.rules.nodes` and :mod:`segexplore.rules.events`, the builders and the
+    text forms; :func:`segexplore.parse` reports it as a :class:`RuleSyntaxError` at the
+    place in the text.
+    """
+
+
 class RuleSyntaxError(SegexploreError, ValueError):
     """The text of a rule does not follow the grammar.
 
@@ -76,11 +149,26 @@ class RuleSyntaxError(SegexploreError, ValueError):
         super().__init__(f"{message} (at position {position}){pointer}")
 
 
+class RuleFormatError(SegexploreError, ValueError):
+    """A rule dictionary, JSON or YAML document does not follow the rule schema.
+
+    ``path`` locates the offending node, e.g. ``rule.children[1].value``.
+    """
+
+    def __init__(self, message: str, *, path: str = "rule") -> None:
+        super().__init__(f"{message} (at {path})")
+        self.path = path
+
+
 class RuleEvaluationError(SegexploreError, ValueError):
     """A rule is well formed but cannot be evaluated on this base.
 
     Unknown field (with the closest existing one), a type mismatch, an unknown segment.
     """
+
+
+class CatalogError(SegexploreError, ValueError):
+    """A catalog operation or file breaks a rule: names, references, cycles, schema."""
 
 
 class CatalogConflictError(SegexploreError, RuntimeError):
@@ -117,6 +205,43 @@ class LockTimeoutError(SegexploreError, TimeoutError):
 
 class ExportError(SegexploreError, ValueError):
     """An export cannot be made as asked (bad option, unknown preset, clashing names...)."""
+
+
+class BaseFrozenError(SegexploreError, AttributeError):
+    """A ContactBase or Segment does not change once made: ``base.at(date)`` and
+    ``base.with_suppressions(...)`` give new bases."""
+
+
+class NotFoundError(SegexploreError, LookupError):
+    """No contact matches the email or contact_id given."""
+
+
+class IncompleteRowError(SegexploreError, ValueError):
+    """A row is still missing its value (nothing selected yet); it adds no condition."""
+
+
+class CannotShowError(SegexploreError, ValueError):
+    """The row's value fits no editor: show the condition as an advanced row instead."""
+
+
+class DashboardError(SegexploreError, ValueError):
+    """An unknown dashboard name or a malformed segment file."""
+
+
+class DataSetRefusedError(DashboardError, PermissionError):
+    """The page's address names data the server was not started with.
+
+    Its message never repeats what the address asked for (a path probed by whoever
+    opened the page), only what may be asked for instead.
+    """
+
+
+class DashboardServerError(SegexploreError, RuntimeError):
+    """The dashboard server was configured to listen beyond loopback without a token."""
+
+
+class DashboardStartError(SegexploreError, RuntimeError):
+    """Voilà did not start (port taken, missing package...)."""
 
 
 class SegexploreWarning(UserWarning):

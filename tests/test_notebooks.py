@@ -85,7 +85,8 @@ def test_shipped_dashboards_are_identical_to_the_sources() -> None:
 
 
 def test_dashboard_path_finds_the_shipped_notebooks() -> None:
-    from segexplore.dashboards import DashboardError, dashboard_path
+    from segexplore.dashboards import dashboard_path
+    from segexplore.errors import DashboardError
 
     for source in DASHBOARDS:
         assert dashboard_path(source.stem).read_bytes() == source.read_bytes()

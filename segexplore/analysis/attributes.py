@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segexplore.errors import ParameterError, ParameterTypeError
 from segexplore.model.base import ContactBase
 from segexplore.model.columns import normalise_name
 from segexplore.model.pii import EMAIL_SHAPE
@@ -66,7 +67,7 @@ def attribute_table(source: Any, *, include_features: bool = True) -> AttributeT
         inferred = infer_roles(source)
         return AttributeTable({str(c): source[c] for c in source.columns}, dict(inferred.roles),
                               dict(inferred.separators), source.index, None)
-    raise TypeError(
+    raise ParameterTypeError(
         f"Value of 'base_or_frame' must be a ContactBase, a Segment or a DataFrame but "
         f"received: {type(source).__name__}"
     )
@@ -173,17 +174,17 @@ def mask_array(mask: Any, index: pd.Index, parameter: str = "mask") -> np.ndarra
         if not mask.index.equals(index):
             missing = index.difference(mask.index)
             if len(missing):
-                raise ValueError(
+                raise ParameterError(
                     f"Value of {parameter!r} must be a boolean Series over the contacts' index; "
                     f"{len(missing):,} contacts (e.g. {missing[0]!r}) are not in it")
             mask = mask.reindex(index)
         if not (pd.api.types.is_bool_dtype(mask.dtype) or mask.isna().all()):
-            raise TypeError(f"Value of {parameter!r} must hold booleans but received dtype "
-                            f"{mask.dtype}")
+            raise ParameterTypeError(f"Value of {parameter!r} must hold booleans but received "
+                                     f"dtype {mask.dtype}")
         return mask.to_numpy(dtype=bool, na_value=False)
     array = np.asarray(mask)
     if array.dtype != bool or array.shape != (len(index),):
-        raise ValueError(
+        raise ParameterError(
             f"Value of {parameter!r} must be a boolean Series or array of length {len(index):,} "
             f"but received: {array.dtype} array of shape {array.shape}")
     return array

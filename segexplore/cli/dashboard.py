@@ -48,7 +48,7 @@ import urllib.request
 from pathlib import Path
 
 from segexplore.dashboards import SHOW_TRACEBACKS
-from segexplore.errors import SegexploreError
+from segexplore.errors import DashboardStartError
 
 #: Voilà's own default port; the first free port from here on is used without ``--port``.
 DEFAULT_PORT = 8866
@@ -68,10 +68,6 @@ UNCONNECTED_TIMEOUT = 120
 KERNEL_MANAGER = "segexplore.dashboards.server.DashboardKernelManager"
 #: Modules the kernel's Python must import to run a dashboard.
 KERNEL_MODULES = ("ipykernel", "segexplore")
-
-
-class DashboardStartError(SegexploreError, RuntimeError):
-    """Voilà did not start (port taken, missing package...)."""
 
 
 def free_port(start: int = DEFAULT_PORT, attempts: int = 100, host: str = HOST) -> int:

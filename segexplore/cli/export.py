@@ -90,7 +90,8 @@ def write_segment(args: argparse.Namespace, segment, *, include_unsendable: bool
 
 
 def _export(args: argparse.Namespace) -> int:
-    from segexplore.delivery.catalog import Catalog, CatalogError
+    from segexplore.delivery.catalog import Catalog
+    from segexplore.errors import CatalogError
 
     base = _base(args)
     if _is_catalog(args.source):

@@ -17,8 +17,8 @@ The page's address may only *choose* among the data sets the server was started 
 (:func:`choose_data_set`): ``?data=NAME`` names one of ``SEGEXPLORE_DATA_SETS`` (a JSON
 object ``{name: path}``, set by ``segexplore dashboard --data A --data B``) or a file or
 folder under ``SEGEXPLORE_DATA_ROOT`` (``--data-root DIR``). Anything else, and any
-``?events=``, ``?orders=`` or ``?segments=``, is refused with :class:`DataSetRefusedError`
-shown in the page, which never repeats the refused value: whoever can open the page must
+``?events=``, ``?orders=`` or ``?segments=``, is refused with
+:class:`~segexplore.errors.DataSetRefusedError` shown in the page, which never repeats the refused value: whoever can open the page must
 not be able to make the server read other files (issue 11).
 
 In a Voilà kernel, both functions first call :func:`show_errors_in_page`: Voilà hides
@@ -38,7 +38,7 @@ Examples
 >>> data_sources({"QUERY_STRING": "data=/etc/passwd"})
 Traceback (most recent call last):
 ...
-segexplore.dashboards.DataSetRefusedError: this dashboard serves only the data it was started with...
+segexplore.errors.DataSetRefusedError: this dashboard serves only the data it was started with...
 """
 
 from __future__ import annotations
@@ -54,11 +54,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from segexplore.errors import FileFormatError, SegexploreError, closest_name
+from segexplore.errors import (
+    DashboardError,
+    DataSetRefusedError,
+    FileFormatError,
+    SegexploreError,
+    closest_name,
+)
 
 __all__ = [
-    "DashboardError",
-    "DataSetRefusedError",
     "DATA_SETS",
     "DATA_ROOT",
     "choose_data_set",
@@ -75,18 +79,6 @@ __all__ = [
     "show_errors_in_page",
     "error_html",
 ]
-
-class DashboardError(SegexploreError, ValueError):
-    """An unknown dashboard name or a malformed segment file."""
-
-
-class DataSetRefusedError(DashboardError, PermissionError):
-    """The page's address names data the server was not started with.
-
-    Its message never repeats what the address asked for (a path probed by whoever
-    opened the page), only what may be asked for instead.
-    """
-
 
 #: The shipped dashboards, by name.
 DASHBOARDS = ("explorer", "segment_report")
@@ -220,7 +212,8 @@ def _under_root(value: str, root: str) -> str | None:
 
 
 def choose_data_set(value: str, environ: Mapping[str, str] | None = None) -> str:
-    """The path of the data set ``?data=value`` chooses, or :class:`DataSetRefusedError`.
+    """The path of the data set ``?data=value`` chooses, or
+    :class:`~segexplore.errors.DataSetRefusedError`.
 
     ``value`` may be the name of an allowed data set (see :func:`allowed_data_sets`), the
     exact path of one, or, with ``SEGEXPLORE_DATA_ROOT``, a file or folder under that root
@@ -236,7 +229,7 @@ def choose_data_set(value: str, environ: Mapping[str, str] | None = None) -> str
     >>> choose_data_set("/etc/passwd", environ)
     Traceback (most recent call last):
     ...
-    segexplore.dashboards.DataSetRefusedError: this dashboard does not serve the data named in the address: ?data= may only name one of the data sets it was started with: 'june', 'spring'
+    segexplore.errors.DataSetRefusedError: this dashboard does not serve the data named in the address: ?data= may only name one of the data sets it was started with: 'june', 'spring'
     """
     environ = os.environ if environ is None else environ
     value = value.strip()

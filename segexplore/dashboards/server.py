@@ -12,9 +12,9 @@ pages no browser opened):
   answered 403 before any kernel starts; websocket and POST requests must come from the
   page's own origin.
 - **Token beyond loopback.** Listening beyond loopback (``--Voila.ip=0.0.0.0``) without a
-  token is refused at start (:class:`DashboardServerError`); ``segexplore dashboard``
-  generates one and passes it in ``JUPYTER_TOKEN`` (not on the command line, where other
-  users of the machine could read it in the process list).
+  token is refused at start (:class:`~segexplore.errors.DashboardServerError`);
+  ``segexplore dashboard`` generates one and passes it in ``JUPYTER_TOKEN`` (not on the
+  command line, where other users of the machine could read it in the process list).
 - **Kernels.** :class:`DashboardKernelManager` caps live kernels (``max_kernels``), shuts
   down kernels that no page ever connected to after ``unconnected_timeout`` seconds of
   idleness (a ``curl`` of the page, a link preview, a closed tab whose unload call was
@@ -46,13 +46,9 @@ from tornado import web
 from traitlets import Bool, Integer, List, Unicode, default
 from voila.app import Voila as _Voila
 
-from ..errors import SegexploreError
+from segexplore.errors import DashboardServerError
 
-__all__ = ["DashboardKernelManager", "DashboardServerError", "Voila", "is_loopback", "main"]
-
-
-class DashboardServerError(SegexploreError, RuntimeError):
-    """The dashboard server was configured to listen beyond loopback without a token."""
+__all__ = ["DashboardKernelManager", "Voila", "is_loopback", "main"]
 
 
 def is_loopback(ip: str) -> bool:

@@ -34,6 +34,7 @@ from segexplore.datasets.tables import (
     CATEGORIES,
     LOYALTY_TIERS,
 )
+from segexplore.errors import ParameterError
 from segexplore.model import columns as col
 
 __all__ = ["generate_base", "write_sample"]
@@ -112,9 +113,9 @@ def generate_base(n_contacts: int = 20_000, *, seed: int = 0, as_of="2026-10-31"
     True
     """
     if int(n_contacts) != n_contacts or n_contacts < 1:
-        raise ValueError(f"n_contacts must be a positive integer, got {n_contacts!r}")
+        raise ParameterError(f"n_contacts must be a positive integer, got {n_contacts!r}")
     if not events_per_contact >= 0:
-        raise ValueError(f"events_per_contact must be >= 0, got {events_per_contact!r}")
+        raise ParameterError(f"events_per_contact must be >= 0, got {events_per_contact!r}")
     n = int(n_contacts)
     rng = np.random.default_rng(seed)
     as_of_day = pd.Timestamp(as_of).to_datetime64().astype("datetime64[D]")
@@ -194,7 +195,7 @@ def write_sample(directory, n_contacts: int = 20_000, seed: int = 0, *, as_of="2
     200
     """
     if file_format not in ("parquet", "csv"):
-        raise ValueError(f"file_format must be 'parquet' or 'csv', got {file_format!r}")
+        raise ParameterError(f"file_format must be 'parquet' or 'csv', got {file_format!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tables = generate_base(n_contacts, seed=seed, as_of=as_of,

@@ -39,6 +39,7 @@ import pandas as pd
 
 from segexplore.errors import (
     CatalogConflictError,
+    CatalogError,
     FileFormatError,
     LockTimeoutError,
     SegexploreError,
@@ -53,8 +54,8 @@ if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
     from segexplore.model.segments import Segment
 
-__all__ = ["CATALOG_SCHEMA", "MAX_NAME_LENGTH", "LOCK_TIMEOUT", "CatalogError", "CatalogEntry",
-           "Catalog", "lock_path", "naming_segment"]
+__all__ = ["CATALOG_SCHEMA", "MAX_NAME_LENGTH", "LOCK_TIMEOUT", "CatalogEntry", "Catalog",
+           "lock_path", "naming_segment"]
 
 CATALOG_SCHEMA = "segexplore.catalog/1"
 MAX_NAME_LENGTH = 80
@@ -63,10 +64,6 @@ _ENTRY_KEYS = ("name", "description", "owner", "tags", "parent", "rule", "rule_t
 _UNSET: Any = object()
 #: Seconds a catalog save or a refresh waits for another process's lock before it gives up.
 LOCK_TIMEOUT = 60.0
-
-
-class CatalogError(SegexploreError, ValueError):
-    """A catalog operation or file breaks a rule: names, references, cycles, schema."""
 
 
 def _now() -> str:

@@ -31,22 +31,18 @@ import numpy as np
 import pandas as pd
 
 from segexplore.delivery.suppressions import _SUPPRESSIONS_ATTR, registered_suppressions
-from segexplore.errors import SegexploreError
+from segexplore.errors import NotFoundError, SegexploreError
 from segexplore.io.clean.contacts import normalise_emails
 from segexplore.model import hooks
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
-__all__ = ["NotFoundError", "ErasureReport", "forget", "forgotten_mask", "identifier_hash",
+__all__ = ["ErasureReport", "forget", "forgotten_mask", "identifier_hash",
            "subject_access", "subject_access_json", "stale_consent"]
 
 _ENGAGEMENT_FEATURES = ("last_open_date", "last_click_date", "last_visit_date",
                         "last_purchase_date")
-
-
-class NotFoundError(SegexploreError, LookupError):
-    """No contact matches the email or contact_id given."""
 
 
 # ------------------------------------------------------------------------ hashing

@@ -30,7 +30,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from segexplore.errors import SchemaError, ValidationError, closest_name
+from segexplore.errors import (
+    ParameterError,
+    ParameterTypeError,
+    SchemaError,
+    ValidationError,
+    closest_name,
+)
 from segexplore.features.modes import _argmax_per_contact
 from segexplore.features.times import MAX_NS, NAT_NS, TimeLike, to_naive_ns, to_ns
 from segexplore.model import hooks
@@ -334,8 +340,8 @@ class ActivityTable:
             values = self.property(event_type, name)
             if not (pd.api.types.is_numeric_dtype(values.dtype)
                     or pd.api.types.is_bool_dtype(values.dtype)):
-                raise TypeError(f"property {name!r} of {event_type!r} events is not numeric "
-                                f"(dtype {values.dtype})")
+                raise ParameterTypeError(f"property {name!r} of {event_type!r} events is not "
+                                         f"numeric (dtype {values.dtype})")
             self._float_cache[key] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         return self._float_cache[key]
 
@@ -403,7 +409,7 @@ class ActivityTable:
         value are NaN.
         """
         if func not in ("sum", "mean", "min", "max"):
-            raise ValueError(f"func must be 'sum', 'mean', 'min' or 'max', not {func!r}")
+            raise ParameterError(f"func must be 'sum', 'mean', 'min' or 'max', not {func!r}")
         n = self.n_contacts
         if self._slice(event_type) is None:
             return np.zeros(n) if func == "sum" else np.full(n, np.nan)
@@ -456,7 +462,7 @@ class ActivityTable:
         as_of_ns = to_ns(as_of)
         half_life_ns = pd.Timedelta(half_life).value
         if half_life_ns <= 0:
-            raise ValueError("half_life must be positive")
+            raise ParameterError("half_life must be positive")
         positions, times, _ = self._window(event_type, start, as_of, where)
         weights = np.exp2((times - as_of_ns) / half_life_ns)
         return np.bincount(positions, weights=weights, minlength=self.n_contacts)
@@ -477,10 +483,10 @@ class ActivityTable:
         """
         as_of_ns = to_ns(as_of)
         if as_of_ns is None:
-            raise ValueError("as_of is required")
+            raise ParameterError("as_of is required")
         within_ns = pd.Timedelta(within).value
         if within_ns < 0:
-            raise ValueError("within must not be negative")
+            raise ParameterError("within must not be negative")
         # A first event needs its whole follow-up period before as_of; the window's own end
         # only bounds the first event itself (a cart on the window's last day still counts).
         end_ns = as_of_ns - within_ns if end is None else min(to_ns(end), as_of_ns - within_ns)
@@ -520,7 +526,7 @@ class ActivityTable:
         are the sorted union of the values seen in those event types.
         """
         if any(weight < 0 for weight in weights.values()):
-            raise ValueError("mode weights must not be negative")
+            raise ParameterError("mode weights must not be negative")
         parts = []
         for event_type, weight in weights.items():
             part = self._slice(event_type)
@@ -559,10 +565,10 @@ def _as_mask(where: np.ndarray | pd.Series, length: int, event_type: str) -> np.
     else:
         mask = np.asarray(where)
         if mask.dtype != bool:
-            raise TypeError(f"where must be a boolean mask, not {mask.dtype}")
+            raise ParameterTypeError(f"where must be a boolean mask, not {mask.dtype}")
     if mask.shape != (length,):
-        raise ValueError(f"where has {mask.shape[0] if mask.ndim else 0} values but there "
-                         f"are {length} {event_type!r} events")
+        raise ParameterError(f"where has {mask.shape[0] if mask.ndim else 0} values but there "
+                             f"are {length} {event_type!r} events")
     return mask
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from segexplore.errors import SchemaError, ValidationError
+from segexplore.errors import ParameterError, SchemaError, ValidationError
 from segexplore.features.activity import ActivityTable
 from segexplore.features.registry import ACTIVITY_TYPES, LIFECYCLE_STAGES, RFM_GROUPS, FeatureConfig
 from segexplore.features.times import to_naive_ns
@@ -49,7 +49,7 @@ _RFM_SCORES = tuple(f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m
 def _normalise_as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
     stamp = pd.Timestamp(as_of)
     if stamp is pd.NaT:
-        raise ValueError("as_of cannot be NaT")
+        raise ParameterError("as_of cannot be NaT")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return stamp.as_unit("ns")
@@ -199,7 +199,8 @@ def compute_features(contacts: pd.DataFrame, activity: ActivityTable, as_of: pd.
     cfg = config or FeatureConfig()
     windows = tuple(windows)
     if any(int(days) != days or days <= 0 for days in windows) or len(set(windows)) < len(windows):
-        raise ValueError(f"windows must be distinct positive whole numbers of days, not {windows}")
+        raise ParameterError(f"windows must be distinct positive whole numbers of days, "
+                             f"not {windows}")
     windows = tuple(int(days) for days in windows)
     as_of = _normalise_as_of(as_of)
     _check_alignment(contacts, activity)

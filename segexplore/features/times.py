@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from segexplore.errors import ParameterError
+
 __all__ = ["TimeLike", "NAT_NS", "MAX_NS", "to_naive_ns", "to_ns", "window"]
 
 
@@ -43,7 +45,7 @@ def to_ns(value: TimeLike) -> int | None:
         return None
     stamp = pd.Timestamp(value)
     if stamp is pd.NaT:
-        raise ValueError("a window bound cannot be NaT; use None for an open bound")
+        raise ParameterError("a window bound cannot be NaT; use None for an open bound")
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return int(stamp.as_unit("ns").value)

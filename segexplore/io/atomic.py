@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from segexplore.errors import ParameterError
+
 __all__ = ["StagedFile", "atomic_write", "atomic_write_bytes", "remove_stale_temporaries",
            "stage_bytes", "staged_write"]
 
@@ -68,7 +70,7 @@ def staged_write(path: str | os.PathLike[str], mode: str = "w", encoding: str | 
         For text modes (``newline=""`` writes line ends as given, as the csv module wants).
     """
     if mode not in ("w", "wt", "wb"):
-        raise ValueError(f"atomic_write mode must be 'w', 'wt' or 'wb', not {mode!r}")
+        raise ParameterError(f"atomic_write mode must be 'w', 'wt' or 'wb', not {mode!r}")
     target = Path(path)
     folder = target.parent
     remove_stale_temporaries(folder)

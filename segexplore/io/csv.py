@@ -25,7 +25,7 @@ from typing import IO, Any, NoReturn
 import numpy as np
 import pandas as pd
 
-from segexplore.errors import FileFormatError, SchemaError, closest_name
+from segexplore.errors import FileFormatError, ParameterError, SchemaError, closest_name
 from segexplore.io.parsing import NA_VALUES, _plural, parse_numbers
 from segexplore.io.progress import _progress_monitor
 from segexplore.io.sniff import (
@@ -227,7 +227,7 @@ class _CsvReader:
         self.decimal, numeric_text = self._detect_decimal(header, data, text_positions)
         dtype.update({raw_header[i]: str for i in numeric_text})
         if self.decimal == self.sep:
-            raise ValueError(f"decimal and sep cannot both be {self.sep!r}")
+            raise ParameterError(f"decimal and sep cannot both be {self.sep!r}")
         options = {"sep": self.sep, "decimal": self.decimal, "dtype": dtype or None,
                    "index_col": False, "keep_default_na": False, "na_values": NA_VALUES,
                    "engine": "c", "skip_blank_lines": True}

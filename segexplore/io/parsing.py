@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from segexplore.errors import ParameterError
+
 __all__ = ["DateParseInfo", "parse_datetimes", "parse_numbers", "check_timezone"]
 
 
@@ -152,8 +154,8 @@ def check_timezone(tz: str) -> str:
     try:
         pd.Timestamp("2000-01-01").tz_localize(tz)
     except Exception as error:  # zoneinfo, pytz and dateutil each raise their own type
-        raise ValueError(f"unknown time zone {tz!r}: use a name such as 'UTC' or "
-                         f"'Europe/Paris'") from error
+        raise ParameterError(f"unknown time zone {tz!r}: use a name such as 'UTC' or "
+                             f"'Europe/Paris'") from error
     return tz
 
 

@@ -61,7 +61,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from segexplore.errors import FileFormatError
+from segexplore.errors import FileFormatError, ParameterError
 from segexplore.io.csv import _CsvReader, _empty_rejected
 from segexplore.io.excel import _read_excel
 from segexplore.io.parsing import (
@@ -223,7 +223,7 @@ def read_table(
         return frame, ReadInfo(path=None, format="dataframe", n_rows=len(frame),
                                n_columns=frame.shape[1], notes=tuple(tz_notes))
     if on_bad_lines not in ("error", "reject"):
-        raise ValueError(f"on_bad_lines must be 'error' or 'reject', not {on_bad_lines!r}")
+        raise ParameterError(f"on_bad_lines must be 'error' or 'reject', not {on_bad_lines!r}")
     if sep is not None and len(sep) != 1 and sep != WHITESPACE:
         raise FileFormatError(f"{Path(source).name}: sep must be one character, or "
                               f"r'\\s+' for runs of spaces or tabs, not {sep!r}", path=source)
@@ -233,9 +233,9 @@ def read_table(
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ValueError(f"unknown encoding {encoding!r}") from None
+            raise ParameterError(f"unknown encoding {encoding!r}") from None
     if decimal is not None and decimal not in (",", "."):
-        raise ValueError(f"decimal must be ',' or '.', not {decimal!r}")
+        raise ParameterError(f"decimal must be ',' or '.', not {decimal!r}")
     path = Path(source)
     _check_exists(path)
     head = _read_prefix(path, 8)
@@ -276,12 +276,12 @@ def _check_names(names: Sequence[str]) -> list[str]:
     """``names=``: non-empty, distinct column names (as text)."""
     if isinstance(names, str) or not all(isinstance(name, str) and name.strip()
                                          for name in names):
-        raise ValueError(f"names must be a list of non-empty column names, not {names!r}")
+        raise ParameterError(f"names must be a list of non-empty column names, not {names!r}")
     names = [name.strip() for name in names]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValueError(f"names repeats {', '.join(map(repr, repeated))}: give each column "
-                         f"its own name")
+        raise ParameterError(f"names repeats {', '.join(map(repr, repeated))}: give each column "
+                             f"its own name")
     return names
 
 

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from segexplore.errors import ParameterError
+
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
@@ -60,24 +62,24 @@ def _assignment(base: ContactBase, assignment: Any) -> pd.Series:
     if isinstance(assignment, pd.DataFrame):  # an export split: contact_id + one group column
         others = [c for c in assignment.columns if c != "contact_id"]
         if "contact_id" not in assignment or len(others) != 1:
-            raise ValueError("an assignment table needs a contact_id column and one group "
-                             f"column, got {list(assignment.columns)}")
+            raise ParameterError("an assignment table needs a contact_id column and one group "
+                                 f"column, got {list(assignment.columns)}")
         assignment = assignment.set_index("contact_id")[others[0]]
     if not assignment.index.equals(contacts.index):
         if not assignment.index.is_unique:
-            raise ValueError("a contact appears twice in the assignment")
+            raise ParameterError("a contact appears twice in the assignment")
         unknown = ~assignment.index.isin(contacts["contact_id"])
         if unknown.any():
-            raise ValueError(f"{int(unknown.sum())} assigned contact ids are not in the base, "
-                             f"e.g. {assignment.index[unknown][0]!r}")
+            raise ParameterError(f"{int(unknown.sum())} assigned contact ids are not in the base, "
+                                 f"e.g. {assignment.index[unknown][0]!r}")
     return _by_contact(assignment, contacts)
 
 
 def _event_outcome(base: ContactBase, outcome: str, start: Any, days: float | None) -> pd.Series:
     event_type = OUTCOMES.get(outcome, outcome)
     if start is None:
-        raise ValueError(f"outcome {outcome!r} is read from the events: give start= (the send "
-                         f"date) and days= (how long after it a {event_type} counts)")
+        raise ParameterError(f"outcome {outcome!r} is read from the events: give start= (the send "
+                             f"date) and days= (how long after it a {event_type} counts)")
     start = pd.Timestamp(start)
     end = start + pd.Timedelta(days=days) if days is not None else base.as_of
     # events with start < t <= end, like every window of segexplore
@@ -107,14 +109,14 @@ def _observations(data: Any, assignment: Any, outcome: Any, start: Any,
         described = str(getattr(converted, "name", None) or "converted")
     assigned = groups.notna().to_numpy()
     if converted[assigned].isna().any():
-        raise ValueError("the outcome is missing for some assigned contacts")
+        raise ParameterError("the outcome is missing for some assigned contacts")
     return (groups[assigned].astype(str), converted[assigned].astype(bool), described)
 
 
 def _pick_control(variants: list[str], control: str | None) -> str:
     if control is not None:
         if control not in variants:
-            raise ValueError(f"control {control!r} is not a variant ({', '.join(variants)})")
+            raise ParameterError(f"control {control!r} is not a variant ({', '.join(variants)})")
         return control
     for name in _CONTROL_NAMES:
         for variant in variants:
@@ -260,7 +262,7 @@ def ab_test(base_or_frame: ContactBase | pd.DataFrame, assignment: Any, outcome:
     counts = pd.DataFrame({"variant": groups.to_numpy(), "converted": converted.to_numpy()})
     table = counts.groupby("variant", sort=True)["converted"].agg(["size", "sum"])
     if len(table) < 2:
-        raise ValueError(f"an A/B test needs at least two variants, got {list(table.index)}")
+        raise ParameterError(f"an A/B test needs at least two variants, got {list(table.index)}")
     rows = []
     for variant, (n, conversions) in table.iterrows():
         low, high = _wilson(int(conversions), int(n), 1 - alpha)
@@ -326,7 +328,7 @@ def sample_size(baseline_rate: float, lift: float, alpha: float = 0.05, power: f
     p1 = float(baseline_rate)
     p2 = p1 * (1 + lift)
     if not (0 < p1 < 1 and 0 < p2 < 1) or p1 == p2:
-        raise ValueError(f"need 0 < rates < 1 and a non-zero lift, got {p1} -> {p2}")
+        raise ParameterError(f"need 0 < rates < 1 and a non-zero lift, got {p1} -> {p2}")
     z_a = stats.norm.ppf(1 - alpha / 2 if two_sided else 1 - alpha)
     z_b = stats.norm.ppf(power)
     if method == "arcsine":
@@ -337,5 +339,5 @@ def sample_size(baseline_rate: float, lift: float, alpha: float = 0.05, power: f
         n = (z_a * math.sqrt(pooled * (1 - pooled) * (1 + 1 / ratio))
              + z_b * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2) / ratio)) ** 2 / (p2 - p1) ** 2
     else:
-        raise ValueError(f"method must be 'pooled' or 'arcsine', not {method!r}")
+        raise ParameterError(f"method must be 'pooled' or 'arcsine', not {method!r}")
     return math.ceil(n - 1e-9)  # a hair below a whole number is that number

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from segexplore.errors import ParameterError, ParameterTypeError
 from segexplore.ml.explain import _name, _tree_rule, _unique
 from segexplore.rules.parser import parse
 
@@ -129,8 +130,8 @@ def _feature_frame(base: ContactBase, features: Sequence[str]) -> pd.DataFrame:
         values = evaluator.column(name)  # contact columns first, then behaviour features
         if not (pd.api.types.is_numeric_dtype(values.dtype)
                 or pd.api.types.is_bool_dtype(values.dtype)):
-            raise TypeError(f"feature {name!r} is not numeric (dtype {values.dtype}); "
-                            f"discover clusters numeric or boolean columns")
+            raise ParameterTypeError(f"feature {name!r} is not numeric (dtype {values.dtype}); "
+                                     f"discover clusters numeric or boolean columns")
         columns[name] = (values.to_numpy() if pd.api.types.is_bool_dtype(values.dtype)
                          else values.to_numpy(dtype=np.float64, na_value=np.nan))
     return pd.DataFrame(columns, index=base.contacts.index)
@@ -166,7 +167,7 @@ def _estimator(method: str, k: int | None, seed: int, params: dict[str, Any]):
                                **params)
     if method == "dbscan":
         return DBSCAN(**params)
-    raise ValueError(f"unknown method {method!r}; use kmeans, minibatch, gmm or dbscan")
+    raise ParameterError(f"unknown method {method!r}; use kmeans, minibatch, gmm or dbscan")
 
 
 #: Quantiles of the distance to the min_samples-th neighbour tried as DBSCAN's radius.
@@ -348,7 +349,7 @@ class Discovery:
         """
         row = self.clusters.set_index("cluster").loc[cluster]
         if not isinstance(row["rule"], str):
-            raise ValueError(f"cluster {cluster} has no rule (it covers the whole base)")
+            raise ParameterError(f"cluster {cluster} has no rule (it covers the whole base)")
         description = (f"cluster {cluster} of {self.method}: precision {row['precision']:.0%}, "
                        f"recall {row['recall']:.0%}")
         return self.base.segment(row["rule"], name=name or str(row["name"]),
@@ -477,7 +478,7 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
     (2, [300, 300])
     """
     if "contact_id" in frame:
-        raise ValueError("frame holds features only: its index identifies the contacts")
+        raise ParameterError("frame holds features only: its index identifies the contacts")
     boolean = {c for c in frame.columns if pd.api.types.is_bool_dtype(frame[c].dtype)}
     raw = pd.DataFrame({c: frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
                         for c in frame.columns}, index=frame.index)
@@ -504,7 +505,7 @@ def discover_frame(frame: pd.DataFrame, *, method: Method = "kmeans",
     else:
         ks = [k] if isinstance(k, (int, np.integer)) else sorted(set(k))
         if not ks or min(ks) < 2:
-            raise ValueError(f"k must be at least 2, got {k!r}")
+            raise ParameterError(f"k must be at least 2, got {k!r}")
         candidates = [{"k": int(n)} for n in ks]
     with fit_threads(len(fit_rows)):
         scores, fitted = _fit_candidates(method, candidates, scaled_fit, probe, seed, params)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segexplore.errors import ParameterError, ParameterTypeError
 from segexplore.ml.discover import feature_preprocessor, fit_threads
 from segexplore.rules import nodes as R
 
@@ -96,7 +97,7 @@ def training_features(base: ContactBase, cutoff: Any,
         values = evaluator.column(name)
         if not (pd.api.types.is_numeric_dtype(values.dtype)
                 or pd.api.types.is_bool_dtype(values.dtype)):
-            raise TypeError(f"feature {name!r} is not numeric (dtype {values.dtype})")
+            raise ParameterTypeError(f"feature {name!r} is not numeric (dtype {values.dtype})")
         columns[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.DataFrame(columns, index=base.contacts.index)
 
@@ -256,11 +257,11 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
     vcut = pd.Timestamp(validation_cutoff) if validation_cutoff is not None else as_of - offset
     cut = pd.Timestamp(cutoff) if cutoff is not None else vcut - offset
     if cut + offset > vcut:
-        raise ValueError(f"the training labels (until {cut + offset}) would overlap the "
-                         f"validation period (from {vcut}); move cutoff earlier")
+        raise ParameterError(f"the training labels (until {cut + offset}) would overlap the "
+                             f"validation period (from {vcut}); move cutoff earlier")
     if vcut + offset > as_of:
-        raise ValueError(f"the validation labels need events until {vcut + offset}, after "
-                         f"as_of {as_of}; move validation_cutoff earlier")
+        raise ParameterError(f"the validation labels need events until {vcut + offset}, after "
+                             f"as_of {as_of}; move validation_cutoff earlier")
     names = list(features) if features is not None else list(PROPENSITY_FEATURES)
     baseline_name, sign = baseline
     wanted = names if baseline_name in names else [*names, baseline_name]
@@ -278,8 +279,8 @@ def _fit(base: ContactBase, *, name: str, description: str, horizon: Any,
     valid_baseline = valid_x[baseline_name].to_numpy()
     train_x, valid_x = train_x[names], valid_x[names]
     if train_y.all() or not train_y.any():
-        raise ValueError(f"every contact of the training period has the same label "
-                         f"({int(train_y.sum())} positives of {len(train_y)})")
+        raise ParameterError(f"every contact of the training period has the same label "
+                             f"({int(train_y.sum())} positives of {len(train_y)})")
     estimator = model if model is not None else _default_model()
     try:
         estimator = clone(estimator)
@@ -432,7 +433,7 @@ def add_scores(base: ContactBase, *scores: pd.Series | pd.DataFrame,
             columns.update({str(name): series[name] for name in series.columns})
             continue
         if series.name is None:
-            raise ValueError("a score passed by position needs a name (series.name)")
+            raise ParameterError("a score passed by position needs a name (series.name)")
         columns[str(series.name)] = series
     columns.update(named)
     contacts = base.contacts
@@ -440,8 +441,8 @@ def add_scores(base: ContactBase, *scores: pd.Series | pd.DataFrame,
     roles = dict(base.roles.roles)
     for column, series in columns.items():
         if column in FEATURES or column == "contact_id":
-            raise ValueError(f"{column!r} is a behaviour feature or the id; name the score "
-                             f"differently")
+            raise ParameterError(f"{column!r} is a behaviour feature or the id; name the score "
+                                 f"differently")
         if series.index.equals(contacts.index):
             values = series.to_numpy()
         else:  # indexed by contact id

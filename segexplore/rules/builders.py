@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from segexplore.errors import RuleBuildError
 from segexplore.rules.events import DateRangeWindow, EventAggregate, LastWindow, Window
 from segexplore.rules.nodes import (
     Anniversary,
@@ -196,7 +197,7 @@ def segment(name: str) -> SegmentRef:
 def _builder_window(last: Duration | str | None,
                     between: tuple[Any, Any] | None) -> Window | None:
     if last is not None and between is not None:
-        raise ValueError("give either last= or between=, not both")
+        raise RuleBuildError("give either last= or between=, not both")
     if between is not None:
         return DateRangeWindow(*(_maybe_date(d) for d in between))
     return None if last is None else LastWindow(_duration(last))
@@ -222,5 +223,5 @@ def aggregate(func: str, event_property: str, *, where: Rule | str | None = None
     """
     event_type, dot, prop = event_property.partition(".")
     if not dot:
-        raise ValueError(f"expected 'event_type.property', got {event_property!r}")
+        raise RuleBuildError(f"expected 'event_type.property', got {event_property!r}")
     return EventMeasure(func, event_type, prop, where, _builder_window(last, between))

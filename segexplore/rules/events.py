@@ -12,6 +12,7 @@ import builtins
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from segexplore.errors import ParameterTypeError, RuleBuildError
 from segexplore.rules.nodes import (
     And,
     Between,
@@ -104,7 +105,7 @@ def _window(value: Any) -> Window | None:
         return value
     if isinstance(value, (Duration, str, tuple)):
         return LastWindow(_duration(value))
-    raise TypeError(f"expected a LastWindow, DateRangeWindow or None, not {value!r}")
+    raise ParameterTypeError(f"expected a LastWindow, DateRangeWindow or None, not {value!r}")
 
 
 def _where(value: Any) -> Rule | None:
@@ -112,11 +113,11 @@ def _where(value: Any) -> Rule | None:
     if value is None:
         return None
     if not isinstance(value, Rule):
-        raise TypeError(f"a where-filter must be a rule, not {value!r}")
+        raise ParameterTypeError(f"a where-filter must be a rule, not {value!r}")
     for node in value.walk():
         if not isinstance(node, _WHERE_KINDS):
-            raise ValueError(f"a where-filter may not contain {type(node).__name__} "
-                             f"({node}); only conditions on event properties")
+            raise RuleBuildError(f"a where-filter may not contain {type(node).__name__} "
+                                 f"({node}); only conditions on event properties")
     return value
 
 
@@ -147,7 +148,7 @@ def _event_spec(value: Any) -> EventSpec:
         return value
     if isinstance(value, str):
         return EventSpec(value)
-    raise TypeError(f"expected an EventSpec or an event type, not {value!r}")
+    raise ParameterTypeError(f"expected an EventSpec or an event type, not {value!r}")
 
 
 @_node
@@ -175,7 +176,7 @@ class EventAggregate(EventCondition):
         if self.property is not None:
             _set(self, "property", _name(self.property, "event property"))
         if (self.func == "count") != (self.property is None):
-            raise ValueError("count takes no property; sum/avg/min/max need one")
+            raise RuleBuildError("count takes no property; sum/avg/min/max need one")
         _set(self, "where", _where(self.where))
         _set(self, "window", _window(self.window))
         _set(self, "op", _choice(self.op, COMPARE_OPS, "comparison operator"))

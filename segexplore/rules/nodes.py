@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
+from segexplore.errors import ParameterTypeError, RuleBuildError
 from segexplore.model import hooks
 from segexplore.rules.text import (
     COMPARE_OPS,
@@ -81,23 +82,23 @@ def _scalar(value: Any, what: str = "value") -> Scalar:
         return bool(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            raise ValueError(f"{what} {value!r} has a time zone; rules use naive local times")
+            raise RuleBuildError(f"{what} {value!r} has a time zone; rules use naive local times")
         return datetime(value.year, value.month, value.day, value.hour, value.minute,
                         value.second, value.microsecond)
     if isinstance(value, date):
         return date(value.year, value.month, value.day)
     if isinstance(value, numbers.Integral):
         if not -_MAX_INTEGER <= value <= _MAX_INTEGER:
-            raise ValueError(f"{what} {_digits(int(value))} is too large for a number "
-                             "(above 1.8e308); write it in quotes if it is text")
+            raise RuleBuildError(f"{what} {_digits(int(value))} is too large for a number "
+                                 "(above 1.8e308); write it in quotes if it is text")
         return int(value)
     if isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number):
-            raise ValueError(f"{what} must be a finite number, not {number!r}")
+            raise RuleBuildError(f"{what} must be a finite number, not {number!r}")
         return number
-    raise TypeError(f"{what} must be text, a number, true/false or a date, "
-                    f"not {type(value).__name__}")
+    raise ParameterTypeError(f"{what} must be text, a number, true/false or a date, "
+                             f"not {type(value).__name__}")
 
 
 _MAX_INTEGER = int(sys.float_info.max)  # larger integers cannot be compared as numbers
@@ -111,19 +112,19 @@ def _digits(value: int) -> str:
 
 def _number(value: Any, what: str) -> int | float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a number, not {value!r}")
+        raise ParameterTypeError(f"{what} must be a number, not {value!r}")
     return _scalar(value, what)  # type: ignore[return-value]
 
 
 def _temporal(value: Any, what: str) -> date | datetime:
     if not isinstance(value, date):
-        raise TypeError(f"{what} must be a date or datetime, not {value!r}")
+        raise ParameterTypeError(f"{what} must be a date or datetime, not {value!r}")
     return _scalar(value, what)  # type: ignore[return-value]
 
 
 def _name(value: Any, what: str = "field") -> str:
     if not isinstance(value, str) or not value:
-        raise TypeError(f"{what} must be a non-empty string, not {value!r}")
+        raise ParameterTypeError(f"{what} must be a non-empty string, not {value!r}")
     return str(value)
 
 
@@ -132,13 +133,13 @@ def _choice(value: Any, choices: tuple[str, ...], what: str) -> str:
     if isinstance(key, str):
         key = " ".join(key.lower().replace("_", " ").split())
     if key not in choices:
-        raise ValueError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
+        raise RuleBuildError(f"{what} must be one of {', '.join(choices)}; got {value!r}")
     return key
 
 
 def _count(value: Any, what: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{what} must be a whole number >= {minimum}, not {value!r}")
+        raise RuleBuildError(f"{what} must be a whole number >= {minimum}, not {value!r}")
     return int(value)
 
 
@@ -148,12 +149,12 @@ def _set(obj: object, name: str, value: object) -> None:
 
 def _values(values: Any, what: str, only_text: bool = False) -> tuple[Scalar, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{what} must be a list or tuple of values, not {values!r}")
+        raise ParameterTypeError(f"{what} must be a list or tuple of values, not {values!r}")
     result = tuple(_scalar(v, what) for v in values)
     if not result:
-        raise ValueError(f"{what} must not be empty")
+        raise RuleBuildError(f"{what} must not be empty")
     if only_text and not all(isinstance(v, str) for v in result):
-        raise TypeError(f"{what} must all be text, got {result!r}")
+        raise ParameterTypeError(f"{what} must all be text, got {result!r}")
     return result
 
 
@@ -278,10 +279,10 @@ def _flatten(cls: type, rules: tuple[Any, ...], children: Any) -> tuple[Rule, ..
     flat: list[Rule] = []
     for rule in rules:
         if not isinstance(rule, Rule):
-            raise TypeError(f"{cls.__name__} combines rules, not {rule!r}")
+            raise ParameterTypeError(f"{cls.__name__} combines rules, not {rule!r}")
         flat.extend(rule.children if type(rule) is cls else (rule,))
     if len(flat) < 2:
-        raise ValueError(f"{cls.__name__} needs at least two rules, got {len(flat)}")
+        raise RuleBuildError(f"{cls.__name__} needs at least two rules, got {len(flat)}")
     return tuple(flat)
 
 
@@ -330,7 +331,7 @@ class Not(Rule):
 
     def __post_init__(self) -> None:
         if not isinstance(self.child, Rule):
-            raise TypeError(f"Not negates a rule, not {self.child!r}")
+            raise ParameterTypeError(f"Not negates a rule, not {self.child!r}")
 
     @property
     def children(self) -> tuple[Rule, ...]:
@@ -399,7 +400,7 @@ class InList(Condition):
 
 def _bool(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
-        raise TypeError(f"{what} must be true or false, not {value!r}")
+        raise ParameterTypeError(f"{what} must be true or false, not {value!r}")
     return value
 
 
@@ -417,7 +418,7 @@ class Between(Condition):
         _set(self, "low", _bound(self.low, "between lower bound"))
         _set(self, "high", _bound(self.high, "between upper bound"))
         if isinstance(self.low, date) != isinstance(self.high, date):
-            raise TypeError("between bounds must both be numbers or both be dates")
+            raise ParameterTypeError("between bounds must both be numbers or both be dates")
 
     def _text(self) -> str:
         low, high = format_literal(self.low), format_literal(self.high)
@@ -441,7 +442,7 @@ class TextMatch(Condition):
         _set(self, "field", _name(self.field))
         _set(self, "op", _choice(self.op, TEXT_OPS, "text operator"))
         if not isinstance(self.value, str):
-            raise TypeError(f"{self.op} needs text, not {self.value!r}")
+            raise ParameterTypeError(f"{self.op} needs text, not {self.value!r}")
         _set(self, "value", str(self.value))
 
     def _text(self) -> str:
@@ -520,7 +521,7 @@ def _duration(value: Any) -> Duration:
         return Duration.parse(value)
     if isinstance(value, tuple) and len(value) == 2:
         return Duration(*value)
-    raise TypeError(f"expected a Duration such as '30 days', not {value!r}")
+    raise ParameterTypeError(f"expected a Duration such as '30 days', not {value!r}")
 
 
 @_node
@@ -611,7 +612,7 @@ class TopPercent(Condition):
         _set(self, "field", _name(self.field))
         percent = float(_number(self.percent, "top percent"))
         if not 0 < percent <= 100:
-            raise ValueError(f"top percent must be in (0, 100], not {percent!r}")
+            raise RuleBuildError(f"top percent must be in (0, 100], not {percent!r}")
         _set(self, "percent", percent)
 
     def _text(self) -> str:

@@ -66,7 +66,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from segexplore.errors import RuleSyntaxError, closest_name
+from segexplore.errors import ParameterTypeError, RuleSyntaxError, closest_name
 from segexplore.model import hooks
 from segexplore.rules.events import (
     DateRangeWindow,
@@ -135,7 +135,8 @@ def parse(text: str) -> Rule:
         The text does not follow the grammar; ``position`` is where it went wrong.
     """
     if not isinstance(text, str):
-        raise TypeError(f"parse() needs the rule text as a string, not {type(text).__name__}")
+        raise ParameterTypeError(f"parse() needs the rule text as a string, not "
+                                 f"{type(text).__name__}")
     parser = _Parser(text)
     try:
         return parser.parse_rule()

@@ -3,8 +3,8 @@
 The nodes write themselves (``Rule.to_dict``, ``to_json``, ``to_yaml`` in
 :mod:`segexplore.rules.nodes`); this module reads them back: :func:`rule_from_dict`,
 :func:`rule_from_json` and :func:`rule_from_yaml` with their strict decoders, and
-:class:`RuleFormatError`. The envelope is ``{"schema": "segexplore.rule/1", "rule":
-{...}}``.
+:class:`~segexplore.errors.RuleFormatError`. The envelope is
+``{"schema": "segexplore.rule/1", "rule": {...}}``.
 
 Examples
 --------
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from segexplore.errors import SegexploreError
+from segexplore.errors import RuleFormatError
 from segexplore.rules.events import (
     DateRangeWindow,
     EventAggregate,
@@ -57,18 +57,7 @@ from segexplore.rules.nodes import (
 )
 from segexplore.rules.text import parse_iso_temporal
 
-__all__ = ["RuleFormatError", "rule_from_dict", "rule_from_json", "rule_from_yaml"]
-
-
-class RuleFormatError(SegexploreError, ValueError):
-    """A rule dictionary, JSON or YAML document does not follow the rule schema.
-
-    ``path`` locates the offending node, e.g. ``rule.children[1].value``.
-    """
-
-    def __init__(self, message: str, *, path: str = "rule") -> None:
-        super().__init__(f"{message} (at {path})")
-        self.path = path
+__all__ = ["rule_from_dict", "rule_from_json", "rule_from_yaml"]
 
 
 _KINDS: dict[str, type[Rule]] = {

@@ -8,6 +8,8 @@ import unicodedata
 from datetime import date, datetime
 from typing import Any, Literal
 
+from segexplore.errors import ParameterTypeError, RuleBuildError
+
 __all__ = ["COMPARE_OPS", "TEXT_OPS", "DATE_OPS", "HAS_MODES", "AGGREGATE_FUNCS", "TIME_UNITS",
            "UNIT_WORDS", "RELATIONS", "KEYWORDS", "fold_word", "unit_of", "is_plain_name",
            "format_name", "format_literal", "format_duration", "parse_iso_temporal",
@@ -87,7 +89,7 @@ def format_literal(value: Scalar) -> str:
         return repr(value)  # shortest text that reads back to the same float
     if isinstance(value, (int, date)):
         return str(value) if isinstance(value, int) else value.isoformat()
-    raise TypeError(f"cannot write {value!r} in a rule")
+    raise ParameterTypeError(f"cannot write {value!r} in a rule")
 
 
 def format_duration(amount: int, unit: str) -> str:
@@ -103,7 +105,8 @@ def parse_iso_temporal(text: str) -> date | datetime:
     """``2026-01-31`` -> date, ``2026-01-31T10:00[:00[.123]]`` -> naive datetime."""
     match = _ISO.fullmatch(text)
     if match is None:
-        raise ValueError(f"expected a date like 2026-01-31 or 2026-01-31T10:00:00, got {text!r}")
+        raise RuleBuildError(f"expected a date like 2026-01-31 or 2026-01-31T10:00:00, "
+                             f"got {text!r}")
     year, month, day, hour, minute, second, fraction = match.groups()
     try:
         if hour is None:
@@ -112,14 +115,14 @@ def parse_iso_temporal(text: str) -> date | datetime:
         return datetime(int(year), int(month), int(day), int(hour), int(minute),
                         int(second or 0), micro)
     except ValueError as error:
-        raise ValueError(f"invalid date {text!r}: {error}") from None
+        raise RuleBuildError(f"invalid date {text!r}: {error}") from None
 
 
 def parse_duration_text(text: str) -> tuple[int, str]:
     """``"30 days"`` -> ``(30, "days")`` (the unit is checked by :class:`Duration`)."""
     parts = text.split() if isinstance(text, str) else []
     if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
-        raise ValueError(f"expected a duration like '30 days', got {text!r}")
+        raise RuleBuildError(f"expected a duration like '30 days', got {text!r}")
     return int(parts[0]), parts[1]
 
 

@@ -23,7 +23,6 @@ from segexplore.widgets.state.distribution import distribution_table
 from segexplore.widgets.state.fields import FieldOption, field_options, operators_for
 from segexplore.widgets.state.rows import (
     EventValue,
-    IncompleteRow,
     RowGroup,
     RowSpec,
     row_to_rule,
@@ -35,5 +34,5 @@ __all__ = [
     "explore", "Explorer", "TAB_TITLES", "SegmentBuilder", "segment_report", "SegmentReport",
     "ProfilePanel", "ComparePanel", "ExportPanel", "field_options", "FieldOption",
     "operators_for", "row_to_rule", "rows_to_rule", "rule_to_rows", "RowSpec", "RowGroup",
-    "EventValue", "IncompleteRow", "distribution_table", "comparison_parts", "export_csv",
+    "EventValue", "distribution_table", "comparison_parts", "export_csv",
 ]

@@ -39,18 +39,24 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import numpy as np
 
-from segexplore.errors import RuleSyntaxError, RuleValueWarning, SegexploreError
+from segexplore.errors import (
+    CannotShowError,
+    IncompleteRowError,
+    RuleSyntaxError,
+    RuleValueWarning,
+    SegexploreError,
+)
 from segexplore.rules import nodes as R
 from segexplore.rules.hints import value_hints
 from segexplore.rules.parser import parse
 from segexplore.widgets.display import error_html, message_html, size_html
 from segexplore.widgets.editors import FieldData
 from segexplore.widgets.plot import FigureView, distribution_figure, update_distribution_figure
-from segexplore.widgets.rule_row import CannotShow, RuleRow
+from segexplore.widgets.rule_row import RuleRow
 from segexplore.widgets.state.debounce import Debouncer, Quiet
 from segexplore.widgets.state.distribution import DistributionCache, distribution_table
 from segexplore.widgets.state.fields import FieldOption, field_options, flat_options, pii_columns
-from segexplore.widgets.state.rows import IncompleteRow, RowGroup, RowSpec, rule_to_rows
+from segexplore.widgets.state.rows import RowGroup, RowSpec, rule_to_rows
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -228,7 +234,7 @@ class SegmentBuilder(Quiet, W.VBox):
         else:
             try:
                 row.set_spec(spec)
-            except CannotShow:
+            except CannotShowError:
                 from segexplore.widgets.state.rows import row_to_rule
 
                 rule = row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
@@ -263,7 +269,7 @@ class SegmentBuilder(Quiet, W.VBox):
             try:
                 rules.append(row.rule())
                 row.show_hint("")
-            except IncompleteRow as incomplete:
+            except IncompleteRowError as incomplete:
                 row.show_hint(str(incomplete))
             except _EXPECTED as problem:
                 row.show_hint(str(problem).split("\n", 1)[0])

@@ -13,6 +13,7 @@ from typing import Any
 import ipywidgets as W
 from traitlets import TraitError
 
+from segexplore.errors import CannotShowError
 from segexplore.rules import nodes as R
 from segexplore.widgets.editors import FieldData, LiteralEditor, ValueEditor, make_editor
 from segexplore.widgets.state.debounce import Quiet
@@ -50,10 +51,6 @@ def _guess_option(spec: RowSpec) -> FieldOption:
     else:
         kind = "text"
     return FieldOption(key, key, kind, "Unknown field")
-
-
-class CannotShow(ValueError):
-    """The row's value fits no editor: show the condition as an advanced row instead."""
 
 
 class RuleRow(Quiet):
@@ -104,7 +101,7 @@ class RuleRow(Quiet):
         return RowSpec(self.field.value, self.op.value, self.editor.get(), self.negate.value)
 
     def rule(self) -> R.Rule:
-        """The row's rule; raises IncompleteRow, ValueError or TypeError."""
+        """The row's rule; raises IncompleteRowError, ValueError or TypeError."""
         spec = self.spec()
         return row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
 
@@ -115,7 +112,8 @@ class RuleRow(Quiet):
         return find_option(self.options, self.field.value) or _ADVANCED_OPTION
 
     def set_spec(self, spec: RowSpec) -> None:
-        """Show ``spec`` without notifying; raise :class:`CannotShow` if no editor fits."""
+        """Show ``spec`` without notifying; raise :class:`~segexplore.errors.CannotShowError`
+        if no editor fits."""
         with self._quietly():
             if spec.op == ADVANCED:
                 self._ensure(_ADVANCED_OPTION)
@@ -143,7 +141,7 @@ class RuleRow(Quiet):
                 continue
             if editor.get() == spec.value or spec.value is None:
                 return editor
-        raise CannotShow(f"cannot show {spec.op} {spec.value!r} as a row")
+        raise CannotShowError(f"cannot show {spec.op} {spec.value!r} as a row")
 
     def start(self, option: FieldOption) -> None:
         """Show ``option`` with its default operator and value, without notifying."""

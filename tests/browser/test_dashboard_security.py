@@ -33,10 +33,10 @@ from segexplore.cli import main
 from segexplore.dashboards import (
     DATA_ROOT,
     DATA_SETS,
-    DataSetRefusedError,
     choose_data_set,
     data_sources,
 )
+from segexplore.errors import DashboardStartError, DataSetRefusedError
 
 from .conftest import DASHBOARDS, RENDER_TIMEOUT, CommandServer
 
@@ -162,10 +162,10 @@ def test_the_command_names_the_data_sets_and_keeps_only_its_own(bases, monkeypat
     assert len(json.loads(dashboard_cli.dashboard_environment(args)[DATA_SETS])) == 1
     args.data = [str(bases["june"] / "contacts.csv"),
                  str(bases["secret"] / "contacts.csv")]
-    with pytest.raises(dashboard_cli.DashboardStartError, match="both named 'contacts.csv'"):
+    with pytest.raises(DashboardStartError, match="both named 'contacts.csv'"):
         dashboard_cli.dashboard_environment(args)
     args.data, args.data_root = None, str(bases["spring"] / "contacts.parquet")
-    with pytest.raises(dashboard_cli.DashboardStartError, match="must be a folder"):
+    with pytest.raises(DashboardStartError, match="must be a folder"):
         dashboard_cli.dashboard_environment(args)
 
 
@@ -177,7 +177,7 @@ def test_beyond_loopback_a_token_is_required():
     assert generated and re.fullmatch(r"[0-9a-f]{48}", token)
     assert dashboard_cli.server_token(Namespace(ip="0.0.0.0", token="given")) == ("given",
                                                                                   False)
-    with pytest.raises(dashboard_cli.DashboardStartError, match="needs a token"):
+    with pytest.raises(DashboardStartError, match="needs a token"):
         dashboard_cli.server_token(Namespace(ip="0.0.0.0", token=" "))
 
 

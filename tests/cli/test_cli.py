@@ -26,13 +26,12 @@ import segexplore as se
 from segexplore.cli import dashboard as dashboard_cli
 from segexplore.cli import main
 from segexplore.dashboards import (
-    DataSetRefusedError,
     base_from_environment,
     data_sources,
     find_tables,
     segments_from_environment,
 )
-from segexplore.errors import FileFormatError
+from segexplore.errors import DataSetRefusedError, FileFormatError
 
 ROOT = Path(__file__).resolve().parents[2]
 LYON_ANDROID = 'city in ("Lyon") and device in ("Android")'

@@ -14,9 +14,9 @@ import segexplore as se
 from segexplore.cli import main
 from segexplore.delivery import catalog as cat
 from segexplore.delivery import refresh as rf
-from segexplore.delivery.catalog import Catalog, CatalogError
+from segexplore.delivery.catalog import Catalog
 from segexplore.delivery.refresh import read_history, refresh
-from segexplore.errors import FileFormatError
+from segexplore.errors import CatalogError, FileFormatError
 
 
 @pytest.fixture

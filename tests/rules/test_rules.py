@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from segexplore.errors import RuleSyntaxError, SegexploreError
+from segexplore.errors import RuleFormatError, RuleSyntaxError, SegexploreError
 from segexplore.rules import nodes as rules
 from segexplore.rules import parser as rule_parser
 from segexplore.rules import serialize
@@ -44,12 +44,7 @@ from segexplore.rules.nodes import (
     WithinLast,
 )
 from segexplore.rules.parser import parse
-from segexplore.rules.serialize import (
-    RuleFormatError,
-    rule_from_dict,
-    rule_from_json,
-    rule_from_yaml,
-)
+from segexplore.rules.serialize import rule_from_dict, rule_from_json, rule_from_yaml
 
 DAYS_30 = LastWindow(Duration(30, "days"))
 

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 import segexplore as se
+from segexplore.errors import IncompleteRowError
 from segexplore.rules import nodes as R
 from segexplore.widgets import (
     EventValue,
-    IncompleteRow,
     RowSpec,
     SegmentBuilder,
     explore,
@@ -158,7 +158,7 @@ def test_row_to_rule_writes_the_canonical_text(field, op, value, negated, text):
 @pytest.mark.parametrize(("op", "value"), [("in", []), ("has any", ()), ("=", None),
                                            ("contains", ""), ("before", None)])
 def test_a_row_without_a_value_is_incomplete(op, value):
-    with pytest.raises(IncompleteRow):
+    with pytest.raises(IncompleteRowError):
         row_to_rule("city", op, value)
     assert rows_to_rule([RowSpec("city", op, value)]) is None
 

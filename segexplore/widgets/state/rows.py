@@ -27,14 +27,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from segexplore.errors import IncompleteRowError
 from segexplore.rules import nodes as R
 from segexplore.rules.events import EventAggregate, LastWindow
 from segexplore.rules.parser import parse
 from segexplore.rules.text import TEXT_OPS
 from segexplore.widgets.state.fields import EVENT_FILTER_PROPERTIES, EVENT_OPERATORS
 
-__all__ = ["RowSpec", "RowGroup", "EventValue", "IncompleteRow", "row_to_rule",
-           "rows_to_rule", "rule_to_rows", "ADVANCED"]
+__all__ = ["RowSpec", "RowGroup", "EventValue", "row_to_rule", "rows_to_rule", "rule_to_rows",
+           "ADVANCED"]
 
 #: The operator of a row holding a sub-rule that only the text box can edit.
 ADVANCED = "advanced"
@@ -42,10 +43,6 @@ ADVANCED = "advanced"
 _COMPARE = {"=", "!=", "<", "<=", ">", ">="}
 _HAS = {"has any": "any", "has all": "all", "has none": "none"}
 _EVENT_OPS = {op: op.split()[1] for op in EVENT_OPERATORS}
-
-
-class IncompleteRow(ValueError):
-    """A row is still missing its value (nothing selected yet); it adds no condition."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +168,7 @@ def row_to_rule(field: str | None, op: str, value: Any = None, *,
 
     Raises
     ------
-    IncompleteRow
+    IncompleteRowError
         The value is still empty (no value selected, empty text).
     ValueError, TypeError
         The value does not fit the operator.
@@ -195,7 +192,7 @@ def _row_rule(field: str | None, op: str, value: Any) -> R.Rule:
             return parse(value) if isinstance(value, str) and value.strip() else _incomplete()
         return value
     if not field:
-        raise IncompleteRow("choose a field")
+        raise IncompleteRowError("choose a field")
     if op in _EVENT_OPS:
         return _event_rule(_strip(field, "event:"), op, value)
     if op == "in segment":
@@ -233,20 +230,21 @@ def _row_rule(field: str | None, op: str, value: Any) -> R.Rule:
 
 
 def _incomplete() -> Any:
-    raise IncompleteRow("choose a value")
+    raise IncompleteRowError("choose a value")
 
 
 def rows_to_rule(rows: Iterable[RowSpec], combine: str = "and") -> R.Rule | None:
     """The rule of a group of rows; None when no row is complete.
 
-    Incomplete rows (see :class:`IncompleteRow`) are skipped; other errors propagate.
+    Incomplete rows (see :class:`~segexplore.errors.IncompleteRowError`) are skipped; other
+    errors propagate.
     One complete row gives its own rule; more are joined with ``and`` or ``or``.
     """
     rules = []
     for row in rows:
         try:
             rules.append(row_to_rule(row.field, row.op, row.value, negated=row.negated))
-        except IncompleteRow:
+        except IncompleteRowError:
             continue
     if not rules:
         return None
