@@ -6,7 +6,8 @@ itself is written once: and/or/not, saved segments (with their cycle and unknown
 checks), event conditions, conditions on a contact field, in this order. So every engine
 visits the same nodes in the same order and fails with the same error. :func:`field_table`
 is the one place that says where a rule's field lives (a contact column or a behaviour
-feature).
+feature); :mod:`segexplore.rules.check` checks a rule with this walk before any engine runs
+it.
 
 Examples
 --------
@@ -32,7 +33,7 @@ from segexplore.errors import RuleEvaluationError
 from segexplore.features.registry import FEATURES
 from segexplore.rules.nodes import And, Condition, EventCondition, Not, Or, Rule, SegmentRef
 
-__all__ = ["RuleWalk", "field_table", "saved_rule_of", "depth_guard"]
+__all__ = ["RuleWalk", "field_table", "known_fields", "saved_rule_of", "depth_guard"]
 
 T = TypeVar("T")
 
@@ -53,6 +54,18 @@ def field_table(name: str, contact_columns: Collection[str]) -> Literal["contact
     if name in FEATURES:
         return "features"
     return None
+
+
+def known_fields(contact_columns: Collection[str]) -> list[str]:
+    """Every field a rule may name, in the order :func:`field_table` looks them up (what
+    "did you mean" picks from).
+
+    Examples
+    --------
+    >>> known_fields(["contact_id", "city"])[:3]
+    ['contact_id', 'city', 'last_purchase_date']
+    """
+    return list(contact_columns) + list(FEATURES)
 
 
 def saved_rule_of(saved: Any) -> Rule:

@@ -18,25 +18,23 @@ what makes a five-condition count over a million contacts take a few millisecond
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from segexplore.errors import RuleEvaluationError, closest_name
-from segexplore.features.registry import FEATURES
+from segexplore.errors import RuleEvaluationError
 from segexplore.model import hooks
-from segexplore.model.columns import EVENT_TYPES, MULTI_VALUE_SEPARATOR
+from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
+from segexplore.rules.check import BaseSchema, check_condition, check_rule, coerce, unknown_name
 from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
 from segexplore.rules.parser import parse
-from segexplore.rules.text import format_name, shorten
-from segexplore.rules.walk import RuleWalk, depth_guard, field_table
+from segexplore.rules.walk import RuleWalk, depth_guard, field_table, known_fields
 from segexplore.rules.windows import (
     NS_MAX,
     NS_MIN,
@@ -45,14 +43,13 @@ from segexplore.rules.windows import (
     follow_up,
     in_time_range,
     shift_back_ns,
-    time_ns,
     window_bounds,
 )
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
-__all__ = ["Evaluator", "Column", "condition_mask", "check_condition", "top_percent_threshold"]
+__all__ = ["Evaluator", "Column", "condition_mask", "top_percent_threshold"]
 
 _FEW = 4  # up to this many matching categories, compare codes instead of a look-up
 
@@ -63,33 +60,6 @@ def top_percent_threshold(values: np.ndarray, percent: float) -> float | None:
         return None
     k = max(1, math.ceil(len(finite) * percent / 100))
     return float(np.partition(finite, len(finite) - k)[len(finite) - k])
-
-
-class _Check(RuleWalk[None]):
-    """The walk of :meth:`Evaluator.check`: the mask walk's checks, in the same order."""
-
-    def __init__(self, evaluator: Evaluator) -> None:
-        super().__init__(evaluator.segments)
-        self.evaluator = evaluator
-
-    def all_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> None:
-        for child in children:
-            self.visit(child, stack)
-
-    any_of = all_of
-
-    def negate(self, child: R.Rule, stack: tuple[str, ...]) -> None:
-        self.visit(child, stack)
-
-    def unknown(self, what: str, name: str, known: Sequence[str]) -> RuleEvaluationError:
-        return self.evaluator.unknown(what, name, known)
-
-    def event(self, rule: R.EventCondition) -> None:
-        self.evaluator._event_condition(rule, check_only=True)
-
-    def condition(self, rule: R.Condition) -> None:
-        evaluator = self.evaluator
-        check_condition(rule, evaluator._column_view(rule.field).kind, evaluator._text)
 
 
 class _Masks(RuleWalk[np.ndarray]):
@@ -128,7 +98,8 @@ class Evaluator(_Masks):
 
     The walk over the rule is :class:`~segexplore.rules.walk.RuleWalk`'s (and/or/not as
     NumPy ``& | ~``); this class says what a condition, an event condition and a saved
-    segment give.
+    segment give. A rule is first checked by :func:`~segexplore.rules.check.check_rule`
+    (the checker every engine runs), so evaluating it needs no checks of its own.
 
     Parameters
     ----------
@@ -141,6 +112,8 @@ class Evaluator(_Masks):
         super().__init__(segments if segments is not None else base.segments)
         self.base = base
         self.as_of = base.as_of
+        #: What the rule is checked against (the base's columns, features, events).
+        self.schema = BaseSchema(base, self.segments, self.as_of)
         self._aggregates: dict[Any, np.ndarray] = {}
         self._segment_masks: dict[str, np.ndarray] = {}
         self._columns: dict[str, Column] = {}
@@ -160,21 +133,17 @@ class Evaluator(_Masks):
         with depth_guard():
             self._text = text if text is not None else str(rule)
             self._segment_masks = {}  # saved segments may have been redefined since
+            check_rule(rule, self.schema, text=self._text)
             return self.visit(rule)
 
     def check(self, rule: R.Rule | str, *, text: str | None = None) -> None:
         """Raise the :class:`RuleEvaluationError` evaluating ``rule`` would raise, if any.
 
         Unknown fields, event types, properties and segments, type mismatches, segment
-        cycles: the same checks, in the same order and with the same messages as
-        :meth:`mask`, without computing anything. The SQL compiler calls it, so a rule
-        fails the same way in DuckDB (or a warehouse) as in pandas.
+        cycles, without computing anything: :func:`~segexplore.rules.check.check_rule` on
+        this base's schema, which :meth:`mask` runs first and the SQL compiler runs too.
         """
-        if isinstance(rule, str):
-            text, rule = rule, parse(rule)
-        with depth_guard():
-            self._text = text if text is not None else str(rule)
-            _Check(self).visit(rule)
+        check_rule(rule, self.schema, text=text)
 
     # --- fields -------------------------------------------------------------------------
     def _column_view(self, name: str) -> Column:
@@ -194,17 +163,10 @@ class Evaluator(_Masks):
             return contacts[name]
         if table == "features":
             return self.base.features[name]
-        raise self.unknown("field", name, list(contacts.columns) + list(FEATURES))
+        raise self.unknown("field", name, known_fields(contacts.columns))
 
     def unknown(self, what: str, name: str, known: Sequence[str]) -> RuleEvaluationError:
-        guess = closest_name(name, known)
-        hint = f"; did you mean {guess!r}?" if guess else ""
-        where = self._position(name)
-        return RuleEvaluationError(
-            f"In rule {shorten(self._text)!r}: unknown {what} {name!r}{where}{hint}")
-
-    def _position(self, name: str) -> str:
-        return _position(name, self._text)
+        return unknown_name(what, name, known, self._text)
 
     # --- the walk: what each node gives ---------------------------------------------------
     def condition(self, rule: R.Condition) -> np.ndarray:
@@ -224,61 +186,24 @@ class Evaluator(_Masks):
     def _activity(self):
         return self.base.activity
 
-    def _event_type(self, event_type: str) -> str:
-        activity = self._activity()
-        if event_type in activity.event_types or event_type in EVENT_TYPES:
-            return event_type
-        raise self.unknown("event type", event_type, list(activity.event_types) + list(EVENT_TYPES))
-
-    def _property(self, event_type: str, name: str) -> pd.Series:
-        activity = self._activity()
-        names = activity.property_names(event_type)
-        if name not in names:
-            raise self.unknown(f"property of {event_type} events", name, names)
-        return activity.property(event_type, name)
-
-    def _where_mask(self, spec_type: str, where: R.Rule | None, *,
-                    check_only: bool = False) -> np.ndarray | None:
+    def _where_mask(self, event_type: str, where: R.Rule | None) -> np.ndarray | None:
         if where is None:
             return None
         activity = self._activity()
-        if activity.n_events(spec_type) == 0:
+        if activity.n_events(event_type) == 0:
             return np.zeros(0, dtype=bool)
-        if check_only:
-            for node in where.walk():
-                if isinstance(node, R.Condition):
-                    check_condition(node, value_kind(self._property(spec_type, node.field).dtype),
-                                    self._text)
-            return None
         return _WhereMask(lambda node: condition_mask(
-            node, self._property(spec_type, node.field), self.as_of, self._text)).visit(where)
+            node, activity.property(event_type, node.field), self.as_of, self._text)).visit(where)
 
-    def _numeric_property(self, rule: EventAggregate) -> None:
-        """sum/avg/min/max of a text, date or unknown property: a clear rule error."""
-        activity = self._activity()
-        if not activity.n_events(rule.event_type):
-            return  # no such event at all: nothing to aggregate, every value is missing
-        kind = value_kind(self._property(rule.event_type, rule.property).dtype)
-        if kind not in ("number", "bool"):
-            raise RuleEvaluationError(
-                f"In rule {shorten(self._text)!r}: {rule.func}({format_target(rule)}): "
-                f"{rule.property} of {rule.event_type} events holds {_DESCRIBED[kind]}; "
-                "sum, avg, min and max need numbers (count(...) counts events of any kind)")
-
-    def _event_condition(self, rule: R.EventCondition, *,
-                         check_only: bool = False) -> np.ndarray | None:
+    def _event_condition(self, rule: R.EventCondition) -> np.ndarray:
         activity = self._activity()
         if isinstance(rule, EventAggregate):
             key = ("aggregate", rule.func, rule.event_type, rule.property, rule.where,
                    rule.window, self.as_of)
-            values = None if check_only else self._aggregates.get(key)
+            values = self._aggregates.get(key)
             if values is None:
-                event_type = self._event_type(rule.event_type)
-                where = self._where_mask(event_type, rule.where, check_only=check_only)
-                if rule.func != "count":
-                    self._numeric_property(rule)
-                if check_only:
-                    return None
+                event_type = rule.event_type
+                where = self._where_mask(event_type, rule.where)
                 start, end = window_bounds(rule.window, self.as_of)
                 if rule.func == "count":
                     values = activity.count(event_type, start=start, end=end, where=where)
@@ -290,19 +215,12 @@ class Evaluator(_Masks):
             return _compare_array(values, rule.op, rule.value)
         if isinstance(rule, NotFollowedBy):
             key = ("nfb", rule, self.as_of)
-            values = None if check_only else self._aggregates.get(key)
+            values = self._aggregates.get(key)
             if values is None:
-                if rule.within.unit == "months":
-                    raise RuleEvaluationError(
-                        f"In rule {shorten(self._text)!r}: `not followed by ... within` takes "
-                        "hours, days or weeks, not months")
-                first = self._event_type(rule.first.event_type)
-                then = self._event_type(rule.then.event_type)
-                first_where = self._where_mask(first, rule.first.where, check_only=check_only)
-                then_where = self._where_mask(then, rule.then.where, check_only=check_only)
+                first, then = rule.first.event_type, rule.then.event_type
+                first_where = self._where_mask(first, rule.first.where)
+                then_where = self._where_mask(then, rule.then.where)
                 within = follow_up(rule.within, self.as_of, self._text)
-                if check_only:
-                    return None
                 if within is None:  # no first event can be that old: nobody matches
                     values = np.zeros(len(self.base.contacts), dtype=bool)
                 else:
@@ -314,12 +232,10 @@ class Evaluator(_Masks):
             return values
         if isinstance(rule, LastPerformed):
             key = ("last", rule.event, self.as_of)
-            last = None if check_only else self._aggregates.get(key)
+            last = self._aggregates.get(key)
             if last is None:
-                event_type = self._event_type(rule.event.event_type)
-                where = self._where_mask(event_type, rule.event.where, check_only=check_only)
-                if check_only:
-                    return None
+                event_type = rule.event.event_type
+                where = self._where_mask(event_type, rule.event.where)
                 last = activity.last(event_type, end=self.as_of, where=where)
                 self._aggregates[key] = last
             bound = shift_back_ns(self.as_of, rule.duration)
@@ -329,92 +245,12 @@ class Evaluator(_Masks):
         raise RuleEvaluationError(f"cannot evaluate {type(rule).__name__} ({rule})")
 
 
-def format_target(rule: EventAggregate) -> str:
-    """``purchase.amount`` as written in the rule."""
-    target = format_name(rule.event_type)
-    return target + ("." + format_name(rule.property) if rule.property else "")
-
-
 # --- leaf conditions on one Series -------------------------------------------------------
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "=": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
     ">": np.greater, ">=": np.greater_equal,
 }
-
-
-_DESCRIBED = {"datetime": "a date", "number": "a number", "bool": "true or false",
-              "text": "text", "category": "text"}
-
-
-def _position(name: str, text: str) -> str:
-    """`` at position N``: where ``name`` first appears in the rule text, if it does."""
-    if not name:
-        return ""
-    match = re.search(rf"(?<![\w`]){re.escape(name)}(?![\w`])|`{re.escape(name)}`", text)
-    return f" at position {match.start()}" if match else ""
-
-
-def _type_error(field: str, kind: str, value: Any, text: str) -> RuleEvaluationError:
-    return RuleEvaluationError(
-        f"In rule {shorten(text)!r}: type mismatch: {field} holds {_DESCRIBED[kind]}, "
-        f"but is compared with {value!r}{_position(field, text)}")
-
-
-def _coerce(value: Any, kind: str, field: str, text: str) -> Any:
-    """The literal as the column's type, or a clear type-mismatch error.
-
-    Dates and times become exact integer nanoseconds (:func:`time_ns`), which
-    :func:`_compare_array` compares without wrapping dates beyond 1677-2262.
-    """
-    if kind == "datetime":
-        if isinstance(value, (date, datetime)):
-            return time_ns(value)
-        raise _type_error(field, kind, value, text)
-    if kind in ("number", "bool"):
-        if isinstance(value, (bool, int, float)) and not isinstance(value, (date, datetime)):
-            return value
-        raise _type_error(field, kind, value, text)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)  # postal_code = 75001 means the text "75001"
-    raise _type_error(field, kind, value, text)
-
-
-def check_condition(node: R.Rule, kind: str, text: str = "") -> None:
-    """Raise the type-mismatch error :func:`condition_mask` would raise for ``node`` on a
-    field of ``kind`` (see :func:`~segexplore.model.roles.value_kind`); the one type check
-    of both engines."""
-    name = getattr(node, "field", "")
-    if isinstance(node, R.Compare):
-        _coerce(node.value, kind, name, text)
-    elif isinstance(node, R.InList):
-        for value in node.values:
-            _coerce(value, kind, name, text)
-    elif isinstance(node, R.Between):
-        _coerce(node.low, kind, name, text)
-        _coerce(node.high, kind, name, text)
-    elif isinstance(node, R.DateCompare):
-        if kind != "datetime":
-            raise _type_error(name, kind, node.value, text)
-    elif isinstance(node, R.TextMatch):
-        if kind not in ("category", "text"):
-            raise _type_error(name, kind, node.value, text)
-    elif isinstance(node, R.Has):
-        if kind not in ("category", "text"):
-            raise _type_error(name, kind, node.values[0], text)
-    elif isinstance(node, (R.WithinLast, R.MoreThanAgo)):
-        if kind != "datetime":
-            raise _type_error(name, kind, str(node.duration), text)
-    elif isinstance(node, R.Anniversary):
-        if kind != "datetime":
-            raise _type_error(name, kind, f"{node.days} days", text)
-    elif isinstance(node, R.TopPercent):
-        if kind not in ("number", "bool"):
-            raise _type_error(name, kind, f"top {node.percent}%", text)
-    elif not isinstance(node, R.IsMissing):
-        raise RuleEvaluationError(f"cannot evaluate {type(node).__name__} ({node})")
 
 
 def _values_array(series: pd.Series, kind: str) -> np.ndarray:
@@ -517,7 +353,7 @@ def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp
     if isinstance(node, R.IsMissing):
         return ~column.missing if node.negated else column.missing
     if isinstance(node, R.Compare):
-        value = _coerce(node.value, kind, name, text)
+        value = coerce(node.value, kind, name, text)
         if kind == "category" and node.op in ("=", "!="):
             equal = _codes_equal(column, [value])
             return equal if node.op == "=" else (~equal & ~column.missing)
@@ -526,7 +362,7 @@ def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp
             return _on_text(column, lambda s: op(s.to_numpy(), value))
         return _compare_array(column.values, node.op, value)
     if isinstance(node, R.DateCompare):
-        value = _coerce(node.value, kind, name, text)
+        value = coerce(node.value, kind, name, text)
         if node.op == "before":
             return _compare_array(column.values, "<", value)
         if isinstance(node.value, datetime):
@@ -534,7 +370,7 @@ def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp
         # "after" a date means from the next day on, whatever the time of day.
         return _compare_array(column.values, ">=", value + NS_PER["days"])
     if isinstance(node, R.InList):
-        values = [_coerce(v, kind, name, text) for v in node.values]
+        values = [coerce(v, kind, name, text) for v in node.values]
         if kind == "category":
             found = _codes_equal(column, values)
         elif kind == "text":
@@ -547,8 +383,8 @@ def condition_mask(node: R.Rule, column: Column | pd.Series, as_of: pd.Timestamp
             found = np.isin(array, np.array(values, dtype=array.dtype)) & _present(array)
         return (~found & ~column.missing) if node.negated else found
     if isinstance(node, R.Between):
-        low = _coerce(node.low, kind, name, text)
-        high = _coerce(node.high, kind, name, text)
+        low = coerce(node.low, kind, name, text)
+        high = coerce(node.high, kind, name, text)
         if kind in ("category", "text"):
             return _on_text(column, lambda s: ((s >= low) & (s <= high)).to_numpy())
         array = column.values

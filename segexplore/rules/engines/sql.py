@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlglot import exp
 
-from segexplore.errors import ParameterError, RuleEvaluationError
+from segexplore.errors import RuleEvaluationError
 from segexplore.model import hooks
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
-from segexplore.rules.engines.pandas import Evaluator
+from segexplore.rules.check import BaseSchema, check_rule
 from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
 from segexplore.rules.parser import parse
 from segexplore.rules.text import shorten
@@ -151,9 +151,10 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     rule : Rule or str
     base : ContactBase, optional
         Gives ``as_of``, the column types, the saved segments and whether purchases come
-        from ``events`` or ``orders``. With a base, the rule is first checked exactly as
-        the pandas evaluator checks it (unknown names, type mismatches), so both raise the
-        same :class:`~segexplore.errors.RuleEvaluationError`. Without a base, ``as_of``
+        from ``events`` or ``orders``. With a base, the rule is first checked by
+        :func:`~segexplore.rules.check.check_rule` (unknown names, type mismatches), as the
+        pandas engine checks it, so both raise the same
+        :class:`~segexplore.errors.RuleEvaluationError`. Without a base, ``as_of``
         must be given, contact fields are read from ``contacts`` and purchases from
         ``events``.
     dialect : {"duckdb", "postgres", "bigquery", "snowflake", "spark"}
@@ -171,14 +172,14 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     SELECT "c"."contact_id" FROM contacts AS c WHERE COALESCE((CAST("c"."city" AS TEXT) = 'Lyon'), FALSE)
     """
     if dialect not in DIALECTS:
-        raise ParameterError(f"The `dialect` parameter must be one of {list(DIALECTS)}; "
-                             f"not {dialect!r}.")
+        raise ValueError(f"The `dialect` parameter must be one of {list(DIALECTS)}; "
+                         f"not {dialect!r}.")
     text = rule if isinstance(rule, str) else None
     if isinstance(rule, str):
         rule = parse(rule)
     if as_of is None:
         if base is None:
-            raise ParameterError("compile_rule needs `base` or `as_of`")
+            raise ValueError("compile_rule needs `base` or `as_of`")
         as_of = base.as_of
     segments = segments if segments is not None else (base.segments if base else {})
     try:
@@ -216,8 +217,8 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
     table_kinds: dict[str, dict[str, str]] = {}
     purchase_table = "events"
     if base is not None:
-        # The pandas evaluator's own checks: the same error, whichever engine runs the rule.
-        Evaluator(base, segments=segments).check(rule, text=text)
+        # The checker every engine runs: the same error, whichever engine runs the rule.
+        check_rule(rule, BaseSchema(base, segments, as_of), text=text)
         contact_kinds = {c: _kind_of(t) for c, t in base.contacts.dtypes.items()}
         if any(field_table(f, contact_kinds) == "features" for f in _all_fields(rule, base)):
             feature_kinds = {c: _kind_of(t) for c, t in base.features.dtypes.items()}
@@ -635,7 +636,7 @@ def run_duckdb(rule: R.Rule | str, base: ContactBase, *, connection=None) -> pd.
                          base.features.assign(contact_id=base.contacts["contact_id"]))
         ids = con.execute(sql).fetchdf()["contact_id"]
     except duckdb.Error as error:
-        # compile_rule checked the rule as pandas does; what remains is DuckDB's own
+        # compile_rule checked the rule (rules.check); what remains is DuckDB's own
         # (a closed connection, memory): say so, with the rule, not as a raw duckdb error.
         text = rule if isinstance(rule, str) else str(rule)
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
