@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from sqlglot import exp
 
-from segexplore.errors import RuleEvaluationError
+from segexplore.errors import ParameterError, RuleEvaluationError
 from segexplore.model import hooks
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
@@ -172,14 +172,14 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     SELECT "c"."contact_id" FROM contacts AS c WHERE COALESCE((CAST("c"."city" AS TEXT) = 'Lyon'), FALSE)
     """
     if dialect not in DIALECTS:
-        raise ValueError(f"The `dialect` parameter must be one of {list(DIALECTS)}; "
-                         f"not {dialect!r}.")
+        raise ParameterError(f"The `dialect` parameter must be one of {list(DIALECTS)}; "
+                             f"not {dialect!r}.")
     text = rule if isinstance(rule, str) else None
     if isinstance(rule, str):
         rule = parse(rule)
     if as_of is None:
         if base is None:
-            raise ValueError("compile_rule needs `base` or `as_of`")
+            raise ParameterError("compile_rule needs `base` or `as_of`")
         as_of = base.as_of
     segments = segments if segments is not None else (base.segments if base else {})
     try:
