@@ -1,0 +1,381 @@
+"""The behaviour features as one SQL query: the SQL implementation of the registry.
+
+:func:`feature_query` writes the query that computes every feature of
+:data:`~segexplore.features.registry.FEATURES` for every contact as of a date, from a
+``contacts`` table (with a ``position`` column giving the contacts' order) and ``events``
+and ``orders`` tables in the canonical columns, in DuckDB's dialect: time is compared as
+integer nanoseconds (``epoch_ns``), as the pandas implementation compares it, so window
+edges agree to the nanosecond. (Other engines need that arithmetic in their own dialect:
+the warehouse engines issue ports it.) :func:`compute_features_sql` runs it in DuckDB and
+returns the same DataFrame as
+the pandas implementation (:func:`segexplore.features.compute.compute_features`), column for
+column and dtype for dtype.
+
+Nothing of the user's goes into the text: table and column names are the canonical ones,
+and the only values are the ``as_of`` date, the windows and the numbers of
+:class:`~segexplore.features.registry.FeatureConfig`, all formatted by this module.
+
+The definitions are those of the registry, to the event: windows keep
+``as_of - N days < t <= as_of``, purchases come from the events when they hold purchase
+rows and from the orders otherwise, events of unknown contacts or without a timestamp are
+left out, RFM ranks break ties by the next keys and then the contacts' order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segexplore.errors import ParameterError
+from segexplore.features.registry import (
+    ACTIVITY_TYPES,
+    LIFECYCLE_STAGES,
+    RFM_GROUPS,
+    FeatureConfig,
+    feature_definitions,
+)
+
+__all__ = ["POSITION", "feature_query", "compute_features_sql"]
+
+#: The column of the contacts table that holds each contact's row position (0, 1, ...).
+POSITION = "position"
+
+_NS_PER_DAY = 86_400 * 10**9
+
+#: Group of each (recency score, frequency score), as in the pandas implementation.
+_RFM_GRID = (
+    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),
+    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),
+    ("about_to_sleep", "about_to_sleep", "need_attention", "loyal", "loyal"),
+    ("promising", "potential_loyalist", "potential_loyalist", "loyal", "loyal"),
+    ("new_customer", "potential_loyalist", "potential_loyalist", "champions", "champions"),
+)
+
+
+def _ns(stamp: pd.Timestamp) -> str:
+    return str(int(stamp.value))
+
+
+def _timestamp(stamp: pd.Timestamp) -> str:
+    return f"make_timestamp({int(stamp.value) // 1000})"  # microseconds since the epoch
+
+
+def _rfm_group_case() -> str:
+    cases = []
+    for r, row in enumerate(_RFM_GRID, start=1):
+        for f, group in enumerate(row, start=1):
+            cases.append(f"WHEN rfm_recency = {r} AND rfm_frequency = {f} THEN '{group}'")
+    return ("CASE " + " ".join(cases)
+            + " WHEN purchases_total > 0 THEN 'lost' ELSE 'never_purchased' END")
+
+
+def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
+                  purchases_from: str = "events", windows: Sequence[int] = (30, 90, 365),
+                  config: FeatureConfig | None = None,
+                  tables: Mapping[str, str] | None = None) -> str:
+    """The DuckDB query computing every feature as of ``as_of``, one row per contact.
+
+    Parameters
+    ----------
+    as_of : date-like
+        Windows end there; later events are ignored.
+    columns : mapping
+        The columns each table has (``{"contacts": [...], "events": [...], "orders": [...]}``):
+        properties a table lacks (``amount``, ``brand``, ``signup_date``...) count as
+        missing, as in pandas.
+    purchases_from : {"events", "orders", None}
+        Where purchases come from (:attr:`ActivityTable.purchase_source`: the events when
+        they hold purchase rows, else the orders).
+    windows, config
+        As for :func:`~segexplore.features.compute.compute_features`.
+    tables : mapping, optional
+        Names of the ``contacts``, ``events`` and ``orders`` tables (default: those names).
+
+    Returns
+    -------
+    str
+        ``SELECT contact_id, position, <features>`` ordered by ``position``.
+    """
+    cfg = config or FeatureConfig()
+    windows = tuple(int(w) for w in windows)
+    if any(w <= 0 for w in windows) or len(set(windows)) < len(windows):
+        raise ParameterError(f"windows must be distinct positive whole numbers of days, "
+                             f"not {windows}")
+    stamp = pd.Timestamp(as_of)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    stamp = stamp.as_unit("ns")
+    names = {"contacts": "contacts", "events": "events", "orders": "orders", **(tables or {})}
+    have = {table: set(columns.get(table, ())) for table in ("contacts", "events", "orders")}
+    as_of_ns = int(stamp.value)
+
+    def since(days: float) -> str:
+        return str(as_of_ns - int(round(days * _NS_PER_DAY)))
+
+    def prop(table: str, name: str, cast: str | None = None) -> str:
+        if name in have[table]:
+            return f"CAST({name} AS {cast})" if cast else name
+        return f"CAST(NULL AS {cast or 'VARCHAR'})"
+
+    event_source = (
+        f"SELECT e.contact_id, CAST(e.event_type AS VARCHAR) AS event_type, "
+        f"epoch_ns(CAST(e.timestamp AS TIMESTAMP_NS)) AS t, "
+        f"{prop('events', 'brand', 'VARCHAR')} AS brand, "
+        f"{prop('events', 'category', 'VARCHAR')} AS category, "
+        f"{prop('events', 'amount', 'DOUBLE')} AS amount, "
+        f"{prop('events', 'items', 'DOUBLE')} AS items "
+        f"FROM {names['events']} AS e")
+    parts = [f"ev_all AS ({event_source})"] if have["events"] else [
+        "ev_all AS (SELECT CAST(NULL AS BIGINT) AS contact_id, CAST(NULL AS VARCHAR) AS "
+        "event_type, CAST(NULL AS BIGINT) AS t, CAST(NULL AS VARCHAR) AS brand, "
+        "CAST(NULL AS VARCHAR) AS category, CAST(NULL AS DOUBLE) AS amount, "
+        "CAST(NULL AS DOUBLE) AS items WHERE FALSE)"]
+    # Events of known contacts, at or before as_of (a NULL timestamp fails the test).
+    parts.append(
+        f"ev AS (SELECT ev_all.* FROM ev_all JOIN {names['contacts']} AS c "
+        f"ON c.contact_id = ev_all.contact_id WHERE ev_all.t <= {as_of_ns})")
+    if purchases_from == "orders":
+        parts.append(
+            f"pu AS (SELECT o.contact_id, epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) AS t, "
+            f"{prop('orders', 'brand', 'VARCHAR')} AS brand, "
+            f"{prop('orders', 'category', 'VARCHAR')} AS category, "
+            f"{prop('orders', 'amount', 'DOUBLE')} AS amount, "
+            f"{prop('orders', 'items', 'DOUBLE')} AS items "
+            f"FROM {names['orders']} AS o JOIN {names['contacts']} AS c "
+            f"ON c.contact_id = o.contact_id "
+            f"WHERE epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) <= {as_of_ns})")
+    elif purchases_from == "events":
+        parts.append("pu AS (SELECT contact_id, t, brand, category, amount, items FROM ev "
+                      "WHERE event_type = 'purchase')")
+    else:
+        parts.append("pu AS (SELECT contact_id, t, brand, category, amount, items FROM ev "
+                     "WHERE FALSE)")
+
+    # Per-contact aggregates of the events other than purchases.
+    others = [t for t in ACTIVITY_TYPES if t != "purchase"]
+    event_aggs = [f"max(t) FILTER (WHERE event_type = '{t}') AS last_{t}" for t in others]
+    for kind, plural in (("open", "opens"), ("click", "clicks"), ("visit", "visits")):
+        for days in (30, 90):
+            event_aggs.append(f"count(*) FILTER (WHERE event_type = '{kind}' AND "
+                              f"t > {since(days)}) AS {plural}_{days}d")
+    half_life_ns = int(round(cfg.engagement_half_life_days * _NS_PER_DAY))
+    decayed = " + ".join(
+        f"{float(weight)!r} * coalesce(sum(pow(2.0, (t - {as_of_ns}) / {half_life_ns}.0)) "
+        f"FILTER (WHERE event_type = '{kind}' AND t > {since(365)}), 0.0)"
+        for kind, weight in cfg.engagement_weights.items() if kind != "purchase")
+    purchase_weight = cfg.engagement_weights.get("purchase")
+    event_aggs.append(f"{decayed or '0.0'} AS engagement_raw_events")
+    parts.append(f"ea AS (SELECT contact_id, {', '.join(event_aggs)} FROM ev "
+                 f"GROUP BY contact_id)")
+
+    windows_all = sorted(set(windows) | {365})
+    purchase_aggs = ["max(t) AS last_purchase", "min(t) AS first_purchase",
+                     "count(*) AS purchases_total",
+                     "coalesce(sum(amount), 0.0) AS revenue_total",
+                     f"coalesce(sum(items) FILTER (WHERE t > {since(365)}), 0.0) AS items_365d"]
+    for days in windows_all:
+        purchase_aggs.append(f"count(*) FILTER (WHERE t > {since(days)}) AS purchases_{days}d")
+        purchase_aggs.append(f"coalesce(sum(amount) FILTER (WHERE t > {since(days)}), 0.0) "
+                             f"AS revenue_{days}d")
+    purchase_aggs.append(
+        (f"{float(purchase_weight)!r} * coalesce(sum(pow(2.0, (t - {as_of_ns}) / "
+         f"{half_life_ns}.0)) FILTER (WHERE t > {since(365)}), 0.0)")
+        if purchase_weight is not None else "0.0")
+    purchase_aggs[-1] += " AS engagement_raw_purchases"
+    parts.append(f"pa AS (SELECT contact_id, {', '.join(purchase_aggs)} FROM pu "
+                 f"GROUP BY contact_id)")
+
+    # Carts not followed by a purchase within the follow-up period.
+    within_ns = int(round(cfg.cart_followup_hours * 3600 * 10**9))
+    parts.append(
+        f"carts AS (SELECT contact_id, t FROM ev WHERE event_type = 'add_to_cart' "
+        f"AND t > {since(30)} AND t <= {as_of_ns - within_ns})")
+    parts.append(
+        f"abandoned AS (SELECT carts.contact_id, count(*) AS n FROM carts WHERE NOT EXISTS "
+        f"(SELECT 1 FROM pu WHERE pu.contact_id = carts.contact_id AND pu.t > carts.t "
+        f"AND pu.t <= carts.t + {within_ns} AND pu.t > {since(30)}) GROUP BY carts.contact_id)")
+
+    # Preferred brand and category: weighted mode, ties to the first value in sorted order.
+    for name in ("brand", "category"):
+        sources = []
+        for kind, weight in cfg.affinity_weights.items():
+            table = "pu" if kind == "purchase" else "ev"
+            condition = "" if kind == "purchase" else f" AND event_type = '{kind}'"
+            sources.append(f"SELECT contact_id, {name} AS value, {float(weight)!r} AS weight "
+                           f"FROM {table} WHERE {name} IS NOT NULL AND t > {since(365)}"
+                           f"{condition}")
+        parts.append(
+            f"{name}_scores AS (SELECT contact_id, value, sum(weight) AS score FROM "
+            f"({' UNION ALL '.join(sources)}) AS weighted GROUP BY contact_id, value)")
+        parts.append(
+            f"{name}_mode AS (SELECT contact_id, value FROM (SELECT contact_id, value, "
+            f"row_number() OVER (PARTITION BY contact_id ORDER BY score DESC, value ASC) AS k "
+            f"FROM {name}_scores) AS ranked WHERE k = 1)")
+
+    signup = ("epoch_ns(CAST(c.signup_date AS TIMESTAMP_NS))" if "signup_date" in have["contacts"]
+              else "CAST(NULL AS BIGINT)")
+    birth = ("CAST(CAST(c.birth_date AS TIMESTAMP) AS DATE)" if "birth_date" in have["contacts"]
+             else "CAST(NULL AS DATE)")
+    last_activity = ("greatest(" + ", ".join(
+        f"coalesce({col}, -9223372036854775807)" for col in
+        ["pa.last_purchase"] + [f"ea.last_{t}" for t in others]) + ")")
+    joined_columns = [
+        "c.contact_id", f"c.{POSITION}",
+        "pa.last_purchase", "pa.first_purchase",
+        "coalesce(pa.purchases_total, 0) AS purchases_total",
+        "coalesce(pa.revenue_total, 0.0) AS revenue_total",
+        "coalesce(pa.items_365d, 0.0) AS items_365d",
+        *[f"coalesce(pa.purchases_{d}d, 0) AS purchases_{d}d" for d in windows_all],
+        *[f"coalesce(pa.revenue_{d}d, 0.0) AS revenue_{d}d" for d in windows_all],
+        *[f"ea.last_{t}" for t in others],
+        *[f"coalesce(ea.{p}_{d}d, 0) AS {p}_{d}d" for p in ("opens", "clicks", "visits")
+          for d in (30, 90)],
+        "coalesce(ea.engagement_raw_events, 0.0) + coalesce(pa.engagement_raw_purchases, 0.0)"
+        " AS engagement_raw",
+        f"nullif({last_activity}, -9223372036854775807) AS last_activity",
+        "coalesce(abandoned.n, 0) AS carts_abandoned_30d",
+        "brand_mode.value AS preferred_brand", "category_mode.value AS preferred_category",
+        f"{signup} AS signup_ns", f"{birth} AS birth_day",
+    ]
+    parts.append(
+        f"j AS (SELECT {', '.join(joined_columns)} FROM {names['contacts']} AS c "
+        f"LEFT JOIN pa ON pa.contact_id = c.contact_id "
+        f"LEFT JOIN ea ON ea.contact_id = c.contact_id "
+        f"LEFT JOIN abandoned ON abandoned.contact_id = c.contact_id "
+        f"LEFT JOIN brand_mode ON brand_mode.contact_id = c.contact_id "
+        f"LEFT JOIN category_mode ON category_mode.contact_id = c.contact_id)")
+
+    # RFM: quintile scores by rank among contacts with a purchase in the last 365 days.
+    def quintile(*keys: str) -> str:
+        order = ", ".join(keys + (POSITION,))
+        return (f"((2 * (row_number() OVER (ORDER BY {order}) - 1) + 1) * 5) "
+                f"// (2 * count(*) OVER ()) + 1")
+
+    parts.append(
+        f"scored AS (SELECT contact_id, "
+        f"{quintile('last_purchase', 'purchases_365d', 'revenue_365d')} AS rfm_recency, "
+        f"{quintile('purchases_365d', 'revenue_365d', 'last_purchase')} AS rfm_frequency, "
+        f"{quintile('revenue_365d', 'purchases_365d', 'last_purchase')} AS rfm_monetary "
+        f"FROM j WHERE purchases_365d > 0)")
+    parts.append(
+        "cap AS (SELECT quantile_cont(engagement_raw, "
+        f"{float(cfg.engagement_cap_quantile)!r}) AS cap FROM j WHERE engagement_raw > 0)")
+    today = f"CAST({_timestamp(stamp)} AS DATE)"
+    year = stamp.year
+
+    def anniversary(year_sql: str) -> str:
+        leap = (f"(({year_sql}) % 4 = 0 AND (({year_sql}) % 100 <> 0 OR ({year_sql}) % 400 = 0))")
+        return (f"make_date({year_sql}, month(birth_day), CASE WHEN month(birth_day) = 2 AND "
+                f"day(birth_day) = 29 AND NOT {leap} THEN 28 ELSE day(birth_day) END)")
+
+    known_birth = f"(birth_day IS NOT NULL AND birth_day <= {today})"
+    this_year, next_year = anniversary(str(year)), anniversary(str(year + 1))
+    next_birthday = (f"CASE WHEN {known_birth} THEN (CASE WHEN {this_year} >= {today} "
+                     f"THEN {this_year} ELSE {next_year} END) END")
+    windows_out = []
+    for days in windows:
+        windows_out += [f"purchases_{days}d", f"revenue_{days}d"]
+
+    def days_since(column: str) -> str:
+        return f"({as_of_ns} - {column}) / {_NS_PER_DAY}.0"
+
+    new_start = as_of_ns - cfg.new_days * _NS_PER_DAY
+    lifecycle = (
+        f"CASE WHEN signup_ns IS NOT NULL AND signup_ns > {new_start} AND signup_ns <= "
+        f"{as_of_ns} AND (last_purchase IS NULL OR first_purchase > {new_start}) THEN 'new' "
+        f"WHEN last_purchase > {as_of_ns - cfg.active_days * _NS_PER_DAY} THEN 'active' "
+        f"WHEN last_purchase > {as_of_ns - cfg.at_risk_days * _NS_PER_DAY} THEN 'at_risk' "
+        f"WHEN last_purchase IS NOT NULL THEN 'lapsed' ELSE 'never_purchased' END")
+    select = ["j.contact_id", f"j.{POSITION}",
+              "last_purchase AS last_purchase_date", "last_open AS last_open_date",
+              "last_click AS last_click_date", "last_visit AS last_visit_date",
+              "last_activity AS last_activity_date",
+              f"{days_since('last_purchase')} AS days_since_last_purchase",
+              f"{days_since('last_open')} AS days_since_last_open",
+              f"{days_since('last_click')} AS days_since_last_click",
+              f"{days_since('last_visit')} AS days_since_last_visit",
+              f"{days_since('last_activity')} AS days_since_last_activity",
+              *windows_out, "purchases_total", "revenue_total", "items_365d",
+              "CASE WHEN purchases_total > 0 THEN revenue_total / purchases_total END "
+              "AS avg_basket",
+              "first_purchase AS first_purchase_date",
+              "scored.rfm_recency", "scored.rfm_frequency", "scored.rfm_monetary",
+              "CAST(scored.rfm_recency AS VARCHAR) || CAST(scored.rfm_frequency AS VARCHAR) || "
+              "CAST(scored.rfm_monetary AS VARCHAR) AS rfm_score",
+              _rfm_group_case() + " AS rfm_group",
+              *[f"{p}_{d}d" for p in ("opens", "clicks", "visits") for d in (30, 90)],
+              "CASE WHEN cap.cap IS NULL THEN engagement_raw "
+              "ELSE round_even(least(engagement_raw / cap.cap, 1.0) * 100.0, 1) END "
+              "AS engagement_score",
+              f"{lifecycle} AS lifecycle_stage",
+              "carts_abandoned_30d > 0 AS cart_abandoner", "carts_abandoned_30d",
+              "preferred_brand", "preferred_category",
+              f"{days_since('signup_ns')} AS days_since_signup",
+              f"CASE WHEN {known_birth} THEN {year} - year(birth_day) - CASE WHEN "
+              f"{this_year} > {today} THEN 1 ELSE 0 END END AS age",
+              f"{next_birthday} AS next_birthday",
+              f"date_diff('day', {today}, {next_birthday}) AS days_to_birthday",
+              f"coalesce(last_activity <= {since(365)}, TRUE) AS inactive"]
+    query = (f"WITH {', '.join(parts)} SELECT {', '.join(select)} FROM j "
+             f"LEFT JOIN scored ON scored.contact_id = j.contact_id CROSS JOIN "
+             f"(SELECT max(cap) AS cap FROM cap) AS cap ORDER BY j.{POSITION}")
+    return query
+
+
+def compute_features_sql(connection: Any, as_of: Any, *, columns: Mapping[str, Sequence[str]],
+                         purchases_from: str = "events", windows: Sequence[int] = (30, 90, 365),
+                         config: FeatureConfig | None = None,
+                         tables: Mapping[str, str] | None = None,
+                         index: pd.Index | None = None) -> pd.DataFrame:
+    """Run :func:`feature_query` in DuckDB: the features as the pandas implementation gives
+    them (same columns, order and dtypes), indexed by ``index`` (default 0..n-1)."""
+    query = feature_query(as_of, columns=columns, purchases_from=purchases_from,
+                          windows=windows, config=config, tables=tables)
+    raw = connection.sql(query).df()
+    return _as_pandas_features(raw, windows, config, index)
+
+
+def _ns_to_datetime(values: pd.Series) -> np.ndarray:
+    ints = pd.array(values, dtype="Int64")
+    out = np.asarray(ints.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
+    return out.view("datetime64[ns]")
+
+
+def _as_pandas_features(raw: pd.DataFrame, windows: Sequence[int],
+                        config: FeatureConfig | None, index: pd.Index | None) -> pd.DataFrame:
+    """The query's result with the pandas implementation's dtypes and column order."""
+    from segexplore.features.compute import _RFM_SCORES
+
+    n = len(raw)
+    names = list(feature_definitions(tuple(windows), config))
+    out: dict[str, Any] = {}
+    for name in names:
+        column = raw[name]
+        if name.endswith("_date"):
+            out[name] = _ns_to_datetime(column)
+        elif name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
+            out[name] = pd.array(column, dtype="Int8")
+        elif name in ("age", "days_to_birthday"):
+            out[name] = pd.array(column, dtype="Int16")
+        elif name == "next_birthday":
+            out[name] = pd.to_datetime(column).to_numpy(dtype="datetime64[ns]")
+        elif name == "rfm_score":
+            out[name] = pd.Categorical(column.astype("object").where(column.notna(), None),
+                                       categories=list(_RFM_SCORES))
+        elif name == "rfm_group":
+            out[name] = pd.Categorical(column.astype("object"), categories=list(RFM_GROUPS))
+        elif name == "lifecycle_stage":
+            out[name] = pd.Categorical(column.astype("object"), categories=list(LIFECYCLE_STAGES))
+        elif name in ("preferred_brand", "preferred_category"):
+            values = column.astype("object").where(column.notna(), None)
+            out[name] = pd.Categorical(values, categories=sorted(set(values.dropna())))
+        elif name in ("cart_abandoner", "inactive"):
+            out[name] = column.to_numpy(dtype=bool)
+        elif name.startswith(("purchases_", "opens_", "clicks_", "visits_", "carts_")):
+            out[name] = column.to_numpy(dtype=np.int64)
+        else:
+            out[name] = column.to_numpy(dtype=float, na_value=np.nan)
+    return pd.DataFrame(out, index=index if index is not None else pd.RangeIndex(n))
