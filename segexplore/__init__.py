@@ -53,7 +53,7 @@ from segexplore.errors import (
 from segexplore.io.load import read_base
 from segexplore.model.base import ContactBase
 from segexplore.model.pii import mask_pii
-from segexplore.model.segments import Segment
+from segexplore.model.segments import Membership, Segment
 from segexplore.rules.builders import field
 from segexplore.rules.engines.sql import compile_rule, run_duckdb
 from segexplore.rules.nodes import Rule
@@ -119,6 +119,7 @@ __all__ = [
     "rule_from_json",
     "rule_from_yaml",
     "Segment",
+    "Membership",
     "compile_rule",
     "profile",
     "Profile",
@@ -158,12 +159,12 @@ __all__ = [
     "FileFormatError",
     "SchemaError",
     "ValidationError",
-    "RuleSyntaxError",
     "ParameterError",
     "ParameterTypeError",
     "RuleBuildError",
-    "RuleEvaluationError",
+    "RuleSyntaxError",
     "RuleFormatError",
+    "RuleEvaluationError",
     "explore",
     "segment_report",
     "__version__",

@@ -29,7 +29,7 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def _base(args: argparse.Namespace):
     base = load(args)
     if args.as_of:
-        base.as_of = args.as_of
+        base = base.at(args.as_of)
     return base
 
 

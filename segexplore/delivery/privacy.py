@@ -16,10 +16,8 @@ files). ``docs/export.md`` lists them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,50 +28,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.delivery.suppressions import _SUPPRESSIONS_ATTR, registered_suppressions
 from segexplore.errors import NotFoundError, SegexploreError
 from segexplore.io.clean.contacts import normalise_emails
 from segexplore.model import hooks
+from segexplore.model.erasures import identifier_hash
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
-__all__ = ["ErasureReport", "forget", "forgotten_mask", "identifier_hash",
+__all__ = ["ErasureReport", "forget",
            "subject_access", "subject_access_json", "stale_consent"]
 
 _ENGAGEMENT_FEATURES = ("last_open_date", "last_click_date", "last_visit_date",
                         "last_purchase_date")
-
-
-# ------------------------------------------------------------------------ hashing
-
-def identifier_hash(value: object, salt: str, kind: str = "email") -> str:
-    """Salted sha256 of an identifier: ``kind`` is ``"email"`` (normalised) or ``"id"``.
-
-    Examples
-    --------
-    >>> identifier_hash(" Ann@X.fr", "s") == identifier_hash("ann@x.fr", "s")
-    True
-    """
-    text = str(value).strip()
-    if kind == "email":
-        text = text.lower()
-    return hashlib.sha256(f"{salt}\x00{kind}:{text}".encode()).hexdigest()
-
-
-def _base_salt(base: ContactBase) -> str:
-    return base.__dict__.setdefault("_privacy_salt", secrets.token_hex(16))
-
-
-def forgotten_mask(base: ContactBase, emails: pd.Series, ids: pd.Series) -> np.ndarray:
-    """True where an email or contact_id belongs to someone erased from ``base``."""
-    forgotten = base.__dict__.get("_forgotten")
-    if not forgotten:
-        return np.zeros(len(emails), dtype=bool)
-    salt = _base_salt(base)
-    by_email = [isinstance(e, str) and identifier_hash(e, salt) in forgotten for e in emails]
-    by_id = [identifier_hash(i, salt, "id") in forgotten for i in ids]
-    return np.array(by_email, dtype=bool) | np.array(by_id, dtype=bool)
 
 
 # ------------------------------------------------------------------------ locating
@@ -220,15 +187,6 @@ def _prune_lineage(report, table: str, clean_removed: np.ndarray, n_clean: int,
     return int(hit.sum())
 
 
-def _invalidate(base: ContactBase) -> None:
-    """Tables were replaced: drop everything computed from the old ones."""
-    base._features = None
-    for name in ("activity", "_evaluator", "_fingerprints"):
-        base.__dict__.pop(name, None)
-    for segment in base.segments.values():
-        getattr(segment, "__dict__", {}).pop("mask", None)
-
-
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -245,9 +203,10 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
     cut to the values still present, so none of the person's values is written out with
     a table. Saved segments whose rule text names their email are listed in the result
     (``segments_naming_person``), not edited. A salted hash of their email and id stays in
-    the base so that no later export of it can contain them. The base's tables are
-    replaced (never edited in place); cached features, activity and segment masks are
-    dropped.
+    the base's erasure ledger (``base.erasures``) so that no later export or suppression
+    list of it can contain them. The tables are replaced (never edited in place) for
+    every view of the base (``base.at(...)``, ``base.with_suppressions(...)``); what was
+    computed from them is dropped.
 
     Parameters
     ----------
@@ -280,16 +239,14 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
     (1, False)
     """
     person = _locate(base, email_or_id)
-    base_salt = _base_salt(base)
-    forgotten: set[str] = base.__dict__.setdefault("_forgotten", set())
-    log_salt = base_salt if salt is None else salt
+    ledger = base.erasures
+    log_salt = ledger.salt if salt is None else salt
     key_kind = "email" if person.kind == "email" or person.emails else "id"
     key = person.key if person.kind == "email" else (
         sorted(person.emails)[0] if person.emails else person.key)
     record_hash = identifier_hash(key, log_salt, key_kind)
     if not person.ids:
-        if identifier_hash(person.key, base_salt,
-                           "email" if person.kind == "email" else "id") in forgotten:
+        if ledger.hash(person.key, "email" if person.kind == "email" else "id") in ledger:
             report = ErasureReport(record_hash, key_kind, {}, _utc_now(),
                                    Path(log_path) if log_path else None, True)
             _append_log(log_path, report, salt is not None)
@@ -297,6 +254,7 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
         raise NotFoundError(f"forget: no contact with {person.kind} {person.key!r} in the base")
 
     removed: dict[str, int] = {}
+    kept: dict[str, pd.DataFrame] = {}
     report = base.report
     ids_text = person.id_texts
     contacts = base.contacts
@@ -322,7 +280,7 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
         if table == "contacts" and len(merges):
             labels += list(merges["row"][merged_rows])
         issues_removed += _prune_lineage(report, table, np.flatnonzero(drop), len(frame), labels)
-        setattr(base, table, _without_unused_categories(frame[~drop].reset_index(drop=True)))
+        kept[table] = _without_unused_categories(frame[~drop].reset_index(drop=True))
         removed[table] = int(drop.sum())
         if rejects is not None:
             report.rejects[table] = rejects[~reject_rows].reset_index(drop=True)
@@ -332,14 +290,11 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
     removed["merged records"] = int(merged_rows.sum())
     removed["cleaning issues"] = issues_removed
     removed["unreadable lines"] = _prune_read_info(report, person.emails)
-    listed = base.__dict__.get(_SUPPRESSIONS_ATTR)
-    if listed is not None:
-        on_list = listed["email"].isin(list(person.emails)).to_numpy(dtype=bool)
-        base.__dict__[_SUPPRESSIONS_ATTR] = listed[~on_list].reset_index(drop=True)
-        removed["suppression lists"] = int(on_list.sum())
-    forgotten.update(identifier_hash(e, base_salt) for e in person.emails)
-    forgotten.update(identifier_hash(i, base_salt, "id") for i in ids_text)
-    _invalidate(base)
+    listed = base.suppressions
+    if len(listed):  # the ledger keeps them out of base.suppressions from now on
+        removed["suppression lists"] = int(listed["email"].isin(list(person.emails)).sum())
+    base._replace_tables(erased=[*(ledger.hash(e) for e in person.emails),
+                                 *(ledger.hash(i, "id") for i in ids_text)], **kept)
     result = ErasureReport(record_hash, key_kind, removed, _utc_now(),
                            Path(log_path) if log_path else None,
                            segments_naming_person=_segments_naming(base, person.emails))
@@ -478,7 +433,7 @@ def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
                 segments.append(name)
         except SegexploreError:
             continue  # a saved segment that no longer evaluates says nothing about them
-    suppressed = registered_suppressions(base)
+    suppressed = base.suppressions
     suppressed = suppressed[suppressed["email"].isin(list(person.emails))]
     return {
         "identifier": {"kind": person.kind, "value": person.key},

@@ -284,7 +284,9 @@ def _sum_or_zero(activity: ActivityTable, prop: str, start: pd.Timestamp | None,
     """Per-contact sum of a purchase property; zeros when purchases lack that property."""
     if prop not in activity.property_names("purchase"):
         return np.zeros(activity.n_contacts)
-    return activity.aggregate("purchase", prop, "sum", start=start, end=end)
+    # float64 even when every amount is missing (bincount of no weights counts in int64).
+    return activity.aggregate("purchase", prop, "sum", start=start, end=end).astype(
+        np.float64, copy=False)
 
 
 def _birthday_columns(as_of: pd.Timestamp, birth: np.ndarray) -> dict[str, object]:

@@ -424,7 +424,6 @@ def add_scores(base: ContactBase, *scores: pd.Series | pd.DataFrame,
     True
     """
     from segexplore.features.registry import FEATURES
-    from segexplore.model.base import ContactBase
     from segexplore.model.roles import Roles
 
     columns: dict[str, pd.Series] = {}
@@ -449,11 +448,4 @@ def add_scores(base: ContactBase, *scores: pd.Series | pd.DataFrame,
             values = series.reindex(contacts["contact_id"].to_numpy()).to_numpy()
         assigned[column] = values
         roles[column] = "numeric" if pd.api.types.is_numeric_dtype(series.dtype) else "categorical"
-    new = ContactBase(contacts.assign(**assigned), base.events, base.orders,
-                      roles=Roles(roles, dict(base.roles.separators)), as_of=base.as_of,
-                      report=base.report)
-    new.__dict__["activity"] = base.activity  # same contacts in the same order
-    new.segments = dict(base.segments)
-    if base._features is not None:  # features do not depend on the added columns
-        new._features = base._features
-    return new
+    return base.with_contact_columns(assigned, roles=Roles(roles, dict(base.roles.separators)))

@@ -47,8 +47,7 @@ HOOKS: dict[str, str] = {
     "comparison_html": "segexplore.display.html",
     "comparison_report": "segexplore.display.report",
     # delivery
-    "register_suppressions": "segexplore.delivery.suppressions",
-    "registered_suppressions": "segexplore.delivery.suppressions",
+    "read_suppressions": "segexplore.delivery.suppressions",
     "sendable_waterfall": "segexplore.delivery.waterfall",
     "export_segment": "segexplore.delivery.export",
     "split": "segexplore.delivery.split",

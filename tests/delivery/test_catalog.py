@@ -173,14 +173,13 @@ def _refresh_catalog() -> Catalog:
 def test_refresh_records_entered_left_and_jaccard(tiny_base, tmp_path, suffix):
     history = tmp_path / f"history{suffix}"
     catalog = _refresh_catalog()
-    tiny_base.as_of = "2026-10-13"
-    first = refresh(catalog, tiny_base, history_path=history).set_index("segment")
+    first = refresh(catalog, tiny_base.at("2026-10-13"), history_path=history).set_index("segment")
     # as of 10-13: Lyon {1, 2}, bought in (10-06, 10-13] {1, 4}, visited {1, 3}
     assert first["size"].to_dict() == {"Lyon": 2, "Buyers 7d": 2, "Visitors 7d": 2}
     assert first["entered"].isna().all() and first["jaccard"].isna().all()
     assert not first["jump"].any()
-    tiny_base.as_of = "2026-10-31"
-    second = refresh(catalog, tiny_base, history_path=history, jump_threshold=0.4)
+    second = refresh(catalog, tiny_base.at("2026-10-31"), history_path=history,
+                     jump_threshold=0.4)
     second = second.set_index("segment")
     # as of 10-31: bought in (10-24, 10-31] {1, 3, 6}, visited {1, 3, 5}
     assert second["size"].to_dict() == {"Lyon": 2, "Buyers 7d": 3, "Visitors 7d": 3}

@@ -10,11 +10,11 @@ import pytest
 import segexplore as se
 from segexplore.delivery import export as ex
 from segexplore.delivery import privacy as pv
-from segexplore.delivery import suppressions as sup
-from segexplore.errors import NotFoundError
 from segexplore.delivery import waterfall as wf
+from segexplore.errors import NotFoundError
 from segexplore.model import pii
 from segexplore.model.base import ContactBase
+from segexplore.model.erasures import identifier_hash
 
 NOW = pd.Timestamp("2026-11-01")
 
@@ -43,10 +43,9 @@ def base() -> se.ContactBase:
     orders = pd.DataFrame({"order_id": [10, 11], "contact_id": [3, 2],
                            "timestamp": ["2026-09-01", "2026-09-02"], "amount": [50.0, 20.0]})
     base = se.read_base(contacts, events, orders, now=NOW)
-    sup.register_suppressions(base, pd.DataFrame({
+    return base.with_suppressions(pd.DataFrame({
         "email": ["ANN@x.fr", "zoe@x.fr"], "reason": ["complaint", "bounce"],
         "date": ["2026-06-01", "2026-06-02"]}))
-    return base
 
 
 def test_forget_removes_the_person_from_every_table(base, tmp_path):
@@ -64,7 +63,7 @@ def test_forget_removes_the_person_from_every_table(base, tmp_path):
     assert len(base.report.merges) == 0
     assert base.report.rejects["events"]["contact_id"].astype(str).tolist() == ["99"]
     assert base.report.issues["value"].tolist() == ["x"]  # Bob's issue stays
-    assert sup.registered_suppressions(base)["email"].tolist() == ["zoe@x.fr"]
+    assert base.suppressions["email"].tolist() == ["zoe@x.fr"]
     accounting = base.report.accounting().set_index("table")
     assert accounting["balanced"].all()
     assert accounting.loc["contacts", "input"] == 2 and accounting.loc["events", "input"] == 2
@@ -74,7 +73,7 @@ def test_forget_removes_the_person_from_every_table(base, tmp_path):
     assert wf.sendable_waterfall(lyon)["remaining"].iloc[0] == 1
     records = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert len(records) == 1
-    assert records[0]["identifier_sha256"] == pv.identifier_hash("ann@x.fr", "secret")
+    assert records[0]["identifier_sha256"] == identifier_hash("ann@x.fr", "secret")
     assert records[0]["removed"]["events"] == 3
     text = log.read_text(encoding="utf-8").lower()
     assert "ann" not in text  # neither the email nor the name
@@ -90,8 +89,9 @@ def test_erased_person_never_comes_back_in_exports_or_subject_access(base, tmp_p
         pv.subject_access(base, 3)  # the merged record's id
     again = pv.forget(base, "ann@x.fr")
     assert again.already_forgotten and again.total == 0
-    # Someone appends the old row again (a stale import): exports still leave Ann out.
-    base.contacts = pd.concat([base.contacts, contacts_before.iloc[[0]]], ignore_index=True)
+    # The old row comes back into the tables (a stale import): exports still leave Ann out.
+    base._replace_tables(contacts=pd.concat([base.contacts, contacts_before.iloc[[0]]],
+                                            ignore_index=True))
     seg = base.segment('city = "Lyon"', name="Lyon")
     result = ex.export_segment(seg, tmp_path / "lyon.csv", columns=["email"])
     steps = result.waterfall.set_index("step")
