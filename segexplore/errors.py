@@ -25,7 +25,8 @@ The data model
     made; ``base.at(date)``, ``base.with_suppressions(...)`` give new ones.
 Delivery
     :class:`CatalogError`, :class:`CatalogConflictError`, :class:`LockTimeoutError`,
-    :class:`ExportError`, :class:`NotFoundError` (no contact with that email or id).
+    :class:`ExportError`, :class:`NotFoundError` (no contact with that email or id),
+    :class:`SegmentNotFoundError` (no saved segment with that name).
 Widgets, dashboards and the command line
     :class:`IncompleteRowError` and :class:`CannotShowError` (signals between the rule
     builder's rows and their widgets), :class:`DashboardError`,
@@ -58,6 +59,7 @@ __all__ = [
     "ExportError",
     "BaseFrozenError",
     "NotFoundError",
+    "SegmentNotFoundError",
     "IncompleteRowError",
     "CannotShowError",
     "DashboardError",
@@ -214,6 +216,13 @@ class BaseFrozenError(SegexploreError, AttributeError):
 
 class NotFoundError(SegexploreError, LookupError):
     """No contact matches the email or contact_id given."""
+
+
+class SegmentNotFoundError(SegexploreError, KeyError):
+    """No saved segment has the name given (a report, the explorer's segments)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class IncompleteRowError(SegexploreError, ValueError):

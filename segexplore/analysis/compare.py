@@ -53,6 +53,7 @@ from segexplore.analysis.stats import (
     benjamini_hochberg,
     wilson_interval,
 )
+from segexplore.errors import ParameterError, ParameterTypeError, closest_name
 from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 
@@ -106,8 +107,8 @@ class Comparison:
         """
         columns = {"count": "both", "jaccard": "jaccard", "share": "share_of_a"}
         if kind not in columns:
-            raise ValueError(f"Value of 'kind' is not a kind of overlap. Expected one of "
-                             f"{list(columns)} but received: {kind!r}")
+            raise ParameterError(f"Value of 'kind' is not a kind of overlap. Expected one of "
+                                 f"{list(columns)} but received: {kind!r}")
         matrix = self.overlap.pivot(index="segment_a", columns="segment_b",
                                     values=columns[kind])
         matrix = matrix.reindex(index=list(self.segments), columns=list(self.segments))
@@ -200,7 +201,8 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
     '100% have device = Android, 2.3x the base (44%)'
     """
     if not 0 < alpha < 1:
-        raise ValueError(f"Value of 'alpha' must be between 0 and 1 but received: {alpha!r}")
+        raise ParameterError(f"Value of 'alpha' must be between 0 and 1 but received: "
+                             f"{alpha!r}")
     names, members, source, fields = _segments(segments, base)
     table = attribute_table(source, include_features=_is_base(source))
     n_base = len(table.index)
@@ -240,6 +242,11 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
     return collector.build(groups, expected)
 
 
+def _did_you_mean(name: str, known: Any) -> str:
+    guess = closest_name(str(name), [str(k) for k in known])
+    return f"; did you mean {guess!r}?" if guess else ""
+
+
 def _contacts(count: int) -> str:
     return f"{count:,} contact" + ("" if count == 1 else "s")
 
@@ -266,37 +273,38 @@ def _segments(segments: Any, base: Any
         items = []
         for position, value in enumerate(segments):
             if not isinstance(value, Segment):
-                raise TypeError(
+                raise ParameterTypeError(
                     f"Value of 'segments' must be a list of Segment objects or a dict of "
                     f"name -> boolean mask but item {position} is a {type(value).__name__}")
             items.append((value.name, value))
     else:
-        raise TypeError(f"Value of 'segments' must be a list of Segment objects or a dict of "
-                        f"name -> boolean mask but received: {type(segments).__name__}")
+        raise ParameterTypeError(f"Value of 'segments' must be a list of Segment objects or a "
+                                 f"dict of name -> boolean mask but received: "
+                                 f"{type(segments).__name__}")
     if not items:
-        raise ValueError("Value of 'segments' is empty: give at least one segment")
+        raise ParameterError("Value of 'segments' is empty: give at least one segment")
     names = [name for name, _ in items]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"Value of 'segments' repeats the names {repeated}: give each "
-                         f"segment a unique name")
+        raise ParameterError(f"Value of 'segments' repeats the names {repeated}: give each "
+                             f"segment a unique name")
     reserved = sorted(set(names) & {"degree", "size", "share"})
     if reserved:
-        raise ValueError(f"Value of 'segments' uses the names {reserved}, which are columns of "
-                         f"the intersections table: rename those segments")
+        raise ParameterError(f"Value of 'segments' uses the names {reserved}, which are "
+                             f"columns of the intersections table: rename those segments")
     if base is None:
         base = next((v.base for _, v in items if isinstance(v, Segment)), None)
         if base is None:
-            raise ValueError("Value of 'base' is required when the segments are masks")
+            raise ParameterError("Value of 'base' is required when the segments are masks")
     index = base.contacts.index if _is_base(base) else getattr(base, "index", None)
     if index is None:
-        raise TypeError(f"Value of 'base' must be a ContactBase or a DataFrame but received: "
-                        f"{type(base).__name__}")
+        raise ParameterTypeError(f"Value of 'base' must be a ContactBase or a DataFrame but "
+                                 f"received: {type(base).__name__}")
     columns, fields = [], {}
     for name, value in items:
         if isinstance(value, Segment):
             if value.base is not base and not value.base.contacts.index.equals(index):
-                raise ValueError(f"Segment {name!r} belongs to another base than 'base'")
+                raise ParameterError(f"Segment {name!r} belongs to another base than 'base'")
             fields[name] = value.effective_rule.fields()
             value = value.mask
         columns.append(mask_array(value, index, parameter=f"segments[{name!r}]"))
@@ -316,13 +324,14 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
     chosen = []
     for column in attributes:
         if column not in kinds:
-            raise ValueError(f"Value of 'attributes' names {column!r}, which is not a contact "
-                             f"column or feature. Expected some of {list(kinds)}")
+            raise ParameterError(f"Value of 'attributes' names {column!r}, which is not a "
+                                 f"contact column or feature. Expected some of {list(kinds)}"
+                                 f"{_did_you_mean(column, kinds)}")
         kind = kinds[column]
         if kind == "identifier":
-            raise ValueError(f"Value of 'attributes' names {column!r}, a {kind} column, which "
-                             f"cannot be compared; compare categorical, boolean, numeric, "
-                             f"date or multi-valued columns")
+            raise ParameterError(f"Value of 'attributes' names {column!r}, a {kind} column, "
+                                 f"which cannot be compared; compare categorical, boolean, "
+                                 f"numeric, date or multi-valued columns")
         chosen.append((column, "categorical" if kind == "text" else kind))
     return chosen
 
@@ -534,8 +543,9 @@ def _expected(rate: Any, table: AttributeTable, members: np.ndarray, names: list
                 collector.warn("", "", rate, "no 'purchases_90d' column: no expected "
                                "conversions (pass rate=)")
                 return pd.DataFrame(columns=columns)
-            raise ValueError(f"Value of 'rate' is not a column or feature. Expected one of "
-                             f"{list(table.columns)} but received: {rate!r}")
+            raise ParameterError(f"Value of 'rate' is not a column or feature. Expected one of "
+                                 f"{list(table.columns)} but received: {rate!r}"
+                                 f"{_did_you_mean(rate, table.columns)}")
         values = table.columns[rate]
         outcome = (values.to_numpy(dtype=bool, na_value=False)
                    if pd.api.types.is_bool_dtype(values.dtype)

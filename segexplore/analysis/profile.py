@@ -36,6 +36,7 @@ from segexplore.analysis.encoding import (
     sorted_quantiles,
     top_tags,
 )
+from segexplore.errors import ParameterError
 from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.pii import PII_COLUMNS
@@ -186,9 +187,11 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
             mask = base_or_frame.mask
         name = name if name is not None else base_or_frame.name
     if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
-        raise ValueError(f"Value of 'bins' must be a whole number >= 1 but received: {bins!r}")
+        raise ParameterError(f"Value of 'bins' must be a whole number >= 1 but received: "
+                             f"{bins!r}")
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
-        raise ValueError(f"Value of 'top' must be a whole number >= 1 but received: {top!r}")
+        raise ParameterError(f"Value of 'top' must be a whole number >= 1 but received: "
+                             f"{top!r}")
     table = attribute_table(base_or_frame, include_features=include_features)
     # kinds from the real values: masked emails no longer look like emails
     kinds = {column: attribute_kind(series, table.roles.get(column, "text"), column)

@@ -12,15 +12,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from segexplore.errors import ParameterError, closest_name
+
 __all__ = ["profile_bars", "check_attribute"]
 
 
 def check_attribute(attribute: str, available: Sequence[str], what: str) -> None:
-    """Raise ``ValueError`` unless ``attribute`` is one of
+    """Raise :class:`~segexplore.errors.ParameterError` unless ``attribute`` is one of
     ``available`` (the attributes of a profile or comparison, named by ``what``)."""
     if attribute not in available:
-        raise ValueError(f"Value of 'attribute' is not an attribute of this {what}. "
-                             f"Expected one of {list(available)} but received: {attribute}")
+        guess = closest_name(str(attribute), [str(a) for a in available])
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        raise ParameterError(f"Value of 'attribute' is not an attribute of this {what}. "
+                             f"Expected one of {list(available)} but received: "
+                             f"{attribute}{hint}")
 
 
 def profile_bars(profile: Any, attribute: str) -> dict[str, Any]:
@@ -28,7 +33,7 @@ def profile_bars(profile: Any, attribute: str) -> dict[str, Any]:
     ``width`` (milliseconds for dates), ``ranges`` (left, right as text) and ``bins``
     (left, right as the profile holds them).
 
-    Raises ``ValueError`` for an unknown attribute or an
+    Raises :class:`~segexplore.errors.ParameterError` for an unknown attribute or an
     identifier (an identifier has no distribution: its values are never quoted).
     """
     summary = profile.summary.set_index("attribute")
@@ -50,7 +55,7 @@ def profile_bars(profile: Any, attribute: str) -> dict[str, Any]:
         tags = profile.tags[profile.tags["attribute"] == attribute]
         return {"kind": kind, "x": tags["tag"].tolist(), "y": tags["count"].tolist()}
     if kind == "identifier":
-        raise ValueError(f"Value of 'attribute' names {attribute!r}, an identifier: it has "
+        raise ParameterError(f"Value of 'attribute' names {attribute!r}, an identifier: it has "
                              f"no distribution to draw")
     top = profile.top_values[profile.top_values["attribute"] == attribute]
     return {"kind": kind, "x": [str(v) for v in top["value"]], "y": top["count"].tolist()}

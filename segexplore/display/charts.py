@@ -45,6 +45,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from segexplore.display.bars import check_attribute, profile_bars
+from segexplore.errors import ParameterError, ParameterTypeError
 
 __all__ = ["segment_sizes", "overlap_heatmap", "intersections", "distribution", "lift",
            "rfm_grid", "profile_histogram", "size_vs_expected",
@@ -271,8 +272,8 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     """
     names = list(comparison.segments)
     if segment is not None and segment not in names:
-        raise ValueError(f"Value of 'segment' is not a segment of this comparison. Expected "
-                         f"one of {names} but received: {segment}")
+        raise ParameterError(f"Value of 'segment' is not a segment of this comparison. "
+                             f"Expected one of {names} but received: {segment}")
     shown = [segment] if segment is not None else _ordered(names, category_orders, "segment")
     rows = comparison.distributions[comparison.distributions["segment"].isin(shown)].copy()
     kinds = comparison.attributes.set_index("attribute")["kind"] if len(
@@ -315,7 +316,7 @@ def size_vs_expected(comparison: Any, *, title: str | None = None,
     """Scatter of segment size against expected conversions (Wilson interval as error bars)."""
     expected = comparison.expected.set_index("segment")
     if not len(expected):
-        raise ValueError("This comparison has no expected conversions: compare with rate=")
+        raise ParameterError("This comparison has no expected conversions: compare with rate=")
     names = _ordered(list(expected.index), category_orders, "segment")
     expected = expected.loc[names]
     colors = _colors(list(comparison.segments), color_discrete_map)
@@ -345,9 +346,9 @@ def size_history(history_frame: pd.DataFrame, *, title: str | None = None,
     ``date, segment, size``."""
     missing = [c for c in ("date", "segment", "size") if c not in history_frame.columns]
     if missing:
-        raise ValueError(f"Value of 'history_frame' lacks the columns {missing}. Expected "
-                         f"columns ['date', 'segment', 'size'] but received: "
-                         f"{list(history_frame.columns)}")
+        raise ParameterError(f"Value of 'history_frame' lacks the columns {missing}. Expected "
+                             f"columns ['date', 'segment', 'size'] but received: "
+                             f"{list(history_frame.columns)}")
     names = _ordered(list(dict.fromkeys(history_frame["segment"])), category_orders,
                      "segment")
     colors = _colors(names, color_discrete_map)
@@ -386,13 +387,13 @@ def rfm_grid(base_or_features: Any, *, title: str | None = None,
     elif isinstance(source, pd.DataFrame):
         features = source
     else:
-        raise TypeError(f"Value of 'base_or_features' must be a ContactBase, a Segment or a "
-                        f"DataFrame but received: {type(source).__name__}")
+        raise ParameterTypeError(f"Value of 'base_or_features' must be a ContactBase, a Segment "
+                                 f"or a DataFrame but received: {type(source).__name__}")
     needed = [c for c in ("rfm_recency", "rfm_frequency") if c not in features.columns]
     if needed:
-        raise ValueError(f"Value of 'base_or_features' has no column {needed[0]!r}. Expected "
-                         f"the features 'rfm_recency' and 'rfm_frequency' but received "
-                         f"columns: {list(features.columns)}")
+        raise ParameterError(f"Value of 'base_or_features' has no column {needed[0]!r}. "
+                             f"Expected the features 'rfm_recency' and 'rfm_frequency' but "
+                             f"received columns: {list(features.columns)}")
     recency = features["rfm_recency"].to_numpy(dtype=np.float64, na_value=np.nan)
     frequency = features["rfm_frequency"].to_numpy(dtype=np.float64, na_value=np.nan)
     scored = ~np.isnan(recency) & ~np.isnan(frequency)

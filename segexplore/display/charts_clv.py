@@ -20,8 +20,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from segexplore.errors import ParameterError, ParameterTypeError, SchemaError, closest_name
+from segexplore.features.registry import FEATURES
+
 if TYPE_CHECKING:
-    from ..ml.clv import CustomerValue
+    from segexplore.ml.clv import CustomerValue
 
 __all__ = ["p_alive_matrix", "holdout_chart", "clv_by_segment"]
 
@@ -81,13 +84,10 @@ def holdout_chart(model: CustomerValue) -> go.Figure:
 
 def _segment_masks(model: CustomerValue, segments: Any) -> dict[str, np.ndarray]:
     """``{name: boolean array over the contacts}`` from a column name or a mapping."""
-    from ..ml.score import add_scores
+    from segexplore.ml.score import add_scores  # scikit-learn: only when drawn
 
     contacts = model.base.contacts
     if isinstance(segments, str):
-        from ..errors import SchemaError, closest_name
-        from ..features.registry import FEATURES
-
         scored = add_scores(model.base, model.scores)
         known = [*scored.contacts.columns, *FEATURES]
         if segments not in known:
@@ -98,8 +98,8 @@ def _segment_masks(model: CustomerValue, segments: Any) -> dict[str, np.ndarray]
         return {str(v): (values == v).to_numpy(dtype=bool)
                 for v in pd.unique(values.dropna())}
     if not isinstance(segments, Mapping):
-        raise TypeError("segments must be a column name or a mapping of name to a Segment, "
-                        "a rule text or a boolean mask")
+        raise ParameterTypeError("segments must be a column name or a mapping of name to a "
+                                 "Segment, a rule text or a boolean mask")
     scored = None
     masks = {}
     for name, segment in segments.items():
@@ -111,8 +111,8 @@ def _segment_masks(model: CustomerValue, segments: Any) -> dict[str, np.ndarray]
             mask = getattr(segment, "mask", segment)
         mask = np.asarray(mask, dtype=bool)
         if len(mask) != len(contacts):
-            raise ValueError(f"segment {name!r} has {len(mask):,} rows, the base "
-                             f"{len(contacts):,}")
+            raise ParameterError(f"segment {name!r} has {len(mask):,} rows, the base "
+                                 f"{len(contacts):,}")
         masks[str(name)] = mask
     return masks
 
@@ -130,7 +130,7 @@ def clv_by_segment(model: CustomerValue, segments: Any) -> go.Figure:
     """
     column = model.clv_column
     if column not in model.scores:
-        raise ValueError("the model has no CLV score (fitted with spend=None)")
+        raise ParameterError("the model has no CLV score (fitted with spend=None)")
     values = model.scores[column].to_numpy()
     scored = ~np.isnan(values)
     figure = go.Figure()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from segexplore.errors import SegmentNotFoundError, closest_name
 from segexplore.widgets.builder import SegmentBuilder
 from segexplore.widgets.compare_panel import ComparePanel
 from segexplore.widgets.export_panel import ExportPanel
@@ -70,7 +71,9 @@ def register_segments(base: ContactBase, segments: Any) -> list[str]:
     for name, item in items:
         if isinstance(item, str) and name is None:
             if item not in base.segments:
-                raise KeyError(f"no saved segment named {item!r}")
+                guess = closest_name(item, base.segments)
+                hint = f"; did you mean {guess!r}?" if guess else ""
+                raise SegmentNotFoundError(f"no saved segment named {item!r}{hint}")
             names.append(item)
             continue
         if hasattr(item, "rule") and hasattr(item, "mask"):  # a Segment

@@ -67,7 +67,6 @@ __all__ = ["SegmentBuilder", "MAX_CHARTS"]
 #: At most this many distribution charts under the builder.
 MAX_CHARTS = 3
 
-_EXPECTED = (SegexploreError, ValueError, TypeError, KeyError)
 _NO_PARENT = "(whole base)"
 
 
@@ -271,7 +270,7 @@ class SegmentBuilder(Quiet, W.VBox):
                 row.show_hint("")
             except IncompleteRowError as incomplete:
                 row.show_hint(str(incomplete))
-            except _EXPECTED as problem:
+            except SegexploreError as problem:
                 row.show_hint(str(problem).split("\n", 1)[0])
         if not rules:
             rule = None
@@ -412,7 +411,7 @@ class SegmentBuilder(Quiet, W.VBox):
                 segment = self.segment()
                 mask = (segment.mask.to_numpy(dtype=bool) if segment is not None
                         else np.ones(total, dtype=bool))
-            except _EXPECTED as error:
+            except SegexploreError as error:
                 self.error.value = error_html(error)
                 self.size_display.value = size_html(self.size, total, stale=True)
                 return False
@@ -452,7 +451,7 @@ class SegmentBuilder(Quiet, W.VBox):
                 try:
                     table = distribution_table(self.base, self.mask, attribute,
                                                cache=self._distributions)
-                except _EXPECTED:
+                except SegexploreError:
                     continue
                 figure = self._figures.get(attribute)
                 if figure is None:
@@ -515,7 +514,7 @@ class SegmentBuilder(Quiet, W.VBox):
                     self._ask_replace(name, existing, size)
                     return None
                 segment = self.base.segment(self.rule, name=name, parent=self.parent())
-        except _EXPECTED as error:
+        except SegexploreError as error:
             self.save_status.value = error_html(error)
             return None
         self._saved = segment
@@ -579,7 +578,7 @@ def _size_of(segment: Segment) -> str:
     """``"1,334 contacts"``, or ``"size unknown"`` when the saved rule no longer counts."""
     try:
         size = segment.size
-    except _EXPECTED:
+    except SegexploreError:
         return "size unknown"
     return f"{size:,} {'contact' if size == 1 else 'contacts'}"
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from segexplore.errors import ParameterError, ParameterTypeError, SchemaError
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.text import TEXT_OPS, format_literal
@@ -69,7 +70,7 @@ class FieldData:
         if name not in self._choices:
             try:
                 self._choices[name] = value_choices(self.base, name)
-            except KeyError:  # a field typed in the text that the base does not have
+            except SchemaError:  # a field typed in the text that the base does not have
                 self._choices[name] = None
         return self._choices[name]
 
@@ -78,7 +79,7 @@ class FieldData:
         if name not in self._bounds:
             try:
                 self._bounds[name] = numeric_bounds(self.base, name)
-            except KeyError:
+            except SchemaError:
                 self._bounds[name] = (0, 0, False)
         return self._bounds[name]
 
@@ -118,7 +119,8 @@ class ValueEditor:
         return current
 
     def set(self, value: Any) -> None:
-        """Show ``value``; raise ValueError/TypeError if this editor cannot show it."""
+        """Show ``value``; raise :class:`~segexplore.errors.ParameterTypeError` (or
+        ``ParameterError``) if this editor cannot show it."""
         self._write(value)
         self._given = value
 
@@ -201,7 +203,7 @@ class TextEditor(ValueEditor):
 
     def _write(self, value: Any) -> None:
         if not isinstance(value, str):
-            raise TypeError("text expected")
+            raise ParameterTypeError("text expected")
         self.text.value = value
 
 
@@ -251,7 +253,7 @@ class NumberEditor(ValueEditor):
 
     def _write(self, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError("number expected")
+            raise ParameterTypeError("number expected")
         self.number.value = value
 
 
@@ -289,10 +291,10 @@ class RangeEditor(ValueEditor):
         low, high = value
         for bound in (low, high):
             if isinstance(bound, bool) or not isinstance(bound, (int, float)):
-                raise TypeError("numbers expected")
+                raise ParameterTypeError("numbers expected")
         if isinstance(self.slider, W.IntRangeSlider) and not (
                 float(low).is_integer() and float(high).is_integer()):
-            raise TypeError("whole numbers expected")
+            raise ParameterTypeError("whole numbers expected")
         self.slider.max = max(self.slider.max, high)
         self.slider.min = min(self.slider.min, low)
         self.slider.value = (low, high)
@@ -321,7 +323,7 @@ class DurationEditor(ValueEditor):
 
 def _as_date(value: Any) -> date:
     if not isinstance(value, date):
-        raise TypeError("date expected")
+        raise ParameterTypeError("date expected")
     return value.date() if isinstance(value, datetime) else value
 
 
@@ -382,7 +384,7 @@ class DaysEditor(ValueEditor):
 
     def _write(self, value: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError("whole number expected")
+            raise ParameterTypeError("whole number expected")
         self.days.value = value
 
 
@@ -419,10 +421,10 @@ class EventEditor(ValueEditor):
 
     def _write(self, value: Any) -> None:
         if not isinstance(value, EventValue):
-            raise TypeError("EventValue expected")
+            raise ParameterTypeError("EventValue expected")
         unknown = [prop for prop, _ in value.filters if prop not in self.filters]
         if unknown:
-            raise ValueError(f"no filter on {unknown[0]!r} for this event type")
+            raise ParameterError(f"no filter on {unknown[0]!r} for this event type")
         self.count.value = value.count
         self.days.value = value.days or 0
         wanted = dict(value.filters)
@@ -449,7 +451,7 @@ class AdvancedEditor(ValueEditor):
 
     def _write(self, value: Any) -> None:
         if not isinstance(value, R.Rule):
-            raise TypeError("rule expected")
+            raise ParameterTypeError("rule expected")
         self.text.value = str(value)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from segexplore.errors import SegmentNotFoundError, closest_name
 from segexplore.model.pii import mask_emails
 from segexplore.rules.mask import mask_rule
 from segexplore.widgets.compare_panel import ComparisonParts, comparison_parts, parts_widgets
@@ -43,8 +44,10 @@ def report_segments(base: ContactBase, segments: Any = None) -> list[Segment]:
     for item in items:
         if isinstance(item, str):
             if item not in base.segments:
-                raise KeyError(f"no saved segment named {item!r}; saved: "
-                               f"{', '.join(base.segments) or 'none'}")
+                guess = closest_name(item, base.segments)
+                hint = f"; did you mean {guess!r}?" if guess else ""
+                raise SegmentNotFoundError(f"no saved segment named {item!r}{hint} (saved: "
+                                           f"{', '.join(base.segments) or 'none'})")
             chosen.append(base.segments[item])
         else:
             chosen.append(item)

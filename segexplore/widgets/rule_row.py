@@ -101,7 +101,8 @@ class RuleRow(Quiet):
         return RowSpec(self.field.value, self.op.value, self.editor.get(), self.negate.value)
 
     def rule(self) -> R.Rule:
-        """The row's rule; raises IncompleteRowError, ValueError or TypeError."""
+        """The row's rule; raises IncompleteRowError, or another SegexploreError when the
+        value does not fit the operator."""
         spec = self.spec()
         return row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
 

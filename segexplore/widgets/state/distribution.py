@@ -43,6 +43,7 @@ from segexplore.analysis.encoding import (
     pool_rare,
     top_tags,
 )
+from segexplore.errors import ParameterError
 from segexplore.widgets.state.fields import field_values
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def distribution_table(base: ContactBase, mask: Any, attribute: str, *, top: int
                                                                           bins=bins)
     member = np.asarray(mask, dtype=bool)
     if member.shape != (coding.n_contacts,):
-        raise ValueError(f"mask has {member.size:,} entries for {coding.n_contacts:,} contacts")
+        raise ParameterError(f"mask has {member.size:,} entries for {coding.n_contacts:,} contacts")
     return coding.table(coding.counts(member), int(member.sum()), top)
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.analysis.attributes import is_identifier
+from segexplore.errors import ParameterError, SchemaError, closest_name
 from segexplore.features.registry import FEATURES
 from segexplore.model.columns import EVENT_TYPE
 from segexplore.model.roles import value_kind
@@ -253,15 +254,18 @@ def operators_for(kind: str) -> tuple[str, ...]:
     try:
         return OPERATORS[kind]
     except KeyError:
-        raise ValueError(f"unknown field kind {kind!r}; known kinds: {', '.join(KINDS)}") \
+        raise ParameterError(f"unknown field kind {kind!r}; known kinds: {', '.join(KINDS)}") \
             from None
 
 
 def field_kind(base: ContactBase, key: str) -> str:
-    """The kind of a field key (see :class:`FieldOption`); ValueError if unknown."""
-    option = find_option(flat_options(field_options(base)), key)
+    """The kind of a field key (see :class:`FieldOption`); ParameterError if unknown."""
+    options = flat_options(field_options(base))
+    option = find_option(options, key)
     if option is None:
-        raise ValueError(f"unknown field {key!r}")
+        guess = closest_name(str(key), [o.key for o in options])
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        raise ParameterError(f"unknown field {key!r}{hint}")
     return option.kind
 
 
@@ -271,7 +275,9 @@ def field_values(base: ContactBase, name: str) -> pd.Series:
         return base.contacts[name]
     if name in base.features.columns:
         return base.features[name]
-    raise KeyError(f"no contact column or feature named {name!r}")
+    guess = closest_name(name, [*base.contacts.columns, *base.features.columns])
+    hint = f"; did you mean {guess!r}?" if guess else ""
+    raise SchemaError(f"no contact column or feature named {name!r}{hint}")
 
 
 def _split_multi(series: pd.Series, separator: str) -> pd.Series:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from segexplore.errors import IncompleteRowError
+from segexplore.errors import IncompleteRowError, ParameterError, ParameterTypeError
 from segexplore.rules import nodes as R
 from segexplore.rules.events import EventAggregate, LastWindow
 from segexplore.rules.parser import parse
@@ -127,7 +127,8 @@ def _duration(value: Any) -> R.Duration:
         return R.Duration(value, "days")
     if isinstance(value, str):
         return R.Duration.parse(value)
-    raise TypeError(f"expected a number of days or a duration such as '30 days', not {value!r}")
+    raise ParameterTypeError(f"expected a number of days or a duration such as '30 days', "
+                             f"not {value!r}")
 
 
 def _where(filters: Sequence[tuple[str, Any]]) -> R.Rule | None:
@@ -170,8 +171,10 @@ def row_to_rule(field: str | None, op: str, value: Any = None, *,
     ------
     IncompleteRowError
         The value is still empty (no value selected, empty text).
-    ValueError, TypeError
-        The value does not fit the operator.
+    SegexploreError
+        The value does not fit the operator (:class:`~segexplore.errors.ParameterError`,
+        :class:`~segexplore.errors.ParameterTypeError`, or the rule's own
+        :class:`~segexplore.errors.RuleBuildError`).
 
     Examples
     --------
@@ -226,7 +229,7 @@ def _row_rule(field: str | None, op: str, value: Any) -> R.Rule:
         return R.Anniversary(field, value)
     if op == "in top %":
         return R.TopPercent(field, value)
-    raise ValueError(f"unknown operator {op!r}")
+    raise ParameterError(f"unknown operator {op!r}")
 
 
 def _incomplete() -> Any:
