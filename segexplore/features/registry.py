@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from segexplore.model import hooks
 
-__all__ = ["FeatureConfig", "FEATURES", "RFM_GROUPS", "LIFECYCLE_STAGES", "ACTIVITY_TYPES",
-           "feature_definitions"]
+__all__ = ["FeatureConfig", "FEATURES", "FEATURE_KINDS", "RFM_GROUPS", "LIFECYCLE_STAGES",
+           "ACTIVITY_TYPES", "feature_definitions", "feature_kind"]
 
 #: The event types that make a contact "active" (recency of activity, inactive flag).
 ACTIVITY_TYPES = ("open", "click", "visit", "add_to_cart", "purchase")
@@ -130,5 +130,35 @@ def feature_definitions(windows: Sequence[int] = (30, 90, 365),
 
 #: Definition of every feature computed with the default windows and configuration.
 FEATURES: dict[str, str] = hooks.implements("feature_names")(feature_definitions())
+
+_DATES = ("last_purchase_date", "last_open_date", "last_click_date", "last_visit_date",
+          "last_activity_date", "first_purchase_date", "next_birthday")
+_CATEGORIES = ("rfm_score", "rfm_group", "lifecycle_stage", "preferred_brand",
+               "preferred_category")
+_FLAGS = ("cart_abandoner", "inactive")
+
+
+def feature_kind(name: str) -> str:
+    """How the feature ``name`` compares in rules, as
+    :func:`~segexplore.model.roles.value_kind` says of a column: ``datetime``,
+    ``category``, ``bool`` or ``number`` (every other feature, ``purchases_{w}d`` of any
+    window included). Known without computing anything, so every engine's checker can ask.
+
+    Examples
+    --------
+    >>> feature_kind("rfm_group"), feature_kind("purchases_60d"), feature_kind("inactive")
+    ('category', 'number', 'bool')
+    """
+    if name in _DATES:
+        return "datetime"
+    if name in _CATEGORIES:
+        return "category"
+    if name in _FLAGS:
+        return "bool"
+    return "number"
+
+
+#: The kind of every feature of :data:`FEATURES` (see :func:`feature_kind`).
+FEATURE_KINDS: dict[str, str] = {name: feature_kind(name) for name in FEATURES}
 
 

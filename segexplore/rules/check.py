@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 
 from segexplore.errors import RuleEvaluationError, closest_name
+from segexplore.features.registry import feature_kind
 from segexplore.model.columns import EVENT_TYPES
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
@@ -87,9 +88,9 @@ class Schema(Protocol):
 class BaseSchema:
     """The :class:`Schema` of an in-memory :class:`~segexplore.model.base.ContactBase`.
 
-    Kinds come from the dtypes of ``base.contacts``, ``base.features`` (only read when a
-    rule names a feature) and the base's activity index (only when it names events); they
-    are kept until the contacts table or the features are replaced.
+    Kinds come from the dtypes of ``base.contacts``, the feature registry (nothing is
+    computed) and the base's activity index (only when a rule names events); they are kept
+    until the contacts table is replaced.
 
     Parameters
     ----------
@@ -133,12 +134,7 @@ class BaseSchema:
         return kind
 
     def feature_kind(self, name: str) -> str:
-        features = self.base.features
-        memo = self._memo("features", features)
-        kind = memo.get(name)
-        if kind is None:
-            kind = memo[name] = value_kind(features[name].dtype)
-        return kind
+        return feature_kind(name)  # declared by the registry: nothing is computed
 
     @property
     def event_types(self) -> Sequence[str]:

@@ -150,3 +150,11 @@ def test_revenue_is_float_even_when_every_amount_is_missing():
     assert base.features["revenue_365d"].tolist() == [0.0, 0.0]
     assert base.features["purchases_365d"].tolist() == [1, 0]
     assert_same_features(base)
+
+
+def test_the_registry_declares_the_kind_each_feature_has(sample):
+    from segexplore.features.registry import FEATURE_KINDS
+    from segexplore.model.roles import value_kind
+
+    assert FEATURE_KINDS == {name: value_kind(sample.features[name].dtype)
+                             for name in sample.features.columns}

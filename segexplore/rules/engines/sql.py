@@ -25,6 +25,7 @@ import pandas as pd
 from sqlglot import exp
 
 from segexplore.errors import ParameterError, RuleEvaluationError
+from segexplore.features.registry import FEATURE_KINDS
 from segexplore.model import hooks
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
@@ -32,7 +33,7 @@ from segexplore.rules.check import BaseSchema, check_rule
 from segexplore.rules.events import EventAggregate, LastPerformed, NotFollowedBy
 from segexplore.rules.parser import parse
 from segexplore.rules.text import shorten
-from segexplore.rules.walk import RuleWalk, field_table, saved_rule_of
+from segexplore.rules.walk import RuleWalk, field_table
 from segexplore.rules.windows import (
     anniversary_codes,
     follow_up,
@@ -220,8 +221,9 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
         # The checker every engine runs: the same error, whichever engine runs the rule.
         check_rule(rule, BaseSchema(base, segments, as_of), text=text)
         contact_kinds = {c: _kind_of(t) for c, t in base.contacts.dtypes.items()}
-        if any(field_table(f, contact_kinds) == "features" for f in _all_fields(rule, base)):
-            feature_kinds = {c: _kind_of(t) for c, t in base.features.dtypes.items()}
+        # Declared by the registry: compiling computes no feature.
+        feature_kinds = {name: "text" if kind == "category" else kind
+                         for name, kind in FEATURE_KINDS.items()}
         has_purchase_events = base.events is not None and len(base.events) and \
             (base.events["event_type"] == "purchase").any()
         if not has_purchase_events and base.orders is not None:
@@ -253,15 +255,6 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
 
 
 to_sql = compile_rule
-
-
-def _all_fields(rule: R.Rule, base: ContactBase) -> set[str]:
-    names = set(rule.fields())
-    for ref in rule.segment_refs():
-        saved = base.segments.get(ref)
-        if saved is not None:
-            names |= _all_fields(saved_rule_of(saved), base)
-    return names
 
 
 class _Compile(RuleWalk[exp.Expression]):
