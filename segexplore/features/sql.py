@@ -290,9 +290,11 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"WHEN last_purchase > {as_of_ns - cfg.at_risk_days * _NS_PER_DAY} THEN 'at_risk' "
         f"WHEN last_purchase IS NOT NULL THEN 'lapsed' ELSE 'never_purchased' END")
     select = ["j.contact_id", f"j.{POSITION}",
-              "last_purchase AS last_purchase_date", "last_open AS last_open_date",
-              "last_click AS last_click_date", "last_visit AS last_visit_date",
-              "last_activity AS last_activity_date",
+              "make_timestamp_ns(last_purchase) AS last_purchase_date",
+              "make_timestamp_ns(last_open) AS last_open_date",
+              "make_timestamp_ns(last_click) AS last_click_date",
+              "make_timestamp_ns(last_visit) AS last_visit_date",
+              "make_timestamp_ns(last_activity) AS last_activity_date",
               f"{days_since('last_purchase')} AS days_since_last_purchase",
               f"{days_since('last_open')} AS days_since_last_open",
               f"{days_since('last_click')} AS days_since_last_click",
@@ -301,7 +303,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
               *windows_out, "purchases_total", "revenue_total", "items_365d",
               "CASE WHEN purchases_total > 0 THEN revenue_total / purchases_total END "
               "AS avg_basket",
-              "first_purchase AS first_purchase_date",
+              "make_timestamp_ns(first_purchase) AS first_purchase_date",
               "scored.rfm_recency", "scored.rfm_frequency", "scored.rfm_monetary",
               "CAST(scored.rfm_recency AS VARCHAR) || CAST(scored.rfm_frequency AS VARCHAR) || "
               "CAST(scored.rfm_monetary AS VARCHAR) AS rfm_score",
@@ -338,12 +340,6 @@ def compute_features_sql(connection: Any, as_of: Any, *, columns: Mapping[str, S
     return _as_pandas_features(raw, windows, config, index)
 
 
-def _ns_to_datetime(values: pd.Series) -> np.ndarray:
-    ints = pd.array(values, dtype="Int64")
-    out = np.asarray(ints.to_numpy(dtype=np.int64, na_value=np.iinfo(np.int64).min))
-    return out.view("datetime64[ns]")
-
-
 def _as_pandas_features(raw: pd.DataFrame, windows: Sequence[int],
                         config: FeatureConfig | None, index: pd.Index | None) -> pd.DataFrame:
     """The query's result with the pandas implementation's dtypes and column order."""
@@ -355,7 +351,7 @@ def _as_pandas_features(raw: pd.DataFrame, windows: Sequence[int],
     for name in names:
         column = raw[name]
         if name.endswith("_date"):
-            out[name] = _ns_to_datetime(column)
+            out[name] = pd.to_datetime(column).to_numpy(dtype="datetime64[ns]")
         elif name in ("rfm_recency", "rfm_frequency", "rfm_monetary"):
             out[name] = pd.array(column, dtype="Int8")
         elif name in ("age", "days_to_birthday"):

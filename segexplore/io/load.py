@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segexplore.errors import SchemaError, ValidationError, closest_name
+from segexplore.errors import ParameterError, SchemaError, ValidationError, closest_name
 from segexplore.io.clean.activity import clean_activity
 from segexplore.io.clean.contacts import clean_contacts
 from segexplore.io.clean.nested import NestedColumns, flatten_nested
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.io.read import read_table
 from segexplore.io.schema import map_columns
+from segexplore.model import hooks
 from segexplore.model.base import ContactBase
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.report import CleanReport, FileRows, ProblemLog
@@ -71,6 +72,10 @@ def read_base(
     as_of: Any = None,
     now: Any = None,
     progress: bool | None = None,
+    engine: str = "pandas",
+    database: Any = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
 ) -> ContactBase:
     """Load a contact base from files or DataFrames, validate it and clean it.
 
@@ -112,10 +117,17 @@ def read_base(
         Dates after ``now`` are in the future (default: the current time).
     progress : bool, optional
         Show a progress bar; by default only when inputs are large.
+    engine : {"pandas", "duckdb"}, default "pandas"
+        ``"duckdb"`` keeps the tables in DuckDB, for bases larger than memory: Parquet or
+        CSV files, folders or globs, read as they are (see
+        :mod:`segexplore.engines.duckdb`; the reading and cleaning options above apply to
+        the pandas engine only). ``database``, ``memory_limit`` and ``threads`` are
+        DuckDB's: a database file (default: a private temporary one), its memory limit
+        (``"4GB"``, spilling to disk beyond it) and its threads.
 
     Returns
     -------
-    ContactBase
+    ContactBase, or a DuckDBBase with ``engine="duckdb"``
 
     Examples
     --------
@@ -126,6 +138,13 @@ def read_base(
     >>> base.report.accounting()["balanced"].all()
     np.True_
     """
+    if engine == "duckdb":
+        return hooks.get("read_duckdb")(contacts, events, orders, database=database,
+                                        memory_limit=memory_limit, threads=threads,
+                                        as_of=as_of)
+    if engine != "pandas":
+        raise ParameterError(f"The `engine` parameter must be 'pandas' or 'duckdb', "
+                             f"not {engine!r}.")
     now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
     sources = {"contacts": contacts, "events": events, "orders": orders}
     sources = {t: s for t, s in sources.items() if s is not None}

@@ -375,6 +375,22 @@ class ContactBase:
             self.segments[name] = segment
         return segment
 
+    def _member_rows(self, mask: pd.Series, columns: list[str] | None,
+                     features_used: list[str]) -> pd.DataFrame:
+        """The contacts under ``mask`` with ``columns`` (contact columns or features;
+        default: every contact column and ``features_used``): what Membership.members
+        shows. Each engine's base reads them its own way."""
+        contacts = self.contacts[mask.to_numpy()]
+        used = [f for f in features_used if f not in contacts.columns]
+        if columns is not None:
+            wanted = ["contact_id"] + [c for c in columns if c != "contact_id"]
+            used = [c for c in wanted if c not in contacts.columns]
+            contacts = contacts[[c for c in wanted if c in contacts.columns]]
+        if used:
+            features = self.features.loc[contacts.index, used]
+            contacts = pd.concat([contacts, features], axis=1)
+        return contacts
+
     def count(self, rule) -> int:
         """Number of contacts matching ``rule`` (text or Rule), without naming a segment."""
         return int(self.evaluator().array(rule if not isinstance(rule, str)

@@ -48,6 +48,8 @@ HOOKS: dict[str, str] = {
     "comparison_report": "segexplore.display.report",
     # delivery
     "read_suppressions": "segexplore.delivery.suppressions",
+    # engines that hold the tables outside pandas
+    "read_duckdb": "segexplore.engines.duckdb",
     "sendable_waterfall": "segexplore.delivery.waterfall",
     "export_segment": "segexplore.delivery.export",
     "split": "segexplore.delivery.split",

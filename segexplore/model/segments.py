@@ -122,20 +122,9 @@ class Membership:
         """
         if mask_pii:
             return pseudonymise(self.members(columns))
-        base = self.base
-        contacts = base.contacts[self.mask.to_numpy()]
         feature_names = hooks.get("feature_names")
-        used = [f for f in self.segment.effective_rule.fields() if f in feature_names
-                and f not in contacts.columns]
-        if columns is not None:
-            wanted = ["contact_id"] + [c for c in columns if c != "contact_id"]
-            from_contacts = [c for c in wanted if c in contacts.columns]
-            used = [c for c in wanted if c not in contacts.columns]
-            contacts = contacts[from_contacts]
-        if used:
-            features = base.features.loc[contacts.index, used]
-            contacts = pd.concat([contacts, features], axis=1)
-        return contacts
+        used = [f for f in self.segment.effective_rule.fields() if f in feature_names]
+        return self.base._member_rows(self.mask, columns, used)
 
     def __repr__(self) -> str:
         return (f"Membership({self.segment.name!r}: {self.size:,} contacts, {self.share:.1%} "

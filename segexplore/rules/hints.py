@@ -27,22 +27,19 @@ import difflib
 import unicodedata
 from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from segexplore.errors import SegexploreError
 from segexplore.model import hooks
+from segexplore.model.base import ContactBase
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.roles import value_kind
 from segexplore.rules import nodes as R
 from segexplore.rules.events import EventAggregate, LastPerformed
 from segexplore.rules.parser import parse
 from segexplore.rules.text import format_literal, format_name
-
-if TYPE_CHECKING:
-    from segexplore.model.base import ContactBase
 
 __all__ = ["value_hints", "closest_values"]
 
@@ -229,6 +226,8 @@ def value_hints(rule: R.Rule | str, base: ContactBase) -> list[str]:
     """
     if isinstance(rule, str):
         rule = parse(rule)
+    if not isinstance(base, ContactBase):  # a base held in DuckDB: no hints yet
+        return []
     evaluator = base.evaluator()
     fields: dict[str, _Values | None] = {}
     out: list[str] = []

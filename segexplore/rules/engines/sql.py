@@ -135,16 +135,20 @@ class _Context:
     uses_features: bool = False
 
 
-def _kind_of(dtype) -> str:
-    kind = value_kind(dtype)
+def _sql_kind(kind: str) -> str:
     return "text" if kind == "category" else kind  # SQL compares categories as text
+
+
+def _kind_of(dtype) -> str:
+    return _sql_kind(value_kind(dtype))
 
 
 @hooks.implements("to_sql")
 def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
                  dialect: str = "duckdb", as_of: Any = None,
                  segments: Mapping[str, Any] | None = None,
-                 needs: dict[str, bool] | None = None) -> str:
+                 needs: dict[str, bool] | None = None,
+                 tables: Mapping[str, str] | None = None) -> str:
     """SQL selecting the ``contact_id`` of the contacts matching ``rule``.
 
     Parameters
@@ -165,6 +169,9 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
         Saved segments (name -> Segment or Rule); default ``base.segments``.
     needs : dict, optional
         Filled with ``{"features": bool}``: whether the query reads the features table.
+    tables : mapping, optional
+        The name each of ``contacts``, ``events``, ``orders`` and ``features`` has in the
+        database, when not its own.
 
     Examples
     --------
@@ -186,7 +193,7 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     try:
         with _no_gc_pauses():
             return _compile_query(rule, text, base, dialect, pd.Timestamp(as_of), segments,
-                                  needs)
+                                  needs, tables)
     except RecursionError:
         raise RuleEvaluationError(
             "the rule is nested too deeply to compile (and/or/not inside each other "
@@ -212,26 +219,36 @@ def _no_gc_pauses() -> Iterator[None]:
 
 def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dialect: str,
                    as_of: pd.Timestamp, segments: Mapping[str, Any],
-                   needs: dict[str, bool] | None) -> str:
+                   needs: dict[str, bool] | None, tables: Mapping[str, str] | None) -> str:
     contact_kinds: dict[str, str] = {}
     feature_kinds: dict[str, str] = {}
     table_kinds: dict[str, dict[str, str]] = {}
     purchase_table = "events"
     if base is not None:
-        # The checker every engine runs: the same error, whichever engine runs the rule.
-        check_rule(rule, BaseSchema(base, segments, as_of), text=text)
-        contact_kinds = {c: _kind_of(t) for c, t in base.contacts.dtypes.items()}
+        # The checker every engine runs: the same error, whichever engine runs the rule. A
+        # base held by another engine (DuckDB) describes itself (rule_schema).
+        own_schema = getattr(base, "rule_schema", None)
+        schema = (own_schema(segments, as_of) if own_schema is not None
+                  else BaseSchema(base, segments, as_of))
+        check_rule(rule, schema, text=text)
         # Declared by the registry: compiling computes no feature.
-        feature_kinds = {name: "text" if kind == "category" else kind
-                         for name, kind in FEATURE_KINDS.items()}
-        has_purchase_events = base.events is not None and len(base.events) and \
-            (base.events["event_type"] == "purchase").any()
-        if not has_purchase_events and base.orders is not None:
-            purchase_table = "orders"
-        for name in ("events", "orders"):
-            table = getattr(base, name)
-            table_kinds[name] = ({} if table is None else
-                                 {str(c): _kind_of(t) for c, t in table.dtypes.items()})
+        feature_kinds = {name: _sql_kind(kind) for name, kind in FEATURE_KINDS.items()}
+        if own_schema is not None:
+            contact_kinds = {c: _sql_kind(schema.contact_kind(c))
+                             for c in schema.contact_columns}
+            purchase_table = schema.purchase_table or "events"
+            table_kinds = {name: {c: _sql_kind(k) for c, k in kinds.items()}
+                           for name, kinds in schema.table_kinds.items()}
+        else:
+            contact_kinds = {c: _kind_of(t) for c, t in base.contacts.dtypes.items()}
+            has_purchase_events = base.events is not None and len(base.events) and \
+                (base.events["event_type"] == "purchase").any()
+            if not has_purchase_events and base.orders is not None:
+                purchase_table = "orders"
+            for name in ("events", "orders"):
+                table = getattr(base, name)
+                table_kinds[name] = ({} if table is None else
+                                     {str(c): _kind_of(t) for c, t in table.dtypes.items()})
     ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds)
     condition = _Compile(ctx).visit(rule)
     query = exp.select(exp.column("contact_id", table="c", quoted=True)).from_(
@@ -248,6 +265,8 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
                                exp.column("contact_id", "c", quoted=True)), join_type="left",
                            copy=False)
     query = query.where(condition, copy=False)
+    if tables:  # the tables' names in the database (a DuckDB base's features per date)
+        query = exp.replace_tables(query, dict(tables), copy=False)
     sql = query.sql(dialect=dialect, copy=False)  # the tree is ours: no copy
     if needs is not None:
         needs["features"] = ctx.uses_features

@@ -1,0 +1,1 @@
+"""Engines that hold a base's tables outside pandas: DuckDB (:mod:`segexplore.engines.duckdb`)."""

@@ -1,0 +1,448 @@
+"""A contact base whose tables stay in DuckDB: for bases larger than memory.
+
+``se.read_base(contacts, events, orders, engine="duckdb")`` reads Parquet or CSV files,
+folders of them or globs (hive-partitioned folders too) into a DuckDB database, a file
+when ``database=`` is given, a temporary one otherwise, spilling to disk beyond
+``memory_limit``. The contacts become a table (with a ``position`` column: the contacts'
+order, which every mask follows); events and orders stay views over the files. The
+behaviour features are computed by one query (:mod:`segexplore.features.sql`, identical to
+the pandas implementation) into a table per ``as_of``, when a rule first needs them; rules
+compile to SQL (:mod:`segexplore.rules.engines.sql`) over those tables.
+
+What a :class:`DuckDBBase` offers today: ``as_of``, ``at()``, ``count()``, ``segment()``
+(``size``, ``share``, ``mask``, ``members()``, ``on()``), ``features`` (as a DataFrame, for
+bases that fit), ``contact_count`` and ``schema``. It reads the tables as they are (no
+cleaning: clean the files first, or load them with the pandas engine); profile, compare,
+export and the explorer still need a pandas base.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, ValidationError
+from segexplore.features.registry import FEATURE_KINDS, FEATURES
+from segexplore.features.sql import POSITION, feature_query
+from segexplore.model import hooks
+from segexplore.model.segments import Segment
+from segexplore.rules import nodes as R
+from segexplore.rules.parser import parse
+
+__all__ = ["DuckDBBase", "DuckDBSchema", "read_duckdb"]
+
+_CANONICAL = {"events": ("contact_id", "timestamp", "event_type"),
+              "orders": ("contact_id", "timestamp")}
+
+
+def _kind(duckdb_type: str) -> str:
+    """The rule kind (as :func:`~segexplore.model.roles.value_kind`) of a DuckDB type."""
+    text = duckdb_type.upper()
+    if text.startswith("ENUM"):
+        return "category"
+    if text == "BOOLEAN":
+        return "bool"
+    if text.startswith(("TIMESTAMP", "DATE")):
+        return "datetime"
+    if text.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                        "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL",
+                        "REAL")):
+        return "number"
+    return "text"
+
+
+def _source_sql(source: Any, what: str) -> str:
+    """``read_parquet([...])`` or ``read_csv([...])`` of a file, a folder or a glob."""
+    text = os.fspath(source)
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(glob.glob(str(path / "**" / "*.parquet"), recursive=True))
+        hive = any("=" in part for f in files for part in Path(f).relative_to(path).parts[:-1])
+        if not files:
+            files = sorted(glob.glob(str(path / "**" / "*.csv"), recursive=True))
+    else:
+        files = sorted(glob.glob(text)) if any(ch in text for ch in "*?[") else (
+            [text] if path.exists() else [])
+        hive = False
+    if not files:
+        raise FileFormatError(f"{what}: no Parquet or CSV file at {text!r}; give a file, a "
+                              "folder of .parquet/.csv files or a glob such as "
+                              "'events/*.parquet'")
+    listed = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+    if all(f.endswith(".parquet") for f in files):
+        return (f"read_parquet({listed}, hive_partitioning = {str(hive).lower()}, "
+                f"union_by_name = true)")
+    if all(f.endswith((".csv", ".csv.gz", ".tsv")) for f in files):
+        return f"read_csv({listed}, union_by_name = true)"
+    raise FileFormatError(f"{what}: {text!r} mixes file formats ({', '.join(files[:3])}...); "
+                          "give Parquet or CSV files")
+
+
+class DuckDBSchema:
+    """The :class:`~segexplore.rules.check.Schema` of a :class:`DuckDBBase`: kinds from the
+    DuckDB column types, features from the registry, event types from one query."""
+
+    def __init__(self, base: DuckDBBase, segments: Mapping[str, Any] | None = None,
+                 as_of: Any = None) -> None:
+        self.base = base
+        self.segments = segments if segments is not None else base.segments
+        self.as_of = pd.Timestamp(as_of) if as_of is not None else base.as_of
+        store = base._store
+        self.purchase_table = store.purchase_table
+        self.table_kinds = {name: dict(kinds) for name, kinds in store.kinds.items()
+                            if name != "contacts"}
+
+    @property
+    def contact_columns(self) -> Sequence[str]:
+        return self.base._store.contact_columns
+
+    def contact_kind(self, name: str) -> str:
+        return self.base._store.kinds["contacts"][name]
+
+    def feature_kind(self, name: str) -> str:
+        return FEATURE_KINDS.get(name, "number")
+
+    @property
+    def event_types(self) -> Sequence[str]:
+        return self.base._store.event_types
+
+    def property_names(self, event_type: str) -> Sequence[str]:
+        store = self.base._store
+        if event_type not in store.event_types:
+            return []
+        table = "orders" if (event_type == "purchase" and store.purchase_table == "orders") \
+            else "events"
+        return [c for c in store.kinds.get(table, {}) if c not in _CANONICAL[table]]
+
+    def property_kind(self, event_type: str, name: str) -> str:
+        store = self.base._store
+        table = "orders" if (event_type == "purchase" and store.purchase_table == "orders") \
+            else "events"
+        return store.kinds[table][name]
+
+
+class _Store:
+    """What every view of one DuckDB base shares: the connection, the table kinds, the
+    saved segments and the feature tables made so far (one per ``as_of``)."""
+
+    def __init__(self, connection: Any, n_contacts: int, kinds: dict[str, dict[str, str]],
+                 event_types: list[str], purchase_table: str | None, database: str) -> None:
+        self.connection = connection
+        self.n_contacts = n_contacts
+        self.kinds = kinds
+        self.contact_columns = [c for c in kinds["contacts"] if c != POSITION]
+        self.event_types = event_types
+        self.purchase_table = purchase_table
+        self.database = database
+        self.segments: dict[str, Any] = {}
+        self.feature_tables: dict[int, str] = {}
+        self.version = 0  # nothing replaces the tables of a DuckDB base yet
+
+
+class _Evaluator:
+    """Rules on a DuckDB base as of one date: compiled to SQL, run in DuckDB, the counts
+    and masks of rules already asked kept (a dashboard asks the same rule again)."""
+
+    def __init__(self, base: DuckDBBase) -> None:
+        self.base = base
+        self.as_of = base.as_of
+        self._positions: dict[str, np.ndarray] = {}
+
+    def sql(self, rule: R.Rule, *, text: str | None = None) -> str:
+        """The query selecting the members' ``position``."""
+        base = self.base
+        needs: dict[str, bool] = {}
+        compiled = hooks.get("to_sql")(rule, base, needs=needs)
+        if needs["features"]:  # this date's feature table, computed the first time
+            compiled = hooks.get("to_sql")(rule, base, tables={
+                "features": base._feature_table()})
+        return (f"SELECT c.{POSITION} FROM ({compiled}) AS m JOIN contacts AS c "
+                f"ON c.contact_id = m.contact_id")
+
+    def positions(self, rule: R.Rule, *, text: str | None = None) -> np.ndarray:
+        key = str(rule)
+        held = self._positions.get(key)
+        if held is None:
+            rows = self.base._store.connection.execute(self.sql(rule, text=text)).fetchnumpy()
+            held = np.sort(np.asarray(rows[POSITION], dtype=np.int64))
+            if len(self._positions) > 256:
+                self._positions.clear()
+            self._positions[key] = held
+        return held
+
+    def array(self, rule: R.Rule, *, text: str | None = None) -> np.ndarray:
+        member = np.zeros(self.base._store.n_contacts, dtype=bool)
+        member[self.positions(rule, text=text)] = True
+        return member
+
+    def mask(self, rule: R.Rule | str, *, text: str | None = None) -> pd.Series:
+        if isinstance(rule, str):
+            text, rule = rule, parse(rule)
+        return pd.Series(self.array(rule, text=text), name="member")
+
+
+class DuckDBBase:
+    """A contact base held in DuckDB (see the module docstring); made by
+    :func:`read_duckdb` or ``se.read_base(..., engine="duckdb")``.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> folder = se.sample_path()
+    >>> big = se.read_base(folder / "contacts.parquet", folder / "events.parquet",
+    ...                    folder / "orders.parquet", engine="duckdb")
+    >>> small = se.load_sample(clean=False)
+    >>> rule = 'city = "Lyon" and count(purchase, last 90 days) >= 1'
+    >>> big.count(rule) == small.count(rule)
+    True
+    """
+
+    engine = "duckdb"
+
+    def __init__(self, store: _Store, as_of: Any) -> None:
+        object.__setattr__(self, "_store", store)
+        object.__setattr__(self, "_as_of", pd.Timestamp(as_of))
+        object.__setattr__(self, "_evaluator", None)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise BaseFrozenError(f"a DuckDBBase does not change once made (setting {name!r}): "
+                              "base.at('2026-06-30') gives it on another date")
+
+    # --- what the model's Segment asks of a base --------------------------------------
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The date windows are measured from; see :meth:`at`."""
+        return self._as_of
+
+    @property
+    def segments(self) -> dict[str, Any]:
+        """The saved segments (name -> Segment), shared by every view of the base."""
+        return self._store.segments
+
+    @property
+    def _tables(self) -> _Store:  # a Segment's cache asks for the tables' version
+        return self._store
+
+    @property
+    def contact_count(self) -> int:
+        """Number of contacts."""
+        return self._store.n_contacts
+
+    @property
+    def connection(self) -> Any:
+        """The DuckDB connection holding the tables (``contacts``, ``events``, ``orders``)."""
+        return self._store.connection
+
+    def at(self, as_of: Any) -> DuckDBBase:
+        """The same base as of another date (the tables are shared)."""
+        return DuckDBBase(self._store, as_of)
+
+    def evaluator(self) -> _Evaluator:
+        """The rule evaluator of this base (its results are kept)."""
+        if self._evaluator is None:
+            object.__setattr__(self, "_evaluator", _Evaluator(self))
+        return self._evaluator
+
+    def rule_schema(self, segments: Mapping[str, Any] | None = None,
+                    as_of: Any = None) -> DuckDBSchema:
+        """What a rule may name here (see :mod:`segexplore.rules.check`)."""
+        return DuckDBSchema(self, segments, as_of)
+
+    def segment(self, rule: Any, *, name: str | None = None, description: str = "",
+                parent: Any = None, save: bool = True) -> Segment:
+        """A :class:`~segexplore.model.segments.Segment` of this base (see
+        :meth:`ContactBase.segment <segexplore.model.base.ContactBase.segment>`)."""
+        if isinstance(parent, str):
+            parent = self.segments[parent]
+        segment = Segment(self, rule, name=name, description=description, parent=parent)
+        if name is not None and save:
+            self.segments[name] = segment
+        return segment
+
+    def count(self, rule: Any) -> int:
+        """Number of contacts matching ``rule`` (text or Rule)."""
+        rule = parse(rule) if isinstance(rule, str) else rule
+        return int(len(self.evaluator().positions(rule)))
+
+    # --- tables ----------------------------------------------------------------------
+    def _feature_table(self) -> str:
+        """The table of this date's features, computed on first use."""
+        store = self._store
+        key = int(self._as_of.value)
+        name = store.feature_tables.get(key)
+        if name is None:
+            name = f"features_{len(store.feature_tables) + 1}"
+            query = feature_query(self._as_of, columns=store.kinds,
+                                  purchases_from=store.purchase_table or "none")
+            store.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+            store.feature_tables[key] = name
+        return name
+
+    @property
+    def features(self) -> pd.DataFrame:
+        """The behaviour features as of :attr:`as_of`, as a DataFrame in the contacts' order
+        (for a base that fits in memory; rules read them in DuckDB)."""
+        table = self._feature_table()
+        frame = self._store.connection.execute(
+            f"SELECT * FROM {table} ORDER BY {POSITION}").df()
+        return frame[list(FEATURES)]
+
+    def _member_rows(self, mask: pd.Series, columns: list[str] | None,
+                     features_used: Sequence[str]) -> pd.DataFrame:
+        """The members' contact columns (and the features the rule uses), from DuckDB."""
+        store = self._store
+        positions = np.flatnonzero(mask.to_numpy())
+        wanted = (["contact_id"] + [c for c in columns if c != "contact_id"]
+                  if columns is not None else list(store.contact_columns))
+        from_contacts = [c for c in wanted if c in store.kinds["contacts"]]
+        features = ([c for c in wanted if c not in store.kinds["contacts"]]
+                    if columns is not None else [f for f in features_used
+                                                 if f not in store.kinds["contacts"]])
+        select = ", ".join([f'c."{c}"' for c in from_contacts]
+                           + [f'f."{c}"' for c in features])
+        join = (f" JOIN {self._feature_table()} AS f ON f.{POSITION} = c.{POSITION}"
+                if features else "")
+        store.connection.register("_wanted_positions",
+                                  pd.DataFrame({POSITION: positions}))
+        try:
+            frame = store.connection.execute(
+                f"SELECT {select} FROM contacts AS c{join} JOIN _wanted_positions AS w "
+                f"ON w.{POSITION} = c.{POSITION} ORDER BY c.{POSITION}").df()
+        finally:
+            store.connection.unregister("_wanted_positions")
+        frame.index = positions
+        return frame
+
+    def __repr__(self) -> str:
+        store = self._store
+        return (f"DuckDBBase as of {self._as_of:%Y-%m-%d %H:%M}\n"
+                f"  contacts {store.n_contacts:>12,}  (DuckDB, {store.database})\n"
+                f"  events, orders: views over the files; purchases from "
+                f"{store.purchase_table or 'nowhere'}")
+
+
+@hooks.implements("read_duckdb")
+def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
+                database: Any = None, memory_limit: str | None = None,
+                threads: int | None = None, as_of: Any = None) -> DuckDBBase:
+    """Open Parquet or CSV files (files, folders, globs) as a :class:`DuckDBBase`.
+
+    Parameters
+    ----------
+    contacts, events, orders : path or glob
+        The tables, in the canonical columns (``contact_id`` unique in contacts;
+        ``contact_id, timestamp, event_type`` in events; ``contact_id, timestamp`` in
+        orders).
+    database : path, optional
+        A DuckDB database file to hold the tables; default: a temporary file, removed
+        when the process ends.
+    memory_limit : str, optional
+        DuckDB's memory limit (``"4GB"``); beyond it DuckDB spills to disk.
+    threads : int, optional
+        DuckDB's threads (default: all cores).
+    as_of : date-like, optional
+        Default: the latest event or order time.
+
+    Raises
+    ------
+    FileFormatError
+        A path holds no Parquet or CSV file.
+    ValidationError
+        ``contact_id`` is not unique, or a table lacks a canonical column.
+    """
+    import duckdb
+
+    temporary = database is None
+    if temporary:
+        folder = tempfile.mkdtemp(prefix="segexplore-duckdb-")  # private: mode 0700
+        database = os.path.join(folder, "base.duckdb")
+    connection = duckdb.connect(os.fspath(database))
+    if temporary:  # the contacts are personal data: nothing stays behind
+        atexit.register(_remove_temporary, connection, folder)
+    settings = {"preserve_insertion_order": "true"}
+    if memory_limit is not None:
+        settings["memory_limit"] = f"'{_checked_size(memory_limit)}'"
+    if threads is not None:
+        if not isinstance(threads, int) or threads < 1:
+            raise ParameterError(f"threads must be a whole number >= 1, not {threads!r}")
+        settings["threads"] = str(threads)
+    for key, value in settings.items():
+        connection.execute(f"SET {key} = {value}")
+    # The contacts' order is the file order: rowid follows insertion order.
+    connection.execute(f"CREATE OR REPLACE TABLE contacts AS SELECT * FROM "
+                       f"{_source_sql(contacts, 'contacts')}")
+    connection.execute(f"CREATE OR REPLACE TABLE contacts AS SELECT *, "
+                       f"CAST(rowid AS BIGINT) AS {POSITION} FROM contacts")
+    kinds: dict[str, dict[str, str]] = {}
+    for name, source in (("events", events), ("orders", orders)):
+        if source is None:
+            id_type = connection.execute(
+                "SELECT data_type FROM information_schema.columns WHERE table_name = "
+                "'contacts' AND column_name = 'contact_id'").fetchall()[0][0]
+            extra = ", CAST(NULL AS VARCHAR) AS event_type" if name == "events" else ""
+            connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT CAST(NULL AS "
+                               f"{id_type}) AS contact_id, CAST(NULL AS TIMESTAMP) AS "
+                               f"timestamp{extra} WHERE FALSE")
+        else:
+            connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM "
+                               f"{_source_sql(source, name)}")
+    for name in ("contacts", "events", "orders"):
+        kinds[name] = {column: _kind(kind) for column, kind in connection.execute(
+            f"SELECT column_name, data_type FROM information_schema.columns WHERE "
+            f"table_name = '{name}' ORDER BY ordinal_position").fetchall()}
+    for name, needed in (("contacts", ("contact_id",)), *_CANONICAL.items()):
+        missing = [c for c in needed if c not in kinds[name]]
+        if missing:
+            raise ValidationError(f"{name}: no column {missing[0]!r}; the DuckDB engine reads "
+                                  f"canonical columns (found {list(kinds[name])[:12]})")
+    n_contacts, n_ids = connection.execute(
+        "SELECT count(*), count(DISTINCT contact_id) FROM contacts").fetchall()[0]
+    if n_ids != n_contacts:
+        raise ValidationError(f"contacts: contact_id is not unique ({n_contacts - n_ids:,} "
+                              "repeated); de-duplicate the file first (read_base with the "
+                              "pandas engine merges duplicates)")
+    counted = connection.execute(
+        "SELECT CAST(e.event_type AS VARCHAR), count(*) FROM events AS e JOIN contacts AS c "
+        "ON c.contact_id = e.contact_id WHERE e.timestamp IS NOT NULL GROUP BY 1").fetchall()
+    types = {t for t, n in counted if t is not None and n}
+    purchase_table = "events" if "purchase" in types else None
+    if purchase_table is None:
+        has_orders = connection.execute(
+            "SELECT count(*) FROM orders AS o JOIN contacts AS c ON c.contact_id = "
+            "o.contact_id WHERE o.timestamp IS NOT NULL").fetchall()[0][0]
+        if has_orders:
+            purchase_table = "orders"
+            types.add("purchase")
+    if as_of is None:
+        latest = connection.execute(
+            "SELECT max(t) FROM (SELECT max(timestamp) AS t FROM events UNION ALL "
+            "SELECT max(timestamp) FROM orders)").fetchall()[0][0]
+        as_of = pd.Timestamp(latest) if latest is not None else pd.Timestamp.now().normalize()
+    store = _Store(connection, int(n_contacts), kinds, sorted(types), purchase_table,
+                   os.fspath(database))
+    return DuckDBBase(store, as_of)
+
+
+def _remove_temporary(connection: Any, folder: str) -> None:
+    with contextlib.suppress(Exception):
+        connection.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _checked_size(text: str) -> str:
+    import re
+
+    if not isinstance(text, str) or not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|"
+                                                      r"GiB|TiB)\s*", text, re.IGNORECASE):
+        raise ParameterError(f"memory_limit must be a size such as '4GB', not {text!r}")
+    return text.strip()

@@ -1,0 +1,206 @@
+"""The DuckDB engine gives the pandas engine's answers: memberships, counts, members and
+features, on the tiny base and the sample, from Parquet and CSV files, folders and globs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rule_strategies import AGGREGATES, DATE_CONDITIONS, HAS, RULES, _text_condition
+
+import segexplore as se
+from segexplore.engines.duckdb import DuckDBBase
+from segexplore.errors import (
+    BaseFrozenError,
+    FileFormatError,
+    ParameterError,
+    RuleEvaluationError,
+    ValidationError,
+)
+from segexplore.features.registry import FEATURES
+
+
+def _write(base: se.ContactBase, folder) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in ("contacts", "events", "orders"):
+        table = getattr(base, name)
+        if table is not None:
+            paths[name] = folder / f"{name}.parquet"
+            table.to_parquet(paths[name], index=False)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tiny_pair(tmp_path_factory):
+    from tiny_base import NOW, contacts_frame, events_frame
+
+    pandas_base = se.read_base(contacts_frame(), events_frame(), now=NOW)
+    paths = _write(pandas_base, tmp_path_factory.mktemp("tiny"))
+    duck = se.read_base(paths["contacts"], paths["events"], engine="duckdb",
+                        as_of=pandas_base.as_of)
+    for base in (pandas_base, duck):
+        base.segment('loyalty_tier in ("gold", "silver")', name="Clients groupe A")
+    return pandas_base, duck
+
+
+@pytest.fixture(scope="module")
+def sample_pair():
+    folder = se.sample_path()
+    duck = se.read_base(folder / "contacts.parquet", folder / "events.parquet",
+                        folder / "orders.parquet", engine="duckdb", threads=2,
+                        memory_limit="2GB")
+    return se.load_sample(clean=False), duck
+
+
+def _same_members(pandas_base, duck, rule) -> None:
+    expected = pandas_base.evaluator().mask(rule).to_numpy()
+    got = duck.evaluator().mask(rule).to_numpy()
+    assert got.shape == expected.shape
+    assert (got == expected).all(), (str(rule), int(expected.sum()), int(got.sum()))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule=RULES)
+def test_every_generated_rule_has_the_same_members_on_the_tiny_base(tiny_pair, rule):
+    _same_members(*tiny_pair, rule)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rule=st.one_of(AGGREGATES, _text_condition(), HAS, DATE_CONDITIONS))
+def test_generated_rules_have_the_same_members_on_the_sample(sample_pair, rule):
+    _same_members(*sample_pair, rule)
+
+
+FEATURE_RULES = [
+    'rfm_group = "champions"', "rfm_recency >= 4 and rfm_frequency <= 2",
+    'rfm_score = "555"', "engagement_score >= 50", "engagement_score in top 10%",
+    'lifecycle_stage in ("at_risk", "lapsed")', "cart_abandoner = true",
+    "inactive = false and days_since_last_purchase < 30", 'preferred_brand = "Nike"',
+    "purchases_90d >= 2 or revenue_365d > 300", "avg_basket between 40 and 80",
+    "days_to_birthday <= 7", "age >= 40", "last_purchase_date within last 60 days",
+    "opens_30d >= 3 and clicks_90d = 0", 'region = "Île-de-France" and device = "Android"',
+]
+
+
+@pytest.mark.parametrize("rule", FEATURE_RULES)
+def test_feature_rules_have_the_same_members_on_the_sample(sample_pair, rule):
+    pandas_base, duck = sample_pair
+    _same_members(pandas_base, duck, se.parse(rule))
+    assert duck.count(rule) == pandas_base.count(rule)
+
+
+def test_the_features_are_the_pandas_features(sample_pair):
+    pandas_base, duck = sample_pair
+    expected, got = pandas_base.features, duck.features
+    assert list(got.columns) == list(FEATURES)
+    for name in ("purchases_365d", "rfm_group", "lifecycle_stage", "engagement_score",
+                 "last_purchase_date", "age", "carts_abandoned_30d", "inactive"):
+        same = (got[name].astype(object) == expected[name].astype(object)).to_numpy() | (
+            got[name].isna() & expected[name].isna()).to_numpy()
+        assert same.all(), name
+
+
+def test_segments_views_and_members(sample_pair):
+    pandas_base, duck = sample_pair
+    rule = 'city = "Lyon" and count(purchase, last 365 days) >= 1'
+    mine, theirs = duck.segment(rule, name="Lyon buyers"), pandas_base.segment(rule)
+    assert mine.size == theirs.size > 0
+    assert mine.share == pytest.approx(theirs.share)
+    june, june_pandas = duck.at("2026-06-30"), pandas_base.at("2026-06-30")
+    assert mine.on(june).size == theirs.on(june_pandas).size != mine.size
+    members = mine.members(["email", "purchases_365d"])
+    expected = theirs.members(["email", "purchases_365d"])
+    assert members["contact_id"].tolist() == expected["contact_id"].tolist()
+    assert members["email"].tolist() == expected["email"].astype(object).tolist()
+    assert members["purchases_365d"].tolist() == expected["purchases_365d"].tolist()
+    assert duck.count('segment("Lyon buyers") and device = "Android"') == \
+        pandas_base.count(f'({rule}) and device = "Android"')
+
+
+def test_the_same_errors_as_the_pandas_engine(sample_pair):
+    pandas_base, duck = sample_pair
+    for text in ('citty = "Lyon"', "count(purchse, last 30 days) >= 1",
+                 'count(purchase where colour = "red") >= 1', 'segment("nope")'):
+        with pytest.raises(RuleEvaluationError) as expected:
+            pandas_base.count(text)
+        with pytest.raises(RuleEvaluationError) as got:
+            duck.count(text)
+        assert str(got.value) == str(expected.value)
+
+
+def test_a_duckdb_base_does_not_change(sample_pair):
+    _, duck = sample_pair
+    with pytest.raises(BaseFrozenError, match=r"base\.at\("):
+        duck.as_of = "2026-06-30"
+    assert isinstance(duck.at("2026-06-30"), DuckDBBase)
+
+
+def test_folders_globs_hive_partitions_and_csv(tmp_path, tiny_pair):
+    pandas_base, _ = tiny_pair
+    events = pandas_base.events.assign(year=pandas_base.events["timestamp"].dt.year)
+    for year, part in events.groupby("year"):
+        folder = tmp_path / "events" / f"year={year}"
+        folder.mkdir(parents=True)
+        part.drop(columns="year").to_parquet(folder / "part-0.parquet", index=False)
+    contacts_csv = tmp_path / "contacts.csv"
+    pandas_base.contacts.to_csv(contacts_csv, index=False)
+    by_folder = se.read_base(contacts_csv, tmp_path / "events", engine="duckdb",
+                             as_of=pandas_base.as_of)
+    by_glob = se.read_base(contacts_csv, str(tmp_path / "events" / "*" / "*.parquet"),
+                           engine="duckdb", as_of=pandas_base.as_of)
+    for rule in ("count(purchase, last 30 days) >= 1", "count(open) >= 2",
+                 'city = "Lyon" or score > 30'):
+        assert by_folder.count(rule) == by_glob.count(rule) == pandas_base.count(rule), rule
+
+
+def test_bad_input_is_named(tmp_path, tiny_pair):
+    pandas_base, _ = tiny_pair
+    with pytest.raises(FileFormatError, match="no Parquet or CSV file"):
+        se.read_base(tmp_path / "nothing_here", engine="duckdb")
+    twice = pd.concat([pandas_base.contacts, pandas_base.contacts.iloc[[0]]])
+    twice.to_parquet(tmp_path / "twice.parquet", index=False)
+    with pytest.raises(ValidationError, match="contact_id is not unique \\(1 repeated\\)"):
+        se.read_base(tmp_path / "twice.parquet", engine="duckdb")
+    pandas_base.contacts.to_parquet(tmp_path / "c.parquet", index=False)
+    with pytest.raises(ParameterError, match="memory_limit"):
+        se.read_base(tmp_path / "c.parquet", engine="duckdb", memory_limit="lots")
+    with pytest.raises(ParameterError, match="engine"):
+        se.read_base(tmp_path / "c.parquet", engine="spark")
+    no_events = se.read_base(tmp_path / "c.parquet", engine="duckdb", as_of="2026-10-31")
+    assert no_events.count("count(open) >= 1") == 0
+    assert no_events.count("score > 30") == int((pandas_base.contacts["score"] > 30).sum())
+
+
+def test_a_database_file_holds_the_tables(tmp_path, tiny_pair):
+    pandas_base, _ = tiny_pair
+    paths = _write(pandas_base, tmp_path / "in")
+    duck = se.read_base(paths["contacts"], paths["events"], engine="duckdb",
+                        database=tmp_path / "base.duckdb", as_of=pandas_base.as_of)
+    assert duck.count("rfm_group = \"lost\"") == pandas_base.count("rfm_group = \"lost\"")
+    assert (tmp_path / "base.duckdb").stat().st_size > 0
+    names = {row[0] for row in duck.connection.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"contacts", "events", "orders"} <= names
+    positions = duck.connection.execute("SELECT position FROM contacts ORDER BY position")
+    assert np.asarray([r[0] for r in positions.fetchall()]).tolist() == list(
+        range(len(pandas_base.contacts)))
+
+
+def test_the_temporary_database_is_private_and_removed_at_exit(tmp_path, tiny_pair):
+    import os
+    import subprocess
+    import sys
+
+    paths = _write(tiny_pair[0], tmp_path)
+    script = ("import os, segexplore as se\n"
+              f"b = se.read_base({str(paths['contacts'])!r}, engine='duckdb')\n"
+              "folder = os.path.dirname(b.connection.execute('PRAGMA database_list')"
+              ".fetchall()[0][2])\n"
+              "print(folder, oct(os.stat(folder).st_mode & 0o777))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[1] == "0o700"
+    assert not os.path.exists(out[0])
