@@ -60,18 +60,18 @@ if TYPE_CHECKING:
 __all__ = ["ExportResult", "export_segment", "export_segments"]
 
 def _output_columns(base: ContactBase, columns: Sequence[str] | None, preset: Preset) -> list[str]:
-    contacts = base.contacts
+    contact_columns = base.contact_columns
     if columns is None:
-        wanted = [c for c in preset.default_columns if c in contacts.columns]
+        wanted = [c for c in preset.default_columns if c in contact_columns]
     else:
         wanted = list(dict.fromkeys(columns))
     if "email" not in wanted:
         wanted.insert(0, "email")  # an email export without the address is no export
     from segexplore.features.registry import FEATURES
 
-    unknown = [c for c in wanted if c not in contacts.columns and c not in FEATURES]
+    unknown = [c for c in wanted if c not in contact_columns and c not in FEATURES]
     if unknown:
-        known = list(contacts.columns) + list(FEATURES)
+        known = list(contact_columns) + list(FEATURES)
         guess = closest_name(unknown[0], known)
         hint = f"; did you mean {guess!r}?" if guess else ""
         raise SchemaError(f"columns: {unknown[0]!r} is neither a contact column nor a "
@@ -80,6 +80,11 @@ def _output_columns(base: ContactBase, columns: Sequence[str] | None, preset: Pr
 
 
 def _rows_frame(base: ContactBase, positions: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    if base.engine != "pandas":  # read from the engine, for these rows only
+        mask = np.zeros(base.contact_count, dtype=bool)
+        mask[positions] = True
+        frame = base._member_rows(pd.Series(mask), list(columns), [])
+        return frame[list(columns)].reset_index(drop=True)
     contacts = base.contacts.iloc[positions]
     parts = {}
     for column in columns:

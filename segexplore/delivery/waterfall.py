@@ -96,13 +96,16 @@ def _select(segment: Segment, *, suppressions: pd.DataFrame | None = None,
             claimed: Mapping[str, Any] | None = None) -> _Selection:
     """Run the waterfall up to (not including) the final "exported" step."""
     base = segment.base
-    contacts = base.contacts
-    matched = segment.mask.to_numpy(dtype=bool)
+    mask = segment.mask
+    matched = mask.to_numpy(dtype=bool)
     selection = _Selection(base, np.flatnonzero(matched),
                            np.full(int(matched.sum()), None, dtype=object))
-    rows = contacts.iloc[selection.positions]
+    # Only the columns the steps read, for the members only (a DuckDB base reads them there).
+    present = set(base.contact_columns)
+    needed = [c for c in ("contact_id", "email", "email_valid", "consent") if c in present]
+    rows = base._member_rows(mask, needed, [])
     selection.steps.append({"step": "matched by the rule", "remaining": len(rows),
-                            "removed": len(contacts) - len(rows),
+                            "removed": len(mask) - len(rows),
                             "reason": f"not in segment {segment.name!r}"})
     if claimed is not None:
         taken = rows["contact_id"].isin(list(claimed["ids"])).to_numpy()

@@ -21,6 +21,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +37,7 @@ from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, 
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
 from segexplore.features.sql import POSITION, feature_query
 from segexplore.model import hooks
+from segexplore.model.erasures import ErasureLedger
 from segexplore.model.segments import Segment
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
@@ -146,6 +149,7 @@ class _Store:
         self.database = database
         self.segments: dict[str, Any] = {}
         self.feature_tables: dict[int, str] = {}
+        self.erasures = ErasureLedger()
         self.version = 0  # nothing replaces the tables of a DuckDB base yet
 
 
@@ -232,6 +236,41 @@ class DuckDBBase:
     @property
     def _tables(self) -> _Store:  # a Segment's cache asks for the tables' version
         return self._store
+
+    @property
+    def contact_columns(self) -> list[str]:
+        """The columns of the contacts table, in order."""
+        return list(self._store.contact_columns)
+
+    @property
+    def suppressions(self) -> pd.DataFrame:
+        """Suppression lists of this base: none yet (pass ``suppressions=`` to an export)."""
+        return pd.DataFrame({"email": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
+                             "date": pd.Series(dtype="datetime64[ns]")})
+
+    @property
+    def erasures(self) -> ErasureLedger:
+        """The erasure ledger (erasure of a DuckDB base is not supported yet: empty)."""
+        return self._store.erasures
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Rows, columns and an order-insensitive hash of every row, per table, computed
+        in DuckDB (``sum(hash(row))``): what an export's manifest records of the data."""
+        out: dict[str, Any] = {"method": "DuckDB: count(*) and sum(hash(row)) per table, "
+                                         "column names and types, through sha256"}
+        combined = hashlib.sha256()
+        for name in ("contacts", "events", "orders"):
+            rows, hashed = self._store.connection.execute(
+                f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {name} AS t"
+            ).fetchall()[0]
+            digest = hashlib.sha256(json.dumps(
+                [list(self._store.kinds[name].items()), rows, hashed]).encode()).hexdigest()
+            out[name] = {"rows": int(rows), "columns": len(self._store.kinds[name]),
+                         "sha256": digest}
+            combined.update(digest.encode())
+        combined.update(str(self._as_of).encode())
+        out["sha256"] = combined.hexdigest()
+        return out
 
     @property
     def contact_count(self) -> int:

@@ -84,6 +84,9 @@ class ContactBase:
     (True, False)
     """
 
+    #: Which engine holds the tables (a base held in DuckDB says ``"duckdb"``).
+    engine = "pandas"
+
     def __init__(self, contacts: pd.DataFrame, events: pd.DataFrame | None = None,
                  orders: pd.DataFrame | None = None, *, roles: Roles | None = None,
                  as_of: Any = None, report: CleanReport | None = None,
@@ -135,6 +138,11 @@ class ContactBase:
     def orders(self) -> pd.DataFrame | None:
         """One row per order (``contact_id, timestamp, amount`` ...), or None."""
         return self._tables.orders
+
+    @property
+    def contact_columns(self) -> list[str]:
+        """The columns of the contacts table, in order."""
+        return list(self._tables.contacts.columns)
 
     @property
     def roles(self) -> Roles:

@@ -204,3 +204,23 @@ def test_the_temporary_database_is_private_and_removed_at_exit(tmp_path, tiny_pa
                          check=True).stdout.split()
     assert out[1] == "0o700"
     assert not os.path.exists(out[0])
+
+
+@pytest.mark.parametrize("rule", ['city = "Lyon" and count(purchase, last 365 days) >= 1',
+                                  'rfm_group in ("champions", "loyal")',
+                                  'consent != "given" or device = "iOS"'])
+def test_an_export_is_byte_for_byte_the_pandas_export(sample_pair, tmp_path, rule):
+    from segexplore.delivery.manifest import verify_export
+
+    pandas_base, duck = sample_pair
+    members = pandas_base.segment(rule).members(["email"])
+    suppressed = list(members["email"].dropna().astype(str).head(2))
+    options = {"columns": ["email", "first_name", "city", "purchases_365d", "rfm_group"],
+               "suppressions": suppressed, "preset": "brevo"}
+    expected = pandas_base.segment(rule, name="S").to_csv(tmp_path / "pandas.csv", **options)
+    got = duck.segment(rule, name="S").to_csv(tmp_path / "duckdb.csv", **options)
+    assert (tmp_path / "duckdb.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    assert got.waterfall.equals(expected.waterfall)
+    assert got.rows == expected.rows
+    assert verify_export(tmp_path / "duckdb.csv")["sha256"] == got.manifest["sha256"]
+    assert got.manifest["data"]["contacts"]["rows"] == len(pandas_base.contacts)
