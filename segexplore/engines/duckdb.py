@@ -150,6 +150,9 @@ class _Store:
         self.segments: dict[str, Any] = {}
         self.feature_tables: dict[int, str] = {}
         self.erasures = ErasureLedger()
+        #: The contacts table or view of this base (scores added make a view of their own).
+        self.contacts_table = "contacts"
+        self.derived_tables: list[str] = []
         self.version = 0  # nothing replaces the tables of a DuckDB base yet
 
 
@@ -166,11 +169,12 @@ class _Evaluator:
         """The query selecting the members' ``position``."""
         base = self.base
         needs: dict[str, bool] = {}
-        compiled = hooks.get("to_sql")(rule, base, needs=needs)
+        contacts = base._store.contacts_table
+        compiled = hooks.get("to_sql")(rule, base, needs=needs, tables={"contacts": contacts})
         if needs["features"]:  # this date's feature table, computed the first time
             compiled = hooks.get("to_sql")(rule, base, tables={
-                "features": base._feature_table()})
-        return (f"SELECT c.{POSITION} FROM ({compiled}) AS m JOIN contacts AS c "
+                "contacts": contacts, "features": base._feature_table()})
+        return (f"SELECT c.{POSITION} FROM ({compiled}) AS m JOIN {contacts} AS c "
                 f"ON c.contact_id = m.contact_id")
 
     def positions(self, rule: R.Rule, *, text: str | None = None) -> np.ndarray:
@@ -260,8 +264,9 @@ class DuckDBBase:
                                          "column names and types, through sha256"}
         combined = hashlib.sha256()
         for name in ("contacts", "events", "orders"):
+            table = self._store.contacts_table if name == "contacts" else name
             rows, hashed = self._store.connection.execute(
-                f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {name} AS t"
+                f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {table} AS t"
             ).fetchall()[0]
             digest = hashlib.sha256(json.dumps(
                 [list(self._store.kinds[name].items()), rows, hashed]).encode()).hexdigest()
@@ -271,6 +276,14 @@ class DuckDBBase:
         combined.update(str(self._as_of).encode())
         out["sha256"] = combined.hexdigest()
         return out
+
+    @property
+    def contact_ids(self) -> pd.Index:
+        """The contact ids in the contacts' order (what a mask's positions refer to)."""
+        rows = self._store.connection.execute(
+            f"SELECT contact_id FROM {self._store.contacts_table} ORDER BY {POSITION}"
+        ).fetchnumpy()
+        return pd.Index(rows["contact_id"], name="contact_id")
 
     @property
     def contact_count(self) -> int:
@@ -285,6 +298,60 @@ class DuckDBBase:
     def at(self, as_of: Any) -> DuckDBBase:
         """The same base as of another date (the tables are shared)."""
         return DuckDBBase(self._store, as_of)
+
+    def with_contact_columns(self, columns: Mapping[str, Any], *,
+                             roles: Any = None) -> DuckDBBase:
+        """The same base with columns added to the contacts (scores, say), in the contacts'
+        order: a table of them joined to the contacts in a view of the new base's own; the
+        events, orders, features, saved segments and ledger are shared. ``roles`` is
+        accepted for the pandas base's signature; kinds come from the values' types.
+
+        Examples
+        --------
+        >>> import numpy as np, segexplore as se
+        >>> folder = se.sample_path()
+        >>> big = se.read_base(folder / "contacts.parquet", engine="duckdb", as_of="2026-10-30")
+        >>> scored = big.with_contact_columns({"score_x": np.arange(big.contact_count) % 10})
+        >>> scored.count("score_x >= 8") == 2 * big.contact_count // 10
+        True
+        """
+        store = self._store
+        clash = [c for c in columns if c in store.kinds["contacts"] or c in FEATURES]
+        if clash:
+            raise ParameterError(f"{clash[0]!r} is already a contact column or a feature; "
+                                 "name the column differently")
+        frame = pd.DataFrame({POSITION: np.arange(store.n_contacts, dtype=np.int64)})
+        for name, values in columns.items():
+            values = np.asarray(values)
+            if values.shape != (store.n_contacts,):
+                raise ParameterError(f"column {name!r} has {values.shape[0]:,} values for "
+                                     f"{store.n_contacts:,} contacts (one per contact, in "
+                                     "the contacts' order)")
+            frame[name] = values
+        number = len(store.feature_tables) + sum(1 for _ in store.derived_tables) + 1
+        table, view = f"scores_{number}", f"contacts_{number}"
+        store.derived_tables.append(table)
+        connection = store.connection
+        connection.register("_new_scores", frame)
+        try:
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS "
+                               f"SELECT * FROM _new_scores")
+        finally:
+            connection.unregister("_new_scores")
+        added = ", ".join(f's."{c}"' for c in columns)
+        connection.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT c.*, {added} FROM "
+                           f"{store.contacts_table} AS c JOIN {table} AS s "
+                           f"ON s.{POSITION} = c.{POSITION}")
+        kinds = {name: dict(k) for name, k in store.kinds.items()}
+        kinds["contacts"] = {column: _kind(kind) for column, kind in connection.execute(
+            f"SELECT column_name, data_type FROM information_schema.columns WHERE "
+            f"table_name = '{view}' ORDER BY ordinal_position").fetchall()}
+        new = _Store(connection, store.n_contacts, kinds, store.event_types,
+                     store.purchase_table, store.database)
+        new.contacts_table = view
+        new.segments, new.feature_tables = store.segments, store.feature_tables
+        new.erasures, new.derived_tables = store.erasures, store.derived_tables
+        return DuckDBBase(new, self._as_of)
 
     def evaluator(self) -> _Evaluator:
         """The rule evaluator of this base (its results are kept)."""
@@ -355,7 +422,8 @@ class DuckDBBase:
                                   pd.DataFrame({POSITION: positions}))
         try:
             frame = store.connection.execute(
-                f"SELECT {select} FROM contacts AS c{join} JOIN _wanted_positions AS w "
+                f"SELECT {select} FROM {store.contacts_table} AS c{join} "
+                f"JOIN _wanted_positions AS w "
                 f"ON w.{POSITION} = c.{POSITION} ORDER BY c.{POSITION}").df()
         finally:
             store.connection.unregister("_wanted_positions")

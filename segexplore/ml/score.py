@@ -435,6 +435,12 @@ def add_scores(base: ContactBase, *scores: pd.Series | pd.DataFrame,
             raise ParameterError("a score passed by position needs a name (series.name)")
         columns[str(series.name)] = series
     columns.update(named)
+    if base.engine != "pandas":  # a base held in DuckDB: scores by contact id or position
+        ids = base.contact_ids
+        return base.with_contact_columns({
+            column: (series.to_numpy() if series.index.equals(pd.RangeIndex(len(ids)))
+                     else series.reindex(ids).to_numpy())
+            for column, series in columns.items()})
     contacts = base.contacts
     assigned = {}
     roles = dict(base.roles.roles)

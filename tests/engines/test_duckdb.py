@@ -224,3 +224,21 @@ def test_an_export_is_byte_for_byte_the_pandas_export(sample_pair, tmp_path, rul
     assert got.rows == expected.rows
     assert verify_export(tmp_path / "duckdb.csv")["sha256"] == got.manifest["sha256"]
     assert got.manifest["data"]["contacts"]["rows"] == len(pandas_base.contacts)
+
+
+def test_scores_added_to_a_duckdb_base_are_rule_fields(sample_pair):
+    from segexplore.ml.score import add_scores
+
+    pandas_base, duck = sample_pair
+    rng = np.random.default_rng(3)
+    by_id = pd.Series(rng.random(len(pandas_base.contacts)),
+                      index=pandas_base.contacts["contact_id"].to_numpy(), name="value_score")
+    scored_duck, scored_pandas = add_scores(duck, by_id), add_scores(pandas_base, by_id)
+    for rule in ("value_score in top 10%", 'value_score < 0.3 and city = "Lyon"',
+                 "value_score >= 0.5 and count(purchase, last 365 days) >= 1"):
+        _same_members(scored_pandas, scored_duck, se.parse(rule))
+    assert scored_duck.segment("value_score >= 0.9").members(["value_score"])[
+        "value_score"].min() >= 0.9
+    with pytest.raises(ParameterError, match="already a contact column"):
+        scored_duck.with_contact_columns({"city": np.zeros(scored_duck.contact_count)})
+    assert duck.count("rfm_group = \"loyal\"") == scored_duck.count("rfm_group = \"loyal\"")
