@@ -32,6 +32,7 @@ from segexplore.datasets.cdnow import cdnow_sample
 from segexplore.datasets.sample import load_sample, sample_path
 from segexplore.delivery.catalog import Catalog
 from segexplore.delivery.export import ExportResult, export_segment, export_segments
+from segexplore.delivery.plan import VariantPlan
 from segexplore.delivery.privacy import forget, stale_consent, subject_access
 from segexplore.delivery.refresh import read_history, refresh
 from segexplore.delivery.split import export_split, split
@@ -150,6 +151,7 @@ __all__ = [
     "read_suppressions",
     "ExportResult",
     "ExportError",
+    "VariantPlan",
     "forget",
     "subject_access",
     "stale_consent",

@@ -26,7 +26,8 @@ The data model
 Delivery
     :class:`CatalogError`, :class:`CatalogConflictError`, :class:`LockTimeoutError`,
     :class:`ExportError`, :class:`NotFoundError` (no contact with that email or id),
-    :class:`SegmentNotFoundError` (no saved segment with that name).
+    :class:`SegmentNotFoundError` (no saved segment with that name),
+    :class:`TemplateError` (a merge-field template of a variant plan cannot be used).
 Widgets, dashboards and the command line
     :class:`IncompleteRowError` and :class:`CannotShowError` (signals between the rule
     builder's rows and their widgets), :class:`DashboardError`,
@@ -57,6 +58,7 @@ __all__ = [
     "CatalogConflictError",
     "LockTimeoutError",
     "ExportError",
+    "TemplateError",
     "BaseFrozenError",
     "NotFoundError",
     "SegmentNotFoundError",
@@ -207,6 +209,22 @@ class LockTimeoutError(SegexploreError, TimeoutError):
 
 class ExportError(SegexploreError, ValueError):
     """An export cannot be made as asked (bad option, unknown preset, clashing names...)."""
+
+
+class TemplateError(SegexploreError, ValueError):
+    """A merge-field template cannot be used: its syntax (an unclosed ``{``, an attribute
+    ``{first_name.upper}``, a lone ``}``), an unknown field (with the closest name), or its
+    length.
+
+    ``position`` is the 0-based character offset in the template (None when the whole
+    template is at fault) and ``field`` the field named, if any.
+    """
+
+    def __init__(self, message: str, *, position: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.position = position
+        self.field = field
 
 
 class BaseFrozenError(SegexploreError, AttributeError):
