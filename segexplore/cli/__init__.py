@@ -13,7 +13,7 @@ import sys
 import warnings
 
 #: Modules that register sub-commands, in the order they are listed in ``--help``.
-COMMAND_MODULES = ("data", "tools", "export", "dashboard")
+COMMAND_MODULES = ("data", "tools", "export", "dashboard", "sample")
 
 
 def build_parser() -> argparse.ArgumentParser:
