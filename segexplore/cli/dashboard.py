@@ -70,8 +70,10 @@ KERNEL_MANAGER = "segexplore.dashboards.server.DashboardKernelManager"
 KERNEL_MODULES = ("ipykernel", "segexplore")
 
 
-def free_port(start: int = DEFAULT_PORT, attempts: int = 100, host: str = HOST) -> int:
-    """The first port from ``start`` on that nothing listens to on ``host``."""
+def free_port(start: int = DEFAULT_PORT, attempts: int = 100, host: str = HOST, *,
+              required: bool = True) -> int | None:
+    """The first port from ``start`` on that nothing listens to on ``host``; when none is
+    free, :class:`DashboardStartError` (or None when not ``required``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for port in range(start, start + attempts):
         with contextlib.closing(socket.socket(family, socket.SOCK_STREAM)) as probe:
@@ -80,6 +82,8 @@ def free_port(start: int = DEFAULT_PORT, attempts: int = 100, host: str = HOST) 
             except OSError:
                 continue
             return port
+    if not required:
+        return None
     raise DashboardStartError(f"no free port between {start} and {start + attempts - 1}")
 
 
@@ -147,7 +151,7 @@ def dashboard_environment(args: argparse.Namespace) -> dict[str, str]:
         A path that does not exist, a ``--data-root`` that is not a folder, or two
         ``--data`` with the same name (``?data=`` could not tell them apart).
     """
-    from ..dashboards import DATA_ROOT, DATA_SETS, data_set_name
+    from segexplore.dashboards import DATA_ROOT, DATA_SETS, data_set_name
 
     environment = dict(os.environ)
     if getattr(args, "show_tracebacks", False):
@@ -463,7 +467,7 @@ def server_token(args: argparse.Namespace) -> tuple[str, bool]:
     DashboardStartError
         ``--token ""`` beyond loopback.
     """
-    from ..dashboards.server import is_loopback
+    from segexplore.dashboards.server import is_loopback
 
     ip = getattr(args, "ip", None) or HOST
     given = getattr(args, "token", None)
@@ -506,7 +510,15 @@ def start(notebook_name: str, args: argparse.Namespace) -> tuple[subprocess.Pope
         environment["JUPYTER_TOKEN"] = token  # read by the server, never on a command line
     check_kernel(notebook)
     host = connect_host(ip)
-    port = args.port if args.port else free_port(host=ip or "0.0.0.0")
+    if args.port:
+        # Another server on that port would answer the checks below for our Voilà, which
+        # cannot bind it: the URL would then show someone else's dashboard.
+        if free_port(args.port, attempts=1, host=ip or "0.0.0.0", required=False) is None:
+            raise DashboardStartError(f"port {args.port} is in use by another program; "
+                                      "choose another with --port, or leave --port out")
+        port = args.port
+    else:
+        port = free_port(host=ip or "0.0.0.0")
     show_tracebacks = bool(getattr(args, "show_tracebacks", False))
     command = voila_command(
         notebook, port, show_tracebacks, ip=ip, token=bool(token),
@@ -519,6 +531,10 @@ def start(notebook_name: str, args: argparse.Namespace) -> tuple[subprocess.Pope
         print(f"segexplore {notebook_name.replace('_', ' ')}: loading the data once to "
               "check that the page renders...", file=sys.stderr, flush=True)
         check_page(process, port, host=host, token=token)
+        if process.poll() is not None:  # what answered was not ours (a port taken since)
+            raise DashboardStartError(
+                f"voila stopped (exit status {process.returncode}) and another program "
+                f"answers on port {port}; choose another with --port")
     except BaseException:
         stop(process)
         raise
@@ -601,7 +617,7 @@ def data_choice(args: argparse.Namespace) -> str:
     >>> data_choice(argparse.Namespace(data=None, data_root=None))
     ''
     """
-    from ..dashboards import data_set_name
+    from segexplore.dashboards import data_set_name
 
     names = [data_set_name(Path(d).expanduser().resolve())
              for d in (getattr(args, "data", None) or [])]

@@ -236,7 +236,8 @@ def test_dashboard_on_a_busy_port_says_so(capsys):
         busy.listen()
         port = busy.getsockname()[1]
         assert main(["dashboard", "--port", str(port), "--no-browser"]) == 2
-    assert "voila stopped before serving" in capsys.readouterr().err
+    # Said before Voilà starts (it used to start and stop: "voila stopped before serving").
+    assert f"port {port} is in use by another program" in capsys.readouterr().err
 
 
 def test_dashboard_refuses_a_missing_data_path(tmp_path, capsys):
@@ -314,3 +315,40 @@ def test_a_built_wheel_ships_the_dashboards(tmp_path):
         assert f"segexplore/dashboards/{notebook}" in names
     assert "segexplore/dashboards/__init__.py" in names
     assert "segexplore/cli/dashboard.py" in names
+
+
+def test_a_dashboard_on_a_port_another_server_holds_is_refused(small_base_dir, monkeypatch,
+                                                                     capsys):
+    # Found when two test runs shared the machine: our Voilà could not bind the port, and
+    # the readiness checks were answered by the dashboard another process served there, so
+    # the command printed a URL to someone else's data.
+    import http.server
+
+    page = f"<script>{dashboard_cli._WIDGET}</script>".encode()
+
+    class OtherDashboard(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    port = dashboard_cli.free_port(18950)
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", port), OtherDashboard)
+    thread = threading.Thread(target=other.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.chdir(small_base_dir.parent)
+        started = []
+        monkeypatch.setattr(dashboard_cli.subprocess, "Popen",
+                            lambda *a, **k: started.append(a) or pytest.fail("started"))
+        status = main(["dashboard", "--data", small_base_dir.name, "--port", str(port),
+                       "--no-browser"])
+        assert status == 2
+        assert f"port {port} is in use" in capsys.readouterr().err
+        assert started == []  # refused before Voilà was started
+    finally:
+        other.shutdown()
+        other.server_close()
