@@ -7,27 +7,21 @@ the argparse sub-parser collection; a sub-command's handler returns the exit sta
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import warnings
 
-#: Modules that register sub-commands, in the order they are listed in ``--help``.
-COMMAND_MODULES = ("data", "tools", "export", "dashboard", "sample")
-
 
 def build_parser() -> argparse.ArgumentParser:
+    # Each sub-command module is imported when the command line is parsed, not when
+    # segexplore.cli is: `segexplore export` need not import Voilà's launcher.
+    from segexplore.cli import dashboard, data, export, sample, tools
+
     parser = argparse.ArgumentParser(
         prog="segexplore",
         description="Explore, segment and export an email contact base.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{name}":
-                raise
-            continue  # that job is not installed in this version
+    for module in (data, tools, export, dashboard, sample):  # the order of --help
         module.register(commands)
     return parser
 

@@ -80,21 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _forget_earlier(commands, name: str) -> None:
-    """Drop a sub-command ``name`` registered before this module's.
-
-    ``cli/tools.py`` registered a ``sample`` that held the whole base in memory; this one
-    takes its options (``--contacts``, ``--out``, ``--seed``, ``--format``) and writes the
-    same files for them. Remove this once ``tools.py`` no longer registers ``sample``.
-    """
-    if name in commands.choices:
-        del commands.choices[name]
-        commands._choices_actions[:] = [
-            action for action in commands._choices_actions if action.dest != name]
-
-
 def register(commands) -> None:
-    _forget_earlier(commands, "sample")
     sample = commands.add_parser(
         "sample", help="write a generated contact base of any size (contacts, events, "
                        "orders), block by block in bounded memory",

@@ -1,4 +1,5 @@
-"""Sub-commands for scripts and cron: ``profile``, ``segment`` and ``sample``.
+"""Sub-commands for scripts and cron: ``profile`` and ``segment`` (``sample`` is in
+:mod:`segexplore.cli.sample`).
 
 ``FILE`` is a contacts file (CSV, Parquet, Excel) or a folder holding ``contacts``,
 ``events`` and ``orders`` files, as ``segexplore sample --out DIR`` writes them; without
@@ -60,23 +61,6 @@ def _segment(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sample(args: argparse.Namespace) -> int:
-    from segexplore.datasets.generate import write_sample
-
-    paths = write_sample(args.out, n_contacts=args.contacts, seed=args.seed,
-                         file_format=args.format)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
-    return 0
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text}")
-    return value
-
-
 def register(commands) -> None:
     profile = commands.add_parser(
         "profile", help="print the profile of a base (default: the sample); --html writes "
@@ -104,13 +88,3 @@ def register(commands) -> None:
     segment.add_argument("--no-manifest", action="store_true",
                          help="do not write CSV.manifest.json")
     segment.set_defaults(run=_segment)
-
-    sample = commands.add_parser(
-        "sample", help="write a generated contact base (contacts, events, orders)")
-    sample.add_argument("--contacts", type=_positive, required=True, metavar="N",
-                        help="number of contacts")
-    sample.add_argument("--out", required=True, metavar="DIR", help="folder to write to")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sample.add_argument("--format", choices=("parquet", "csv"), default="parquet",
-                        help="file format (default parquet)")
-    sample.set_defaults(run=_sample)
