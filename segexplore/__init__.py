@@ -88,7 +88,8 @@ def __getattr__(name: str):
         from segexplore.analysis import compare
 
         return getattr(compare, name)
-    if name in ("ab_test", "sample_size", "ABResult"):
+    if name in ("ab_test", "sample_size", "ABResult", "minimum_detectable_effect",
+                "detectable_effects"):
         from segexplore.ml import abtest
 
         return getattr(abtest, name)
@@ -140,6 +141,8 @@ __all__ = [
     "ab_test",
     "sample_size",
     "ABResult",
+    "minimum_detectable_effect",
+    "detectable_effects",
     "Catalog",
     "CatalogError",
     "refresh",
