@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 import pytest
+from test_abtest import frame_of  # one place for the frames of counts
 
 import segexplore as se
 from segexplore.errors import ParameterError
@@ -31,14 +32,6 @@ def z_test_p(x1: int, n1: int, x0: int, n0: int) -> float:
     pooled = (x1 + x0) / (n1 + n0)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
     return 2 * (1 - phi(abs(x1 / n1 - x0 / n0) / se))
-
-
-def frame_of(counts: dict[str, tuple[int, int]]) -> pd.DataFrame:
-    groups, converted = [], []
-    for group, (x, n) in counts.items():
-        groups += [group] * n
-        converted += [True] * x + [False] * (n - x)
-    return pd.DataFrame({"group": groups, "converted": converted})
 
 
 def test_holm_by_hand():
