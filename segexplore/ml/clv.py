@@ -21,7 +21,7 @@ purchase day, ``T`` the time from the first purchase day to the end day, ``monet
 the mean value of the repeat purchase days (0 without repeat). Times are in ``time_unit``.
 
 Nothing after ``c`` reaches the fit: the calibration summary is computed from the purchases
-with ``t <= c`` only (``tests/test_clv.py`` adds huge orders after ``c`` and checks that the
+with ``t <= c`` only (``tests/ml/test_clv.py`` adds huge orders after ``c`` and checks that the
 summary, the parameters and the predictions do not move).
 """
 
@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ValidationError, closest_name
-from ..features.times import to_naive_ns
+from segexplore.errors import ValidationError, closest_name
+from segexplore.features.times import to_naive_ns
 
 if TYPE_CHECKING:
-    from ..model.base import ContactBase
+    from segexplore.model.base import ContactBase
 
 __all__ = ["CustomerValue", "clv", "purchase_summary", "SCORE_DEFINITIONS", "TIME_UNIT_DAYS"]
 
@@ -263,8 +263,8 @@ def _params(model, names: tuple[str, ...]) -> dict[str, float]:
 
 def _horizon(horizon: Any, as_of: pd.Timestamp) -> tuple[float, str]:
     """A horizon as a number of days from ``as_of`` and its label: "90 days" -> (90, "90d")."""
-    from ..rules import nodes as R
-    from ..rules.windows import duration_offset
+    from segexplore.rules import nodes as R
+    from segexplore.rules.windows import duration_offset
 
     if isinstance(horizon, str):
         duration = R.Duration.parse(horizon)
