@@ -167,8 +167,7 @@ class VariantPlan:
         if target is not None:
             rule, source = _rule_of(target, "target")
             base.evaluator().check(rule)
-            target_segment = Segment(base, rule, name=source if isinstance(target, Segment)
-                                     else "target")
+            target_segment = Segment(base, rule, name=source)
         set_(self, "target", target_segment)
         set_(self, "entries", ())
         set_(self, "default", None)
