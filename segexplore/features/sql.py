@@ -133,10 +133,10 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         "event_type, CAST(NULL AS BIGINT) AS t, CAST(NULL AS VARCHAR) AS brand, "
         "CAST(NULL AS VARCHAR) AS category, CAST(NULL AS DOUBLE) AS amount, "
         "CAST(NULL AS DOUBLE) AS items WHERE FALSE)"]
-    # Events of known contacts, at or before as_of (a NULL timestamp fails the test).
-    parts.append(
-        f"ev AS (SELECT ev_all.* FROM ev_all JOIN {names['contacts']} AS c "
-        f"ON c.contact_id = ev_all.contact_id WHERE ev_all.t <= {as_of_ns})")
+    # Events at or before as_of (a NULL timestamp fails the test). Those of unknown contacts
+    # fall away where the per-contact results are joined to the contacts: no join here,
+    # which DuckDB would repeat for every use of ev.
+    parts.append(f"ev AS (SELECT * FROM ev_all WHERE t <= {as_of_ns})")
     if purchases_from == "orders":
         parts.append(
             f"pu AS (SELECT o.contact_id, epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) AS t, "
@@ -144,8 +144,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
             f"{prop('orders', 'category', 'VARCHAR')} AS category, "
             f"{prop('orders', 'amount', 'DOUBLE')} AS amount, "
             f"{prop('orders', 'items', 'DOUBLE')} AS items "
-            f"FROM {names['orders']} AS o JOIN {names['contacts']} AS c "
-            f"ON c.contact_id = o.contact_id "
+            f"FROM {names['orders']} AS o "
             f"WHERE epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) <= {as_of_ns})")
     elif purchases_from == "events":
         parts.append("pu AS (SELECT contact_id, t, brand, category, amount, items FROM ev "
@@ -199,21 +198,36 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"AND pu.t <= carts.t + {within_ns} AND pu.t > {since(30)}) GROUP BY carts.contact_id)")
 
     # Preferred brand and category: weighted mode, ties to the first value in sorted order.
+    # One pass over the events for the event types (a CASE gives each its weight), the
+    # orders too when they are the purchases; then the best score per contact and the
+    # smallest value with it (cheaper than ranking every value of every contact).
+    weights = dict(cfg.affinity_weights)
+    event_kinds = [k for k in weights if k != "purchase" or purchases_from == "events"]
     for name in ("brand", "category"):
         sources = []
-        for kind, weight in cfg.affinity_weights.items():
-            table = "pu" if kind == "purchase" else "ev"
-            condition = "" if kind == "purchase" else f" AND event_type = '{kind}'"
-            sources.append(f"SELECT contact_id, {name} AS value, {float(weight)!r} AS weight "
-                           f"FROM {table} WHERE {name} IS NOT NULL AND t > {since(365)}"
-                           f"{condition}")
+        if event_kinds:
+            case = " ".join(f"WHEN '{k}' THEN {float(weights[k])!r}" for k in event_kinds)
+            listed = ", ".join(f"'{k}'" for k in event_kinds)
+            sources.append(f"SELECT contact_id, {name} AS value, CASE event_type {case} END "
+                           f"AS weight FROM ev WHERE event_type IN ({listed}) AND {name} IS "
+                           f"NOT NULL AND t > {since(365)}")
+        if "purchase" in weights and purchases_from == "orders":
+            sources.append(f"SELECT contact_id, {name} AS value, "
+                           f"{float(weights['purchase'])!r} AS weight FROM pu WHERE {name} "
+                           f"IS NOT NULL AND t > {since(365)}")
+        if not sources:
+            sources.append("SELECT contact_id, CAST(NULL AS VARCHAR) AS value, 0.0 AS weight "
+                           "FROM ev WHERE FALSE")
         parts.append(
             f"{name}_scores AS (SELECT contact_id, value, sum(weight) AS score FROM "
             f"({' UNION ALL '.join(sources)}) AS weighted GROUP BY contact_id, value)")
         parts.append(
-            f"{name}_mode AS (SELECT contact_id, value FROM (SELECT contact_id, value, "
-            f"row_number() OVER (PARTITION BY contact_id ORDER BY score DESC, value ASC) AS k "
-            f"FROM {name}_scores) AS ranked WHERE k = 1)")
+            f"{name}_best AS (SELECT contact_id, max(score) AS best FROM {name}_scores "
+            f"GROUP BY contact_id)")
+        parts.append(
+            f"{name}_mode AS (SELECT s.contact_id, min(s.value) AS value FROM {name}_scores "
+            f"AS s JOIN {name}_best AS b ON b.contact_id = s.contact_id AND s.score = b.best "
+            f"GROUP BY s.contact_id)")
 
     signup = ("epoch_ns(CAST(c.signup_date AS TIMESTAMP_NS))" if "signup_date" in have["contacts"]
               else "CAST(NULL AS BIGINT)")
@@ -241,7 +255,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"{signup} AS signup_ns", f"{birth} AS birth_day",
     ]
     parts.append(
-        f"j AS (SELECT {', '.join(joined_columns)} FROM {names['contacts']} AS c "
+        f"j AS MATERIALIZED (SELECT {', '.join(joined_columns)} FROM {names['contacts']} AS c "
         f"LEFT JOIN pa ON pa.contact_id = c.contact_id "
         f"LEFT JOIN ea ON ea.contact_id = c.contact_id "
         f"LEFT JOIN abandoned ON abandoned.contact_id = c.contact_id "
