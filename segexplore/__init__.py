@@ -24,6 +24,7 @@ import segexplore.features.compute  # noqa: F401
 import segexplore.features.registry  # noqa: F401
 import segexplore.rules.engines.pandas  # noqa: F401
 import segexplore.rules.engines.sql  # noqa: F401
+import segexplore.rules.explain  # noqa: F401
 import segexplore.rules.hints  # noqa: F401
 import segexplore.rules.parser  # noqa: F401
 from segexplore._version import __version__

@@ -36,6 +36,7 @@ HOOKS: dict[str, str] = {
     "evaluator": "segexplore.rules.engines.pandas",
     "to_sql": "segexplore.rules.engines.sql",
     "value_hints": "segexplore.rules.hints",
+    "explain": "segexplore.rules.explain",
     # features: the activity index and the behaviour features
     "activity": "segexplore.features.activity",
     "features": "segexplore.features.compute",

@@ -244,6 +244,12 @@ class Segment:
                 + (f"<br><em>{escape(self.description)}</em>" if self.description else "")
                 + "</div>")
 
+    def explain(self, contact: Any) -> pd.DataFrame:
+        """Why one contact (email or contact_id) is in this segment or not: one row per
+        condition of the rule, with the contact's value, the threshold and the result
+        (see :func:`segexplore.rules.explain.explain`)."""
+        return hooks.get("explain")(self, self.base, contact)
+
     def profile(self, **options: Any):
         """A :class:`~segexplore.analysis.profile.Profile` of the members only."""
         options.setdefault("name", self.name)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from segexplore.errors import NotFoundError, ParameterError, ParameterTypeError
 from segexplore.io.clean.contacts import normalise_emails
+from segexplore.model import hooks
 from segexplore.model.segments import Segment
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.pandas import top_percent_threshold
@@ -217,6 +218,7 @@ def _window_text(start: pd.Timestamp | None, end: pd.Timestamp) -> str:
     return f"{low}, up to {end:%Y-%m-%d %H:%M}"
 
 
+@hooks.implements("explain")
 def explain(segment_or_rule: Any, base: ContactBase, contact: Any) -> pd.DataFrame:
     """Why ``contact`` is in (or not in) a segment: one row per node of its rule.
 

@@ -146,3 +146,11 @@ def test_on_the_sample_the_explanation_agrees_with_the_membership():
                         & (orders["timestamp"] > base.as_of - pd.Timedelta(days=365))
                         & (orders["timestamp"] <= base.as_of)]
         assert why.loc["count(purchase, last 365 days) >= 2", "count"] == len(bought)
+
+
+def test_a_segment_explains_itself_through_the_model(tiny_base):
+    segment = tiny_base.segment('city = "Lyon" and score >= 15')
+    from segexplore.rules.explain import explain
+
+    member = segment.members()["contact_id"].iloc[0]
+    assert segment.explain(member).equals(explain(segment, tiny_base, member))
