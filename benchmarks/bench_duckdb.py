@@ -30,10 +30,10 @@ EVENT = 'count(purchase where brand = "Nike", last 60 days) >= 2'
 OURS = """
 import json, sys, time
 import segexplore as se
-paths, memory_limit, five, event = sys.argv[1:5], sys.argv[5], sys.argv[6], sys.argv[7]
+paths, memory_limit, five, event = sys.argv[1:4], sys.argv[4], sys.argv[5], sys.argv[6]
 out = {}
 t = time.perf_counter()
-base = se.read_base(*paths[:3], engine="duckdb", memory_limit=memory_limit or None, threads=2)
+base = se.read_base(*paths, engine="duckdb", memory_limit=memory_limit or None, threads=2)
 first = base.count(five)
 out["read_base(engine=duckdb) + first 5-condition count"] = time.perf_counter() - t
 t = time.perf_counter(); again = base.count(five)
@@ -59,7 +59,7 @@ import segexplore as se
 paths, five, event = sys.argv[1:4], sys.argv[5], sys.argv[6]
 out = {}
 t = time.perf_counter()
-base = se.read_base(*paths[:3], clean=False, progress=False)
+base = se.read_base(*paths, clean=False, progress=False)
 first = base.count(five)
 out["read_base(engine=duckdb) + first 5-condition count"] = time.perf_counter() - t
 t = time.perf_counter(); base.count(five)
@@ -83,7 +83,7 @@ print(json.dumps(out))
 BASELINE = """
 import json, sys, time
 import duckdb
-contacts, events, memory_limit = sys.argv[1], sys.argv[2], sys.argv[5]
+contacts, events, memory_limit = sys.argv[1], sys.argv[2], sys.argv[4]
 con = duckdb.connect()
 con.execute("SET threads = 2")
 if memory_limit:
@@ -137,9 +137,10 @@ def main() -> None:
                         help="skip the pandas engine (it does not fit beyond ~5M contacts)")
     parser.add_argument("--memory-limit", default="4GB")
     args = parser.parse_args()
-    if args.data is not None:
-        paths = [str(args.data / name / "*.parquet") for name in ("contacts", "events",
-                                                                  "orders")]
+    if args.data is not None:  # DIR/events.parquet, or DIR/events/ with --chunk-contacts
+        paths = [str(args.data / f"{name}.parquet") if (args.data / f"{name}.parquet").exists()
+                 else str(args.data / name / "*.parquet")
+                 for name in ("contacts", "events", "orders")]
     else:
         found = parquet_paths(args.contacts)
         paths = [str(found[name]) for name in ("contacts", "events", "orders")]

@@ -485,11 +485,7 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         settings["threads"] = str(threads)
     for key, value in settings.items():
         connection.execute(f"SET {key} = {value}")
-    # The contacts' order is the file order: rowid follows insertion order.
-    connection.execute(f"CREATE OR REPLACE TABLE contacts AS SELECT * FROM "
-                       f"{_source_sql(contacts, 'contacts')}")
-    connection.execute(f"CREATE OR REPLACE TABLE contacts AS SELECT *, "
-                       f"CAST(rowid AS BIGINT) AS {POSITION} FROM contacts")
+    _contacts_view(connection, _source_sql(contacts, "contacts"))
     kinds: dict[str, dict[str, str]] = {}
     for name, source in (("events", events), ("orders", orders)):
         if source is None:
@@ -538,6 +534,31 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
     store = _Store(connection, int(n_contacts), kinds, sorted(types), purchase_table,
                    os.fspath(database))
     return DuckDBBase(store, as_of)
+
+
+def _contacts_view(connection: Any, source: str) -> None:
+    """``contacts``: the rows of the files, with ``position`` their order (file by file,
+    in name order, then row by row).
+
+    Parquet stays where it is: a view numbers the rows from ``file_row_number`` and a
+    small table of where each file starts, so opening 10 million contacts reads only the
+    files' footers. CSV has no row numbers to read back: it is copied into a table, whose
+    ``rowid`` follows the file order.
+    """
+    if source.startswith("read_parquet("):
+        numbered = source[:-1] + ", filename = true, file_row_number = true)"
+        connection.execute(
+            f"CREATE OR REPLACE TABLE contact_files AS SELECT filename, CAST(coalesce(sum("
+            f"count(*)) OVER (ORDER BY filename ROWS BETWEEN UNBOUNDED PRECEDING AND 1 "
+            f"PRECEDING), 0) AS BIGINT) AS first_row FROM {numbered} GROUP BY filename")
+        connection.execute(
+            f"CREATE OR REPLACE VIEW contacts AS SELECT p.* EXCLUDE (filename, "
+            f"file_row_number), CAST(f.first_row + p.file_row_number AS BIGINT) AS {POSITION} "
+            f"FROM {numbered} AS p JOIN contact_files AS f ON f.filename = p.filename")
+        return
+    connection.execute(f"CREATE OR REPLACE TABLE contacts_rows AS SELECT * FROM {source}")
+    connection.execute(f"CREATE OR REPLACE VIEW contacts AS SELECT *, CAST(rowid AS BIGINT) "
+                       f"AS {POSITION} FROM contacts_rows")
 
 
 def _remove_temporary(connection: Any, folder: str) -> None:
