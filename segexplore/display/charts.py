@@ -35,6 +35,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,6 +45,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from segexplore.analysis.encoding import MISSING, OTHER, pool_rare, ranked
 from segexplore.display.bars import check_attribute, profile_bars
 from segexplore.errors import ParameterError, ParameterTypeError
 
@@ -96,6 +98,99 @@ def _finish(fig: go.Figure, *, title: str | None, default_title: str, height: in
 
 def _text(value: Any) -> str:
     return str(value)
+
+
+#: Categorical charts show at most this many values, the rest pooled as "other".
+TOP_VALUES = 12
+
+
+def _bars_height(n_values: int, n_traces: int) -> int:
+    """Height of a horizontal bar chart: each bar keeps room for its label."""
+    return int(min(1600, max(260, 110 + n_values * (8 * n_traces + 10))))
+
+
+def _top_values(rows: pd.DataFrame, names: Sequence[str], sizes: pd.Series, n_base: int, *,
+                multi: bool, order: Sequence[Any] | None = None
+                ) -> tuple[list[Any], list[float], dict[str, list[float]],
+                           dict[str, list[int]]]:
+    """The values a categorical chart shows: the :data:`TOP_VALUES` most frequent in the base
+    (:func:`~segexplore.analysis.encoding.pool_rare`), the others pooled as
+    :data:`~segexplore.analysis.encoding.OTHER`, sorted by the base's share with "other"
+    and "(missing)" last.
+
+    Tags of a multi-valued attribute are not pooled (a contact holds several): the most
+    frequent are kept. Returns the values, the base's shares and, per segment, the shares
+    and counts.
+    """
+    values = list(dict.fromkeys(rows["value"]))
+    first = rows[rows["segment"] == names[0]].set_index("value")
+    base_counts = np.array([round(float(first.loc[v, "base_share"]) * n_base)
+                            for v in values], dtype=np.int64)
+    per_segment = np.column_stack([
+        rows[rows["segment"] == name].set_index("value")["count"].reindex(values)
+        .fillna(0).to_numpy(dtype=np.int64) for name in names])
+    if multi:
+        kept = ranked(base_counts)[:TOP_VALUES]
+        labels = [values[i] for i in kept]
+        pooled_base, pooled = base_counts[kept], per_segment[kept]
+    else:
+        special = [v for v in values if isinstance(v, str) and v in (OTHER, MISSING)]
+        known = [i for i, v in enumerate(values) if v not in special]
+        extra = {v: values.index(v) for v in special}
+        missing_row = extra.get(MISSING)
+        base_in = np.r_[base_counts[known],
+                        base_counts[missing_row] if missing_row is not None else 0]
+        segment_in = np.vstack([per_segment[known],
+                                per_segment[missing_row] if missing_row is not None
+                                else np.zeros(len(names), dtype=np.int64)])
+        labels, pooled_base, pooled = pool_rare(
+            np.array([values[i] for i in known], dtype=object), base_in, segment_in,
+            TOP_VALUES)
+        labels, pooled_base, pooled = list(labels), np.array(pooled_base), np.array(pooled)
+        if OTHER in extra:  # already pooled by the comparison: one "other" bar
+            if OTHER not in labels:
+                labels.insert(len(labels) - 1, OTHER)
+                pooled_base = np.insert(pooled_base, len(pooled_base) - 1, 0)
+                pooled = np.insert(pooled, len(pooled) - 1, 0, axis=0)
+            at = labels.index(OTHER)
+            pooled_base[at] += base_counts[extra[OTHER]]
+            pooled[at] += per_segment[extra[OTHER]]
+    keep = [i for i in range(len(labels)) if pooled_base[i] > 0 or pooled[i].any()]
+    special_last = [i for i in keep if isinstance(labels[i], str)
+                    and labels[i] in (OTHER, MISSING) and not multi]
+    ordinary = sorted((i for i in keep if i not in special_last),
+                      key=lambda i: -pooled_base[i])
+    if order:
+        ordinary = ([i for v in order for i in ordinary if labels[i] == v]
+                    + [i for i in ordinary if labels[i] not in list(order)])
+    special_last.sort(key=lambda i: labels[i] == MISSING)
+    chosen = ordinary + special_last
+    shares = {name: [float(pooled[i, s]) / sizes[name] if sizes[name] else math.nan
+                     for i in chosen] for s, name in enumerate(names)}
+    counts = {name: [int(pooled[i, s]) for i in chosen] for s, name in enumerate(names)}
+    base_shares = [float(pooled_base[i]) / n_base if n_base else math.nan for i in chosen]
+    return [labels[i] for i in chosen], base_shares, shares, counts
+
+
+def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Ticks of a log axis at 1, 2, 5, 10, 20, 50... between ``low`` and ``high``, labelled
+    as plain numbers (``1k`` for a thousand), not plotly's ``5 100 2 5 1000``."""
+    low, high = max(low, 1e-3), max(high, low * 1.0001)
+    ticks: list[float] = []
+    for power in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for step in (1, 2, 5):
+            value = step * 10.0 ** power
+            if low <= value <= high:
+                ticks.append(value)
+    if len(ticks) > 9:  # a wide range: the powers of ten only
+        ticks = [t for t in ticks if math.log10(t).is_integer()] or ticks
+    return ticks, [_plain(t) for t in ticks]
+
+
+def _plain(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:g}k"
+    return f"{value:g}"
 
 
 # -- comparisons ------------------------------------------------------------------------------
@@ -200,9 +295,13 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
                  height: int | None = None, width: int | None = None) -> go.Figure:
     """One attribute in each segment against the whole base.
 
-    Categories: grouped bars of the share of each value (one trace per segment, the base
-    last, in grey); multi-valued attributes (interests): the share holding each compared
-    tag. Numbers and dates: box plots drawn from the comparison's quantiles
+    Categories: horizontal bars of the share of each value, side by side (one trace per
+    segment, the base last, in grey), for the 12 values most frequent in the base
+    (:data:`TOP_VALUES`), the others pooled as ``"other"`` (the pooling of
+    :func:`~segexplore.analysis.encoding.pool_rare`); sorted by the base's share, largest at
+    the top, ``"other"`` and ``"(missing)"`` last; every label is drawn (the margin fits
+    the longest, the height grows with the number of bars). Multi-valued attributes
+    (interests): the share holding each of the 12 most frequent tags. Numbers and dates: box plots drawn from the comparison's quantiles
     (whiskers at the 5th and 95th percentiles, dashed line at the mean).
 
     ``comparison_or_segments`` is a Comparison, or segments as accepted by
@@ -220,22 +319,29 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
     fig = go.Figure()
     if kind in ("categorical", "boolean", "multi"):
         rows = comparison.distributions[comparison.distributions["attribute"] == attribute]
-        values = _ordered(list(dict.fromkeys(rows["value"])), category_orders, "value")
+        sizes = comparison.sizes.set_index("segment")["size"]
+        values, base_shares, shares, counts = _top_values(
+            rows, names, sizes, comparison.n_base, multi=kind == "multi",
+            order=(category_orders or {}).get("value"))
+        labels_y = [_text(v) for v in values]
         for name in names:
-            mine = rows[rows["segment"] == name].set_index("value").loc[values]
-            fig.add_trace(go.Bar(name=name, x=[_text(v) for v in values],
-                                 y=mine["share"].tolist(), marker_color=colors[name],
-                                 customdata=mine["count"].tolist(),
-                                 hovertemplate="%{x}: %{y:.1%} (%{customdata:,})"))
-        base_rows = rows[rows["segment"] == names[0]].set_index("value").loc[values]
-        fig.add_trace(go.Bar(name=_label("base", labels, _BASE_NAME),
-                             x=[_text(v) for v in values], y=base_rows["base_share"].tolist(),
-                             marker_color=BASE_COLOR, hovertemplate="%{x}: %{y:.1%}"))
-        fig.update_layout(barmode="group")
-        fig.update_xaxes(type="category")
-        fig.update_yaxes(tickformat=".0%")
-        y_title = _label("share", labels, "share of contacts")
-        x_title = _label(attribute, labels)
+            fig.add_trace(go.Bar(name=name, y=labels_y, x=shares[name], orientation="h",
+                                 marker_color=colors[name], customdata=counts[name],
+                                 hovertemplate="%{y}: %{x:.1%} (%{customdata:,})"))
+        fig.add_trace(go.Bar(name=_label("base", labels, _BASE_NAME), y=labels_y,
+                             x=base_shares, orientation="h", marker_color=BASE_COLOR,
+                             hovertemplate="%{y}: %{x:.1%}"))
+        fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05,
+                          legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
+                          margin=dict(l=10, r=20, t=70, b=40))
+        # the first value at the top, every label kept (the margin grows to fit it)
+        fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels_y,
+                         autorange="reversed", automargin=True, tickmode="linear", dtick=1)
+        fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+        if height is None:
+            height = _bars_height(len(values), len(names) + 1)
+        x_title = _label("share", labels, "share of contacts")
+        y_title = _label(attribute, labels)
     else:
         numeric = comparison.numeric[comparison.numeric["attribute"] == attribute]
         numeric = numeric.set_index("segment")
@@ -268,7 +374,7 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     furthest from 100 for each segment in turn (one trace of dots per segment): ``x`` is
     the index on a log scale (so 50 and 200 are as far from 100), ``y`` is
     ``"attribute = value"`` (``"interests has sport"`` for a tag), and a dashed line marks
-    100.
+    100. The log axis is labelled with plain numbers (1, 2, 5, 10, ... 1k).
     """
     names = list(comparison.segments)
     if segment is not None and segment not in names:
@@ -299,7 +405,11 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
                                  hovertemplate="%{y}: index %{x:.0f} (%{customdata:.1%} of "
                                                "the segment)"))
     fig.add_vline(x=100, line_dash="dash", line_color=BASE_COLOR)
-    fig.update_xaxes(type="log")
+    shown_index = [v for v in rows.loc[rows["label"].isin(chosen), "index"] if v > 0]
+    tickvals, ticktext = _log_ticks(min(shown_index + [100]) / 1.3,
+                                    max(shown_index + [100]) * 1.3)
+    fig.update_xaxes(type="log", tickvals=tickvals, ticktext=ticktext)
+    fig.update_yaxes(automargin=True)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=chosen)
     fig.update_layout(showlegend=len(shown) > 1)
     default = f"What sets {segment} apart" if segment else "Index against the base"

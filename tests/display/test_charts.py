@@ -89,12 +89,13 @@ def test_distribution_of_categories_against_the_base(comparison):
     fig = charts.distribution(comparison, "zip")
     rows = comparison.distributions[comparison.distributions["attribute"] == "zip"]
     android = rows[rows["segment"] == "android"]
-    assert fig.data[0].name == "android"
-    assert list(fig.data[0].x) == [str(v) for v in android["value"]]
-    assert list(fig.data[0].y) == pytest.approx(android["share"].tolist())
+    android = android.sort_values("base_share", ascending=False, kind="stable")
+    assert fig.data[0].name == "android" and fig.data[0].orientation == "h"
+    assert list(fig.data[0].y) == [str(v) for v in android["value"]]
+    assert list(fig.data[0].x) == pytest.approx(android["share"].tolist())
     assert fig.data[-1].name == "all contacts"
-    assert list(fig.data[-1].y) == pytest.approx(android["base_share"].tolist())
-    assert fig.layout.xaxis.type == "category"  # "2018" is a postal code, not a year
+    assert list(fig.data[-1].x) == pytest.approx(android["base_share"].tolist())
+    assert fig.layout.yaxis.type == "category"  # "2018" is a postal code, not a year
 
 
 def test_distribution_of_numbers_as_boxes_from_the_quantiles(comparison):
@@ -116,7 +117,7 @@ def test_distribution_of_numbers_as_boxes_from_the_quantiles(comparison):
 def test_distribution_from_segments_and_unknown_attribute(tiny_base, comparison):
     android = tiny_base.segment('device = "Android"', name="Android")
     fig = charts.distribution([android], "city")
-    shares = dict(zip(fig.data[0].x, fig.data[0].y, strict=True))
+    shares = dict(zip(fig.data[0].y, fig.data[0].x, strict=True))
     assert shares["Lyon"] == pytest.approx(1 / 4) and shares["Paris"] == pytest.approx(2 / 4)
     with pytest.raises(ValueError) as error:
         charts.distribution(comparison, "cty")
