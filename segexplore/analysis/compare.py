@@ -180,7 +180,9 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
         ``numeric`` and ``base_numeric`` (count, missing, mean, std, min, p5, p25, median,
         p75, p95, max per segment, and for the whole base); ``differences`` (per segment,
         the attributes, and tags, ranked by absolute effect size with a plain-language
-        reading);
+        ``reading`` and ``finding``; ``in_rule`` marks the attributes of the segment's
+        rule, ``implied`` (and ``implied_by``) those a field of the rule determines or is
+        determined by in the base, such as the department given the region);
         ``expected`` (historical conversion rate with its Wilson interval, and expected
         conversions = size * rate); ``warnings``; ``attributes`` (what was compared).
 
@@ -225,6 +227,7 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
                                    "in both segments: the pairwise tests treat them as "
                                    "independent samples")
     chosen = _attributes(table, attributes)
+    implied = _Implied(table, names, fields, groups)
     for column, kind in chosen:
         role = table.roles.get(column, "")
         if kind == "multi":
@@ -237,6 +240,8 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
             continue
         encoded = encode(table.columns[column], kind)
         counts = groups.counts(encoded.codes, encoded.n_bins)
+        collector.implied.update({(name, column): by for name, by in
+                                  implied.implying(column, kind, encoded, counts[0]).items()})
         collector.attribute(column, role, kind, encoded, counts, groups, pairwise)
     expected = _expected(rate, table, members, names, alpha, collector)
     return collector.build(groups, expected)
@@ -336,6 +341,117 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
     return chosen
 
 
+# -- attributes a rule implies ---------------------------------------------------------------
+
+#: An attribute is implied by a field of the rule when either one leaves at most this share
+#: of the other's uncertainty (entropy) once known.
+IMPLIED_ENTROPY = 0.05
+#: Numbers and dates are cut into this many bins of (about) equal counts to measure it.
+_DEPENDENCE_BINS = 20
+#: Categories held by fewer contacts are one code (a value seen a few times tells nothing).
+_RARE_VALUE = 10
+
+
+class _Implied:
+    """Which attributes a segment's rule implies, measured on the base.
+
+    For each field ``A`` of a segment's rule (a contact column or feature) let ``A*`` be
+    "the contact's value of ``A`` is one the segment's members hold" (``region`` is
+    Île-de-France; ``purchases_90d`` is 1 or more). An attribute ``B`` is implied by ``A``
+    when, over the whole base,
+
+    * ``B`` determines ``A*``: ``H(A* | B) <= IMPLIED_ENTROPY * H(A*)`` (each department,
+      city or postal code lies in one region; a 90-day revenue above 0 means a 90-day
+      purchase), or
+    * ``A`` determines ``B``: ``H(B | A) <= IMPLIED_ENTROPY * H(B)`` (the region gives the
+      country).
+
+    ``H`` is the entropy of the counts; numbers and dates are cut into
+    ``_DEPENDENCE_BINS`` bins of about equal counts (a value held by many contacts, such
+    as 0, stays a bin of its own), categories held by fewer than ``_RARE_VALUE`` contacts
+    are pooled, so that a column with nearly one value per contact does not "determine"
+    everything.
+    """
+
+    def __init__(self, table: AttributeTable, names: list[str],
+                 fields: dict[str, frozenset[str]], groups: Groups) -> None:
+        self.names = names
+        self.rules: dict[str, list[tuple[str, np.ndarray, int, np.ndarray, float]]] = {}
+        coded: dict[str, tuple[Encoded, np.ndarray, np.ndarray, int]] = {}
+        for s, name in enumerate(names):
+            for column in sorted(fields.get(name, ())):
+                if column not in table.columns:
+                    continue  # an event condition, a saved segment
+                kind = attribute_kind(table.columns[column], table.roles.get(column, "text"))
+                kind = "categorical" if kind == "text" else kind
+                if kind not in ("categorical", "boolean", "numeric", "date"):
+                    continue
+                if column not in coded:
+                    encoded = encode(table.columns[column], kind)
+                    base, per_segment = groups.counts(encoded.codes, encoded.n_bins)
+                    coarse, n_coarse = _coarse(encoded, base, kind)
+                    coded[column] = (encoded, per_segment, coarse, n_coarse)
+                encoded, per_segment, coarse, n_coarse = coded[column]
+                star = (per_segment[:, s] > 0)[encoded.codes].astype(np.intp)
+                h_star = _entropy(np.bincount(star, minlength=2))
+                if h_star > 0:
+                    self.rules.setdefault(name, []).append(
+                        (column, coarse, n_coarse, star, h_star))
+
+    def implying(self, column: str, kind: str, encoded: Encoded, base: np.ndarray
+                 ) -> dict[str, str]:
+        """``{segment: rule field}`` for the segments whose rule implies ``column``."""
+        if not self.rules:
+            return {}
+        coarse, n_coarse = _coarse(encoded, base, kind)
+        h_b = _entropy(np.bincount(coarse, minlength=n_coarse))
+        found: dict[str, str] = {}
+        for name, rule_fields in self.rules.items():
+            for field_name, a, n_a, star, h_star in rule_fields:
+                if field_name == column:
+                    continue
+                if (_conditional_entropy(star, 2, coarse, n_coarse)
+                        <= IMPLIED_ENTROPY * h_star
+                        or (h_b > 0 and _conditional_entropy(coarse, n_coarse, a, n_a)
+                            <= IMPLIED_ENTROPY * h_b)):
+                    found[name] = field_name
+                    break
+        return found
+
+
+def _coarse(encoded: Encoded, base: np.ndarray, kind: str) -> tuple[np.ndarray, int]:
+    """Codes for measuring dependence, and how many there are (see :class:`_Implied`)."""
+    n = encoded.n_bins
+    known = base[:-1]
+    if kind in ("categorical", "boolean"):
+        lookup = np.arange(n, dtype=np.intp)
+        lookup[:-1][known < _RARE_VALUE] = n  # the rare values: one code
+        return lookup[encoded.codes], n + 1
+    if n - 1 <= _DEPENDENCE_BINS:
+        return encoded.codes, n
+    total = known.sum()
+    below = (np.cumsum(known) - known) / total if total else np.zeros(len(known))
+    bins = np.minimum((below * _DEPENDENCE_BINS).astype(np.intp), _DEPENDENCE_BINS - 1)
+    return np.r_[bins, _DEPENDENCE_BINS].astype(np.intp)[encoded.codes], _DEPENDENCE_BINS + 1
+
+
+def _entropy(counts: np.ndarray) -> float:
+    total = counts.sum()
+    if not total:
+        return 0.0
+    p = counts[counts > 0] / total
+    return float(-(p * np.log(p)).sum())
+
+
+def _conditional_entropy(x: np.ndarray, n_x: int, y: np.ndarray, n_y: int) -> float:
+    """``H(X | Y)`` of two code arrays (``n_x``, ``n_y`` codes)."""
+    if n_x * n_y <= 1 << 22:
+        joint = np.bincount(y * n_x + x, minlength=n_x * n_y)
+    else:
+        joint = np.unique(y.astype(np.int64) * n_x + x, return_counts=True)[1]
+    return _entropy(joint) - _entropy(np.bincount(y, minlength=n_y))
+
+
 # -- collecting the tables --------------------------------------------------------------------
 
 class _Collector:
@@ -350,6 +466,8 @@ class _Collector:
         self.base_numeric: list[dict[str, Any]] = []
         self.warnings: list[tuple[str, str, str, str]] = []
         self.attribute_rows: list[tuple] = []
+        #: (segment, attribute) -> the field of the segment's rule that implies it
+        self.implied: dict[tuple[str, str], str] = {}
 
     def warn(self, segment: str, versus: str, attribute: str, text: str) -> None:
         self.warnings.append((segment, versus, attribute, text))
@@ -487,7 +605,8 @@ class _Collector:
             intersections=_intersections(self.names, groups, self.n_base),
             tests=tests, distributions=distributions, numeric=numeric,
             base_numeric=base_numeric,
-            differences=_differences(self.names, tests, distributions, self.fields),
+            differences=_differences(self.names, tests, distributions, self.fields,
+                                     self.implied),
             expected=expected,
             warnings=pd.DataFrame(self.warnings,
                                   columns=["segment", "versus", "attribute", "warning"]),
@@ -569,14 +688,19 @@ def _expected(rate: Any, table: AttributeTable, members: np.ndarray, names: list
 # -- plain-language readings ------------------------------------------------------------------
 
 def _differences(names: list[str], tests: pd.DataFrame, distributions: pd.DataFrame,
-                 fields: dict[str, frozenset[str]]) -> pd.DataFrame:
+                 fields: dict[str, frozenset[str]],
+                 implied: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
     """Per segment, the attributes ranked by absolute effect size against the rest.
 
-    ``in_rule`` marks the attributes the segment's own rule reads: they differ by design.
+    ``in_rule`` marks the attributes the segment's own rule reads, ``implied`` those a
+    field of the rule implies in the base (``implied_by``, see :class:`_Implied`): both
+    differ by design. ``reading`` is the terse reading, ``finding`` the same as a plain
+    sentence with the base's share ("35% have loyalty tier gold, 13.7x the base's 2.5%").
     """
-    columns = ["segment", "rank", "attribute", "kind", "in_rule", "effect_name",
-               "effect_size", "p_adjusted", "significant", "value", "share", "base_share",
-               "index", "reading"]
+    implied = implied or {}
+    columns = ["segment", "rank", "attribute", "kind", "in_rule", "implied", "implied_by",
+               "effect_name", "effect_size", "p_adjusted", "significant", "value", "share",
+               "base_share", "index", "reading", "finding"]
     against_rest = tests[tests["versus"] == "rest"]
     rows = []
     by_segment = dict(tuple(distributions.groupby(["segment", "attribute"], sort=False)))
@@ -596,6 +720,8 @@ def _differences(names: list[str], tests: pd.DataFrame, distributions: pd.DataFr
                                                    float(found.base_share), float(found.index))
                 reading = _category_reading(test.attribute, test.kind, value, share,
                                             base_share)
+                finding = _category_reading(test.attribute, test.kind, value, share,
+                                            base_share, plain=True)
             elif test.kind in ("categorical", "boolean"):
                 values = by_segment.get((name, test.attribute))
                 pick = _over_represented(values)
@@ -604,14 +730,20 @@ def _differences(names: list[str], tests: pd.DataFrame, distributions: pd.DataFr
                 value, share, base_share, index = pick
                 reading = _category_reading(test.attribute, test.kind, value, share,
                                             base_share)
+                finding = _category_reading(test.attribute, test.kind, value, share,
+                                            base_share, plain=True)
             else:
                 reading = _number_reading(test.attribute, test)
+                finding = _number_reading(test.attribute, test, plain=True)
+            by = implied.get((name, test.attribute), "")
             rows.append((name, rank, test.attribute, test.kind,
-                         test.attribute in fields.get(name, ()), test.effect_name,
-                         test.effect_size, test.p_adjusted, test.significant, value, share,
-                         base_share, index, reading))
+                         test.attribute in fields.get(name, ()), bool(by), by,
+                         test.effect_name, test.effect_size, test.p_adjusted,
+                         test.significant, value, share, base_share, index, reading, finding))
     frame = pd.DataFrame(rows, columns=columns)
     frame["value"] = frame["value"].astype(object)
+    frame["in_rule"] = frame["in_rule"].astype(bool)
+    frame["implied"] = frame["implied"].astype(bool)
     return frame
 
 
@@ -632,16 +764,21 @@ def _percent(share: float) -> str:
 
 
 def _category_reading(attribute: str, kind: str, value: Any, share: float,
-                      base_share: float) -> str:
+                      base_share: float, *, plain: bool = False) -> str:
+    """``"35% have loyalty_tier = gold, 13.7x the base (2.5%)"``; with ``plain``, the
+    finding ``"35% have loyalty tier gold, 13.7x the base's 2.5%"``."""
+    name = _plain_name(attribute) if plain else attribute
     if kind == "multi":  # value is a tag
-        what = f"have {attribute} {value}"
+        what = f"have {name} {value}"
     elif isinstance(value, str) and value == MISSING:
-        what = f"have no {attribute}"
+        what = f"have no {name}"
     elif kind == "boolean":
-        what = f"are {attribute}" if value is True else f"are not {attribute}"
+        what = f"are {name}" if value is True else f"are not {name}"
     else:
-        what = f"have {attribute} = {value}"
+        what = f"have {name} {value}" if plain else f"have {name} = {value}"
     ratio = share / base_share if base_share else math.nan
+    if plain:
+        return f"{_percent(share)} {what}, {ratio:.1f}x the base's {_percent(base_share)}"
     return f"{_percent(share)} {what}, {ratio:.1f}x the base ({_percent(base_share)})"
 
 
@@ -656,10 +793,21 @@ def _number(value: Any) -> str:
     return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.2f}"
 
 
-def _number_reading(attribute: str, test: Any) -> str:
-    if _number(test.segment_median) != _number(test.rest_median):
-        return (f"median {attribute} of {_number(test.segment_median)} against "
-                f"{_number(test.rest_median)} for the rest")
-    return (f"mean {attribute} of {_number(test.segment_mean)} against "
-            f"{_number(test.rest_mean)} for the rest (same median, "
-            f"{_number(test.segment_median)})")
+def _number_reading(attribute: str, test: Any, *, plain: bool = False) -> str:
+    """``"median revenue_365d of 120 against 45 for the rest"``; with ``plain``, the
+    finding ``"median revenue 365d 120, against 45 in the rest of the base"``."""
+    if plain:
+        name, of, against, rest = (_plain_name(attribute), "", ", against",
+                                   "in the rest of the base")
+    else:
+        name, of, against, rest = attribute, " of", " against", "for the rest"
+    segment, other = _number(test.segment_median), _number(test.rest_median)
+    if segment != other:
+        return f"median {name}{of} {segment}{against} {other} {rest}"
+    same = f"both medians {segment}" if plain else f"same median, {segment}"
+    return (f"mean {name}{of} {_number(test.segment_mean)}{against} "
+            f"{_number(test.rest_mean)} {rest} ({same})")
+
+
+def _plain_name(attribute: str) -> str:
+    return attribute.replace("_", " ")

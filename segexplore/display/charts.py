@@ -104,6 +104,17 @@ def _text(value: Any) -> str:
 TOP_VALUES = 12
 
 
+def _share_bar(name: str, texts: list[str], shares: list[float], horizontal: bool,
+               **style: Any) -> go.Bar:
+    """A bar trace of shares: values on the y axis when ``horizontal``, else on x."""
+    label, value = ("y", "x") if horizontal else ("x", "y")
+    style["hovertemplate"] = style["hovertemplate"].replace(
+        "%{label}", f"%{{{label}}}").replace("%{value", f"%{{{value}")
+    if horizontal:
+        return go.Bar(name=name, y=texts, x=shares, orientation="h", **style)
+    return go.Bar(name=name, x=texts, y=shares, **style)
+
+
 def _bars_height(n_values: int, n_traces: int) -> int:
     """Height of a horizontal bar chart: each bar keeps room for its label."""
     return int(min(1600, max(260, 110 + n_values * (8 * n_traces + 10))))
@@ -301,7 +312,8 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
     :func:`~segexplore.analysis.encoding.pool_rare`); sorted by the base's share, largest at
     the top, ``"other"`` and ``"(missing)"`` last; every label is drawn (the margin fits
     the longest, the height grows with the number of bars). Multi-valued attributes
-    (interests): the share holding each of the 12 most frequent tags. Numbers and dates: box plots drawn from the comparison's quantiles
+    (interests): columns of the share holding each of the 12 most frequent tags (a
+    contact holds several, so they are not pooled). Numbers and dates: box plots drawn from the comparison's quantiles
     (whiskers at the 5th and 95th percentiles, dashed line at the mean).
 
     ``comparison_or_segments`` is a Comparison, or segments as accepted by
@@ -323,25 +335,33 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
         values, base_shares, shares, counts = _top_values(
             rows, names, sizes, comparison.n_base, multi=kind == "multi",
             order=(category_orders or {}).get("value"))
-        labels_y = [_text(v) for v in values]
+        texts = [_text(v) for v in values]
+        horizontal = kind != "multi"
         for name in names:
-            fig.add_trace(go.Bar(name=name, y=labels_y, x=shares[name], orientation="h",
-                                 marker_color=colors[name], customdata=counts[name],
-                                 hovertemplate="%{y}: %{x:.1%} (%{customdata:,})"))
-        fig.add_trace(go.Bar(name=_label("base", labels, _BASE_NAME), y=labels_y,
-                             x=base_shares, orientation="h", marker_color=BASE_COLOR,
-                             hovertemplate="%{y}: %{x:.1%}"))
+            fig.add_trace(_share_bar(name, texts, shares[name], horizontal,
+                                     marker_color=colors[name], customdata=counts[name],
+                                     hovertemplate="%{label}: %{value:.1%} "
+                                                   "(%{customdata:,})"))
+        fig.add_trace(_share_bar(_label("base", labels, _BASE_NAME), texts, base_shares,
+                                 horizontal, marker_color=BASE_COLOR,
+                                 hovertemplate="%{label}: %{value:.1%}"))
         fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05,
-                          legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
-                          margin=dict(l=10, r=20, t=70, b=40))
-        # the first value at the top, every label kept (the margin grows to fit it)
-        fig.update_yaxes(type="category", categoryorder="array", categoryarray=labels_y,
-                         autorange="reversed", automargin=True, tickmode="linear", dtick=1)
-        fig.update_xaxes(tickformat=".0%", rangemode="tozero")
-        if height is None:
-            height = _bars_height(len(values), len(names) + 1)
+                          legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
         x_title = _label("share", labels, "share of contacts")
         y_title = _label(attribute, labels)
+        if horizontal:
+            # the first value at the top, every label kept (the margin grows to fit it)
+            fig.update_layout(margin=dict(l=10, r=20, t=70, b=40))
+            fig.update_yaxes(type="category", categoryorder="array", categoryarray=texts,
+                             autorange="reversed", automargin=True, tickmode="linear",
+                             dtick=1)
+            fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+            if height is None:
+                height = _bars_height(len(values), len(names) + 1)
+        else:  # tags: at most 12 columns, most frequent first, labels tilted if need be
+            fig.update_xaxes(type="category", automargin=True, tickmode="linear", dtick=1)
+            fig.update_yaxes(tickformat=".0%")
+            x_title, y_title = y_title, x_title
     else:
         numeric = comparison.numeric[comparison.numeric["attribute"] == attribute]
         numeric = numeric.set_index("segment")

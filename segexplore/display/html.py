@@ -205,9 +205,17 @@ def comparison_sections(comparison: Any, figures: dict[str, str] | None = None, 
     differences = comparison.differences
     if len(differences):
         parts.append("<h4>What makes each segment different (largest effects first)</h4>")
-        shown = differences[~differences["in_rule"]].groupby("segment", sort=False).head(top)
+        keep = ~differences["in_rule"].astype(bool) & differences["significant"].astype(bool)
+        if "implied" in differences.columns:
+            keep &= ~differences["implied"].astype(bool)
+        parts.append(f'<p class="muted">Significant differences only (Benjamini-Hochberg '
+                     f'adjusted p &lt; {comparison.alpha:g}); the attributes of each rule and '
+                     f'those it implies (<code>in_rule</code>, <code>implied</code>) are left '
+                     f'out: every row is in <code>comparison.differences</code>.</p>')
+        shown = differences[keep].groupby("segment", sort=False).head(top)
+        text = "finding" if "finding" in shown.columns else "reading"
         parts.append(table_html(shown[["segment", "attribute", "effect_name", "effect_size",
-                                       "p_adjusted", "significant", "reading"]]))
+                                       "p_adjusted", text]]))
     if len(comparison.expected):
         parts.append("<h4>Expected conversions (historical rate, Wilson interval)</h4>")
         parts.append(table_html(comparison.expected[

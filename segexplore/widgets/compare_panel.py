@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -113,23 +114,52 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
 
 
 def key_differences(differences: pd.DataFrame, per_segment: int = 5, *,
-                    hidden: frozenset[str] = frozenset()) -> pd.DataFrame:
-    """The strongest differences of each segment, leaving out the attributes of its rule.
+                    hidden: frozenset[str] = frozenset(),
+                    significant_only: bool = True) -> pd.DataFrame:
+    """The strongest findings of each segment: what its rule does not already say.
 
-    Keeps ``segment, attribute, reading`` and, when present, ``effect_size`` and
-    ``significant``; the order of ``differences`` (strongest first) is kept. Attributes in
-    ``hidden`` are left out.
+    Leaves out the attributes of the segment's rule (``in_rule``), those the rule implies
+    in the base (``implied``: the department given the region, the 90-day revenue given
+    the 90-day purchases; see :mod:`segexplore.analysis.compare`), those in ``hidden``
+    (personal data) and, with ``significant_only`` (the default), the differences that are
+    not significant after the Benjamini-Hochberg adjustment. Keeps ``segment, attribute``,
+    the plain sentence (``finding``, else ``reading``) and ``effect_size`` when present;
+    the order of ``differences`` (strongest first) is kept. ``table.attrs["note"]`` says
+    what was left out.
     """
     table = differences
     if hidden and "attribute" in table.columns:
         table = table[~table["attribute"].isin(hidden)]
+    left_out: list[str] = []
     if "in_rule" in table.columns:
+        own = table.loc[table["in_rule"].astype(bool), "attribute"]
+        if len(own):
+            left_out.append(f"the rules' own attributes ({', '.join(dict.fromkeys(own))})")
         table = table[~table["in_rule"].astype(bool)]
+    if "implied" in table.columns:
+        implied = table[table["implied"].astype(bool)]
+        if len(implied):
+            by = implied.groupby(implied.get("implied_by", implied["attribute"]), sort=False)
+            groups = [f"{', '.join(dict.fromkeys(rows['attribute']))} given {field}"
+                      for field, rows in by]
+            left_out.append(f"those they imply in the base ({'; '.join(groups)})")
+        table = table[~table["implied"].astype(bool)]
+    notes = []
+    if significant_only and "significant" in table.columns:
+        table = table[table["significant"].fillna(False).astype(bool)]
+        notes.append("Significant differences only (Benjamini-Hochberg adjusted p < 0.05), "
+                     "largest effects first.")
+    if left_out:
+        notes.append("Left out: " + " and ".join(left_out) + ".")
     if "segment" in table.columns:
         table = table.groupby("segment", sort=False).head(per_segment)
-    shown = [c for c in ("segment", "attribute", "reading", "effect_size", "significant")
-             if c in table.columns]
-    return table[shown].reset_index(drop=True) if shown else table.reset_index(drop=True)
+    text = "finding" if "finding" in table.columns else "reading"
+    shown = [c for c in ("segment", "attribute", text, "effect_size") if c in table.columns]
+    if not significant_only and "significant" in table.columns:
+        shown.append("significant")
+    result = table[shown].reset_index(drop=True) if shown else table.reset_index(drop=True)
+    result.attrs["note"] = " ".join(notes)
+    return result
 
 
 def _top_attributes(differences: pd.DataFrame | None) -> list[str]:
@@ -149,7 +179,13 @@ def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
     for name, title in titles.items():
         table = parts.tables.get(name)
         if table is not None:
-            html = W.HTML(f"<h4>{title}</h4>" + frame_html(table, index=name == "overlap"))
+            note = table.attrs.get("note", "")
+            caption = (f'<p class="se-note" style="color:#555;margin:0 0 6px">'
+                       f'{escape(note)}</p>' if note else "")
+            if name == "differences" and not len(table):
+                caption += message_html("No significant difference beyond the rule itself.")
+            html = W.HTML(f"<h4>{title}</h4>" + caption
+                          + frame_html(table, index=name == "overlap"))
             html.add_class(f"se-compare-{name}")
             children.append(html)
     figures = []

@@ -650,3 +650,4 @@ def test_key_differences_leave_out_rule_and_hidden_attributes():
     assert table[["segment", "attribute"]].values.tolist() == [
         ["A", "region"], ["A", "age"], ["B", "device"], ["B", "age"]]
     assert list(table.columns) == ["segment", "attribute", "reading", "effect_size"]
+    assert "the rules' own attributes (city)" in table.attrs["note"]
