@@ -142,7 +142,7 @@ class SegmentBuilder(Quiet, W.VBox):
         self.combine.add_class("se-combine")
         self.rows_box = W.VBox()
         self.rows_box.add_class("se-rows")
-        self.add_button = W.Button(description="Add condition", icon="plus")
+        self.add_button = W.Button(description="+ Add condition")
         self.add_button.add_class("se-add-row")
         self.advanced_note = W.HTML("")
         self.advanced_note.add_class("se-advanced-note")
@@ -158,7 +158,7 @@ class SegmentBuilder(Quiet, W.VBox):
         self.size_display.add_class("se-size")
         self.name = W.Text(placeholder="segment name", layout=W.Layout(width="260px"))
         self.name.add_class("se-segment-name")
-        self.save_button = W.Button(description="Save segment", icon="save",
+        self.save_button = W.Button(description="Save segment",
                                     button_style="primary")
         self.save_button.add_class("se-save")
         self.save_status = W.HTML("")

@@ -230,7 +230,7 @@ class ComparePanel(W.VBox):
                                        rows=6, description="Segments",
                                        layout=W.Layout(width="420px"))
         self.select.add_class("se-compare-select")
-        self.run_button = W.Button(description="Compare", icon="columns",
+        self.run_button = W.Button(description="Compare",
                                    button_style="primary")
         self.run_button.add_class("se-compare-run")
         self.output = W.VBox()

@@ -25,6 +25,15 @@ __all__ = ["size_text", "size_html", "error_html", "download_link_html", "frame_
            "safe_filename", "message_html"]
 
 
+#: Kept in the page for scripts and tests, out of sight (the readable size is beside it).
+_READ_BY_TESTS = ("position:absolute;width:1px;height:1px;overflow:hidden;"
+                  "clip:rect(0 0 0 0);white-space:nowrap")
+#: The caret line must use the font of the text above it, character for character.
+_MONOSPACE = ("font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',"
+              "'Liberation Mono',monospace;font-size:13px;line-height:1.35;white-space:pre;"
+              "margin:4px 0;padding:4px 6px;background:#fafafa;border-radius:3px")
+
+
 def size_text(size: int, total: int) -> str:
     """``"12,345 contacts (6.2% of the base)"`` (``"1 contact ..."`` for one)."""
     share = size / total if total else 0.0
@@ -52,8 +61,7 @@ def size_html(size: int, total: int, *, parent: str | None = None,
     style = ' style="opacity:0.45"' if stale else ""
     return (f'<div class="se-size-box"{style}><span class="se-size-text">'
             f'{escape(size_text(size, total))}</span>{extra} '
-            f'<span class="se-size-value" title="exact number of contacts" '
-            f'style="color:#888;font-size:0.85em">{int(size)}</span></div>')
+            f'<span class="se-size-value" style="{_READ_BY_TESTS}">{int(size)}</span></div>')
 
 
 def error_html(error: BaseException | str) -> str:
@@ -65,9 +73,9 @@ def error_html(error: BaseException | str) -> str:
     >>> try:
     ...     parse("city = ")
     ... except Exception as e:
-    ...     print(error_html(e))  # doctest: +NORMALIZE_WHITESPACE
+    ...     print(error_html(e))  # doctest: +NORMALIZE_WHITESPACE +ELLIPSIS
     <div class="se-error-box"><div class="se-error-message">expected a value after '=' but
-    found end of text (at position 7)</div><pre class="se-error-caret">city =
+    found end of text (at position 7)</div><pre class="se-error-caret" style="...">city =
            ^</pre></div>
     """
     if isinstance(error, str):
@@ -78,7 +86,7 @@ def error_html(error: BaseException | str) -> str:
         line_start = error.text.rfind("\n", 0, error.position) + 1
         line_end = error.text.find("\n", error.position)
         line = error.text[line_start:line_end if line_end >= 0 else None]
-        caret = (f'<pre class="se-error-caret">{escape(line)}\n'
+        caret = (f'<pre class="se-error-caret" style="{_MONOSPACE}">{escape(line)}\n'
                  f'{" " * (error.position - line_start)}^</pre>')
     return (f'<div class="se-error-box"><div class="se-error-message">{escape(message, quote=False)}'
             f'</div>{caret}</div>')
@@ -111,28 +119,81 @@ def download_link_html(data: bytes, filename: str, rows: int) -> str:
 
 def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
                css_class: str = "se-table") -> str:
-    """A DataFrame as a compact HTML table (at most ``max_rows`` rows)."""
-    shown = frame.head(max_rows).copy()
+    """A DataFrame as a compact HTML table (at most ``max_rows`` rows).
+
+    Numbers (and shares) are right-aligned, text left-aligned, and each header is aligned
+    like its cells; shares show as ``12.5%``, integers with thousands separators, dates
+    as dates.
+    """
+    shown = frame.head(max_rows)
+    columns: list[tuple[str, list[str], bool]] = []
+    if index:
+        columns.append((str(shown.index.name or ""),
+                        [escape(str(_cell(v))) for v in shown.index], False))
     for column in shown.columns:
         values = shown[column]
-        if str(column).endswith("share") and pd.api.types.is_numeric_dtype(values.dtype):
-            shown[column] = values.map(lambda x: "" if pd.isna(x) else f"{x:.1%}")
-        elif pd.api.types.is_integer_dtype(values.dtype) and not \
-                pd.api.types.is_bool_dtype(values.dtype):
-            shown[column] = values.map(lambda x: "" if pd.isna(x) else f"{int(x):,}")
-        elif values.dtype == object or pd.api.types.is_datetime64_any_dtype(values.dtype):
-            shown[column] = values.map(_cell)
-    table = shown.to_html(index=index, classes=css_class, border=0, na_rep="",
-                          float_format=lambda x: f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}")
+        numeric = (pd.api.types.is_numeric_dtype(values.dtype)
+                   and not pd.api.types.is_bool_dtype(values.dtype))
+        if str(column).endswith("share") and numeric:
+            texts = [_share(x) for x in values]
+        elif pd.api.types.is_integer_dtype(values.dtype) and numeric:
+            texts = ["" if pd.isna(x) else f"{int(x):,}" for x in values]
+        elif numeric:
+            texts = [_float(x) for x in values]
+        else:
+            texts = [_text(x) for x in values]
+            numeric = values.map(_is_number).all() and len(values) > 0
+        columns.append((str(column), [escape(t) for t in texts], bool(numeric)))
+
+    def cell(tag: str, text: str, numeric: bool) -> str:
+        return f'<{tag} style="text-align:{"right" if numeric else "left"}">{text}</{tag}>'
+
+    head = "".join(cell("th", escape(name), numeric) for name, _, numeric in columns)
+    rows = "".join(
+        "<tr>" + "".join(cell("th" if index and i == 0 else "td", texts[r], numeric)
+                         for i, (_, texts, numeric) in enumerate(columns)) + "</tr>"
+        for r in range(len(shown)))
+    table = (f'<table class="{escape(css_class)}" style="border-collapse:collapse">'
+             f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     more = (f'<div class="se-table-more">… {len(frame) - max_rows:,} more rows</div>'
             if len(frame) > max_rows else "")
     return table + more
 
 
+def _share(value: object) -> str:
+    return "" if pd.isna(value) else f"{value:.1%}"
+
+
+def _float(value: object) -> str:
+    if pd.isna(value):
+        return ""
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) or \
+        value is None or (isinstance(value, float) and pd.isna(value))
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(_cell(value))
+
+
 def _cell(value: object) -> object:
-    """Dates without their nanoseconds: ``2026-01-31`` (or with the time when it has one)."""
+    """Dates as dates, ``2026-01-31``: a mean or a median of dates has no meaningful time
+    of day."""
     if isinstance(value, pd.Timestamp):
         if pd.isna(value):
             return ""
-        return f"{value:%Y-%m-%d}" if value == value.normalize() else f"{value:%Y-%m-%d %H:%M}"
+        return f"{value:%Y-%m-%d}"
+    if value is pd.NaT:
+        return ""
     return value

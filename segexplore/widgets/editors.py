@@ -388,6 +388,10 @@ class DaysEditor(ValueEditor):
         self.days.value = value
 
 
+#: The "any brand" / "any category" choice of an event filter.
+_ANY = ""
+
+
 class EventEditor(ValueEditor):
     """The event condition: count, window in days (0 = all time), brand/category filters.
 
@@ -404,19 +408,23 @@ class EventEditor(ValueEditor):
         for prop in EVENT_FILTER_PROPERTIES:
             choices = data.event_choices(event_type, prop)
             if choices:
+                # "any" is "", not None: a Dropdown whose value is None shows nothing
                 dropdown = W.Dropdown(
-                    options=[(f"any {prop}", None)] + [(choice_label(v, n), v) for v, n in choices],
-                    value=None, layout=W.Layout(width="170px"))
+                    options=[(f"any {prop}", _ANY)] + [(choice_label(v, n), v)
+                                                      for v, n in choices],
+                    value=_ANY, layout=W.Layout(width="170px"))
                 dropdown.add_class(f"se-event-filter-{prop}")
                 self.filters[prop] = dropdown
         parts = [self.count, W.HTML("&nbsp;times in the last&nbsp;"), self.days,
-                 W.HTML("&nbsp;days (0 = all time)&nbsp;"), *self.filters.values()]
+                 W.HTML("&nbsp;days (0 = all time)&nbsp;")]
+        if self.filters:
+            parts += [W.HTML("&nbsp;of&nbsp;"), *self.filters.values()]
         inputs = [self.count, self.days, *self.filters.values()]
         super().__init__(W.HBox(parts), inputs)
 
     def _read(self) -> EventValue:
         filters = tuple((prop, dropdown.value) for prop, dropdown in self.filters.items()
-                        if dropdown.value is not None)
+                        if dropdown.value not in (None, _ANY))
         return EventValue(self.count.value, self.days.value or None, filters)
 
     def _write(self, value: Any) -> None:
@@ -432,7 +440,7 @@ class EventEditor(ValueEditor):
             choice = wanted.get(prop)
             if choice is not None and choice not in {v for _, v in dropdown.options}:
                 dropdown.options = list(dropdown.options) + [(choice_label(choice, 0), choice)]
-            dropdown.value = choice
+            dropdown.value = _ANY if choice is None else choice
 
     def _same(self, shown: Any, given: Any) -> bool:
         return (shown.count == given.count and shown.days == given.days

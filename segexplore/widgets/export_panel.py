@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as W
 import pandas as pd
 
+from segexplore.delivery.csv import PRESETS as DELIVERY_PRESETS
 from segexplore.delivery.export import export_segment
 from segexplore.features.registry import FEATURES
 from segexplore.widgets.display import (
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ExportedCSV", "export_csv", "export_columns", "ExportPanel", "PRESETS"]
 
-#: Preset choices: column names as each platform's import expects them.
-PRESETS = ("plain", "mailchimp", "brevo")
+#: Preset choices: column names as each platform's import expects them (the presets of
+#: :mod:`segexplore.delivery.csv`, as the CLI's ``--preset``; "plain" is segexplore's names).
+PRESETS = ("plain", *sorted(k for k in DELIVERY_PRESETS if k))
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def export_columns(base: ContactBase, segment: Segment | None = None) -> list[st
 
 
 def export_csv(segment: Segment, *, columns: Sequence[str] | None = None,
-               preset: str = "plain", filename: str | None = None) -> ExportedCSV:
+               preset: str = "plain", filename: str | None = None,
+               excel: bool = False) -> ExportedCSV:
     """The CSV export of a segment, in memory.
 
     Parameters
@@ -70,6 +73,9 @@ def export_csv(segment: Segment, *, columns: Sequence[str] | None = None,
     preset : {"plain", "mailchimp", "brevo"}
     filename : str, optional
         Download name; default ``<segment name>.csv``.
+    excel : bool, default False
+        For Excel: UTF-8 with a byte-order mark and ``;`` between fields, so that accents
+        and columns open right in a French Excel (as the CLI's ``--excel``).
 
     Returns
     -------
@@ -83,7 +89,8 @@ def export_csv(segment: Segment, *, columns: Sequence[str] | None = None,
     with tempfile.TemporaryDirectory(prefix="segexplore-export-") as directory:
         path = Path(directory) / "export.csv"
         result = export_segment(segment, path, columns=columns,
-                                preset=None if preset == "plain" else preset, manifest=False)
+                                preset=None if preset == "plain" else preset, excel=excel,
+                                manifest=False)
         data = path.read_bytes()
     return ExportedCSV(data, result.rows, pd.DataFrame(result.waterfall), filename)
 
@@ -115,7 +122,10 @@ class ExportPanel(W.VBox):
         self.columns.add_class("se-export-columns")
         self.preset = W.Dropdown(description="Preset", options=list(PRESETS), value="plain")
         self.preset.add_class("se-export-preset")
-        self.run_button = W.Button(description="Export", icon="download", button_style="primary")
+        self.excel = W.Checkbox(value=False, indent=False,
+                                description="For Excel (UTF-8 with BOM, ; separated)")
+        self.excel.add_class("se-export-excel")
+        self.run_button = W.Button(description="Export", button_style="primary")
         self.run_button.add_class("se-export-run")
         self.output = W.HTML("")
         self.output.add_class("se-export-output")
@@ -125,7 +135,8 @@ class ExportPanel(W.VBox):
             self.segment_select,
             W.HBox([self.columns, W.HTML("<small>&nbsp;none selected: the preset's columns; "
                                          "email is always written</small>")]),
-            self.preset, self.run_button, self.output, self.waterfall,
+            W.HBox([self.preset, self.excel], layout=W.Layout(align_items="center")),
+            self.run_button, self.output, self.waterfall,
         ]
         self.run_button.on_click(lambda button: self.run())
         self.segment_select.observe(lambda change: self.refresh_columns(), names="value")
@@ -161,7 +172,8 @@ class ExportPanel(W.VBox):
             if self.segment_select.value == CURRENT and is_unnamed(segment):
                 filename = "segment.csv"
             self.result = export_csv(segment, columns=self.columns.value,
-                                     preset=self.preset.value, filename=filename)
+                                     preset=self.preset.value, filename=filename,
+                                     excel=self.excel.value)
         except Exception as error:  # shown in the page, never as a traceback
             self.output.value = error_html(error)
             return

@@ -62,7 +62,7 @@ class ProfilePanel(W.VBox):
         self.source = W.Dropdown(description="Profile of", options=self.choices.options(),
                                  value=WHOLE_BASE, layout=W.Layout(width="360px"))
         self.source.add_class("se-profile-segment")
-        self.run_button = W.Button(description="Refresh", icon="refresh")
+        self.run_button = W.Button(description="↻ Refresh")
         self.run_button.add_class("se-profile-run")
         self.heading = W.HTML("")
         self.summary = W.HTML("")
@@ -75,7 +75,7 @@ class ProfilePanel(W.VBox):
         self.top_values.add_class("se-profile-top")
         self.suggestion = W.Dropdown(description="Try", layout=W.Layout(width="520px"))
         self.suggestion.add_class("se-profile-suggestion")
-        self.use_button = W.Button(description="Use in Build", icon="arrow-right")
+        self.use_button = W.Button(description="Use in Build →")
         self.use_button.add_class("se-profile-use")
         self.children = [
             W.HBox([self.source, self.run_button]), self.heading,

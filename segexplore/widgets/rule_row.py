@@ -80,7 +80,7 @@ class RuleRow(Quiet):
         self.field.add_class("se-row-field")
         self.op = W.Dropdown(layout=W.Layout(width="150px"))
         self.op.add_class("se-row-op")
-        self.remove_button = W.Button(icon="times", tooltip="Remove this condition",
+        self.remove_button = W.Button(description="×", tooltip="Remove this condition",
                                       layout=W.Layout(width="36px"))
         self.remove_button.add_class("se-row-remove")
         self.hint = W.HTML("")
