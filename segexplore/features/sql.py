@@ -167,25 +167,40 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         for kind, weight in cfg.engagement_weights.items() if kind != "purchase")
     purchase_weight = cfg.engagement_weights.get("purchase")
     event_aggs.append(f"{decayed or '0.0'} AS engagement_raw_events")
-    parts.append(f"ea AS (SELECT contact_id, {', '.join(event_aggs)} FROM ev "
-                 f"GROUP BY contact_id)")
 
     windows_all = sorted(set(windows) | {365})
-    purchase_aggs = ["max(t) AS last_purchase", "min(t) AS first_purchase",
-                     "count(*) AS purchases_total",
-                     "coalesce(sum(amount), 0.0) AS revenue_total",
-                     f"coalesce(sum(items) FILTER (WHERE t > {since(365)}), 0.0) AS items_365d"]
+    # Purchases held by the events are aggregated in the same pass as the other events
+    # (one scan of the events, not two); from the orders, in a pass over the orders.
+    merged = purchases_from == "events"
+
+    def only(condition: str = "") -> str:
+        conditions = [c for c in ("event_type = 'purchase'" if merged else "", condition) if c]
+        return f" FILTER (WHERE {' AND '.join(conditions)})" if conditions else ""
+
+    purchase_aggs = [f"max(t){only()} AS last_purchase", f"min(t){only()} AS first_purchase",
+                     f"count(*){only()} AS purchases_total",
+                     f"coalesce(sum(amount){only()}, 0.0) AS revenue_total",
+                     f"coalesce(sum(items){only(f't > {since(365)}')}, 0.0) AS items_365d"]
     for days in windows_all:
-        purchase_aggs.append(f"count(*) FILTER (WHERE t > {since(days)}) AS purchases_{days}d")
-        purchase_aggs.append(f"coalesce(sum(amount) FILTER (WHERE t > {since(days)}), 0.0) "
+        purchase_aggs.append(f"count(*){only(f't > {since(days)}')} AS purchases_{days}d")
+        purchase_aggs.append(f"coalesce(sum(amount){only(f't > {since(days)}')}, 0.0) "
                              f"AS revenue_{days}d")
     purchase_aggs.append(
         (f"{float(purchase_weight)!r} * coalesce(sum(pow(2.0, (t - {as_of_ns}) / "
-         f"{half_life_ns}.0)) FILTER (WHERE t > {since(365)}), 0.0)")
+         f"{half_life_ns}.0)){only(f't > {since(365)}')}, 0.0)")
         if purchase_weight is not None else "0.0")
     purchase_aggs[-1] += " AS engagement_raw_purchases"
-    parts.append(f"pa AS (SELECT contact_id, {', '.join(purchase_aggs)} FROM pu "
-                 f"GROUP BY contact_id)")
+    purchase_names = [a.rsplit(" AS ", 1)[1] for a in purchase_aggs]
+    if merged:
+        event_aggs += purchase_aggs
+        parts.append(f"ea AS MATERIALIZED (SELECT contact_id, {', '.join(event_aggs)} FROM ev "
+                     f"GROUP BY contact_id)")
+        parts.append(f"pa AS (SELECT contact_id, {', '.join(purchase_names)} FROM ea)")
+    else:
+        parts.append(f"ea AS (SELECT contact_id, {', '.join(event_aggs)} FROM ev "
+                     f"GROUP BY contact_id)")
+        parts.append(f"pa AS (SELECT contact_id, {', '.join(purchase_aggs)} FROM pu "
+                     f"GROUP BY contact_id)")
 
     # Carts not followed by a purchase within the follow-up period.
     within_ns = int(round(cfg.cart_followup_hours * 3600 * 10**9))
