@@ -547,7 +547,8 @@ def profile_histogram(profile: Any, attribute: str, *, title: str | None = None,
                       category_orders: Mapping[str, Sequence[Any]] | None = None,
                       height: int | None = None, width: int | None = None) -> go.Figure:
     """One attribute of a profile: histogram bins for numbers and dates, counts of the top
-    values for categories, of the tags for multi-valued columns.
+    values for categories and of the tags for multi-valued columns (horizontal bars, the
+    most frequent at the top, every label drawn).
 
     ``color_discrete_map`` may color the bars by the profile's name.
     """
@@ -561,13 +562,18 @@ def profile_histogram(profile: Any, attribute: str, *, title: str | None = None,
     else:
         order = _ordered(bars["x"], category_orders, "value")
         counts = dict(zip(bars["x"], bars["y"], strict=True))
-        trace = go.Bar(x=order, y=[counts[v] for v in order], marker_color=color,
-                       hovertemplate="%{x}: %{y:,}<extra></extra>")
+        trace = go.Bar(y=order, x=[counts[v] for v in order], orientation="h",
+                       marker_color=color, hovertemplate="%{y}: %{x:,}<extra></extra>")
     fig = go.Figure(trace)
+    x_title, y_title = _label(attribute, labels), _label("count", labels, "contacts")
     if "width" in bars:
         fig.update_layout(bargap=0.05)
-    else:
-        fig.update_xaxes(type="category")
+    else:  # categories: horizontal bars, the most frequent at the top, every label drawn
+        fig.update_yaxes(type="category", categoryorder="array", categoryarray=order,
+                         autorange="reversed", automargin=True, tickmode="linear", dtick=1)
+        fig.update_layout(margin=dict(l=10, r=20, t=60, b=40))
+        x_title, y_title = y_title, x_title
+        if height is None:
+            height = _bars_height(len(order), 1)
     return _finish(fig, title=title, default_title=f"{attribute} ({profile.name})",
-                   height=height, width=width, x_title=_label(attribute, labels),
-                   y_title=_label("count", labels, "contacts"))
+                   height=height, width=width, x_title=x_title, y_title=y_title)

@@ -153,11 +153,18 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
         "<tr>" + "".join(cell("th" if index and i == 0 else "td", texts[r], numeric)
                          for i, (_, texts, numeric) in enumerate(columns)) + "</tr>"
         for r in range(len(shown)))
-    table = (f'<table class="{escape(css_class)}" style="border-collapse:collapse">'
+    table = (f"<style>{_TABLE_STYLE}</style>"
+             f'<table class="{escape(css_class)}" style="border-collapse:collapse">'
              f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
     more = (f'<div class="se-table-more">… {len(frame) - max_rows:,} more rows</div>'
             if len(frame) > max_rows else "")
     return table + more
+
+
+#: Room between the columns, a rule under the header (the cells keep their alignment).
+_TABLE_STYLE = (".se-table th, .se-table td { padding: 3px 12px 3px 0; line-height: 1.3; "
+                "vertical-align: top; } .se-table thead th { border-bottom: 1px solid #ccc; "
+                "font-weight: 600; } .se-table tbody tr:nth-child(even) { background: #f7f7f7; }")
 
 
 def _share(value: object) -> str:

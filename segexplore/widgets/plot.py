@@ -236,14 +236,14 @@ class DisplaySignal(anywidget.AnyWidget):
 
 # -- the Build tab's distribution chart -----------------------------------------------------
 
-_HOVER = "%{x}<br>%{y:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</extra>"
+_HOVER = "%{y}<br>%{x:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</extra>"
 
 
 def _traces(table: pd.DataFrame, segment_label: str) -> list[dict[str, Any]]:
     values = list(table["value"])
-    return [dict(x=values, y=list(table["segment_share"] * 100),
+    return [dict(y=values, x=list(table["segment_share"] * 100),
                  customdata=list(table["segment_count"]), name=segment_label),
-            dict(x=values, y=list(table["base_share"] * 100),
+            dict(y=values, x=list(table["base_share"] * 100),
                  customdata=list(table["base_count"]), name="whole base")]
 
 
@@ -251,25 +251,41 @@ def _title(attribute: str) -> dict[str, Any]:
     return dict(text=attribute, x=0.01, font=dict(size=14))
 
 
+def _height(table: pd.DataFrame) -> int:
+    """Room for every bar and its label: the chart grows with the values shown."""
+    return int(max(220, 90 + 26 * len(table)))
+
+
+def _value_axis(table: pd.DataFrame) -> dict[str, Any]:
+    values = list(table["value"])
+    # first value at the top; every label drawn (automargin makes room for the longest)
+    return dict(type="category", categoryorder="array", categoryarray=values,
+                autorange="reversed", automargin=True, tickmode="linear", dtick=1)
+
+
 def distribution_figure(table: pd.DataFrame, attribute: str, *,
                         segment_label: str = "segment") -> go.Figure:
-    """Grouped bars of :func:`distribution_table`: share of the segment and of the base (%).
+    """Horizontal bars of :func:`distribution_table`: share of the segment beside the base's
+    (%), one bar pair per value, in the table's order (the most frequent first, then
+    ``"other"`` and ``"(missing)"``; bins and months in their order).
 
     A plain ``go.Figure`` (the builder draws it in a
-    :class:`~segexplore.widgets.plot.FigureView`); the x values are the ``value`` column's
-    texts, so categories show their names.
+    :class:`~segexplore.widgets.plot.FigureView`); the y values are the ``value`` column's
+    texts, so categories show their names, and the height grows with the number of values
+    so that no label is dropped.
     """
     import plotly.graph_objects as go
 
     colours = ("#2a6fdb", "#b8c4d6")
     return go.Figure(
-        data=[go.Bar(**trace, marker_color=colour, hovertemplate=_HOVER)
+        data=[go.Bar(**trace, orientation="h", marker_color=colour, hovertemplate=_HOVER)
               for trace, colour in zip(_traces(table, segment_label), colours, strict=True)],
-        layout=dict(barmode="group", height=300, width=420, title=_title(attribute),
-                    margin=dict(l=50, r=10, t=40, b=80),
-                    xaxis=dict(type="category"),
-                    yaxis=dict(title="% of contacts", ticksuffix="%"),
-                    legend=dict(orientation="h", y=1.12, x=1, xanchor="right")))
+        layout=dict(barmode="group", height=_height(table), width=420,
+                    title=_title(attribute), margin=dict(l=10, r=10, t=56, b=36),
+                    yaxis=_value_axis(table),
+                    xaxis=dict(title="% of contacts", ticksuffix="%", rangemode="tozero"),
+                    legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1,
+                                xanchor="right")))
 
 
 def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
@@ -282,6 +298,8 @@ def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
     target = figure.figure if _is_view(figure) else figure
     with figure.batch_update():
         target.layout.title = _title(attribute)
+        target.layout.height = _height(table)
+        target.layout.yaxis.update(_value_axis(table))
         for trace, values in zip(target.data, _traces(table, segment_label), strict=True):
             trace.update(**values)
 

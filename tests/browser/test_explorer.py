@@ -351,6 +351,109 @@ def test_export_downloads_the_members_as_csv(explorer, browser, api_base, tmp_pa
     assert set(exported["email"]) <= members
 
 
+# ------------------------------------------------------------------ issue 17: readable pages
+TABS = ("Profile", "Build", "Compare", "Export")
+VIEWPORTS = ((1400, 900), (1024, 768))
+#: The rule's own attributes of IDF Android, and those it implies in the base.
+IDF_ANDROID_OWN_OR_IMPLIED = {"region", "department", "city", "postal_code", "country",
+                              "device"}
+CARET_RULE = 'city = "Lyon" and age >= >= 30'
+
+#: Per plotly figure on the page: its classes' container, and per bar trace the number of
+#: categorical bars (the categories of its category axis).
+_BARS_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(gd => ({
+    container: (gd.closest('[class*="se-chart-"], .se-build-charts, .se-profile-chart')
+                || {className: '?'}).className,
+    bars: (gd.data || []).filter(t => t.type === 'bar').map(t => ({
+        name: t.name || '',
+        n: ((t.orientation === 'h' ? t.y : t.x) || []).length}))}))"""
+
+
+def compare_only(page, names: tuple[str, ...]) -> None:
+    """Compare exactly the saved segments ``names`` and wait for the findings."""
+    open_tab(page, "Compare")
+    select = page.locator(".se-compare-select select")
+    wait_until(lambda: all(n in option_values(select) for n in names),
+               message=lambda: f"{names} in the list; got {option_values(select)}")
+    select.select_option(value=list(names))
+    before = page.locator(".se-compare-output").inner_text()
+    page.locator(".se-compare-run").click()
+    wait_until(lambda: page.locator(".se-compare-differences").count()
+               and page.locator(".se-compare-output").inner_text() != before, timeout=60,
+               message="the comparison's findings")
+    wait_for_charts(page, ".se-compare-output", 3)
+
+
+def test_findings_of_idf_android_name_no_rule_or_implied_attribute(explorer, browser):
+    page, log = explorer
+    compare_only(page, ("IDF Android",))  # saved by test_saving_a_new_rule_over_a_name
+    table = page.locator(".se-compare-differences table")
+    attributes = table.evaluate(
+        """t => { const heads = [...t.querySelectorAll('thead th')].map(h => h.textContent);
+                  const at = heads.indexOf('attribute');
+                  return [...t.querySelectorAll('tbody tr')].map(
+                      r => r.children[at].textContent.trim()); }""")
+    assert attributes, "no finding listed"
+    assert not set(attributes) & IDF_ANDROID_OWN_OR_IMPLIED, attributes
+    note = page.locator(".se-compare-differences .se-note").inner_text()
+    assert "Significant differences only" in note and "department" in note, note
+    browser.screenshot(page, "issue17-compare-idf-android")
+
+
+def test_no_chart_draws_more_than_15_categorical_bars(explorer, browser):
+    page, log = explorer
+    compare_only(page, ("Lyon Android", "Dutch iOS or desktop", "IDF Android"))
+    open_tab(page, "Profile")
+    attribute = page.locator(".se-profile-attribute select")
+    choose(attribute, is_field("city"), "the city attribute")
+    wait_for_charts(page, ".se-profile-chart")
+    figures = page.evaluate(_BARS_JS)
+    assert figures and any(f["bars"] for f in figures), figures
+    crowded = [(f["container"], b) for f in figures for b in f["bars"] if b["n"] > 15]
+    assert not crowded, crowded
+
+
+def test_the_caret_is_under_the_offending_token(explorer, browser, api_base):
+    page, log = explorer
+    open_tab(page, "Build")
+    set_rule_text(page, CARET_RULE)
+    wait_until(lambda: error_text(page), message="an error message in .se-error")
+    position = CARET_RULE.index(">= 30")  # the second '>=' is the error
+    boxes = page.locator(".se-error pre.se-error-caret").evaluate(
+        """(pre, at) => { const text = pre.firstChild, line = text.data.split('\\n')[0];
+               const box = (start, end) => { const r = document.createRange();
+                   r.setStart(text, start); r.setEnd(text, end);
+                   return r.getBoundingClientRect().toJSON(); };
+               const caret = text.data.indexOf('^');
+               return {token: box(at, at + 2), caret: box(caret, caret + 1),
+                       font: getComputedStyle(pre).fontFamily}; }""", position)
+    token, caret = boxes["token"], boxes["caret"]
+    browser.screenshot(page, "issue17-caret")
+    assert caret["top"] >= token["bottom"] - 1, boxes  # on the line below
+    assert abs(caret["left"] - token["left"]) <= 2, boxes  # under the token's first letter
+    assert caret["right"] <= token["right"] + 2, boxes
+    set_rule_text(page, LYON_ANDROID)
+    wait_until(lambda: error_text(page) == "", message="the error to clear")
+    wait_for_size(page, api_base, ("Lyon", "Android"))
+
+
+def test_screenshots_of_every_tab_at_two_sizes(explorer, browser):
+    page, log = explorer
+    shots = []
+    try:
+        for width, height in VIEWPORTS:
+            page.set_viewport_size({"width": width, "height": height})
+            for title in TABS:
+                open_tab(page, title)
+                time.sleep(0.8)  # plotly relayouts after a resize
+                shots.append(browser.screenshot(page, f"issue17-{title.lower()}-"
+                                                      f"{width}x{height}"))
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+    assert all(p.stat().st_size > 10_000 for p in shots), shots
+    assert "Traceback" not in page.inner_text("body")
+
+
 def test_segment_report_renders_without_errors(browser, report_server):
     page, log = browser.open(report_server, ".jp-OutputArea-output")
     page.wait_for_load_state("load", timeout=60_000)  # every cell has run

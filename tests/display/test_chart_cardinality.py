@@ -65,3 +65,21 @@ def test_lift_log_axis_has_plain_tick_labels(comparison):
                         "5k", "10k", "0.5", "0.2", "0.1", "0.05", "0.02", "0.01"}
                for text in axis.ticktext)
     assert "100" in axis.ticktext
+
+
+def test_build_and_profile_charts_are_horizontal_bars_that_fit_their_labels(sample):
+    from segexplore.analysis.profile import profile
+    from segexplore.widgets.plot import distribution_figure
+    from segexplore.widgets.state.distribution import distribution_table
+
+    segment = sample.segment('device = "Android"', save=False)
+    table = distribution_table(sample, segment.mask.to_numpy(), "city")
+    fig = distribution_figure(table, "city")
+    assert all(t.orientation == "h" and len(t.y) <= MAX_BARS for t in fig.data)
+    assert list(fig.data[0].y) == list(table["value"])
+    assert fig.layout.yaxis.automargin is True and fig.layout.height >= 26 * len(table)
+    small = distribution_figure(distribution_table(sample, segment.mask.to_numpy(), "device"),
+                                "device")
+    assert small.layout.height < fig.layout.height  # the height follows the bars
+    city = charts.profile_histogram(profile(sample.contacts[["city"]], name="base"), "city")
+    assert city.data[0].orientation == "h" and len(city.data[0].y) <= MAX_BARS

@@ -174,10 +174,11 @@ def test_profile_histogram_reads_the_profile_tables(prof):
     assert spend.data[0].x[0] == pytest.approx((bins["left"].iloc[0] + bins["right"].iloc[0]) / 2)
     device = charts.profile_histogram(prof, "device")
     top = prof.top_values[prof.top_values["attribute"] == "device"]
-    assert list(device.data[0].x) == top["value"].tolist()
-    assert list(device.data[0].y) == top["count"].tolist()
+    assert list(device.data[0].y) == top["value"].tolist()
+    assert list(device.data[0].x) == top["count"].tolist()
+    assert device.data[0].orientation == "h" and device.layout.yaxis.automargin is True
     tags = charts.profile_histogram(prof, "interests")
-    assert dict(zip(tags.data[0].x, tags.data[0].y, strict=True))["home"] == prof.tags.set_index("tag").loc[
+    assert dict(zip(tags.data[0].y, tags.data[0].x, strict=True))["home"] == prof.tags.set_index("tag").loc[
         "home", "count"]
     dates = charts.profile_histogram(prof, "signup_date")
     assert sum(dates.data[0].y) == 300

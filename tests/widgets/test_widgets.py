@@ -419,23 +419,23 @@ def test_build_charts_show_the_segment_against_the_base(sample):
     assert len(figures) == 2
     city = figures[0]
     members = sample.contacts.loc[builder.mask, "city"].value_counts()
-    shown = dict(zip(city.data[0].x, city.data[0].customdata, strict=True))
+    shown = dict(zip(city.data[0].y, city.data[0].customdata, strict=True))
     for value in members.index[:5]:
         assert shown[value] == members[value]
-    heights = dict(zip(city.data[0].x, city.data[0].y, strict=True))
+    heights = dict(zip(city.data[0].y, city.data[0].x, strict=True))
     assert heights[members.index[0]] == pytest.approx(100 * members.iloc[0] / builder.size)
-    base_heights = dict(zip(city.data[1].x, city.data[1].y, strict=True))
+    base_heights = dict(zip(city.data[1].y, city.data[1].x, strict=True))
     everyone = sample.contacts["city"].value_counts()
     assert base_heights[everyone.index[0]] == pytest.approx(100 * everyone.iloc[0] / 20000)
     builder.rule_text.value = 'device = "iOS"'  # the same figure, updated in place
     assert builder.charts.children[0] is city
     ios = sample.contacts.loc[sample.contacts["device"] == "iOS", "city"].value_counts()
-    shown = dict(zip(city.data[0].x, city.data[0].customdata, strict=True))
+    shown = dict(zip(city.data[0].y, city.data[0].customdata, strict=True))
     assert shown[ios.index[0]] == ios.iloc[0]
 
 
 def test_build_charts_show_category_names_not_codes(sample):
-    """The x values are the category names (``F``, ``M``...), never the codes 0, 1, 2."""
+    """The y values are the category names (``F``, ``M``...), never the codes 0, 1, 2."""
     assert isinstance(sample.contacts["gender"].dtype, pd.CategoricalDtype)
     builder = SegmentBuilder(sample, rule='device = "Android"', debounce=0,
                              chart_attributes=["gender", "device", "loyalty_tier"])
@@ -445,12 +445,12 @@ def test_build_charts_show_category_names_not_codes(sample):
     assert len(builder.charts.children) == 3
     for view, attribute in zip(builder.charts.children, names, strict=True):
         for trace, sent in zip(view.data, view.spec["data"], strict=True):
-            shown = set(trace.x) - {"(missing)", "other"}
-            assert shown and shown <= names[attribute], (attribute, trace.x)
-            assert list(sent["x"]) == list(trace.x)  # what the page draws
+            shown = set(trace.y) - {"(missing)", "other"}
+            assert shown and shown <= names[attribute], (attribute, trace.y)
+            assert list(sent["y"]) == list(trace.y)  # what the page draws
     gender = builder.charts.children[0]
-    assert set(gender.data[0].x) >= {"F", "M"}
-    assert not set(gender.data[0].x) & {"0", "1", "2", 0, 1, 2}
+    assert set(gender.data[0].y) >= {"F", "M"}
+    assert not set(gender.data[0].y) & {"0", "1", "2", 0, 1, 2}
 
 
 def test_size_is_shown_at_once_and_charts_follow_the_debounce(sample):
@@ -458,12 +458,12 @@ def test_size_is_shown_at_once_and_charts_follow_the_debounce(sample):
                              chart_attributes=["device"])
     builder.flush()
     chart = builder.charts.children[0]
-    android = dict(zip(chart.data[0].x, chart.data[0].customdata, strict=True))
+    android = dict(zip(chart.data[0].y, chart.data[0].customdata, strict=True))
     builder.rule_text.value = 'device = "iOS"'
     assert shown_size(builder) == sample.segment('device = "iOS"').size  # no waiting
-    assert dict(zip(chart.data[0].x, chart.data[0].customdata, strict=True)) == android
+    assert dict(zip(chart.data[0].y, chart.data[0].customdata, strict=True)) == android
     builder.flush()  # the debounced redraw
-    ios = dict(zip(chart.data[0].x, chart.data[0].customdata, strict=True))
+    ios = dict(zip(chart.data[0].y, chart.data[0].customdata, strict=True))
     assert ios["iOS"] == shown_size(builder) and ios["Android"] == 0
     assert builder.charts.children[0] is chart
 
@@ -519,7 +519,7 @@ def test_explore_opens_four_tabs_with_the_contract_classes():
     top = base.contacts["gender"].value_counts()
     assert f'<td style="text-align:left">{top.index[0]}</td>' in profile.top_values.value
     (figure,) = profile.chart.children
-    assert dict(zip(figure.data[0].x, figure.data[0].y, strict=True)) == top.to_dict()
+    assert dict(zip(figure.data[0].y, figure.data[0].x, strict=True)) == top.to_dict()
 
 
 def test_explore_in_a_kernel_fills_each_tab_when_shown():
@@ -537,7 +537,7 @@ def test_explore_in_a_kernel_fills_each_tab_when_shown():
     assert app.builder.charts.children == ()
     app.tabs.selected_index = 1  # Build: its charts are drawn the first time
     assert len(app.builder.charts.children) == 2
-    shown = dict(zip(app.builder.charts.children[0].data[0].x,
+    shown = dict(zip(app.builder.charts.children[0].data[0].y,
                      app.builder.charts.children[0].data[0].customdata, strict=True))
     assert sum(shown.values()) == shown_size(app.builder)
 
