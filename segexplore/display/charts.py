@@ -373,7 +373,8 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
                                  q3=[row["p75"]], lowerfence=[row["p5"]],
                                  upperfence=[row["p95"]], mean=[row["mean"]],
                                  marker_color=color, boxmean=True))
-        fig.update_xaxes(type="category")
+        fig.update_xaxes(type="category", automargin=True)
+        fig.update_layout(showlegend=False)  # the x axis names the segments
         if kind == "date":
             fig.update_yaxes(type="date")  # quantiles given as dates are not guessed
         x_title = _label("segment", labels)
@@ -383,7 +384,7 @@ def distribution(comparison_or_segments: Any, attribute: str, *, base: Any = Non
 
 
 def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_count: int = 10,
-         title: str | None = None, labels: Mapping[str, str] | None = None,
+         findings_only: bool = False, title: str | None = None, labels: Mapping[str, str] | None = None,
          color_discrete_map: Mapping[str, str] | None = None,
          category_orders: Mapping[str, Sequence[Any]] | None = None,
          height: int | None = None, width: int | None = None) -> go.Figure:
@@ -394,7 +395,12 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     furthest from 100 for each segment in turn (one trace of dots per segment): ``x`` is
     the index on a log scale (so 50 and 200 are as far from 100), ``y`` is
     ``"attribute = value"`` (``"interests has sport"`` for a tag), and a dashed line marks
-    100. The log axis is labelled with plain numbers (1, 2, 5, 10, ... 1k).
+    100. The log axis is labelled with plain numbers (1, 2, 5, 10, ... 1k); every value is
+    labelled (the height grows with them); pooled rare values (``"other"``) are left out.
+
+    With ``findings_only``, each segment's values of the attributes its rule reads or
+    implies (``in_rule``, ``implied`` in ``comparison.differences``) are left out too: they
+    differ by design.
     """
     names = list(comparison.segments)
     if segment is not None and segment not in names:
@@ -402,6 +408,9 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
                              f"Expected one of {names} but received: {segment}")
     shown = [segment] if segment is not None else _ordered(names, category_orders, "segment")
     rows = comparison.distributions[comparison.distributions["segment"].isin(shown)].copy()
+    rows = rows[~rows["value"].map(lambda v: isinstance(v, str) and v == OTHER)]
+    if findings_only:
+        rows = rows[~_by_design(comparison, rows)]
     kinds = comparison.attributes.set_index("attribute")["kind"] if len(
         comparison.attributes) else pd.Series(dtype=object)
     is_tag = rows["attribute"].map(kinds).eq("multi")
@@ -428,14 +437,29 @@ def lift(comparison: Any, segment: str | None = None, *, top: int = 15, min_coun
     shown_index = [v for v in rows.loc[rows["label"].isin(chosen), "index"] if v > 0]
     tickvals, ticktext = _log_ticks(min(shown_index + [100]) / 1.3,
                                     max(shown_index + [100]) * 1.3)
-    fig.update_xaxes(type="log", tickvals=tickvals, ticktext=ticktext)
-    fig.update_yaxes(automargin=True)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=chosen)
-    fig.update_layout(showlegend=len(shown) > 1)
+    fig.update_xaxes(type="log", tickvals=tickvals, ticktext=ticktext, tickangle=0)
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=chosen,
+                     automargin=True, tickmode="linear", dtick=1)
+    fig.update_layout(showlegend=len(shown) > 1, margin=dict(l=10, r=20, t=80, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    if height is None:
+        height = int(max(260, 130 + 22 * len(chosen)))
     default = f"What sets {segment} apart" if segment else "Index against the base"
     return _finish(fig, title=title, default_title=default, height=height, width=width,
                    x_title=_label("index", labels, "index (100 = base)"),
                    y_title=_label("value", labels, ""))
+
+
+def _by_design(comparison: Any, rows: pd.DataFrame) -> pd.Series:
+    """Rows of a segment's attributes that its rule reads or implies."""
+    differences = comparison.differences
+    flags = [c for c in ("in_rule", "implied") if c in differences.columns]
+    if not flags or not len(differences):
+        return pd.Series(False, index=rows.index)
+    marked = differences[differences[flags].astype(bool).any(axis=1)]
+    pairs = set(zip(marked["segment"], marked["attribute"], strict=True))
+    return pd.Series([(s, a) in pairs for s, a in zip(rows["segment"], rows["attribute"],
+                                                       strict=True)], index=rows.index)
 
 
 def size_vs_expected(comparison: Any, *, title: str | None = None,

@@ -100,8 +100,11 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
         table = _attempt(parts, f"{name} table", make)
         if table is not None:
             parts.tables[name] = table
+    def lift(comparison: Any) -> Any:
+        return charts.lift(comparison, findings_only=True)
+
     for name, chart in (("sizes", charts.segment_sizes), ("overlap", charts.overlap_heatmap),
-                        ("lift", charts.lift)):
+                        ("lift", lift)):
         figure = _attempt(parts, f"{name} chart", lambda chart=chart: chart(comparison))
         if figure is not None:
             parts.figures[name] = figure

@@ -446,8 +446,15 @@ def test_screenshots_of_every_tab_at_two_sizes(explorer, browser):
             for title in TABS:
                 open_tab(page, title)
                 time.sleep(0.8)  # plotly relayouts after a resize
-                shots.append(browser.screenshot(page, f"issue17-{title.lower()}-"
-                                                      f"{width}x{height}"))
+                name = f"issue17-{title.lower()}-{width}x{height}"
+                shots.append(browser.screenshot(page, name))
+                where = {"Build": ".se-build-charts", "Compare": ".se-compare-output"}
+                charts = page.locator(f"{where.get(title, '.none')} .js-plotly-plot")
+                if charts.count():
+                    charts.last.scroll_into_view_if_needed()  # the page scrolls inside
+                    time.sleep(0.3)
+                    shots.append(browser.screenshot(page, f"{name}-charts"))
+                    page.locator(".se-tabs").first.scroll_into_view_if_needed()
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
     assert all(p.stat().st_size > 10_000 for p in shots), shots

@@ -83,3 +83,18 @@ def test_build_and_profile_charts_are_horizontal_bars_that_fit_their_labels(samp
     assert small.layout.height < fig.layout.height  # the height follows the bars
     city = charts.profile_histogram(profile(sample.contacts[["city"]], name="base"), "city")
     assert city.data[0].orientation == "h" and len(city.data[0].y) <= MAX_BARS
+
+
+def test_lift_of_findings_leaves_out_what_the_rules_say(comparison):
+    everything = charts.lift(comparison, min_count=1)
+    assert any(label.startswith("department = ") for t in everything.data for label in t.y
+               if label)
+    findings = charts.lift(comparison, min_count=1, findings_only=True)
+    (idf,) = [t for t in findings.data if t.name == "IDF Android"]
+    shown = {label.split(" ")[0] for label, x in zip(idf.y, idf.x, strict=True)
+             if x is not None and x == x}  # NaN: not drawn
+    assert shown and not shown & {"region", "department", "city"}, shown
+    assert not any(label.endswith("= other") for t in everything.data for label in t.y
+                   if label)
+    assert findings.layout.yaxis.dtick == 1 and findings.layout.height >= 22 * len(
+        findings.data[0].y)
