@@ -34,6 +34,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -183,6 +184,9 @@ class SegmentBuilder(Quiet, W.VBox):
                                              rows=5, description="Charts",
                                              layout=W.Layout(width="320px"))
         self.chart_fields.add_class("se-build-chart-fields")
+        # the list shows 5 rows: say which fields are charted, even when scrolled out of view
+        self.charted = W.HTML(self._charted_text())
+        self.charted.add_class("se-build-charted")
         self.charts = W.HBox(layout=W.Layout(flex_flow="row wrap"))
         self.charts.add_class("se-build-charts")
         self.children = [
@@ -194,7 +198,8 @@ class SegmentBuilder(Quiet, W.VBox):
             W.HBox([self.name, self.save_button, self.save_status]), self.confirm_box,
             W.HTML("<b>Distribution inside the segment vs the whole base</b> "
                    f"(pick up to {MAX_CHARTS})"),
-            self.chart_fields, self.charts,
+            W.HBox([self.chart_fields, self.charted], layout=W.Layout(align_items="center")),
+            self.charts,
         ]
         self.add_button.on_click(lambda button: self.add_row())
         self.apply_button.on_click(lambda button: self._apply_text(self.rule_text.value))
@@ -206,6 +211,13 @@ class SegmentBuilder(Quiet, W.VBox):
         self.cancel_button.on_click(lambda button: self._cancel_replace())
         self.name.observe(lambda change: self._hide_question(), names="value")
         self.chart_fields.observe(lambda change: self._update_charts(), names="value")
+        self.chart_fields.observe(
+            lambda change: setattr(self.charted, "value", self._charted_text()), names="value")
+
+    def _charted_text(self) -> str:
+        shown = list(self.chart_fields.value)[:MAX_CHARTS]
+        names = ", ".join(f"<b>{escape(name)}</b>" for name in shown) or "none"
+        return f'<span style="color:#555">&nbsp;&nbsp;Charted: {names}</span>'
 
     def _default_charts(self) -> list[str]:
         personal = pii_columns(self.base)

@@ -108,3 +108,12 @@ def test_no_button_uses_an_icon_font(sample):
         walk(panel)
     icons = [w.description for w in seen if getattr(w, "icon", "")]
     assert icons == []
+
+
+def test_the_chart_picker_says_which_fields_are_charted(sample):
+    builder = SegmentBuilder(sample, rule='device = "Android"', debounce=0,
+                             chart_attributes=["gender", "region"])
+    assert len(builder.charts.children) == 2
+    assert "<b>gender</b>, <b>region</b>" in builder.charted.value  # region: scrolled away
+    builder.chart_fields.value = ("city",)
+    assert "<b>city</b>" in builder.charted.value and "gender" not in builder.charted.value
