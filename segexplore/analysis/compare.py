@@ -346,6 +346,8 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
 #: An attribute is implied by a field of the rule when either one leaves at most this share
 #: of the other's uncertainty (entropy) once known.
 IMPLIED_ENTROPY = 0.05
+#: ``implied_by`` of an attribute implied by the rule as a whole (see :class:`_Implied`).
+RULE_ITSELF = "the rule"
 #: Numbers and dates are cut into this many bins of (about) equal counts to measure it.
 _DEPENDENCE_BINS = 20
 #: Categories held by fewer contacts are one code (a value seen a few times tells nothing).
@@ -366,6 +368,11 @@ class _Implied:
     * ``A`` determines ``B``: ``H(B | A) <= IMPLIED_ENTROPY * H(B)`` (the region gives the
       country).
 
+    The rule as a whole is one more ``A`` (named :data:`RULE_ITSELF`), with ``A*`` and
+    ``A`` "in the segment": an attribute that (nearly) determines membership restates the
+    rule, which catches the conditions that read no column, such as
+    ``count(purchase, last 90 days) >= 1`` (``purchases_90d``) or ``segment("VIP")``.
+
     ``H`` is the entropy of the counts; numbers and dates are cut into
     ``_DEPENDENCE_BINS`` bins of about equal counts (a value held by many contacts, such
     as 0, stays a bin of its own), categories held by fewer than ``_RARE_VALUE`` contacts
@@ -375,7 +382,7 @@ class _Implied:
 
     def __init__(self, table: AttributeTable, names: list[str],
                  fields: dict[str, frozenset[str]], groups: Groups) -> None:
-        self.names = names
+        self.names, self.fields = names, fields
         self.rules: dict[str, list[tuple[str, np.ndarray, int, np.ndarray, float]]] = {}
         coded: dict[str, tuple[Encoded, np.ndarray, np.ndarray, int]] = {}
         for s, name in enumerate(names):
@@ -397,6 +404,12 @@ class _Implied:
                 if h_star > 0:
                     self.rules.setdefault(name, []).append(
                         (column, coarse, n_coarse, star, h_star))
+            if name in fields:  # a Segment: its rule as a whole (event conditions too)
+                member = groups.members[:, s].astype(np.intp)
+                h_member = _entropy(np.bincount(member, minlength=2))
+                if h_member > 0:
+                    self.rules.setdefault(name, []).append(
+                        (RULE_ITSELF, member, 2, member, h_member))
 
     def implying(self, column: str, kind: str, encoded: Encoded, base: np.ndarray
                  ) -> dict[str, str]:
@@ -407,6 +420,8 @@ class _Implied:
         h_b = _entropy(np.bincount(coarse, minlength=n_coarse))
         found: dict[str, str] = {}
         for name, rule_fields in self.rules.items():
+            if column in self.fields.get(name, ()):
+                continue  # in the rule: in_rule says so
             for field_name, a, n_a, star, h_star in rule_fields:
                 if field_name == column:
                     continue

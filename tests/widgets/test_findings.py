@@ -71,3 +71,14 @@ def test_the_compare_tab_says_what_it_left_out(sample):
     note = parts.tables["differences"].attrs["note"]
     assert "Significant differences only" in note and "Benjamini-Hochberg" in note
     assert "department" in note and "region" in note  # what was left out, and why
+
+
+def test_an_event_rule_implies_the_features_that_restate_it(sample):
+    recent = sample.segment("count(purchase, last 90 days) >= 1", name="Recent buyers",
+                            save=False)
+    table = compare([recent]).differences
+    by = dict(zip(table["attribute"], table["implied_by"], strict=True))
+    assert by["purchases_90d"] == by["revenue_90d"] == "the rule"
+    assert not table.loc[table["attribute"] == "loyalty_tier", "implied"].any()
+    shown = key_differences(table, 10)
+    assert not set(shown["attribute"]) & {"purchases_90d", "revenue_90d"}
