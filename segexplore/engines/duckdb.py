@@ -44,6 +44,10 @@ from segexplore.rules.parser import parse
 
 __all__ = ["DuckDBBase", "DuckDBSchema", "read_duckdb"]
 
+#: Contacts whose per-contact aggregates are computed at once when the features are built
+#: (about 1.5 GB of DuckDB's memory); a larger base is done in buckets of this size.
+BUCKET_CONTACTS = 2_000_000
+
 _CANONICAL = {"events": ("contact_id", "timestamp", "event_type"),
               "orders": ("contact_id", "timestamp")}
 
@@ -388,9 +392,26 @@ class DuckDBBase:
         name = store.feature_tables.get(key)
         if name is None:
             name = f"features_{len(store.feature_tables) + 1}"
-            query = feature_query(self._as_of, columns=store.kinds,
-                                  purchases_from=store.purchase_table or "none")
-            store.connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+            options = {"columns": store.kinds,
+                       "purchases_from": store.purchase_table or "none"}
+            connection = store.connection
+            buckets = -(-store.n_contacts // BUCKET_CONTACTS)
+            if buckets <= 1:
+                query = feature_query(self._as_of, **options)
+            else:
+                # The per-contact aggregates of all contacts at once outgrow memory (and
+                # spill: 380 s at 10M contacts); a bucket of contacts at a time does not.
+                aggregates = f"{name}_aggregates"
+                for index in range(buckets):
+                    part = feature_query(self._as_of, stage="aggregates",
+                                         bucket=(index, buckets), **options)
+                    connection.execute(
+                        f"CREATE TEMP TABLE {aggregates} AS {part}" if index == 0
+                        else f"INSERT INTO {aggregates} {part}")
+                query = feature_query(self._as_of, aggregates=aggregates, **options)
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
+            if buckets > 1:
+                connection.execute(f"DROP TABLE {name}_aggregates")
             store.feature_tables[key] = name
         return name
 

@@ -75,7 +75,9 @@ def _rfm_group_case() -> str:
 def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
                   purchases_from: str = "events", windows: Sequence[int] = (30, 90, 365),
                   config: FeatureConfig | None = None,
-                  tables: Mapping[str, str] | None = None) -> str:
+                  tables: Mapping[str, str] | None = None,
+                  bucket: tuple[int, int] | None = None, stage: str = "all",
+                  aggregates: str | None = None) -> str:
     """The DuckDB query computing every feature as of ``as_of``, one row per contact.
 
     Parameters
@@ -93,6 +95,13 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         As for :func:`~segexplore.features.compute.compute_features`.
     tables : mapping, optional
         Names of the ``contacts``, ``events`` and ``orders`` tables (default: those names).
+    bucket, stage, aggregates : optional
+        For bases whose per-contact aggregates do not fit in memory at once: with
+        ``stage="aggregates"`` the query returns the per-contact aggregates only (the
+        ``j`` table), for the contacts of ``bucket=(i, k)`` only (``hash(contact_id) % k =
+        i``); with ``aggregates="table"`` it reads those aggregates from that table (every
+        bucket inserted) and adds what needs the whole base (RFM ranks, the engagement
+        cap, the final columns).
 
     Returns
     -------
@@ -109,6 +118,14 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     stamp = stamp.as_unit("ns")
     names = {"contacts": "contacts", "events": "events", "orders": "orders", **(tables or {})}
+    if stage not in ("all", "aggregates"):
+        raise ParameterError(f"stage must be 'all' or 'aggregates', not {stage!r}")
+
+    def in_bucket(alias: str) -> str:
+        if bucket is None:
+            return ""
+        index, count = int(bucket[0]), int(bucket[1])
+        return f"hash({alias}.contact_id) % {count} = {index}"
     have = {table: set(columns.get(table, ())) for table in ("contacts", "events", "orders")}
     as_of_ns = int(stamp.value)
 
@@ -127,7 +144,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"{prop('events', 'category', 'VARCHAR')} AS category, "
         f"{prop('events', 'amount', 'DOUBLE')} AS amount, "
         f"{prop('events', 'items', 'DOUBLE')} AS items "
-        f"FROM {names['events']} AS e")
+        f"FROM {names['events']} AS e" + (f" WHERE {in_bucket('e')}" if bucket else ""))
     parts = [f"ev_all AS ({event_source})"] if have["events"] else [
         "ev_all AS (SELECT CAST(NULL AS BIGINT) AS contact_id, CAST(NULL AS VARCHAR) AS "
         "event_type, CAST(NULL AS BIGINT) AS t, CAST(NULL AS VARCHAR) AS brand, "
@@ -145,7 +162,8 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
             f"{prop('orders', 'amount', 'DOUBLE')} AS amount, "
             f"{prop('orders', 'items', 'DOUBLE')} AS items "
             f"FROM {names['orders']} AS o "
-            f"WHERE epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) <= {as_of_ns})")
+            f"WHERE epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) <= {as_of_ns}"
+            + (f" AND {in_bucket('o')}" if bucket else "") + ")")
     elif purchases_from == "events":
         parts.append("pu AS (SELECT contact_id, t, brand, category, amount, items FROM ev "
                       "WHERE event_type = 'purchase')")
@@ -275,7 +293,12 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"LEFT JOIN ea ON ea.contact_id = c.contact_id "
         f"LEFT JOIN abandoned ON abandoned.contact_id = c.contact_id "
         f"LEFT JOIN brand_mode ON brand_mode.contact_id = c.contact_id "
-        f"LEFT JOIN category_mode ON category_mode.contact_id = c.contact_id)")
+        f"LEFT JOIN category_mode ON category_mode.contact_id = c.contact_id"
+        + (f" WHERE {in_bucket('c')}" if bucket else "") + ")")
+    if stage == "aggregates":
+        return f"WITH {', '.join(parts)} SELECT * FROM j"
+    if aggregates is not None:  # the per-contact aggregates were computed bucket by bucket
+        parts = [f"j AS (SELECT * FROM {aggregates})"]
 
     # RFM: quintile scores by rank among contacts with a purchase in the last 365 days.
     def quintile(*keys: str) -> str:

@@ -242,3 +242,24 @@ def test_scores_added_to_a_duckdb_base_are_rule_fields(sample_pair):
     with pytest.raises(ParameterError, match="already a contact column"):
         scored_duck.with_contact_columns({"city": np.zeros(scored_duck.contact_count)})
     assert duck.count("rfm_group = \"loyal\"") == scored_duck.count("rfm_group = \"loyal\"")
+
+
+def test_features_built_bucket_by_bucket_are_the_pandas_features(monkeypatch):
+    # A base larger than BUCKET_CONTACTS builds its aggregates a bucket of contacts at a
+    # time; RFM ranks and the engagement cap still need the whole base.
+    import segexplore.engines.duckdb as engine
+
+    monkeypatch.setattr(engine, "BUCKET_CONTACTS", 6_000)  # the sample: 4 buckets
+    folder = se.sample_path()
+    duck = se.read_base(folder / "contacts.parquet", folder / "events.parquet",
+                        folder / "orders.parquet", engine="duckdb")
+    expected, got = se.load_sample(clean=False).features, duck.features
+    for name in FEATURES:
+        if name in ("revenue_30d", "revenue_90d", "revenue_365d", "revenue_total",
+                    "avg_basket", "items_365d", "engagement_score"):
+            np.testing.assert_allclose(got[name].to_numpy(float), expected[name].to_numpy(float),
+                                       rtol=1e-12, equal_nan=True, err_msg=name)
+            continue
+        same = (got[name].astype(object) == expected[name].astype(object)).to_numpy() | (
+            got[name].isna() & expected[name].isna()).to_numpy()
+        assert same.all(), name
