@@ -39,29 +39,19 @@ PACKAGE = pathlib.Path(se.__file__).parent
 #: The builtins that a raise on user input must not name.
 BUILTINS = ("ValueError", "TypeError", "KeyError")
 
-#: Where the raises have been converted, as paths relative to the package: a folder ends
-#: with "/". A file or folder joins when its raises name classes of segexplore.errors; the
-#: end state is every file (``CONVERTED = ("",)``).
-CONVERTED = (
-    "errors.py",
-    "rules/",
-    "features/",
-    "io/",
-    "ml/",
-    "datasets/",
-    "model/hooks.py",
-    "analysis/attributes.py",
-)
+#: Where no plain builtin may be raised, as paths relative to the package (a folder ends
+#: with "/"; "" is the whole package): every file.
+CONVERTED = ("",)
 
-#: Builtin raises that stay, in a converted file: not user input but a broken invariant of
-#: segexplore itself. (file, first line of the raise) -> why.
+#: Builtin raises that stay: not user input but a broken invariant of segexplore itself.
+#: (file, first line of the raise) -> why.
 INTERNAL = {
     ("model/hooks.py",
      'raise KeyError(f"{name!r} is not a hook of segexplore.model; hooks are {list(HOOKS)}")'):
         "a hook name is fixed in the code of segexplore: a typo in it is a bug of the package",
     ("model/hooks.py",
      'raise KeyError(f"{name!r} is not a hook of segexplore.model; hooks are "'):
-        "the same check in load_on_demand and get",
+        "the same check in hooks.get, for a name no module of segexplore registers",
 }
 
 

@@ -8,8 +8,8 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
-from ..io.load import read_base
-from ..model.base import ContactBase
+from segexplore.io.load import read_base
+from segexplore.model.base import ContactBase
 
 __all__ = ["cdnow_sample"]
 

@@ -17,12 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.delivery.export import (
-    ExportResult,
-    _file_stem,
-    _prepare_suppressions,
-    _write_export,
-)
+from segexplore.delivery.export import ExportResult, _file_stem, _write_export
+from segexplore.delivery.suppressions import _prepare_suppressions
 from segexplore.delivery.waterfall import _select, _Selection
 from segexplore.errors import ExportError, SchemaError, closest_name
 from segexplore.model import hooks
