@@ -14,7 +14,7 @@ to read them), computed without looping over contacts:
 * a multi-valued attribute (interests) is counted per distinct combination of tags, then a
   0/1 matrix (combination x tag) turns those counts into the 2x2 table of every tag.
 
-This module owns the inputs, the tables of the comparison (sizes, overlap, intersections,
+This module owns the inputs and the tables of the comparison (sizes, overlap, intersections,
 tests, distributions, expected conversions) and their plain-language readings. The codes
 and counts are :mod:`segexplore.analysis.encoding`; the tests and effect sizes computed
 from the counts are :mod:`segexplore.analysis.stats`.
@@ -38,8 +38,6 @@ from segexplore.analysis.attributes import (
     mask_array,
 )
 from segexplore.analysis.encoding import (
-    MISSING,
-    OTHER,
     Encoded,
     Groups,
     Tags,
@@ -47,6 +45,8 @@ from segexplore.analysis.encoding import (
     pool_rare,
     top_tags,
 )
+from segexplore.analysis.findings import differences
+from segexplore.analysis.implied import ImpliedAttributes
 from segexplore.analysis.stats import (
     _categorical_test,
     _Numbers,
@@ -227,7 +227,7 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
                                    "in both segments: the pairwise tests treat them as "
                                    "independent samples")
     chosen = _attributes(table, attributes)
-    implied = _Implied(table, names, fields, groups)
+    implied = ImpliedAttributes(table, names, fields, groups)
     for column, kind in chosen:
         role = table.roles.get(column, "")
         if kind == "multi":
@@ -343,131 +343,6 @@ def _attributes(table: AttributeTable, attributes: Sequence[str] | None
 
 # -- attributes a rule implies ---------------------------------------------------------------
 
-#: An attribute is implied by a field of the rule when either one leaves at most this share
-#: of the other's uncertainty (entropy) once known.
-IMPLIED_ENTROPY = 0.05
-#: ``implied_by`` of an attribute implied by the rule as a whole (see :class:`_Implied`).
-RULE_ITSELF = "the rule"
-#: Numbers and dates are cut into this many bins of (about) equal counts to measure it.
-_DEPENDENCE_BINS = 20
-#: Categories held by fewer contacts are one code (a value seen a few times tells nothing).
-_RARE_VALUE = 10
-
-
-class _Implied:
-    """Which attributes a segment's rule implies, measured on the base.
-
-    For each field ``A`` of a segment's rule (a contact column or feature) let ``A*`` be
-    "the contact's value of ``A`` is one the segment's members hold" (``region`` is
-    Île-de-France; ``purchases_90d`` is 1 or more). An attribute ``B`` is implied by ``A``
-    when, over the whole base,
-
-    * ``B`` determines ``A*``: ``H(A* | B) <= IMPLIED_ENTROPY * H(A*)`` (each department,
-      city or postal code lies in one region; a 90-day revenue above 0 means a 90-day
-      purchase), or
-    * ``A`` determines ``B``: ``H(B | A) <= IMPLIED_ENTROPY * H(B)`` (the region gives the
-      country).
-
-    The rule as a whole is one more ``A`` (named :data:`RULE_ITSELF`), with ``A*`` and
-    ``A`` "in the segment": an attribute that (nearly) determines membership restates the
-    rule, which catches the conditions that read no column, such as
-    ``count(purchase, last 90 days) >= 1`` (``purchases_90d``) or ``segment("VIP")``.
-
-    ``H`` is the entropy of the counts; numbers and dates are cut into
-    ``_DEPENDENCE_BINS`` bins of about equal counts (a value held by many contacts, such
-    as 0, stays a bin of its own), categories held by fewer than ``_RARE_VALUE`` contacts
-    are pooled, so that a column with nearly one value per contact does not "determine"
-    everything.
-    """
-
-    def __init__(self, table: AttributeTable, names: list[str],
-                 fields: dict[str, frozenset[str]], groups: Groups) -> None:
-        self.names, self.fields = names, fields
-        self.rules: dict[str, list[tuple[str, np.ndarray, int, np.ndarray, float]]] = {}
-        coded: dict[str, tuple[Encoded, np.ndarray, np.ndarray, int]] = {}
-        for s, name in enumerate(names):
-            for column in sorted(fields.get(name, ())):
-                if column not in table.columns:
-                    continue  # an event condition, a saved segment
-                kind = attribute_kind(table.columns[column], table.roles.get(column, "text"))
-                kind = "categorical" if kind == "text" else kind
-                if kind not in ("categorical", "boolean", "numeric", "date"):
-                    continue
-                if column not in coded:
-                    encoded = encode(table.columns[column], kind)
-                    base, per_segment = groups.counts(encoded.codes, encoded.n_bins)
-                    coarse, n_coarse = _coarse(encoded, base, kind)
-                    coded[column] = (encoded, per_segment, coarse, n_coarse)
-                encoded, per_segment, coarse, n_coarse = coded[column]
-                star = (per_segment[:, s] > 0)[encoded.codes].astype(np.intp)
-                h_star = _entropy(np.bincount(star, minlength=2))
-                if h_star > 0:
-                    self.rules.setdefault(name, []).append(
-                        (column, coarse, n_coarse, star, h_star))
-            if name in fields:  # a Segment: its rule as a whole (event conditions too)
-                member = groups.members[:, s].astype(np.intp)
-                h_member = _entropy(np.bincount(member, minlength=2))
-                if h_member > 0:
-                    self.rules.setdefault(name, []).append(
-                        (RULE_ITSELF, member, 2, member, h_member))
-
-    def implying(self, column: str, kind: str, encoded: Encoded, base: np.ndarray
-                 ) -> dict[str, str]:
-        """``{segment: rule field}`` for the segments whose rule implies ``column``."""
-        if not self.rules:
-            return {}
-        coarse, n_coarse = _coarse(encoded, base, kind)
-        h_b = _entropy(np.bincount(coarse, minlength=n_coarse))
-        found: dict[str, str] = {}
-        for name, rule_fields in self.rules.items():
-            if column in self.fields.get(name, ()):
-                continue  # in the rule: in_rule says so
-            for field_name, a, n_a, star, h_star in rule_fields:
-                if field_name == column:
-                    continue
-                if (_conditional_entropy(star, 2, coarse, n_coarse)
-                        <= IMPLIED_ENTROPY * h_star
-                        or (h_b > 0 and _conditional_entropy(coarse, n_coarse, a, n_a)
-                            <= IMPLIED_ENTROPY * h_b)):
-                    found[name] = field_name
-                    break
-        return found
-
-
-def _coarse(encoded: Encoded, base: np.ndarray, kind: str) -> tuple[np.ndarray, int]:
-    """Codes for measuring dependence, and how many there are (see :class:`_Implied`)."""
-    n = encoded.n_bins
-    known = base[:-1]
-    if kind in ("categorical", "boolean"):
-        lookup = np.arange(n, dtype=np.intp)
-        lookup[:-1][known < _RARE_VALUE] = n  # the rare values: one code
-        return lookup[encoded.codes], n + 1
-    if n - 1 <= _DEPENDENCE_BINS:
-        return encoded.codes, n
-    total = known.sum()
-    below = (np.cumsum(known) - known) / total if total else np.zeros(len(known))
-    bins = np.minimum((below * _DEPENDENCE_BINS).astype(np.intp), _DEPENDENCE_BINS - 1)
-    return np.r_[bins, _DEPENDENCE_BINS].astype(np.intp)[encoded.codes], _DEPENDENCE_BINS + 1
-
-
-def _entropy(counts: np.ndarray) -> float:
-    total = counts.sum()
-    if not total:
-        return 0.0
-    p = counts[counts > 0] / total
-    return float(-(p * np.log(p)).sum())
-
-
-def _conditional_entropy(x: np.ndarray, n_x: int, y: np.ndarray, n_y: int) -> float:
-    """``H(X | Y)`` of two code arrays (``n_x``, ``n_y`` codes)."""
-    if n_x * n_y <= 1 << 22:
-        joint = np.bincount(y * n_x + x, minlength=n_x * n_y)
-    else:
-        joint = np.unique(y.astype(np.int64) * n_x + x, return_counts=True)[1]
-    return _entropy(joint) - _entropy(np.bincount(y, minlength=n_y))
-
-
-# -- collecting the tables --------------------------------------------------------------------
 
 class _Collector:
     """Builds every table of the comparison while the attributes are walked once."""
@@ -620,7 +495,7 @@ class _Collector:
             intersections=_intersections(self.names, groups, self.n_base),
             tests=tests, distributions=distributions, numeric=numeric,
             base_numeric=base_numeric,
-            differences=_differences(self.names, tests, distributions, self.fields,
+            differences=differences(self.names, tests, distributions, self.fields,
                                      self.implied),
             expected=expected,
             warnings=pd.DataFrame(self.warnings,
@@ -701,128 +576,3 @@ def _expected(rate: Any, table: AttributeTable, members: np.ndarray, names: list
 
 
 # -- plain-language readings ------------------------------------------------------------------
-
-def _differences(names: list[str], tests: pd.DataFrame, distributions: pd.DataFrame,
-                 fields: dict[str, frozenset[str]],
-                 implied: dict[tuple[str, str], str] | None = None) -> pd.DataFrame:
-    """Per segment, the attributes ranked by absolute effect size against the rest.
-
-    ``in_rule`` marks the attributes the segment's own rule reads, ``implied`` those a
-    field of the rule implies in the base (``implied_by``, see :class:`_Implied`): both
-    differ by design. ``reading`` is the terse reading, ``finding`` the same as a plain
-    sentence with the base's share ("35% have loyalty tier gold, 13.7x the base's 2.5%").
-    """
-    implied = implied or {}
-    columns = ["segment", "rank", "attribute", "kind", "in_rule", "implied", "implied_by",
-               "effect_name", "effect_size", "p_adjusted", "significant", "value", "share",
-               "base_share", "index", "reading", "finding"]
-    against_rest = tests[tests["versus"] == "rest"]
-    rows = []
-    by_segment = dict(tuple(distributions.groupby(["segment", "attribute"], sort=False)))
-    tag_rows = {(r.segment, r.attribute, r.value): r for r in distributions[
-        distributions["attribute"].isin(set(tests.loc[tests["kind"] == "multi", "attribute"]))
-    ].itertuples()}
-    for name in names:
-        mine = against_rest[against_rest["segment"] == name]
-        order = mine["effect_size"].abs().sort_values(ascending=False, kind="stable").index
-        for rank, test in enumerate(mine.loc[order].itertuples(), 1):
-            value = share = base_share = index = math.nan
-            if test.kind == "multi":
-                found = tag_rows.get((name, test.attribute, test.tag))
-                if found is None:
-                    continue
-                value, share, base_share, index = (test.tag, float(found.share),
-                                                   float(found.base_share), float(found.index))
-                reading = _category_reading(test.attribute, test.kind, value, share,
-                                            base_share)
-                finding = _category_reading(test.attribute, test.kind, value, share,
-                                            base_share, plain=True)
-            elif test.kind in ("categorical", "boolean"):
-                values = by_segment.get((name, test.attribute))
-                pick = _over_represented(values)
-                if pick is None:
-                    continue
-                value, share, base_share, index = pick
-                reading = _category_reading(test.attribute, test.kind, value, share,
-                                            base_share)
-                finding = _category_reading(test.attribute, test.kind, value, share,
-                                            base_share, plain=True)
-            else:
-                reading = _number_reading(test.attribute, test)
-                finding = _number_reading(test.attribute, test, plain=True)
-            by = implied.get((name, test.attribute), "")
-            rows.append((name, rank, test.attribute, test.kind,
-                         test.attribute in fields.get(name, ()), bool(by), by,
-                         test.effect_name, test.effect_size, test.p_adjusted,
-                         test.significant, value, share, base_share, index, reading, finding))
-    frame = pd.DataFrame(rows, columns=columns)
-    frame["value"] = frame["value"].astype(object)
-    frame["in_rule"] = frame["in_rule"].astype(bool)
-    frame["implied"] = frame["implied"].astype(bool)
-    return frame
-
-
-def _over_represented(values: pd.DataFrame | None) -> tuple[Any, float, float, float] | None:
-    """The value whose share grows most over the base (pooled rare values excluded)."""
-    if values is None or not len(values):
-        return None
-    candidates = values[values["value"].map(lambda v: not (isinstance(v, str) and v == OTHER))]
-    if not len(candidates):
-        return None
-    gain = (candidates["share"] - candidates["base_share"]).to_numpy()
-    best = candidates.iloc[int(np.argmax(gain))]
-    return best["value"], float(best["share"]), float(best["base_share"]), float(best["index"])
-
-
-def _percent(share: float) -> str:
-    return f"{share:.1%}" if 0 < share < 0.095 else f"{share:.0%}"
-
-
-def _category_reading(attribute: str, kind: str, value: Any, share: float,
-                      base_share: float, *, plain: bool = False) -> str:
-    """``"35% have loyalty_tier = gold, 13.7x the base (2.5%)"``; with ``plain``, the
-    finding ``"35% have loyalty tier gold, 13.7x the base's 2.5%"``."""
-    name = _plain_name(attribute) if plain else attribute
-    if kind == "multi":  # value is a tag
-        what = f"have {name} {value}"
-    elif isinstance(value, str) and value == MISSING:
-        what = f"have no {name}"
-    elif kind == "boolean":
-        what = f"are {name}" if value is True else f"are not {name}"
-    else:
-        what = f"have {name} {value}" if plain else f"have {name} = {value}"
-    ratio = share / base_share if base_share else math.nan
-    if plain:
-        return f"{_percent(share)} {what}, {ratio:.1f}x the base's {_percent(base_share)}"
-    return f"{_percent(share)} {what}, {ratio:.1f}x the base ({_percent(base_share)})"
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, pd.Timestamp):
-        return f"{value:%Y-%m-%d}"
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    value = float(value)
-    if value.is_integer() or abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.2f}"
-
-
-def _number_reading(attribute: str, test: Any, *, plain: bool = False) -> str:
-    """``"median revenue_365d of 120 against 45 for the rest"``; with ``plain``, the
-    finding ``"median revenue 365d 120, against 45 in the rest of the base"``."""
-    if plain:
-        name, of, against, rest = (_plain_name(attribute), "", ", against",
-                                   "in the rest of the base")
-    else:
-        name, of, against, rest = attribute, " of", " against", "for the rest"
-    segment, other = _number(test.segment_median), _number(test.rest_median)
-    if segment != other:
-        return f"median {name}{of} {segment}{against} {other} {rest}"
-    same = f"both medians {segment}" if plain else f"same median, {segment}"
-    return (f"mean {name}{of} {_number(test.segment_mean)}{against} "
-            f"{_number(test.rest_mean)} {rest} ({same})")
-
-
-def _plain_name(attribute: str) -> str:
-    return attribute.replace("_", " ")
