@@ -484,7 +484,7 @@ def test_listing_fields_computes_no_feature():
     assert [o.key for o in options["events"]] == [f"event:{t}" for t in base.activity.event_types]
     assert event_types(base) == base.activity.event_types
     computed = {name: _dtype_kind(base.features[name]) for name in guessed}
-    assert guessed == computed  # FEATURE_KINDS agrees with the computed dtypes
+    assert guessed == computed  # the registry's kinds agree with the computed dtypes
     assert {o.name: o.kind for o in field_options(base)["features"]} == computed
     assert feature_kind(base, "rfm_group") == "categorical"
 

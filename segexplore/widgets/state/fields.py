@@ -29,6 +29,7 @@ import pandas as pd
 from segexplore.analysis.attributes import is_identifier
 from segexplore.errors import ParameterError, SchemaError, closest_name
 from segexplore.features.registry import FEATURES
+from segexplore.features.registry import feature_kind as registry_feature_kind
 from segexplore.model.columns import EVENT_TYPE
 from segexplore.model.roles import value_kind
 
@@ -39,7 +40,7 @@ __all__ = [
     "FieldOption", "KINDS", "OPERATORS", "NO_VALUE_OPERATORS", "EVENT_OPERATORS",
     "EVENT_FILTER_PROPERTIES", "field_options", "flat_options", "find_option",
     "operators_for", "field_kind", "field_values", "value_choices", "choice_label",
-    "numeric_bounds", "event_property_choices", "pii_columns", "feature_kind", "FEATURE_KINDS",
+    "numeric_bounds", "event_property_choices", "pii_columns", "feature_kind",
     "event_types",
 ]
 
@@ -169,29 +170,23 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
             "segments": segments}
 
 
-#: Kind of each behaviour feature that is not a number (the features are computed on
-#: first use, so the field list must not need their values to know their kinds; a test
-#: checks this table against the computed dtypes).
-FEATURE_KINDS: dict[str, str] = {
-    "last_purchase_date": "date", "last_open_date": "date", "last_click_date": "date",
-    "last_visit_date": "date", "last_activity_date": "date", "first_purchase_date": "date",
-    "next_birthday": "date",
-    "rfm_score": "categorical", "rfm_group": "categorical", "lifecycle_stage": "categorical",
-    "preferred_brand": "categorical", "preferred_category": "categorical",
-    "cart_abandoner": "boolean", "inactive": "boolean",
-}
+#: The widgets' name for each kind the feature registry declares
+#: (:func:`segexplore.features.registry.feature_kind`): the field list knows a feature's
+#: kind without computing the features.
+_REGISTRY_KINDS = {"datetime": "date", "category": "categorical", "bool": "boolean",
+                   "number": "numeric"}
 
 
 def feature_kind(base: ContactBase, name: str) -> str:
     """The kind of a behaviour feature, without computing the features.
 
-    From the computed column's dtype once ``base.features`` exists, else from
-    :data:`FEATURE_KINDS` (numbers otherwise).
+    From the computed column's dtype once ``base.features`` exists, else from the kind
+    the feature registry declares.
     """
     computed = getattr(base, "_features", None)
     if computed is not None and name in computed.columns:
         return _dtype_kind(computed[name])
-    return FEATURE_KINDS.get(name, "numeric")
+    return _REGISTRY_KINDS[registry_feature_kind(name)]
 
 
 def event_types(base: ContactBase) -> list[str]:
