@@ -26,40 +26,17 @@ FIVE = ('region = "Île-de-France" and device = "Android" and language = "fr" '
         'and consent = "given" and loyalty_tier in ("gold", "silver")')
 EVENT = 'count(purchase where brand = "Nike", last 60 days) >= 2'
 
-# Each scenario is a small program: it prints {"name": seconds, ...} as JSON.
-OURS = """
-import json, sys, time
+# One program for both engines: it prints {"name": seconds, ...} as JSON.
+ENGINE = """
+import json, resource, sys, time
 import segexplore as se
-paths, memory_limit, five, event = sys.argv[1:4], sys.argv[4], sys.argv[5], sys.argv[6]
+paths, memory_limit, five, event, engine = sys.argv[1:4], sys.argv[4], sys.argv[5], \\
+    sys.argv[6], sys.argv[7]
+options = ({"engine": "duckdb", "memory_limit": memory_limit or None, "threads": 2}
+           if engine == "duckdb" else {"clean": False, "progress": False})
 out = {}
 t = time.perf_counter()
-base = se.read_base(*paths, engine="duckdb", memory_limit=memory_limit or None, threads=2)
-first = base.count(five)
-out["read_base(engine=duckdb) + first 5-condition count"] = time.perf_counter() - t
-t = time.perf_counter(); again = base.count(five)
-out["repeated 5-condition count (kept)"] = time.perf_counter() - t
-fresh = se.parse(five + ' and city != "Nowhere"')
-t = time.perf_counter(); base.count(fresh)
-out["5-condition count, not asked before"] = time.perf_counter() - t
-t = time.perf_counter(); base.count(event)
-out["uncached event condition"] = time.perf_counter() - t
-t = time.perf_counter(); base.count("rfm_group = \\"champions\\"")
-out["all features (first feature rule)"] = time.perf_counter() - t
-t = time.perf_counter(); base.count("engagement_score >= 50 and inactive = false")
-out["a feature rule once the features exist"] = time.perf_counter() - t
-out["members"] = first
-import resource
-out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
-print(json.dumps(out))
-"""
-
-PANDAS = """
-import json, sys, time
-import segexplore as se
-paths, five, event = sys.argv[1:4], sys.argv[5], sys.argv[6]
-out = {}
-t = time.perf_counter()
-base = se.read_base(*paths, clean=False, progress=False)
+base = se.read_base(*paths, **options)
 first = base.count(five)
 out["read_base(engine=duckdb) + first 5-condition count"] = time.perf_counter() - t
 t = time.perf_counter(); base.count(five)
@@ -74,7 +51,6 @@ out["all features (first feature rule)"] = time.perf_counter() - t
 t = time.perf_counter(); base.count("engagement_score >= 50 and inactive = false")
 out["a feature rule once the features exist"] = time.perf_counter() - t
 out["members"] = first
-import resource
 out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 print(json.dumps(out))
 """
@@ -147,8 +123,9 @@ def main() -> None:
     common_args = [*paths, args.memory_limit, FIVE, EVENT]
     started = time.perf_counter()
     baseline, baseline_peak = run(BASELINE, common_args)
-    ours, ours_peak = run(OURS, common_args)
-    pandas, pandas_peak = (None, None) if args.no_pandas else run(PANDAS, common_args)
+    ours, ours_peak = run(ENGINE, [*common_args, "duckdb"])
+    pandas, pandas_peak = ((None, None) if args.no_pandas
+                           else run(ENGINE, [*common_args, "pandas"]))
     assert ours["members"] == baseline["members"], (ours["members"], baseline["members"])
     if pandas is not None:
         assert ours["members"] == pandas["members"], (ours["members"], pandas["members"])

@@ -37,6 +37,7 @@ from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, 
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
 from segexplore.features.sql import POSITION, feature_query
 from segexplore.model import hooks
+from segexplore.model.base import no_suppressions
 from segexplore.model.erasures import ErasureLedger
 from segexplore.model.segments import Segment
 from segexplore.rules import nodes as R
@@ -253,8 +254,7 @@ class DuckDBBase:
     @property
     def suppressions(self) -> pd.DataFrame:
         """Suppression lists of this base: none yet (pass ``suppressions=`` to an export)."""
-        return pd.DataFrame({"email": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
-                             "date": pd.Series(dtype="datetime64[ns]")})
+        return no_suppressions()
 
     @property
     def erasures(self) -> ErasureLedger:

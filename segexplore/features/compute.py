@@ -15,7 +15,14 @@ import pandas as pd
 
 from segexplore.errors import ParameterError, SchemaError, ValidationError
 from segexplore.features.activity import ActivityTable
-from segexplore.features.registry import ACTIVITY_TYPES, LIFECYCLE_STAGES, RFM_GROUPS, FeatureConfig
+from segexplore.features.registry import (
+    ACTIVITY_TYPES,
+    LIFECYCLE_STAGES,
+    RFM_GRID,
+    RFM_GROUPS,
+    RFM_SCORES,
+    FeatureConfig,
+)
 from segexplore.features.times import to_naive_ns
 from segexplore.model import hooks
 from segexplore.model.columns import AMOUNT, CONTACT_ID, ITEMS
@@ -32,18 +39,6 @@ _NS_PER_DAY = DAY.value
 _NAT = np.iinfo(np.int64).min
 
 
-#: Group of each (recency score, frequency score): row R-1, column F-1 (the usual RFM grid).
-_RFM_GRID = (
-    # F=1            F=2                 F=3                 F=4            F=5
-    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),  # R=1
-    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),  # R=2
-    ("about_to_sleep", "about_to_sleep", "need_attention", "loyal", "loyal"),  # R=3
-    ("promising", "potential_loyalist", "potential_loyalist", "loyal", "loyal"),  # R=4
-    ("new_customer", "potential_loyalist", "potential_loyalist", "champions", "champions"),  # R=5
-)
-
-
-_RFM_SCORES = tuple(f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m in range(1, 6))
 
 
 def _normalise_as_of(as_of: pd.Timestamp | str) -> pd.Timestamp:
@@ -104,13 +99,13 @@ def _rfm(last_purchase: np.ndarray, purchases: np.ndarray, revenue: np.ndarray,
     recency, frequency, monetary = (scores["rfm_recency"], scores["rfm_frequency"],
                                     scores["rfm_monetary"])
     score_codes = np.where(scored, (recency - 1) * 25 + (frequency - 1) * 5 + monetary - 1, -1)
-    grid = np.array([[RFM_GROUPS.index(group) for group in row] for row in _RFM_GRID])
+    grid = np.array([[RFM_GROUPS.index(group) for group in row] for row in RFM_GRID])
     group_codes = np.where(scored, grid[np.maximum(recency, 1) - 1, np.maximum(frequency, 1) - 1],
                            np.where(purchases_total > 0, RFM_GROUPS.index("lost"),
                                     RFM_GROUPS.index("never_purchased")))
     result: dict[str, object] = {name: _nullable_int(values, scored, "Int8")
                                  for name, values in scores.items()}
-    result["rfm_score"] = pd.Categorical.from_codes(score_codes, categories=list(_RFM_SCORES))
+    result["rfm_score"] = pd.Categorical.from_codes(score_codes, categories=list(RFM_SCORES))
     result["rfm_group"] = pd.Categorical.from_codes(group_codes, categories=list(RFM_GROUPS))
     return result
 

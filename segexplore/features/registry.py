@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 from segexplore.model import hooks
 
-__all__ = ["FeatureConfig", "FEATURES", "FEATURE_KINDS", "RFM_GROUPS", "LIFECYCLE_STAGES",
+__all__ = ["FeatureConfig", "FEATURES", "FEATURE_KINDS", "RFM_GROUPS", "RFM_GRID", "RFM_SCORES",
+           "LIFECYCLE_STAGES",
            "ACTIVITY_TYPES", "feature_definitions", "feature_kind"]
 
 #: The event types that make a contact "active" (recency of activity, inactive flag).
@@ -27,6 +28,19 @@ ACTIVITY_TYPES = ("open", "click", "visit", "add_to_cart", "purchase")
 RFM_GROUPS = ("champions", "loyal", "potential_loyalist", "new_customer", "promising",
               "need_attention", "about_to_sleep", "at_risk", "cannot_lose", "hibernating",
               "lost", "never_purchased")
+
+#: Group of each (recency score, frequency score): row R-1, column F-1 (the usual RFM grid).
+RFM_GRID = (
+    # F=1            F=2                 F=3                 F=4            F=5
+    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),  # R=1
+    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),  # R=2
+    ("about_to_sleep", "about_to_sleep", "need_attention", "loyal", "loyal"),  # R=3
+    ("promising", "potential_loyalist", "potential_loyalist", "loyal", "loyal"),  # R=4
+    ("new_customer", "potential_loyalist", "potential_loyalist", "champions", "champions"),  # R=5
+)
+
+#: Every rfm_score, in the order of the categorical dtype ('111' .. '555').
+RFM_SCORES = tuple(f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m in range(1, 6))
 
 #: Lifecycle stages, in precedence order (the first that applies wins).
 LIFECYCLE_STAGES = ("new", "active", "at_risk", "lapsed", "never_purchased")

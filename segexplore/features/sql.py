@@ -33,7 +33,9 @@ from segexplore.errors import ParameterError
 from segexplore.features.registry import (
     ACTIVITY_TYPES,
     LIFECYCLE_STAGES,
+    RFM_GRID,
     RFM_GROUPS,
+    RFM_SCORES,
     FeatureConfig,
     feature_definitions,
 )
@@ -45,27 +47,13 @@ POSITION = "position"
 
 _NS_PER_DAY = 86_400 * 10**9
 
-#: Group of each (recency score, frequency score), as in the pandas implementation.
-_RFM_GRID = (
-    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),
-    ("hibernating", "hibernating", "at_risk", "at_risk", "cannot_lose"),
-    ("about_to_sleep", "about_to_sleep", "need_attention", "loyal", "loyal"),
-    ("promising", "potential_loyalist", "potential_loyalist", "loyal", "loyal"),
-    ("new_customer", "potential_loyalist", "potential_loyalist", "champions", "champions"),
-)
-
-
-def _ns(stamp: pd.Timestamp) -> str:
-    return str(int(stamp.value))
-
-
 def _timestamp(stamp: pd.Timestamp) -> str:
     return f"make_timestamp({int(stamp.value) // 1000})"  # microseconds since the epoch
 
 
 def _rfm_group_case() -> str:
     cases = []
-    for r, row in enumerate(_RFM_GRID, start=1):
+    for r, row in enumerate(RFM_GRID, start=1):
         for f, group in enumerate(row, start=1):
             cases.append(f"WHEN rfm_recency = {r} AND rfm_frequency = {f} THEN '{group}'")
     return ("CASE " + " ".join(cases)
@@ -395,8 +383,6 @@ def compute_features_sql(connection: Any, as_of: Any, *, columns: Mapping[str, S
 def _as_pandas_features(raw: pd.DataFrame, windows: Sequence[int],
                         config: FeatureConfig | None, index: pd.Index | None) -> pd.DataFrame:
     """The query's result with the pandas implementation's dtypes and column order."""
-    from segexplore.features.compute import _RFM_SCORES
-
     n = len(raw)
     names = list(feature_definitions(tuple(windows), config))
     out: dict[str, Any] = {}
@@ -412,7 +398,7 @@ def _as_pandas_features(raw: pd.DataFrame, windows: Sequence[int],
             out[name] = pd.to_datetime(column).to_numpy(dtype="datetime64[ns]")
         elif name == "rfm_score":
             out[name] = pd.Categorical(column.astype("object").where(column.notna(), None),
-                                       categories=list(_RFM_SCORES))
+                                       categories=list(RFM_SCORES))
         elif name == "rfm_group":
             out[name] = pd.Categorical(column.astype("object"), categories=list(RFM_GROUPS))
         elif name == "lifecycle_stage":

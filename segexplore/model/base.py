@@ -15,7 +15,13 @@ from segexplore.model.report import CleanReport
 from segexplore.model.roles import Roles, infer_roles
 from segexplore.model.segments import Membership, Segment
 
-__all__ = ["ContactBase"]
+__all__ = ["ContactBase", "no_suppressions"]
+
+
+def no_suppressions() -> pd.DataFrame:
+    """An empty suppression list: the ``email, reason, date`` columns, no row."""
+    return pd.DataFrame({"email": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
+                         "date": pd.Series(dtype="datetime64[ns]")})
 
 
 class _Tables:
@@ -285,9 +291,7 @@ class ContactBase:
         listed; people erased since are not in it."""
         current = self._suppressions
         if current is None:
-            return pd.DataFrame({"email": pd.Series(dtype="str"),
-                                 "reason": pd.Series(dtype="str"),
-                                 "date": pd.Series(dtype="datetime64[ns]")})
+            return no_suppressions()
         erasures = self.erasures
         if not erasures:
             return current
