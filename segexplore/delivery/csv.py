@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,50 @@ def neutralise_formula(text: str) -> str:
     return "'" + text if text[:1] in FORMULA_TRIGGERS and text else text
 
 
-def _cells(values: pd.Series, column: str, preset: Preset) -> tuple[list[Any], int]:
+#: Rows converted and written at a time: bounds the cells held in memory, whatever the
+#: engine (the DuckDB engine fetches this many rows per batch). Tests set it small.
+ROWS_PER_CHUNK = 65_536
+
+
+def _date_layout(column: str, preset: Preset, whole_days: bool) -> str:
+    """How a datetime column is written: the preset's birthday layout, a date when every
+    value of the column (over all the rows written, not one chunk) is at midnight, or a
+    date and time."""
+    if column == "birth_date" and preset.birthday_format:
+        return preset.birthday_format
+    return "%Y-%m-%d" if whole_days else "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """The rows of a CSV file, a chunk at a time.
+
+    ``columns`` are the chunks' columns in order, ``layouts`` the strftime layout of each
+    datetime column, decided over every row beforehand (see :func:`_date_layout`) so that
+    every chunk writes a column alike, and ``frames`` the DataFrames, read once.
+    """
+
+    columns: list[str]
+    layouts: Mapping[str, str]
+    frames: Iterable[pd.DataFrame]
+
+
+def _frame_chunks(frame: pd.DataFrame, preset: Preset,
+                  rows_per_chunk: int | None = None) -> _Chunks:
+    """A DataFrame held in memory (the pandas engine's rows), as :class:`_Chunks`."""
+    size = max(1, rows_per_chunk or ROWS_PER_CHUNK)
+    layouts = {}
+    for column in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[column].dtype):
+            stamps = frame[column].dropna()
+            layouts[column] = _date_layout(column, preset,
+                                           bool((stamps == stamps.dt.normalize()).all()))
+    frames = (frame.iloc[start:start + size] for start in range(0, len(frame), size))
+    return _Chunks(list(frame.columns), layouts, frames)
+
+
+def _cells(values: pd.Series, column: str, preset: Preset,
+           layout: str | None) -> tuple[list[Any], int]:
     """Python values for the csv writer (None = empty cell) and the count neutralised."""
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -97,12 +140,8 @@ def _cells(values: pd.Series, column: str, preset: Preset) -> tuple[list[Any], i
         return [None if pd.isna(v) else v.item() if hasattr(v, "item") else v
                 for v in values], 0
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        if column == "birth_date" and preset.birthday_format:
-            layout = preset.birthday_format
-        else:
-            stamps = values.dropna()
-            layout = "%Y-%m-%d" if (stamps == stamps.dt.normalize()).all() else \
-                "%Y-%m-%d %H:%M:%S"
+        if layout is None:  # a caller's bug: chunks would write the column differently
+            raise ExportError(f"columns: no date layout decided for {column!r}")
         return [None if pd.isna(v) else v.strftime(layout) for v in values], 0
     out: list[Any] = []
     neutralised = 0
@@ -121,24 +160,39 @@ def _cells(values: pd.Series, column: str, preset: Preset) -> tuple[list[Any], i
     return out, neutralised
 
 
-def _write_csv(path: Path, frame: pd.DataFrame, header: list[str], preset: Preset,
+def _write_csv(path: Path, rows: _Chunks, header: list[str], preset: Preset,
                excel: bool) -> tuple[StagedFile, dict[str, Any]]:
-    """Stage the CSV beside ``path`` (not yet in place) and describe what was written."""
-    columns, neutralised = [], {}
-    for column in frame.columns:
-        cells, count = _cells(frame[column], column, preset)
-        columns.append(cells)
-        if count:
-            neutralised[column] = count
+    """Stage the CSV beside ``path`` (not yet in place), a chunk of rows at a time, and
+    describe what was written.
+
+    The one writer of every export, whatever the engine: the formula guard, quoting,
+    encoding, BOM and separator are decided here only.
+    """
+    neutralised = dict.fromkeys(rows.columns, 0)
+    written_rows = 0
     encoding, sep = ("utf-8-sig", ";") if excel else ("utf-8", ",")
     with staged_write(path, "w", encoding=encoding, newline="") as (handle, staged):
         writer = _row_writer(handle, delimiter=sep)
         writer.writerow([neutralise_formula(h) for h in header])
-        for row in zip(*columns, strict=True):
-            writer.writerow(row)
-    digest = hashlib.sha256(staged.temporary.read_bytes()).hexdigest()
-    return staged, {"sha256": digest, "bytes": staged.temporary.stat().st_size,
-                    "encoding": encoding, "separator": sep, "neutralised_cells": neutralised}
+        for frame in rows.frames:
+            if list(frame.columns) != rows.columns:
+                raise ExportError(f"columns: a chunk has columns {list(frame.columns)}, "
+                                  f"not {rows.columns}")
+            columns = []
+            for column in rows.columns:
+                cells, count = _cells(frame[column], column, preset, rows.layouts.get(column))
+                columns.append(cells)
+                neutralised[column] += count
+            for row in zip(*columns, strict=True):
+                writer.writerow(row)
+            written_rows += len(frame)
+    digest = hashlib.sha256()
+    with open(staged.temporary, "rb") as staged_file:  # read back in blocks: bounded memory
+        for block in iter(lambda: staged_file.read(1 << 20), b""):
+            digest.update(block)
+    return staged, {"sha256": digest.hexdigest(), "bytes": staged.temporary.stat().st_size,
+                    "rows": written_rows, "encoding": encoding, "separator": sep,
+                    "neutralised_cells": {c: n for c, n in neutralised.items() if n}}
 
 
 #: The csv writer factory; a module attribute so tests can interrupt a write half way.

@@ -39,7 +39,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from segexplore.delivery.csv import Preset, _preset, _write_csv
+from segexplore.delivery import csv as delivery_csv
+from segexplore.delivery.csv import (
+    Preset,
+    _Chunks,
+    _date_layout,
+    _frame_chunks,
+    _preset,
+    _write_csv,
+)
 from segexplore.delivery.manifest import (
     MANIFEST_SCHEMA,
     _manifest_path,
@@ -48,7 +56,14 @@ from segexplore.delivery.manifest import (
     data_fingerprint,
 )
 from segexplore.delivery.suppressions import _prepare_suppressions
-from segexplore.delivery.waterfall import Waterfall, _funnel_html, _select, _Selection
+from segexplore.delivery.waterfall import (
+    Waterfall,
+    _claim,
+    _funnel_html,
+    _release,
+    _select,
+    _Selection,
+)
 from segexplore.errors import ExportError, SchemaError, closest_name
 from segexplore.io.atomic import StagedFile, stage_bytes
 from segexplore.model import hooks
@@ -118,6 +133,31 @@ class ExportResult:
                 f"{_funnel_html(self.waterfall)}</div>")
 
 
+#: The two columns ``include_unsendable=True`` adds: may the contact be emailed, and if
+#: not, the waterfall step that removed it.
+AUDIT_COLUMNS = ("sendable", "excluded_at")
+
+
+def _export_rows(selection: _Selection, wanted: list[str], include_unsendable: bool,
+                 chosen: Preset) -> _Chunks:
+    """The rows of an export, a chunk at a time: read from the engine a batch at a time
+    when the members stay there (DuckDB), sliced from a DataFrame in pandas."""
+    if selection.members is not None:
+        rows = selection.members.rows(wanted, audit=AUDIT_COLUMNS if include_unsendable
+                                      else None, sendable_only=not include_unsendable)
+        layouts = {c: _date_layout(c, chosen, whole) for c, whole in rows.whole_days().items()}
+        return _Chunks(rows.columns, layouts, rows.batches(delivery_csv.ROWS_PER_CHUNK))
+    if include_unsendable:
+        keep = np.ones(len(selection.positions), dtype=bool)
+    else:
+        keep = selection.sendable
+    frame = _rows_frame(selection.base, selection.positions[keep], wanted)
+    if include_unsendable:
+        frame[AUDIT_COLUMNS[0]] = selection.sendable
+        frame[AUDIT_COLUMNS[1]] = pd.Series(selection.excluded_at, dtype="object")
+    return _frame_chunks(frame, chosen)
+
+
 def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | None,
                   preset: str | None, excel: bool, include_unsendable: bool, manifest: bool,
                   extra: Mapping[str, Any], segment: Segment,
@@ -128,20 +168,14 @@ def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | 
     if not path.parent.is_dir():
         raise ExportError(f"path: the folder {path.parent} of {path.name} does not exist")
     wanted = _output_columns(base, columns, chosen)
-    if include_unsendable:
-        keep = np.ones(len(selection.positions), dtype=bool)
-    else:
-        keep = selection.sendable
-    frame = _rows_frame(base, selection.positions[keep], wanted)
-    if include_unsendable:
-        frame["sendable"] = selection.sendable
-        frame["excluded_at"] = pd.Series(selection.excluded_at, dtype="object")
-    header = [chosen.column_name(c) for c in frame.columns]
+    written_columns = [*wanted, *(AUDIT_COLUMNS if include_unsendable else ())]
+    header = [chosen.column_name(c) for c in written_columns]
     if len(set(header)) != len(header):
         raise ExportError(f"columns: two columns get the same name in the file: {header}")
-    staged_csv, written = _write_csv(path, frame, header, chosen, excel)
+    rows = _export_rows(selection, wanted, include_unsendable, chosen)
+    staged_csv, written = _write_csv(path, rows, header, chosen, excel)
     try:
-        return _publish_export(selection, staged_csv, written, frame, header,
+        return _publish_export(selection, staged_csv, written, rows.columns, header,
                                chosen=chosen, excel=excel, include_unsendable=include_unsendable,
                                manifest=manifest, extra=extra, segment=segment,
                                suppressions=suppressions)
@@ -151,7 +185,7 @@ def _write_export(selection: _Selection, path: Any, *, columns: Sequence[str] | 
 
 
 def _publish_export(selection: _Selection, staged_csv: StagedFile, written: dict[str, Any],
-                    frame: pd.DataFrame, header: list[str], *, chosen: Preset, excel: bool,
+                    columns: list[str], header: list[str], *, chosen: Preset, excel: bool,
                     include_unsendable: bool, manifest: bool, extra: Mapping[str, Any],
                     segment: Segment, suppressions: str | None) -> ExportResult:
     """Build the manifest from the staged CSV, then put both in place, manifest last: a
@@ -167,13 +201,13 @@ def _publish_export(selection: _Selection, staged_csv: StagedFile, written: dict
         "as_of": base.as_of.isoformat(),
         "data": data_fingerprint(base),
         "waterfall": waterfall.to_dict("records"),
-        "rows": len(frame),
+        "rows": written["rows"],
         "sha256": written["sha256"],
         "bytes": written["bytes"],
         "created_at": _utc_now(),
         "segexplore_version": _version(),
         "preset": None if chosen.name == "plain" else chosen.name,
-        "options": {"columns": list(frame.columns), "header": header, "excel": excel,
+        "options": {"columns": list(columns), "header": header, "excel": excel,
                     "encoding": written["encoding"], "separator": written["separator"],
                     "include_unsendable": include_unsendable,
                     "suppressions": {"source": suppressions, **selection.suppressions},
@@ -195,7 +229,7 @@ def _publish_export(selection: _Selection, staged_csv: StagedFile, written: dict
         if staged_manifest is not None:
             staged_manifest.discard()
         raise
-    return ExportResult(path, manifest_path, len(frame), waterfall, info)
+    return ExportResult(path, manifest_path, written["rows"], waterfall, info)
 
 
 def _version() -> str:
@@ -249,9 +283,12 @@ def export_segment(segment: Segment, path: Any, *, columns: Sequence[str] | None
     """
     listed, source = _prepare_suppressions(suppressions)
     selection = _select(segment, suppressions=listed)
-    return _write_export(selection, path, columns=columns, preset=preset, excel=excel,
-                         include_unsendable=include_unsendable, manifest=manifest, extra={},
-                         segment=segment, suppressions=source)
+    try:
+        return _write_export(selection, path, columns=columns, preset=preset, excel=excel,
+                             include_unsendable=include_unsendable, manifest=manifest,
+                             extra={}, segment=segment, suppressions=source)
+    finally:
+        selection.close()
 
 
 def _file_stem(name: str) -> str:
@@ -313,22 +350,26 @@ def export_segments(segments: Iterable[Segment] | Mapping[str, Segment], directo
     folder.mkdir(parents=True, exist_ok=True)
     results: dict[str, ExportResult] = {}
     claimed: dict[str, Any] = {"ids": set(), "emails": set(), "names": []}
-    for segment, stem in zip(items, stems, strict=True):
-        priority = overlap == "priority" and bool(claimed["names"])
-        selection = _select(segment, suppressions=listed,
-                            claimed=claimed if priority else None)
-        extra = {"overlap": {"mode": overlap, "priority": names.index(segment.name) + 1,
-                             "order": names,
-                             "note": ("each contact is exported only with the first segment "
-                                      "of 'order' that matches it") if overlap == "priority"
-                             else "a contact may be in several of these files"}}
-        results[segment.name] = _write_export(
-            selection, folder / f"{stem}.csv", columns=columns, preset=preset, excel=excel,
-            include_unsendable=include_unsendable, manifest=manifest, extra=extra,
-            segment=segment, suppressions=source)
-        if overlap == "priority":
-            rows = segment.base.contacts.iloc[selection.positions]
-            claimed["ids"].update(rows["contact_id"].tolist())
-            claimed["emails"].update(rows["email"][selection.sendable].dropna().tolist())
-            claimed["names"].append(segment.name)
+    try:
+        for segment, stem in zip(items, stems, strict=True):
+            priority = overlap == "priority" and bool(claimed["names"])
+            selection = _select(segment, suppressions=listed,
+                                claimed=claimed if priority else None)
+            extra = {"overlap": {"mode": overlap, "priority": names.index(segment.name) + 1,
+                                 "order": names,
+                                 "note": ("each contact is exported only with the first "
+                                          "segment of 'order' that matches it")
+                                 if overlap == "priority"
+                                 else "a contact may be in several of these files"}}
+            try:
+                results[segment.name] = _write_export(
+                    selection, folder / f"{stem}.csv", columns=columns, preset=preset,
+                    excel=excel, include_unsendable=include_unsendable, manifest=manifest,
+                    extra=extra, segment=segment, suppressions=source)
+                if overlap == "priority":
+                    _claim(claimed, selection, segment.name)
+            finally:
+                selection.close()
+    finally:
+        _release(claimed)
     return results

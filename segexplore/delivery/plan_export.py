@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segexplore.delivery.csv import Preset, _preset, _write_csv
+from segexplore.delivery.csv import Preset, _frame_chunks, _preset, _write_csv
 from segexplore.delivery.export import (
     ExportResult,
     _file_stem,
@@ -45,7 +45,7 @@ from segexplore.delivery.manifest import _utc_now, data_fingerprint
 from segexplore.delivery.split import _check_shares, _split_positions
 from segexplore.delivery.suppressions import _prepare_suppressions
 from segexplore.delivery.templates import TEMPLATE_KEYS
-from segexplore.delivery.waterfall import Waterfall, _funnel_html, _select, _Selection
+from segexplore.delivery.waterfall import Waterfall, _claim, _funnel_html, _select, _Selection
 from segexplore.errors import ExportError
 from segexplore.io.atomic import atomic_write_bytes
 from segexplore.model.segments import Segment
@@ -198,11 +198,12 @@ def _write(selection: _Selection, path: Path, frame: pd.DataFrame, *, segment: S
     header = [chosen.column_name(c) for c in frame.columns]
     if len(set(header)) != len(header):
         raise ExportError(f"columns: two columns get the same name in the file: {header}")
-    staged, written = _write_csv(path, frame, header, chosen, excel)
+    staged, written = _write_csv(path, _frame_chunks(frame, chosen), header, chosen, excel)
     try:
-        return _publish_export(selection, staged, written, frame, header, chosen=chosen,
-                               excel=excel, include_unsendable=False, manifest=True,
-                               extra=extra, segment=segment, suppressions=suppressions)
+        return _publish_export(selection, staged, written, list(frame.columns), header,
+                               chosen=chosen, excel=excel, include_unsendable=False,
+                               manifest=True, extra=extra, segment=segment,
+                               suppressions=suppressions)
     except BaseException:
         staged.discard()
         raise
@@ -315,10 +316,7 @@ def export_plan(plan: Any, folder: Any, *, preset: str | None = None,
     for entry in entries:
         selection = _select(entry.segment, suppressions=listed,
                             claimed=claimed if claimed["names"] else None)
-        rows = base.contacts.iloc[selection.positions]
-        claimed["ids"].update(rows["contact_id"].tolist())
-        claimed["emails"].update(rows["email"][selection.sendable].dropna().tolist())
-        claimed["names"].append(entry.variant)
+        _claim(claimed, selection, entry.variant)
         send, held = selection, None
         if shares:
             groups, _ = _split_positions(selection, shares, seed, None)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.delivery.suppressions import _prepare_suppressions
+from segexplore.errors import ExportError
 from segexplore.model import hooks
 
 if TYPE_CHECKING:
@@ -59,6 +60,16 @@ def _funnel_html(frame: pd.DataFrame) -> str:
             "<th>why</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
+#: The steps of the waterfall, in order: what ``excluded_at`` says of a removed contact.
+MATCHED = "matched by the rule"
+PRIORITY = "not in a higher-priority segment"
+VALID_EMAIL = "valid email"
+CONSENTED = "consented"
+NOT_SUPPRESSED = "not suppressed"
+DEDUPLICATED = "de-duplicated"
+EXPORTED = "exported"
+
+
 @dataclass
 class _Selection:
     """Matched contacts (positions in ``base.contacts``) and where each one was removed."""
@@ -68,6 +79,9 @@ class _Selection:
     excluded_at: np.ndarray  # object: None while sendable, else the step that removed it
     steps: list[dict[str, Any]] = field(default_factory=list)
     suppressions: dict[str, Any] = field(default_factory=dict)
+
+    #: The members as an engine keeps them (a DuckDB ``MemberTable``), or None in pandas.
+    members: Any = None
 
     @property
     def sendable(self) -> np.ndarray:
@@ -81,71 +95,195 @@ class _Selection:
                            "removed": int(gone.sum()), "reason": reason})
 
     def waterfall(self) -> Waterfall:
-        final = {"step": "exported", "remaining": int(self.sendable.sum()), "removed": 0,
+        final = {"step": EXPORTED, "remaining": self._sendable_count(), "removed": 0,
                  "reason": ""}
         return Waterfall(self.steps + [final], columns=["step", "remaining", "removed", "reason"])
 
+    def _sendable_count(self) -> int:
+        return int(self.sendable.sum())
 
-def _counts(values: pd.Series) -> str:
-    counts = values.astype("object").fillna("missing").value_counts()
+    def close(self) -> None:
+        """Let go of what an engine holds for the members (nothing in pandas)."""
+
+
+class _SqlSelection(_Selection):
+    """A selection whose members stay in DuckDB (``members``: an
+    :class:`~segexplore.engines.duckdb_rows.MemberTable`): the waterfall's counts come from
+    SQL, and ``excluded_at`` is fetched only if a caller asks for it (a split)."""
+
+    def __init__(self, base: Any, positions: np.ndarray, members: Any,
+                 steps: list[dict[str, Any]], suppressions: dict[str, Any]) -> None:
+        self.base, self.positions, self.members = base, positions, members
+        self.steps, self.suppressions = steps, suppressions
+        self._excluded: np.ndarray | None = None
+
+    @property  # type: ignore[override]
+    def excluded_at(self) -> np.ndarray:
+        if self._excluded is None:
+            self._excluded = self.members.excluded_at()
+        return self._excluded
+
+    def _sendable_count(self) -> int:
+        if self._excluded is None:  # nothing removed since the SQL counted
+            return self.members.facts().sendable
+        return super()._sendable_count()
+
+    def close(self) -> None:
+        self.members.close()
+
+    def __repr__(self) -> str:
+        return f"_SqlSelection({len(self.positions):,} members in {self.members.table})"
+
+
+def _counts_text(counts: Mapping[Any, int]) -> str:
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))  # stable text
     return ", ".join(f"{k} {v:,}" for k, v in ordered)
+
+
+def _counts(values: pd.Series) -> str:
+    return _counts_text(values.astype("object").fillna("missing").value_counts().to_dict())
+
+
+def _matched_step(segment: Segment, matched: int, contacts: int) -> dict[str, Any]:
+    return {"step": MATCHED, "remaining": matched, "removed": contacts - matched,
+            "reason": f"not in segment {segment.name!r}"}
+
+
+def _priority_reason(names: list[str]) -> str:
+    return f"matched first by {', '.join(map(repr, names))}"
+
+
+def _consent_reason(lost: Mapping[Any, int] | None) -> str:
+    """Why the consent step removed contacts; ``lost``: their consent values counted, or
+    None when the contacts have no consent column."""
+    if lost is None:
+        return "the contacts table has no consent column"
+    return f"consent not given ({_counts_text(lost)})" if lost else "consent not given"
+
+
+def _suppression_reason(listed: Mapping[Any, int], erased: int) -> str:
+    """Why the suppression step removed contacts: the lists' reasons counted, and how many
+    were removed only for being erased."""
+    parts = [_counts_text(listed)] if listed else []
+    if erased:
+        parts.append(f"erased {erased:,}")
+    return "on a suppression list" + (f" ({', '.join(parts)})" if parts else "")
+
+
+DUPLICATE_REASON = "same email as a contact already exported"
+INVALID_REASON = "invalid or missing email"
+
+
+def _listed(base: Any, suppressions: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The suppression lists an export removes (the base's and the export's) and what the
+    manifest says of them."""
+    listed = pd.concat([base.suppressions, suppressions], ignore_index=True) \
+        if suppressions is not None else base.suppressions
+    return listed, {"registered_on_base": len(base.suppressions),
+                    "emails": int(listed["email"].nunique())}
 
 
 def _select(segment: Segment, *, suppressions: pd.DataFrame | None = None,
             claimed: Mapping[str, Any] | None = None) -> _Selection:
     """Run the waterfall up to (not including) the final "exported" step."""
     base = segment.base
+    if base.engine == "duckdb":
+        return _select_sql(segment, suppressions, claimed)
     mask = segment.mask
     matched = mask.to_numpy(dtype=bool)
     selection = _Selection(base, np.flatnonzero(matched),
                            np.full(int(matched.sum()), None, dtype=object))
-    # Only the columns the steps read, for the members only (a DuckDB base reads them there).
     present = set(base.contact_columns)
     needed = [c for c in ("contact_id", "email", "email_valid", "consent") if c in present]
     rows = base._member_rows(mask, needed, [])
-    selection.steps.append({"step": "matched by the rule", "remaining": len(rows),
-                            "removed": len(mask) - len(rows),
-                            "reason": f"not in segment {segment.name!r}"})
+    selection.steps.append(_matched_step(segment, len(rows), len(mask)))
     if claimed is not None:
         taken = rows["contact_id"].isin(list(claimed["ids"])).to_numpy()
-        selection.remove("not in a higher-priority segment", ~taken,
-                         f"matched first by {', '.join(map(repr, claimed['names']))}")
+        selection.remove(PRIORITY, ~taken, _priority_reason(claimed["names"]))
     emails = rows["email"] if "email" in rows.columns else pd.Series(pd.NA, index=rows.index)
     valid = emails.notna().to_numpy()
     if "email_valid" in rows.columns:
         valid = valid & rows["email_valid"].fillna(False).to_numpy(dtype=bool)
-    selection.remove("valid email", valid, "invalid or missing email")
+    selection.remove(VALID_EMAIL, valid, INVALID_REASON)
     if "consent" in rows.columns:
         consent = rows["consent"].astype("object")
         given = (consent == "given").to_numpy(dtype=bool)
         lost = consent[selection.sendable & ~given]
-        reason = f"consent not given ({_counts(lost)})" if len(lost) else "consent not given"
+        counted = lost.fillna("missing").value_counts().to_dict()
     else:
-        given = np.zeros(len(rows), dtype=bool)
-        reason = "the contacts table has no consent column"
-    selection.remove("consented", given, reason)
-    listed = pd.concat([base.suppressions, suppressions], ignore_index=True) \
-        if suppressions is not None else base.suppressions
-    selection.suppressions = {"registered_on_base": len(base.suppressions),
-                              "emails": int(listed["email"].nunique())}
+        given, counted = np.zeros(len(rows), dtype=bool), None
+    selection.remove(CONSENTED, given, _consent_reason(counted))
+    listed, selection.suppressions = _listed(base, suppressions)
     by_email = listed.drop_duplicates("email").set_index("email")["reason"]
     why = emails.map(by_email)
     suppressed = why.notna().to_numpy()
     erased = base.erasures.contains_emails(emails) | base.erasures.contains_ids(rows["contact_id"])
-    lost = why[selection.sendable & suppressed]
-    parts = [_counts(lost)] if len(lost) else []
-    if (selection.sendable & erased & ~suppressed).any():
-        parts.append(f"erased {int((selection.sendable & erased & ~suppressed).sum()):,}")
-    selection.remove("not suppressed", ~(suppressed | erased),
-                     "on a suppression list" + (f" ({', '.join(parts)})" if parts else ""))
+    lost = why[selection.sendable & suppressed].astype("object").value_counts().to_dict()
+    only_erased = int((selection.sendable & erased & ~suppressed).sum())
+    selection.remove(NOT_SUPPRESSED, ~(suppressed | erased),
+                     _suppression_reason(lost, only_erased))
     alive = selection.sendable
     duplicate = np.zeros(len(rows), dtype=bool)
     duplicate[alive] = emails[alive].duplicated(keep="first").to_numpy()
     if claimed is not None:
         duplicate = duplicate | alive & emails.isin(list(claimed["emails"])).to_numpy()
-    selection.remove("de-duplicated", ~duplicate, "same email as a contact already exported")
+    selection.remove(DEDUPLICATED, ~duplicate, DUPLICATE_REASON)
     return selection
+
+
+def _select_sql(segment: Segment, suppressions: pd.DataFrame | None,
+                claimed: Mapping[str, Any] | None) -> _SqlSelection:
+    """The waterfall of a DuckDB base's segment: the same steps, counted in SQL over its
+    members, which stay in DuckDB."""
+    from segexplore.engines.duckdb_rows import MemberTable
+
+    base = segment.base
+    if claimed is not None and "sql" not in claimed:
+        raise ExportError("segments of one priority export must all be on DuckDB bases or "
+                          "all on pandas bases")
+    positions = np.flatnonzero(segment.mask.to_numpy(dtype=bool))
+    listed, info = _listed(base, suppressions)
+    names = {"priority": PRIORITY, "email": VALID_EMAIL, "consent": CONSENTED,
+             "suppressed": NOT_SUPPRESSED, "duplicate": DEDUPLICATED}
+    members = MemberTable(base, positions, steps=names,
+                          suppressions=listed.drop_duplicates("email")[["email", "reason"]],
+                          claims=claimed["sql"] if claimed is not None else None)
+    facts = members.facts()
+    steps = [_matched_step(segment, facts.matched, base.contact_count)]
+    reasons = {PRIORITY: _priority_reason(claimed["names"]) if claimed is not None else "",
+               VALID_EMAIL: INVALID_REASON, CONSENTED: _consent_reason(facts.consent),
+               NOT_SUPPRESSED: _suppression_reason(facts.suppressed, facts.erased),
+               DEDUPLICATED: DUPLICATE_REASON}
+    remaining = facts.matched
+    for step, reason in reasons.items():
+        if step == PRIORITY and claimed is None:
+            continue
+        remaining -= facts.removed[step]
+        steps.append({"step": step, "remaining": remaining, "removed": facts.removed[step],
+                      "reason": reason})
+    return _SqlSelection(base, positions, members, steps, info)
+
+
+def _claim(claimed: dict[str, Any], selection: _Selection, name: str) -> None:
+    """Record what ``selection`` takes in a priority export: its contacts (later segments
+    skip them) and the emails it exports (later segments de-duplicate against them)."""
+    if isinstance(selection, _SqlSelection):
+        if "sql" not in claimed:
+            from segexplore.engines.duckdb_rows import Claims
+
+            claimed["sql"] = Claims(selection.base)
+        claimed["sql"].add(selection.members)
+    else:
+        rows = selection.base.contacts.iloc[selection.positions]
+        claimed["ids"].update(rows["contact_id"].tolist())
+        claimed["emails"].update(rows["email"][selection.sendable].dropna().tolist())
+    claimed["names"].append(name)
+
+
+def _release(claimed: Mapping[str, Any]) -> None:
+    """Drop what a priority export kept in an engine of who it claimed."""
+    if "sql" in claimed:
+        claimed["sql"].close()
 
 
 @hooks.implements("sendable_waterfall")
@@ -164,4 +302,8 @@ def sendable_waterfall(segment: Segment, *, suppressions: Any = None) -> Waterfa
     True
     """
     listed, _ = _prepare_suppressions(suppressions)
-    return _select(segment, suppressions=listed).waterfall()
+    selection = _select(segment, suppressions=listed)
+    try:
+        return selection.waterfall()
+    finally:
+        selection.close()
