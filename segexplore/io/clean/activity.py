@@ -15,15 +15,17 @@ from segexplore.io.clean.contacts import (
     _reject_frame,
     _to_categories,
     normalise_emails,
+    text_key,
 )
 from segexplore.io.clean.ids import _comparable_ids, _map_ids
 from segexplore.io.parsing import DEFAULT_TZ, parse_datetimes, parse_numbers
 from segexplore.model.columns import EVENT_TYPES
 from segexplore.model.report import FileRows, ProblemLog
 
-__all__ = ["clean_activity"]
+__all__ = ["clean_activity", "EVENT_ALIASES", "event_types"]
 
-_EVENT_ALIASES = {
+#: Event-type words (after :func:`~segexplore.io.clean.contacts.text_key`) and their type.
+EVENT_ALIASES = {
     **dict.fromkeys(["open", "opened", "email_open", "email_opened", "ouverture"], "open"),
     **dict.fromkeys(["click", "clicked", "email_click", "email_clicked", "clic"], "click"),
     **dict.fromkeys(["visit", "visited", "page_view", "pageview", "view", "session",
@@ -35,6 +37,19 @@ _EVENT_ALIASES = {
 
 
 
+
+
+def event_types(text: pd.Series) -> pd.Series:
+    """Canonical event types: known words mapped (``"Ouverture"`` -> ``"open"``), others
+    trimmed and lower-cased.
+
+    Examples
+    --------
+    >>> event_types(pd.Series([" Clicked", "Webinar"], dtype="string")).tolist()
+    ['click', 'webinar']
+    """
+    key = text_key(text)
+    return key.map(EVENT_ALIASES).fillna(key)
 
 
 def _report_repeated_orders(raw: pd.DataFrame, standing: np.ndarray, *, file: str, rows,
@@ -140,8 +155,7 @@ def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray
 
     if "event_type" in frame.columns:
         frame["event_type"] = _by_categories(
-            frame["event_type"], lambda s: s.str.strip().str.lower().map(_EVENT_ALIASES)
-            .fillna(s.str.strip().str.lower()))
+            frame["event_type"], event_types)
         reject(frame["event_type"].isna().to_numpy(), "event_type is missing")
     if table == "orders" and "order_id" in frame.columns:
         # Only rows still standing count: a rejected row does not make its twin a repeat.

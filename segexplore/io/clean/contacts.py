@@ -17,7 +17,9 @@ from segexplore.model.report import REJECT_COLUMNS, ProblemLog
 from segexplore.model.roles import looks_categorical
 
 __all__ = ["EMAIL_PATTERN", "clean_contacts", "ContactsCleaned", "normalise_emails",
-           "CONSENT_ALIASES"]
+           "CONSENT_ALIASES", "CONSENT_RANK", "COUNTRY_ALIASES", "POSTAL_DIGITS",
+           "DIGITS_PATTERN", "email_problems", "text_key", "country_codes",
+           "tidy_postal_codes", "canonical_tags"]
 
 _NON_ASCII = r"[^\x00-\x7F]"
 _LOCAL_CHAR = rf"(?:[a-z0-9!#$%&'*+/=?^_`{{|}}~-]|{_NON_ASCII})"
@@ -38,9 +40,11 @@ CONSENT_ALIASES = {
                     "pending"),
 }
 CONSENT_CATEGORIES = (*CONSENT_VALUES, "unknown")
-_CONSENT_RANK = {"unknown": 0, "pending": 1, "given": 2, "withdrawn": 3}
+#: Which consent wins when duplicates merge: a withdrawal is never undone.
+CONSENT_RANK = {"unknown": 0, "pending": 1, "given": 2, "withdrawn": 3}
 
-_COUNTRY_ALIASES = {
+#: Country names and codes (after :func:`text_key`) and their ISO code.
+COUNTRY_ALIASES = {
     **dict.fromkeys(["fr", "fra", "france"], "FR"),
     **dict.fromkeys(["be", "bel", "belgique", "belgie", "belgië", "belgium", "belgien"], "BE"),
     **dict.fromkeys(["lu", "lux", "luxembourg"], "LU"),
@@ -48,7 +52,11 @@ _COUNTRY_ALIASES = {
     **dict.fromkeys(["nl", "nld", "pays-bas", "nederland", "netherlands"], "NL"),
     **dict.fromkeys(["de", "deu", "allemagne", "germany", "deutschland"], "DE"),
 }
-_POSTAL_DIGITS = {"FR": 5, "BE": 4, "LU": 4, "CH": 4, "NL": 4, "DE": 5}
+#: Digits of a postal code per country (shorter all-digit codes are zero-padded).
+POSTAL_DIGITS = {"FR": 5, "BE": 4, "LU": 4, "CH": 4, "NL": 4, "DE": 5}
+
+#: A postal code made of digits only.
+DIGITS_PATTERN = r"\d+"
 
 _DATE_HINT = "expected a date such as 2024-03-15 or 15/03/2024"
 
@@ -96,7 +104,42 @@ def normalise_emails(values: pd.Series) -> pd.Series:
     return text.mask(text == "").astype("str")
 
 
-def _email_problems(normalised: pd.Series) -> pd.Series:
+def text_key(text: pd.Series) -> pd.Series:
+    """Trimmed and lower-cased text: how consent, country and event-type words are looked up.
+
+    Examples
+    --------
+    >>> text_key(pd.Series([" Oui ", "OPT-IN"], dtype="string")).tolist()
+    ['oui', 'opt-in']
+    """
+    return text.str.strip().str.lower()
+
+
+def country_codes(text: pd.Series) -> pd.Series:
+    """ISO codes of country names or codes (``" France"`` -> ``"FR"``); others upper-cased.
+
+    Examples
+    --------
+    >>> country_codes(pd.Series(["belgique", " it "], dtype="string")).tolist()
+    ['BE', 'IT']
+    """
+    return text_key(text).map(COUNTRY_ALIASES).fillna(text.str.strip().str.upper())
+
+
+def tidy_postal_codes(values: pd.Series) -> pd.Series:
+    """Postal codes trimmed, without a trailing ``.0`` (a code read as a number), spaces,
+    dots and dashes, upper-cased; not padded (that needs the country).
+
+    Examples
+    --------
+    >>> tidy_postal_codes(pd.Series([" 1000.0", "l-1234", "75 001"])).tolist()
+    ['1000', 'L1234', '75001']
+    """
+    text = values.astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
+    return text.str.replace(r"[\s.\-]", "", regex=True).str.upper()
+
+
+def email_problems(normalised: pd.Series) -> pd.Series:
     """A short reason per invalid email (missing where valid)."""
     valid = normalised.str.fullmatch(EMAIL_PATTERN).fillna(False).astype(bool)
     problem = pd.Series(pd.NA, index=normalised.index, dtype="object")
@@ -264,8 +307,7 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
                                               problems=problems)
     if "country" in frame.columns:
         frame["country"] = _by_categories(
-            frame["country"], lambda s: s.str.strip().str.lower().map(_COUNTRY_ALIASES)
-            .fillna(s.str.strip().str.upper()))
+            frame["country"], country_codes)
     if "postal_code" in frame.columns:
         frame["postal_code"] = _normalise_postal_codes(frame, file=file, rows=rows,
                                                        problems=problems, steps=steps)
@@ -277,7 +319,7 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
 
     # Duplicates by normalised email; only valid emails identify a person ("no-email"
     # typed into several records does not make them one person).
-    problem = _email_problems(frame["email"])
+    problem = email_problems(frame["email"])
     valid = problem.isna().to_numpy()
     frame["_position"] = np.arange(n)
     merges, id_updates = _merge_duplicates(frame, alive & valid, rows=rows, steps=steps)
@@ -348,7 +390,7 @@ def _normalise_consent(values: pd.Series, *, file, rows, problems) -> pd.Categor
     if pd.api.types.is_bool_dtype(values.dtype):
         mapped = values.map({True: "given", False: "withdrawn"})
     else:
-        mapped = _by_categories(values, lambda s: s.str.strip().str.lower().map(CONSENT_ALIASES))
+        mapped = _by_categories(values, lambda s: text_key(s).map(CONSENT_ALIASES))
     unknown = (values.notna() & mapped.isna()).to_numpy()
     if unknown.any():
         problems.add(table="contacts", file=file, rows=rows[unknown], column="consent",
@@ -370,10 +412,9 @@ def _normalise_postal_codes(frame, *, file, rows, problems, steps) -> pd.Series:
     distinct = pd.DataFrame({
         "code": np.asarray(code_values, dtype=object)[pair_keys // width],
         "country": np.asarray(country_values, dtype=object)[pair_keys % width]})
-    text = distinct["code"].astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
-    codes = text.str.replace(r"[\s.\-]", "", regex=True).str.upper()
-    expected = distinct["country"].map(_POSTAL_DIGITS).astype("Float64")
-    digits = codes.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    codes = tidy_postal_codes(distinct["code"])
+    expected = distinct["country"].map(POSTAL_DIGITS).astype("Float64")
+    digits = codes.str.fullmatch(DIGITS_PATTERN).fillna(False).astype(bool)
     short = (digits & (codes.str.len().astype("Float64") < expected)).fillna(False)
     short = short.astype(bool).to_numpy()
     if short.any():
@@ -427,7 +468,7 @@ def _codes_without_country(codes: pd.Series, no_country: np.ndarray, expected: p
     if not without.any():
         return problem, None
     n_rows = int(weights[without].sum())
-    digits = codes.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+    digits = codes.str.fullmatch(DIGITS_PATTERN).fillna(False).to_numpy(dtype=bool)
     lengths = codes.str.len().fillna(0).to_numpy(dtype=int)
     known = expected.notna().to_numpy()
     # The lengths the base usually has: its known countries' lengths, else its own codes'.
@@ -456,7 +497,7 @@ def _codes_without_country(codes: pd.Series, no_country: np.ndarray, expected: p
     return problem, ("postal codes without country", n_rows, detail)
 
 
-def _canonical_tags(text: pd.Series, separator: str | None) -> pd.Series:
+def canonical_tags(text: pd.Series, separator: str | None) -> pd.Series:
     """Canonical multi-value strings: stripped, de-duplicated, sorted, joined with ``|``.
 
     ``separator`` None: the first of ``|``, ``;``, ``,`` found in the values.
@@ -478,7 +519,7 @@ def _canonical_tags(text: pd.Series, separator: str | None) -> pd.Series:
 def _normalise_multi(values: pd.Series, separator: str | None) -> pd.Series:
     # Loop over distinct values only: a few thousand combinations at most.
     result = _by_categories(values.astype("string"),
-                            lambda text: _canonical_tags(text, separator))
+                            lambda text: canonical_tags(text, separator))
     return result.astype("category")
 
 
@@ -518,7 +559,7 @@ def _merge_duplicates(frame: pd.DataFrame, alive: np.ndarray, *, rows, steps):
                   .agg(lambda t: MULTI_VALUE_SEPARATOR.join(sorted(set(t)))))
         merged["interests"] = united.reindex(survivor.index)
     if "consent" in group.columns:
-        rank = group["consent"].astype("object").map(_CONSENT_RANK).fillna(0)
+        rank = group["consent"].astype("object").map(CONSENT_RANK).fillna(0)
         best = rank.groupby(group["email"]).transform("max")
         winners = group[rank == best]
         by_email = winners.groupby("email", sort=False, observed=True)
