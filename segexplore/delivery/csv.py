@@ -8,6 +8,7 @@ prefixed with a single quote (:func:`neutralise_formula`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 from collections.abc import Iterable, Mapping
@@ -171,10 +172,12 @@ def _write_csv(path: Path, rows: _Chunks, header: list[str], preset: Preset,
     neutralised = dict.fromkeys(rows.columns, 0)
     written_rows = 0
     encoding, sep = ("utf-8-sig", ";") if excel else ("utf-8", ",")
-    with staged_write(path, "w", encoding=encoding, newline="") as (handle, staged):
+    frames = iter(rows.frames)
+    with contextlib.closing(frames) if hasattr(frames, "close") else contextlib.nullcontext(), \
+            staged_write(path, "w", encoding=encoding, newline="") as (handle, staged):
         writer = _row_writer(handle, delimiter=sep)
         writer.writerow([neutralise_formula(h) for h in header])
-        for frame in rows.frames:
+        for frame in frames:
             if list(frame.columns) != rows.columns:
                 raise ExportError(f"columns: a chunk has columns {list(frame.columns)}, "
                                   f"not {rows.columns}")

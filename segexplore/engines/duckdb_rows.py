@@ -345,5 +345,8 @@ class MemberRows:
         if rows_per_batch < 1:
             raise ParameterError(f"rows_per_batch must be >= 1, not {rows_per_batch!r}")
         reader = self._connection.sql(self._query()).to_arrow_reader(rows_per_batch)
-        for batch in reader:
-            yield batch.to_pandas(date_as_object=False, types_mapper=_nullable)
+        try:
+            for batch in reader:
+                yield batch.to_pandas(date_as_object=False, types_mapper=_nullable)
+        finally:  # a write stopped half way: the pending query would hold the members' table
+            reader.close()
