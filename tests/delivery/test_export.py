@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from export_faults import failing_writer
 
 import segexplore as se
 from segexplore.delivery import csv as ecsv
@@ -160,24 +161,6 @@ def test_neutralise_formula_leaves_ordinary_text_alone():
     assert ecsv.neutralise_formula("=x") == "'=x"
 
 
-def _failing_writer(after: int):
-    def factory(handle, **options):
-        real = csv.writer(handle, **options)
-
-        class Writer:
-            written = 0
-
-            def writerow(self, row):
-                if Writer.written == after:
-                    raise RuntimeError("disk full")
-                Writer.written += 1
-                return real.writerow(row)
-
-        return Writer()
-
-    return factory
-
-
 def test_interrupted_write_leaves_the_previous_file_intact(formula_base, tmp_path,
                                                            monkeypatch):
     seg = formula_base.segment("score < 100", name="all")
@@ -185,7 +168,7 @@ def test_interrupted_write_leaves_the_previous_file_intact(formula_base, tmp_pat
     ex.export_segment(seg, path)
     before = path.read_bytes()
     manifest_before = (tmp_path / "out.csv.manifest.json").read_bytes()
-    monkeypatch.setattr(ecsv, "_row_writer", _failing_writer(after=3))
+    monkeypatch.setattr(ecsv, "_row_writer", failing_writer(after=3))
     with pytest.raises(RuntimeError, match="disk full"):
         ex.export_segment(seg, path, columns=["email", "score"])
     assert path.read_bytes() == before

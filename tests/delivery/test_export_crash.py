@@ -3,16 +3,12 @@ nor readable temporaries full of contacts (issue 11). Real processes, real kills
 
 from __future__ import annotations
 
-import os
-import signal
 import stat
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from export_faults import kill_when_flagged
 
 import segexplore as se
 from segexplore.delivery import export as ex
@@ -64,17 +60,7 @@ CHILD = textwrap.dedent('''
 
 def _export_and_kill(point: str, out: Path, tmp_path: Path) -> None:
     flag = tmp_path / f"{point}.flag"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, point, str(out), str(flag)])
-    try:
-        deadline = time.monotonic() + 120
-        while not flag.exists():
-            assert child.poll() is None, f"the exporting child ended early ({child.returncode})"
-            assert time.monotonic() < deadline, "the exporting child never reached its stop"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    kill_when_flagged(CHILD, [point, str(out), str(flag)], flag)
 
 
 @pytest.fixture(scope="module")

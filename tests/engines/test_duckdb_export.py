@@ -8,17 +8,13 @@ temporary only."""
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import stat
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from export_faults import failing_writer, kill_when_flagged
 
 import segexplore as se
 from segexplore.delivery import csv as ecsv
@@ -223,26 +219,6 @@ def test_no_member_rows_in_pandas_and_bounded_chunks(bases, tmp_path, monkeypatc
         result.waterfall)
 
 
-def _failing_writer(after: int, folder: Path, seen: list):
-    """A csv writer that fails after ``after`` rows, noting the staged file's mode then."""
-    def factory(handle, **options):
-        real = csv.writer(handle, **options)
-
-        class Writer:
-            written = 0
-
-            def writerow(self, row):
-                if Writer.written == after:
-                    seen.extend(stat.S_IMODE(p.stat().st_mode) for p in _temporaries(folder))
-                    raise RuntimeError("disk full")
-                Writer.written += 1
-                return real.writerow(row)
-
-        return Writer()
-
-    return factory
-
-
 def test_an_interrupted_export_keeps_the_previous_file_and_a_private_temporary(
         bases, tmp_path, monkeypatch):
     duck = bases[1]
@@ -251,7 +227,11 @@ def test_an_interrupted_export_keeps_the_previous_file_and_a_private_temporary(
     ex.export_segment(segment, path)
     before = path.read_bytes(), (tmp_path / "belgium.csv.manifest.json").read_bytes()
     seen: list[int] = []
-    monkeypatch.setattr(ecsv, "_row_writer", _failing_writer(5 * CHUNK, tmp_path, seen))
+
+    def note_modes():
+        seen.extend(stat.S_IMODE(p.stat().st_mode) for p in _temporaries(tmp_path))
+
+    monkeypatch.setattr(ecsv, "_row_writer", failing_writer(5 * CHUNK, note_modes))
     with pytest.raises(RuntimeError, match="disk full"):
         ex.export_segment(segment, path, preset="brevo")
     assert seen == [0o600]  # the staged file, half written, was the owner's only
@@ -296,17 +276,7 @@ def test_a_killed_export_leaves_the_previous_pair_and_a_private_temporary(bases,
     bases[1].segment('city = "Lyon"', name="Lyon").to_csv(out)
     before = out.read_bytes(), (tmp_path / "segment.csv.manifest.json").read_bytes()
     flag = tmp_path / "flag"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(out), str(flag)])
-    try:
-        deadline = time.monotonic() + 120
-        while not flag.exists():
-            assert child.poll() is None, f"the exporting child ended early ({child.returncode})"
-            assert time.monotonic() < deadline, "the exporting child never reached its stop"
-            time.sleep(0.05)
-        os.kill(child.pid, signal.SIGKILL)
-    finally:
-        child.kill()
-        child.wait()
+    kill_when_flagged(CHILD, [str(out), str(flag)], flag)
     assert (out.read_bytes(), (tmp_path / "segment.csv.manifest.json").read_bytes()) == before
     left = _temporaries(tmp_path)
     assert len(left) == 1 and left[0].stat().st_size > 0
