@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from segexplore.errors import ExportError
@@ -132,18 +133,41 @@ def _frame_chunks(frame: pd.DataFrame, preset: Preset,
 
 def _cells(values: pd.Series, column: str, preset: Preset,
            layout: str | None) -> tuple[list[Any], int]:
-    """Python values for the csv writer (None = empty cell) and the count neutralised."""
+    """Python values for the csv writer (None = empty cell) and the count neutralised.
+
+    Whole columns at a time (a million rows is a few vector operations, not a million
+    Python steps); an object column mixing text and other values goes cell by cell.
+    """
     dtype = values.dtype
+    missing = values.isna().to_numpy(dtype=bool)
     if pd.api.types.is_bool_dtype(dtype):
-        return [None if pd.isna(v) else ("true" if v else "false") for v in values], 0
+        truth = values.fillna(False).to_numpy(dtype=bool)
+        out = np.where(truth, "true", "false").astype(object)
+        out[missing] = None
+        return out.tolist(), 0
     if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        # Numbers stay numbers: a spreadsheet never runs -5 as a formula.
-        return [None if pd.isna(v) else v.item() if hasattr(v, "item") else v
-                for v in values], 0
+        # Numbers stay numbers (Python ints and floats): a spreadsheet never runs -5 as a
+        # formula.
+        return values.to_numpy(dtype=object, na_value=None).tolist(), 0
     if pd.api.types.is_datetime64_any_dtype(dtype):
         if layout is None:  # a caller's bug: chunks would write the column differently
             raise ExportError(f"columns: no date layout decided for {column!r}")
-        return [None if pd.isna(v) else v.strftime(layout) for v in values], 0
+        out = values.dt.strftime(layout).to_numpy(dtype=object)
+        out[missing] = None
+        return out.tolist(), 0
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        return _mixed_cells(values, column, preset)
+    text = values.astype("string")
+    if column == "interests" and preset.tag_separator:
+        text = text.str.replace("|", preset.tag_separator, regex=False)
+    risky = text.str.slice(0, 1).isin(FORMULA_TRIGGERS).to_numpy(dtype=bool) & ~missing
+    out = text.to_numpy(dtype=object, na_value=None)
+    out[risky] = "'" + text[risky].to_numpy(dtype=object)
+    return out.tolist(), int(risky.sum())
+
+
+def _mixed_cells(values: pd.Series, column: str, preset: Preset) -> tuple[list[Any], int]:
+    """An object column of text and other values: the text guarded, numbers kept."""
     out: list[Any] = []
     neutralised = 0
     for value in values.astype("object"):

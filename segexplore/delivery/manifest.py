@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,13 +41,22 @@ def _hash_frame(frame: pd.DataFrame | None) -> dict[str, Any] | None:
     return {"rows": len(frame), "columns": frame.shape[1], "sha256": digest.hexdigest()}
 
 
+#: An engine's fingerprints by its shared tables (a DuckDB base's store), then by tables'
+#: version and date: hashing every row of 200M events takes a while, and the tables of such
+#: a base never change (a new version if they ever do), so exporting ten segments, or the
+#: same one twice, hashes them once. Weak: a base let go drops its entry.
+_ENGINE_FINGERPRINTS: weakref.WeakKeyDictionary[Any, dict[tuple[int, str], dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
 def data_fingerprint(base: ContactBase) -> dict[str, Any]:
     """A fingerprint of the data an export was computed from: rows and sha256 per table.
 
     Each table is hashed row by row with ``pandas.util.hash_pandas_object(index=False)``
     (values and column order, not the index) and the row hashes, column names and dtypes
     go through sha256; ``sha256`` combines the three tables and ``as_of``. Cached per
-    table object, so exporting ten segments hashes the data once.
+    table object, so exporting ten segments hashes the data once. A base of another engine
+    hashes its own tables (``base.fingerprint()``), once per base and date.
 
     Examples
     --------
@@ -58,8 +68,12 @@ def data_fingerprint(base: ContactBase) -> dict[str, Any]:
     >>> len(fingerprint["sha256"])
     64
     """
-    if base.engine != "pandas":  # the engine hashes its own tables
-        return base.fingerprint()
+    if base.engine != "pandas":  # the engine hashes its own tables, once per base and date
+        held = _ENGINE_FINGERPRINTS.setdefault(base._tables, {})
+        key = (getattr(base._tables, "version", 0), str(base.as_of))
+        if key not in held:
+            held[key] = base.fingerprint()
+        return held[key]
     tables = {"contacts": base.contacts, "events": base.events, "orders": base.orders}
     cache = base.derived("fingerprints", dict)
     out: dict[str, Any] = {"method": "sha256 over pandas.util.hash_pandas_object(index=False), "

@@ -135,6 +135,18 @@ def test_priority_exports_of_several_segments(bases, tmp_path):
     assert _member_tables(bases[1]) == []  # the claims are dropped too
 
 
+def test_the_data_is_fingerprinted_once_per_base_and_date(bases, tmp_path, monkeypatch):
+    duck = bases[1]
+    first = duck.segment('city = "Lyon"').to_csv(tmp_path / "a.csv").manifest["data"]
+    calls = []
+    fingerprint = DuckDBBase.fingerprint
+    monkeypatch.setattr(DuckDBBase, "fingerprint", lambda b: calls.append(1) or fingerprint(b))
+    again = duck.segment('city = "Paris"').to_csv(tmp_path / "b.csv").manifest["data"]
+    assert again == first and calls == []  # 200M events are not hashed for every file
+    earlier = duck.at("2026-06-30").segment('city = "Paris"').to_csv(tmp_path / "c.csv")
+    assert calls == [1] and earlier.manifest["data"]["sha256"] != first["sha256"]
+
+
 def _pair_of(contacts: pd.DataFrame, folder: Path) -> tuple[ContactBase, DuckDBBase]:
     contacts.to_parquet(folder / "contacts.parquet", index=False)
     return (ContactBase(contacts, as_of="2026-10-31"),
