@@ -15,6 +15,7 @@ edges of :func:`histogram_edges` and coded by :func:`bin_codes`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,8 @@ import pandas as pd
 
 from segexplore.analysis.attributes import as_python
 
-__all__ = ["categorical_codes", "numeric_values", "sorted_quantiles", "Encoded", "encode",
+__all__ = ["categorical_codes", "numeric_values", "sorted_quantiles", "counted_quantiles",
+           "Encoded", "encode",
            "Tags", "top_tags", "Groups", "OTHER", "MISSING", "ranked", "pool_rare",
            "histogram_edges", "bin_codes"]
 
@@ -86,6 +88,27 @@ def sorted_quantiles(ordered: np.ndarray, quantiles: tuple[float, ...]) -> np.nd
     fraction = positions - below
     low = ordered[below].astype(np.float64)
     high = ordered[above].astype(np.float64)
+    step = high - low
+    # NumPy interpolates from the nearer end, which keeps the result exact at the edges
+    return np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
+
+
+def counted_quantiles(values: np.ndarray, cumulative: np.ndarray,
+                      quantiles: Sequence[float]) -> np.ndarray:
+    """:func:`sorted_quantiles` of sorted distinct ``values`` held ``cumulative`` times so far.
+
+    The values at the interpolation positions are found by binary search in the cumulative
+    counts, so the result is that of the values repeated their count times, exactly, from a
+    table of (value, count) pairs (an engine's grouped counts). ``cumulative[-1]`` must be
+    positive.
+    """
+    n = int(cumulative[-1])
+    positions = (n - 1) * np.asarray(quantiles, dtype=np.float64)
+    below = np.floor(positions).astype(np.int64)
+    above = np.minimum(below + 1, n - 1)
+    low = values[np.searchsorted(cumulative, below, side="right")].astype(np.float64)
+    high = values[np.searchsorted(cumulative, above, side="right")].astype(np.float64)
+    fraction = positions - below
     step = high - low
     # NumPy interpolates from the nearer end, which keeps the result exact at the edges
     return np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)

@@ -30,12 +30,13 @@ from segexplore.analysis.attributes import (
 )
 from segexplore.analysis.encoding import (
     categorical_codes,
+    counted_quantiles,
     histogram_edges,
     numeric_values,
     ranked,
-    sorted_quantiles,
     top_tags,
 )
+from segexplore.analysis.stats import _dot
 from segexplore.errors import ParameterError
 from segexplore.model import hooks
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
@@ -192,6 +193,9 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
         raise ParameterError(f"Value of 'top' must be a whole number >= 1 but received: "
                              f"{top!r}")
+    if _on_duckdb(base_or_frame):
+        return _duckdb_profile(base_or_frame, mask, include_features, int(bins), int(top),
+                               name, mask_pii)
     table = attribute_table(base_or_frame, include_features=include_features)
     # kinds from the real values: masked emails no longer look like emails
     kinds = {column: attribute_kind(series, table.roles.get(column, "text"), column)
@@ -207,9 +211,140 @@ def profile(base_or_frame: Any, *, mask: Any = None, include_features: bool = Tr
     builder = _Builder(n_rows, int(bins), int(top))
     for column, series in table.columns.items():
         role = table.roles.get(column, "text")
-        builder.add(column, role, kinds[column], series, rows,
+        _add_series(builder, column, role, kinds[column], series, rows,
                     table.separators.get(column, MULTI_VALUE_SEPARATOR))
     return builder.build(name if name is not None else "base")
+
+
+def _add_series(builder: _Builder, column: str, role: str, kind: str, series: pd.Series,
+                rows: np.ndarray | None, separator: str) -> None:
+    """Count a pandas column (only the contacts at positions ``rows`` when given) for the
+    builder: codes counted by ``bincount``, numbers sorted once into (value, count) runs."""
+    dtype = series.dtype
+    if kind in ("numeric", "date"):
+        raw, known, is_date = numeric_values(series)
+        if rows is not None:
+            raw, known = raw[rows], known[rows]
+        present = np.sort(raw[known])
+        starts = np.flatnonzero(np.r_[True, present[1:] != present[:-1]]) if len(present) \
+            else np.zeros(0, np.intp)
+        builder.numbers(column, role, kind, dtype, present[starts],
+                        np.diff(np.r_[starts, len(present)]).astype(np.int64),
+                        len(raw) - len(present), is_date)
+        return
+    if kind == "identifier":
+        values = series if rows is None else series.iloc[rows]
+        missing = int(values.isna().sum())
+        builder.identifier(column, role, dtype, len(values) - missing, missing,
+                           int(values.nunique(dropna=True)))
+        return
+    codes, labels = categorical_codes(series)  # once: the check and the counts
+    if kind == "text":
+        known = codes[codes >= 0]
+        if _nearly_unique(len(known), int(np.count_nonzero(np.bincount(known)))):
+            # a reference or free comments: each value is one contact's
+            mine = codes if rows is None else codes[rows]
+            held = mine[mine >= 0]
+            builder.identifier(column, role, dtype, len(held), len(mine) - len(held),
+                               int(np.count_nonzero(np.bincount(held))), kind="identifier")
+            return
+    if rows is not None:
+        codes = codes[rows]
+    counts = np.bincount(codes + 1, minlength=len(labels) + 1)
+    if kind == "multi":
+        builder.multi(column, role, dtype, labels, counts[1:], int(counts[0]), separator)
+    else:
+        builder.categories(column, role, kind, dtype, labels, counts[1:], int(counts[0]))
+
+
+def _on_duckdb(source: Any) -> bool:
+    from segexplore.engines.duckdb import DuckDBBase
+    from segexplore.model.segments import Segment
+
+    return isinstance(source.base if isinstance(source, Segment) else source, DuckDBBase)
+
+
+def _duckdb_profile(source: Any, mask: Any, include_features: bool, bins: int, top: int,
+                    name: str | None, mask_pii: bool) -> Profile:
+    """The profile of a DuckDB base or segment from its grouped counts (see
+    :mod:`segexplore.engines.duckdb_counts`): the same statistics as on a pandas base."""
+    from segexplore.analysis.counts import counted
+    from segexplore.engines.duckdb_counts import DuckDBCounts
+    from segexplore.model.segments import Segment
+
+    base = source.base if isinstance(source, Segment) else source
+    members: list[Any] = []
+    if mask is not None:
+        members = [mask_array(mask, pd.RangeIndex(base.contact_count))]
+    elif isinstance(source, Segment):
+        members = [base.evaluator().sql(source.effective_rule)]
+    with DuckDBCounts(base, members) as counts:
+        n_rows = counts.n_rows
+        if members:
+            patterns, sizes = counts.patterns()
+            n_rows = int(sizes[patterns[:, 0]].sum())
+        builder = _Builder(n_rows, bins, top)
+        side = 1 if members else 0
+        for column, info in counts.columns(include_features).items():
+            role = info.role
+            kind = attribute_kind(info.sample, role, column)
+            if kind == "identifier":
+                known, distinct = counts.distinct(column)
+                builder.identifier(column, role, info.dtype, int(known[side]),
+                                   n_rows - int(known[side]), int(distinct[side]))
+                continue
+            table = counts.value_counts(column)
+            if kind in ("numeric", "date"):
+                held = table.counts[:, side] > 0
+                # the profiled contacts' values only, sorted, as the pandas engine's runs
+                encoded, mine, _ = counted(
+                    table.values[held], table.counts[held][:, side:side + 1],
+                    table.missing[side:side + 1], table.first[held], kind, info.dtype,
+                    None, table.is_date, 0)
+                present = mine[:-1] > 0
+                builder.numbers(column, role, kind, info.dtype, encoded.values[present],
+                                mine[:-1][present], int(mine[-1]), table.is_date)
+                continue
+            labels_kind = "multi" if kind == "multi" else "categorical"
+            encoded, base_counts, per_segment = counted(
+                table.values, table.counts, table.missing, table.first,
+                labels_kind, info.dtype, info.categories, table.is_date, counts.n_rows)
+            labels = encoded.labels
+            if mask_pii and column in PII_COLUMNS:
+                labels, base_counts, per_segment = _masked(column, labels, base_counts,
+                                                           per_segment)
+            mine = per_segment[:, 0] if members else base_counts
+            if kind == "text" and _nearly_unique(int(base_counts[:-1].sum()),
+                                                 int(np.count_nonzero(base_counts[:-1]))):
+                builder.identifier(column, role, info.dtype, int(mine[:-1].sum()),
+                                   int(mine[-1]), int(np.count_nonzero(mine[:-1])),
+                                   kind="identifier")
+            elif kind == "multi":
+                builder.multi(column, role, info.dtype, labels, mine[:-1], int(mine[-1]),
+                              info.separator)
+            else:
+                builder.categories(column, role, kind, info.dtype, labels, mine[:-1],
+                                   int(mine[-1]))
+    label = name if name is not None else (source.name if isinstance(source, Segment)
+                                           and mask is None else "base")
+    return builder.build(label)
+
+
+def _masked(column: str, labels: np.ndarray, base: np.ndarray, per_segment: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The counts of the pseudonymised labels (two people can share a mask: ``J.``), in
+    the order the masked column's values first appear."""
+    masked = pseudonymise(pd.DataFrame({column: pd.Series(labels, dtype=object)}),
+                          [column])[column]
+    codes, names = pd.factorize(masked, use_na_sentinel=True)
+    codes = np.where(codes < 0, len(names), codes)
+    target = np.r_[codes, len(names)]
+    merged_base = np.bincount(target, weights=base, minlength=len(names) + 1).astype(np.int64)
+    merged = np.column_stack([np.bincount(target, weights=per_segment[:, s],
+                                          minlength=len(names) + 1).astype(np.int64)
+                              for s in range(per_segment.shape[1])]) \
+        if per_segment.shape[1] else np.zeros((len(names) + 1, 0), np.int64)
+    return np.asarray(names, dtype=object), merged_base, merged
 
 
 class _Builder:
@@ -226,39 +361,25 @@ class _Builder:
     def share(self, count: float) -> float:
         return count / self.n_rows if self.n_rows else math.nan
 
-    def add(self, column: str, role: str, kind: str, series: pd.Series,
-            rows: np.ndarray | None, separator: str) -> None:
-        """Profile ``series`` (only the contacts at positions ``rows`` when given)."""
-        codes = None
-        if kind == "text":
-            codes, labels = categorical_codes(series)  # once: the check and the counts
-            if _nearly_unique(codes):
-                kind = "identifier"  # a reference or free comments: each value is one contact's
+    def _row(self, column: str, role: str, kind: str, dtype: Any, **counts: int
+             ) -> dict[str, Any]:
         row: dict[str, Any] = {"attribute": column, "role": role, "kind": kind,
-                               "dtype": str(series.dtype)}
-        if kind in ("numeric", "date"):
-            self._numbers(row, series, rows)
-        elif kind == "multi":
-            self._multi(row, *_codes(series, rows), separator)
-        elif kind == "identifier":
-            values = series if rows is None else series.iloc[rows]
-            missing = int(values.isna().sum())
-            row.update(count=len(values) - missing, missing=missing,
-                       distinct=int(values.nunique(dropna=True)))
-        elif codes is not None:
-            self._categories(row, codes if rows is None else codes[rows], labels, kind)
-        else:
-            self._categories(row, *_codes(series, rows), kind)
+                               "dtype": str(dtype), **counts}
         row["missing_share"] = self.share(row["missing"])
         self.summary.append(row)
+        return row
+
+    def identifier(self, column: str, role: str, dtype: Any, count: int, missing: int,
+                   distinct: int, kind: str = "identifier") -> None:
+        """An identifier: how many values, never which."""
+        self._row(column, role, kind, dtype, count=count, missing=missing, distinct=distinct)
 
     # categorical, boolean, text: counts of codes
-    def _categories(self, row: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
-                    kind: str) -> None:
-        counts = np.bincount(codes + 1, minlength=len(labels) + 1)
-        missing, counts = int(counts[0]), counts[1:]
-        row.update(count=len(codes) - missing, missing=missing,
-                   distinct=int(np.count_nonzero(counts)))
+    def categories(self, column: str, role: str, kind: str, dtype: Any, labels: np.ndarray,
+                   counts: np.ndarray, missing: int) -> None:
+        """A column of categories: ``counts[i]`` contacts hold ``labels[i]``."""
+        row = self._row(column, role, kind, dtype, count=int(counts.sum()), missing=missing,
+                        distinct=int(np.count_nonzero(counts)))
         order = ranked(counts)  # ties keep the category (or first-seen) order
         for position in order[:self.top]:
             self.top_values.append((row["attribute"], as_python(labels[position]),
@@ -286,103 +407,101 @@ class _Builder:
         self.suggestions.append((column, "cover_80", str(node),
                                  self.share(int(ranked[:needed].sum()))))
 
-    # numbers and dates: sort once, read everything off the sorted values
-    def _numbers(self, row: dict[str, Any], series: pd.Series, rows: np.ndarray | None
-                 ) -> None:
-        raw, known, is_date = numeric_values(series)
-        if rows is not None:
-            raw, known = raw[rows], known[rows]
-        present = np.sort(raw[known])
-        n = len(present)
-        row.update(count=n, missing=len(raw) - n)
+    # numbers and dates: every statistic from the (value, count) pairs
+    def numbers(self, column: str, role: str, kind: str, dtype: Any, values: np.ndarray,
+                counts: np.ndarray, missing: int, is_date: bool) -> None:
+        """Numbers or dates: ``counts[i]`` contacts hold ``values[i]`` (sorted, distinct;
+        int64 nanoseconds for dates). Sums run over the distinct values, so any engine
+        that counts the same pairs gets the same bits."""
+        n = int(counts.sum())
+        row = self._row(column, role, kind, dtype, count=n, missing=missing,
+                        distinct=len(values))
         if n == 0:
-            row["distinct"] = 0
             return
-        starts = np.flatnonzero(np.r_[True, present[1:] != present[:-1]])
-        run_counts = np.diff(np.r_[starts, n])
-        row["distinct"] = len(starts)
-        column = row["attribute"]
+        ranks = _Ranks(values, counts)
         convert = to_timestamp if is_date else float
         if is_date:
-            offset = int(present[0])
-            shifted = (present - offset).astype(np.float64)
-            row["mean"] = to_timestamp(offset + shifted.mean())
-            row["std"] = (pd.Timedelta(microseconds=round(shifted.std(ddof=1) / 1000))
-                          if n > 1 else pd.NaT)
-            quantiles = offset + sorted_quantiles(shifted, QUANTILES)
+            offset = int(values[0])
+            shifted = (values - offset).astype(np.float64)
+            mean = _dot(counts, shifted) / n
+            row["mean"] = to_timestamp(offset + mean)
+            row["std"] = (pd.Timedelta(microseconds=round(
+                math.sqrt(_dot(counts, (shifted - mean) ** 2) / (n - 1)) / 1000))
+                if n > 1 else pd.NaT)
+            quantiles = offset + counted_quantiles(shifted, ranks.cumulative, QUANTILES)
         else:
-            floats = present.astype(np.float64, copy=False)
-            row["mean"] = float(floats.mean())
-            row["std"] = float(floats.std(ddof=1)) if n > 1 else math.nan
-            quantiles = sorted_quantiles(floats, QUANTILES)
-        row["min"], row["max"] = convert(present[0]), convert(present[-1])
+            floats = values.astype(np.float64, copy=False)
+            mean = _dot(counts, floats) / n
+            row["mean"] = float(mean)
+            row["std"] = float(np.sqrt(_dot(counts, (floats - mean) ** 2) / (n - 1))) \
+                if n > 1 else math.nan
+            quantiles = counted_quantiles(floats, ranks.cumulative, QUANTILES)
+        row["min"], row["max"] = convert(values[0]), convert(values[-1])
         for q, value in zip(QUANTILES, quantiles, strict=True):
             row[f"p{round(q * 100)}"] = convert(value)
-        if len(starts) <= DISCRETE_MAX_DISTINCT:
-            order = np.argsort(-run_counts, kind="stable")
+        if len(values) <= DISCRETE_MAX_DISTINCT:
+            order = np.argsort(-counts, kind="stable")
             for position in order[:self.top]:
-                value = present[starts[position]]
+                value = values[position]
                 self.top_values.append((column, convert(value) if is_date else as_python(value),
-                                        int(run_counts[position]),
-                                        self.share(int(run_counts[position]))))
+                                        int(counts[position]),
+                                        self.share(int(counts[position]))))
             best = order[0]
-            top_value = present[starts[best]]
-            row.update(top=convert(top_value) if is_date else as_python(top_value),
-                       top_count=int(run_counts[best]),
-                       top_share=self.share(int(run_counts[best])))
-        self._histogram(column, present, is_date, series.dtype)
-        self._quantile_rules(column, present, quantiles, is_date, series.dtype)
+            row.update(top=convert(values[best]) if is_date else as_python(values[best]),
+                       top_count=int(counts[best]), top_share=self.share(int(counts[best])))
+        self._histogram(column, ranks, is_date, dtype)
+        self._quantile_rules(column, ranks, quantiles, is_date, dtype)
 
-    def _histogram(self, column: str, present: np.ndarray, is_date: bool, dtype: Any) -> None:
-        finite = present if is_date or present.dtype.kind == "i" else \
-            present[np.isfinite(present)]
-        if not len(finite):
+    def _histogram(self, column: str, ranks: _Ranks, is_date: bool, dtype: Any) -> None:
+        values = ranks.values
+        if not (is_date or values.dtype.kind == "i"):
+            ranks = ranks.finite()
+            values = ranks.values
+        if not len(values):
             return
         integer = pd.api.types.is_integer_dtype(dtype) and not is_date
-        edges = histogram_edges(finite[0], finite[-1], self.bins, integer)
-        # sorted values: a bin count is the gap between two binary searches (the bins of
-        # encoding.bin_codes: left edge included, the last bin's right edge too)
-        cuts = np.searchsorted(finite, edges[1:-1].astype(finite.dtype) if is_date
-                               else edges[1:-1], side="left")
-        counts = np.diff(np.r_[0, cuts, len(finite)])
+        edges = histogram_edges(values[0], values[-1], self.bins, integer)
+        # the bins of encoding.bin_codes: left edge included, the last bin's right edge too
+        cuts = ranks.below(edges[1:-1].astype(values.dtype) if is_date else edges[1:-1],
+                           side="left")
+        counts = np.diff(np.r_[0, cuts, ranks.n])
         convert = to_timestamp if is_date else float
         for left, right, count in zip(edges[:-1], edges[1:], counts, strict=True):
             self.histograms.append((column, convert(left), convert(right), int(count)))
 
-    def _quantile_rules(self, column: str, present: np.ndarray, quantiles: np.ndarray,
+    def _quantile_rules(self, column: str, ranks: _Ranks, quantiles: np.ndarray,
                         is_date: bool, dtype: Any) -> None:
         """Cut points worth pasting: the top 25% and 5%, the bottom 25%, or 'more than the
         usual value' when most contacts share the lowest value (counts, revenue)."""
-        n = len(present)
+        n = ranks.n
         integer = pd.api.types.is_integer_dtype(dtype) and not is_date
         p25, p75, p95 = quantiles[1], quantiles[3], quantiles[4]
-        lowest = present[0]
-        if np.searchsorted(present, lowest, side="right") >= n / 2:
+        lowest = ranks.values[0]
+        if ranks.counts[0] >= n / 2:
             candidates: list[tuple[str, float]] = [(">", lowest), (">=", p75), (">=", p95)]
         else:
             candidates = [(">=", p75), (">=", p95), ("<=", p25)]
         seen: set[int] = set()  # two rules selecting as many contacts are the same rule here
         for op, cut in candidates:
-            node, selected = _cut_rule(column, op, cut, present, is_date, integer)
+            node, selected = _cut_rule(column, op, cut, ranks, is_date, integer)
             if node is not None and 0.01 <= selected / n <= 0.99 and selected not in seen:
                 seen.add(selected)
                 self.suggestions.append((column, "quantile", str(node), self.share(selected)))
 
     # multi-valued: count contacts per tag from the distinct joined values only
-    def _multi(self, row: dict[str, Any], codes: np.ndarray, labels: np.ndarray,
-               separator: str) -> None:
-        counts = np.bincount(codes + 1, minlength=len(labels) + 1)
-        missing = int(counts[0])
+    def multi(self, column: str, role: str, dtype: Any, labels: np.ndarray,
+              counts: np.ndarray, missing: int, separator: str) -> None:
+        """A multi-valued column: ``counts[i]`` contacts hold the combination ``labels[i]``."""
+        row = self._row(column, role, "multi", dtype, count=int(counts.sum()),
+                        missing=missing)
         # the counts of the distinct values, missing last (encode's order): tags ignore
         # case, as the rule `interests has "sport"` does
-        by_value = np.r_[counts[1:], missing]
+        by_value = np.r_[counts, missing]
         tags = top_tags(labels, by_value, separator, self.top)
         tag_counts = (by_value @ tags.indicator).tolist()
-        column = row["attribute"]
         for tag, count in zip(tags.names, tag_counts, strict=True):
             self.tags.append((column, tag, int(count), self.share(int(count))))
-        row.update(count=len(codes) - missing, missing=missing,
-                   distinct=len(tags.names) + tags.dropped)
+        row["distinct"] = len(tags.names) + tags.dropped
         if tags.names:
             row.update(top=tags.names[0], top_count=int(tag_counts[0]),
                        top_share=self.share(int(tag_counts[0])))
@@ -405,19 +524,28 @@ class _Builder:
             n_rows=self.n_rows, name=name)
 
 
-def _nearly_unique(codes: np.ndarray) -> bool:
+def _nearly_unique(known: int, distinct: int) -> bool:
     """At least :data:`UNIQUE_TEXT_MIN_COUNT` known values, nearly all distinct, in the
-    whole column's ``codes`` (a segment's profile describes the column as the base's does)."""
-    known = codes[codes >= 0]
-    if len(known) < UNIQUE_TEXT_MIN_COUNT:
-        return False
-    return np.count_nonzero(np.bincount(known)) >= UNIQUE_TEXT_SHARE * len(known)
+    whole column (a segment's profile describes the column as the base's does)."""
+    return known >= UNIQUE_TEXT_MIN_COUNT and distinct >= UNIQUE_TEXT_SHARE * known
 
 
-def _codes(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Category codes and labels of a column, restricted to positions ``rows``."""
-    codes, labels = categorical_codes(series)
-    return (codes if rows is None else codes[rows]), labels
+class _Ranks:
+    """Sorted distinct values with their counts: how many values lie below a cut."""
+
+    def __init__(self, values: np.ndarray, counts: np.ndarray) -> None:
+        self.values, self.counts = values, counts
+        self.cumulative = np.cumsum(counts)
+        self.n = int(self.cumulative[-1]) if len(counts) else 0
+
+    def below(self, cut: Any, side: str = "left") -> Any:
+        """Values ``< cut`` (``side="left"``) or ``<= cut`` (``"right"``), as
+        ``np.searchsorted`` of the values repeated their count times."""
+        return np.r_[0, self.cumulative][np.searchsorted(self.values, cut, side=side)]
+
+    def finite(self) -> _Ranks:
+        keep = np.isfinite(self.values)
+        return self if keep.all() else _Ranks(self.values[keep], self.counts[keep])
 
 
 def _frame(rows: list[tuple], columns: list[str], object_columns: tuple[str, ...] = ()
@@ -440,7 +568,7 @@ def _rule_scalar(label: Any) -> Any:
     return None
 
 
-def _cut_rule(column: str, op: str, cut: float, present: np.ndarray, is_date: bool,
+def _cut_rule(column: str, op: str, cut: float, ranks: _Ranks, is_date: bool,
               integer: bool) -> tuple[R.Rule | None, int]:
     """The rule ``column op cut`` with a readable cut and how many known values it selects."""
     if is_date:
@@ -448,11 +576,10 @@ def _cut_rule(column: str, op: str, cut: float, present: np.ndarray, is_date: bo
         if op in (">", ">="):
             # 'after' is strict: values from the next midnight on
             node = R.DateCompare(column, "after", day.date())
-            selected = len(present) - np.searchsorted(present, (day + pd.Timedelta(days=1)).value,
-                                                      side="left")
+            selected = ranks.n - ranks.below((day + pd.Timedelta(days=1)).value)
         else:
             node = R.DateCompare(column, "before", (day + pd.Timedelta(days=1)).date())
-            selected = np.searchsorted(present, (day + pd.Timedelta(days=1)).value, side="left")
+            selected = ranks.below((day + pd.Timedelta(days=1)).value)
         return node, int(selected)
     if not math.isfinite(cut):
         return None, 0
@@ -461,11 +588,11 @@ def _cut_rule(column: str, op: str, cut: float, present: np.ndarray, is_date: bo
     else:
         value = _round_cut(float(cut))
     if op == ">=":
-        selected = len(present) - np.searchsorted(present, value, side="left")
+        selected = ranks.n - ranks.below(value, side="left")
     elif op == ">":
-        selected = len(present) - np.searchsorted(present, value, side="right")
+        selected = ranks.n - ranks.below(value, side="right")
     else:
-        selected = np.searchsorted(present, value, side="right")
+        selected = ranks.below(value, side="right")
     return R.Compare(column, op, value), int(selected)
 
 

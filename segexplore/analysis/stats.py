@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import special, stats
 
 from segexplore.analysis.attributes import to_timestamp
-from segexplore.analysis.encoding import Encoded
+from segexplore.analysis.encoding import Encoded, counted_quantiles
 
 __all__ = ["wilson_interval", "benjamini_hochberg", "EXACT_LIMIT"]
 
@@ -130,16 +130,8 @@ class _Numbers:
         n = int(cumulative[-1]) if len(cumulative) else 0
         if n == 0:
             return [self.value(math.nan)] * len(quantiles)
-        positions = (n - 1) * np.asarray(quantiles, dtype=np.float64)
-        below = np.floor(positions).astype(np.int64)
-        above = np.minimum(below + 1, n - 1)
-        low = self.deviation[np.searchsorted(cumulative, below, side="right")]
-        high = self.deviation[np.searchsorted(cumulative, above, side="right")]
-        fraction = positions - below
-        step = high - low
-        # NumPy's interpolation, from the nearer end
-        centred = np.where(fraction >= 0.5, high - step * (1 - fraction), low + step * fraction)
-        return [self.value(float(c)) for c in centred]
+        return [self.value(float(c))
+                for c in counted_quantiles(self.deviation, cumulative, quantiles)]
 
     def summary(self, segment: int | None) -> dict[str, Any]:
         """count, missing, mean, std, min, quantiles, max of a segment (None: the base)."""

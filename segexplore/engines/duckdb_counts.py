@@ -1,0 +1,445 @@
+"""Grouped counts of a DuckDB base: what profile and compare read, without the contacts.
+
+:func:`segexplore.analysis.profile.profile` and :func:`segexplore.analysis.compare.compare`
+compute every statistic from, per attribute, its distinct values and how many contacts
+hold each one, in the base and in each segment. On a :class:`DuckDBBase` those tables are
+``GROUP BY`` queries with one ``count(*) FILTER`` per segment; membership is a temporary
+table made in DuckDB from the rules' SQL (or from the positions of a given mask), so only
+the count tables, a few thousand rows per attribute, reach Python whatever the base's size.
+
+:class:`DuckDBCounts` also says what the pandas engine would hold for each column on the
+same files, so that both engines describe a column alike: its role (inferred from the rows
+:func:`~segexplore.model.roles.infer_roles` would sample), its pandas dtype, the order of
+its categories (a Parquet dictionary's order, the registry's order for the features, first
+appearance for text) and a few values for telling its kind.
+
+Examples
+--------
+>>> import segexplore as se
+>>> big = se.read_base(se.sample_path() / "contacts.parquet", engine="duckdb")
+>>> with DuckDBCounts(big, [big.evaluator().sql(se.parse('device = "iOS"'))]) as counts:
+...     table = counts.value_counts("device")
+>>> dict(zip(table.values, table.counts[:, 1].tolist()))["iOS"] == big.count('device = "iOS"')
+True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from segexplore.engines.duckdb import DuckDBBase
+from segexplore.errors import ParameterError
+from segexplore.features.registry import FEATURES, LIFECYCLE_STAGES, RFM_GROUPS, RFM_SCORES
+from segexplore.features.sql import POSITION
+from segexplore.model.columns import MULTI_VALUE_SEPARATOR
+from segexplore.model.roles import infer_roles
+
+__all__ = ["DuckDBCounts", "ValueCounts", "ColumnInfo", "FEATURE_DTYPES"]
+
+#: The pandas dtype of each feature that its DuckDB type does not tell (the pandas
+#: implementation's nullable integers and categoricals); tests check it against
+#: :func:`~segexplore.features.compute.compute_features`.
+FEATURE_DTYPES = {"rfm_recency": "Int8", "rfm_frequency": "Int8", "rfm_monetary": "Int8",
+                  "age": "Int16", "days_to_birthday": "Int16", "rfm_score": "category",
+                  "rfm_group": "category", "lifecycle_stage": "category",
+                  "preferred_brand": "category", "preferred_category": "category"}
+#: Categories of the categorical features, in the pandas implementation's order (None:
+#: the brands or categories present, sorted, as a union of pandas indexes gives them).
+_FEATURE_CATEGORIES: dict[str, tuple[str, ...] | None] = {
+    "rfm_score": RFM_SCORES, "rfm_group": RFM_GROUPS, "lifecycle_stage": LIFECYCLE_STAGES,
+    "preferred_brand": None, "preferred_category": None}
+#: Values read to tell a column's kind (as :mod:`segexplore.analysis.attributes` reads).
+_KIND_SAMPLE = 2000
+#: Rows :func:`~segexplore.model.roles.infer_roles` samples from a text column.
+_ROLE_SAMPLE = 20_000
+_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """A column as the pandas engine would hold it, known without reading its values.
+
+    ``sample`` is a short Series of that dtype, enough for telling the kind: the first
+    known values in the contacts' order (the categories of a categorical column).
+    """
+
+    name: str
+    role: str
+    dtype: Any
+    separator: str
+    sample: pd.Series
+    source: str  # "contacts" or "features"
+    duck_type: str
+    categories: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ValueCounts:
+    """One attribute's known distinct values and how many contacts hold each.
+
+    ``counts[:, 0]`` counts the base, ``counts[:, 1 + s]`` segment ``s``; ``missing`` the
+    contacts without a value the same way; ``first`` is the position of the first contact
+    holding each value. Dates are int64 nanoseconds. ``values`` come unordered.
+    """
+
+    values: np.ndarray
+    counts: np.ndarray
+    first: np.ndarray
+    missing: np.ndarray
+    is_date: bool
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _pandas_dtype(duck_type: str, name: str, source: str, dictionary: bool,
+                  has_missing: bool) -> Any:
+    """The dtype the pandas engine gives a column of this DuckDB type."""
+    text = duck_type.upper()
+    if source == "features" and name in FEATURE_DTYPES:
+        return pd.api.types.pandas_dtype(FEATURE_DTYPES[name]) \
+            if FEATURE_DTYPES[name] != "category" else pd.CategoricalDtype()
+    if dictionary:
+        return pd.CategoricalDtype()
+    if text == '"NULL"':  # a Parquet column of nulls only: pandas reads objects
+        return np.dtype(object)
+    if text == "BOOLEAN":
+        return np.dtype(object) if has_missing else np.dtype(bool)
+    if text.startswith(("TIMESTAMP", "DATE")):
+        return np.dtype("datetime64[ns]")
+    integers = {"TINYINT": "int8", "SMALLINT": "int16", "INTEGER": "int32", "BIGINT": "int64",
+                "UTINYINT": "uint8", "USMALLINT": "uint16", "UINTEGER": "uint32",
+                "UBIGINT": "uint64"}
+    if text in integers:
+        # pyarrow hands pandas an integer column with nulls as float64
+        return np.dtype("float64") if has_missing and source == "contacts" \
+            else np.dtype(integers[text])
+    if text in ("FLOAT", "REAL"):
+        return np.dtype("float32")
+    if text.startswith(("DOUBLE", "DECIMAL")):
+        return np.dtype("float64")
+    return pd.api.types.pandas_dtype("str")
+
+
+class DuckDBCounts:
+    """Count tables of one DuckDB base and its segments (a context manager: the membership
+    table it makes in DuckDB is dropped on leaving).
+
+    Parameters
+    ----------
+    base : DuckDBBase
+    members : sequence of str or numpy array
+        One per segment: a query selecting the members' ``position`` (such as
+        ``base.evaluator().sql(rule)``), or a boolean array in the contacts' order (its
+        members' positions are handed to DuckDB).
+    """
+
+    def __init__(self, base: DuckDBBase, members: Sequence[Any] = ()) -> None:
+        self.base = base
+        self.store = base._store
+        self.connection = self.store.connection
+        self.n_rows = int(self.store.n_contacts)
+        self.n_segments = len(members)
+        self._members = list(members)
+        self._made: list[str] = []
+        self._registered: list[str] = []
+        self.members_table: str | None = None
+        self._features: str | None = None
+        self._info: dict[str, ColumnInfo] | None = None
+        self._with_features: dict[str, ColumnInfo] | None = None
+
+    # --- lifetime ------------------------------------------------------------------------
+    def __enter__(self) -> DuckDBCounts:
+        if self._members:
+            self.members_table = self._membership(self._members)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        for table in self._made:
+            self.connection.execute(f"DROP TABLE IF EXISTS {table}")
+        for name in self._registered:
+            self.connection.unregister(name)
+        self._made.clear()
+        self._registered.clear()
+
+    def _membership(self, members: Sequence[Any]) -> str:
+        """A temporary table ``(position, s0, s1, ...)`` over every contact."""
+        number = next(_names)
+        columns = []
+        for s, member in enumerate(members):
+            if isinstance(member, str):
+                query = member
+            else:
+                array = np.asarray(member, dtype=bool)
+                if array.shape != (self.n_rows,):
+                    raise ParameterError(f"a mask must hold one boolean per contact "
+                                         f"({self.n_rows:,}), not shape {array.shape}")
+                name = f"_segexplore_members_{number}_{s}"
+                self.connection.register(name, pd.DataFrame(
+                    {POSITION: np.flatnonzero(array).astype(np.int64)}))
+                self._registered.append(name)
+                query = f"SELECT {POSITION} FROM {name}"
+            columns.append(f"c.{POSITION} IN (SELECT {POSITION} FROM ({query})) AS s{s}")
+        table = f"_segexplore_membership_{number}"
+        self.connection.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT c.{POSITION}, {', '.join(columns)} "
+            f"FROM {self.store.contacts_table} AS c")
+        self._made.append(table)
+        return table
+
+    # --- what the pandas engine would hold ---------------------------------------------
+    def columns(self, include_features: bool = True) -> dict[str, ColumnInfo]:
+        """Every contact column (and feature) with its role, pandas dtype and a sample."""
+        if self._info is None:
+            self._info = {}
+            kinds = self.store.kinds["contacts"]
+            types = dict(self.connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE "
+                "table_name = ? ORDER BY ordinal_position",
+                [self.store.contacts_table]).fetchall())
+            dictionaries = self._parquet_dictionaries()
+            for name in self.store.contact_columns:
+                self._info[name] = self._describe(name, types.get(name, kinds[name]),
+                                                  "contacts", dictionaries.get(name))
+        if include_features and self._with_features is None:
+            self._with_features = dict(self._info)
+            table = self.features_table()
+            types = dict(self.connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE "
+                "table_name = ?", [table]).fetchall())
+            for name in FEATURES:
+                if name not in self._with_features:
+                    self._with_features[name] = self._describe(name, types[name], "features",
+                                                                None)
+        return dict(self._with_features if include_features else self._info)
+
+    def features_table(self) -> str:
+        if self._features is None:
+            self._features = self.base._feature_table()
+        return self._features
+
+    def _parquet_dictionaries(self) -> dict[str, tuple[Any, ...]]:
+        """Categories of the dictionary (categorical) columns of the first contacts file,
+        as pandas reads them: one row is read, the dictionary comes with it."""
+        try:
+            first = self.connection.execute(
+                "SELECT filename FROM contact_files ORDER BY first_row LIMIT 1").fetchall()
+        except Exception:  # CSV contacts: no file table, no dictionary
+            return {}
+        if not first:
+            return {}
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        handle = pq.ParquetFile(first[0][0])
+        names = [f.name for f in handle.schema_arrow if pa.types.is_dictionary(f.type)]
+        if not names:
+            return {}
+        batch = next(handle.iter_batches(batch_size=1, columns=names), None)
+        if batch is None:
+            return {}
+        return {name: tuple(batch.column(i).dictionary.to_pylist())
+                for i, name in enumerate(names)}
+
+    def _describe(self, name: str, duck_type: str, source: str,
+                  dictionary: tuple[Any, ...] | None) -> ColumnInfo:
+        table = self.store.contacts_table if source == "contacts" else self.features_table()
+        column = _quoted(name)
+        known, = self.connection.execute(
+            f"SELECT count({column}) FROM {table}").fetchall()[0]
+        dtype = _pandas_dtype(duck_type, name, source, dictionary is not None,
+                              known < self.n_rows)
+        categories = dictionary
+        if source == "features" and name in _FEATURE_CATEGORIES:
+            categories = _FEATURE_CATEGORIES[name] or tuple(sorted(
+                v for (v,) in self.connection.execute(
+                    f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
+                ).fetchall()))
+        if isinstance(dtype, pd.CategoricalDtype):
+            sample = pd.Series(pd.Categorical([], categories=list(categories or ())))
+        else:
+            sample = self._sample(table, column, dtype, f"LIMIT {_KIND_SAMPLE}")
+        role, separator = "feature", MULTI_VALUE_SEPARATOR
+        if source == "contacts":
+            inferred = infer_roles(pd.DataFrame({name: self._role_sample(
+                table, column, dtype, categories, known)}))
+            role = inferred.roles[name]
+            separator = inferred.separators.get(name, MULTI_VALUE_SEPARATOR)
+        return ColumnInfo(name, role, dtype, separator, sample, source, duck_type, categories)
+
+    def _sample(self, table: str, column: str, dtype: Any, limit: str,
+                where: str = "") -> pd.Series:
+        """The first values in the contacts' order (known ones when the first are not)."""
+        rows = self.connection.execute(
+            f"SELECT {column} AS v FROM {table} {where} ORDER BY {POSITION} {limit}").df()["v"]
+        head = rows.dropna()
+        if not len(head) and not where:
+            return self._sample(table, column, dtype, limit, f"WHERE {column} IS NOT NULL")
+        return _as_dtype(head, dtype)
+
+    def _role_sample(self, table: str, column: str, dtype: Any,
+                     categories: tuple[Any, ...] | None, known: int) -> pd.Series:
+        """A stand-in the role inference reads as it reads the whole column."""
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            # numbers: 0/1 with both values is boolean; three distinct values tell it all
+            values = self.connection.execute(
+                f"SELECT DISTINCT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
+                f"LIMIT 3").df()["v"]
+            return _as_dtype(values, dtype)
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            return pd.Series([], dtype=dtype)
+        if self.n_rows <= _ROLE_SAMPLE:
+            frame = self.connection.execute(
+                f"SELECT {column} AS v FROM {table} ORDER BY {POSITION}").df()
+        else:
+            # the rows pandas' ``sample(20_000, random_state=0)`` picks, in its order
+            picked = np.random.RandomState(0).permutation(self.n_rows)[:_ROLE_SAMPLE]
+            name = f"_segexplore_sample_{next(_names)}"
+            self.connection.register(name, pd.DataFrame({POSITION: picked.astype(np.int64),
+                                                         "k": np.arange(_ROLE_SAMPLE)}))
+            try:
+                frame = self.connection.execute(
+                    f"SELECT t.{column} AS v FROM {table} AS t JOIN {name} AS s "
+                    f"ON s.{POSITION} = t.{POSITION} ORDER BY s.k").df()
+            finally:
+                self.connection.unregister(name)
+        values = frame["v"]
+        if categories is not None:
+            return pd.Series(pd.Categorical(values, categories=list(categories)))
+        return _as_dtype(values, dtype)
+
+    # --- counts --------------------------------------------------------------------------
+    def _expression(self, info: ColumnInfo, alias: str = "t") -> str:
+        column = f"{alias}.{_quoted(info.name)}"
+        text = info.duck_type.upper()
+        if text.startswith(("TIMESTAMP", "DATE")):
+            return f"epoch_ns(CAST({column} AS TIMESTAMP_NS))"
+        if text in ("DOUBLE", "FLOAT", "REAL") or text.startswith("DECIMAL"):
+            # NaN is missing to pandas
+            return f"CASE WHEN isnan(CAST({column} AS DOUBLE)) THEN NULL " \
+                   f"ELSE CAST({column} AS DOUBLE) END"
+        return column
+
+    def _from(self, info: ColumnInfo) -> str:
+        table = self.store.contacts_table if info.source == "contacts" \
+            else self.features_table()
+        join = (f" JOIN {self.members_table} AS m ON m.{POSITION} = t.{POSITION}"
+                if self.members_table else "")
+        return f"{table} AS t{join}"
+
+    def _filters(self) -> str:
+        return "".join(f", count(*) FILTER (WHERE m.s{s}) AS s{s}"
+                       for s in range(self.n_segments))
+
+    def value_counts(self, name: str) -> ValueCounts:
+        """The distinct values of ``name`` and their counts in the base and each segment."""
+        info = self.columns()[name]
+        rows = self.connection.execute(
+            f"SELECT {self._expression(info)} AS v, min(t.{POSITION}) AS first, count(*) AS n"
+            f"{self._filters()} FROM {self._from(info)} GROUP BY 1").fetchnumpy()
+        values = rows["v"]
+        null = np.ma.getmaskarray(values)
+        counts = np.column_stack([np.asarray(rows["n"], dtype=np.int64)]
+                                 + [np.asarray(rows[f"s{s}"], dtype=np.int64)
+                                    for s in range(self.n_segments)])
+        missing = counts[null].sum(axis=0) if null.any() \
+            else np.zeros(counts.shape[1], np.int64)
+        known = ~null
+        plain = np.ma.getdata(values)[known]
+        if plain.dtype.kind in "OU":
+            plain = plain.astype(object)
+        return ValueCounts(plain, counts[known], np.asarray(rows["first"], np.int64)[known],
+                           missing.astype(np.int64),
+                           info.duck_type.upper().startswith(("TIMESTAMP", "DATE")))
+
+    def distinct(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Known values and distinct known values of ``name``, in the base and each segment
+        (an identifier's profile: no value leaves DuckDB)."""
+        info = self.columns()[name]
+        column = self._expression(info)
+        parts = [f"count({column}), count(DISTINCT {column})"]
+        parts += [f"count({column}) FILTER (WHERE m.s{s}), "
+                  f"count(DISTINCT {column}) FILTER (WHERE m.s{s})"
+                  for s in range(self.n_segments)]
+        row = self.connection.execute(
+            f"SELECT {', '.join(parts)} FROM {self._from(info)}").fetchall()[0]
+        return np.asarray(row[0::2], dtype=np.int64), np.asarray(row[1::2], dtype=np.int64)
+
+    def patterns(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(patterns, sizes)``: each combination of segments some contacts are in exactly
+        (one boolean row per combination, no contact in no row twice) and how many."""
+        if not self.n_segments:
+            return np.zeros((1, 0), dtype=bool), np.array([self.n_rows], dtype=np.int64)
+        keys = ", ".join(f"m.s{s}" for s in range(self.n_segments))
+        rows = self.connection.execute(
+            f"SELECT {keys}, count(*) AS n FROM {self.members_table} AS m GROUP BY ALL "
+            f"ORDER BY ALL").fetchnumpy()
+        patterns = np.column_stack([np.asarray(rows[f"s{s}"], dtype=bool)
+                                    for s in range(self.n_segments)])
+        return patterns, np.asarray(rows["n"], dtype=np.int64)
+
+    def joint(self, first: str, first_codes: pd.DataFrame, second: str,
+              second_codes: pd.DataFrame, n_second: int) -> np.ndarray:
+        """Contacts per (code of ``first``, code of ``second``) over the base.
+
+        ``*_codes`` map each known value (column ``v``, dates in nanoseconds) to a code
+        (column ``code``); the missing values take the largest code + 1 of each. ``first``
+        may be ``"segment <s>"``: code 1 for members of segment ``s``, else 0.
+        """
+        infos = self.columns()
+        tables, joins, selects = set(), [], []
+        for slot, (name, codes) in enumerate(((first, first_codes), (second, second_codes))):
+            if name.startswith("segment "):
+                selects.append(f"CAST(m.s{int(name.split()[1])} AS INTEGER)")
+                continue
+            info = infos[name]
+            tables.add(info.source)
+            alias = "c" if info.source == "contacts" else "f"
+            registered = f"_segexplore_codes_{next(_names)}"
+            self.connection.register(registered, codes)
+            self._registered.append(registered)
+            joins.append(f"LEFT JOIN {registered} AS k{slot} ON k{slot}.v = "
+                         f"{self._expression(info, alias)}")
+            selects.append(f"coalesce(k{slot}.code, {int(codes['code'].max()) + 1 if len(codes) else 0})")
+        source = f"{self.store.contacts_table} AS c"
+        if "features" in tables:
+            source += f" JOIN {self.features_table()} AS f ON f.{POSITION} = c.{POSITION}"
+        if self.members_table:
+            source += f" JOIN {self.members_table} AS m ON m.{POSITION} = c.{POSITION}"
+        rows = self.connection.execute(
+            f"SELECT {selects[0]} AS a, {selects[1]} AS b, count(*) AS n FROM {source} "
+            f"{' '.join(joins)} GROUP BY ALL").fetchnumpy()
+        a, b = np.asarray(rows["a"], np.intp), np.asarray(rows["b"], np.intp)
+        n_first = int(a.max()) + 1 if len(a) else 1
+        matrix = np.zeros((max(n_first, 2), n_second), dtype=np.int64)
+        np.add.at(matrix, (a, b), np.asarray(rows["n"], np.int64))
+        return matrix
+
+    def conversions(self, name: str) -> tuple[int, np.ndarray]:
+        """Contacts whose ``name`` is true or >= 1: in the base, and in each segment."""
+        info = self.columns()[name]
+        column = f"t.{_quoted(info.name)}"
+        test = column if info.duck_type.upper() == "BOOLEAN" \
+            else f"CAST({column} AS DOUBLE) >= 1"
+        parts = [f"count(*) FILTER (WHERE {test})"] + [
+            f"count(*) FILTER (WHERE {test} AND m.s{s})" for s in range(self.n_segments)]
+        row = self.connection.execute(
+            f"SELECT {', '.join(parts)} FROM {self._from(info)}").fetchall()[0]
+        return int(row[0]), np.asarray(row[1:], dtype=np.int64)
+
+
+def _as_dtype(values: pd.Series, dtype: Any) -> pd.Series:
+    values = values.reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return pd.to_datetime(values).astype(dtype)
+    try:
+        return values.astype(dtype)
+    except (TypeError, ValueError):  # a nullable column sampled with its missing values
+        return values
