@@ -10,10 +10,12 @@ the pandas implementation) into a table per ``as_of``, when a rule first needs t
 compile to SQL (:mod:`segexplore.rules.engines.sql`) over those tables.
 
 What a :class:`DuckDBBase` offers today: ``as_of``, ``at()``, ``count()``, ``segment()``
-(``size``, ``share``, ``mask``, ``members()``, ``on()``), ``features`` (as a DataFrame, for
-bases that fit), ``contact_count`` and ``schema``. It reads the tables as they are (no
-cleaning: clean the files first, or load them with the pandas engine); profile, compare,
-export and the explorer still need a pandas base.
+(``size``, ``share``, ``mask``, ``members()``, ``on()``, ``profile()``, ``to_csv()`` and the
+exports, streamed: :mod:`segexplore.engines.duckdb_rows`), ``profile()`` (from grouped
+counts: :mod:`segexplore.engines.duckdb_counts`), ``features`` (as a DataFrame, for bases
+that fit), ``contact_count`` and ``schema``. It reads the tables as they are (no
+cleaning: clean the files first, or load them with the pandas engine); compare, splits,
+plans and the explorer still need a pandas base.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import pandas as pd
 
 from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, ValidationError
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
-from segexplore.features.sql import POSITION, feature_query
+from segexplore.features.sql import POSITION, build_feature_table
 from segexplore.model import hooks
 from segexplore.model.base import no_suppressions
 from segexplore.model.erasures import ErasureLedger
@@ -384,6 +386,21 @@ class DuckDBBase:
         rule = parse(rule) if isinstance(rule, str) else rule
         return int(len(self.evaluator().positions(rule)))
 
+    def profile(self, **options: Any):
+        """A :class:`~segexplore.analysis.profile.Profile` of every attribute and feature,
+        from grouped counts in DuckDB (the same numbers as the pandas engine's).
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> folder = se.sample_path()
+        >>> big = se.read_base(folder / "contacts.parquet", engine="duckdb")
+        >>> int(big.profile(include_features=False).summary.set_index("attribute")
+        ...     .loc["city", "missing"])
+        0
+        """
+        return hooks.get("profile")(self, **options)
+
     # --- tables ----------------------------------------------------------------------
     def _feature_table(self) -> str:
         """The table of this date's features, computed on first use."""
@@ -392,26 +409,9 @@ class DuckDBBase:
         name = store.feature_tables.get(key)
         if name is None:
             name = f"features_{len(store.feature_tables) + 1}"
-            options = {"columns": store.kinds,
-                       "purchases_from": store.purchase_table or "none"}
-            connection = store.connection
-            buckets = -(-store.n_contacts // BUCKET_CONTACTS)
-            if buckets <= 1:
-                query = feature_query(self._as_of, **options)
-            else:
-                # The per-contact aggregates of all contacts at once outgrow memory (and
-                # spill: 380 s at 10M contacts); a bucket of contacts at a time does not.
-                aggregates = f"{name}_aggregates"
-                for index in range(buckets):
-                    part = feature_query(self._as_of, stage="aggregates",
-                                         bucket=(index, buckets), **options)
-                    connection.execute(
-                        f"CREATE TEMP TABLE {aggregates} AS {part}" if index == 0
-                        else f"INSERT INTO {aggregates} {part}")
-                query = feature_query(self._as_of, aggregates=aggregates, **options)
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {query}")
-            if buckets > 1:
-                connection.execute(f"DROP TABLE {name}_aggregates")
+            build_feature_table(store.connection, name, self._as_of, columns=store.kinds,
+                                purchases_from=store.purchase_table or "none",
+                                buckets=-(-store.n_contacts // BUCKET_CONTACTS))
             store.feature_tables[key] = name
         return name
 

@@ -40,7 +40,7 @@ from segexplore.features.registry import (
     feature_definitions,
 )
 
-__all__ = ["POSITION", "feature_query", "compute_features_sql"]
+__all__ = ["POSITION", "feature_query", "build_feature_table", "compute_features_sql"]
 
 #: The column of the contacts table that holds each contact's row position (0, 1, ...).
 POSITION = "position"
@@ -64,7 +64,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
                   purchases_from: str = "events", windows: Sequence[int] = (30, 90, 365),
                   config: FeatureConfig | None = None,
                   tables: Mapping[str, str] | None = None,
-                  bucket: tuple[int, int] | None = None, stage: str = "all",
+                  bucket: tuple[str | None, str | None] | None = None, stage: str = "all",
                   aggregates: str | None = None) -> str:
     """The DuckDB query computing every feature as of ``as_of``, one row per contact.
 
@@ -86,15 +86,19 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
     bucket, stage, aggregates : optional
         For bases whose per-contact aggregates do not fit in memory at once: with
         ``stage="aggregates"`` the query returns the per-contact aggregates only (the
-        ``j`` table), for the contacts of ``bucket=(i, k)`` only (``hash(contact_id) % k =
-        i``); with ``aggregates="table"`` it reads those aggregates from that table (every
-        bucket inserted) and adds what needs the whole base (RFM ranks, the engagement
-        cap, the final columns).
+        ``j`` table), for the contacts of ``bucket=(low, high)`` only (``low < contact_id
+        <= high``; each bound an SQL literal, or None for no bound: ranges, so that files
+        whose row groups each hold a range of contacts are read a range at a time); with
+        ``aggregates="table"`` it reads those aggregates from that table (every bucket
+        inserted) and adds what needs the whole base (RFM ranks, the engagement cap, the
+        final columns).
 
     Returns
     -------
     str
-        ``SELECT contact_id, position, <features>`` ordered by ``position``.
+        ``SELECT contact_id, position, <features>``, in no particular order (sorting 10
+        million wide rows costs more than the features' table is worth sorted: order by
+        ``position`` where the order matters).
     """
     cfg = config or FeatureConfig()
     windows = tuple(int(w) for w in windows)
@@ -109,55 +113,77 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
     if stage not in ("all", "aggregates"):
         raise ParameterError(f"stage must be 'all' or 'aggregates', not {stage!r}")
 
-    def in_bucket(alias: str) -> str:
-        if bucket is None:
-            return ""
-        index, count = int(bucket[0]), int(bucket[1])
-        return f"hash({alias}.contact_id) % {count} = {index}"
+    def in_bucket(alias: str) -> list[str]:
+        low, high = bucket if bucket is not None else (None, None)
+        return ([f"{alias}.contact_id > {low}"] if low is not None else []) + (
+            [f"{alias}.contact_id <= {high}"] if high is not None else [])
     have = {table: set(columns.get(table, ())) for table in ("contacts", "events", "orders")}
     as_of_ns = int(stamp.value)
 
     def since(days: float) -> str:
         return str(as_of_ns - int(round(days * _NS_PER_DAY)))
 
+    def stamped(alias: str, after_ns: int | None = None) -> list[str]:
+        # On the raw column, so that Parquet row groups outside the window are skipped
+        # (the exact nanosecond test on t follows); a microsecond of slack either way
+        # keeps every row that test may keep, however the column's unit rounds.
+        kept = [f"{alias}.timestamp <= make_timestamp({-(-as_of_ns // 1000) + 1})"]
+        if after_ns is not None:
+            kept.append(f"{alias}.timestamp >= make_timestamp({after_ns // 1000 - 1})")
+        return kept
+
+    def where(*conditions: str | list[str]) -> str:
+        flat = [c for group in conditions for c in ([group] if isinstance(group, str)
+                                                     else group) if c]
+        return f" WHERE {' AND '.join(flat)}" if flat else ""
+
     def prop(table: str, name: str, cast: str | None = None) -> str:
         if name in have[table]:
             return f"CAST({name} AS {cast})" if cast else name
         return f"CAST(NULL AS {cast or 'VARCHAR'})"
 
-    event_source = (
-        f"SELECT e.contact_id, CAST(e.event_type AS VARCHAR) AS event_type, "
-        f"epoch_ns(CAST(e.timestamp AS TIMESTAMP_NS)) AS t, "
-        f"{prop('events', 'brand', 'VARCHAR')} AS brand, "
-        f"{prop('events', 'category', 'VARCHAR')} AS category, "
-        f"{prop('events', 'amount', 'DOUBLE')} AS amount, "
-        f"{prop('events', 'items', 'DOUBLE')} AS items "
-        f"FROM {names['events']} AS e" + (f" WHERE {in_bucket('e')}" if bucket else ""))
-    parts = [f"ev_all AS ({event_source})"] if have["events"] else [
-        "ev_all AS (SELECT CAST(NULL AS BIGINT) AS contact_id, CAST(NULL AS VARCHAR) AS "
-        "event_type, CAST(NULL AS BIGINT) AS t, CAST(NULL AS VARCHAR) AS brand, "
-        "CAST(NULL AS VARCHAR) AS category, CAST(NULL AS DOUBLE) AS amount, "
-        "CAST(NULL AS DOUBLE) AS items WHERE FALSE)"]
+    def event_rows(*conditions: str | list[str]) -> str:
+        """The events of the bucket in the canonical columns, time as integer ns."""
+        if not have["events"]:
+            return ("SELECT CAST(NULL AS BIGINT) AS contact_id, CAST(NULL AS VARCHAR) AS "
+                    "event_type, CAST(NULL AS BIGINT) AS t, CAST(NULL AS VARCHAR) AS brand, "
+                    "CAST(NULL AS VARCHAR) AS category, CAST(NULL AS DOUBLE) AS amount, "
+                    "CAST(NULL AS DOUBLE) AS items WHERE FALSE")
+        return (f"SELECT * FROM (SELECT e.contact_id, CAST(e.event_type AS VARCHAR) AS "
+                f"event_type, epoch_ns(CAST(e.timestamp AS TIMESTAMP_NS)) AS t, "
+                f"{prop('events', 'brand', 'VARCHAR')} AS brand, "
+                f"{prop('events', 'category', 'VARCHAR')} AS category, "
+                f"{prop('events', 'amount', 'DOUBLE')} AS amount, "
+                f"{prop('events', 'items', 'DOUBLE')} AS items "
+                f"FROM {names['events']} AS e{where(in_bucket('e'), *conditions)}) AS ev"
+                f"{where(f't <= {as_of_ns}')}")
+
     # Events at or before as_of (a NULL timestamp fails the test). Those of unknown contacts
     # fall away where the per-contact results are joined to the contacts: no join here,
-    # which DuckDB would repeat for every use of ev.
-    parts.append(f"ev AS (SELECT * FROM ev_all WHERE t <= {as_of_ns})")
-    if purchases_from == "orders":
-        parts.append(
-            f"pu AS (SELECT o.contact_id, epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) AS t, "
-            f"{prop('orders', 'brand', 'VARCHAR')} AS brand, "
-            f"{prop('orders', 'category', 'VARCHAR')} AS category, "
-            f"{prop('orders', 'amount', 'DOUBLE')} AS amount, "
-            f"{prop('orders', 'items', 'DOUBLE')} AS items "
-            f"FROM {names['orders']} AS o "
-            f"WHERE epoch_ns(CAST(o.timestamp AS TIMESTAMP_NS)) <= {as_of_ns}"
-            + (f" AND {in_bucket('o')}" if bucket else "") + ")")
-    elif purchases_from == "events":
-        parts.append("pu AS (SELECT contact_id, t, brand, category, amount, items FROM ev "
-                      "WHERE event_type = 'purchase')")
-    else:
-        parts.append("pu AS (SELECT contact_id, t, brand, category, amount, items FROM ev "
-                     "WHERE FALSE)")
+    # which DuckDB would repeat for every use of ev. Each use below scans the events with
+    # the narrowest window it needs (all time, a year, 30 days), not one wide CTE that
+    # DuckDB would read in full for each.
+    parts = [f"ev AS ({event_rows(stamped('e'))})"]
+
+    def purchase_rows(after_ns: int | None = None) -> str:
+        """The purchases (from the orders, or from the events when they hold them)."""
+        window = [] if after_ns is None else [f"t > {after_ns}"]
+        if purchases_from == "orders":
+            return (
+                f"SELECT * FROM (SELECT o.contact_id, epoch_ns(CAST(o.timestamp AS "
+                f"TIMESTAMP_NS)) AS t, {prop('orders', 'brand', 'VARCHAR')} AS brand, "
+                f"{prop('orders', 'category', 'VARCHAR')} AS category, "
+                f"{prop('orders', 'amount', 'DOUBLE')} AS amount, "
+                f"{prop('orders', 'items', 'DOUBLE')} AS items "
+                f"FROM {names['orders']} AS o{where(in_bucket('o'), stamped('o', after_ns))})"
+                f" AS pu{where(f't <= {as_of_ns}', window)}")
+        if purchases_from == "events":
+            return (f"SELECT contact_id, t, brand, category, amount, items FROM "
+                    f"({event_rows(stamped('e', after_ns))}) AS ev "
+                    f"WHERE event_type = 'purchase'{''.join(' AND ' + w for w in window)}")
+        return "SELECT contact_id, t, brand, category, amount, items FROM ev WHERE FALSE"
+    if purchases_from != "events":
+        parts.append(f"pu AS ({purchase_rows()})")
 
     # Per-contact aggregates of the events other than purchases.
     others = [t for t in ACTIVITY_TYPES if t != "purchase"]
@@ -208,40 +234,48 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         parts.append(f"pa AS (SELECT contact_id, {', '.join(purchase_aggs)} FROM pu "
                      f"GROUP BY contact_id)")
 
-    # Carts not followed by a purchase within the follow-up period.
+    # Carts not followed by a purchase within the follow-up period: from the last 30 days
+    # alone (carts and purchases), a small table read twice.
     within_ns = int(round(cfg.cart_followup_hours * 3600 * 10**9))
+    recent = as_of_ns - 30 * _NS_PER_DAY
+    parts.append(f"recent_purchases AS MATERIALIZED ({purchase_rows(recent)})")
     parts.append(
-        f"carts AS (SELECT contact_id, t FROM ev WHERE event_type = 'add_to_cart' "
-        f"AND t > {since(30)} AND t <= {as_of_ns - within_ns})")
+        f"carts AS (SELECT contact_id, t FROM ({event_rows(stamped('e', recent))}) AS ev "
+        f"WHERE event_type = 'add_to_cart' AND t > {since(30)} AND t <= {as_of_ns - within_ns})")
     parts.append(
         f"abandoned AS (SELECT carts.contact_id, count(*) AS n FROM carts WHERE NOT EXISTS "
-        f"(SELECT 1 FROM pu WHERE pu.contact_id = carts.contact_id AND pu.t > carts.t "
-        f"AND pu.t <= carts.t + {within_ns} AND pu.t > {since(30)}) GROUP BY carts.contact_id)")
+        f"(SELECT 1 FROM recent_purchases AS pu WHERE pu.contact_id = carts.contact_id "
+        f"AND pu.t > carts.t AND pu.t <= carts.t + {within_ns}) GROUP BY carts.contact_id)")
 
     # Preferred brand and category: weighted mode, ties to the first value in sorted order.
-    # One pass over the events for the event types (a CASE gives each its weight), the
-    # orders too when they are the purchases; then the best score per contact and the
-    # smallest value with it (cheaper than ranking every value of every contact).
+    # One pass over the last year's events for both (grouping sets; a CASE gives each event
+    # type its weight), over the orders too when they are the purchases; then the best
+    # score per contact and the smallest value with it (cheaper than ranking every value).
     weights = dict(cfg.affinity_weights)
     event_kinds = [k for k in weights if k != "purchase" or purchases_from == "events"]
-    for name in ("brand", "category"):
-        sources = []
-        if event_kinds:
-            case = " ".join(f"WHEN '{k}' THEN {float(weights[k])!r}" for k in event_kinds)
-            listed = ", ".join(f"'{k}'" for k in event_kinds)
-            sources.append(f"SELECT contact_id, {name} AS value, CASE event_type {case} END "
-                           f"AS weight FROM ev WHERE event_type IN ({listed}) AND {name} IS "
-                           f"NOT NULL AND t > {since(365)}")
-        if "purchase" in weights and purchases_from == "orders":
-            sources.append(f"SELECT contact_id, {name} AS value, "
-                           f"{float(weights['purchase'])!r} AS weight FROM pu WHERE {name} "
-                           f"IS NOT NULL AND t > {since(365)}")
-        if not sources:
-            sources.append("SELECT contact_id, CAST(NULL AS VARCHAR) AS value, 0.0 AS weight "
-                           "FROM ev WHERE FALSE")
+    year = as_of_ns - 365 * _NS_PER_DAY
+    sources = []
+    if event_kinds:
+        case = " ".join(f"WHEN '{k}' THEN {float(weights[k])!r}" for k in event_kinds)
+        listed = ", ".join(f"'{k}'" for k in event_kinds)
+        sources.append(f"SELECT contact_id, brand, category, CASE event_type {case} END AS "
+                       f"weight FROM ({event_rows(stamped('e', year))}) AS ev WHERE "
+                       f"event_type IN ({listed}) AND t > {year} AND (brand IS NOT NULL OR "
+                       f"category IS NOT NULL)")
+    if "purchase" in weights and purchases_from == "orders":
+        sources.append(f"SELECT contact_id, brand, category, {float(weights['purchase'])!r} "
+                       f"AS weight FROM ({purchase_rows(year)}) AS pu WHERE brand IS NOT NULL "
+                       f"OR category IS NOT NULL")
+    if not sources:
+        sources.append("SELECT contact_id, brand, category, 0.0 AS weight FROM ev WHERE FALSE")
+    parts.append(
+        f"affinity AS MATERIALIZED (SELECT contact_id, brand, category, GROUPING(brand) AS "
+        f"by_category, sum(weight) AS score FROM ({' UNION ALL '.join(sources)}) AS weighted "
+        f"GROUP BY GROUPING SETS ((contact_id, brand), (contact_id, category)))")
+    for name, by_category in (("brand", 0), ("category", 1)):
         parts.append(
-            f"{name}_scores AS (SELECT contact_id, value, sum(weight) AS score FROM "
-            f"({' UNION ALL '.join(sources)}) AS weighted GROUP BY contact_id, value)")
+            f"{name}_scores AS (SELECT contact_id, {name} AS value, score FROM affinity "
+            f"WHERE by_category = {by_category} AND {name} IS NOT NULL)")
         parts.append(
             f"{name}_best AS (SELECT contact_id, max(score) AS best FROM {name}_scores "
             f"GROUP BY contact_id)")
@@ -282,7 +316,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"LEFT JOIN abandoned ON abandoned.contact_id = c.contact_id "
         f"LEFT JOIN brand_mode ON brand_mode.contact_id = c.contact_id "
         f"LEFT JOIN category_mode ON category_mode.contact_id = c.contact_id"
-        + (f" WHERE {in_bucket('c')}" if bucket else "") + ")")
+        + where(in_bucket('c')) + ")")
     if stage == "aggregates":
         return f"WITH {', '.join(parts)} SELECT * FROM j"
     if aggregates is not None:  # the per-contact aggregates were computed bucket by bucket
@@ -363,20 +397,75 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
               f"coalesce(last_activity <= {since(365)}, TRUE) AS inactive"]
     query = (f"WITH {', '.join(parts)} SELECT {', '.join(select)} FROM j "
              f"LEFT JOIN scored ON scored.contact_id = j.contact_id CROSS JOIN "
-             f"(SELECT max(cap) AS cap FROM cap) AS cap ORDER BY j.{POSITION}")
+             f"(SELECT max(cap) AS cap FROM cap) AS cap")
     return query
+
+
+def build_feature_table(connection: Any, name: str, as_of: Any, *,
+                        columns: Mapping[str, Sequence[str]], purchases_from: str = "events",
+                        windows: Sequence[int] = (30, 90, 365),
+                        config: FeatureConfig | None = None,
+                        tables: Mapping[str, str] | None = None, buckets: int = 1) -> None:
+    """Create the temporary table ``name`` of :func:`feature_query`'s rows in DuckDB.
+
+    With ``buckets > 1`` the per-contact aggregates are computed for a range of contact ids
+    at a time (ranges of about as many contacts each, from the ids' quantiles), then
+    ranked and capped over the whole base: the aggregates of 10 million contacts at once
+    outgrow memory and spill (380 s here), a range at a time does not, and where the files
+    are laid out by contact each range reads only its own row groups.
+    """
+    options = {"columns": columns, "purchases_from": purchases_from, "windows": windows,
+               "config": config, "tables": tables}
+    if buckets <= 1:
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                           f"{feature_query(as_of, **options)}")
+        return
+    aggregates = f"{name}_aggregates"
+    contacts = (tables or {}).get("contacts", "contacts")
+    try:
+        for index, bucket in enumerate(_id_ranges(connection, contacts, buckets)):
+            part = feature_query(as_of, stage="aggregates", bucket=bucket, **options)
+            connection.execute(f"CREATE OR REPLACE TEMP TABLE {aggregates} AS {part}"
+                               if index == 0 else f"INSERT INTO {aggregates} {part}")
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+                           f"{feature_query(as_of, aggregates=aggregates, **options)}")
+    finally:
+        connection.execute(f"DROP TABLE IF EXISTS {aggregates}")
+
+
+def _id_ranges(connection: Any, contacts: str, count: int
+               ) -> list[tuple[str | None, str | None]]:
+    """``count`` ranges of contact ids (``(low, high]`` as SQL literals, None unbounded)
+    holding about as many contacts each, from the ids' quantiles."""
+    fractions = ", ".join(str(i / count) for i in range(1, count))
+    (cuts,) = connection.execute(f"SELECT quantile_disc(contact_id, [{fractions}]) "
+                                 f"FROM {contacts}").fetchall()[0]
+    bounds = [None] + [_literal(value) for value in cuts] + [None]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _literal(value: Any) -> str:
+    """A contact id as an SQL literal: a whole number as such, anything else quoted."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def compute_features_sql(connection: Any, as_of: Any, *, columns: Mapping[str, Sequence[str]],
                          purchases_from: str = "events", windows: Sequence[int] = (30, 90, 365),
                          config: FeatureConfig | None = None,
                          tables: Mapping[str, str] | None = None,
-                         index: pd.Index | None = None) -> pd.DataFrame:
-    """Run :func:`feature_query` in DuckDB: the features as the pandas implementation gives
-    them (same columns, order and dtypes), indexed by ``index`` (default 0..n-1)."""
-    query = feature_query(as_of, columns=columns, purchases_from=purchases_from,
-                          windows=windows, config=config, tables=tables)
-    raw = connection.sql(query).df()
+                         index: pd.Index | None = None, buckets: int = 1) -> pd.DataFrame:
+    """Run :func:`feature_query` in DuckDB (in ``buckets`` ranges of contacts, see
+    :func:`build_feature_table`): the features as the pandas implementation gives them
+    (same columns, order and dtypes), indexed by ``index`` (default 0..n-1)."""
+    build_feature_table(connection, "computed_features", as_of, columns=columns,
+                        purchases_from=purchases_from, windows=windows, config=config,
+                        tables=tables, buckets=buckets)
+    try:
+        raw = connection.sql(f"SELECT * FROM computed_features ORDER BY {POSITION}").df()
+    finally:
+        connection.execute("DROP TABLE computed_features")
     return _as_pandas_features(raw, windows, config, index)
 
 

@@ -74,6 +74,7 @@ def test_the_profile_of_the_base_is_the_pandas_profile(sample_pair):
     expected = profile(pandas_base)
     assert len(expected.summary) > 50 and len(expected.histograms) and len(expected.tags)
     _same_profile(expected, profile(duck))
+    _same_profile(pandas_base.profile(), duck.profile())  # the base's own method
 
 
 def test_the_contact_columns_alone_and_options(sample_pair):

@@ -27,7 +27,7 @@ SUMS = {"revenue_30d", "revenue_90d", "revenue_365d", "revenue_total", "avg_bask
         "items_365d", "engagement_score"}
 
 
-def by_sql(base: se.ContactBase) -> pd.DataFrame:
+def by_sql(base: se.ContactBase, buckets: int = 1) -> pd.DataFrame:
     connection = duckdb.connect()
     contacts = base.contacts.assign(**{POSITION: np.arange(len(base.contacts))})
     connection.register("contacts", contacts)
@@ -39,11 +39,11 @@ def by_sql(base: se.ContactBase) -> pd.DataFrame:
             columns[name] = list(table.columns)
     return compute_features_sql(connection, base.as_of, columns=columns,
                                 purchases_from=base.activity.purchase_source,
-                                index=base.contacts.index)
+                                index=base.contacts.index, buckets=buckets)
 
 
-def assert_same_features(base: se.ContactBase) -> None:
-    expected, got = base.features, by_sql(base)
+def assert_same_features(base: se.ContactBase, buckets: int = 1) -> None:
+    expected, got = base.features, by_sql(base, buckets)
     assert list(got.columns) == list(expected.columns) == list(FEATURES)
     assert got.index.equals(expected.index)
     for name in expected.columns:
@@ -131,6 +131,12 @@ def bases(draw):
         orders = events[events["event_type"] == "purchase"].drop(columns="event_type")
         orders = orders.assign(order_id=range(len(orders)))
         events = events[events["event_type"] != "purchase"]
+    if draw(st.booleans()):  # text ids, a quote in them: the buckets' bounds are literals
+        as_text = {i: f"id'{i:07d}" for i in ids + [999_999_999]}
+        contacts["contact_id"] = contacts["contact_id"].map(as_text)
+        for table in (events, orders):
+            if table is not None:
+                table["contact_id"] = table["contact_id"].map(as_text)
     return se.ContactBase(contacts, events.reset_index(drop=True), orders, as_of=AS_OF)
 
 
@@ -138,6 +144,8 @@ def bases(draw):
 @given(bases())
 def test_every_feature_on_generated_bases_with_events_on_the_window_edges(base):
     assert_same_features(base)
+    # and a range of contacts at a time (as on bases over BUCKET_CONTACTS)
+    assert_same_features(base, buckets=3)
 
 
 def test_revenue_is_float_even_when_every_amount_is_missing():
