@@ -37,10 +37,13 @@ import pandas as pd
 
 from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, ValidationError
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
+from segexplore.engines.duckdb_clean import clean_in_duckdb
 from segexplore.features.sql import POSITION, build_feature_table
+from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.model import hooks
 from segexplore.model.base import no_suppressions
 from segexplore.model.erasures import ErasureLedger
+from segexplore.model.report import CleanReport
 from segexplore.model.segments import Segment
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
@@ -161,6 +164,8 @@ class _Store:
         self.contacts_table = "contacts"
         self.derived_tables: list[str] = []
         self.version = 0  # nothing replaces the tables of a DuckDB base yet
+        #: What cleaning in SQL did (None: the files were read as they are).
+        self.report: CleanReport | None = None
 
 
 class _Evaluator:
@@ -257,6 +262,13 @@ class DuckDBBase:
     def suppressions(self) -> pd.DataFrame:
         """Suppression lists of this base: none yet (pass ``suppressions=`` to an export)."""
         return no_suppressions()
+
+    @property
+    def report(self) -> CleanReport | None:
+        """What cleaning did (``read_base(..., engine="duckdb", clean=True)``): steps,
+        issues, rejects and merges, as the pandas engine reports them; None when the files
+        were read as they are."""
+        return self._store.report
 
     @property
     def erasures(self) -> ErasureLedger:
@@ -357,6 +369,7 @@ class DuckDBBase:
         new.contacts_table = view
         new.segments, new.feature_tables = store.segments, store.feature_tables
         new.erasures, new.derived_tables = store.erasures, store.derived_tables
+        new.report = store.report
         return DuckDBBase(new, self._as_of)
 
     def evaluator(self) -> _Evaluator:
@@ -462,7 +475,8 @@ class DuckDBBase:
 @hooks.implements("read_duckdb")
 def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
                 database: Any = None, memory_limit: str | None = None,
-                threads: int | None = None, as_of: Any = None) -> DuckDBBase:
+                threads: int | None = None, as_of: Any = None, clean: bool = False,
+                now: Any = None, tz: str = DEFAULT_TZ) -> DuckDBBase:
     """Open Parquet or CSV files (files, folders, globs) as a :class:`DuckDBBase`.
 
     Parameters
@@ -480,6 +494,13 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         DuckDB's threads (default: all cores).
     as_of : date-like, optional
         Default: the latest event or order time.
+    clean : bool, default False
+        Clean the tables in SQL with the pandas engine's policy
+        (:func:`~segexplore.engines.duckdb_clean.clean_in_duckdb`): the cleaned tables
+        are copied into the database, the rejects kept as tables and the base's
+        ``report`` tells every step. Default: read the files as they are.
+    now, tz
+        As for :func:`~segexplore.io.load.read_base` (with ``clean=True``).
 
     Raises
     ------
@@ -506,9 +527,23 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         settings["threads"] = str(threads)
     for key, value in settings.items():
         connection.execute(f"SET {key} = {value}")
-    _contacts_view(connection, _source_sql(contacts, "contacts"))
+    report = None
+    if clean:
+        files = {}
+        for name, source in (("contacts", contacts), ("events", events), ("orders", orders)):
+            if source is not None:
+                connection.execute(f"CREATE OR REPLACE VIEW {name}_raw AS SELECT * FROM "
+                                   f"{_source_sql(source, name)}")
+                files[name] = Path(os.fspath(source)).name
+        report = clean_in_duckdb(connection, events="events_raw" if events is not None
+                                 else None, orders="orders_raw" if orders is not None
+                                 else None, now=now, tz=tz, files=files)
+    else:
+        _contacts_view(connection, _source_sql(contacts, "contacts"))
     kinds: dict[str, dict[str, str]] = {}
     for name, source in (("events", events), ("orders", orders)):
+        if clean and source is not None:
+            continue  # cleaned: the table exists
         if source is None:
             id_type = connection.execute(
                 "SELECT data_type FROM information_schema.columns WHERE table_name = "
@@ -533,8 +568,8 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         "SELECT count(*), count(DISTINCT contact_id) FROM contacts").fetchall()[0]
     if n_ids != n_contacts:
         raise ValidationError(f"contacts: contact_id is not unique ({n_contacts - n_ids:,} "
-                              "repeated); de-duplicate the file first (read_base with the "
-                              "pandas engine merges duplicates)")
+                              "repeated); clean=True merges duplicates by the cleaning "
+                              "policy, or de-duplicate the file first")
     # The types present (not joined to the contacts: on 200M events the join costs 10 s,
     # and a type only unknown contacts have is then known, with no member).
     counted = connection.execute(
@@ -555,6 +590,7 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         as_of = pd.Timestamp(latest) if latest is not None else pd.Timestamp.now().normalize()
     store = _Store(connection, int(n_contacts), kinds, sorted(types), purchase_table,
                    os.fspath(database))
+    store.report = report
     return DuckDBBase(store, as_of)
 
 

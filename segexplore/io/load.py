@@ -67,7 +67,7 @@ def read_base(
     sheet_name: Any = None,
     names: Any = None,
     tz: str = DEFAULT_TZ,
-    clean: bool = True,
+    clean: bool | None = None,
     strict: bool = False,
     as_of: Any = None,
     now: Any = None,
@@ -105,9 +105,11 @@ def read_base(
         Parquet or DataFrame columns, ISO text with an offset such as ``+02:00`` or
         ``Z``, Unix times) are converted to it, then stored without zone; dates
         without one are taken as written in it. The read notes say what was converted.
-    clean : bool, default True
+    clean : bool, optional
         Normalise, validate and de-duplicate. ``False`` only maps column names and parses
-        dates.
+        dates. Default: True with the pandas engine; with ``engine="duckdb"`` False (the
+        files are read as they are: cleaning 10 million contacts in SQL takes minutes, so
+        it is asked for, ``clean=True``, and done once into a ``database=`` file).
     strict : bool, default False
         Raise :class:`~segexplore.errors.ValidationError` (with every problem in
         ``failure_cases``) instead of reporting problems and keeping rejects.
@@ -119,9 +121,9 @@ def read_base(
         Show a progress bar; by default only when inputs are large.
     engine : {"pandas", "duckdb"}, default "pandas"
         ``"duckdb"`` keeps the tables in DuckDB, for bases larger than memory: Parquet or
-        CSV files, folders or globs, read as they are (see
-        :mod:`segexplore.engines.duckdb`; the reading and cleaning options above apply to
-        the pandas engine only). ``database``, ``memory_limit`` and ``threads`` are
+        CSV files, folders or globs, read as they are or cleaned in SQL with the same
+        policy (``clean=True``, :mod:`segexplore.engines.duckdb_clean`; of the reading
+        options above, ``now`` and ``tz`` apply, the others to the pandas engine only). ``database``, ``memory_limit`` and ``threads`` are
         DuckDB's: a database file (default: a private temporary one), its memory limit
         (``"4GB"``, spilling to disk beyond it) and its threads.
 
@@ -141,10 +143,11 @@ def read_base(
     if engine == "duckdb":
         return hooks.get("read_duckdb")(contacts, events, orders, database=database,
                                         memory_limit=memory_limit, threads=threads,
-                                        as_of=as_of)
+                                        as_of=as_of, clean=bool(clean), now=now, tz=tz)
     if engine != "pandas":
         raise ParameterError(f"The `engine` parameter must be 'pandas' or 'duckdb', "
                              f"not {engine!r}.")
+    clean = True if clean is None else clean
     now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
     sources = {"contacts": contacts, "events": events, "orders": orders}
     sources = {t: s for t, s in sources.items() if s is not None}

@@ -263,3 +263,31 @@ def test_features_built_bucket_by_bucket_are_the_pandas_features(monkeypatch):
         same = (got[name].astype(object) == expected[name].astype(object)).to_numpy() | (
             got[name].isna() & expected[name].isna()).to_numpy()
         assert same.all(), name
+
+
+def test_read_base_cleans_in_sql_when_asked(tmp_path):
+    # read_base(engine="duckdb", clean=True): the pandas cleaning's rows and report, from
+    # tables cleaned inside DuckDB; without clean=True the files are read as they are.
+    folder, now = se.sample_path(), "2026-11-01"
+    paths = [folder / f"{t}.parquet" for t in ("contacts", "events", "orders")]
+    messy = pd.read_parquet(paths[0])
+    messy.loc[0, "email"] = "  " + messy.loc[0, "email"].upper() + " "  # normalised
+    messy.loc[1, "email"] = "no-at-sign"  # flagged invalid
+    messy = pd.concat([messy, messy.iloc[[2]]], ignore_index=True)  # merged
+    messy.to_parquet(tmp_path / "contacts.parquet")
+    paths[0] = tmp_path / "contacts.parquet"
+    pandas_base = se.read_base(*paths, now=now)
+    duck = se.read_base(*paths, engine="duckdb", clean=True, now=now)
+    with pytest.raises(ValidationError, match="clean=True merges duplicates"):
+        se.read_base(*paths, engine="duckdb")  # read as it is: the repeated id is refused
+    assert se.read_base(folder / "contacts.parquet", engine="duckdb").report is None
+    assert duck.contact_count == len(pandas_base.contacts) == len(messy) - 1
+    assert duck.contact_ids.equals(pd.Index(pandas_base.contacts["contact_id"],
+                                            name="contact_id"))
+    pd.testing.assert_frame_equal(duck.report.accounting(), pandas_base.report.accounting())
+    assert len(duck.report.merges) == len(pandas_base.report.merges) == 1
+    assert duck.count("email_valid = false") >= 1
+    for rule in ("email_valid = false", 'email = "' + pandas_base.contacts["email"].iloc[0] + '"',
+                 'city = "Lyon" and count(purchase, last 90 days) >= 1',
+                 'rfm_group = "champions"'):
+        _same_members(pandas_base, duck, se.parse(rule))
