@@ -1,9 +1,14 @@
-"""Rule evaluation against memberships worked out by hand, in pandas and in DuckDB."""
+"""Rule evaluation against memberships worked out by hand, in pandas and in DuckDB.
+
+The tests taking ``tiny_engine_base`` run on both engines (tests/conftest.py): the pandas
+base and the same tables opened with ``engine="duckdb"``; ``run_duckdb`` is the SQL
+engine over a pandas base's frames."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import member_ids
 from tiny_base import AS_OF
 
 import segexplore as se
@@ -50,18 +55,28 @@ CASES = [
 ]
 
 
+def _with_segment(base):
+    base.segment('loyalty_tier in ("gold", "silver")', name="Clients groupe A")
+    return base
+
+
 @pytest.fixture
 def base_with_segment(tiny_base):
-    tiny_base.segment('loyalty_tier in ("gold", "silver")', name="Clients groupe A")
-    return tiny_base
+    return _with_segment(tiny_base)
+
+
+@pytest.fixture
+def engine_base_with_segment(tiny_engine_base):
+    return _with_segment(tiny_engine_base)
 
 
 def _members(base: se.ContactBase, mask: pd.Series) -> set[int]:
-    return set(base.contacts.loc[mask.to_numpy(), "contact_id"].tolist())
+    return member_ids(base, mask)
 
 
 @pytest.mark.parametrize("text, expected", CASES)
-def test_pandas_membership_matches_hand_computed(base_with_segment, text, expected):
+def test_membership_matches_hand_computed(engine_base_with_segment, text, expected):
+    base_with_segment = engine_base_with_segment
     assert base_with_segment.as_of == AS_OF
     segment = base_with_segment.segment(text)
     assert _members(base_with_segment, segment.mask) == expected
@@ -75,27 +90,38 @@ def test_duckdb_membership_matches_hand_computed(base_with_segment, text, expect
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "bigquery", "snowflake", "spark"])
-def test_every_example_compiles_for_other_dialects(base_with_segment, dialect):
+def test_every_example_compiles_for_other_dialects(engine_base_with_segment, dialect):
+    base_with_segment = engine_base_with_segment
     for text, _ in CASES:
         sql = compile_rule(text, base_with_segment, dialect=dialect)
         assert sql.startswith(("SELECT", "WITH"))
 
 
-def test_leap_day_birthdays_are_celebrated_on_feb_28(tiny_base):
-    tiny_base = tiny_base.at("2027-02-27")  # 2027 is not a leap year
+def test_leap_day_birthdays_are_celebrated_on_feb_28(tiny_engine_base):
+    tiny_base = tiny_engine_base.at("2027-02-27")  # 2027 is not a leap year
     assert _members(tiny_base, tiny_base.segment("birth_date anniversary within next 2 days").mask) == {6}
+
+
+def test_leap_day_birthdays_in_sql_over_pandas_frames(tiny_base):
+    tiny_base = tiny_base.at("2027-02-27")
     assert _members(tiny_base, run_duckdb("birth_date anniversary within next 2 days", tiny_base)) == {6}
 
 
-def test_moving_as_of_back_ignores_later_events(tiny_base):
-    tiny_base = tiny_base.at("2026-10-15")
+def test_moving_as_of_back_ignores_later_events(tiny_engine_base):
+    tiny_base = tiny_engine_base.at("2026-10-15")
     rule = "count(purchase, last 30 days) >= 1"
     # Window (2026-09-15, 2026-10-15]: contact 1 (10-10) and contact 4 (10-02, 10-12).
     assert _members(tiny_base, tiny_base.segment(rule).mask) == {1, 4}
+
+
+def test_moving_as_of_back_in_sql_over_pandas_frames(tiny_base):
+    tiny_base = tiny_base.at("2026-10-15")
+    rule = "count(purchase, last 30 days) >= 1"
     assert _members(tiny_base, run_duckdb(rule, tiny_base)) == {1, 4}
 
 
-def test_parent_segment_narrows_down(tiny_base):
+def test_parent_segment_narrows_down(tiny_engine_base):
+    tiny_base = tiny_engine_base
     android = tiny_base.segment('device = "Android"', name="Android")
     paris = tiny_base.segment('city = "Paris"', name="Paris Android", parent=android)
     assert _members(tiny_base, paris.mask) == {3, 4}
@@ -111,26 +137,30 @@ def test_segments_never_delete_contacts(tiny_base):
     assert len(tiny_base.contacts) == before
 
 
-def test_members_hold_contact_columns_and_used_features(tiny_base):
+def test_members_hold_contact_columns_and_used_features(tiny_engine_base):
+    tiny_base = tiny_engine_base
     members = tiny_base.segment("last_purchase_date more than 365 days ago").members()
     assert members["contact_id"].tolist() == [5]
     assert "last_purchase_date" in members.columns
     assert members["city"].tolist() == ["Gent"]
 
 
-def test_unknown_field_names_position_and_closest(tiny_base):
+def test_unknown_field_names_position_and_closest(tiny_engine_base):
+    tiny_base = tiny_engine_base
     with pytest.raises(se.RuleEvaluationError) as info:
         tiny_base.segment('device = "iOS" and citty = "Lyon"').mask
     message = str(info.value)
     assert "'citty'" in message and "position 19" in message and "did you mean 'city'" in message
 
 
-def test_type_mismatch_is_explained(tiny_base):
+def test_type_mismatch_is_explained(tiny_engine_base):
+    tiny_base = tiny_engine_base
     with pytest.raises(se.RuleEvaluationError, match="type mismatch: signup_date holds a date"):
         tiny_base.segment('signup_date > "abc"').mask
 
 
-def test_unknown_segment_and_cycles(tiny_base):
+def test_unknown_segment_and_cycles(tiny_engine_base):
+    tiny_base = tiny_engine_base
     with pytest.raises(se.RuleEvaluationError, match="unknown segment 'Nope'"):
         tiny_base.segment('segment("Nope")').mask
     tiny_base.segment('segment("B")', name="A", save=True)
