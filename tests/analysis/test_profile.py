@@ -1,4 +1,7 @@
-"""Profiles: every statistic checked against pandas/numpy on small hand-made tables."""
+"""Profiles: every statistic checked against pandas/numpy on small hand-made tables.
+
+The tests taking ``tiny_engine_base`` or ``sample_base`` profile the base on both engines
+(tests/conftest.py); their oracles read the pandas ``tiny_base``'s tables."""
 
 from __future__ import annotations
 
@@ -13,19 +16,12 @@ from segexplore.analysis.encoding import sorted_quantiles
 from segexplore.analysis.profile import QUANTILES, Profile, profile
 
 
-@pytest.fixture(scope="module")
-def sample() -> se.ContactBase:
-    base = se.load_sample()
-    _ = base.features  # computed once for the module
-    return base
-
-
 def _row(prof: Profile, attribute: str) -> pd.Series:
     return prof.to_frame().loc[attribute]
 
 
-def test_categorical_counts_match_value_counts(tiny_base):
-    prof = profile(tiny_base, include_features=False)
+def test_categorical_counts_match_value_counts(tiny_engine_base, tiny_base):
+    prof = profile(tiny_engine_base, include_features=False)
     city = _row(prof, "city")
     assert (city["kind"], city["role"]) == ("categorical", "categorical")
     assert (city["count"], city["missing"], city["distinct"]) == (6, 1, 4)
@@ -38,8 +34,8 @@ def test_categorical_counts_match_value_counts(tiny_base):
     assert top["share"].tolist() == pytest.approx((top["count"] / 7).tolist())
 
 
-def test_numeric_statistics_match_numpy(tiny_base):
-    prof = profile(tiny_base, include_features=False)
+def test_numeric_statistics_match_numpy(tiny_engine_base, tiny_base):
+    prof = profile(tiny_engine_base, include_features=False)
     score = _row(prof, "score")
     values = tiny_base.contacts["score"].dropna().to_numpy()
     assert (score["count"], score["missing"], score["distinct"]) == (6, 1, 6)
@@ -51,8 +47,8 @@ def test_numeric_statistics_match_numpy(tiny_base):
     assert got == pytest.approx(expected.tolist())
 
 
-def test_date_statistics_are_timestamps(tiny_base):
-    prof = profile(tiny_base, include_features=False)
+def test_date_statistics_are_timestamps(tiny_engine_base, tiny_base):
+    prof = profile(tiny_engine_base, include_features=False)
     birth = _row(prof, "birth_date")
     dates = tiny_base.contacts["birth_date"].dropna()
     assert birth["kind"] == "date"
@@ -79,8 +75,8 @@ def test_histograms_match_numpy_and_count_every_known_value():
     assert visits["count"].tolist() == np.bincount(frame["visits"]).tolist()
 
 
-def test_multi_valued_tags_are_counted_per_contact_ignoring_case(tiny_base):
-    prof = profile(tiny_base, include_features=False)
+def test_multi_valued_tags_are_counted_per_contact_ignoring_case(tiny_engine_base):
+    prof = profile(tiny_engine_base, include_features=False)
     tags = dict(zip(prof.tags["tag"], prof.tags["count"], strict=True))
     # "sport|outdoor", "running", "outdoor", None, "home|kids", "Sport", None
     assert tags == {"sport": 2, "outdoor": 2, "running": 1, "home": 1, "kids": 1}
@@ -89,10 +85,10 @@ def test_multi_valued_tags_are_counted_per_contact_ignoring_case(tiny_base):
     assert not (prof.top_values["attribute"] == "interests").any()
 
 
-def test_mask_and_segment_profile_only_the_members(tiny_base):
-    android = tiny_base.segment('device = "Android"', name="Android")
+def test_mask_and_segment_profile_only_the_members(tiny_engine_base, tiny_base):
+    android = tiny_engine_base.segment('device = "Android"', name="Android")
     by_segment = profile(android)
-    by_mask = profile(tiny_base, mask=android.mask)
+    by_mask = profile(tiny_engine_base, mask=android.mask)
     assert by_segment.name == "Android" and by_segment.n_rows == android.size == 4
     pd.testing.assert_frame_equal(by_segment.summary, by_mask.summary)
     members = tiny_base.contacts[android.mask]
@@ -102,8 +98,8 @@ def test_mask_and_segment_profile_only_the_members(tiny_base):
         tiny_base.features.loc[android.mask, "purchases_30d"].mean())
 
 
-def test_features_are_profiled_with_role_feature(tiny_base):
-    prof = profile(tiny_base)
+def test_features_are_profiled_with_role_feature(tiny_engine_base, tiny_base):
+    prof = profile(tiny_engine_base)
     features = prof.summary[prof.summary["role"] == "feature"]
     assert features["attribute"].tolist() == tiny_base.features.columns.tolist()
     kinds = dict(zip(features["attribute"], features["kind"], strict=True))
@@ -111,7 +107,8 @@ def test_features_are_profiled_with_role_feature(tiny_base):
             kinds["age"]) == ("boolean", "categorical", "date", "numeric")
 
 
-def test_suggestions_parse_and_select_the_share_they_announce(sample):
+def test_suggestions_parse_and_select_the_share_they_announce(sample_base):
+    sample = sample_base
     prof = profile(sample)
     assert set(prof.suggestions["kind"]) == {"quantile", "cover_80"}
     for row in prof.suggestions.itertuples():
@@ -137,7 +134,8 @@ def test_dataframe_input_infers_roles_and_never_mutates():
     assert masked.n_rows == 2 and _row(masked, "spend")["max"] == 2.5
 
 
-def test_bad_arguments_name_the_parameter(tiny_base):
+def test_bad_arguments_name_the_parameter(tiny_engine_base):
+    tiny_base = tiny_engine_base
     with pytest.raises(ValueError, match="'bins'.*received: 0"):
         profile(tiny_base, bins=0)
     with pytest.raises(ValueError, match="'mask'.*length 7"):
@@ -146,8 +144,8 @@ def test_bad_arguments_name_the_parameter(tiny_base):
         profile([1, 2, 3])
 
 
-def test_profile_tables_have_the_documented_columns(tiny_base):
-    prof = profile(tiny_base)
+def test_profile_tables_have_the_documented_columns(tiny_engine_base):
+    prof = profile(tiny_engine_base)
     assert prof.top_values.columns.tolist() == ["attribute", "value", "count", "share"]
     assert prof.histograms.columns.tolist() == ["attribute", "left", "right", "count"]
     assert prof.tags.columns.tolist() == ["attribute", "tag", "count", "share"]
