@@ -32,18 +32,6 @@ def tiny_tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     return contacts_frame(), events_frame()
 
 
-def write_parquet(base: se.ContactBase, folder: Path) -> dict[str, Path]:
-    """The base's contacts, events and orders as Parquet files (contacts in their order)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name in ("contacts", "events", "orders"):
-        table = getattr(base, name)
-        if table is not None:
-            paths[name] = folder / f"{name}.parquet"
-            table.to_parquet(paths[name], index=False)
-    return paths
-
-
 def open_base(data: Any, engine: str, folder: Path, **read_options: Any) -> Any:
     """``data`` (a pandas base, or the frames ``read_base`` takes) on ``engine``: the pandas
     base as it is, or the same tables written to Parquet in ``folder`` and opened with
@@ -51,9 +39,22 @@ def open_base(data: Any, engine: str, folder: Path, **read_options: Any) -> Any:
     base = data if isinstance(data, se.ContactBase) else se.read_base(*data, **read_options)
     if engine == "pandas":
         return base
-    paths = write_parquet(base, folder)
+    return duckdb_from_tables(folder, base.as_of, **{
+        name: getattr(base, name) for name in ("contacts", "events", "orders")})
+
+
+def duckdb_from_tables(folder: Path, as_of: Any, contacts: pd.DataFrame,
+                       events: pd.DataFrame | None = None,
+                       orders: pd.DataFrame | None = None) -> Any:
+    """Frames written to Parquet as they are (no cleaning), opened with ``engine="duckdb"``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, table in (("contacts", contacts), ("events", events), ("orders", orders)):
+        if table is not None:
+            paths[name] = folder / f"{name}.parquet"
+            table.to_parquet(paths[name], index=False)
     return se.read_base(paths["contacts"], paths.get("events"), paths.get("orders"),
-                        engine="duckdb", as_of=base.as_of)
+                        engine="duckdb", as_of=as_of)
 
 
 def contact_ids(base: Any) -> pd.Index:
