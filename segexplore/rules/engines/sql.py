@@ -133,6 +133,7 @@ class _Context:
     table_kinds: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     ctes: dict[Any, tuple[str, exp.Expression]] = field(default_factory=dict)
     uses_features: bool = False
+    uses_contacts: bool = False
 
 
 def _sql_kind(kind: str) -> str:
@@ -148,7 +149,7 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
                  dialect: str = "duckdb", as_of: Any = None,
                  segments: Mapping[str, Any] | None = None,
                  needs: dict[str, bool] | None = None,
-                 tables: Mapping[str, str] | None = None) -> str:
+                 tables: Mapping[str, str] | None = None, select: str = "contact_id") -> str:
     """SQL selecting the ``contact_id`` of the contacts matching ``rule``.
 
     Parameters
@@ -168,10 +169,13 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     segments : mapping, optional
         Saved segments (name -> Segment or Rule); default ``base.segments``.
     needs : dict, optional
-        Filled with ``{"features": bool}``: whether the query reads the features table.
+        Filled with ``{"features": bool, "contacts": bool}``: whether the query reads the
+        features table, and any column of the contacts but ``contact_id``.
     tables : mapping, optional
         The name each of ``contacts``, ``events``, ``orders`` and ``features`` has in the
         database, when not its own.
+    select : str, default "contact_id"
+        The column of the contacts table selected (an engine's own row number, say).
 
     Examples
     --------
@@ -193,7 +197,7 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     try:
         with _no_gc_pauses():
             return _compile_query(rule, text, base, dialect, pd.Timestamp(as_of), segments,
-                                  needs, tables)
+                                  needs, tables, select)
     except RecursionError:
         raise RuleEvaluationError(
             "the rule is nested too deeply to compile (and/or/not inside each other "
@@ -219,7 +223,8 @@ def _no_gc_pauses() -> Iterator[None]:
 
 def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dialect: str,
                    as_of: pd.Timestamp, segments: Mapping[str, Any],
-                   needs: dict[str, bool] | None, tables: Mapping[str, str] | None) -> str:
+                   needs: dict[str, bool] | None, tables: Mapping[str, str] | None,
+                   select: str = "contact_id") -> str:
     contact_kinds: dict[str, str] = {}
     feature_kinds: dict[str, str] = {}
     table_kinds: dict[str, dict[str, str]] = {}
@@ -251,7 +256,7 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
                                      {str(c): _kind_of(t) for c, t in table.dtypes.items()})
     ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds)
     condition = _Compile(ctx).visit(rule)
-    query = exp.select(exp.column("contact_id", table="c", quoted=True)).from_(
+    query = exp.select(exp.column(select, table="c", quoted=True)).from_(
         exp.to_table("contacts", alias="c", quoted=True), copy=False)
     if ctx.uses_features:
         query = query.join(exp.to_table("features", alias="f", quoted=True),
@@ -270,6 +275,7 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
     sql = query.sql(dialect=dialect, copy=False)  # the tree is ours: no copy
     if needs is not None:
         needs["features"] = ctx.uses_features
+        needs["contacts"] = ctx.uses_contacts
     return sql
 
 
@@ -322,6 +328,7 @@ def _contact_column(name: str, ctx: _Context) -> tuple[exp.Expression, str | Non
     if table is None:  # unknown (without a base): a contact column; with one: checked before
         table = "features" if ctx.contact_kinds else "contacts"
     if table == "contacts":
+        ctx.uses_contacts = True
         return exp.column(name, table="c", quoted=True), ctx.contact_kinds.get(name)
     ctx.uses_features = True
     return exp.column(name, table="f", quoted=True), ctx.feature_kinds.get(name)
