@@ -41,6 +41,7 @@ import pandas as pd
 
 from segexplore.delivery.export import _rows_frame
 from segexplore.delivery.plan_export import PlanExport, export_plan
+from segexplore.delivery.waterfall import _contact_count
 from segexplore.delivery.templates import (
     TEMPLATE_KEYS,
     Template,
@@ -111,6 +112,17 @@ class PlanEntry:
                 "fields": list(self.fields)}
 
 
+def _check(base: Any, rule: Rule) -> None:
+    """Raise what the base's engine raises for ``rule`` (unknown names, kinds), now
+    rather than when the plan is exported."""
+    if base.engine == "pandas":
+        base.evaluator().check(rule)
+    else:  # an engine that compiles rules describes what they may name
+        from segexplore.rules.check import check_rule
+
+        check_rule(rule, base.rule_schema())
+
+
 def _rule_of(what: Any, parameter: str) -> tuple[Rule, str]:
     """(rule, source text) of a Segment, a Rule or rule text."""
     if isinstance(what, Segment):
@@ -154,10 +166,12 @@ class VariantPlan:
 
     def __init__(self, base: ContactBase, *, target: Any = None, default: Any = None,
                  name: str = "plan") -> None:
+        from segexplore.engines.duckdb import DuckDBBase
         from segexplore.model.base import ContactBase
 
-        if not isinstance(base, ContactBase):
-            raise ParameterTypeError(f"base must be a ContactBase, not {type(base).__name__}")
+        if not isinstance(base, (ContactBase, DuckDBBase)):
+            raise ParameterTypeError(f"base must be a ContactBase or a DuckDBBase, not "
+                                     f"{type(base).__name__}")
         if not isinstance(name, str) or not name.strip():
             raise ParameterError(f"name must be a non-empty text, not {name!r}")
         set_ = object.__setattr__
@@ -166,7 +180,7 @@ class VariantPlan:
         target_segment = None
         if target is not None:
             rule, source = _rule_of(target, "target")
-            base.evaluator().check(rule)
+            _check(base, rule)
             target_segment = Segment(base, rule, name=source)
         set_(self, "target", target_segment)
         set_(self, "entries", ())
@@ -250,7 +264,7 @@ class VariantPlan:
         """
         variant = self._check_variant(variant)
         rule, source = _rule_of(segment_or_rule, "segment_or_rule")
-        self.base.evaluator().check(rule)
+        _check(self.base, rule)
         templates = self._templates(variant, {"subject": subject, "template": template,
                                               "offer": offer})
         segment = Segment(self.base, rule, name=variant, parent=self.target,
@@ -291,7 +305,7 @@ class VariantPlan:
     # --- who gets what ------------------------------------------------------------------
     def _target_mask(self) -> np.ndarray:
         if self.target is None:
-            return np.ones(len(self.base.contacts), dtype=bool)
+            return np.ones(_contact_count(self.base), dtype=bool)
         return self.target.on(self.base).mask.to_numpy(dtype=bool)
 
     def _masks(self) -> tuple[list[np.ndarray], np.ndarray]:
@@ -302,7 +316,7 @@ class VariantPlan:
             raise ParameterError("the plan has no entries: add() returns a new plan, so write "
                                  "plan = plan.add(...) (or chain the calls)")
         masks = [e.segment.on(self.base).mask.to_numpy(dtype=bool) for e in entries]
-        chosen = np.full(len(self.base.contacts), -1, dtype=np.int64)
+        chosen = np.full(_contact_count(self.base), -1, dtype=np.int64)
         free = np.ones(len(chosen), dtype=bool)
         for i, matched in enumerate(masks):
             take = matched & free
@@ -333,10 +347,14 @@ class VariantPlan:
         _, chosen = self._masks()
         names = np.array([e.variant for e in self.all_entries], dtype=object)
         assigned = chosen >= 0
-        contacts = self.base.contacts
-        return pd.DataFrame({"contact_id": contacts["contact_id"].to_numpy()[assigned],
+        if self.base.engine == "pandas":
+            ids, index = self.base.contacts["contact_id"].to_numpy(), self.base.contacts.index
+        else:  # positions are the index: a DuckDB base's contacts have no other
+            ids = self.base.contact_ids.to_numpy()
+            index = pd.RangeIndex(len(ids))
+        return pd.DataFrame({"contact_id": ids[assigned],
                              "variant": pd.Series(names[chosen[assigned]], dtype="str").to_numpy()},
-                            index=contacts.index[assigned])
+                            index=index[assigned])
 
     def summary(self) -> pd.DataFrame:
         """The overlap waterfall: per entry, who it matches, who earlier entries took,
@@ -470,14 +488,13 @@ class VariantPlan:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ParameterError(f"n must be a whole number >= 1, not {n!r}")
         _, chosen = self._masks()
-        contacts = self.base.contacts
         frames = []
         rng = np.random.default_rng(seed)
         for i, entry in enumerate(self.all_entries):
             positions = np.flatnonzero(chosen == i)
             if len(positions) > n:
                 positions = np.sort(rng.choice(positions, size=int(n), replace=False))
-            head = contacts.iloc[positions][["contact_id", "email"]].reset_index(drop=True)
+            head = _rows_frame(self.base, positions, ["contact_id", "email"])
             if mask_pii:
                 head = pseudonymise(head)
             frames.append(pd.concat([pd.DataFrame({"variant": [entry.variant] * len(head)}),

@@ -45,7 +45,15 @@ from segexplore.delivery.manifest import _utc_now, data_fingerprint
 from segexplore.delivery.split import _check_shares, _split_positions
 from segexplore.delivery.suppressions import _prepare_suppressions
 from segexplore.delivery.templates import TEMPLATE_KEYS
-from segexplore.delivery.waterfall import Waterfall, _claim, _funnel_html, _select, _Selection
+from segexplore.delivery.waterfall import (
+    Waterfall,
+    _claim,
+    _contact_count,
+    _funnel_html,
+    _release,
+    _select,
+    _Selection,
+)
 from segexplore.errors import ExportError
 from segexplore.io.atomic import atomic_write_bytes
 from segexplore.model.segments import Segment
@@ -114,16 +122,6 @@ class _Part:
     matched: _Selection
     send: _Selection
     holdout: _Selection | None
-
-
-def _narrow(selection: _Selection, keep: np.ndarray, step: str, reason: str) -> _Selection:
-    """A copy of ``selection`` keeping, of its sendable rows, those where ``keep``."""
-    own = _Selection(selection.base, selection.positions, selection.excluded_at.copy(),
-                     list(selection.steps), selection.suppressions)
-    kept = np.ones(len(own.positions), dtype=bool)
-    kept[np.flatnonzero(selection.sendable)] = keep
-    own.remove(step, kept, reason)
-    return own
 
 
 def _combined(parts: Sequence[_Part], selections: Sequence[_Selection],
@@ -313,78 +311,85 @@ def export_plan(plan: Any, folder: Any, *, preset: str | None = None,
 
     parts: list[_Part] = []
     claimed: dict[str, Any] = {"ids": set(), "emails": set(), "names": []}
-    for entry in entries:
-        selection = _select(entry.segment, suppressions=listed,
-                            claimed=claimed if claimed["names"] else None)
-        _claim(claimed, selection, entry.variant)
-        send, held = selection, None
-        if shares:
-            groups, _ = _split_positions(selection, shares, seed, None)
-            send = _narrow(selection, groups == "send", "not in the holdout",
-                           "kept out of the send to measure lift (holdout)")
-            held = _narrow(selection, groups == "holdout", "in the holdout",
-                           "sent: not in the holdout")
-        parts.append(_Part(entry, selection, send, held))
+    try:
+        for entry in entries:
+            selection = _select(entry.segment, suppressions=listed,
+                                claimed=claimed if claimed["names"] else None)
+            _claim(claimed, selection, entry.variant)
+            send, held = selection, None
+            if shares:
+                groups = _split_positions(selection, shares, seed, None).groups
+                send = selection.narrow(groups == "send", "not in the holdout",
+                                        "kept out of the send to measure lift (holdout)")
+                held = selection.narrow(groups == "holdout", "in the holdout",
+                                        "sent: not in the holdout")
+            parts.append(_Part(entry, selection, send, held))
 
-    stem = _file_stem(plan.name)
-    plan_manifest = target / f"{stem}.plan.json"
-    holdout_info = None if not shares else {
-        "share": float(holdout), "seed": seed, "shares": shares,
-        "method": "per variant: numpy default_rng(seed) permutation of its sendable contacts "
-                  "sorted by contact_id, largest-remainder group sizes (delivery.split)"}
-    results: dict[str, ExportResult] = {}
-    files = []
-    roles = ["send", "holdout"] if shares else ["send"]
-    groups_of = ([(None, parts)] if layout == "one_file"
-                 else [(p.entry.variant, [p]) for p in parts])
-    for variant, members in groups_of:
-        for role in roles:
-            selections = [p.send if role == "send" else p.holdout for p in members]
-            if variant is None:
-                selection = _combined(members, selections, len(base.contacts))
-                segment = _union_segment(plan)
-            else:
-                selection, segment = selections[0], members[0].entry.segment
-            frame = pd.concat([_frame(plan, p.entry, s, wanted, rendered)
-                               for p, s in zip(members, selections, strict=True)],
-                              ignore_index=True)
-            name = names[(variant, role)]
-            extra = {"plan": {"name": plan.name, "manifest": plan_manifest.name,
-                              "layout": layout, "variant": variant, "role": role,
-                              "overlap": overview["overlap"], "holdout": holdout_info,
-                              "note": _HOLDOUT_NOTE if role == "holdout" else ""}}
-            result = _write(selection, target / name, frame, segment=segment, chosen=chosen,
-                            excel=excel, extra=extra, suppressions=source)
-            results[name] = result
-            files.append({"file": name, "manifest": result.manifest_path.name,
-                          "variant": variant, "role": role, "rows": result.rows,
-                          "sha256": result.manifest["sha256"]})
+        stem = _file_stem(plan.name)
+        plan_manifest = target / f"{stem}.plan.json"
+        holdout_info = None if not shares else {
+            "share": float(holdout), "seed": seed, "shares": shares,
+            "method": "per variant: numpy default_rng(seed) permutation of its sendable contacts "
+                      "sorted by contact_id, largest-remainder group sizes (delivery.split)"}
+        results: dict[str, ExportResult] = {}
+        files = []
+        roles = ["send", "holdout"] if shares else ["send"]
+        groups_of = ([(None, parts)] if layout == "one_file"
+                     else [(p.entry.variant, [p]) for p in parts])
+        for variant, members in groups_of:
+            for role in roles:
+                selections = [p.send if role == "send" else p.holdout for p in members]
+                if variant is None:
+                    selection = _combined(members, selections, _contact_count(base))
+                    segment = _union_segment(plan)
+                else:
+                    selection, segment = selections[0], members[0].entry.segment
+                frame = pd.concat([_frame(plan, p.entry, s, wanted, rendered)
+                                   for p, s in zip(members, selections, strict=True)],
+                                  ignore_index=True)
+                name = names[(variant, role)]
+                extra = {"plan": {"name": plan.name, "manifest": plan_manifest.name,
+                                  "layout": layout, "variant": variant, "role": role,
+                                  "overlap": overview["overlap"], "holdout": holdout_info,
+                                  "note": _HOLDOUT_NOTE if role == "holdout" else ""}}
+                result = _write(selection, target / name, frame, segment=segment, chosen=chosen,
+                                excel=excel, extra=extra, suppressions=source)
+                results[name] = result
+                files.append({"file": name, "manifest": result.manifest_path.name,
+                              "variant": variant, "role": role, "rows": result.rows,
+                              "sha256": result.manifest["sha256"]})
 
-    waterfalls = {p.entry.variant: p.send.waterfall() for p in parts}
-    sizes = summary.set_index("variant")
-    described = []
-    for part in parts:
-        entry = part.entry
-        row = sizes.loc[entry.variant]
-        described.append({
-            **entry.to_dict(), "matched": int(row["matched"]),
-            "taken_by_earlier": int(row["taken_by_earlier"]), "taken_by": row["taken_by"],
-            "assigned": int(row["assigned"]),
-            "sendable": int(part.matched.sendable.sum()),
-            "exported": int(part.send.sendable.sum()),
-            "holdout": int(part.holdout.sendable.sum()) if part.holdout is not None else 0})
-    info = {
-        "schema": PLAN_SCHEMA, "name": plan.name, "overlap": overview["overlap"],
-        "target": overview["target"], "as_of": base.as_of.isoformat(),
-        "data": data_fingerprint(base), "entries": described,
-        "sizes": {"target": summary.attrs["target"], "unassigned": summary.attrs["unassigned"],
-                  "outside_target": summary.attrs["outside_target"]},
-        "layout": layout, "preset": None if chosen.name == "plain" else chosen.name,
-        "merge_fields": merge_fields, "rendered_columns": rendered, "excel": excel,
-        "holdout": holdout_info, "suppressions": source,
-        "missing": plan.missing().to_dict("records"),
-        "waterfalls": {v: w.to_dict("records") for v, w in waterfalls.items()},
-        "files": files, "created_at": _utc_now(), "segexplore_version": _version()}
-    text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
-    atomic_write_bytes(plan_manifest, text.encode("utf-8"))
-    return PlanExport(target, plan_manifest, info, results, waterfalls)
+        waterfalls = {p.entry.variant: p.send.waterfall() for p in parts}
+        sizes = summary.set_index("variant")
+        described = []
+        for part in parts:
+            entry = part.entry
+            row = sizes.loc[entry.variant]
+            described.append({
+                **entry.to_dict(), "matched": int(row["matched"]),
+                "taken_by_earlier": int(row["taken_by_earlier"]), "taken_by": row["taken_by"],
+                "assigned": int(row["assigned"]),
+                "sendable": int(part.matched.sendable.sum()),
+                "exported": int(part.send.sendable.sum()),
+                "holdout": int(part.holdout.sendable.sum()) if part.holdout is not None else 0})
+        info = {
+            "schema": PLAN_SCHEMA, "name": plan.name, "overlap": overview["overlap"],
+            "target": overview["target"], "as_of": base.as_of.isoformat(),
+            "data": data_fingerprint(base), "entries": described,
+            "sizes": {"target": summary.attrs["target"], "unassigned": summary.attrs["unassigned"],
+                      "outside_target": summary.attrs["outside_target"]},
+            "layout": layout, "preset": None if chosen.name == "plain" else chosen.name,
+            "merge_fields": merge_fields, "rendered_columns": rendered, "excel": excel,
+            "holdout": holdout_info, "suppressions": source,
+            "missing": plan.missing().to_dict("records"),
+            "waterfalls": {v: w.to_dict("records") for v, w in waterfalls.items()},
+            "files": files, "created_at": _utc_now(), "segexplore_version": _version()}
+        text = json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n"
+        atomic_write_bytes(plan_manifest, text.encode("utf-8"))
+        return PlanExport(target, plan_manifest, info, results, waterfalls)
+    finally:  # what DuckDB holds of the members is personal data: dropped
+        for part in parts:
+            for selection in {id(s): s for s in (part.matched, part.send, part.holdout)
+                              if s is not None}.values():
+                selection.close()
+        _release(claimed)

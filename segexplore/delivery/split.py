@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,28 +58,55 @@ def _check_shares(variants: Mapping[str, float], holdout: float) -> dict[str, fl
     return shares
 
 
-def _split_positions(selection: _Selection, shares: dict[str, float], seed: int,
-                     stratify: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Group of each sendable row of ``selection`` (in its order), and its stratum."""
-    base = selection.base
-    positions = selection.positions[selection.sendable]
-    ids = base.contacts["contact_id"].iloc[positions].reset_index(drop=True)
-    order = ids.sort_values(kind="stable").index.to_numpy()  # row order does not matter
-    strata = None
-    if stratify is not None:
-        if stratify in base.contacts.columns:
-            values = base.contacts[stratify]
-        else:
-            from segexplore.features.registry import FEATURES
+@dataclass(frozen=True)
+class _Split:
+    """The sendable contacts of a selection, in its order: their positions and ids, the
+    group drawn for each, and their stratum (None without ``stratify``)."""
 
-            if stratify not in FEATURES:
-                guess = closest_name(stratify, list(base.contacts.columns) + list(FEATURES))
-                hint = f"; did you mean {guess!r}?" if guess else ""
-                raise SchemaError(f"stratify: unknown column {stratify!r}{hint}")
-            values = base.features[stratify]
-        strata = values.iloc[positions].astype("object").fillna("(missing)").astype(str)
-        strata = strata.to_numpy()
-    groups = np.empty(len(positions), dtype=object)
+    positions: np.ndarray
+    ids: np.ndarray
+    groups: np.ndarray
+    strata: np.ndarray | None
+
+
+def _sendable_values(selection: _Selection, stratify: str | None) -> tuple[np.ndarray,
+                                                                            pd.Series | None]:
+    """The sendable contacts' ids, and the values of ``stratify``, in the selection's
+    order: from DuckDB when the members stay there, from the tables in pandas."""
+    base = selection.base
+    columns = list(base.contact_columns)
+    if stratify is not None and stratify not in columns:
+        from segexplore.features.registry import FEATURES
+
+        if stratify not in FEATURES:
+            guess = closest_name(stratify, columns + list(FEATURES))
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            raise SchemaError(f"stratify: unknown column {stratify!r}{hint}")
+    if selection.members is not None:
+        from segexplore.delivery import csv as delivery_csv
+
+        ids = selection.members.sendable_ids()
+        if stratify is None:
+            return ids, None
+        return ids, selection.members.sendable_frame(
+            [stratify], delivery_csv.ROWS_PER_CHUNK)[stratify]
+    positions = selection.sendable_positions()
+    ids = base.contacts["contact_id"].iloc[positions].to_numpy()
+    if stratify is None:
+        return ids, None
+    values = (base.contacts[stratify] if stratify in columns else base.features[stratify])
+    return ids, values.iloc[positions]
+
+
+def _split_positions(selection: _Selection, shares: dict[str, float], seed: int,
+                     stratify: str | None) -> _Split:
+    """The group of each sendable contact of ``selection`` (in its order)."""
+    ids, values = _sendable_values(selection, stratify)
+    order = pd.Series(ids).sort_values(kind="stable").index.to_numpy()  # row order: no matter
+    strata = None
+    if values is not None:
+        strata = values.astype("object").fillna("(missing)").astype(str).to_numpy()
+    groups = np.empty(len(ids), dtype=object)
     names = np.array(list(shares), dtype=object)
     rng = np.random.default_rng(seed)
     keys = [None] if strata is None else sorted(set(strata))
@@ -86,7 +114,7 @@ def _split_positions(selection: _Selection, shares: dict[str, float], seed: int,
         members = order if key is None else order[strata[order] == key]
         counts = _largest_remainder(len(members), list(shares.values()))
         groups[members[rng.permutation(len(members))]] = np.repeat(names, counts)
-    return groups, strata
+    return _Split(selection.sendable_positions(), ids, groups, strata)
 
 
 @hooks.implements("split")
@@ -134,12 +162,13 @@ def split(segment: Segment, *, variants: Mapping[str, float] | None = None,
                            holdout)
     seed = secrets.randbits(32) if seed is None else int(seed)
     selection = _select(segment, suppressions=_prepare_suppressions(suppressions)[0])
-    groups, strata = _split_positions(selection, shares, seed, stratify)
-    positions = selection.positions[selection.sendable]
-    out = pd.DataFrame({"contact_id": segment.base.contacts["contact_id"].iloc[positions]
-                        .to_numpy(), "group": pd.Series(groups, dtype="str")})
-    if strata is not None:
-        out["stratum"] = pd.Series(strata, dtype="str")
+    try:
+        drawn = _split_positions(selection, shares, seed, stratify)
+    finally:
+        selection.close()
+    out = pd.DataFrame({"contact_id": drawn.ids, "group": pd.Series(drawn.groups, dtype="str")})
+    if drawn.strata is not None:
+        out["stratum"] = pd.Series(drawn.strata, dtype="str")
     counts = out["group"].value_counts()
     out.attrs.update({"seed": seed, "shares": shares, "stratify": stratify,
                       "counts": {g: int(counts.get(g, 0)) for g in shares}})
@@ -174,28 +203,31 @@ def export_split(segment: Segment, directory: Any, *, variants: Mapping[str, flo
     seed = secrets.randbits(32) if seed is None else int(seed)
     listed, source = _prepare_suppressions(suppressions)
     selection = _select(segment, suppressions=listed)
-    groups, _ = _split_positions(selection, shares, seed, stratify)
-    counts = {g: int((groups == g).sum()) for g in shares}
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(segment.name)
-    results = {}
-    sendable = selection.sendable
-    for group in shares:
-        own = _Selection(selection.base, selection.positions, selection.excluded_at.copy(),
-                         list(selection.steps), selection.suppressions)
-        keep = np.ones(len(own.positions), dtype=bool)
-        keep[np.flatnonzero(sendable)] = groups == group
-        own.remove(f"in group {group!r}", keep, "assigned to another group of the split")
-        extra = {"split": {"group": group, "seed": seed, "shares": shares,
-                           "counts": counts, "stratify": stratify,
-                           "method": "numpy default_rng(seed) permutation of the sendable "
-                                     "contacts sorted by contact_id, largest-remainder "
-                                     "group sizes" + (" per stratum" if stratify else ""),
-                           "note": ("holdout: do NOT email these contacts"
-                                    if group == "holdout" else "")}}
-        results[group] = _write_export(
-            own, folder / f"{stem}_{_file_stem(group)}.csv", columns=columns, preset=preset,
-            excel=excel, include_unsendable=False, manifest=manifest, extra=extra,
-            segment=segment, suppressions=source)
+    try:
+        groups = _split_positions(selection, shares, seed, stratify).groups
+        counts = {g: int((groups == g).sum()) for g in shares}
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = _file_stem(segment.name)
+        results = {}
+        for group in shares:
+            extra = {"split": {"group": group, "seed": seed, "shares": shares,
+                               "counts": counts, "stratify": stratify,
+                               "method": "numpy default_rng(seed) permutation of the "
+                                         "sendable contacts sorted by contact_id, "
+                                         "largest-remainder group sizes"
+                                         + (" per stratum" if stratify else ""),
+                               "note": ("holdout: do NOT email these contacts"
+                                        if group == "holdout" else "")}}
+            own = selection.narrow(groups == group, f"in group {group!r}",
+                                   "assigned to another group of the split")
+            try:
+                results[group] = _write_export(
+                    own, folder / f"{stem}_{_file_stem(group)}.csv", columns=columns,
+                    preset=preset, excel=excel, include_unsendable=False, manifest=manifest,
+                    extra=extra, segment=segment, suppressions=source)
+            finally:
+                own.close()
+    finally:
+        selection.close()
     return results

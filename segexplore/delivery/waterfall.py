@@ -94,6 +94,21 @@ class _Selection:
         self.steps.append({"step": step, "remaining": int((alive & keep).sum()),
                            "removed": int(gone.sum()), "reason": reason})
 
+    def sendable_positions(self) -> np.ndarray:
+        """The positions of the sendable contacts, in increasing order."""
+        return self.positions[self.sendable]
+
+    def narrow(self, keep: np.ndarray, step: str, reason: str) -> _Selection:
+        """A copy keeping, of the sendable contacts (in :meth:`sendable_positions`'
+        order), those where ``keep``: the others are removed at ``step`` (a split's group,
+        a plan's holdout). :meth:`close` it as any selection."""
+        own = _Selection(self.base, self.positions, self.excluded_at.copy(),
+                         list(self.steps), self.suppressions)
+        kept = np.ones(len(own.positions), dtype=bool)
+        kept[np.flatnonzero(self.sendable)] = keep
+        own.remove(step, kept, reason)
+        return own
+
     def waterfall(self) -> Waterfall:
         final = {"step": EXPORTED, "remaining": self._sendable_count(), "removed": 0,
                  "reason": ""}
@@ -123,6 +138,18 @@ class _SqlSelection(_Selection):
             self._excluded = self.members.excluded_at()
         return self._excluded
 
+    def sendable_positions(self) -> np.ndarray:
+        return self.members.sendable_positions()
+
+    def narrow(self, keep: np.ndarray, step: str, reason: str) -> _SqlSelection:
+        """As :meth:`_Selection.narrow`, the copy a member table of its own in DuckDB."""
+        keep = np.asarray(keep, dtype=bool)
+        alive = len(keep)
+        steps = [*self.steps, {"step": step, "remaining": int(keep.sum()),
+                               "removed": alive - int(keep.sum()), "reason": reason}]
+        return _SqlSelection(self.base, self.positions, self.members.narrowed(keep, step),
+                             steps, self.suppressions)
+
     def _sendable_count(self) -> int:
         if self._excluded is None:  # nothing removed since the SQL counted
             return self.members.facts().sendable
@@ -133,6 +160,12 @@ class _SqlSelection(_Selection):
 
     def __repr__(self) -> str:
         return f"_SqlSelection({len(self.positions):,} members in {self.members.table})"
+
+
+def _contact_count(base: Any) -> int:
+    """How many contacts ``base`` has, without reading them from an engine that keeps
+    them (DuckDB)."""
+    return len(base.contacts) if base.engine == "pandas" else int(base.contact_count)
 
 
 def _counts_text(counts: Mapping[Any, int]) -> str:

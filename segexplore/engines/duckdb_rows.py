@@ -134,17 +134,8 @@ class MemberTable:
         if missing:
             raise ParameterError(f"steps: no name for {missing}; give one for each of "
                                  f"{list(STEP_KEYS)}")
-        self.base = base
-        self.steps = dict(steps)
+        self._own(base, steps)
         store = base._store
-        self._connection = store.connection
-        self._columns = store.kinds["contacts"]
-        number = next(_NUMBERS)
-        self.table = f"_export_members_{number}"
-        self._has_consent = "consent" in self._columns
-        self._facts: MemberFacts | None = None
-        # Drop the table when the selection is forgotten, if nobody closed it before.
-        self._finalizer = weakref.finalize(self, _drop, self._connection, self.table)
         stage = f"{self.table}_stage"
         registered = [f"{self.table}_positions", f"{self.table}_suppressed",
                       f"{self.table}_erased"]
@@ -176,6 +167,70 @@ class MemberTable:
             for name in registered:
                 with contextlib.suppress(Exception):
                     self._connection.unregister(name)
+
+    def _own(self, base: DuckDBBase, steps: Mapping[str, str]) -> None:
+        """What every member table holds: its base, step names, a table name of its own,
+        and the finalizer that drops the table."""
+        self.base = base
+        self.steps = dict(steps)
+        self._connection = base._store.connection
+        self._columns = base._store.kinds["contacts"]
+        self.table = f"_export_members_{next(_NUMBERS)}"
+        self._has_consent = "consent" in self._columns
+        self._facts: MemberFacts | None = None
+        self._sendable: np.ndarray | None = None
+        # Drop the table when the selection is forgotten, if nobody closed it before.
+        self._finalizer = weakref.finalize(self, _drop, self._connection, self.table)
+
+    def narrowed(self, keep: np.ndarray, step: str) -> MemberTable:
+        """A copy of the table in which, of the sendable members, those ``keep`` says not
+        (aligned with :meth:`sendable_positions`) are removed at ``step``: a split's group,
+        a plan's holdout. Close it too."""
+        kept = self.sendable_positions()[np.asarray(keep, dtype=bool)]
+        new = MemberTable.__new__(MemberTable)
+        new._own(self.base, self.steps)
+        registered = f"{new.table}_kept"
+        self._connection.register(registered, pd.DataFrame({POSITION: kept}))
+        try:
+            self._connection.execute(
+                f"CREATE TEMP TABLE {new.table} AS SELECT m.{POSITION}, m.contact_id, "
+                f"m.email, m.consent, m.suppressed_reason, CASE WHEN m.excluded_at IS NULL "
+                f"AND k.{POSITION} IS NULL THEN ? ELSE m.excluded_at END AS excluded_at "
+                f"FROM {self.table} AS m LEFT JOIN {registered} AS k "
+                f"ON k.{POSITION} = m.{POSITION} ORDER BY m.{POSITION}", [step])
+        finally:
+            with contextlib.suppress(Exception):
+                self._connection.unregister(registered)
+        return new
+
+    def sendable_positions(self) -> np.ndarray:
+        """The positions of the sendable members, in increasing order (fetched once)."""
+        if self._sendable is None:
+            found = self._connection.execute(
+                f"SELECT {POSITION} FROM {self.table} WHERE excluded_at IS NULL "
+                f"ORDER BY {POSITION}").fetchnumpy()
+            self._sendable = np.asarray(found[POSITION], dtype=np.int64)
+        return self._sendable
+
+    def sendable_ids(self) -> np.ndarray:
+        """The contact ids of the sendable members, in the contacts' order (NumPy, as
+        the contacts' column would give them: int64 or object of str)."""
+        found = self._connection.execute(
+            f"SELECT contact_id FROM {self.table} WHERE excluded_at IS NULL "
+            f"ORDER BY {POSITION}").fetchnumpy()["contact_id"]
+        return np.asarray(found)
+
+    def sendable_frame(self, columns: Sequence[str], rows_per_batch: int) -> pd.DataFrame:
+        """``columns`` (contact columns or features) of the sendable members, in the
+        contacts' order, as one DataFrame converted as the export's batches are (read
+        ``rows_per_batch`` at a time): for callers that need them in memory (a split's
+        contact ids and strata)."""
+        rows = self.rows(list(columns))
+        frames = list(rows.batches(rows_per_batch))
+        if not frames:
+            relation = self._connection.sql(rows._query() + " LIMIT 0")
+            return relation.arrow().to_pandas(types_mapper=_nullable)
+        return pd.concat(frames, ignore_index=True)
 
     def _valid_sql(self) -> str:
         """A member's email is valid: present, and not marked invalid at load."""
@@ -247,7 +302,7 @@ class MemberTable:
                 if step is None:
                     sendable += count
                     continue
-                removed[step] += count
+                removed[step] = removed.get(step, 0) + count  # a narrowing's step too
                 if step == consent_step:
                     consent[value] = consent.get(value, 0) + count
                 elif step == suppressed_step and reason is not None:
