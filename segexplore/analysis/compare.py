@@ -31,20 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from segexplore.analysis.attributes import (
-    AttributeTable,
-    attribute_kind,
-    attribute_table,
-    mask_array,
-)
-from segexplore.analysis.encoding import (
-    Encoded,
-    Groups,
-    Tags,
-    encode,
-    pool_rare,
-    top_tags,
-)
+from segexplore.analysis.attributes import attribute_kind, attribute_table, mask_array
+from segexplore.analysis.counts import DuckDBSource, FrameCounts, Patterns
+from segexplore.analysis.encoding import Encoded, Groups, Tags, pool_rare, top_tags
 from segexplore.analysis.findings import differences
 from segexplore.analysis.implied import ImpliedAttributes
 from segexplore.analysis.stats import (
@@ -206,11 +195,27 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
         raise ParameterError(f"Value of 'alpha' must be between 0 and 1 but received: "
                              f"{alpha!r}")
     names, members, source, fields = _segments(segments, base)
-    table = attribute_table(source, include_features=_is_base(source))
-    n_base = len(table.index)
-    groups = Groups(members)
+    with _count_source(source, members) as counts:
+        return _compared(counts, names, fields, attributes, pairwise, rate, alpha)
+
+
+def _count_source(source: Any, members: Any) -> Any:
+    """The count source of the base (:mod:`segexplore.analysis.counts`): a DuckDB base's
+    counts are grouped in DuckDB, a pandas base's or DataFrame's by ``bincount``."""
+    if _on_duckdb(source):
+        return DuckDBSource(source, members)
+    return FrameCounts(attribute_table(source, include_features=_is_base(source)), members)
+
+
+def _compared(counts: Any, names: list[str], fields: dict[str, frozenset[str]],
+              attributes: Sequence[str] | None, pairwise: bool, rate: Any, alpha: float
+              ) -> Comparison:
+    """The comparison read off a count source: the one path of both engines."""
+    n_base = counts.n_base
+    groups = counts.patterns()
+    sizes = groups.sizes
     collector = _Collector(names, n_base, alpha, fields)
-    for name, size in zip(names, groups.sizes, strict=True):
+    for name, size in zip(names, sizes, strict=True):
         if size < MIN_SEGMENT_SIZE:
             collector.warn(name, "", "", f"only {_contacts(size)} (< {MIN_SEGMENT_SIZE}): "
                                          f"statistics are weak")
@@ -226,24 +231,22 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
                     collector.warn(names[a], names[b], "", f"{int(both[a, b]):,} contacts are "
                                    "in both segments: the pairwise tests treat them as "
                                    "independent samples")
-    chosen = _attributes(table, attributes)
-    implied = ImpliedAttributes(table, names, fields, groups)
+    columns = counts.columns()
+    kinds = {c: attribute_kind(values, role) for c, (values, role, _) in columns.items()}
+    chosen = _attributes(columns, kinds, attributes)
+    implied = ImpliedAttributes(counts, names, fields, kinds)
     for column, kind in chosen:
-        role = table.roles.get(column, "")
+        _, role, separator = columns[column]
+        encoded, base, per_segment = counts.counts(column, kind)
         if kind == "multi":
             # counts per distinct combination of tags, then per tag through a 0/1 matrix
-            encoded = encode(table.columns[column], "categorical")
-            counts = groups.counts(encoded.codes, encoded.n_bins)
-            tags = top_tags(encoded.labels, counts[0],
-                            table.separators.get(column, MULTI_VALUE_SEPARATOR), MAX_TAGS)
-            collector.tags(column, role, tags, counts, groups, pairwise)
+            tags = top_tags(encoded.labels, base, separator, MAX_TAGS)
+            collector.tags(column, role, tags, (base, per_segment), sizes, pairwise)
             continue
-        encoded = encode(table.columns[column], kind)
-        counts = groups.counts(encoded.codes, encoded.n_bins)
         collector.implied.update({(name, column): by for name, by in
-                                  implied.implying(column, kind, encoded, counts[0]).items()})
-        collector.attribute(column, role, kind, encoded, counts, groups, pairwise)
-    expected = _expected(rate, table, members, names, alpha, collector)
+                                  implied.implying(column, kind, encoded, base).items()})
+        collector.attribute(column, role, kind, encoded, (base, per_segment), sizes, pairwise)
+    expected = _expected(rate, counts, list(columns), sizes, names, alpha, collector)
     return collector.build(groups, expected)
 
 
@@ -265,9 +268,12 @@ def _is_base(source: Any) -> bool:
 
 
 def _segments(segments: Any, base: Any
-              ) -> tuple[list[str], np.ndarray, Any, dict[str, frozenset[str]]]:
-    """Names, the (contacts x segments) membership matrix, the base they come from and the
-    fields each segment's rule reads."""
+              ) -> tuple[list[str], Any, Any, dict[str, frozenset[str]]]:
+    """Names, the members, the base they come from and the fields each segment's rule reads.
+
+    The members are a (contacts x segments) boolean matrix on a pandas base or DataFrame; on
+    a DuckDB base a list of, per segment, the query of its members' positions (a Segment of
+    that base: no mask leaves DuckDB) or a boolean array."""
     from segexplore.model.segments import Segment
 
     if isinstance(segments, Segment):
@@ -301,6 +307,10 @@ def _segments(segments: Any, base: Any
         base = next((v.base for _, v in items if isinstance(v, Segment)), None)
         if base is None:
             raise ParameterError("Value of 'base' is required when the segments are masks")
+    if _on_duckdb(base):
+        return names, _duckdb_members(items, base), base, {
+            name: value.effective_rule.fields() for name, value in items
+            if isinstance(value, Segment)}
     index = base.contacts.index if _is_base(base) else getattr(base, "index", None)
     if index is None:
         raise ParameterTypeError(f"Value of 'base' must be a ContactBase or a DataFrame but "
@@ -316,13 +326,37 @@ def _segments(segments: Any, base: Any
     return names, np.column_stack(columns), base, fields
 
 
-def _attributes(table: AttributeTable, attributes: Sequence[str] | None
-                ) -> list[tuple[str, str]]:
-    """``(column, kind)`` of every attribute to compare."""
-    kinds = {c: attribute_kind(s, table.roles.get(c, "text")) for c, s in table.columns.items()}
+def _on_duckdb(source: Any) -> bool:
+    from segexplore.engines.duckdb import DuckDBBase
+
+    return isinstance(source, DuckDBBase)
+
+
+def _duckdb_members(items: list[tuple[str, Any]], base: Any) -> list[Any]:
+    """Per segment of a DuckDB base, the SQL of its members' positions (a Segment of the
+    base) or a boolean array in the contacts' order (a mask, a Segment of a view)."""
+    from segexplore.model.segments import Segment
+
+    index = pd.RangeIndex(base.contact_count)
+    members: list[Any] = []
+    for name, value in items:
+        if isinstance(value, Segment):
+            if value.base is base:
+                members.append(base.evaluator().sql(value.effective_rule))
+                continue
+            if not _on_duckdb(value.base) or value.base._store is not base._store:
+                raise ParameterError(f"Segment {name!r} belongs to another base than 'base'")
+            value = value.mask.to_numpy(dtype=bool)  # its own base's members, as in pandas
+        members.append(mask_array(value, index, parameter=f"segments[{name!r}]"))
+    return members
+
+
+def _attributes(columns: Mapping[str, tuple[Any, str, str]], kinds: Mapping[str, str],
+                attributes: Sequence[str] | None) -> list[tuple[str, str]]:
+    """``(column, kind)`` of every attribute to compare (``columns``: a count source's)."""
     if attributes is None:
         return [(c, k) for c, k in kinds.items()
-                if table.roles.get(c) in TESTED_ROLES
+                if columns[c][1] in TESTED_ROLES
                 and k in ("categorical", "boolean", "numeric", "date", "multi")]
     if isinstance(attributes, str):
         attributes = [attributes]
@@ -363,13 +397,12 @@ class _Collector:
         self.warnings.append((segment, versus, attribute, text))
 
     def attribute(self, column: str, role: str, kind: str, encoded: Encoded,
-                  counts: tuple[np.ndarray, np.ndarray], groups: Groups,
+                  counts: tuple[np.ndarray, np.ndarray], sizes: np.ndarray,
                   pairwise: bool) -> None:
         base, per_segment = counts
         if np.count_nonzero(base) < 2:
             self.warn("", "", column, "a single value in the whole base: not compared")
             return
-        sizes = groups.sizes
         opponents = self._opponents(sizes, pairwise)
         if kind in ("categorical", "boolean"):
             labels, base, per_segment = pool_rare(encoded.labels, base, per_segment,
@@ -422,7 +455,7 @@ class _Collector:
         return opponents
 
     def tags(self, column: str, role: str, tags: Tags, counts: tuple[np.ndarray, np.ndarray],
-             groups: Groups, pairwise: bool) -> None:
+             sizes: np.ndarray, pairwise: bool) -> None:
         """A multi-valued attribute: one 2x2 table (has the tag or not) per kept tag."""
         if not tags.names:
             self.warn("", "", column, "no tag in the whole base: not compared")
@@ -434,7 +467,6 @@ class _Collector:
         base, per_segment = counts
         base_tags = base @ tags.indicator  # contacts holding each tag
         member_tags = tags.indicator.T @ per_segment  # (tag, segment)
-        sizes = groups.sizes
         base_shares = base_tags / self.n_base
         n_tags = len(tags.names)
         for s, name in enumerate(self.names):
@@ -465,7 +497,7 @@ class _Collector:
                                    "attribute": column, "tag": tag, "kind": "multi", **result,
                                    "segment_n": int(size), "rest_n": int(other_size)})
 
-    def build(self, groups: Groups, expected: pd.DataFrame) -> Comparison:
+    def build(self, groups: Groups | Patterns, expected: pd.DataFrame) -> Comparison:
         for s, name in enumerate(self.names):
             if groups.sizes[s] == 0:
                 self.warn(name, "rest", "", "the segment is empty: no test")
@@ -511,12 +543,12 @@ def _stats_frame(rows: list[dict[str, Any]], keys: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _sizes(names: list[str], groups: Groups, n_base: int) -> pd.DataFrame:
+def _sizes(names: list[str], groups: Groups | Patterns, n_base: int) -> pd.DataFrame:
     return pd.DataFrame({"segment": names, "size": groups.sizes,
                          "share": groups.sizes / n_base if n_base else np.nan})
 
 
-def _overlap(names: list[str], groups: Groups) -> pd.DataFrame:
+def _overlap(names: list[str], groups: Groups | Patterns) -> pd.DataFrame:
     both = groups.both()
     sizes = groups.sizes
     union = sizes[:, None] + sizes[None, :] - both
@@ -529,7 +561,7 @@ def _overlap(names: list[str], groups: Groups) -> pd.DataFrame:
                          "share_of_a": share.reshape(-1)})
 
 
-def _intersections(names: list[str], groups: Groups, n_base: int) -> pd.DataFrame:
+def _intersections(names: list[str], groups: Groups | Patterns, n_base: int) -> pd.DataFrame:
     keep = groups.patterns.any(axis=1)
     frame = pd.DataFrame(groups.patterns[keep], columns=names)
     frame["degree"] = groups.patterns[keep].sum(axis=1)
@@ -539,7 +571,7 @@ def _intersections(names: list[str], groups: Groups, n_base: int) -> pd.DataFram
                              kind="stable").reset_index(drop=True)
 
 
-def _expected(rate: Any, table: AttributeTable, members: np.ndarray, names: list[str],
+def _expected(rate: Any, counts: Any, known: list[str], sizes: np.ndarray, names: list[str],
               alpha: float, collector: _Collector) -> pd.DataFrame:
     """Historical conversion rate of each segment, its Wilson interval, expected conversions."""
     columns = ["segment", "size", "conversions", "rate", "rate_low", "rate_high",
@@ -547,26 +579,25 @@ def _expected(rate: Any, table: AttributeTable, members: np.ndarray, names: list
     if rate is None:
         return pd.DataFrame(columns=columns)
     if isinstance(rate, str):
-        if rate not in table.columns:
+        if rate not in known:
             if rate == "purchases_90d":  # the default, on a table without features
                 collector.warn("", "", rate, "no 'purchases_90d' column: no expected "
                                "conversions (pass rate=)")
                 return pd.DataFrame(columns=columns)
             raise ParameterError(f"Value of 'rate' is not a column or feature. Expected one of "
-                                 f"{list(table.columns)} but received: {rate!r}"
-                                 f"{_did_you_mean(rate, table.columns)}")
-        values = table.columns[rate]
-        outcome = (values.to_numpy(dtype=bool, na_value=False)
-                   if pd.api.types.is_bool_dtype(values.dtype)
-                   else (values.to_numpy(dtype=np.float64, na_value=np.nan) >= 1))
+                                 f"{known} but received: {rate!r}"
+                                 f"{_did_you_mean(rate, known)}")
+        converted_base, converted = counts.conversions(rate)
     else:
-        outcome = mask_array(rate, table.index, parameter="rate")
-    converted = members & outcome[:, None]
-    base_rate = float(outcome.mean()) if len(outcome) else math.nan
+        index = counts.table.index if isinstance(counts, FrameCounts) \
+            else pd.RangeIndex(counts.n_base)
+        converted_base, converted = counts.conversions(
+            None, mask_array(rate, index, parameter="rate"))
+    n_base = counts.n_base
+    base_rate = converted_base / n_base if n_base else math.nan
     rows = []
     for s, name in enumerate(names):
-        size = int(members[:, s].sum())
-        conversions = int(converted[:, s].sum())
+        size, conversions = int(sizes[s]), int(converted[s])
         low, high = wilson_interval(conversions, size, alpha)
         value = conversions / size if size else math.nan
         rows.append((name, size, conversions, value, low, high, size * value if size else 0.0,

@@ -5,10 +5,12 @@ should restate (``department`` given ``region = "Île-de-France"``, ``revenue_90
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from segexplore.analysis.attributes import AttributeTable, attribute_kind
-from segexplore.analysis.encoding import Encoded, Groups, encode
+from segexplore.analysis.counts import Coding
+from segexplore.analysis.encoding import Encoded
 
 __all__ = ["IMPLIED_ENTROPY", "RULE_ITSELF", "ImpliedAttributes"]
 
@@ -47,38 +49,44 @@ class ImpliedAttributes:
     as 0, stays a bin of its own), categories held by fewer than ``_RARE_VALUE`` contacts
     are pooled, so that a column with nearly one value per contact does not "determine"
     everything.
+
+    Everything is read off count tables (an attribute's counts per bin, and the joint counts
+    of a rule field's codes with the attribute's), so that an engine whose contacts stay
+    elsewhere measures it alike: ``source`` is a count source of
+    :mod:`segexplore.analysis.counts`, ``kinds`` the kind of each of its columns.
     """
 
-    def __init__(self, table: AttributeTable, names: list[str],
-                 fields: dict[str, frozenset[str]], groups: Groups) -> None:
-        self.names, self.fields = names, fields
-        self.rules: dict[str, list[tuple[str, np.ndarray, int, np.ndarray, float]]] = {}
-        coded: dict[str, tuple[Encoded, np.ndarray, np.ndarray, int]] = {}
+    def __init__(self, source: Any, names: list[str], fields: dict[str, frozenset[str]],
+                 kinds: dict[str, str]) -> None:
+        self.source, self.names, self.fields = source, names, fields
+        #: segment -> (field, coding of its (coarse code, in A*) pairs, coarse codes, H(A*))
+        self.rules: dict[str, list[tuple[str, Coding, int, float]]] = {}
+        n_base = source.n_base
         for s, name in enumerate(names):
             for column in sorted(fields.get(name, ())):
-                if column not in table.columns:
+                kind = kinds.get(column)
+                if kind is None:
                     continue  # an event condition, a saved segment
-                kind = attribute_kind(table.columns[column], table.roles.get(column, "text"))
                 kind = "categorical" if kind == "text" else kind
                 if kind not in ("categorical", "boolean", "numeric", "date"):
                     continue
-                if column not in coded:
-                    encoded = encode(table.columns[column], kind)
-                    base, per_segment = groups.counts(encoded.codes, encoded.n_bins)
-                    coarse, n_coarse = _coarse(encoded, base, kind)
-                    coded[column] = (encoded, per_segment, coarse, n_coarse)
-                encoded, per_segment, coarse, n_coarse = coded[column]
-                star = (per_segment[:, s] > 0)[encoded.codes].astype(np.intp)
-                h_star = _entropy(np.bincount(star, minlength=2))
+                encoded, base, per_segment = source.counts(column, kind, keep=True)
+                coarse, n_coarse = _coarse(encoded, base, kind)
+                star = (per_segment[:, s] > 0).astype(np.intp)  # A* of each bin
+                h_star = _entropy(_weighted(star, base, 2))
                 if h_star > 0:
-                    self.rules.setdefault(name, []).append(
-                        (column, coarse, n_coarse, star, h_star))
+                    # one code per (coarse value, in A*): both conditional entropies
+                    lookup = coarse * 2 + star
+                    coding = Coding(2 * n_coarse, column, kind, lookup,
+                                    per_contact=lookup[encoded.codes]
+                                    if len(encoded.codes) else None)
+                    self.rules.setdefault(name, []).append((column, coding, n_coarse, h_star))
             if name in fields:  # a Segment: its rule as a whole (event conditions too)
-                member = groups.members[:, s].astype(np.intp)
-                h_member = _entropy(np.bincount(member, minlength=2))
+                size = int(source.patterns().sizes[s])
+                h_member = _entropy(np.array([n_base - size, size], dtype=np.int64))
                 if h_member > 0:
                     self.rules.setdefault(name, []).append(
-                        (RULE_ITSELF, member, 2, member, h_member))
+                        (RULE_ITSELF, Coding(2, segment=s), 0, h_member))
 
     def implying(self, column: str, kind: str, encoded: Encoded, base: np.ndarray
                  ) -> dict[str, str]:
@@ -86,17 +94,22 @@ class ImpliedAttributes:
         if not self.rules:
             return {}
         coarse, n_coarse = _coarse(encoded, base, kind)
-        h_b = _entropy(np.bincount(coarse, minlength=n_coarse))
+        h_b = _entropy(_weighted(coarse, base, n_coarse))
+        attribute = Coding(n_coarse, column, kind, coarse,
+                           per_contact=coarse[encoded.codes] if len(encoded.codes) else None)
         found: dict[str, str] = {}
         for name, rule_fields in self.rules.items():
             if column in self.fields.get(name, ()):
                 continue  # in the rule: in_rule says so
-            for field_name, a, n_a, star, h_star in rule_fields:
+            for field_name, coding, n_a, h_star in rule_fields:
                 if field_name == column:
                     continue
-                if (_conditional_entropy(star, 2, coarse, n_coarse)
-                        <= IMPLIED_ENTROPY * h_star
-                        or (h_b > 0 and _conditional_entropy(coarse, n_coarse, a, n_a)
+                pair, b, n = self.source.joint(coding, attribute)
+                # a segment's coding is membership itself: A* and A are the same code
+                star, a = (pair, pair) if coding.column is None else (pair % 2, pair // 2)
+                n_a = 2 if coding.column is None else n_a
+                if (_conditional_entropy(star, 2, b, n_coarse, n) <= IMPLIED_ENTROPY * h_star
+                        or (h_b > 0 and _conditional_entropy(b, n_coarse, a, n_a, n)
                             <= IMPLIED_ENTROPY * h_b)):
                     found[name] = field_name
                     break
@@ -104,19 +117,26 @@ class ImpliedAttributes:
 
 
 def _coarse(encoded: Encoded, base: np.ndarray, kind: str) -> tuple[np.ndarray, int]:
-    """Codes for measuring dependence, and how many there are (see :class:`ImpliedAttributes`)."""
+    """The code of each bin for measuring dependence, and how many codes there are (see
+    :class:`ImpliedAttributes`)."""
     n = encoded.n_bins
     known = base[:-1]
     if kind in ("categorical", "boolean"):
         lookup = np.arange(n, dtype=np.intp)
         lookup[:-1][known < _RARE_VALUE] = n  # the rare values: one code
-        return lookup[encoded.codes], n + 1
+        return lookup, n + 1
     if n - 1 <= _DEPENDENCE_BINS:
-        return encoded.codes, n
+        return np.arange(n, dtype=np.intp), n
     total = known.sum()
     below = (np.cumsum(known) - known) / total if total else np.zeros(len(known))
     bins = np.minimum((below * _DEPENDENCE_BINS).astype(np.intp), _DEPENDENCE_BINS - 1)
-    return np.r_[bins, _DEPENDENCE_BINS].astype(np.intp)[encoded.codes], _DEPENDENCE_BINS + 1
+    return np.r_[bins, _DEPENDENCE_BINS].astype(np.intp), _DEPENDENCE_BINS + 1
+
+
+def _weighted(codes: np.ndarray, counts: np.ndarray, n_codes: int) -> np.ndarray:
+    """Contacts per code, from the code of each bin and the contacts of each bin (exact:
+    the sums of counts stay far below 2**53)."""
+    return np.bincount(codes, weights=counts, minlength=n_codes).astype(np.int64)
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -127,13 +147,13 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def _conditional_entropy(x: np.ndarray, n_x: int, y: np.ndarray, n_y: int) -> float:
-    """``H(X | Y)`` of two code arrays (``n_x``, ``n_y`` codes)."""
-    if n_x * n_y <= 1 << 22:
-        joint = np.bincount(y * n_x + x, minlength=n_x * n_y)
-    else:
-        joint = np.unique(y.astype(np.int64) * n_x + x, return_counts=True)[1]
-    return _entropy(joint) - _entropy(np.bincount(y, minlength=n_y))
+def _conditional_entropy(x: np.ndarray, n_x: int, y: np.ndarray, n_y: int,
+                         counts: np.ndarray) -> float:
+    """``H(X | Y)`` from the pairs of codes held (``x``, ``y``) and their contacts.
 
-
-# -- collecting the tables --------------------------------------------------------------------
+    The joint counts are summed in the order of ``y * n_x + x``, as a ``bincount`` of the
+    contacts' codes would hold them, so the entropy is the same to the bit.
+    """
+    keys, inverse = np.unique(y.astype(np.int64) * n_x + x, return_inverse=True)
+    joint = np.bincount(inverse.reshape(-1), weights=counts, minlength=len(keys))
+    return _entropy(joint.astype(np.int64)) - _entropy(_weighted(y, counts, n_y))

@@ -385,42 +385,63 @@ class DuckDBCounts:
                                     for s in range(self.n_segments)])
         return patterns, np.asarray(rows["n"], dtype=np.int64)
 
-    def joint(self, first: str, first_codes: pd.DataFrame, second: str,
-              second_codes: pd.DataFrame, n_second: int) -> np.ndarray:
-        """Contacts per (code of ``first``, code of ``second``) over the base.
+    def joint(self, first: int | tuple[str, pd.DataFrame, int],
+              second: int | tuple[str, pd.DataFrame, int]
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(first code, second code, contacts)``: the contacts of the base per pair of
+        codes held (no empty pair, so that two fine codings stay small).
 
-        ``*_codes`` map each known value (column ``v``, dates in nanoseconds) to a code
-        (column ``code``); the missing values take the largest code + 1 of each. ``first``
-        may be ``"segment <s>"``: code 1 for members of segment ``s``, else 0.
+        Each side is a segment's number (code 1 for its members, else 0) or ``(column,
+        codes, missing code)``: ``codes`` maps each known value (column ``v``, as
+        :meth:`value_counts` returns them: dates in nanoseconds) to a code (column
+        ``code``); the values are joined, never written into the SQL.
         """
         infos = self.columns()
-        tables, joins, selects = set(), [], []
-        for slot, (name, codes) in enumerate(((first, first_codes), (second, second_codes))):
-            if name.startswith("segment "):
-                selects.append(f"CAST(m.s{int(name.split()[1])} AS INTEGER)")
+        tables, joins, selects, registered = set(), [], [], []
+        for slot, side in enumerate((first, second)):
+            if not isinstance(side, tuple):
+                selects.append(f"CAST(m.s{int(side)} AS BIGINT)")
                 continue
+            name, codes, missing = side
             info = infos[name]
             tables.add(info.source)
             alias = "c" if info.source == "contacts" else "f"
-            registered = f"_segexplore_codes_{next(_names)}"
-            self.connection.register(registered, codes)
-            self._registered.append(registered)
-            joins.append(f"LEFT JOIN {registered} AS k{slot} ON k{slot}.v = "
+            table = f"_segexplore_codes_{next(_names)}"
+            self.connection.register(table, codes)
+            registered.append(table)
+            joins.append(f"LEFT JOIN {table} AS k{slot} ON k{slot}.v = "
                          f"{self._expression(info, alias)}")
-            selects.append(f"coalesce(k{slot}.code, {int(codes['code'].max()) + 1 if len(codes) else 0})")
+            selects.append(f"coalesce(k{slot}.code, {int(missing)})")
         source = f"{self.store.contacts_table} AS c"
         if "features" in tables:
             source += f" JOIN {self.features_table()} AS f ON f.{POSITION} = c.{POSITION}"
         if self.members_table:
             source += f" JOIN {self.members_table} AS m ON m.{POSITION} = c.{POSITION}"
-        rows = self.connection.execute(
-            f"SELECT {selects[0]} AS a, {selects[1]} AS b, count(*) AS n FROM {source} "
-            f"{' '.join(joins)} GROUP BY ALL").fetchnumpy()
-        a, b = np.asarray(rows["a"], np.intp), np.asarray(rows["b"], np.intp)
-        n_first = int(a.max()) + 1 if len(a) else 1
-        matrix = np.zeros((max(n_first, 2), n_second), dtype=np.int64)
-        np.add.at(matrix, (a, b), np.asarray(rows["n"], np.int64))
-        return matrix
+        try:
+            rows = self.connection.execute(
+                f"SELECT {selects[0]} AS a, {selects[1]} AS b, count(*) AS n FROM {source} "
+                f"{' '.join(joins)} GROUP BY ALL").fetchnumpy()
+        finally:
+            for table in registered:
+                self.connection.unregister(table)
+        return (np.asarray(rows["a"], np.int64), np.asarray(rows["b"], np.int64),
+                np.asarray(rows["n"], np.int64))
+
+    def mask_conversions(self, mask: np.ndarray) -> tuple[int, np.ndarray]:
+        """Contacts of a boolean array over the contacts, in the base and in each segment."""
+        array = np.asarray(mask, dtype=bool)
+        name = f"_segexplore_outcome_{next(_names)}"
+        self.connection.register(name, pd.DataFrame(
+            {POSITION: np.flatnonzero(array).astype(np.int64)}))
+        try:
+            parts = ["count(*)"] + [f"count(*) FILTER (WHERE m.s{s})"
+                                    for s in range(self.n_segments)]
+            row = self.connection.execute(
+                f"SELECT {', '.join(parts)} FROM {self.members_table} AS m "
+                f"WHERE m.{POSITION} IN (SELECT {POSITION} FROM {name})").fetchall()[0]
+        finally:
+            self.connection.unregister(name)
+        return int(row[0]), np.asarray(row[1:], dtype=np.int64)
 
     def conversions(self, name: str) -> tuple[int, np.ndarray]:
         """Contacts whose ``name`` is true or >= 1: in the base, and in each segment."""
