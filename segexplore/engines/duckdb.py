@@ -38,7 +38,7 @@ import pandas as pd
 from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, ValidationError
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
 from segexplore.engines.duckdb_clean import clean_in_duckdb
-from segexplore.features.sql import POSITION, build_feature_table
+from segexplore.features.sql import POSITION, as_pandas_features, build_feature_table
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.model import hooks
 from segexplore.model.base import no_suppressions
@@ -177,7 +177,7 @@ class _Evaluator:
     def __init__(self, base: DuckDBBase) -> None:
         self.base = base
         self.as_of = base.as_of
-        self._positions: dict[str, np.ndarray] = {}
+        self._positions: dict[tuple, np.ndarray] = {}
 
     def sql(self, rule: R.Rule, *, text: str | None = None) -> str:
         """The query selecting the members' ``position``."""
@@ -194,7 +194,10 @@ class _Evaluator:
         return to_sql(rule, base, tables=tables, select=POSITION)
 
     def positions(self, rule: R.Rule, *, text: str | None = None) -> np.ndarray:
-        key = str(rule)
+        # What the saved segments mean is part of the key: segment("A") saved anew is
+        # another rule.
+        key = (str(rule), tuple((name, str(segment.effective_rule)) for name, segment in
+                                self.base.segments.items()))
         held = self._positions.get(key)
         if held is None:
             rows = self.base._store.connection.execute(self.sql(rule, text=text)).fetchnumpy()
@@ -447,9 +450,8 @@ class DuckDBBase:
         """The behaviour features as of :attr:`as_of`, as a DataFrame in the contacts' order
         (for a base that fits in memory; rules read them in DuckDB)."""
         table = self._feature_table()
-        frame = self._store.connection.execute(
-            f"SELECT * FROM {table} ORDER BY {POSITION}").df()
-        return frame[list(FEATURES)]
+        return as_pandas_features(self._store.connection.execute(
+            f"SELECT * FROM {table} ORDER BY {POSITION}").df())
 
     def _member_rows(self, mask: pd.Series, columns: list[str] | None,
                      features_used: Sequence[str]) -> pd.DataFrame:

@@ -40,7 +40,8 @@ from segexplore.features.registry import (
     feature_definitions,
 )
 
-__all__ = ["POSITION", "feature_query", "build_feature_table", "compute_features_sql"]
+__all__ = ["POSITION", "feature_query", "build_feature_table", "compute_features_sql",
+           "as_pandas_features"]
 
 #: The column of the contacts table that holds each contact's row position (0, 1, ...).
 POSITION = "position"
@@ -466,12 +467,14 @@ def compute_features_sql(connection: Any, as_of: Any, *, columns: Mapping[str, S
         raw = connection.sql(f"SELECT * FROM computed_features ORDER BY {POSITION}").df()
     finally:
         connection.execute("DROP TABLE computed_features")
-    return _as_pandas_features(raw, windows, config, index)
+    return as_pandas_features(raw, windows, config, index)
 
 
-def _as_pandas_features(raw: pd.DataFrame, windows: Sequence[int],
-                        config: FeatureConfig | None, index: pd.Index | None) -> pd.DataFrame:
-    """The query's result with the pandas implementation's dtypes and column order."""
+def as_pandas_features(raw: pd.DataFrame, windows: Sequence[int] = (30, 90, 365),
+                       config: FeatureConfig | None = None, index: pd.Index | None = None
+                       ) -> pd.DataFrame:
+    """The query's rows (in the contacts' order) with the pandas implementation's dtypes
+    and column order."""
     n = len(raw)
     names = list(feature_definitions(tuple(windows), config))
     out: dict[str, Any] = {}

@@ -291,3 +291,26 @@ def test_read_base_cleans_in_sql_when_asked(tmp_path):
                  'city = "Lyon" and count(purchase, last 90 days) >= 1',
                  'rfm_group = "champions"'):
         _same_members(pandas_base, duck, se.parse(rule))
+
+
+def test_a_redefined_saved_segment_is_counted_anew(tiny_pair):
+    # Reported: the DuckDB evaluator kept results by the rule's text, so segment("A")
+    # still counted A's old members after A was saved again with another rule.
+    pandas_base, duck = tiny_pair
+    duck, pandas_base = duck.at(duck.as_of), pandas_base.at(pandas_base.as_of)
+    for rule in ('city = "Lyon"', 'city = "Paris" or city = "Gent"'):
+        duck.segment(rule, name="A")
+        pandas_base.segment(rule, name="A")
+        assert duck.count('segment("A")') == pandas_base.count('segment("A")') == \
+            pandas_base.count(rule)
+
+
+def test_the_features_have_the_pandas_dtypes(sample_pair):
+    pandas_base, duck = sample_pair
+    expected, got = pandas_base.features, duck.features
+    assert list(got.columns) == list(expected.columns)
+    for name in expected.columns:
+        if name.startswith("preferred_"):  # pandas lists every value seen as a category
+            assert isinstance(got[name].dtype, pd.CategoricalDtype), name
+        else:
+            assert got[name].dtype == expected[name].dtype, name
