@@ -194,8 +194,11 @@ def _parse_date_column(frame: pd.DataFrame, column: str, *, dayfirst, file: str,
     parsed_categories, info = parse_datetimes(
         pd.Series(as_cat.cat.categories), dayfirst=dayfirst, column=column, path=file, tz=tz)
     codes = as_cat.cat.codes.to_numpy()
-    parsed = np.asarray(parsed_categories.to_numpy(dtype="datetime64[ns]"))
-    out = np.where(codes >= 0, parsed[np.maximum(codes, 0)], np.datetime64("NaT"))
+    # a NaT after the categories' dates: where codes are -1 (missing), and the only
+    # date of a column with no value at all
+    parsed = np.append(parsed_categories.to_numpy(dtype="datetime64[ns]"),
+                       np.datetime64("NaT", "ns"))
+    out = parsed[np.where(codes >= 0, codes, len(parsed) - 1)]
     result = pd.Series(out.astype("datetime64[ns]"), index=values.index)
     failed = (codes >= 0) & np.isnat(out)
     if failed.any():
@@ -323,7 +326,7 @@ def clean_contacts(raw: pd.DataFrame, *, file: str, rows: np.ndarray, problems: 
     valid = problem.isna().to_numpy()
     frame["_position"] = np.arange(n)
     merges, id_updates = _merge_duplicates(frame, alive & valid, rows=rows, steps=steps)
-    merged_positions = merges.pop("_position").to_numpy(dtype=int) if len(merges) else np.array([], int)
+    merged_positions = merges.pop("_position").to_numpy(dtype=int)
     alive[merged_positions] = False
     if id_updates is not None:
         for column, values in id_updates.items():

@@ -252,3 +252,22 @@ def test_events_keyed_by_email_find_their_contact_or_none():
     clean = se.read_base(contacts, events, now=NOW)
     assert clean.events["contact_id"].tolist() == [1, 2]
     assert clean.rejects["events"]["reason"].tolist() == ["unknown email (not in contacts)"]
+
+
+def test_a_date_column_with_no_value_at_all_loads_as_missing_dates():
+    # Found by the SQL cleaning's generated tables: an all-missing date column raised
+    # IndexError (no distinct value to parse); it is a column of missing dates.
+    contacts = pd.DataFrame({"contact_id": [1, 2], "email": ["a@x.fr", "b@x.fr"],
+                             "signup_date": [None, None]}, dtype=object)
+    base = se.read_base(contacts)
+    assert base.contacts["signup_date"].dtype == "datetime64[ns]"
+    assert base.contacts["signup_date"].isna().all()
+    assert len(base.contacts) == 2
+
+
+def test_no_merge_leaves_only_the_merge_columns():
+    # Found by the SQL cleaning: with no merge, report.merges still had a working column.
+    base = se.read_base(pd.DataFrame({"contact_id": [1, 2], "email": ["a@x.fr", "b@x.fr"]}))
+    merged = se.read_base(pd.DataFrame({"contact_id": [1, 2], "email": ["a@x.fr", "A@x.fr"]}))
+    assert len(base.report.merges) == 0 and len(merged.report.merges) == 1
+    assert list(base.report.merges.columns) == list(merged.report.merges.columns)
