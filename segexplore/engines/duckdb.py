@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segexplore.engines.duckdb_clean import clean_in_duckdb
 from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, ValidationError
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
-from segexplore.engines.duckdb_clean import clean_in_duckdb
 from segexplore.features.sql import POSITION, as_pandas_features, build_feature_table
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.model import hooks

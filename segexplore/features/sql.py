@@ -442,7 +442,7 @@ def _id_ranges(connection: Any, contacts: str, count: int
     (cuts,) = connection.execute(f"SELECT quantile_disc(contact_id, [{fractions}]) "
                                  f"FROM {contacts}").fetchall()[0]
     bounds = [None] + [_literal(value) for value in cuts] + [None]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _literal(value: Any) -> str:
