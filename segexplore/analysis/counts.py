@@ -178,6 +178,21 @@ def _sparse(first: np.ndarray, second: np.ndarray, n_first: int, n_second: int
     return keys // n_second, keys % n_second, counts.astype(np.int64)
 
 
+class _Lazy(Sequence):
+    """``[make(item) for item in items]``, each made when first read."""
+
+    def __init__(self, make: Any, items: Sequence[Any]) -> None:
+        self.make, self.items, self.made = make, items, {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: Any) -> Any:
+        if i not in self.made:
+            self.made[i] = self.make(self.items[i])
+        return self.made[i]
+
+
 class FrameCounts:
     """The count source of a pandas base or DataFrame and a (contacts x segments) matrix."""
 
@@ -223,11 +238,13 @@ class FrameCounts:
         assert coding.lookup is not None
         return coding.lookup[self.counts(coding.column, coding.kind, keep=True)[0].codes]
 
-    def joint(self, first: Coding, second: Coding
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(first code, second code, contacts)`` over the base, the pairs held only."""
-        return _sparse(self._codes(first), self._codes(second), first.n_codes,
-                       second.n_codes)
+    def joints(self, firsts: Sequence[Coding], second: Coding
+               ) -> Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(first code, second code, contacts)`` over the base, the pairs held only, of
+        each of ``firsts`` with ``second``: counted when read (the comparison stops at the
+        first field implying an attribute)."""
+        return _Lazy(lambda first: _sparse(self._codes(first), self._codes(second),
+                                           first.n_codes, second.n_codes), firsts)
 
     def conversions(self, column: str | None, mask: np.ndarray | None = None
                     ) -> tuple[int, np.ndarray]:
@@ -299,9 +316,9 @@ class DuckDBSource:
         codes = pd.DataFrame({"v": values, "code": coding.lookup[bins].astype(np.int64)})
         return coding.column, codes, int(coding.lookup[-1])
 
-    def joint(self, first: Coding, second: Coding
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return self.counter.joint(self._side(first), self._side(second))
+    def joints(self, firsts: Sequence[Coding], second: Coding
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return self.counter.joints([self._side(f) for f in firsts], self._side(second))
 
     def conversions(self, column: str | None, mask: np.ndarray | None = None
                     ) -> tuple[int, np.ndarray]:

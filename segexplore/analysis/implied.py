@@ -97,22 +97,23 @@ class ImpliedAttributes:
         h_b = _entropy(_weighted(coarse, base, n_coarse))
         attribute = Coding(n_coarse, column, kind, coarse,
                            per_contact=coarse[encoded.codes] if len(encoded.codes) else None)
+        asked = [(name, entry) for name, rule_fields in self.rules.items()
+                 if column not in self.fields.get(name, ())  # in the rule: in_rule says so
+                 for entry in rule_fields if entry[0] != column]
+        # every joint count at once: one scan of the base on an engine that scans
+        joints = self.source.joints([entry[1] for _, entry in asked], attribute)
         found: dict[str, str] = {}
-        for name, rule_fields in self.rules.items():
-            if column in self.fields.get(name, ()):
-                continue  # in the rule: in_rule says so
-            for field_name, coding, n_a, h_star in rule_fields:
-                if field_name == column:
-                    continue
-                pair, b, n = self.source.joint(coding, attribute)
-                # a segment's coding is membership itself: A* and A are the same code
-                star, a = (pair, pair) if coding.column is None else (pair % 2, pair // 2)
-                n_a = 2 if coding.column is None else n_a
-                if (_conditional_entropy(star, 2, b, n_coarse, n) <= IMPLIED_ENTROPY * h_star
-                        or (h_b > 0 and _conditional_entropy(b, n_coarse, a, n_a, n)
-                            <= IMPLIED_ENTROPY * h_b)):
-                    found[name] = field_name
-                    break
+        for i, (name, (field_name, coding, n_a, h_star)) in enumerate(asked):
+            if name in found:
+                continue  # the first field of the rule that implies it names it
+            pair, b, n = joints[i]
+            # a segment's coding is membership itself: A* and A are the same code
+            star, a = (pair, pair) if coding.column is None else (pair % 2, pair // 2)
+            n_a = 2 if coding.column is None else n_a
+            if (_conditional_entropy(star, 2, b, n_coarse, n) <= IMPLIED_ENTROPY * h_star
+                    or (h_b > 0 and _conditional_entropy(b, n_coarse, a, n_a, n)
+                        <= IMPLIED_ENTROPY * h_b)):
+                found[name] = field_name
         return found
 
 

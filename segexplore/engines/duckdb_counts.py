@@ -396,36 +396,54 @@ class DuckDBCounts:
         :meth:`value_counts` returns them: dates in nanoseconds) to a code (column
         ``code``); the values are joined, never written into the SQL.
         """
+        return self.joints([first], second)[0]
+
+    def joints(self, firsts: Sequence[int | tuple[str, pd.DataFrame, int]],
+               second: int | tuple[str, pd.DataFrame, int]
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`joint` of each of ``firsts`` with ``second``, in one scan of the base
+        (``GROUPING SETS``)."""
+        if not firsts:
+            return []
         infos = self.columns()
         tables, joins, selects, registered = set(), [], [], []
-        for slot, side in enumerate((first, second)):
+        for slot, side in enumerate([*firsts, second]):
+            alias = f"a{slot}" if slot < len(firsts) else "b"
             if not isinstance(side, tuple):
-                selects.append(f"CAST(m.s{int(side)} AS BIGINT)")
+                selects.append(f"CAST(m.s{int(side)} AS BIGINT) AS {alias}")
                 continue
             name, codes, missing = side
             info = infos[name]
             tables.add(info.source)
-            alias = "c" if info.source == "contacts" else "f"
+            source_alias = "c" if info.source == "contacts" else "f"
             table = f"_segexplore_codes_{next(_names)}"
             self.connection.register(table, codes)
             registered.append(table)
             joins.append(f"LEFT JOIN {table} AS k{slot} ON k{slot}.v = "
-                         f"{self._expression(info, alias)}")
-            selects.append(f"coalesce(k{slot}.code, {int(missing)})")
+                         f"{self._expression(info, source_alias)}")
+            selects.append(f"coalesce(k{slot}.code, {int(missing)}) AS {alias}")
         source = f"{self.store.contacts_table} AS c"
         if "features" in tables:
             source += f" JOIN {self.features_table()} AS f ON f.{POSITION} = c.{POSITION}"
         if self.members_table:
             source += f" JOIN {self.members_table} AS m ON m.{POSITION} = c.{POSITION}"
+        keys = [f"a{slot}" for slot in range(len(firsts))]
+        sets = ", ".join(f"({key}, b)" for key in keys)
         try:
             rows = self.connection.execute(
-                f"SELECT {selects[0]} AS a, {selects[1]} AS b, count(*) AS n FROM {source} "
-                f"{' '.join(joins)} GROUP BY ALL").fetchnumpy()
+                f"SELECT {', '.join(keys)}, b, count(*) AS n FROM (SELECT "
+                f"{', '.join(selects)} FROM {source} {' '.join(joins)}) "
+                f"GROUP BY GROUPING SETS ({sets})").fetchnumpy()
         finally:
             for table in registered:
                 self.connection.unregister(table)
-        return (np.asarray(rows["a"], np.int64), np.asarray(rows["b"], np.int64),
-                np.asarray(rows["n"], np.int64))
+        b, n = np.asarray(rows["b"], np.int64), np.asarray(rows["n"], np.int64)
+        found = []
+        for key in keys:
+            # every code is known (coalesce): a row is of the set whose key is not null
+            mine = ~np.ma.getmaskarray(rows[key])
+            found.append((np.ma.getdata(rows[key])[mine].astype(np.int64), b[mine], n[mine]))
+        return found
 
     def mask_conversions(self, mask: np.ndarray) -> tuple[int, np.ndarray]:
         """Contacts of a boolean array over the contacts, in the base and in each segment."""

@@ -1,0 +1,134 @@
+"""compare() on a DuckDB base gives the pandas engine's Comparison, frame for frame and bit
+for bit: on the sample opened both ways (overlapping segments, feature rules, an empty one,
+``attributes=`` subsets, pairwise tests, masks, rates) and on generated bases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+# the bundled sample opened both ways, and the generated contacts of the profile's tests
+from test_duckdb_stats import contact_frames, sample_pair  # noqa: F401 (a fixture)
+
+import segexplore as se
+from segexplore.analysis.compare import compare
+
+FRAMES = ("sizes", "overlap", "intersections", "tests", "distributions", "numeric",
+          "base_numeric", "differences", "expected", "warnings", "attributes")
+SEGMENT_RULES = {
+    "Android": 'device = "Android"',
+    "Champions": 'rfm_group = "champions"',
+    "Buyers": "purchases_90d >= 2 or revenue_365d > 300",
+    "Île-de-France": 'region = "Île-de-France"',
+    "Nobody": 'city = "Nowhere"',
+}
+
+
+def _segments(base, names):
+    return [base.segment(SEGMENT_RULES[name], name=name) for name in names]
+
+
+def _same(expected, got) -> None:
+    assert (got.segments, got.n_base, got.alpha) == (expected.segments, expected.n_base,
+                                                      expected.alpha)
+    for frame in FRAMES:
+        pd.testing.assert_frame_equal(getattr(got, frame), getattr(expected, frame),
+                                      check_exact=True, obj=frame)
+
+
+@pytest.fixture(scope="module")
+def everything(sample_pair):
+    """Every default attribute, five segments (overlapping, feature rules, an empty one)."""
+    pandas_base, duck = sample_pair
+    names = list(SEGMENT_RULES)
+    return compare(_segments(pandas_base, names)), compare(_segments(duck, names))
+
+
+def test_every_frame_of_the_default_comparison_is_the_pandas_one(everything):
+    expected, got = everything
+    # not vacuous: every kind of attribute, implied attributes, an empty segment's warning
+    assert set(expected.attributes["kind"]) >= {"categorical", "boolean", "numeric", "date",
+                                                "multi"}
+    assert expected.differences["implied"].any() and expected.differences["in_rule"].any()
+    assert (expected.sizes["size"] == 0).any() and (expected.intersections["degree"] > 1).any()
+    assert len(expected.tests) > 100 and len(expected.expected) == 5
+    _same(expected, got)
+
+
+@pytest.mark.parametrize("names, options", [
+    (["Android", "Buyers"], {"attributes": ["device", "revenue_365d", "interests"]}),
+    (["Champions", "Île-de-France", "Nobody"], {"attributes": ["department", "city", "age",
+                                                               "signup_date", "consent"],
+                                                "pairwise": True}),
+    (["Android", "Champions", "Buyers", "Île-de-France"],
+     {"attributes": ["rfm_group", "region", "purchases_90d", "gender"], "pairwise": True,
+      "rate": "revenue_365d", "alpha": 0.01}),
+    (["Buyers"], {"attributes": "postal_code", "rate": None}),
+])
+def test_subsets_and_options_are_the_pandas_comparison(sample_pair, names, options):
+    pandas_base, duck = sample_pair
+    _same(compare(_segments(pandas_base, names), **options),
+          compare(_segments(duck, names), **options))
+
+
+def test_masks_and_a_boolean_rate_are_the_pandas_comparison(sample_pair):
+    pandas_base, duck = sample_pair
+    android = pandas_base.segment(SEGMENT_RULES["Android"]).mask
+    rate = pandas_base.segment("purchases_365d >= 1").mask
+    positional = pd.Series(android.to_numpy())  # a DuckDB base's masks are by position
+    expected = compare({"A": android, "not A": ~android}, pandas_base, rate=rate,
+                       attributes=["region", "avg_basket"])
+    got = compare({"A": positional, "not A": ~positional.to_numpy()}, duck,
+                  rate=rate.to_numpy(), attributes=["region", "avg_basket"])
+    _same(expected, got)
+
+
+def test_a_segment_of_another_date_is_compared_by_its_own_members(sample_pair):
+    pandas_base, duck = sample_pair
+    rule = "purchases_365d >= 1"
+    date = "2026-06-30"
+    earlier = [pandas_base.at(date).segment(rule, name="then"),
+               pandas_base.segment(rule, name="now")]
+    mine = [duck.at(date).segment(rule, name="then"), duck.segment(rule, name="now")]
+    options = {"attributes": ["device", "revenue_365d"]}
+    _same(compare(earlier, pandas_base, **options), compare(mine, duck, **options))
+
+
+def test_the_top_level_compare_reads_a_duckdb_base(sample_pair):
+    _, duck = sample_pair
+    got = se.compare(_segments(duck, ["Android", "Nobody"]), attributes=["device"])
+    assert got.sizes["size"].tolist() == [duck.count(SEGMENT_RULES["Android"]), 0]
+
+
+# -- generated bases -----------------------------------------------------------------------
+
+RULES = ('band = "gold"', "visits >= 2", 'band in ("gold", "silver") and visits < 4',
+         "score > 0 or visits = 0")
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(drawn=contact_frames(), rules=st.lists(st.sampled_from(RULES), min_size=1,
+                                               max_size=3, unique=True),
+       pairwise=st.booleans(), data=st.data())
+def test_generated_bases_compare_alike(tmp_path_factory, drawn, rules, pairwise, data):
+    frame, mask = drawn
+    n = len(frame)
+    masks = [mask] + data.draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n),
+                                        max_size=2))
+    folder = tmp_path_factory.mktemp("generated")
+    frame.to_parquet(folder / "contacts.parquet", index=False)
+    pandas_base = se.read_base(folder / "contacts.parquet", clean=False, as_of="2026-01-02")
+    duck = se.read_base(folder / "contacts.parquet", engine="duckdb", as_of="2026-01-02")
+    attributes = ["band", "note", "score", "visits", "seen", "flag"]
+    # Segments of rules (their fields imply attributes) and masks
+    _same(compare([pandas_base.segment(r, name=r) for r in rules], attributes=attributes,
+                  pairwise=pairwise, rate="visits"),
+          compare([duck.segment(r, name=r) for r in rules], attributes=attributes,
+                  pairwise=pairwise, rate="visits"))
+    named = {f"m{i}": np.asarray(m) for i, m in enumerate(masks)}
+    _same(compare(named, pandas_base, attributes=attributes, rate="flag"),
+          compare(named, duck, attributes=attributes, rate="flag"))
