@@ -47,6 +47,7 @@ from segexplore.model.report import CleanReport
 from segexplore.model.segments import Segment
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
+from segexplore.rules.walk import saved_rule_of
 
 __all__ = ["DuckDBBase", "DuckDBSchema", "read_duckdb"]
 
@@ -166,6 +167,8 @@ class _Store:
         self.version = 0  # nothing replaces the tables of a DuckDB base yet
         #: The native table of ids and positions (see DuckDBBase._contact_index).
         self.contact_index: str | None = None
+        #: Saved segments' member tables: (as_of, name, definitions) -> table.
+        self.saved_tables: dict[tuple, str] = {}
         #: What cleaning in SQL did (None: the files were read as they are).
         self.report: CleanReport | None = None
 
@@ -179,25 +182,49 @@ class _Evaluator:
         self.as_of = base.as_of
         self._positions: dict[tuple, np.ndarray] = {}
 
-    def sql(self, rule: R.Rule, *, text: str | None = None) -> str:
-        """The query selecting the members' ``position``."""
+    def sql(self, rule: R.Rule, *, text: str | None = None, select: str = POSITION) -> str:
+        """The query selecting the members' ``position`` (or another contacts column)."""
         base = self.base
         needs: dict[str, bool] = {}
         to_sql = hooks.get("to_sql")
+        # The whole rule is checked first (unknown names, cycles between segments).
         to_sql(rule, base, needs=needs, tables={"contacts": base._store.contacts_table})
+        saved = self._saved_tables(rule)
+        if saved:  # what the rule reads once the saved segments are tables
+            to_sql(rule, base, needs=needs, tables={"contacts": base._store.contacts_table},
+                   saved_tables=saved)
         # A rule on events or features alone reads the narrow native table of ids and
         # positions, not every column of the contacts' files.
         tables = {"contacts": base._store.contacts_table if needs["contacts"]
                   else base._contact_index()}
         if needs["features"]:  # this date's feature table, computed the first time
             tables["features"] = base._feature_table()
-        return to_sql(rule, base, tables=tables, select=POSITION)
+        return to_sql(rule, base, tables=tables, select=select, saved_tables=saved)
+
+    def _definitions(self) -> tuple:
+        """What every saved segment means now (a saved segment saved anew is another
+        rule, and so is every rule using it)."""
+        return tuple((name, str(saved_rule_of(segment)))
+                     for name, segment in self.base.segments.items())
+
+    def _saved_tables(self, rule: R.Rule) -> dict[str, str]:
+        """The saved segments ``rule`` names, each materialised once per date and
+        definition into a table of its members' ids: joined, not pasted into every query."""
+        store = self.base._store
+        out = {}
+        for name in sorted({node.name for node in rule.walk() if isinstance(node, R.SegmentRef)}):
+            key = (int(self.as_of.value), name, self._definitions())
+            table = store.saved_tables.get(key)
+            if table is None:
+                table = f"saved_segment_{len(store.saved_tables) + 1}"
+                members = self.sql(saved_rule_of(self.base.segments[name]), select="contact_id")
+                store.connection.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {members}")
+                store.saved_tables[key] = table
+            out[name] = table
+        return out
 
     def positions(self, rule: R.Rule, *, text: str | None = None) -> np.ndarray:
-        # What the saved segments mean is part of the key: segment("A") saved anew is
-        # another rule.
-        key = (str(rule), tuple((name, str(segment.effective_rule)) for name, segment in
-                                self.base.segments.items()))
+        key = (str(rule), self._definitions())
         held = self._positions.get(key)
         if held is None:
             rows = self.base._store.connection.execute(self.sql(rule, text=text)).fetchnumpy()
@@ -377,6 +404,7 @@ class DuckDBBase:
         new.segments, new.feature_tables = store.segments, store.feature_tables
         new.erasures, new.derived_tables = store.erasures, store.derived_tables
         new.report, new.contact_index = store.report, store.contact_index
+        new.saved_tables = store.saved_tables
         return DuckDBBase(new, self._as_of)
 
     def evaluator(self) -> _Evaluator:

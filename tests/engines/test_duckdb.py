@@ -314,3 +314,24 @@ def test_the_features_have_the_pandas_dtypes(sample_pair):
             assert isinstance(got[name].dtype, pd.CategoricalDtype), name
         else:
             assert got[name].dtype == expected[name].dtype, name
+
+
+def test_a_saved_segment_used_by_others_is_materialised_once(tiny_pair):
+    pandas_base, duck = tiny_pair
+    duck, pandas_base = duck.at(duck.as_of), pandas_base.at(pandas_base.as_of)
+    for base in (duck, pandas_base):
+        base.segment('city = "Lyon" or count(purchase, last 365 days) >= 1', name="A")
+        base.segment('segment("A") and city != "Paris"', name="B")
+    rules = ['segment("A") and not segment("B")', 'segment("B") or city = "Gent"',
+             'not segment("A")']
+    made_before = len(duck._store.saved_tables)  # the store is the module's tiny base's
+    for rule in rules:
+        _same_members(pandas_base, duck, se.parse(rule))
+    query = duck.evaluator().sql(se.parse(rules[1]))
+    assert "Lyon" not in query and "saved_segment_" in query  # joined, not pasted
+    assert len(duck._store.saved_tables) - made_before == 2  # A and B once, for 3 rules
+    duck.segment('city = "Gent"', name="A")  # saved anew: B means something else now
+    pandas_base.segment('city = "Gent"', name="A")
+    for rule in rules:
+        _same_members(pandas_base, duck, se.parse(rule))
+    assert duck.count('segment("B")') == pandas_base.count('segment("B")')

@@ -134,6 +134,8 @@ class _Context:
     ctes: dict[Any, tuple[str, exp.Expression]] = field(default_factory=dict)
     uses_features: bool = False
     uses_contacts: bool = False
+    #: Saved segments whose members an engine holds in a table (name -> table).
+    saved_tables: Mapping[str, str] = field(default_factory=dict)
 
 
 def _sql_kind(kind: str) -> str:
@@ -149,7 +151,8 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
                  dialect: str = "duckdb", as_of: Any = None,
                  segments: Mapping[str, Any] | None = None,
                  needs: dict[str, bool] | None = None,
-                 tables: Mapping[str, str] | None = None, select: str = "contact_id") -> str:
+                 tables: Mapping[str, str] | None = None, select: str = "contact_id",
+                 saved_tables: Mapping[str, str] | None = None) -> str:
     """SQL selecting the ``contact_id`` of the contacts matching ``rule``.
 
     Parameters
@@ -176,6 +179,9 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
         database, when not its own.
     select : str, default "contact_id"
         The column of the contacts table selected (an engine's own row number, say).
+    saved_tables : mapping, optional
+        Saved segments whose members' ``contact_id`` a table already holds (name ->
+        table): ``segment("A")`` reads that table instead of compiling A's rule again.
 
     Examples
     --------
@@ -197,7 +203,7 @@ def compile_rule(rule: R.Rule | str, base: ContactBase | None = None, *,
     try:
         with _no_gc_pauses():
             return _compile_query(rule, text, base, dialect, pd.Timestamp(as_of), segments,
-                                  needs, tables, select)
+                                  needs, tables, select, saved_tables or {})
     except RecursionError:
         raise RuleEvaluationError(
             "the rule is nested too deeply to compile (and/or/not inside each other "
@@ -224,7 +230,8 @@ def _no_gc_pauses() -> Iterator[None]:
 def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dialect: str,
                    as_of: pd.Timestamp, segments: Mapping[str, Any],
                    needs: dict[str, bool] | None, tables: Mapping[str, str] | None,
-                   select: str = "contact_id") -> str:
+                   select: str = "contact_id",
+                   saved_tables: Mapping[str, str] | None = None) -> str:
     contact_kinds: dict[str, str] = {}
     feature_kinds: dict[str, str] = {}
     table_kinds: dict[str, dict[str, str]] = {}
@@ -254,7 +261,8 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
                 table = getattr(base, name)
                 table_kinds[name] = ({} if table is None else
                                      {str(c): _kind_of(t) for c, t in table.dtypes.items()})
-    ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds)
+    ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds,
+                   saved_tables=dict(saved_tables or {}))
     condition = _Compile(ctx).visit(rule)
     query = exp.select(exp.column(select, table="c", quoted=True)).from_(
         exp.to_table("contacts", alias="c", quoted=True), copy=False)
@@ -301,6 +309,11 @@ class _Compile(RuleWalk[exp.Expression]):
         return _not(_paren(self.visit(child, stack)))
 
     def saved(self, name: str, stack: tuple[str, ...]) -> exp.Expression:
+        table = self.ctx.saved_tables.get(name)
+        if table is not None:  # materialised once: joined, not compiled into every query
+            members = exp.select(exp.column("contact_id", quoted=True)).from_(
+                exp.to_table(table, quoted=True))
+            return exp.column("contact_id", "c", quoted=True).isin(query=members)
         return _paren(super().saved(name, stack))
 
     def event(self, rule: R.EventCondition) -> exp.Expression:
