@@ -413,8 +413,14 @@ class VariantPlan:
         values = self._values(positions, entry.fields)
         if mask_pii:
             values = pseudonymise(values)
+        return self.render_values(entry, values)
+
+    def render_values(self, entry: PlanEntry, values: pd.DataFrame) -> pd.DataFrame:
+        """The entry's templates filled in from ``values`` (a frame holding the entry's
+        merge fields, one row per contact, as an export reads them a batch at a time)."""
         return pd.DataFrame({TEMPLATE_KEYS[key]: template.render(values).to_numpy()
-                             for key, template in entry.templates.items()})
+                             for key, template in entry.templates.items()},
+                            index=pd.RangeIndex(len(values)))
 
     def missing(self) -> pd.DataFrame:
         """Per variant and merge field, how many assigned contacts have no value for it.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segexplore.delivery import csv as delivery_csv
 from segexplore.delivery.csv import Preset, _frame_chunks, _preset, _write_csv
 from segexplore.delivery.export import (
     ExportResult,
@@ -174,31 +175,58 @@ def _file_names(plan: Any, layout: str, holdout: bool) -> dict[tuple[str | None,
     return names
 
 
-def _frame(plan: Any, entry: Any, selection: _Selection, wanted: list[str],
-           rendered: list[str]) -> pd.DataFrame:
-    """The rows a file holds for ``entry``: the output columns, ``variant`` and the
-    rendered templates."""
-    positions = selection.positions[selection.sendable]
-    frame = _rows_frame(plan.base, positions, wanted)
+def _with_content(plan: Any, entry: Any, values: pd.DataFrame, wanted: list[str],
+                  rendered: list[str]) -> pd.DataFrame:
+    """The rows a file holds for ``entry`` out of ``values`` (the output columns and the
+    entry's merge fields): the output columns, ``variant`` and the rendered templates."""
+    frame = values[wanted].reset_index(drop=True)
     frame["variant"] = pd.Series([entry.variant] * len(frame), dtype="str")
     if rendered:
-        content = plan.render(entry, positions)
+        content = plan.render_values(entry, values.reset_index(drop=True))
         for column in rendered:
             frame[column] = (content[column] if column in content
                              else pd.Series([None] * len(frame), dtype="object"))
     return frame
 
 
-def _write(selection: _Selection, path: Path, frame: pd.DataFrame, *, segment: Segment,
+def _plan_rows(plan: Any, pairs: Sequence[tuple[Any, _Selection]], wanted: list[str],
+               rendered: list[str], chosen: Preset) -> delivery_csv._Chunks:
+    """The rows of one file, entry after entry, a chunk at a time: read from DuckDB a
+    batch at a time when the members stay there (templates rendered per batch), from the
+    tables in pandas."""
+    fields = {id(e): [f for f in e.fields if f not in wanted] for e, _ in pairs}
+    if any(selection.members is None for _, selection in pairs):
+        frame = pd.concat([_with_content(plan, entry, _rows_frame(
+            plan.base, selection.sendable_positions(), [*wanted, *fields[id(entry)]]),
+            wanted, rendered) for entry, selection in pairs], ignore_index=True)
+        return _frame_chunks(frame, chosen)
+    sources, whole = [], {}
+    for entry, selection in pairs:
+        rows = selection.members.rows([*wanted, *fields[id(entry)]])
+        for column, flag in rows.whole_days().items():
+            if column in wanted:  # a date column is written alike in every entry's rows
+                whole[column] = whole.get(column, True) and flag
+        sources.append((entry, rows))
+
+    def frames() -> Iterator[pd.DataFrame]:
+        for entry, rows in sources:
+            for batch in rows.batches(delivery_csv.ROWS_PER_CHUNK):
+                yield _with_content(plan, entry, batch, wanted, rendered)
+
+    layouts = {c: delivery_csv._date_layout(c, chosen, flag) for c, flag in whole.items()}
+    return delivery_csv._Chunks([*wanted, "variant", *rendered], layouts, frames())
+
+
+def _write(selection: _Selection, path: Path, rows: delivery_csv._Chunks, *, segment: Segment,
            chosen: Preset, excel: bool, extra: dict[str, Any],
            suppressions: str | None) -> ExportResult:
     """Write one file through the export's CSV writer and manifest."""
-    header = [chosen.column_name(c) for c in frame.columns]
+    header = [chosen.column_name(c) for c in rows.columns]
     if len(set(header)) != len(header):
         raise ExportError(f"columns: two columns get the same name in the file: {header}")
-    staged, written = _write_csv(path, _frame_chunks(frame, chosen), header, chosen, excel)
+    staged, written = _write_csv(path, rows, header, chosen, excel)
     try:
-        return _publish_export(selection, staged, written, list(frame.columns), header,
+        return _publish_export(selection, staged, written, list(rows.columns), header,
                                chosen=chosen, excel=excel, include_unsendable=False,
                                manifest=True, extra=extra, segment=segment,
                                suppressions=suppressions)
@@ -344,15 +372,15 @@ def export_plan(plan: Any, folder: Any, *, preset: str | None = None,
                     segment = _union_segment(plan)
                 else:
                     selection, segment = selections[0], members[0].entry.segment
-                frame = pd.concat([_frame(plan, p.entry, s, wanted, rendered)
-                                   for p, s in zip(members, selections, strict=True)],
-                                  ignore_index=True)
+                rows = _plan_rows(plan, [(p.entry, s) for p, s in
+                                         zip(members, selections, strict=True)],
+                                  wanted, rendered, chosen)
                 name = names[(variant, role)]
                 extra = {"plan": {"name": plan.name, "manifest": plan_manifest.name,
                                   "layout": layout, "variant": variant, "role": role,
                                   "overlap": overview["overlap"], "holdout": holdout_info,
                                   "note": _HOLDOUT_NOTE if role == "holdout" else ""}}
-                result = _write(selection, target / name, frame, segment=segment, chosen=chosen,
+                result = _write(selection, target / name, rows, segment=segment, chosen=chosen,
                                 excel=excel, extra=extra, suppressions=source)
                 results[name] = result
                 files.append({"file": name, "manifest": result.manifest_path.name,

@@ -263,10 +263,12 @@ class DuckDBBase:
 
     engine = "duckdb"
 
-    def __init__(self, store: _Store, as_of: Any) -> None:
+    def __init__(self, store: _Store, as_of: Any,
+                 suppressions: pd.DataFrame | None = None) -> None:
         object.__setattr__(self, "_store", store)
         object.__setattr__(self, "_as_of", pd.Timestamp(as_of))
         object.__setattr__(self, "_evaluator", None)
+        object.__setattr__(self, "_suppressions", suppressions)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise BaseFrozenError(f"a DuckDBBase does not change once made (setting {name!r}): "
@@ -294,8 +296,29 @@ class DuckDBBase:
 
     @property
     def suppressions(self) -> pd.DataFrame:
-        """Suppression lists of this base: none yet (pass ``suppressions=`` to an export)."""
-        return no_suppressions()
+        """The suppression lists of this base (``email, reason, date``), one row per email
+        listed (see :meth:`with_suppressions`)."""
+        return self._suppressions if self._suppressions is not None else no_suppressions()
+
+    def with_suppressions(self, source: Any, **read_options: Any) -> DuckDBBase:
+        """The same base with a suppression list (unsubscribes, bounces, complaints) added:
+        every export and waterfall of the new base leaves these emails out (see
+        :meth:`ContactBase.with_suppressions
+        <segexplore.model.base.ContactBase.with_suppressions>`; the list is small: it is
+        held in pandas, and joined to the members in DuckDB at export).
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> big = se.read_base(se.sample_path() / "contacts.parquet", engine="duckdb")
+        >>> quiet = big.with_suppressions(["nobody@example.com"])
+        >>> len(quiet.suppressions), len(big.suppressions)
+        (1, 0)
+        """
+        new = hooks.get("read_suppressions")(source, **read_options)
+        current = self._suppressions
+        combined = new if current is None else pd.concat([current, new], ignore_index=True)
+        return DuckDBBase(self._store, self._as_of, combined)
 
     @property
     def report(self) -> CleanReport | None:
@@ -349,7 +372,7 @@ class DuckDBBase:
 
     def at(self, as_of: Any) -> DuckDBBase:
         """The same base as of another date (the tables are shared)."""
-        return DuckDBBase(self._store, as_of)
+        return DuckDBBase(self._store, as_of, self._suppressions)
 
     def with_contact_columns(self, columns: Mapping[str, Any], *,
                              roles: Any = None) -> DuckDBBase:
@@ -405,7 +428,7 @@ class DuckDBBase:
         new.erasures, new.derived_tables = store.erasures, store.derived_tables
         new.report, new.contact_index = store.report, store.contact_index
         new.saved_tables = store.saved_tables
-        return DuckDBBase(new, self._as_of)
+        return DuckDBBase(new, self._as_of, self._suppressions)
 
     def evaluator(self) -> _Evaluator:
         """The rule evaluator of this base (its results are kept)."""

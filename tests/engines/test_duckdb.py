@@ -335,3 +335,20 @@ def test_a_saved_segment_used_by_others_is_materialised_once(tiny_pair):
     for rule in rules:
         _same_members(pandas_base, duck, se.parse(rule))
     assert duck.count('segment("B")') == pandas_base.count('segment("B")')
+
+
+def test_suppression_lists_registered_on_the_base_are_exported_alike(sample_pair, tmp_path):
+    pandas_base, duck = sample_pair
+    rule = 'city = "Lyon"'
+    listed = list(pandas_base.segment(rule).members(["email"])["email"].head(3))
+    quiet_pandas, quiet_duck = (b.with_suppressions(listed).at(b.as_of) for b in
+                                (pandas_base, duck))
+    assert len(duck.suppressions) == 0 and quiet_duck.suppressions.equals(
+        quiet_pandas.suppressions)
+    expected = quiet_pandas.segment(rule, name="S").to_csv(tmp_path / "pandas.csv")
+    got = quiet_duck.segment(rule, name="S").to_csv(tmp_path / "duckdb.csv")
+    assert (tmp_path / "duckdb.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+    assert got.waterfall.equals(expected.waterfall)
+    plain = duck.segment(rule, name="S").to_csv(tmp_path / "plain.csv")
+    in_plain = (tmp_path / "plain.csv").read_text(encoding="utf-8-sig")
+    assert got.rows == plain.rows - sum(email in in_plain for email in listed) < plain.rows

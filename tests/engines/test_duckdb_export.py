@@ -24,8 +24,8 @@ from segexplore.engines.duckdb import DuckDBBase
 from segexplore.model.base import ContactBase
 
 #: Manifest fields that legitimately differ between the engines: the data fingerprint is
-#: computed by each engine its own way (DuckDB: count and sum(hash(row)) per table), and
-#: the time of writing.
+#: computed by each engine its own way (DuckDB: engines/duckdb_fingerprint.py), and the
+#: time of writing.
 ENGINE_FIELDS = {"data", "created_at"}
 
 CHUNK = 7
@@ -211,12 +211,10 @@ def test_erased_people_are_removed_as_in_pandas(tmp_path):
     assert "(erased " in got.waterfall.set_index("step").loc["not suppressed", "reason"]
 
 
-def test_no_member_rows_in_pandas_and_bounded_chunks(bases, tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the members were read into pandas")
-
-    monkeypatch.setattr(DuckDBBase, "_member_rows", refuse)
-    sizes = []
+@pytest.fixture
+def cell_sizes(monkeypatch) -> list[int]:
+    """The length of every column chunk the CSV writer converts, as they come."""
+    sizes: list[int] = []
     cells = ecsv._cells
 
     def counting(values, *args):
@@ -224,6 +222,16 @@ def test_no_member_rows_in_pandas_and_bounded_chunks(bases, tmp_path, monkeypatc
         return cells(values, *args)
 
     monkeypatch.setattr(ecsv, "_cells", counting)
+    return sizes
+
+
+def test_no_member_rows_in_pandas_and_bounded_chunks(bases, tmp_path, monkeypatch,
+                                                     cell_sizes):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the members were read into pandas")
+
+    monkeypatch.setattr(DuckDBBase, "_member_rows", refuse)
+    sizes = cell_sizes
     result = bases[1].segment('country = "FR"', name="France").to_csv(
         tmp_path / "france.csv", columns=["email", "city", "revenue_90d"])
     assert max(sizes) <= CHUNK and len(sizes) == 3 * -(-result.rows // CHUNK)

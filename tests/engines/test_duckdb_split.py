@@ -20,7 +20,7 @@ from segexplore.errors import SchemaError
 from segexplore.model.base import ContactBase
 from test_duckdb_export import ENGINE_FIELDS
 from test_duckdb_export import _member_tables as _left
-from test_duckdb_export import bases  # noqa: F401  (the module's fixture: both engines)
+from test_duckdb_export import bases, cell_sizes  # noqa: F401  (fixtures)
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
@@ -111,7 +111,10 @@ def _plan(base):
             .add('loyalty_tier = "gold"', variant="gold",
                  subject="{first_name|Cher client}, votre offre or")
             .add('city = "Paris"', variant="paris", subject="Bonjour {first_name}",
-                 offer="{preferred_brand|nos marques}"))
+                 offer="{preferred_brand|nos marques}")
+            .add("purchases_total >= 3", variant="loyal",
+                 template="{purchases_total} achats, {revenue_365d|0} EUR, depuis "
+                          "{signup_date}"))
 
 
 def test_a_plan_tells_the_same_on_both_engines(bases):
@@ -121,11 +124,13 @@ def test_a_plan_tells_the_same_on_both_engines(bases):
     assert plans[1].preview(3, mask_pii=True).equals(plans[0].preview(3, mask_pii=True))
 
 
-@pytest.mark.parametrize("layout, holdout", [("one_file", 0.1), ("per_variant", 0.1),
-                                             ("per_variant", 0.0)])
-def test_export_plan_writes_the_pandas_files(bases, tmp_path, layout, holdout):
+@pytest.mark.parametrize("layout, holdout, options", [
+    ("one_file", 0.1, {"preset": "brevo"}),
+    ("per_variant", 0.1, {"columns": ["email", "signup_date", "birth_date", "revenue_90d"]}),
+    ("per_variant", 0.0, {"preset": "mailchimp", "excel": True})])
+def test_export_plan_writes_the_pandas_files(bases, tmp_path, layout, holdout, options):
     results = [_plan(b).export(tmp_path / b.engine, layout=layout, holdout=holdout, seed=5,
-                               preset="brevo") for b in bases]
+                               **options) for b in bases]
     _same_files(results[0].files, results[1].files)
     differs = {k for k in results[0].manifest
                if results[0].manifest[k] != results[1].manifest[k]}
@@ -134,3 +139,10 @@ def test_export_plan_writes_the_pandas_files(bases, tmp_path, layout, holdout):
     assert sorted(p.name for p in Path(tmp_path / "duckdb").iterdir()) == \
         sorted(p.name for p in Path(tmp_path / "pandas").iterdir())
     assert _left(bases[1]) == []
+
+
+def test_a_plans_files_are_streamed(bases, tmp_path, cell_sizes):
+    """The rows of a DuckDB plan's files come a batch at a time (templates rendered per
+    batch), never as one frame of the members."""
+    result = _plan(bases[1]).export(tmp_path, layout="one_file", merge_fields=True)
+    assert result.files["plan.csv"].rows > 100 and max(cell_sizes) <= 7
