@@ -88,15 +88,20 @@ class ImpliedAttributes:
                     self.rules.setdefault(name, []).append(
                         (RULE_ITSELF, Coding(2, segment=s), 0, h_member))
 
+    def coding(self, column: str, kind: str, encoded: Encoded, base: np.ndarray) -> Coding:
+        """The coarse codes of an attribute (see :func:`_coarse`) for its joint counts."""
+        coarse, n_coarse = _coarse(encoded, base, kind)
+        return Coding(n_coarse, column, kind, coarse,
+                      per_contact=coarse[encoded.codes] if len(encoded.codes) else None)
+
     def implying(self, column: str, kind: str, encoded: Encoded, base: np.ndarray
                  ) -> dict[str, str]:
         """``{segment: rule field}`` for the segments whose rule implies ``column``."""
         if not self.rules:
             return {}
-        coarse, n_coarse = _coarse(encoded, base, kind)
+        attribute = self.coding(column, kind, encoded, base)
+        coarse, n_coarse = attribute.lookup, attribute.n_codes
         h_b = _entropy(_weighted(coarse, base, n_coarse))
-        attribute = Coding(n_coarse, column, kind, coarse,
-                           per_contact=coarse[encoded.codes] if len(encoded.codes) else None)
         asked = [(name, entry) for name, rule_fields in self.rules.items()
                  if column not in self.fields.get(name, ())  # in the rule: in_rule says so
                  for entry in rule_fields if entry[0] != column]

@@ -132,3 +132,39 @@ def test_generated_bases_compare_alike(tmp_path_factory, drawn, rules, pairwise,
     named = {f"m{i}": np.asarray(m) for i, m in enumerate(masks)}
     _same(compare(named, pandas_base, attributes=attributes, rate="flag"),
           compare(named, duck, attributes=attributes, rate="flag"))
+
+
+def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(sample_pair):
+    """Each rule field's codes against each attribute's, counted by both engines: the same
+    pairs, the same contacts (what the entropies of ImpliedAttributes are read off)."""
+    from segexplore.analysis.attributes import attribute_kind, attribute_table
+    from segexplore.analysis.counts import DuckDBSource, FrameCounts
+    from segexplore.analysis.implied import ImpliedAttributes
+
+    pandas_base, duck = sample_pair
+    names = ["Champions", "Buyers", "Île-de-France"]
+    mine, theirs = _segments(duck, names), _segments(pandas_base, names)
+    fields = {s.name: s.effective_rule.fields() for s in theirs}
+    frames = FrameCounts(attribute_table(pandas_base),
+                         np.column_stack([s.mask.to_numpy() for s in theirs]))
+    members = [duck.evaluator().sql(s.effective_rule) for s in mine]
+    with frames, DuckDBSource(duck, members) as counts:
+        kinds = {c: attribute_kind(v, r) for c, (v, r, _) in frames.columns().items()}
+        implied = [ImpliedAttributes(source, names, fields, kinds)
+                   for source in (frames, counts)]
+        rules = [[entry for name in names for entry in each.rules.get(name, [])]
+                 for each in implied]
+        assert len(rules[0]) >= 6 and any(entry[1].column is None for entry in rules[0])
+        for column in ("department", "city", "age", "signup_date", "consent", "gender"):
+            kind = kinds[column]
+            codings = []
+            for source in (frames, counts):
+                encoded, base, _ = source.counts(column, kind)
+                codings.append(implied[0].coding(column, kind, encoded, base))
+            expected = frames.joints([e[1] for e in rules[0]], codings[0])
+            got = counts.joints([e[1] for e in rules[1]], codings[1])
+            for (a, b, n), (x, y, m) in zip([expected[i] for i in range(len(rules[0]))], got,
+                                            strict=True):
+                order = np.lexsort((y, x))
+                assert (a.tolist(), b.tolist(), n.tolist()) == (
+                    x[order].tolist(), y[order].tolist(), m[order].tolist()), column
