@@ -14,6 +14,10 @@ to read them), computed without looping over contacts:
 * a multi-valued attribute (interests) is counted per distinct combination of tags, then a
   0/1 matrix (combination x tag) turns those counts into the 2x2 table of every tag.
 
+Both engines hand the comparison the same count tables (:mod:`segexplore.analysis.counts`:
+the pandas engine's ``bincount`` of codes, a DuckDB base's ``GROUP BY`` queries), and every
+table is computed from them by one code, so the two cannot differ.
+
 This module owns the inputs and the tables of the comparison (sizes, overlap, intersections,
 tests, distributions, expected conversions) and their plain-language readings. The codes
 and counts are :mod:`segexplore.analysis.encoding`; the tests and effect sizes computed
@@ -129,9 +133,12 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
     segments : list of Segment, or dict of name -> boolean mask (or Segment)
         The candidates. Masks are boolean Series over the contacts (aligned on the index)
         or arrays; names must be unique.
-    base : ContactBase or DataFrame, optional
+    base : ContactBase, DuckDBBase or DataFrame, optional
         Where the segments come from; default the base of the first Segment. Needed when
-        the segments are masks.
+        the segments are masks. On a DuckDB base (``read_base(..., engine="duckdb")``)
+        every count is grouped in DuckDB and only the count tables reach Python (masks
+        there are in the contacts' order); the Comparison is the pandas engine's, frame
+        for frame.
     attributes : list of str, optional
         Contact columns and features to test. Default: contact columns whose role is
         categorical, consent, numeric, boolean, date or multi, and every behaviour feature.

@@ -452,3 +452,38 @@ def test_tag_charts_show_shares_and_the_has_label(tagged):
                                                  10 / 200, 4 / 200])
     lift = charts.lift(result, "s", min_count=1)
     assert "interests has sport" in list(lift.data[0].y)
+
+
+@pytest.mark.parametrize("n_segments", [3, 22])
+def test_patterns_from_counts_are_in_the_order_of_groups(n_segments):
+    """An engine's (pattern, size) rows, in any order, become Groups' patterns in Groups'
+    order (by packed key up to 20 segments, as numpy.unique sorts rows beyond): the
+    intersections table breaks ties of size in that order."""
+    from segexplore.analysis.counts import Patterns
+    from segexplore.analysis.encoding import Groups
+
+    rng = np.random.default_rng(n_segments)
+    members = rng.random((300, n_segments)) < 0.3
+    members[:40] = members[40:80]  # repeated patterns
+    groups = Groups(members)
+    shuffled = rng.permutation(len(groups.pattern_sizes))
+    got = Patterns.ordered(groups.patterns[shuffled], groups.pattern_sizes[shuffled])
+    assert (got.patterns == groups.patterns).all()
+    assert got.pattern_sizes.tolist() == groups.pattern_sizes.tolist()
+    assert got.sizes.tolist() == groups.sizes.tolist()
+    assert (got.both() == groups.both()).all()
+
+
+def test_conditional_entropy_from_pairs_is_the_contacts_one():
+    """H(X | Y) from the pairs of codes held and their contacts, to the bit, as from the
+    contacts' codes counted in one bincount."""
+    from segexplore.analysis.counts import _sparse
+    from segexplore.analysis.implied import _conditional_entropy, _entropy
+
+    rng = np.random.default_rng(3)
+    x, y = rng.integers(0, 7, 5000), rng.integers(0, 40, 5000)
+    joint = np.bincount(y * 7 + x, minlength=7 * 40)
+    dense = _entropy(joint) - _entropy(np.bincount(y, minlength=40))
+    a, b, n = _sparse(y, x, 40, 7)
+    shuffled = rng.permutation(len(n))
+    assert _conditional_entropy(b[shuffled], 7, a[shuffled], 40, n[shuffled]) == dense
