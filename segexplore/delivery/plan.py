@@ -41,13 +41,13 @@ import pandas as pd
 
 from segexplore.delivery.export import _rows_frame
 from segexplore.delivery.plan_export import PlanExport, export_plan
-from segexplore.delivery.waterfall import _contact_count
 from segexplore.delivery.templates import (
     TEMPLATE_KEYS,
     Template,
     missing_values,
     parse_templates,
 )
+from segexplore.delivery.waterfall import _contact_count
 from segexplore.errors import BaseFrozenError, ParameterError, ParameterTypeError
 from segexplore.model.pii import mask_pii as pseudonymise
 from segexplore.model.segments import Segment

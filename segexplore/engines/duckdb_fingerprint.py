@@ -66,10 +66,6 @@ _PARQUET_FUNCTIONS = {"read_parquet", "parquet_scan"}
 _LOCATIONS = {"query_location", "query_location_length"}
 
 
-class _RowsNeeded(Exception):
-    """A view reads something other than tables and Parquet files: hash its rows."""
-
-
 def _sha256(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -87,6 +83,9 @@ class _Fingerprinter:
         self.methods: dict[str, str] = {}
         self._digests: dict[str, str] = {}
         self._files: dict[str, Any] = {}
+        #: Why the views being resolved cannot be read from their definitions (a source
+        #: other than tables and Parquet files): those are hashed by their rows.
+        self._blocked: list[str] = []
         listed = connection.execute(
             "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal "
             "ORDER BY temporary").fetchall()  # a temporary view shadows: read last, kept
@@ -99,15 +98,16 @@ class _Fingerprinter:
         held = self._digests.get(name)
         if held is not None:
             return held
-        if name in trail:  # a view naming itself cannot be; be safe rather than recurse
-            raise _RowsNeeded(name)
         digest = None
-        if name in self.views and not self.rows:
-            try:
-                digest, footers = self._view(name, [*trail, name])
-                self.methods[name] = FOOTERS if footers else ROWS
-            except _RowsNeeded:
+        # (A view in its own trail cannot be; its rows are then the safe answer.)
+        if name in self.views and not self.rows and name not in trail:
+            mark = len(self._blocked)
+            digest, footers = self._view(name, [*trail, name])
+            if len(self._blocked) > mark:  # this view only: its rows, the others as they are
+                del self._blocked[mark:]
                 digest = None
+            else:
+                self.methods[name] = FOOTERS if footers else ROWS
         if digest is None:
             digest = self._rows(name)
             self.methods[name] = ROWS
@@ -121,19 +121,22 @@ class _Fingerprinter:
             f"{_identifier(name)} AS t").fetchall()[0]
         return _sha256(["rows", int(rows), hashed])
 
-    def _view(self, name: str, trail: list[str]) -> tuple[str, bool]:
-        """The digest of a view's resolved definition, and whether it reads Parquet."""
+    def _view(self, name: str, trail: list[str]) -> tuple[str | None, bool]:
+        """The digest of a view's resolved definition, and whether it reads Parquet
+        (None, and a reason in ``_blocked``, when it cannot be resolved)."""
         match = _CREATE_VIEW.match(self.views[name])
         if match is None:
-            raise _RowsNeeded(name)
+            self._blocked.append(name)
+            return None, False
         select = self.views[name][match.end():].rstrip().rstrip(";")
         try:
             parsed = json.loads(self.connection.execute(
                 "SELECT json_serialize_sql(?)", [select]).fetchall()[0][0])
-        except Exception as error:  # no json extension: the rows still say it
-            raise _RowsNeeded(name) from error
+        except Exception:  # no json extension: the rows still say it
+            parsed = {"error": True}
         if parsed.get("error"):
-            raise _RowsNeeded(name)
+            self._blocked.append(name)
+            return None, False
         found: list[bool] = []
         tree = self._resolve(parsed["statements"], trail, found)
         return _sha256(["view", tree]), any(found)
@@ -155,12 +158,12 @@ class _Fingerprinter:
             return {k: v for k, v in node.items() if k not in _LOCATIONS}  # a CTE's name
         if kind == "TABLE_FUNCTION":
             function = node.get("function") or {}
-            if function.get("function_name", "").lower() not in _PARQUET_FUNCTIONS:
-                raise _RowsNeeded(function.get("function_name", ""))
             arguments = function.get("arguments") or []
-            if not arguments:
-                raise _RowsNeeded("read_parquet")
-            files = self._paths(arguments[0])
+            files = (self._paths(arguments[0]) if arguments and function.get(
+                "function_name", "").lower() in _PARQUET_FUNCTIONS else None)
+            if files is None:  # read_csv, another function: not known from the text
+                self._blocked.append(function.get("function_name", ""))
+                return None
             found.append(True)
             return {"parquet": self._parquet(files), "alias": node.get("alias", ""),
                     "options": self._resolve(arguments[1:], trail, found)}
@@ -168,10 +171,11 @@ class _Fingerprinter:
                 if k not in _LOCATIONS}
 
     @staticmethod
-    def _paths(argument: Any) -> list[str]:
+    def _paths(argument: Any) -> list[str] | None:
         """The files a ``read_parquet`` argument names (string constants; globs expanded
-        as DuckDB does, in name order)."""
+        as DuckDB does, in name order); None when the text does not tell them."""
         texts: list[str] = []
+        unknown: list[Any] = []
 
         def walk(node: Any) -> None:
             if isinstance(node, list):
@@ -181,24 +185,22 @@ class _Fingerprinter:
                 literal = node.get("literal")
                 if node.get("class") == "CONSTANT" and isinstance(literal, dict):
                     if literal.get("kind") != "STRING":
-                        raise _RowsNeeded("read_parquet")
+                        unknown.append(literal)
                     texts.append(literal.get("text", ""))
                 elif node.get("class") in ("COLUMN_REF", "PARAMETER", "SUBQUERY"):
-                    raise _RowsNeeded("read_parquet")  # not known from the text
+                    unknown.append(node)  # not known from the text
                 for value in node.values():
                     walk(value)
 
         walk(argument)
+        if unknown or any("://" in text for text in texts):  # remote: no stat to read
+            return None
         files: list[str] = []
         for text in texts:
-            if "://" in text:  # remote: no stat to read; the rows say it
-                raise _RowsNeeded(text)
             expanded = sorted(glob.glob(text, recursive=True)) if any(
                 ch in text for ch in "*?[") else [text]
             files.extend(os.path.abspath(f) for f in expanded)
-        if not files:
-            raise _RowsNeeded("read_parquet")
-        return files
+        return files or None
 
     def _parquet(self, files: list[str]) -> list[Any]:
         """Each file's identity and footer (each file read once per call)."""

@@ -11,20 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import test_duckdb_export as shared
 
 import segexplore as se
-from segexplore.delivery import csv as ecsv
 from segexplore.delivery.split import export_split, split
 from segexplore.engines.duckdb import DuckDBBase
 from segexplore.errors import SchemaError
 from segexplore.model.base import ContactBase
-from test_duckdb_export import ENGINE_FIELDS
-from test_duckdb_export import _member_tables as _left
-from test_duckdb_export import bases, cell_sizes  # noqa: F401  (fixtures)
 
-@pytest.fixture(autouse=True)
-def small_chunks(monkeypatch):
-    monkeypatch.setattr(ecsv, "ROWS_PER_CHUNK", 7)
+ENGINE_FIELDS = shared.ENGINE_FIELDS
+_left = shared._member_tables
+# The fixtures: both engines, the chunk sizes written, ROWS_PER_CHUNK = 7 (autouse).
+bases, cell_sizes, small_chunks = shared.bases, shared.cell_sizes, shared.small_chunks
 
 
 def _same_files(expected: dict, got: dict) -> None:
