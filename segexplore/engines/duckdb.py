@@ -10,12 +10,15 @@ the pandas implementation) into a table per ``as_of``, when a rule first needs t
 compile to SQL (:mod:`segexplore.rules.engines.sql`) over those tables.
 
 What a :class:`DuckDBBase` offers today: ``as_of``, ``at()``, ``count()``, ``segment()``
-(``size``, ``share``, ``mask``, ``members()``, ``on()``, ``profile()``, ``to_csv()`` and the
-exports, streamed: :mod:`segexplore.engines.duckdb_rows`), ``profile()`` (from grouped
-counts: :mod:`segexplore.engines.duckdb_counts`), ``features`` (as a DataFrame, for bases
-that fit), ``contact_count`` and ``schema``. It reads the tables as they are (no
-cleaning: clean the files first, or load them with the pandas engine); compare, splits,
-plans and the explorer still need a pandas base.
+(``size``, ``share``, ``mask``, ``members()``, ``on()``, ``profile()``, ``to_csv()``,
+``split()``, ``export_split()`` and variant plans, streamed:
+:mod:`segexplore.engines.duckdb_rows`), ``profile()`` and ``se.compare`` (from grouped
+counts: :mod:`segexplore.engines.duckdb_counts`), ``with_suppressions()``,
+``with_contact_columns()`` (scores), ``features`` (as a DataFrame, for bases that fit),
+``report`` (with ``clean=True``: :mod:`segexplore.engines.duckdb_clean`),
+``fingerprint()`` (:mod:`segexplore.engines.duckdb_fingerprint`), ``contact_count`` and
+``rule_schema()``. Not yet: erasure (``forget``), ``explain()``, value hints and the
+explorer.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
-import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.engines.duckdb_clean import clean_in_duckdb
+from segexplore.engines.duckdb_fingerprint import fingerprint_duckdb
 from segexplore.errors import BaseFrozenError, FileFormatError, ParameterError, ValidationError
 from segexplore.features.registry import FEATURE_KINDS, FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, build_feature_table
@@ -333,24 +335,11 @@ class DuckDBBase:
         return self._store.erasures
 
     def fingerprint(self) -> dict[str, Any]:
-        """Rows, columns and an order-insensitive hash of every row, per table, computed
-        in DuckDB (``sum(hash(row))``): what an export's manifest records of the data."""
-        out: dict[str, Any] = {"method": "DuckDB: count(*) and sum(hash(row)) per table, "
-                                         "column names and types, through sha256"}
-        combined = hashlib.sha256()
-        for name in ("contacts", "events", "orders"):
-            table = self._store.contacts_table if name == "contacts" else name
-            rows, hashed = self._store.connection.execute(
-                f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {table} AS t"
-            ).fetchall()[0]
-            digest = hashlib.sha256(json.dumps(
-                [list(self._store.kinds[name].items()), rows, hashed]).encode()).hexdigest()
-            out[name] = {"rows": int(rows), "columns": len(self._store.kinds[name]),
-                         "sha256": digest}
-            combined.update(digest.encode())
-        combined.update(str(self._as_of).encode())
-        out["sha256"] = combined.hexdigest()
-        return out
+        """What an export's manifest records of the data: per table ``rows``, ``columns``,
+        ``method`` and ``sha256``; views over Parquet files from the files' identities and
+        footers, tables held in DuckDB by their rows
+        (:func:`~segexplore.engines.duckdb_fingerprint.fingerprint_duckdb`)."""
+        return fingerprint_duckdb(self)
 
     @property
     def contact_ids(self) -> pd.Index:
