@@ -46,7 +46,7 @@ from segexplore.model import hooks
 from segexplore.model.base import no_suppressions
 from segexplore.model.erasures import ErasureLedger
 from segexplore.model.report import CleanReport
-from segexplore.model.segments import Segment
+from segexplore.model.segments import Segment, new_segment
 from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.walk import saved_rule_of
@@ -434,12 +434,8 @@ class DuckDBBase:
                 parent: Any = None, save: bool = True) -> Segment:
         """A :class:`~segexplore.model.segments.Segment` of this base (see
         :meth:`ContactBase.segment <segexplore.model.base.ContactBase.segment>`)."""
-        if isinstance(parent, str):
-            parent = self.segments[parent]
-        segment = Segment(self, rule, name=name, description=description, parent=parent)
-        if name is not None and save:
-            self.segments[name] = segment
-        return segment
+        return new_segment(self, rule, name=name, description=description, parent=parent,
+                           save=save)
 
     def count(self, rule: Any) -> int:
         """Number of contacts matching ``rule`` (text or Rule)."""

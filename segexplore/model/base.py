@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from segexplore.errors import BaseFrozenError, RuleEvaluationError, closest_name
+from segexplore.errors import BaseFrozenError
 from segexplore.model import hooks
 from segexplore.model.erasures import ErasureLedger
 from segexplore.model.report import CleanReport
 from segexplore.model.roles import Roles, infer_roles
-from segexplore.model.segments import Membership, Segment
+from segexplore.model.segments import Membership, Segment, new_segment
 
 __all__ = ["ContactBase", "no_suppressions"]
 
@@ -376,16 +376,8 @@ class ContactBase:
         >>> seg.size == int(seg.mask.sum())
         True
         """
-        if isinstance(parent, str):
-            if parent not in self.segments:
-                guess = closest_name(parent, self.segments)
-                hint = f"; did you mean {guess!r}?" if guess else ""
-                raise RuleEvaluationError(f"unknown parent segment {parent!r}{hint}")
-            parent = self.segments[parent]
-        segment = Segment(self, rule, name=name, description=description, parent=parent)
-        if name is not None and save:
-            self.segments[name] = segment
-        return segment
+        return new_segment(self, rule, name=name, description=description, parent=parent,
+                           save=save)
 
     def _member_rows(self, mask: pd.Series, columns: list[str] | None,
                      features_used: list[str]) -> pd.DataFrame:

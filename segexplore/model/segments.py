@@ -10,11 +10,16 @@ from typing import Any
 
 import pandas as pd
 
-from segexplore.errors import BaseFrozenError, RuleEvaluationError, RuleValueWarning
+from segexplore.errors import (
+    BaseFrozenError,
+    RuleEvaluationError,
+    RuleValueWarning,
+    closest_name,
+)
 from segexplore.model import hooks
 from segexplore.model.pii import mask_pii as pseudonymise
 
-__all__ = ["Membership", "Segment"]
+__all__ = ["Membership", "Segment", "new_segment"]
 
 
 class _State:
@@ -282,3 +287,20 @@ class Segment:
         return {"name": self.name, "description": self.description,
                 "parent": self.parent.name if self.parent is not None else None,
                 "rule": self.text, "rule_json": self.rule.to_dict()}
+
+
+def new_segment(base: Any, rule: Any, *, name: str | None = None, description: str = "",
+                parent: Any = None, save: bool = True) -> Segment:
+    """A :class:`Segment` of ``base``, saved in ``base.segments`` when named: what every
+    engine's ``base.segment(...)`` does (see :meth:`ContactBase.segment
+    <segexplore.model.base.ContactBase.segment>`)."""
+    if isinstance(parent, str):
+        if parent not in base.segments:
+            guess = closest_name(parent, base.segments)
+            hint = f"; did you mean {guess!r}?" if guess else ""
+            raise RuleEvaluationError(f"unknown parent segment {parent!r}{hint}")
+        parent = base.segments[parent]
+    segment = Segment(base, rule, name=name, description=description, parent=parent)
+    if name is not None and save:
+        base.segments[name] = segment
+    return segment

@@ -352,3 +352,10 @@ def test_suppression_lists_registered_on_the_base_are_exported_alike(sample_pair
     plain = duck.segment(rule, name="S").to_csv(tmp_path / "plain.csv")
     in_plain = (tmp_path / "plain.csv").read_text(encoding="utf-8-sig")
     assert got.rows == plain.rows - sum(email in in_plain for email in listed) < plain.rows
+
+
+def test_an_unknown_parent_segment_is_named_as_on_a_pandas_base(sample_pair):
+    pandas_base, duck = sample_pair
+    for base in (pandas_base, duck):  # DuckDB raised a bare KeyError
+        with pytest.raises(RuleEvaluationError, match="unknown parent segment 'Lyonn'"):
+            base.segment('device = "iOS"', parent="Lyonn")
