@@ -47,14 +47,22 @@ def duckdb_from_tables(folder: Path, as_of: Any, contacts: pd.DataFrame,
                        events: pd.DataFrame | None = None,
                        orders: pd.DataFrame | None = None) -> Any:
     """Frames written to Parquet as they are (no cleaning), opened with ``engine="duckdb"``."""
+    paths = write_parquet(folder, contacts, events, orders)
+    return se.read_base(paths["contacts"], paths.get("events"), paths.get("orders"),
+                        engine="duckdb", as_of=as_of)
+
+
+def write_parquet(folder: Path, contacts: pd.DataFrame, events: pd.DataFrame | None = None,
+                  orders: pd.DataFrame | None = None) -> dict[str, Path]:
+    """The tables given written to ``folder/<table>.parquet`` (rows in order, no index):
+    their paths by table name."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, table in (("contacts", contacts), ("events", events), ("orders", orders)):
         if table is not None:
             paths[name] = folder / f"{name}.parquet"
             table.to_parquet(paths[name], index=False)
-    return se.read_base(paths["contacts"], paths.get("events"), paths.get("orders"),
-                        engine="duckdb", as_of=as_of)
+    return paths
 
 
 def contact_ids(base: Any) -> pd.Index:

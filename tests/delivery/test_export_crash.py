@@ -23,8 +23,8 @@ CHILD = textwrap.dedent('''
     from pathlib import Path
     import segexplore as se
     from segexplore.io import atomic
-    from segexplore.delivery import csv as ecsv
     from segexplore.delivery import export as ex
+    from export_faults import stop_mid_write
 
     point, out, flag = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 
@@ -33,19 +33,7 @@ CHILD = textwrap.dedent('''
         time.sleep(600)
 
     if point == "mid-write":
-        real = ecsv._row_writer
-        def writer(handle, **options):
-            inner = real(handle, **options)
-            class Writer:
-                rows = 0
-                def writerow(self, row):
-                    Writer.rows += 1
-                    if Writer.rows == 500:
-                        handle.flush()
-                        stop_here()
-                    inner.writerow(row)
-            return Writer()
-        ecsv._row_writer = writer
+        stop_mid_write(500, flag)
     elif point == "between-renames":
         publish = atomic.StagedFile.publish
         def publish_then_stop(self):

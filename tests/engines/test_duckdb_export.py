@@ -263,27 +263,15 @@ def test_an_interrupted_export_keeps_the_previous_file_and_a_private_temporary(
 #: The child opens the sample with the DuckDB engine, exports a segment and stops dead half
 #: way through its rows, after touching the flag file, so that the parent kills it there.
 CHILD = textwrap.dedent('''
-    import sys, time
+    import sys
     from pathlib import Path
     import segexplore as se
     from segexplore.delivery import csv as ecsv
+    from export_faults import stop_mid_write
 
     out, flag = Path(sys.argv[1]), Path(sys.argv[2])
     ecsv.ROWS_PER_CHUNK = 7
-    real = ecsv._row_writer
-    def writer(handle, **options):
-        inner = real(handle, **options)
-        class Writer:
-            rows = 0
-            def writerow(self, row):
-                Writer.rows += 1
-                if Writer.rows == 500:
-                    handle.flush()
-                    flag.touch()
-                    time.sleep(600)
-                inner.writerow(row)
-        return Writer()
-    ecsv._row_writer = writer
+    stop_mid_write(500, flag)
     folder = se.sample_path()
     base = se.read_base(folder / "contacts.parquet", engine="duckdb", threads=1)
     base.segment('country = "BE"', name="Belgium").to_csv(out)

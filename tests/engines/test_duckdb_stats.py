@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_parquet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rule_strategies import RULES
@@ -26,14 +27,7 @@ SEGMENT_RULES = {
 
 
 def _write(base: se.ContactBase, folder) -> dict:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name in ("contacts", "events", "orders"):
-        table = getattr(base, name)
-        if table is not None:
-            paths[name] = folder / f"{name}.parquet"
-            table.to_parquet(paths[name], index=False)
-    return paths
+    return write_parquet(folder, base.contacts, base.events, base.orders)
 
 
 @pytest.fixture(scope="module")
