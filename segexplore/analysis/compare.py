@@ -242,6 +242,7 @@ def _compared(counts: Any, names: list[str], fields: dict[str, frozenset[str]],
     kinds = {c: attribute_kind(values, role) for c, (values, role, _) in columns.items()}
     chosen = _attributes(columns, kinds, attributes)
     implied = ImpliedAttributes(counts, names, fields, kinds)
+    implied.prepare(chosen)
     for column, kind in chosen:
         _, role, separator = columns[column]
         encoded, base, per_segment = counts.counts(column, kind)

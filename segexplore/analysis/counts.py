@@ -238,6 +238,9 @@ class FrameCounts:
         assert coding.lookup is not None
         return coding.lookup[self.counts(coding.column, coding.kind, keep=True)[0].codes]
 
+    #: Joint counts are bincounts of codes at hand: nothing gains from preparing them.
+    prepares_joints = False
+
     def joints(self, firsts: Sequence[Coding], second: Coding
                ) -> Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(first code, second code, contacts)`` over the base, the pairs held only, of
@@ -265,6 +268,9 @@ class DuckDBSource:
 
     ``members`` holds one query of the members' positions or one boolean array per segment.
     """
+
+    #: Each joint count would scan the base: :meth:`prepare_joints` codes it once.
+    prepares_joints = True
 
     def __init__(self, base: Any, members: Sequence[Any]) -> None:
         from segexplore.engines.duckdb_counts import DuckDBCounts
@@ -315,6 +321,12 @@ class DuckDBSource:
         values, bins = self._values[(coding.column, _layout(coding.kind))]
         codes = pd.DataFrame({"v": values, "code": coding.lookup[bins].astype(np.int64)})
         return coding.column, codes, int(coding.lookup[-1])
+
+    def prepare_joints(self, firsts: Sequence[Coding], seconds: Sequence[Coding]) -> None:
+        """Code the contacts once for every joint count of ``firsts`` with ``seconds`` that
+        :meth:`joints` will be asked (each would otherwise scan the base)."""
+        self.counter.prepare_joints([self._side(f) for f in firsts],
+                                    [self._side(s) for s in seconds])
 
     def joints(self, firsts: Sequence[Coding], second: Coding
                ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:

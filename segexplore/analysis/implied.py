@@ -88,6 +88,20 @@ class ImpliedAttributes:
                     self.rules.setdefault(name, []).append(
                         (RULE_ITSELF, Coding(2, segment=s), 0, h_member))
 
+    def prepare(self, attributes: list[tuple[str, str]]) -> None:
+        """Tell a source that scans for each joint count (a DuckDB base) every joint that
+        :meth:`implying` will ask of ``attributes`` (``(column, kind)``), so that it codes the
+        contacts once for all of them."""
+        if not self.rules or not self.source.prepares_joints:
+            return
+        firsts = [entry[1] for entries in self.rules.values() for entry in entries]
+        seconds = []
+        for column, kind in attributes:
+            if kind != "multi":
+                encoded, base, _ = self.source.counts(column, kind, keep=True)
+                seconds.append(self.coding(column, kind, encoded, base))
+        self.source.prepare_joints(firsts, seconds)
+
     def coding(self, column: str, kind: str, encoded: Encoded, base: np.ndarray) -> Coding:
         """The coarse codes of an attribute (see :func:`_coarse`) for its joint counts."""
         coarse, n_coarse = _coarse(encoded, base, kind)

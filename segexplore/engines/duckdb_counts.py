@@ -26,8 +26,9 @@ True
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,10 @@ class DuckDBCounts:
         self._features: str | None = None
         self._info: dict[str, ColumnInfo] | None = None
         self._with_features: dict[str, ColumnInfo] | None = None
+        self._joint: _JointTable | None = None
+        #: per table, whether its rows pair with its membership table's (POSITIONAL JOIN)
+        self._aligned: dict[str, bool] = {}
+        self._ordered: dict[str, str] = {}
 
     # --- lifetime ------------------------------------------------------------------------
     def __enter__(self) -> DuckDBCounts:
@@ -169,8 +174,12 @@ class DuckDBCounts:
         self._made.clear()
         self._registered.clear()
 
-    def _membership(self, members: Sequence[Any]) -> str:
-        """A temporary table ``(position, s0, s1, ...)`` over every contact."""
+    def _membership(self, members: Sequence[Any], over: str | None = None) -> str:
+        """A temporary table ``(position, s0, s1, ...)`` over every contact, its rows in the
+        order of ``over`` (default the contacts table): that table then pairs with it by a
+        ``POSITIONAL JOIN`` (checked once, see :meth:`_aligned`), several times cheaper than
+        joining ten million positions."""
+        over = over or self.store.contacts_table
         number = next(_names)
         columns = []
         for s, member in enumerate(members):
@@ -190,9 +199,35 @@ class DuckDBCounts:
         table = f"_segexplore_membership_{number}"
         self.connection.execute(
             f"CREATE TEMP TABLE {table} AS SELECT c.{POSITION}, {', '.join(columns)} "
-            f"FROM {self.store.contacts_table} AS c")
+            f"FROM {over} AS c")
         self._made.append(table)
+        self._aligned[over] = self._rows_pair(over, table)
         return table
+
+    def _rows_pair(self, table: str, members: str) -> bool:
+        """Whether row i of ``table`` is row i of ``members`` (the order a scan keeps with
+        ``preserve_insertion_order``), checked on every row: a mismatch joins by position."""
+        (mismatches,), = self.connection.execute(
+            f"SELECT count(*) FILTER (WHERE t.{POSITION} IS DISTINCT FROM m.{POSITION}) "
+            f"FROM {table} AS t POSITIONAL JOIN {members} AS m").fetchall()
+        return mismatches == 0
+
+    def _members_of(self, table: str) -> str:
+        """The membership table in the order of ``table`` (the features are in another)."""
+        assert self.members_table is not None
+        if table == self.store.contacts_table:
+            return self.members_table
+        if table not in self._ordered:
+            self._ordered[table] = self._membership(self._members, over=table)
+        return self._ordered[table]
+
+    def _join_members(self, table: str, alias: str) -> str:
+        """`` JOIN`` of the membership (as ``m``) to ``table`` (as ``alias``), by row when
+        their rows pair, else by position."""
+        members = self._members_of(table)
+        if self._aligned.get(table):
+            return f" POSITIONAL JOIN {members} AS m"
+        return f" JOIN {members} AS m ON m.{POSITION} = {alias}.{POSITION}"
 
     # --- what the pandas engine would hold ---------------------------------------------
     def columns(self, include_features: bool = True) -> dict[str, ColumnInfo]:
@@ -330,8 +365,7 @@ class DuckDBCounts:
     def _from(self, info: ColumnInfo) -> str:
         table = self.store.contacts_table if info.source == "contacts" \
             else self.features_table()
-        join = (f" JOIN {self.members_table} AS m ON m.{POSITION} = t.{POSITION}"
-                if self.members_table else "")
+        join = self._join_members(table, "t") if self.members_table else ""
         return f"{table} AS t{join}"
 
     def _filters(self) -> str:
@@ -398,41 +432,121 @@ class DuckDBCounts:
         """
         return self.joints([first], second)[0]
 
-    def joints(self, firsts: Sequence[int | tuple[str, pd.DataFrame, int]],
-               second: int | tuple[str, pd.DataFrame, int]
+    def prepare_joints(self, firsts: Sequence[Side], seconds: Sequence[Side]) -> None:
+        """Code every contact once for the joint counts of each of ``firsts`` with each of
+        ``seconds`` (sides as :meth:`joint` takes them), so that :meth:`joints` then reads
+        one narrow table per second instead of scanning the base with every code join.
+
+        The table holds, per contact, one number for all of ``firsts`` together (their codes
+        in mixed radix: a few thousand combinations in practice) and each second's code
+        (numbers and dates binned by comparisons with their bins' edges, categories joined).
+        Nothing is prepared when the combinations could overflow 62 bits.
+        """
+        radix = [_n_codes(side) for side in firsts]
+        if not firsts or not seconds or math.prod(radix) >= 1 << 62:
+            return
+        infos = self.columns()
+        weights = [math.prod(radix[:i]) for i in range(len(radix))]
+        selects, joins, tables, registered = [], [], set(), []
+        for slot, side in enumerate(firsts):
+            expression = self._code_of(side, f"a{slot}", infos, joins, tables, registered)
+            selects.append(f"CAST({expression} AS BIGINT) * {weights[slot]}")
+        columns = [f"({' + '.join(selects)}) AS combo"]
+        for slot, side in enumerate(seconds):
+            expression = self._code_of(side, f"b{slot}", infos, joins, tables, registered,
+                                       binned=True)
+            columns.append(f"CAST({expression} AS INTEGER) AS b{slot}")
+        table = f"_segexplore_joint_{next(_names)}"
+        try:
+            self.connection.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(columns)} "
+                                    f"FROM {self._source(tables)} {' '.join(joins)}")
+        finally:
+            for name in registered:
+                self.connection.unregister(name)
+        self._made.append(table)
+        self._joint = _JointTable(table, [_side_key(side) for side in firsts], radix, weights,
+                                  {_side_key(side): slot for slot, side in enumerate(seconds)})
+
+    def _code_of(self, side: Side, slot: str, infos: dict[str, ColumnInfo], joins: list[str],
+                 tables: set[str], registered: list[str], binned: bool = False) -> str:
+        """The SQL of one side's code per contact (see :meth:`joint`), adding its join."""
+        if not isinstance(side, tuple):
+            return f"m.s{int(side)}"
+        name, codes, missing = side
+        info = infos[name]
+        tables.add(info.source)
+        value = self._expression(info, "c" if info.source == "contacts" else "f")
+        if binned and codes["v"].dtype.kind in "iuf":
+            edges = _edges(codes)
+            if edges is not None:
+                cases = [f"WHEN {value} IS NULL THEN {int(missing)}"]
+                cases += [f"WHEN {value} < {_number(edge)} THEN {code}"
+                          for edge, code in edges[:-1]]
+                return f"CASE {' '.join(cases)} ELSE {edges[-1][1]} END"
+        table = f"_segexplore_codes_{next(_names)}"
+        self.connection.register(table, codes)
+        registered.append(table)
+        joins.append(f"LEFT JOIN {table} AS k_{slot} ON k_{slot}.v = {value}")
+        return f"coalesce(k_{slot}.code, {int(missing)})"
+
+    def _source(self, tables: set[str]) -> str:
+        """The contacts, with the features and the membership when needed, as ``c``/``f``/``m``."""
+        contacts = self.store.contacts_table
+        source = f"{contacts} AS c"
+        if self.members_table:
+            source += self._join_members(contacts, "c")
+        if "features" in tables:
+            source += f" JOIN {self.features_table()} AS f ON f.{POSITION} = c.{POSITION}"
+        return source
+
+    def _prepared(self, firsts: Sequence[Side], second: Side
+                  ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+        """:meth:`joints` read off the prepared table, or None when it does not serve."""
+        joint = self._joint
+        if joint is None:
+            return None
+        slot = joint.seconds.get(_side_key(second))
+        keys = [_side_key(side) for side in firsts]
+        if slot is None or any(key not in joint.firsts for key in keys):
+            return None
+        if slot not in joint.counted:
+            rows = self.connection.execute(
+                f"SELECT combo, b{slot} AS b, count(*) AS n FROM {joint.table} "
+                f"GROUP BY ALL").fetchnumpy()
+            joint.counted[slot] = tuple(np.asarray(rows[k], np.int64) for k in ("combo", "b", "n"))
+        combo, b, n = joint.counted[slot]
+        n_b = int(b.max()) + 1 if len(b) else 1
+        found = []
+        for key in keys:
+            i = joint.firsts.index(key)
+            a = combo // joint.weights[i] % joint.radix[i]
+            pairs, inverse = np.unique(a * n_b + b, return_inverse=True)
+            held = np.bincount(inverse.reshape(-1), weights=n, minlength=len(pairs))
+            found.append((pairs // n_b, pairs % n_b, held.astype(np.int64)))
+        return found
+
+    def joints(self, firsts: Sequence[Side], second: Side
                ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """:meth:`joint` of each of ``firsts`` with ``second``, in one scan of the base
+        """:meth:`joint` of each of ``firsts`` with ``second``: read off the table
+        :meth:`prepare_joints` made when it holds them, else in one scan of the base
         (``GROUPING SETS``)."""
         if not firsts:
             return []
+        prepared = self._prepared(firsts, second)
+        if prepared is not None:
+            return prepared
         infos = self.columns()
-        tables, joins, selects, registered = set(), [], [], []
+        selects, joins, tables, registered = [], [], set(), []
         for slot, side in enumerate([*firsts, second]):
             alias = f"a{slot}" if slot < len(firsts) else "b"
-            if not isinstance(side, tuple):
-                selects.append(f"CAST(m.s{int(side)} AS BIGINT) AS {alias}")
-                continue
-            name, codes, missing = side
-            info = infos[name]
-            tables.add(info.source)
-            source_alias = "c" if info.source == "contacts" else "f"
-            table = f"_segexplore_codes_{next(_names)}"
-            self.connection.register(table, codes)
-            registered.append(table)
-            joins.append(f"LEFT JOIN {table} AS k{slot} ON k{slot}.v = "
-                         f"{self._expression(info, source_alias)}")
-            selects.append(f"coalesce(k{slot}.code, {int(missing)}) AS {alias}")
-        source = f"{self.store.contacts_table} AS c"
-        if "features" in tables:
-            source += f" JOIN {self.features_table()} AS f ON f.{POSITION} = c.{POSITION}"
-        if self.members_table:
-            source += f" JOIN {self.members_table} AS m ON m.{POSITION} = c.{POSITION}"
+            expression = self._code_of(side, alias, infos, joins, tables, registered)
+            selects.append(f"CAST({expression} AS BIGINT) AS {alias}")
         keys = [f"a{slot}" for slot in range(len(firsts))]
         sets = ", ".join(f"({key}, b)" for key in keys)
         try:
             rows = self.connection.execute(
                 f"SELECT {', '.join(keys)}, b, count(*) AS n FROM (SELECT "
-                f"{', '.join(selects)} FROM {source} {' '.join(joins)}) "
+                f"{', '.join(selects)} FROM {self._source(tables)} {' '.join(joins)}) "
                 f"GROUP BY GROUPING SETS ({sets})").fetchnumpy()
         finally:
             for table in registered:
@@ -472,6 +586,58 @@ class DuckDBCounts:
         row = self.connection.execute(
             f"SELECT {', '.join(parts)} FROM {self._from(info)}").fetchall()[0]
         return int(row[0]), np.asarray(row[1:], dtype=np.int64)
+
+
+#: One side of a joint count (see :meth:`DuckDBCounts.joint`).
+Side = int | tuple[str, pd.DataFrame, int]
+
+
+@dataclass
+class _JointTable:
+    """The table :meth:`DuckDBCounts.prepare_joints` made, and how to read it."""
+
+    table: str
+    firsts: list[Any]
+    radix: list[int]
+    weights: list[int]
+    seconds: dict[Any, int]
+    counted: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def _side_key(side: Side) -> Any:
+    """What identifies a side: its segment, or its column with its codes."""
+    if not isinstance(side, tuple):
+        return ("segment", int(side))
+    name, codes, missing = side
+    return (name, codes["code"].to_numpy(np.int64).tobytes(), int(missing))
+
+
+def _n_codes(side: Side) -> int:
+    if not isinstance(side, tuple):
+        return 2
+    _, codes, missing = side
+    return max([int(missing), *codes["code"].tolist()]) + 1
+
+
+def _edges(codes: pd.DataFrame) -> list[tuple[Any, int]] | None:
+    """``[(first value, code), ...]`` of each run of codes over the sorted values, when the
+    codes never decrease with the value (numbers and dates cut into bins), else None."""
+    ordered = codes.sort_values("v", kind="stable")
+    code = ordered["code"].to_numpy(np.int64)
+    if not len(code) or (np.diff(code) < 0).any():
+        return None
+    starts = np.flatnonzero(np.r_[True, np.diff(code) != 0])
+    values = ordered["v"].to_numpy()
+    # the first run also takes anything below its first value: WHEN value < next edge
+    return [(values[starts[i + 1]] if i + 1 < len(starts) else None, int(code[s]))
+            for i, s in enumerate(starts)]
+
+
+def _number(value: Any) -> str:
+    """A number as an exact SQL literal (a double through its shortest round-trip text)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    return f"CAST('{float(value)!r}' AS DOUBLE)"
 
 
 def _as_dtype(values: pd.Series, dtype: Any) -> pd.Series:

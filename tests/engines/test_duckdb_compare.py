@@ -134,9 +134,17 @@ def test_generated_bases_compare_alike(tmp_path_factory, drawn, rules, pairwise,
           compare(named, duck, attributes=attributes, rate="flag"))
 
 
-def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(sample_pair):
+JOINT_COLUMNS = ("department", "city", "age", "signup_date", "consent", "gender",
+                 "revenue_365d", "engagement_score", "purchases_90d")
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["one scan each", "prepared"])
+def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(sample_pair,
+                                                                            prepared):
     """Each rule field's codes against each attribute's, counted by both engines: the same
-    pairs, the same contacts (what the entropies of ImpliedAttributes are read off)."""
+    pairs, the same contacts (what the entropies of ImpliedAttributes are read off), whether
+    each joint scans the base or is read off the table ``prepare`` codes once (numbers and
+    dates binned by their edges in SQL, categories joined)."""
     from segexplore.analysis.attributes import attribute_kind, attribute_table
     from segexplore.analysis.counts import DuckDBSource, FrameCounts
     from segexplore.analysis.implied import ImpliedAttributes
@@ -155,7 +163,10 @@ def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(samp
         rules = [[entry for name in names for entry in each.rules.get(name, [])]
                  for each in implied]
         assert len(rules[0]) >= 6 and any(entry[1].column is None for entry in rules[0])
-        for column in ("department", "city", "age", "signup_date", "consent", "gender"):
+        if prepared:
+            implied[1].prepare([(column, kinds[column]) for column in JOINT_COLUMNS])
+        assert (counts.counter._joint is not None) == prepared
+        for column in JOINT_COLUMNS:
             kind = kinds[column]
             codings = []
             for source in (frames, counts):
@@ -168,3 +179,26 @@ def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(samp
                 order = np.lexsort((y, x))
                 assert (a.tolist(), b.tolist(), n.tolist()) == (
                     x[order].tolist(), y[order].tolist(), m[order].tolist()), column
+        if prepared:  # every joint was read off the prepared table
+            assert len(counts.counter._joint.counted) == len(JOINT_COLUMNS)
+
+
+def test_counts_join_by_position_when_the_rows_do_not_pair(sample_pair, monkeypatch):
+    """The membership is paired with a table row by row only once every row was checked to
+    pair: two tables in other orders do not pair, and with the check failing the counts
+    join by position and the comparison is still the pandas one."""
+    from segexplore.engines.duckdb_counts import DuckDBCounts
+
+    pandas_base, duck = sample_pair
+    with DuckDBCounts(duck, [duck.evaluator().sql(se.parse('device = "iOS"'))]) as counts:
+        connection = counts.connection
+        assert counts._aligned == {duck._store.contacts_table: True}
+        connection.execute("CREATE TEMP TABLE _reversed AS SELECT position FROM range(5) "
+                           "AS r(position) ORDER BY position DESC")
+        connection.execute("CREATE TEMP TABLE _forward AS SELECT position FROM range(5) "
+                           "AS r(position) ORDER BY position")
+        assert not counts._rows_pair("_reversed", "_forward")
+        assert counts._rows_pair("_forward", "_forward")
+    monkeypatch.setattr(DuckDBCounts, "_rows_pair", lambda self, table, members: False)
+    names = ["Android", "Champions", "Île-de-France"]
+    _same(compare(_segments(pandas_base, names)), compare(_segments(duck, names)))
