@@ -77,6 +77,20 @@ out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 102
 print(json.dumps(out))
 """
 
+# The open and the first count alone, in a process of their own: the peak RSS the target
+# names (the whole run's peak also holds the features, profile and compare).
+OPEN = """
+import json, resource, sys, time
+import segexplore as se
+t = time.perf_counter()
+base = se.read_base(*sys.argv[1:4], engine="duckdb", memory_limit=sys.argv[4] or None,
+                    threads=2)
+members = base.count(sys.argv[5])
+out = {"seconds": time.perf_counter() - t, "members": members}
+out["peak_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+print(json.dumps(out))
+"""
+
 # The same work written by hand in DuckDB SQL straight over the files.
 BASELINE = """
 import json, sys, time
@@ -158,10 +172,12 @@ def main() -> None:
     engine_args = [json.dumps(COMPARED), EXPORTED]
     started = time.perf_counter()
     baseline, baseline_peak = run(BASELINE, common_args)
+    opened, opened_peak = run(OPEN, common_args)
     ours, ours_peak = run(ENGINE, [*common_args, "duckdb", *engine_args])
     pandas, pandas_peak = ((None, None) if args.no_pandas
                            else run(ENGINE, [*common_args, "pandas", *engine_args]))
-    assert ours["members"] == baseline["members"], (ours["members"], baseline["members"])
+    assert ours["members"] == baseline["members"] == opened["members"], (
+        ours["members"], baseline["members"], opened["members"])
     if pandas is not None:
         assert ours["members"] == pandas["members"], (ours["members"], pandas["members"])
     print(f"data: {paths[0]} ...; 5-condition members: {ours['members']:,}; "
@@ -177,6 +193,8 @@ def main() -> None:
         if pandas:
             line += _ms(pandas[name], 15)
         print(line)
+    print(f"{'read_base + first count alone, fresh process (s)':<56}{opened['seconds']:14.2f}")
+    print(f"{'peak RSS of read_base + first count alone (GB)':<56}{opened_peak:14.2f}")
     print(f"{'peak RSS of the process (GB)':<56}{ours_peak:14.2f}"
           f"{baseline_peak:12.2f}" + (f"{'':>8}{pandas_peak:15.2f}" if pandas else ""))
 
