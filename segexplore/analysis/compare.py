@@ -48,7 +48,6 @@ from segexplore.analysis.stats import (
 )
 from segexplore.errors import ParameterError, ParameterTypeError, closest_name
 from segexplore.model import hooks
-from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 
 __all__ = ["Comparison", "compare", "MAX_CATEGORIES", "MAX_TAGS", "MIN_SEGMENT_SIZE"]
 

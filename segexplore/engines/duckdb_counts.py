@@ -622,12 +622,12 @@ def _n_codes(side: Side) -> int:
 def _edges(codes: pd.DataFrame) -> list[tuple[Any, int]] | None:
     """``[(first value, code), ...]`` of each run of codes over the sorted values, when the
     codes never decrease with the value (numbers and dates cut into bins), else None."""
-    ordered = codes.sort_values("v", kind="stable")
-    code = ordered["code"].to_numpy(np.int64)
+    values = codes["v"].to_numpy()
+    order = np.argsort(values, kind="stable")  # numbers: numpy's sort, not pandas' nargsort
+    values, code = values[order], codes["code"].to_numpy(np.int64)[order]
     if not len(code) or (np.diff(code) < 0).any():
         return None
     starts = np.flatnonzero(np.r_[True, np.diff(code) != 0])
-    values = ordered["v"].to_numpy()
     # the first run also takes anything below its first value: WHEN value < next edge
     return [(values[starts[i + 1]] if i + 1 < len(starts) else None, int(code[s]))
             for i, s in enumerate(starts)]
