@@ -3,8 +3,10 @@
 Both start Voilà (:mod:`segexplore.dashboards.server`) on a notebook shipped inside the
 package (see :mod:`segexplore.dashboards`), on 127.0.0.1 unless ``--ip`` says otherwise,
 pass the data to the notebook through the ``SEGEXPLORE_DATA``, ``SEGEXPLORE_EVENTS``,
-``SEGEXPLORE_ORDERS`` (and ``SEGEXPLORE_SEGMENTS``) environment variables, print the URL
-once the dashboard really works and keep serving until interrupted.
+``SEGEXPLORE_ORDERS`` (and ``SEGEXPLORE_SEGMENTS``) environment variables, and the engine
+holding the base through ``SEGEXPLORE_ENGINE`` (``--engine duckdb``: its tables stay in
+DuckDB, for bases larger than memory), print the URL once the dashboard really works and
+keep serving until interrupted.
 
 Who can reach a dashboard, and what it serves (issue 11):
 
@@ -48,7 +50,7 @@ from pathlib import Path
 
 from segexplore.cli.kernels import check_kernel
 from segexplore.dashboards import SHOW_TRACEBACKS
-from segexplore.errors import DashboardStartError
+from segexplore.errors import DashboardStartError, closest_name
 
 #: Voilà's own default port; the first free port from here on is used without ``--port``.
 DEFAULT_PORT = 8866
@@ -149,9 +151,11 @@ def dashboard_environment(args: argparse.Namespace) -> dict[str, str]:
         A path that does not exist, a ``--data-root`` that is not a folder, or two
         ``--data`` with the same name (``?data=`` could not tell them apart).
     """
-    from segexplore.dashboards import DATA_ROOT, DATA_SETS, data_set_name
+    from segexplore.dashboards import DATA_ROOT, DATA_SETS, ENGINE, data_set_name
 
     environment = dict(os.environ)
+    # Only this command line decides the engine, as it decides the data.
+    environment[ENGINE] = getattr(args, "engine", None) or "pandas"
     if getattr(args, "show_tracebacks", False):
         environment[SHOW_TRACEBACKS] = "1"
     else:
@@ -567,6 +571,30 @@ def _positive(text: str) -> int:
     return value
 
 
+def engine_name(text: str) -> str:
+    """``--engine``'s value: ``pandas`` or ``duckdb`` (any case), else a usage error that
+    names the engines and the closest one.
+
+    Examples
+    --------
+    >>> engine_name("DuckDB")
+    'duckdb'
+    >>> engine_name("duckbd")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: unknown engine 'duckbd': expected pandas or duckdb; did you mean 'duckdb'?
+    """
+    from segexplore.dashboards import ENGINES
+
+    name = text.strip().lower()
+    if name in ENGINES:
+        return name
+    guess = closest_name(name, ENGINES)
+    hint = f"; did you mean {guess!r}?" if guess else ""
+    raise argparse.ArgumentTypeError(f"unknown engine {text!r}: expected "
+                                     f"{' or '.join(ENGINES)}{hint}")
+
+
 def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH", action="append",
                         help="contacts file, or a folder holding contacts/events/orders "
@@ -577,6 +605,11 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", metavar="DIR",
                         help="a folder whose files and sub-folders ?data=RELATIVE/PATH may "
                              "choose (hidden names and links leading out of it are refused)")
+    parser.add_argument("--engine", type=engine_name, default="pandas", metavar="NAME",
+                        help="what holds the base: pandas (default; it must fit in memory) "
+                             "or duckdb (the tables stay in DuckDB: bases larger than "
+                             "memory, and folders of Parquet parts as 'segexplore sample "
+                             "--chunk-contacts' writes)")
     parser.add_argument("--events", metavar="PATH", help="events file (of the first --data)")
     parser.add_argument("--orders", metavar="PATH", help="orders file (of the first --data)")
     parser.add_argument("--ip", metavar="ADDRESS", default=HOST,

@@ -11,7 +11,11 @@ Both load their base with :func:`base_from_environment`: the files named by the
 environment variables ``SEGEXPLORE_DATA``, ``SEGEXPLORE_EVENTS`` and ``SEGEXPLORE_ORDERS``
 (the ``segexplore dashboard`` command sets them); the bundled sample when none is given.
 ``SEGEXPLORE_DATA`` may also name a folder holding ``contacts``, ``events`` and ``orders``
-files (Parquet, CSV or Excel), as ``segexplore sample --out DIR`` writes.
+files (Parquet, CSV or Excel), as ``segexplore sample --out DIR`` writes, or, for the DuckDB
+engine, folders of parts (``contacts/part-00000.parquet``..., as ``--chunk-contacts``
+writes). ``SEGEXPLORE_ENGINE`` (``segexplore dashboard --engine duckdb``) chooses the
+engine that holds the base: ``pandas`` (the default) or ``duckdb``, whose tables stay in
+DuckDB (bases larger than memory; see ``docs/duckdb.md``).
 
 The page's address may only *choose* among the data sets the server was started with
 (:func:`choose_data_set`): ``?data=NAME`` names one of ``SEGEXPLORE_DATA_SETS`` (a JSON
@@ -65,6 +69,9 @@ from segexplore.errors import (
 __all__ = [
     "DATA_SETS",
     "DATA_ROOT",
+    "ENGINE",
+    "ENGINES",
+    "engine_from_environment",
     "choose_data_set",
     "data_set_name",
     "DASHBOARDS",
@@ -98,6 +105,12 @@ DATA_SETS = "SEGEXPLORE_DATA_SETS"
 #: Environment variable naming a folder whose files and sub-folders ``?data=`` may choose
 #: (``segexplore dashboard --data-root DIR`` sets it).
 DATA_ROOT = "SEGEXPLORE_DATA_ROOT"
+
+#: Environment variable naming the engine that holds the dashboard's base
+#: (``segexplore dashboard --engine``); only the server sets it, never the address.
+ENGINE = "SEGEXPLORE_ENGINE"
+#: The engines a dashboard can open a base with.
+ENGINES = ("pandas", "duckdb")
 
 #: File endings recognised when a folder is given instead of a contacts file.
 _ENDINGS = (".parquet", ".csv", ".csv.gz", ".xlsx", ".xls", ".tsv", ".txt")
@@ -322,8 +335,38 @@ def data_sources(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return sources
 
 
-def find_tables(path: str | os.PathLike[str]) -> dict[str, Path]:
+def engine_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The engine named by ``SEGEXPLORE_ENGINE`` (default ``"pandas"``).
+
+    Raises
+    ------
+    DashboardError
+        Another name, with the closest engine.
+
+    Examples
+    --------
+    >>> engine_from_environment({}), engine_from_environment({"SEGEXPLORE_ENGINE": "DuckDB"})
+    ('pandas', 'duckdb')
+    >>> engine_from_environment({"SEGEXPLORE_ENGINE": "duckbd"})
+    Traceback (most recent call last):
+    ...
+    segexplore.errors.DashboardError: unknown engine 'duckbd' (SEGEXPLORE_ENGINE): expected pandas or duckdb; did you mean 'duckdb'?
+    """
+    environ = os.environ if environ is None else environ
+    name = (environ.get(ENGINE) or "").strip().lower() or "pandas"
+    if name not in ENGINES:
+        guess = closest_name(name, ENGINES)
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        raise DashboardError(f"unknown engine {name!r} ({ENGINE}): expected "
+                             f"{' or '.join(ENGINES)}{hint}")
+    return name
+
+
+def find_tables(path: str | os.PathLike[str], *, folders: bool = False) -> dict[str, Path]:
     """``contacts``, ``events`` and ``orders`` files of a folder, or a contacts file alone.
+
+    With ``folders``, a table may also be a sub-folder of parts (``contacts/``, as
+    ``segexplore sample --chunk-contacts`` writes), which the DuckDB engine reads.
 
     Examples
     --------
@@ -343,6 +386,14 @@ def find_tables(path: str | os.PathLike[str]) -> dict[str, Path]:
             if candidate.is_file():
                 found[table] = candidate
                 break
+        if table not in found and (path / table).is_dir():
+            if not folders:
+                raise FileFormatError(
+                    f"{str(path / table)!r} is a folder of parts: the pandas engine reads "
+                    "one file a table, the DuckDB engine folders (read_base(..., "
+                    "engine='duckdb'); segexplore dashboard --engine duckdb)",
+                    path=path / table)
+            found[table] = path / table
     if "contacts" not in found:
         names = sorted(p.name for p in path.iterdir())[:20]
         raise FileFormatError(
@@ -431,12 +482,17 @@ def _display_error(shell, etype, value, tb, tb_offset=None):
 def base_from_environment(environ: Mapping[str, str] | None = None, **options: Any):
     """The dashboard's :class:`~segexplore.ContactBase`: the named files, else the sample.
 
+    With ``SEGEXPLORE_ENGINE=duckdb`` (see :func:`engine_from_environment`) the base is a
+    :class:`~segexplore.engines.duckdb.DuckDBBase` over the same files (the bundled
+    sample's too): its tables stay in DuckDB.
+
     Parameters
     ----------
     environ : mapping, optional
         Where to look (see :func:`data_sources`); default :data:`os.environ`.
     **options
-        Passed to :func:`segexplore.read_base` (``sep=``, ``columns=``...).
+        Passed to :func:`segexplore.read_base` (``sep=``, ``columns=``...; with the
+        DuckDB engine ``memory_limit=``, ``threads=``...).
 
     Examples
     --------
@@ -444,17 +500,24 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
     >>> len(base.contacts) > 15_000
     True
     """
-    from segexplore.datasets.sample import load_sample
+    from segexplore.datasets.sample import load_sample, sample_path
     from segexplore.io.load import read_base
 
     show_errors_in_page()
+    engine = engine_from_environment(environ)
     sources = data_sources(environ)
     if "contacts" not in sources:
-        return load_sample()
-    tables = find_tables(sources["contacts"])
+        if engine == "pandas":
+            return load_sample()
+        tables = find_tables(sample_path())
+    else:
+        tables = find_tables(sources["contacts"], folders=engine == "duckdb")
     for table in ("events", "orders"):
         if table in sources:
             tables[table] = Path(sources[table]).expanduser()
+    if engine == "duckdb":
+        return read_base(tables["contacts"], tables.get("events"), tables.get("orders"),
+                         engine="duckdb", **options)
     # No progress bar: in a dashboard it would be a widget drawn before the app itself.
     options.setdefault("progress", False)
     return read_base(tables["contacts"], tables.get("events"), tables.get("orders"),

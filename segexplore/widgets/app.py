@@ -15,6 +15,11 @@ notebook or Voilà kernel the whole-base profile of the Profile tab (which compu
 behaviour features) runs once the browser has drawn the app, the Build charts are drawn
 the first time the Build tab is opened, and Compare draws its charts when asked. Without a
 kernel (scripts, tests) everything is done at once.
+
+A base held in DuckDB (``read_base(..., engine="duckdb")``, ``segexplore dashboard
+--engine duckdb``) opens the same app: fields, values, sizes and charts are asked of
+DuckDB (:mod:`segexplore.widgets.state.duckdb_fields`), never read into pandas. Its
+Profile tab waits for a click, as profiling ten million contacts takes a minute.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from segexplore.widgets.compare_panel import ComparePanel
 from segexplore.widgets.export_panel import ExportPanel
 from segexplore.widgets.plot import DisplaySignal
 from segexplore.widgets.profile_panel import ProfilePanel
+from segexplore.widgets.state.fields import contact_count
 from segexplore.widgets.state.sources import CURRENT
 
 if TYPE_CHECKING:
@@ -123,7 +129,8 @@ class Explorer(W.VBox):
                                       draw_charts=not lazy)
         current = self.builder.segment
         self.profile_panel = ProfilePanel(base, current=current, mask_pii=mask_pii,
-                                          on_use_rule=self.use_rule, run_now=not lazy)
+                                          on_use_rule=self.use_rule,
+                                          run_now=not lazy and ProfilePanel.runs_by_itself(base))
         self.compare_panel = ComparePanel(base, current=current, selected=names,
                                           mask_pii=mask_pii)
         self.export_panel = ExportPanel(base, current=current)
@@ -143,7 +150,7 @@ class Explorer(W.VBox):
 
     def _header(self) -> str:
         base = self.base
-        return (f'<div class="se-header-text"><b>segexplore</b> · {len(base.contacts):,} '
+        return (f'<div class="se-header-text"><b>segexplore</b> · {contact_count(base):,} '
                 f"contacts as of {escape(f'{base.as_of:%Y-%m-%d}')} · "
                 f"{len(base.segments):,} saved segments</div>")
 
@@ -162,6 +169,8 @@ class Explorer(W.VBox):
     def _fill_open_tab(self) -> None:
         index = self.tabs.selected_index
         if index == TAB_TITLES.index("Profile"):
+            if not self.profile_panel.auto:
+                return  # a DuckDB base: profiled when asked (a minute at 10M contacts)
             if not self.profile_panel.ran or self.profile_panel.source.value == CURRENT:
                 self.profile_panel.run()
         elif index == TAB_TITLES.index("Build"):

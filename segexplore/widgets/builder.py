@@ -48,15 +48,20 @@ from segexplore.errors import (
     SegexploreError,
 )
 from segexplore.rules import nodes as R
-from segexplore.rules.hints import value_hints
 from segexplore.rules.parser import parse
 from segexplore.widgets.display import error_html, message_html, size_html
 from segexplore.widgets.editors import FieldData
 from segexplore.widgets.plot import FigureView, distribution_figure, update_distribution_figure
 from segexplore.widgets.rule_row import RuleRow
 from segexplore.widgets.state.debounce import Debouncer, Quiet
-from segexplore.widgets.state.distribution import DistributionCache, distribution_table
-from segexplore.widgets.state.fields import FieldOption, field_options, flat_options, pii_columns
+from segexplore.widgets.state.distribution import Breakdowns
+from segexplore.widgets.state.fields import (
+    FieldOption,
+    field_options,
+    flat_options,
+    pii_columns,
+    rule_hints,
+)
 from segexplore.widgets.state.rows import RowGroup, RowSpec, rule_to_rows
 
 if TYPE_CHECKING:
@@ -97,6 +102,9 @@ class SegmentBuilder(Quiet, W.VBox):
     rows : list of RuleRow
     size : int
         Members of the current segment after the latest count.
+    mask : numpy.ndarray
+        Their membership, one boolean per contact (on a DuckDB base fetched when read:
+        the builder itself counts in DuckDB).
     """
 
     def __init__(self, base: ContactBase, *, rule: R.Rule | str | None = None,
@@ -108,8 +116,9 @@ class SegmentBuilder(Quiet, W.VBox):
         self.data = FieldData(base, mask_pii=mask_pii)
         self.rule: R.Rule | None = None
         self.rows: list[RuleRow] = []
-        self.size = len(base.contacts)
-        self.mask = np.ones(len(base.contacts), dtype=bool)
+        #: Sizes and distribution tables, counted by the base's engine.
+        self._breakdowns = Breakdowns(base)
+        self.size = self._breakdowns.total
         self._options = flat_options(field_options(base))
         self._listeners: list[Callable[[SegmentBuilder], None]] = []
         self._saved_listeners: list[Callable[[Segment], None]] = []
@@ -121,7 +130,6 @@ class SegmentBuilder(Quiet, W.VBox):
         #: The name a Replace click would save over (the question being asked), or None.
         self._pending_replace: str | None = None
         self._figures: dict[str, Any] = {}
-        self._distributions = DistributionCache()
         self._draw_charts = draw_charts
         self._build_widgets(chart_attributes)
         self._debouncer = Debouncer(debounce, self._update_charts)
@@ -327,7 +335,7 @@ class SegmentBuilder(Quiet, W.VBox):
             except RuleSyntaxError as error:
                 self._text_error = error
                 self.error.value = error_html(error)
-                self.size_display.value = size_html(self.size, len(self.base.contacts),
+                self.size_display.value = size_html(self.size, self._breakdowns.total,
                                                     stale=True)
                 return
         self._text_error = None
@@ -418,11 +426,10 @@ class SegmentBuilder(Quiet, W.VBox):
     def _count(self) -> bool:
         """Count the current segment and show its size; False when it cannot be counted."""
         with self._lock:
-            total = len(self.base.contacts)
+            total = self._breakdowns.total
             try:
                 segment = self.segment()
-                mask = (segment.mask.to_numpy(dtype=bool) if segment is not None
-                        else np.ones(total, dtype=bool))
+                size = self._breakdowns.size(segment)
             except SegexploreError as error:
                 self.error.value = error_html(error)
                 self.size_display.value = size_html(self.size, total, stale=True)
@@ -430,7 +437,7 @@ class SegmentBuilder(Quiet, W.VBox):
             except Exception as error:  # never a traceback in the page
                 self.error.value = error_html(f"unexpected error: {error}")
                 return False
-            self.mask, self.size = mask, int(mask.sum())
+            self.size = size
             if self._text_error is None:
                 self.error.value = ""
             self.value_hints.value = self._hints_html(segment)
@@ -447,7 +454,7 @@ class SegmentBuilder(Quiet, W.VBox):
         if segment is None or self.rule is None:
             return ""
         try:
-            hints = value_hints(segment.effective_rule, self.base)
+            hints = rule_hints(segment.effective_rule, self.base)
         except Exception:  # a hint is a courtesy: it never stops the count
             return ""
         return "".join(message_html(hint, kind="warning") for hint in hints)
@@ -459,11 +466,13 @@ class SegmentBuilder(Quiet, W.VBox):
         with self._lock:
             label = self.name.value.strip() or "segment"
             figures = []
-            for attribute in list(self.chart_fields.value)[:MAX_CHARTS]:
-                try:
-                    table = distribution_table(self.base, self.mask, attribute,
-                                               cache=self._distributions)
-                except SegexploreError:
+            try:
+                tables = self._breakdowns.tables(list(self.chart_fields.value)[:MAX_CHARTS])
+            except SegexploreError as error:  # the rule cannot be counted: say so, no charts
+                self.error.value = error_html(error)
+                tables = {}
+            for attribute, table in tables.items():
+                if isinstance(table, SegexploreError):
                     continue
                 figure = self._figures.get(attribute)
                 if figure is None:
@@ -474,6 +483,11 @@ class SegmentBuilder(Quiet, W.VBox):
                 figures.append(figure)
             if list(self.charts.children) != figures:
                 self.charts.children = figures
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Membership of the latest counted segment, one boolean per contact."""
+        return self._breakdowns.mask
 
     def on_change(self, callback: Callable[[SegmentBuilder], None]) -> None:
         """Call ``callback(builder)`` after every count of the current segment."""

@@ -27,6 +27,7 @@ from segexplore.widgets.display import (
     message_html,
     safe_filename,
 )
+from segexplore.widgets.state.fields import contact_columns
 from segexplore.widgets.state.sources import CURRENT, SegmentChoices, is_unnamed
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ExportedCSV:
 
 def export_columns(base: ContactBase, segment: Segment | None = None) -> list[str]:
     """Columns offered for export: the contact columns, then the features the rule uses."""
-    columns = list(base.contacts.columns)
+    columns = contact_columns(base)
     if segment is not None:
         used = sorted(f for f in segment.effective_rule.fields()
                       if f in FEATURES and f not in columns)

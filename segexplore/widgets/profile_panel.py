@@ -15,7 +15,8 @@ import pandas as pd
 from segexplore.analysis.profile import profile as make_profile
 from segexplore.widgets.display import error_html, frame_html, message_html
 from segexplore.widgets.plot import FigureView
-from segexplore.widgets.state.fields import pii_columns
+from segexplore.widgets.state.duckdb_fields import is_duckdb
+from segexplore.widgets.state.fields import contact_count, pii_columns
 from segexplore.widgets.state.sources import WHOLE_BASE, SegmentChoices
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class ProfilePanel(W.VBox):
         self.on_use_rule = on_use_rule
         self.profile: Any = None
         self.ran = False
+        #: Whether the explorer profiles when the tab is shown (not a DuckDB base's).
+        self.auto = self.runs_by_itself(base)
         self.source = W.Dropdown(description="Profile of", options=self.choices.options(),
                                  value=WHOLE_BASE, layout=W.Layout(width="360px"))
         self.source.add_class("se-profile-segment")
@@ -83,15 +86,31 @@ class ProfilePanel(W.VBox):
             W.HBox([self.attribute]), W.HBox([self.chart, self.top_values]),
             W.HTML("<b>All attributes</b>"), self.summary,
         ]
-        self.source.observe(lambda change: self.run(), names="value")
+        self.source.observe(lambda change: self._source_changed(), names="value")
         self.run_button.on_click(lambda button: self.run())
         self.attribute.observe(lambda change: self._show_attribute(), names="value")
         self.use_button.on_click(lambda button: self._use_rule())
         if run_now:
             self.run()
+        elif not self.auto:
+            self.heading.value = message_html(
+                f"This base is held in DuckDB: click ↻ Refresh to profile its "
+                f"{contact_count(base):,} contacts (grouped counts in DuckDB, the behaviour "
+                "features computed first: about a minute at 10 million contacts).",
+                kind="info")
         else:
             self.heading.value = message_html(
-                f"Profiling {len(base.contacts):,} contacts…", kind="info")
+                f"Profiling {contact_count(base):,} contacts…", kind="info")
+
+    @staticmethod
+    def runs_by_itself(base: ContactBase) -> bool:
+        """Whether the tab profiles ``base`` without being asked: a pandas base, not one
+        held in DuckDB (whose profile computes the features of millions of contacts)."""
+        return not is_duckdb(base)
+
+    def _source_changed(self) -> None:
+        if self.auto or self.ran:  # a DuckDB base, once profiled: the choice is a request
+            self.run()
 
     def refresh_segments(self) -> None:
         """Re-read the saved segments into the dropdown."""

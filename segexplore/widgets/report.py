@@ -22,7 +22,7 @@ from segexplore.model.pii import mask_emails
 from segexplore.rules.mask import mask_rule
 from segexplore.widgets.compare_panel import ComparisonParts, comparison_parts, parts_widgets
 from segexplore.widgets.display import message_html
-from segexplore.widgets.state.fields import pii_columns
+from segexplore.widgets.state.fields import contact_count, pii_columns
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -95,7 +95,7 @@ class SegmentReport(W.VBox):
         personal = pii_columns(base) if self.mask_pii else None
         self.parts = ComparisonParts()
         heading = W.HTML(f'<h2 class="se-report-title">{escape(title)}</h2>'
-                         f"<div>{len(base.contacts):,} contacts as of "
+                         f"<div>{contact_count(base):,} contacts as of "
                          f"{base.as_of:%Y-%m-%d}</div>")
         if not self.segments:
             self.children = [heading, W.HTML(message_html(

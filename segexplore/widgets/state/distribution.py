@@ -10,6 +10,13 @@ counts; after that a segment's counts are one ``numpy.bincount`` of the codes of
 members. Pass a :class:`DistributionCache` to keep the codes between calls (the builder
 keeps one: the base-wide part does not change when the rule does).
 
+On a base held in DuckDB the contacts stay there: an attribute is coded once from its
+distinct values and their counts over the base (one ``GROUP BY``), and a segment's counts
+are one ``GROUPING SETS`` query for all the charted attributes
+(:meth:`~segexplore.widgets.state.duckdb_fields.DuckDBFields.segment_counts`), laid out bin
+for bin by the same coding. :class:`Breakdowns` is what the builder asks, on either engine:
+a segment's size, then its tables.
+
 The counting is the one of the profile and the comparison
 (:mod:`segexplore.analysis.encoding`): the same codes (the last one is "missing"), the same
 tags of multi-valued fields (ignoring case), the same histogram edges, and the same pooling
@@ -28,6 +35,7 @@ True
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,14 +51,17 @@ from segexplore.analysis.encoding import (
     pool_rare,
     top_tags,
 )
-from segexplore.errors import ParameterError
-from segexplore.widgets.state.fields import field_values
+from segexplore.engines.duckdb_counts import _as_dtype
+from segexplore.errors import ParameterError, SegexploreError
+from segexplore.widgets.state.duckdb_fields import DuckDBFields, fields_of, is_duckdb
+from segexplore.widgets.state.fields import contact_count, field_values
 
 if TYPE_CHECKING:
 
     from segexplore.model.base import ContactBase
+    from segexplore.model.segments import Segment
 
-__all__ = ["distribution_table", "DistributionCache"]
+__all__ = ["distribution_table", "DistributionCache", "Breakdowns"]
 
 _COLUMNS = ["value", "segment_count", "segment_share", "base_count", "base_share"]
 
@@ -108,16 +119,31 @@ class _Coding:
     order: bool  # True: keep the labels' order (bins, months); False: most frequent first
     indicator: np.ndarray | None = None  # multi: (code, tag) 0/1
     base_counts: np.ndarray | None = None
+    #: Coded from counts (a DuckDB base): ``codes`` holds a code per distinct value, then
+    #: the missing one; ``entries`` the row of each value in the engine's count table and
+    #: ``n_rows`` the contacts of the base.
+    entries: np.ndarray | None = None
+    n_rows: int | None = None
 
     @property
     def n_contacts(self) -> int:
-        return len(self.codes)
+        return self.n_rows if self.n_rows is not None else len(self.codes)
 
     def counts(self, member: np.ndarray | None) -> np.ndarray:
         """Contacts per label, then contacts without any (last), among ``member`` (None:
         all)."""
         codes = self.codes if member is None else self.codes[member]
-        raw = np.bincount(codes, minlength=self.n_bins).astype(np.int64)
+        return self._tagged(np.bincount(codes, minlength=self.n_bins).astype(np.int64))
+
+    def counted(self, counts: np.ndarray) -> np.ndarray:
+        """Contacts per label, then without any, from an engine's count of each distinct
+        value in its table's order, the missing ones last (a coding made from counts)."""
+        assert self.entries is not None
+        weights = np.r_[np.asarray(counts[:-1])[self.entries], counts[-1]].astype(np.float64)
+        raw = np.bincount(self.codes, weights=weights, minlength=self.n_bins)
+        return self._tagged(np.rint(raw).astype(np.int64))
+
+    def _tagged(self, raw: np.ndarray) -> np.ndarray:
         if self.indicator is None:
             return raw
         untagged = ~self.indicator.any(axis=1)  # no value, or a value without a tag
@@ -195,10 +221,14 @@ def _compact(codes: np.ndarray, n_bins: int) -> np.ndarray:
     return np.asarray(codes).astype(dtype)
 
 
-def _code(values: pd.Series, separator: str | None, bins: int) -> _Coding:
+def _code(values: pd.Series, separator: str | None, bins: int,
+          weights: np.ndarray | None = None) -> _Coding:
+    """``values`` coded for counting; ``weights``: how many contacts each entry stands for
+    (the distinct values of a DuckDB base), for the tags' ranking."""
     if separator is not None:
         encoded = encode(values, "categorical")
-        base = np.bincount(encoded.codes, minlength=encoded.n_bins)
+        base = np.bincount(encoded.codes, weights=weights, minlength=encoded.n_bins)
+        base = np.rint(base).astype(np.int64)
         tags = top_tags(encoded.labels, base, separator, sys.maxsize)  # every tag
         return _Coding(_compact(encoded.codes, encoded.n_bins), encoded.n_bins, tags.names,
                        order=False, indicator=tags.indicator)
@@ -249,3 +279,106 @@ def _date_coding(values: pd.Series) -> _Coding:
     n_bins = len(order) + 1
     codes = np.where(known, periods.array.asi8 - start, n_bins - 1)
     return _Coding(_compact(codes, n_bins), n_bins, [str(p) for p in order], order=True)
+
+
+def _counted_coding(fields: DuckDBFields, attribute: str, bins: int) -> _Coding:
+    """An attribute of a DuckDB base coded from its distinct values and their counts.
+
+    The distinct values, in order of first appearance (what :func:`pandas.factorize` would
+    meet), are coded by the very functions that code a pandas column (:func:`_code`), so
+    bins, months, labels and tags are the same; the counts then weigh each code.
+    """
+    table = fields.value_counts(attribute)
+    info = fields.info(attribute)
+    order = np.argsort(table.first, kind="stable")
+    values = table.values[order]
+    if table.is_date:
+        series = pd.Series(np.asarray(values, dtype=np.int64).astype("datetime64[ns]"))
+    elif isinstance(info.dtype, pd.CategoricalDtype):
+        categories = list(info.categories or ())
+        known = set(categories)
+        categories += [v for v in values if v not in known]  # beyond the first file's
+        series = pd.Series(pd.Categorical(values, categories=categories))
+    else:
+        series = _as_dtype(pd.Series(values, dtype=object), info.dtype)
+    separator = info.separator if info.role == "multi" else None
+    coding = _code(series, separator, bins, weights=table.counts[order, 0])
+    coding.codes = np.r_[np.asarray(coding.codes, dtype=np.intp), coding.n_bins - 1]
+    coding.entries, coding.n_rows = order, fields.n_contacts
+    coding.base_counts = coding.counted(np.r_[table.counts[:, 0], table.missing[0]])
+    return coding
+
+
+class Breakdowns:
+    """What the builder counts, on either engine: a segment's size, then the distribution
+    tables of a few attributes inside it against the base.
+
+    On a pandas base the size is the mask's sum and the tables count its members' codes;
+    on a DuckDB base the size is a ``count(*)`` and the tables one ``GROUPING SETS`` query
+    (the base-wide codings kept for both).
+
+    Parameters
+    ----------
+    base : ContactBase or DuckDBBase
+    """
+
+    def __init__(self, base: ContactBase) -> None:
+        self.base = base
+        self.total = contact_count(base)
+        self.duckdb = is_duckdb(base)
+        self.cache = DistributionCache()
+        self._codings: dict[tuple[str, int], _Coding] = {}
+        self._segment: Segment | None = None
+        self._mask: np.ndarray | None = None
+        self._size = self.total
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The latest counted segment's membership, one boolean per contact (on a DuckDB
+        base fetched from DuckDB when asked: the widgets never need it)."""
+        if self._mask is None:
+            segment = self._segment
+            self._mask = (np.ones(self.total, dtype=bool) if segment is None
+                          else segment.mask.to_numpy(dtype=bool))
+        return self._mask
+
+    def size(self, segment: Segment | None) -> int:
+        """Count ``segment`` (None: the whole base); the tables then describe it."""
+        if self.duckdb:
+            self._size = fields_of(self.base).size(segment)
+            self._segment, self._mask = segment, None
+            return self._size
+        mask = (segment.mask.to_numpy(dtype=bool) if segment is not None
+                else np.ones(self.total, dtype=bool))
+        self._segment, self._mask, self._size = segment, mask, int(mask.sum())
+        return self._size
+
+    def tables(self, attributes: Sequence[str], *, top: int = 10,
+               bins: int = 10) -> dict[str, pd.DataFrame | SegexploreError]:
+        """The distribution table of each attribute (see :func:`distribution_table`) for
+        the segment last counted, or the error that stopped it."""
+        out: dict[str, pd.DataFrame | SegexploreError] = {}
+        if not self.duckdb:
+            for attribute in attributes:
+                try:
+                    out[attribute] = distribution_table(self.base, self.mask, attribute,
+                                                        top=top, bins=bins, cache=self.cache)
+                except SegexploreError as error:
+                    out[attribute] = error
+            return out
+        fields = fields_of(self.base)
+        codings = {}
+        for attribute in attributes:
+            try:
+                key = (attribute, bins)
+                if key not in self._codings:
+                    self._codings[key] = _counted_coding(fields, attribute, bins)
+                codings[attribute] = self._codings[key]
+            except SegexploreError as error:
+                out[attribute] = error
+        if not codings:
+            return out
+        counts = fields.segment_counts(list(codings), self._segment)
+        for attribute, coding in codings.items():
+            out[attribute] = coding.table(coding.counted(counts[attribute]), self._size, top)
+        return {attribute: out[attribute] for attribute in attributes}

@@ -2,7 +2,10 @@
 
 Plain functions over a :class:`~segexplore.ContactBase`, without any widget, so they are
 tested directly. The builder (:mod:`segexplore.widgets.builder`) turns their answers into
-dropdowns, multi-selects and sliders.
+dropdowns, multi-selects and sliders. On a base held in DuckDB
+(:class:`~segexplore.engines.duckdb.DuckDBBase`) each function asks
+:mod:`segexplore.widgets.state.duckdb_fields` instead, which answers by a query whose result
+is small (``GROUP BY ... LIMIT``, ``min``/``max``): the contacts never come into pandas.
 
 A *field option* is one entry of the builder's field dropdown: a contact attribute
 (``city``), a behaviour feature (``purchases_30d``), an event type (``purchase``, for
@@ -32,6 +35,8 @@ from segexplore.features.registry import FEATURES
 from segexplore.features.registry import feature_kind as registry_feature_kind
 from segexplore.model.columns import EVENT_TYPE
 from segexplore.model.roles import value_kind
+from segexplore.rules.hints import value_hints
+from segexplore.widgets.state.duckdb_fields import fields_of, is_duckdb
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -41,7 +46,7 @@ __all__ = [
     "EVENT_FILTER_PROPERTIES", "field_options", "flat_options", "find_option",
     "operators_for", "field_kind", "field_values", "value_choices", "choice_label",
     "numeric_bounds", "event_property_choices", "pii_columns", "feature_kind",
-    "event_types",
+    "event_types", "contact_count", "contact_columns", "rule_hints",
 ]
 
 #: Kind of each column role; ``id`` columns are not offered as conditions.
@@ -137,6 +142,26 @@ def _dtype_kind(series: pd.Series) -> str:
     return _VALUE_KINDS.get(value_kind(series.dtype), "categorical")
 
 
+def contact_count(base: ContactBase) -> int:
+    """Number of contacts of a base, whichever engine holds it."""
+    return fields_of(base).n_contacts if is_duckdb(base) else len(base.contacts)
+
+
+def contact_columns(base: ContactBase) -> list[str]:
+    """The contact columns of a base, in order, whichever engine holds it."""
+    return list(base.contact_columns) if is_duckdb(base) else list(base.contacts.columns)
+
+
+def _attribute_kinds(base: ContactBase) -> dict[str, str | None]:
+    """Each contact column's field kind (None: not offered, such as ``id`` columns)."""
+    if is_duckdb(base):
+        return {column: _ROLE_KINDS.get(info.role) if info.role else _dtype_kind(info.sample)
+                for column, info in fields_of(base).columns().items()}
+    return {column: (_ROLE_KINDS.get(base.roles.roles[column])
+                     if base.roles.roles.get(column) else _dtype_kind(base.contacts[column]))
+            for column in base.contacts.columns}
+
+
 def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
     """The fields a rule row can use, grouped: attributes, features, events, segments.
 
@@ -154,14 +179,11 @@ def field_options(base: ContactBase) -> dict[str, list[FieldOption]]:
         listing them does not compute them); events are the event types of the base
         (:func:`event_types`), sorted; segments are ``base.segments`` in saving order.
     """
-    attributes = []
-    for column in base.contacts.columns:
-        role = base.roles.roles.get(column)
-        kind = _ROLE_KINDS.get(role) if role else _dtype_kind(base.contacts[column])
-        if kind is not None:
-            attributes.append(FieldOption(column, column, kind, _GROUPS["attributes"]))
+    kinds = _attribute_kinds(base)
+    attributes = [FieldOption(column, column, kind, _GROUPS["attributes"])
+                  for column, kind in kinds.items() if kind is not None]
     features = [FieldOption(name, name, feature_kind(base, name), _GROUPS["features"])
-                for name in FEATURES if name not in base.contacts.columns]
+                for name in FEATURES if name not in kinds]
     events = [FieldOption(f"event:{name}", name, "event", _GROUPS["events"])
               for name in event_types(base)]
     segments = [FieldOption(f"segment:{name}", name, "segment", _GROUPS["segments"])
@@ -197,6 +219,8 @@ def event_types(base: ContactBase) -> list[str]:
     purchases (building the index of a large base takes a while, and listing the fields
     should not wait for it).
     """
+    if is_duckdb(base):
+        return fields_of(base).event_types()
     built = base.derived("activity")
     if built is not None:
         return sorted(built.event_types)
@@ -265,7 +289,11 @@ def field_kind(base: ContactBase, key: str) -> str:
 
 
 def field_values(base: ContactBase, name: str) -> pd.Series:
-    """The values of a contact column or behaviour feature, one per contact."""
+    """The values of a contact column or behaviour feature, one per contact (a pandas
+    base: a DuckDB base's are counted in DuckDB, see :mod:`.duckdb_fields`)."""
+    if is_duckdb(base):
+        raise ParameterError(f"the values of {name!r} stay in DuckDB on this base: count "
+                             "them with value_choices() or a segment's profile()")
     if name in base.contacts.columns:
         return base.contacts[name]
     if name in base.features.columns:
@@ -273,6 +301,14 @@ def field_values(base: ContactBase, name: str) -> pd.Series:
     guess = closest_name(name, [*base.contacts.columns, *base.features.columns])
     hint = f"; did you mean {guess!r}?" if guess else ""
     raise SchemaError(f"no contact column or feature named {name!r}{hint}")
+
+
+def rule_hints(rule: Any, base: ContactBase) -> list[str]:
+    """Did-you-mean messages for the values of ``rule`` that match nobody (see
+    :func:`segexplore.rules.hints.value_hints`), on either engine."""
+    if is_duckdb(base):
+        return fields_of(base).hints(rule)
+    return value_hints(rule, base)
 
 
 def _split_multi(series: pd.Series, separator: str) -> pd.Series:
@@ -301,6 +337,11 @@ def value_choices(base: ContactBase, name: str, *, mask: Any = None,
     list of (value, count)
         Missing values left out; ties sorted by value text.
     """
+    if is_duckdb(base):
+        if mask is not None:
+            raise ParameterError("value_choices(mask=...) counts a pandas base's contacts; "
+                                 "a DuckDB base's values are counted over the whole base")
+        return fields_of(base).value_choices(name, limit)
     series = field_values(base, name)
     if mask is not None:
         series = series[np.asarray(mask, dtype=bool)]
@@ -333,6 +374,8 @@ def numeric_bounds(base: ContactBase, name: str) -> tuple[float, float, bool]:
 
     ``integer`` is true when the dtype is an integer type, so a slider can step by 1.
     """
+    if is_duckdb(base):
+        return fields_of(base).bounds(name)
     series = field_values(base, name)
     integer = pd.api.types.is_integer_dtype(series.dtype)
     values = pd.to_numeric(series, errors="coerce").dropna()
@@ -350,6 +393,8 @@ def event_property_choices(base: ContactBase, event_type: str, prop: str, *,
 
     Empty when the base has no such events or property.
     """
+    if is_duckdb(base):
+        return fields_of(base).event_choices(event_type, prop, limit)
     activity = base.activity
     if event_type not in activity.event_types or prop not in activity.property_names(event_type):
         return []
@@ -370,6 +415,8 @@ def pii_columns(base: ContactBase) -> frozenset[str]:
     With ``mask_pii`` the builder never lists their values (it offers a text box instead),
     tables leave them out and the stakeholder report masks the values rules compare them to.
     """
+    if is_duckdb(base):
+        return fields_of(base).personal(_PII_NAMES)
     roles = base.roles.roles
     contacts = base.contacts
     return frozenset(column for column in contacts.columns

@@ -1,0 +1,406 @@
+"""What the explorer's widgets ask of a DuckDB base, answered by small queries.
+
+The widgets ask a base for its fields (columns, their roles and pandas dtypes), a field's
+values with their counts, a number's range, the values of an event property, which
+columns hold personal data, did-you-mean hints for a rule's values, a segment's size and
+the counts of a few attributes inside a segment. On a pandas
+:class:`~segexplore.model.base.ContactBase` they are read off the frames
+(:mod:`segexplore.widgets.state.fields`, :mod:`segexplore.widgets.state.distribution`); on
+a :class:`~segexplore.engines.duckdb.DuckDBBase` :class:`DuckDBFields` answers each with a
+query whose result is small (``GROUP BY ... LIMIT``, ``min``/``max``, ``count(*)``,
+``GROUPING SETS``), so that no contact row reaches Python whatever the base's size.
+
+The columns are described as :class:`~segexplore.engines.duckdb_counts.DuckDBCounts`
+describes them for the profile and the comparison (the same roles and dtypes, so the
+explorer's field kinds and the profile agree), by :class:`_Described`, which reads the
+samples of every column in one query instead of one per column.
+
+Examples
+--------
+>>> import segexplore as se
+>>> big = se.read_base(se.sample_path() / "contacts.parquet", engine="duckdb")
+>>> fields = fields_of(big)
+>>> fields.columns()["city"].role
+'categorical'
+>>> dict(fields.value_choices("device"))["iOS"] == big.count('device = "iOS"')
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from segexplore.analysis.attributes import is_identifier
+from segexplore.engines.duckdb_counts import (
+    _KIND_SAMPLE,
+    _ROLE_SAMPLE,
+    ColumnInfo,
+    DuckDBCounts,
+    ValueCounts,
+    _as_dtype,
+    _quoted,
+)
+from segexplore.features.sql import POSITION
+from segexplore.model.roles import value_kind
+from segexplore.rules import nodes as R
+from segexplore.rules.events import EventAggregate, LastPerformed
+from segexplore.rules.hints import _HINTED, MAX_DISTINCT, _condition_hints, _Values
+
+if TYPE_CHECKING:
+    from segexplore.engines.duckdb import DuckDBBase
+    from segexplore.model.segments import Segment
+
+__all__ = ["DuckDBFields", "fields_of", "is_duckdb"]
+
+#: Most values kept of an event property (the event row's filter dropdowns).
+EVENT_CHOICES = 200
+
+_FIELDS: weakref.WeakKeyDictionary[Any, DuckDBFields] = weakref.WeakKeyDictionary()
+
+
+def is_duckdb(base: Any) -> bool:
+    """True for a base whose tables stay in DuckDB (``base.engine == "duckdb"``)."""
+    return getattr(base, "engine", "pandas") == "duckdb"
+
+
+def fields_of(base: DuckDBBase) -> DuckDBFields:
+    """The one :class:`DuckDBFields` of ``base`` (its answers are kept while it lives)."""
+    fields = _FIELDS.get(base)
+    if fields is None:
+        fields = _FIELDS[base] = DuckDBFields(base)
+    return fields
+
+
+@contextlib.contextmanager
+def _registered(connection: Any, name: str, frame: pd.DataFrame) -> Iterator[str]:
+    """``frame`` registered in DuckDB as ``name`` while the block runs."""
+    connection.register(name, frame)
+    try:
+        yield name
+    finally:
+        connection.unregister(name)
+
+
+def _name(column: str) -> str:
+    """The column name of a quoted identifier (``"a""b"`` -> ``a"b``)."""
+    return column[1:-1].replace('""', '"') if column.startswith('"') else column
+
+
+class _Described(DuckDBCounts):
+    """:class:`DuckDBCounts` describing its columns from two queries for all columns.
+
+    ``DuckDBCounts`` reads, per column, its first values (the sample that tells its kind)
+    and the 20,000 rows role inference samples: two queries a column, 10 s at 10 million
+    contacts, where the explorer must show up in seconds. Here each of those is one query
+    over every column, made on first use and read column by column, with the same rows in
+    the same order, so every description is the one ``DuckDBCounts`` makes. Never entered
+    as a context manager: it makes no membership table.
+    """
+
+    def __init__(self, base: DuckDBBase) -> None:
+        super().__init__(base)
+        self._heads: dict[str, pd.DataFrame] = {}
+        self._picked: dict[str, pd.DataFrame] = {}
+
+    def _head(self, table: str) -> pd.DataFrame:
+        """The first :data:`_KIND_SAMPLE` rows of ``table`` in the contacts' order."""
+        if table not in self._heads:
+            self._heads[table] = self.connection.execute(
+                f"SELECT * FROM {table} ORDER BY {POSITION} LIMIT {_KIND_SAMPLE}").df()
+        return self._heads[table]
+
+    def _picked_rows(self, table: str) -> pd.DataFrame:
+        """The rows role inference reads (all of them up to :data:`_ROLE_SAMPLE`)."""
+        if table not in self._picked:
+            if self.n_rows <= _ROLE_SAMPLE:
+                frame = self.connection.execute(
+                    f"SELECT * FROM {table} ORDER BY {POSITION}").df()
+            else:
+                # the rows pandas' ``sample(20_000, random_state=0)`` picks, in its order
+                # (those DuckDBCounts' role sample reads), for every column at once
+                order = np.random.RandomState(0).permutation(self.n_rows)[:_ROLE_SAMPLE]
+                picked = pd.DataFrame({POSITION: order.astype(np.int64)})
+                picked["k"] = np.arange(len(picked))
+                with _registered(self.connection, "_segexplore_widget_sample", picked) as name:
+                    frame = self.connection.execute(
+                        f"SELECT t.* FROM {table} AS t JOIN {name} AS s "
+                        f"ON s.{POSITION} = t.{POSITION} ORDER BY s.k").df()
+            self._picked[table] = frame
+        return self._picked[table]
+
+    def _sample(self, table: str, column: str, dtype: Any, limit: str,
+                where: str = "") -> pd.Series:
+        if where or limit != f"LIMIT {_KIND_SAMPLE}":
+            return super()._sample(table, column, dtype, limit, where)
+        head = self._head(table)[_name(column)].dropna()
+        if not len(head):  # the first rows hold no value: DuckDBCounts looks further
+            return super()._sample(table, column, dtype, limit, f"WHERE {column} IS NOT NULL")
+        return _as_dtype(head, dtype)
+
+    def _role_sample(self, table: str, column: str, dtype: Any,
+                     categories: tuple[Any, ...] | None, known: int) -> pd.Series:
+        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) \
+                or pd.api.types.is_datetime64_any_dtype(dtype):
+            return super()._role_sample(table, column, dtype, categories, known)
+        values = self._picked_rows(table)[_name(column)]
+        if categories is not None:
+            return pd.Series(pd.Categorical(values, categories=list(categories)))
+        return _as_dtype(values, dtype)
+
+
+class DuckDBFields:
+    """The explorer's questions about a DuckDB base, each answered by a query (kept).
+
+    Parameters
+    ----------
+    base : DuckDBBase
+    """
+
+    def __init__(self, base: DuckDBBase) -> None:
+        self.base = base
+        self.connection = base.connection
+        self.counts = _Described(base)
+        self._choices: dict[str, list[tuple[Any, int]]] = {}
+        self._distinct: dict[str, list[str] | None] = {}
+        self._bounds: dict[str, tuple[float, float, bool]] = {}
+        self._events: dict[tuple[str, str], list[tuple[Any, int]] | None] = {}
+        self._value_counts: dict[str, ValueCounts] = {}
+
+    # --- the fields ------------------------------------------------------------------
+    @property
+    def n_contacts(self) -> int:
+        """Number of contacts."""
+        return int(self.base.contact_count)
+
+    def columns(self) -> dict[str, ColumnInfo]:
+        """The contact columns, described as the pandas engine would hold them."""
+        return self.counts.columns(include_features=False)
+
+    def info(self, name: str) -> ColumnInfo:
+        """A contact column's or feature's description (a feature's computes the features).
+
+        Raises
+        ------
+        SchemaError
+            Neither a contact column nor a feature (with the closest name).
+        """
+        columns = self.columns()
+        if name in columns:
+            return columns[name]
+        self.base.table_of(name)  # SchemaError with a suggestion for an unknown name
+        return self.counts.columns(include_features=True)[name]
+
+    def personal(self, names: frozenset[str]) -> frozenset[str]:
+        """Contact columns holding personal data: email and free-text roles, the columns
+        named in ``names`` (names, phones...) and those whose values identify people
+        (:func:`~segexplore.analysis.attributes.is_identifier` on the column's sample, as
+        the DuckDB profile tells identifiers)."""
+        return frozenset(name for name, info in self.columns().items()
+                         if info.role in ("email", "text") or name in names
+                         or is_identifier(info.sample, info.role, name))
+
+    def event_types(self) -> list[str]:
+        """The event types of the base, sorted (``purchase`` too when orders hold them)."""
+        return sorted(self.base.rule_schema().event_types)
+
+    # --- values ------------------------------------------------------------------------
+    def _source(self, name: str) -> tuple[str, str, ColumnInfo]:
+        """``(table, known-value condition, info)`` of a contact column or feature."""
+        info = self.info(name)
+        column = _quoted(name)
+        known = f"{column} IS NOT NULL"
+        if info.duck_type.upper() in ("DOUBLE", "FLOAT", "REAL"):
+            known += f" AND NOT isnan({column})"  # NaN is missing to pandas
+        return self.base.table_of(name), known, info
+
+    def value_choices(self, name: str, limit: int = 1000) -> list[tuple[Any, int]]:
+        """``[(value, contacts), ...]`` of a field, most frequent first, ties by value
+        text; multi-valued columns split into their tags (one GROUP BY, kept)."""
+        if name not in self._choices:
+            table, known, info = self._source(name)
+            column = _quoted(name)
+            if info.role == "multi":
+                separator = info.separator.replace("'", "''")
+                values = (f"SELECT trim(tag) AS v FROM (SELECT unnest(string_split("
+                          f"CAST({column} AS VARCHAR), '{separator}')) AS tag FROM {table} "
+                          f"WHERE {known}) WHERE trim(tag) <> ''")
+            else:
+                values = f"SELECT {column} AS v FROM {table} WHERE {known}"
+            rows = self.connection.execute(
+                f"SELECT v, count(*) AS n FROM ({values}) GROUP BY v "
+                f"ORDER BY n DESC, CAST(v AS VARCHAR)").fetchall()
+            floats = isinstance(info.dtype, np.dtype) and info.dtype.kind == "f"
+            pairs = [(float(v) if floats else v, int(n)) for v, n in rows]
+            pairs.sort(key=lambda pair: (-pair[1], str(pair[0])))  # Python's order of text
+            self._choices[name] = pairs
+        return self._choices[name][:limit]
+
+    def distinct(self, name: str) -> list[str] | None:
+        """The distinct values of a field as text (a multi-valued column's whole values,
+        not its tags), or None beyond :data:`~segexplore.rules.hints.MAX_DISTINCT`."""
+        if name not in self._distinct:
+            table, known, info = self._source(name)
+            if info.role == "multi":
+                rows = self.connection.execute(
+                    f"SELECT DISTINCT CAST({_quoted(name)} AS VARCHAR) FROM {table} "
+                    f"WHERE {known} LIMIT {MAX_DISTINCT + 1}").fetchall()
+                values = [v for (v,) in rows]
+            else:  # the value list counts them anyway
+                values = [str(v) for v, _ in self.value_choices(name, MAX_DISTINCT + 1)]
+            self._distinct[name] = values if len(values) <= MAX_DISTINCT else None
+        return self._distinct[name]
+
+    def bounds(self, name: str) -> tuple[float, float, bool]:
+        """``(minimum, maximum, integer)`` of a numeric field; ``(0, 0, True)`` when it
+        holds no value."""
+        if name not in self._bounds:
+            table, known, info = self._source(name)
+            column = _quoted(name)
+            low, high = self.connection.execute(
+                f"SELECT min({column}), max({column}) FROM {table} WHERE {known}").fetchall()[0]
+            integer = pd.api.types.is_integer_dtype(info.dtype)
+            if low is None:
+                self._bounds[name] = (0, 0, True)
+            elif integer:
+                self._bounds[name] = (int(low), int(high), True)
+            else:
+                self._bounds[name] = (float(low), float(high), False)
+        return self._bounds[name]
+
+    def event_choices(self, event_type: str, prop: str,
+                      limit: int = EVENT_CHOICES) -> list[tuple[Any, int]]:
+        """Values of an event property among events of one type, with their number of
+        events, most frequent first; empty when there is no such event or property."""
+        pairs = self._event_values(event_type, prop)
+        return (pairs or [])[:limit]
+
+    def _event_values(self, event_type: str, prop: str) -> list[tuple[Any, int]] | None:
+        key = (event_type, prop)
+        if key not in self._events:
+            schema = self.base.rule_schema()
+            if event_type not in schema.event_types \
+                    or prop not in schema.property_names(event_type):
+                self._events[key] = None
+                return None
+            table = self.base.event_table(event_type)
+            column = _quoted(prop)
+            where = f"{column} IS NOT NULL AND timestamp IS NOT NULL"
+            if table == "events":
+                where += " AND CAST(event_type AS VARCHAR) = ?"
+            rows = self.connection.execute(
+                f"SELECT {column} AS v, count(*) AS n FROM {table} WHERE {where} GROUP BY v "
+                f"ORDER BY n DESC, CAST(v AS VARCHAR)",
+                [event_type] if table == "events" else []).fetchall()
+            pairs = [(v, int(n)) for v, n in rows]
+            pairs.sort(key=lambda pair: (-pair[1], str(pair[0])))
+            self._events[key] = pairs
+        return self._events[key]
+
+    # --- did you mean ----------------------------------------------------------------
+    def hints(self, rule: R.Rule) -> list[str]:
+        """Did-you-mean messages for the rule's text values that match nobody (see
+        :func:`segexplore.rules.hints.value_hints`), from the fields' distinct values."""
+        out: list[str] = []
+        for node in rule.walk():
+            if isinstance(node, _HINTED):
+                values = self._field_values(node.field)
+                if values is not None:
+                    out += _condition_hints(node, values, "", "contact")
+            elif isinstance(node, R.EventCondition):
+                out += self._event_hints(node)
+        return list(dict.fromkeys(out))
+
+    def _field_values(self, name: str) -> _Values | None:
+        try:
+            info = self.info(name)
+        except Exception:  # an unknown field: the count says so, with a suggestion
+            return None
+        if value_kind(info.dtype) not in ("category", "text") or info.role in ("id", "email"):
+            return None
+        distinct = self.distinct(name)
+        if distinct is None:
+            return None
+        return _Values(pd.Series(distinct, dtype=object))
+
+    def _event_hints(self, node: R.EventCondition) -> list[str]:
+        """Hints for the where-filters of an event condition, from the events' values."""
+        filtered = [spec for spec in ([node.event] if isinstance(
+            node, (EventAggregate, LastPerformed)) else [node.first, node.then])
+            if spec.where is not None]
+        return [hint for spec in filtered for leaf in spec.where.walk()
+                if isinstance(leaf, _HINTED)
+                for hint in self._property_hints(spec.event_type, leaf)]
+
+    def _property_hints(self, event_type: str, leaf: R.Rule) -> list[str]:
+        pairs = self._event_values(event_type, leaf.field)
+        if not pairs or len(pairs) > MAX_DISTINCT \
+                or not all(isinstance(v, str) for v, _ in pairs):
+            return []  # no such property, too many values to be a category, or not text
+        values = _Values(pd.Series([v for v, _ in pairs], dtype=object))
+        return _condition_hints(leaf, values, f"{event_type} where ", "event")
+
+    # --- sizes and counts --------------------------------------------------------------
+    def members_sql(self, segment: Segment) -> str:
+        """The query selecting the members' ``position``."""
+        return self.base.evaluator().sql(segment.effective_rule)
+
+    def size(self, segment: Segment | None) -> int:
+        """Members of ``segment`` (None: the whole base), counted in DuckDB."""
+        if segment is None:
+            return self.n_contacts
+        return self.base.size_of(segment.effective_rule)
+
+    def value_counts(self, name: str) -> ValueCounts:
+        """The distinct values of ``name`` over the whole base and how many contacts hold
+        each (:meth:`DuckDBCounts.value_counts`, kept: it does not change with the rule)."""
+        if name not in self._value_counts:
+            self.info(name)
+            self._value_counts[name] = self.counts.value_counts(name)
+        return self._value_counts[name]
+
+    def segment_counts(self, names: Sequence[str],
+                       segment: Segment | None) -> dict[str, np.ndarray]:
+        """Per attribute, its members' counts laid out as :meth:`value_counts`' values,
+        the missing ones last: one ``GROUPING SETS`` query per table (contacts, features),
+        whatever the number of attributes. The whole base (None) reads the kept counts."""
+        out: dict[str, np.ndarray] = {}
+        if segment is None:
+            for name in names:
+                table = self.value_counts(name)
+                out[name] = np.r_[table.counts[:, 0], table.missing[0]]
+            return out
+        members = self.members_sql(segment)
+        by_table: dict[str, list[str]] = {}
+        for name in names:
+            by_table.setdefault(self.base.table_of(name), []).append(name)
+        for table, group in by_table.items():
+            infos = [self.info(name) for name in group]
+            expressions = ", ".join(f"{self.counts._expression(info)} AS v{i}"
+                                    for i, info in enumerate(infos))
+            flags = ", ".join(f"GROUPING(v{i}) AS g{i}" for i in range(len(group)))
+            sets = ", ".join(f"(v{i})" for i in range(len(group)))
+            rows = self.connection.execute(
+                f"SELECT {flags}, {', '.join(f'v{i}' for i in range(len(group)))}, "
+                f"count(*) AS n FROM (SELECT {expressions} FROM {table} AS t "
+                f"WHERE t.{POSITION} IN (SELECT {POSITION} FROM ({members}))) "
+                f"GROUP BY GROUPING SETS ({sets})").fetchnumpy()
+            n = np.asarray(rows["n"], dtype=np.int64)
+            for i, name in enumerate(group):
+                mine = np.asarray(rows[f"g{i}"]) == 0
+                values = rows[f"v{i}"][mine]
+                null = np.ma.getmaskarray(values)
+                known = self.value_counts(name)
+                slots = pd.Index(known.values).get_indexer(
+                    np.ma.getdata(values)[~null].astype(known.values.dtype, copy=False))
+                counts = np.zeros(len(known.values) + 1, dtype=np.int64)
+                np.add.at(counts, slots, n[mine][~null])
+                counts[-1] = n[mine][null].sum()
+                out[name] = counts
+        return out
+
