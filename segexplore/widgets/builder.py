@@ -94,6 +94,8 @@ class SegmentBuilder(Quiet, W.VBox):
     draw_charts : bool
         False: draw no chart until :meth:`show_charts` is called (the explorer calls it
         when its Build tab is first opened, so a hidden tab costs nothing).
+    max_charts : int
+        At most this many charts (default :data:`MAX_CHARTS`).
 
     Attributes
     ----------
@@ -109,10 +111,12 @@ class SegmentBuilder(Quiet, W.VBox):
 
     def __init__(self, base: ContactBase, *, rule: R.Rule | str | None = None,
                  mask_pii: bool = False, debounce: float = 0.15,
-                 chart_attributes: list[str] | None = None, draw_charts: bool = True) -> None:
+                 chart_attributes: list[str] | None = None, draw_charts: bool = True,
+                 max_charts: int = MAX_CHARTS) -> None:
         super().__init__()
         self.add_class("se-builder")
         self.base = base
+        self.max_charts = max_charts
         self.data = FieldData(base, mask_pii=mask_pii)
         self.rule: R.Rule | None = None
         self.rows: list[RuleRow] = []
@@ -188,7 +192,7 @@ class SegmentBuilder(Quiet, W.VBox):
         chartable = [o.name for o in self._options if o.group in ("Attribute", "Feature")
                      and o.kind != "text" and o.name not in self.data.masked]
         chosen = [a for a in (chart_attributes or self._default_charts()) if a in chartable]
-        self.chart_fields = W.SelectMultiple(options=chartable, value=chosen[:MAX_CHARTS],
+        self.chart_fields = W.SelectMultiple(options=chartable, value=chosen[:self.max_charts],
                                              rows=5, description="Charts",
                                              layout=W.Layout(width="320px"))
         self.chart_fields.add_class("se-build-chart-fields")
@@ -205,7 +209,7 @@ class SegmentBuilder(Quiet, W.VBox):
             self.value_hints,
             W.HBox([self.name, self.save_button, self.save_status]), self.confirm_box,
             W.HTML("<b>Distribution inside the segment vs the whole base</b> "
-                   f"(pick up to {MAX_CHARTS})"),
+                   f"(pick up to {self.max_charts})"),
             W.HBox([self.chart_fields, self.charted], layout=W.Layout(align_items="center")),
             self.charts,
         ]
@@ -223,7 +227,7 @@ class SegmentBuilder(Quiet, W.VBox):
             lambda change: setattr(self.charted, "value", self._charted_text()), names="value")
 
     def _charted_text(self) -> str:
-        shown = list(self.chart_fields.value)[:MAX_CHARTS]
+        shown = list(self.chart_fields.value)[:self.max_charts]
         names = ", ".join(f"<b>{escape(name)}</b>" for name in shown) or "none"
         return f'<span style="color:#555">&nbsp;&nbsp;Charted: {names}</span>'
 
@@ -467,7 +471,8 @@ class SegmentBuilder(Quiet, W.VBox):
             label = self.name.value.strip() or "segment"
             figures = []
             try:
-                tables = self._breakdowns.tables(list(self.chart_fields.value)[:MAX_CHARTS])
+                tables = self._breakdowns.tables(
+                    list(self.chart_fields.value)[:self.max_charts])
             except SegexploreError as error:  # the rule cannot be counted: say so, no charts
                 self.error.value = error_html(error)
                 tables = {}
