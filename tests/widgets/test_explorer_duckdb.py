@@ -177,3 +177,16 @@ def test_compare_and_export_are_the_pandas_ones(duck, pandas_base):
     assert on_duckdb.export_panel.result.data == on_pandas.export_panel.result.data
     assert on_duckdb.export_panel.result.rows == on_pandas.export_panel.result.rows
     assert on_duckdb.export_panel.columns.options == on_pandas.export_panel.columns.options
+
+
+def test_opening_the_explorer_and_counting_computes_no_feature():
+    """The features of a large base take DuckDB a minute: the page, its charts and a rule
+    on contact columns never compute them."""
+    folder = se.sample_path()
+    fresh = se.read_base(folder / "contacts.parquet", folder / "events.parquet",
+                         folder / "orders.parquet", engine="duckdb")
+    app = explore(fresh, debounce=0, lazy=False)
+    app.builder.set_text('city = "Lyon" and device = "iOS"')
+    assert len(app.builder.charts.children) == 2
+    assert app.builder.size == fresh.count('city = "Lyon" and device = "iOS"')
+    assert not fresh._store.feature_tables

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import sqlglot
+from sqlglot import exp
 
 from segexplore.analysis.attributes import is_identifier
 from segexplore.engines.duckdb_counts import (
@@ -58,6 +60,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DuckDBFields", "fields_of", "is_duckdb"]
 
+#: Stands for the selected expressions in a members' query being rewritten.
+_SELECTED = "segexplore_selected_values"
 #: Most values kept of an event property (the event row's filter dropdowns).
 EVENT_CHOICES = 200
 
@@ -107,6 +111,12 @@ class _Described(DuckDBCounts):
         super().__init__(base)
         self._heads: dict[str, pd.DataFrame] = {}
         self._picked: dict[str, pd.DataFrame] = {}
+        #: Whether a feature was asked for: until then the behaviour features (a minute
+        #: of DuckDB at 10M contacts) are not computed, even by value_counts().
+        self.features_wanted = False
+
+    def columns(self, include_features: bool = True) -> dict[str, ColumnInfo]:
+        return super().columns(include_features and self.features_wanted)
 
     def _head(self, table: str) -> pd.DataFrame:
         """The first :data:`_KIND_SAMPLE` rows of ``table`` in the contacts' order."""
@@ -194,6 +204,7 @@ class DuckDBFields:
         if name in columns:
             return columns[name]
         self.base.table_of(name)  # SchemaError with a suggestion for an unknown name
+        self.counts.features_wanted = True
         return self.counts.columns(include_features=True)[name]
 
     def personal(self, names: frozenset[str]) -> frozenset[str]:
@@ -364,6 +375,26 @@ class DuckDBFields:
             self._value_counts[name] = self.counts.value_counts(name)
         return self._value_counts[name]
 
+    @staticmethod
+    def _members_values(members: str, table: str, expressions: list[str]) -> str | None:
+        """The members' query selecting ``expressions`` of ``table`` instead of their
+        position, when it reads ``table`` itself (as ``c``: a rule on contact columns):
+        one scan of the contacts, filtered by the rule, where ``position IN (members)``
+        scans them twice and joins ten million positions. None when the rule reads
+        another table (the contact index, for a rule on events or features alone)."""
+        tree = sqlglot.parse_one(members, read="duckdb")
+        source = tree.args.get("from_") or tree.args.get("from")
+        first = source.this if source is not None else None
+        if not isinstance(first, exp.Table) or first.name != table \
+                or first.alias_or_name != "c":
+            return None
+        # A placeholder, replaced as text: sqlglot never rewrites the expressions.
+        tree.set("expressions", [exp.column(_SELECTED)])
+        text = tree.sql(dialect="duckdb")
+        if text.count(_SELECTED) != 1:
+            return None
+        return text.replace(_SELECTED, ", ".join(expressions))
+
     def segment_counts(self, names: Sequence[str],
                        segment: Segment | None) -> dict[str, np.ndarray]:
         """Per attribute, its members' counts laid out as :meth:`value_counts`' values,
@@ -381,15 +412,19 @@ class DuckDBFields:
             by_table.setdefault(self.base.table_of(name), []).append(name)
         for table, group in by_table.items():
             infos = [self.info(name) for name in group]
-            expressions = ", ".join(f"{self.counts._expression(info)} AS v{i}"
-                                    for i, info in enumerate(infos))
+            values = self._members_values(members, table, [
+                f"{self.counts._expression(info, 'c')} AS v{i}"
+                for i, info in enumerate(infos)])
+            if values is None:
+                expressions = ", ".join(f"{self.counts._expression(info)} AS v{i}"
+                                        for i, info in enumerate(infos))
+                values = (f"SELECT {expressions} FROM {table} AS t WHERE t.{POSITION} IN "
+                          f"(SELECT {POSITION} FROM ({members}))")
             flags = ", ".join(f"GROUPING(v{i}) AS g{i}" for i in range(len(group)))
             sets = ", ".join(f"(v{i})" for i in range(len(group)))
             rows = self.connection.execute(
                 f"SELECT {flags}, {', '.join(f'v{i}' for i in range(len(group)))}, "
-                f"count(*) AS n FROM (SELECT {expressions} FROM {table} AS t "
-                f"WHERE t.{POSITION} IN (SELECT {POSITION} FROM ({members}))) "
-                f"GROUP BY GROUPING SETS ({sets})").fetchnumpy()
+                f"count(*) AS n FROM ({values}) GROUP BY GROUPING SETS ({sets})").fetchnumpy()
             n = np.asarray(rows["n"], dtype=np.int64)
             for i, name in enumerate(group):
                 mine = np.asarray(rows[f"g{i}"]) == 0
