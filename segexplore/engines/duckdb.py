@@ -17,8 +17,8 @@ counts: :mod:`segexplore.engines.duckdb_counts`), ``with_suppressions()``,
 ``with_contact_columns()`` (scores), ``features`` (as a DataFrame, for bases that fit),
 ``report`` (with ``clean=True``: :mod:`segexplore.engines.duckdb_clean`),
 ``fingerprint()`` (:mod:`segexplore.engines.duckdb_fingerprint`), ``contact_count`` and
-``rule_schema()``. Not yet: erasure (``forget``), ``explain()``, value hints and the
-explorer.
+``rule_schema()``; the explorer opens it too (``segexplore dashboard --engine duckdb``).
+Not yet: erasure (``forget``) and ``explain()``.
 """
 
 from __future__ import annotations
