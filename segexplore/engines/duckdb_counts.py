@@ -156,6 +156,9 @@ class DuckDBCounts:
         self._info: dict[str, ColumnInfo] | None = None
         self._with_features: dict[str, ColumnInfo] | None = None
         self._joint: _JointTable | None = None
+        #: per table, the rows every column's samples are read from (one query each)
+        self._heads: dict[str, pd.DataFrame] = {}
+        self._picked: dict[str, pd.DataFrame] = {}
         #: per table, whether its rows pair with its membership table's (POSITIONAL JOIN)
         self._aligned: dict[str, bool] = {}
         self._ordered: dict[str, str] = {}
@@ -177,7 +180,7 @@ class DuckDBCounts:
     def _membership(self, members: Sequence[Any], over: str | None = None) -> str:
         """A temporary table ``(position, s0, s1, ...)`` over every contact, its rows in the
         order of ``over`` (default the contacts table): that table then pairs with it by a
-        ``POSITIONAL JOIN`` (checked once, see :meth:`_aligned`), several times cheaper than
+        ``POSITIONAL JOIN`` (checked once, see :meth:`_rows_pair`), several times cheaper than
         joining ten million positions."""
         over = over or self.store.contacts_table
         number = next(_names)
@@ -300,52 +303,68 @@ class DuckDBCounts:
         if isinstance(dtype, pd.CategoricalDtype):
             sample = pd.Series(pd.Categorical([], categories=list(categories or ())))
         else:
-            sample = self._sample(table, column, dtype, f"LIMIT {_KIND_SAMPLE}")
+            sample = self._sample(table, name, dtype)
         role, separator = "feature", MULTI_VALUE_SEPARATOR
         if source == "contacts":
             inferred = infer_roles(pd.DataFrame({name: self._role_sample(
-                table, column, dtype, categories, known)}))
+                table, name, dtype, categories)}))
             role = inferred.roles[name]
             separator = inferred.separators.get(name, MULTI_VALUE_SEPARATOR)
         return ColumnInfo(name, role, dtype, separator, sample, source, duck_type, categories)
 
-    def _sample(self, table: str, column: str, dtype: Any, limit: str,
-                where: str = "") -> pd.Series:
+    def _head(self, table: str) -> pd.DataFrame:
+        """The first :data:`_KIND_SAMPLE` rows of ``table`` in the contacts' order, every
+        column at once (read once: the columns' kind samples come from it)."""
+        if table not in self._heads:
+            self._heads[table] = self.connection.execute(
+                f"SELECT * FROM {table} ORDER BY {POSITION} LIMIT {_KIND_SAMPLE}").df()
+        return self._heads[table]
+
+    def _picked_rows(self, table: str) -> pd.DataFrame:
+        """The rows role inference reads (all of them up to :data:`_ROLE_SAMPLE`), every
+        column at once."""
+        if table not in self._picked:
+            if self.n_rows <= _ROLE_SAMPLE:
+                frame = self.connection.execute(
+                    f"SELECT * FROM {table} ORDER BY {POSITION}").df()
+            else:
+                # the rows pandas' ``sample(20_000, random_state=0)`` picks, in its order
+                picked = np.random.RandomState(0).permutation(self.n_rows)[:_ROLE_SAMPLE]
+                name = f"_segexplore_sample_{next(_names)}"
+                self.connection.register(name, pd.DataFrame(
+                    {POSITION: picked.astype(np.int64), "k": np.arange(_ROLE_SAMPLE)}))
+                try:
+                    frame = self.connection.execute(
+                        f"SELECT t.* FROM {table} AS t JOIN {name} AS s "
+                        f"ON s.{POSITION} = t.{POSITION} ORDER BY s.k").df()
+                finally:
+                    self.connection.unregister(name)
+            self._picked[table] = frame
+        return self._picked[table]
+
+    def _sample(self, table: str, name: str, dtype: Any) -> pd.Series:
         """The first values in the contacts' order (known ones when the first are not)."""
-        rows = self.connection.execute(
-            f"SELECT {column} AS v FROM {table} {where} ORDER BY {POSITION} {limit}").df()["v"]
-        head = rows.dropna()
-        if not len(head) and not where:
-            return self._sample(table, column, dtype, limit, f"WHERE {column} IS NOT NULL")
+        head = self._head(table)[name].dropna()
+        if not len(head):
+            column = _quoted(name)
+            head = self.connection.execute(
+                f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
+                f"ORDER BY {POSITION} LIMIT {_KIND_SAMPLE}").df()["v"].dropna()
         return _as_dtype(head, dtype)
 
-    def _role_sample(self, table: str, column: str, dtype: Any,
-                     categories: tuple[Any, ...] | None, known: int) -> pd.Series:
+    def _role_sample(self, table: str, name: str, dtype: Any,
+                     categories: tuple[Any, ...] | None) -> pd.Series:
         """A stand-in the role inference reads as it reads the whole column."""
         if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
             # numbers: 0/1 with both values is boolean; three distinct values tell it all
+            column = _quoted(name)
             values = self.connection.execute(
                 f"SELECT DISTINCT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
                 f"LIMIT 3").df()["v"]
             return _as_dtype(values, dtype)
         if pd.api.types.is_datetime64_any_dtype(dtype):
             return pd.Series([], dtype=dtype)
-        if self.n_rows <= _ROLE_SAMPLE:
-            frame = self.connection.execute(
-                f"SELECT {column} AS v FROM {table} ORDER BY {POSITION}").df()
-        else:
-            # the rows pandas' ``sample(20_000, random_state=0)`` picks, in its order
-            picked = np.random.RandomState(0).permutation(self.n_rows)[:_ROLE_SAMPLE]
-            name = f"_segexplore_sample_{next(_names)}"
-            self.connection.register(name, pd.DataFrame({POSITION: picked.astype(np.int64),
-                                                         "k": np.arange(_ROLE_SAMPLE)}))
-            try:
-                frame = self.connection.execute(
-                    f"SELECT t.{column} AS v FROM {table} AS t JOIN {name} AS s "
-                    f"ON s.{POSITION} = t.{POSITION} ORDER BY s.k").df()
-            finally:
-                self.connection.unregister(name)
-        values = frame["v"]
+        values = self._picked_rows(table)[name]
         if categories is not None:
             return pd.Series(pd.Categorical(values, categories=list(categories)))
         return _as_dtype(values, dtype)
@@ -464,7 +483,8 @@ class DuckDBCounts:
             for name in registered:
                 self.connection.unregister(name)
         self._made.append(table)
-        self._joint = _JointTable(table, [_side_key(side) for side in firsts], radix, weights,
+        self._joint = _JointTable(table, {_side_key(side): i for i, side in enumerate(firsts)},
+                                  radix, weights,
                                   {_side_key(side): slot for slot, side in enumerate(seconds)})
 
     def _code_of(self, side: Side, slot: str, infos: dict[str, ColumnInfo], joins: list[str],
@@ -518,7 +538,7 @@ class DuckDBCounts:
         n_b = int(b.max()) + 1 if len(b) else 1
         found = []
         for key in keys:
-            i = joint.firsts.index(key)
+            i = joint.firsts[key]
             a = combo // joint.weights[i] % joint.radix[i]
             pairs, inverse = np.unique(a * n_b + b, return_inverse=True)
             held = np.bincount(inverse.reshape(-1), weights=n, minlength=len(pairs))
@@ -597,7 +617,7 @@ class _JointTable:
     """The table :meth:`DuckDBCounts.prepare_joints` made, and how to read it."""
 
     table: str
-    firsts: list[Any]
+    firsts: dict[Any, int]  # each first's key -> its digit in ``combo``
     radix: list[int]
     weights: list[int]
     seconds: dict[Any, int]
@@ -620,15 +640,15 @@ def _n_codes(side: Side) -> int:
 
 
 def _edges(codes: pd.DataFrame) -> list[tuple[Any, int]] | None:
-    """``[(first value, code), ...]`` of each run of codes over the sorted values, when the
-    codes never decrease with the value (numbers and dates cut into bins), else None."""
+    """``[(first value of the next run, code), ...]`` of each run of codes over the sorted
+    values (None for the last run), when the codes never decrease with the value (numbers
+    and dates cut into bins), else None: a value below the next run's first is this run's."""
     values = codes["v"].to_numpy()
     order = np.argsort(values, kind="stable")  # numbers: numpy's sort, not pandas' nargsort
     values, code = values[order], codes["code"].to_numpy(np.int64)[order]
     if not len(code) or (np.diff(code) < 0).any():
         return None
     starts = np.flatnonzero(np.r_[True, np.diff(code) != 0])
-    # the first run also takes anything below its first value: WHEN value < next edge
     return [(values[starts[i + 1]] if i + 1 < len(starts) else None, int(code[s]))
             for i, s in enumerate(starts)]
 

@@ -12,8 +12,8 @@ query whose result is small (``GROUP BY ... LIMIT``, ``min``/``max``, ``count(*)
 
 The columns are described as :class:`~segexplore.engines.duckdb_counts.DuckDBCounts`
 describes them for the profile and the comparison (the same roles and dtypes, so the
-explorer's field kinds and the profile agree), by :class:`_Described`, which reads the
-samples of every column in one query instead of one per column.
+explorer's field kinds and the profile agree), by :class:`_Described`, which leaves
+out the behaviour features until one is asked for.
 
 Examples
 --------
@@ -28,9 +28,8 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,12 +39,9 @@ from sqlglot import exp
 
 from segexplore.analysis.attributes import is_identifier
 from segexplore.engines.duckdb_counts import (
-    _KIND_SAMPLE,
-    _ROLE_SAMPLE,
     ColumnInfo,
     DuckDBCounts,
     ValueCounts,
-    _as_dtype,
     _quoted,
 )
 from segexplore.features.sql import POSITION
@@ -81,87 +77,18 @@ def fields_of(base: DuckDBBase) -> DuckDBFields:
     return fields
 
 
-@contextlib.contextmanager
-def _registered(connection: Any, name: str, frame: pd.DataFrame) -> Iterator[str]:
-    """``frame`` registered in DuckDB as ``name`` while the block runs."""
-    connection.register(name, frame)
-    try:
-        yield name
-    finally:
-        connection.unregister(name)
-
-
-def _name(column: str) -> str:
-    """The column name of a quoted identifier (``"a""b"`` -> ``a"b``)."""
-    return column[1:-1].replace('""', '"') if column.startswith('"') else column
-
-
 class _Described(DuckDBCounts):
-    """:class:`DuckDBCounts` describing its columns from two queries for all columns.
-
-    ``DuckDBCounts`` reads, per column, its first values (the sample that tells its kind)
-    and the 20,000 rows role inference samples: two queries a column, 10 s at 10 million
-    contacts, where the explorer must show up in seconds. Here each of those is one query
-    over every column, made on first use and read column by column, with the same rows in
-    the same order, so every description is the one ``DuckDBCounts`` makes. Never entered
-    as a context manager: it makes no membership table.
-    """
+    """:class:`DuckDBCounts` that leaves out the behaviour features until one is asked
+    for (a minute of DuckDB at 10M contacts), even from value_counts(). Never entered as a
+    context manager: it makes no membership table."""
 
     def __init__(self, base: DuckDBBase) -> None:
         super().__init__(base)
-        self._heads: dict[str, pd.DataFrame] = {}
-        self._picked: dict[str, pd.DataFrame] = {}
-        #: Whether a feature was asked for: until then the behaviour features (a minute
-        #: of DuckDB at 10M contacts) are not computed, even by value_counts().
+        #: Whether a feature was asked for: until then the features are not computed.
         self.features_wanted = False
 
     def columns(self, include_features: bool = True) -> dict[str, ColumnInfo]:
         return super().columns(include_features and self.features_wanted)
-
-    def _head(self, table: str) -> pd.DataFrame:
-        """The first :data:`_KIND_SAMPLE` rows of ``table`` in the contacts' order."""
-        if table not in self._heads:
-            self._heads[table] = self.connection.execute(
-                f"SELECT * FROM {table} ORDER BY {POSITION} LIMIT {_KIND_SAMPLE}").df()
-        return self._heads[table]
-
-    def _picked_rows(self, table: str) -> pd.DataFrame:
-        """The rows role inference reads (all of them up to :data:`_ROLE_SAMPLE`)."""
-        if table not in self._picked:
-            if self.n_rows <= _ROLE_SAMPLE:
-                frame = self.connection.execute(
-                    f"SELECT * FROM {table} ORDER BY {POSITION}").df()
-            else:
-                # the rows pandas' ``sample(20_000, random_state=0)`` picks, in its order
-                # (those DuckDBCounts' role sample reads), for every column at once
-                order = np.random.RandomState(0).permutation(self.n_rows)[:_ROLE_SAMPLE]
-                picked = pd.DataFrame({POSITION: order.astype(np.int64)})
-                picked["k"] = np.arange(len(picked))
-                with _registered(self.connection, "_segexplore_widget_sample", picked) as name:
-                    frame = self.connection.execute(
-                        f"SELECT t.* FROM {table} AS t JOIN {name} AS s "
-                        f"ON s.{POSITION} = t.{POSITION} ORDER BY s.k").df()
-            self._picked[table] = frame
-        return self._picked[table]
-
-    def _sample(self, table: str, column: str, dtype: Any, limit: str,
-                where: str = "") -> pd.Series:
-        if where or limit != f"LIMIT {_KIND_SAMPLE}":
-            return super()._sample(table, column, dtype, limit, where)
-        head = self._head(table)[_name(column)].dropna()
-        if not len(head):  # the first rows hold no value: DuckDBCounts looks further
-            return super()._sample(table, column, dtype, limit, f"WHERE {column} IS NOT NULL")
-        return _as_dtype(head, dtype)
-
-    def _role_sample(self, table: str, column: str, dtype: Any,
-                     categories: tuple[Any, ...] | None, known: int) -> pd.Series:
-        if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) \
-                or pd.api.types.is_datetime64_any_dtype(dtype):
-            return super()._role_sample(table, column, dtype, categories, known)
-        values = self._picked_rows(table)[_name(column)]
-        if categories is not None:
-            return pd.Series(pd.Categorical(values, categories=list(categories)))
-        return _as_dtype(values, dtype)
 
 
 class DuckDBFields:
