@@ -250,7 +250,17 @@ class SegmentBuilder(Quiet, W.VBox):
     # --- rows ---------------------------------------------------------------------------
     def add_row(self, spec: RowSpec | None = None) -> RuleRow:
         """Add a row (a fresh one, or showing ``spec``) and return it."""
-        row = RuleRow(self.data, self._options, self._row_changed, self.remove_row)
+        row = self._showing(None, spec)
+        self.rows.append(row)
+        self.rows_box.children = [r.widget for r in self.rows]
+        return row
+
+    def _showing(self, row: RuleRow | None, spec: RowSpec | None) -> RuleRow:
+        """``row`` (a new one when None) showing ``spec`` (None: the first field, no value)."""
+        if row is None:
+            row = RuleRow(self.data, self._options, self._row_changed, self.remove_row)
+        else:
+            row.reset(self._options)
         if spec is None:
             row.start(self._first_option())
             row.show_hint("choose a value")
@@ -262,8 +272,6 @@ class SegmentBuilder(Quiet, W.VBox):
 
                 rule = row_to_rule(spec.field, spec.op, spec.value, negated=spec.negated)
                 row.set_spec(RowSpec(None, "advanced", rule))
-        self.rows.append(row)
-        self.rows_box.children = [r.widget for r in self.rows]
         return row
 
     def _first_option(self) -> FieldOption:
@@ -308,9 +316,11 @@ class SegmentBuilder(Quiet, W.VBox):
 
     def _show_rows(self, group: RowGroup) -> None:
         with self._quietly():
-            self.rows = []
-            for spec in group:
-                self.add_row(spec)
+            # the rows shown show the new rule's (their widgets kept: a rule typed as text
+            # rebuilds no row), then new rows for the rest
+            shown = self.rows
+            self.rows = [self._showing(shown[i] if i < len(shown) else None, spec)
+                         for i, spec in enumerate(group)]
             self.rows_box.children = [r.widget for r in self.rows]
             if len(group) > 1:
                 self.combine.value = group.combine
@@ -433,7 +443,8 @@ class SegmentBuilder(Quiet, W.VBox):
             total = self._breakdowns.total
             try:
                 segment = self.segment()
-                size = self._breakdowns.size(segment)
+                # the charts' counts come with the size (one query on DuckDB)
+                size = self._breakdowns.size(segment, self._charted_fields())
             except SegexploreError as error:
                 self.error.value = error_html(error)
                 self.size_display.value = size_html(self.size, total, stale=True)
@@ -471,8 +482,7 @@ class SegmentBuilder(Quiet, W.VBox):
             label = self.name.value.strip() or "segment"
             figures = []
             try:
-                tables = self._breakdowns.tables(
-                    list(self.chart_fields.value)[:self.max_charts])
+                tables = self._breakdowns.tables(self._charted_fields())
             except SegexploreError as error:  # the rule cannot be counted: say so, no charts
                 self.error.value = error_html(error)
                 tables = {}
@@ -488,6 +498,10 @@ class SegmentBuilder(Quiet, W.VBox):
                 figures.append(figure)
             if list(self.charts.children) != figures:
                 self.charts.children = figures
+
+    def _charted_fields(self) -> list[str]:
+        """The attributes charted now (none while the charts are held back)."""
+        return list(self.chart_fields.value)[:self.max_charts] if self._draw_charts else []
 
     @property
     def mask(self) -> np.ndarray:

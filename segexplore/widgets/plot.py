@@ -170,32 +170,45 @@ class FigureView(anywidget.AnyWidget):
     library = T.Instance(PlotlyLibrary).tag(sync=True, **widget_serialization)
 
     def __init__(self, figure: Any = None, **kwargs: Any) -> None:
-        self._figure = as_figure(figure if figure is not None else {})
+        self._figure: go.Figure | None = as_figure(figure if figure is not None else {})
         super().__init__(spec=_spec(self._figure), library=plotly_library(), **kwargs)
 
     @property
     def figure(self) -> go.Figure:
-        """The ``go.Figure`` drawn."""
+        """The ``go.Figure`` drawn (made from :attr:`spec` when that was sent by
+        :meth:`show_spec`)."""
+        if self._figure is None:
+            import plotly.graph_objects as go
+
+            self._figure = go.Figure(self.spec)
         return self._figure
 
     @property
     def data(self) -> tuple[Any, ...]:
         """The figure's traces."""
-        return self._figure.data
+        return self.figure.data
 
     def show(self, figure: Any) -> None:
         """Draw another figure in this view."""
         self._figure = as_figure(figure)
         self.refresh()
 
+    def show_spec(self, spec: dict[str, Any]) -> None:
+        """Draw a figure given as plotly.js JSON (what :attr:`spec` holds): nothing is
+        validated or converted, so a redraw costs no ``go.Figure``; :attr:`figure` is
+        made from it when asked. ``spec`` must be a new dict, not the current one changed
+        in place (an equal value is not sent)."""
+        self._figure = None
+        self.spec = spec
+
     def refresh(self) -> None:
         """Send the figure (after changing ``view.figure`` in place) to the page."""
-        self.spec = _spec(self._figure)
+        self.spec = _spec(self.figure)
 
     @contextmanager
     def batch_update(self) -> Iterator[None]:
         """Change the figure inside the block; it is redrawn once at the end."""
-        with self._figure.batch_update():
+        with self.figure.batch_update():
             yield
         self.refresh()
 
@@ -240,11 +253,12 @@ _HOVER = "%{y}<br>%{x:.1f}% (%{customdata:,} contacts)<extra>%{fullData.name}</e
 
 
 def _traces(table: pd.DataFrame, segment_label: str) -> list[dict[str, Any]]:
-    values = list(table["value"])
-    return [dict(y=values, x=list(table["segment_share"] * 100),
-                 customdata=list(table["segment_count"]), name=segment_label),
-            dict(y=values, x=list(table["base_share"] * 100),
-                 customdata=list(table["base_count"]), name="whole base")]
+    """The two traces' values, as plain lists (the JSON plotly makes of them)."""
+    values = [str(value) for value in table["value"]]
+    return [dict(y=values, x=(table["segment_share"] * 100).tolist(),
+                 customdata=table["segment_count"].tolist(), name=segment_label),
+            dict(y=values, x=(table["base_share"] * 100).tolist(),
+                 customdata=table["base_count"].tolist(), name="whole base")]
 
 
 def _title(attribute: str) -> dict[str, Any]:
@@ -257,7 +271,7 @@ def _height(table: pd.DataFrame) -> int:
 
 
 def _value_axis(table: pd.DataFrame) -> dict[str, Any]:
-    values = list(table["value"])
+    values = [str(value) for value in table["value"]]
     # first value at the top; every label drawn (automargin makes room for the longest)
     return dict(type="category", categoryorder="array", categoryarray=values,
                 autorange="reversed", automargin=True, tickmode="linear", dtick=1)
@@ -293,15 +307,30 @@ def update_distribution_figure(figure: Any, table: pd.DataFrame, attribute: str,
     """Put a new :func:`distribution_table` into a figure made by :func:`distribution_figure`.
 
     ``figure`` is that ``go.Figure``, a ``go.FigureWidget`` made from it, or a
-    :class:`~segexplore.widgets.plot.FigureView` showing it (redrawn once).
+    :class:`~segexplore.widgets.plot.FigureView` showing it (redrawn once; its JSON is
+    changed directly, the JSON plotly would make of the updated figure: a redraw on
+    every rule change costs no plotly validation).
     """
-    target = figure.figure if _is_view(figure) else figure
+    if _is_view(figure):
+        figure.show_spec(_updated_spec(figure.spec, table, attribute, segment_label))
+        return
     with figure.batch_update():
-        target.layout.title = _title(attribute)
-        target.layout.height = _height(table)
-        target.layout.yaxis.update(_value_axis(table))
-        for trace, values in zip(target.data, _traces(table, segment_label), strict=True):
+        figure.layout.title = _title(attribute)
+        figure.layout.height = _height(table)
+        figure.layout.yaxis.update(_value_axis(table))
+        for trace, values in zip(figure.data, _traces(table, segment_label), strict=True):
             trace.update(**values)
+
+
+def _updated_spec(spec: dict[str, Any], table: pd.DataFrame, attribute: str,
+                  segment_label: str) -> dict[str, Any]:
+    """A copy of a distribution figure's JSON showing ``table`` (the parts that change
+    copied, so the view sees a new value)."""
+    data = [{**trace, **values}
+            for trace, values in zip(spec["data"], _traces(table, segment_label), strict=True)]
+    layout = {**spec["layout"], "title": _title(attribute), "height": _height(table),
+              "yaxis": {**spec["layout"].get("yaxis", {}), **_value_axis(table)}}
+    return {**spec, "data": data, "layout": layout}
 
 
 def _is_view(figure: Any) -> bool:

@@ -152,6 +152,16 @@ class RuleRow(Quiet):
             self._set_ops(ops, ops[0])
             self._install(make_editor(option, ops[0], self.data))
 
+    def reset(self, options: Sequence[FieldOption]) -> None:
+        """Forget what the row's earlier condition left (the hint, field entries added for
+        fields the base does not have), without notifying: then show another one, as a
+        new row would (:meth:`set_spec`, :meth:`start`)."""
+        self.show_hint("")
+        if self.options != list(options):
+            with self._quietly():
+                self.options = list(options)
+                self.field.options = self._labels()
+
     def set_options(self, options: Sequence[FieldOption]) -> None:
         """Replace the field dropdown's entries, keeping the selected one."""
         current = self.option()

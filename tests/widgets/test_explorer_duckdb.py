@@ -42,18 +42,6 @@ CHARTED = ("city", "region", "interests", "birth_date", "signup_date", "postal_c
 
 
 @pytest.fixture(scope="module")
-def pandas_base():
-    return se.load_sample(clean=False)
-
-
-@pytest.fixture(scope="module")
-def duck():
-    folder = se.sample_path()
-    return se.read_base(folder / "contacts.parquet", folder / "events.parquet",
-                        folder / "orders.parquet", engine="duckdb")
-
-
-@pytest.fixture(scope="module")
 def app(duck):
     return explore(duck, debounce=0, lazy=False)
 

@@ -12,10 +12,10 @@ keeps one: the base-wide part does not change when the rule does).
 
 On a base held in DuckDB the contacts stay there: an attribute is coded once from its
 distinct values and their counts over the base (one ``GROUP BY``), and a segment's counts
-are one ``GROUPING SETS`` query for all the charted attributes
+are one ``GROUPING SETS`` query for all the charted attributes, which gives its size too
 (:meth:`~segexplore.widgets.state.duckdb_fields.DuckDBFields.segment_counts`), laid out bin
 for bin by the same coding. :class:`Breakdowns` is what the builder asks, on either engine:
-a segment's size, then its tables.
+a segment's size (with the charted attributes' counts), then its tables.
 
 The counting is the one of the profile and the comparison
 (:mod:`segexplore.analysis.encoding`): the same codes (the last one is "missing"), the same
@@ -166,13 +166,16 @@ class _Coding:
             shown = np.r_[known, np.arange(len(values) - special, len(values))]
             shown = shown[everyone[shown] > 0]
         shown = shown.astype(np.intp)
-        table = pd.DataFrame({
+        in_segment = np.asarray(segment, dtype=np.int64)[shown]
+        in_base = np.asarray(everyone, dtype=np.int64)[shown]
+        # made at once, in the columns' order (a redraw makes five of them)
+        return pd.DataFrame({
             "value": pd.Series([values[i] for i in shown], dtype=object).astype(str),
-            "segment_count": np.asarray(segment, dtype=np.int64)[shown],
-            "base_count": np.asarray(everyone, dtype=np.int64)[shown]})
-        table["segment_share"] = table["segment_count"] / n_segment if n_segment else 0.0
-        table["base_share"] = table["base_count"] / n_base if n_base else 0.0
-        return table[_COLUMNS]
+            "segment_count": in_segment,
+            "segment_share": in_segment / n_segment if n_segment else np.zeros(len(shown)),
+            "base_count": in_base,
+            "base_share": in_base / n_base if n_base else np.zeros(len(shown))},
+            columns=_COLUMNS)
 
 
 class DistributionCache:
@@ -314,12 +317,26 @@ class Breakdowns:
     tables of a few attributes inside it against the base.
 
     On a pandas base the size is the mask's sum and the tables count its members' codes;
-    on a DuckDB base the size is a ``count(*)`` and the tables one ``GROUPING SETS`` query
-    (the base-wide codings kept for both).
+    on a DuckDB base one ``GROUPING SETS`` query counts the charted contact columns and
+    the size with them (:meth:`size` with ``attributes``: the tables then read its
+    counts), a ``count(*)`` counts a segment with nothing charted, and the base-wide
+    codings are kept for both.
 
     Parameters
     ----------
     base : ContactBase or DuckDBBase
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> big = se.read_base(se.sample_path() / "contacts.parquet", engine="duckdb")
+    >>> breakdowns = Breakdowns(big)
+    >>> android = big.segment('device = "Android"', save=False)
+    >>> breakdowns.size(android, ["city", "device"]) == big.count('device = "Android"')
+    True
+    >>> table = breakdowns.tables(["device"])["device"]  # no second query
+    >>> int(table.loc[table["value"] == "Android", "segment_count"].iloc[0]) == android.size
+    True
     """
 
     def __init__(self, base: ContactBase) -> None:
@@ -331,6 +348,8 @@ class Breakdowns:
         self._segment: Segment | None = None
         self._mask: np.ndarray | None = None
         self._size = self.total
+        #: The latest counted segment's counts per distinct value (DuckDB), by attribute.
+        self._counts: dict[str, np.ndarray] = {}
 
     @property
     def mask(self) -> np.ndarray:
@@ -342,15 +361,27 @@ class Breakdowns:
                           else segment.mask.to_numpy(dtype=bool))
         return self._mask
 
-    def size(self, segment: Segment | None) -> int:
-        """Count ``segment`` (None: the whole base); the tables then describe it."""
-        if self.duckdb:
-            self._size = fields_of(self.base).size(segment)
-            self._segment, self._mask = segment, None
+    def size(self, segment: Segment | None, attributes: Sequence[str] = ()) -> int:
+        """Count ``segment`` (None: the whole base); the tables then describe it.
+
+        On a DuckDB base, the contact columns among ``attributes`` (the charts to draw
+        next) are counted in the same query as the size, and :meth:`tables` reads those
+        counts: a redraw is one scan of the contacts. Features are left to
+        :meth:`tables` (counting them may compute the features: never for a size).
+        """
+        if not self.duckdb:
+            mask = (segment.mask.to_numpy(dtype=bool) if segment is not None
+                    else np.ones(self.total, dtype=bool))
+            self._segment, self._mask, self._size = segment, mask, int(mask.sum())
             return self._size
-        mask = (segment.mask.to_numpy(dtype=bool) if segment is not None
-                else np.ones(self.total, dtype=bool))
-        self._segment, self._mask, self._size = segment, mask, int(mask.sum())
+        fields = fields_of(self.base)
+        columns = fields.columns()
+        wanted = list(dict.fromkeys(a for a in attributes if a in columns))
+        counted = fields.segment_counts(wanted, segment) if wanted else None
+        size = counted.size if counted is not None else None
+        self._size = size if size is not None else fields.size(segment)
+        self._segment, self._mask = segment, None
+        self._counts = dict(counted.counts) if counted is not None else {}
         return self._size
 
     def tables(self, attributes: Sequence[str], *, top: int = 10,
@@ -378,7 +409,10 @@ class Breakdowns:
                 out[attribute] = error
         if not codings:
             return out
-        counts = fields.segment_counts(list(codings), self._segment)
+        missing = [attribute for attribute in codings if attribute not in self._counts]
+        if missing:
+            self._counts.update(fields.segment_counts(missing, self._segment).counts)
         for attribute, coding in codings.items():
-            out[attribute] = coding.table(coding.counted(counts[attribute]), self._size, top)
+            out[attribute] = coding.table(coding.counted(self._counts[attribute]), self._size,
+                                          top)
         return {attribute: out[attribute] for attribute in attributes}

@@ -30,12 +30,10 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-import sqlglot
-from sqlglot import exp
 
 from segexplore.analysis.attributes import is_identifier
 from segexplore.engines.duckdb_counts import (
@@ -54,12 +52,25 @@ if TYPE_CHECKING:
     from segexplore.engines.duckdb import DuckDBBase
     from segexplore.model.segments import Segment
 
-__all__ = ["DuckDBFields", "fields_of", "is_duckdb"]
+__all__ = ["DuckDBFields", "Counted", "fields_of", "is_duckdb"]
 
 #: Stands for the selected expressions in a members' query being rewritten.
 _SELECTED = "segexplore_selected_values"
 #: Most values kept of an event property (the event row's filter dropdowns).
 EVENT_CHOICES = 200
+
+
+
+class Counted(NamedTuple):
+    """A segment's counts of a few attributes, and its size."""
+
+    #: Members of the segment (None when no contact column was counted: read off the
+    #: contacts' query only, which holds one row per contact).
+    size: int | None
+    #: Per attribute, the members per distinct value (laid out as
+    #: :meth:`DuckDBFields.value_counts`), the members without a value last.
+    counts: dict[str, np.ndarray]
+
 
 _FIELDS: weakref.WeakKeyDictionary[Any, DuckDBFields] = weakref.WeakKeyDictionary()
 
@@ -302,67 +313,84 @@ class DuckDBFields:
             self._value_counts[name] = self.counts.value_counts(name)
         return self._value_counts[name]
 
-    @staticmethod
-    def _members_values(members: str, table: str, expressions: list[str]) -> str | None:
-        """The members' query selecting ``expressions`` of ``table`` instead of their
-        position, when it reads ``table`` itself (as ``c``: a rule on contact columns):
-        one scan of the contacts, filtered by the rule, where ``position IN (members)``
-        scans them twice and joins ten million positions. None when the rule reads
-        another table (the contact index, for a rule on events or features alone)."""
-        tree = sqlglot.parse_one(members, read="duckdb")
-        source = tree.args.get("from_") or tree.args.get("from")
-        first = source.this if source is not None else None
-        if not isinstance(first, exp.Table) or first.name != table \
-                or first.alias_or_name != "c":
-            return None
-        # A placeholder, replaced as text: sqlglot never rewrites the expressions.
-        tree.set("expressions", [exp.column(_SELECTED)])
-        text = tree.sql(dialect="duckdb")
-        if text.count(_SELECTED) != 1:
-            return None
-        return text.replace(_SELECTED, ", ".join(expressions))
+    def _members_values(self, segment: Segment, table: str,
+                        expressions: list[str]) -> str | None:
+        """The members' query selecting ``expressions`` of the contacts (as ``c``) instead
+        of their position: one scan of the contacts, filtered by the rule, where
+        ``position IN (members)`` scans them twice and joins millions of positions.
 
-    def segment_counts(self, names: Sequence[str],
-                       segment: Segment | None) -> dict[str, np.ndarray]:
+        The rule is compiled with a placeholder selected, and the placeholder and the
+        table it is read from replaced as text, so no SQL is parsed again. The members'
+        query reads ``c`` from the contacts or, for a rule on events or features alone,
+        from their narrow index of ids and positions: either holds one row per contact
+        with the same ``contact_id`` and ``position``, so reading the contacts there
+        selects the same members. None when ``table`` is not the contacts' (the features)
+        or the text is not the expected ``SELECT "c".<placeholder> FROM <table> AS c``.
+        """
+        contacts = self.base.table_of("contact_id")
+        if table != contacts:
+            return None
+        text = self.base.evaluator().sql(segment.effective_rule, select=_SELECTED)
+        selected = f'SELECT "c"."{_SELECTED}" FROM '
+        head, found, tail = text.partition(selected)
+        if not found or _SELECTED in tail or _SELECTED in head:
+            return None
+        source, found, rest = tail.partition(" AS c")
+        if not found or not source or " " in source or rest[:1] not in ("", " "):
+            return None
+        return f"{head}SELECT {', '.join(expressions)} FROM {contacts} AS c{rest}"
+
+    def segment_counts(self, names: Sequence[str], segment: Segment | None) -> Counted:
         """Per attribute, its members' counts laid out as :meth:`value_counts`' values,
-        the missing ones last: one ``GROUPING SETS`` query per table (contacts, features),
-        whatever the number of attributes. The whole base (None) reads the kept counts."""
+        the missing ones last, and the segment's size: one ``GROUPING SETS`` query per
+        table (contacts, features), whatever the number of attributes, and no
+        ``count(*)`` of its own (every contact is one row of its table, so the counts of
+        any attribute add up to the size). The whole base (None) reads the kept counts.
+        """
         out: dict[str, np.ndarray] = {}
         if segment is None:
             for name in names:
                 table = self.value_counts(name)
                 out[name] = np.r_[table.counts[:, 0], table.missing[0]]
-            return out
-        members = self.members_sql(segment)
+            return Counted(self.n_contacts, out)
         by_table: dict[str, list[str]] = {}
         for name in names:
             by_table.setdefault(self.base.table_of(name), []).append(name)
+        contacts = self.base.table_of("contact_id")
+        size = None
+        members = None
         for table, group in by_table.items():
             infos = [self.info(name) for name in group]
-            values = self._members_values(members, table, [
+            values = self._members_values(segment, table, [
                 f"{self.counts._expression(info, 'c')} AS v{i}"
                 for i, info in enumerate(infos)])
             if values is None:
+                members = members or self.members_sql(segment)
                 expressions = ", ".join(f"{self.counts._expression(info)} AS v{i}"
                                         for i, info in enumerate(infos))
                 values = (f"SELECT {expressions} FROM {table} AS t WHERE t.{POSITION} IN "
                           f"(SELECT {POSITION} FROM ({members}))")
+            columns = ", ".join(f"v{i}" for i in range(len(group)))
             flags = ", ".join(f"GROUPING(v{i}) AS g{i}" for i in range(len(group)))
             sets = ", ".join(f"(v{i})" for i in range(len(group)))
             rows = self.connection.execute(
-                f"SELECT {flags}, {', '.join(f'v{i}' for i in range(len(group)))}, "
-                f"count(*) AS n FROM ({values}) GROUP BY GROUPING SETS ({sets})").fetchnumpy()
+                f"SELECT {flags}, {columns}, count(*) AS n FROM ({values}) "
+                f"GROUP BY GROUPING SETS ({sets})").fetchnumpy()
             n = np.asarray(rows["n"], dtype=np.int64)
             for i, name in enumerate(group):
                 mine = np.asarray(rows[f"g{i}"]) == 0
-                values = rows[f"v{i}"][mine]
-                null = np.ma.getmaskarray(values)
-                known = self.value_counts(name)
-                slots = pd.Index(known.values).get_indexer(
-                    np.ma.getdata(values)[~null].astype(known.values.dtype, copy=False))
-                counts = np.zeros(len(known.values) + 1, dtype=np.int64)
-                np.add.at(counts, slots, n[mine][~null])
-                counts[-1] = n[mine][null].sum()
-                out[name] = counts
-        return out
+                out[name] = self._laid_out(name, rows[f"v{i}"][mine], n[mine])
+                if size is None and table == contacts:
+                    size = int(n[mine].sum())
+        return Counted(size, out)
 
+    def _laid_out(self, name: str, values: Any, n: np.ndarray) -> np.ndarray:
+        """Counts of ``values`` in :meth:`value_counts`' order, the missing ones last."""
+        null = np.ma.getmaskarray(values)
+        known = self.value_counts(name)
+        slots = pd.Index(known.values).get_indexer(
+            np.ma.getdata(values)[~null].astype(known.values.dtype, copy=False))
+        counts = np.zeros(len(known.values) + 1, dtype=np.int64)
+        np.add.at(counts, slots, n[~null])
+        counts[-1] = n[null].sum()
+        return counts
