@@ -155,3 +155,27 @@ def test_a_typed_rule_keeps_the_rows_and_shows_what_new_rows_would(pandas_base):
     assert kept.rule_text.value == fresh.rule_text.value and kept.size == fresh.size
     kept.rows[0].op.value = "="  # a kept row still edits the rule
     assert kept.rule_text.value.startswith("device = ")
+
+
+def test_a_rule_asked_again_is_counted_from_the_kept_rows(duck, pandas_base):
+    builder = SegmentBuilder(duck, debounce=0, chart_attributes=["city", "loyalty_tier"])
+    first, second = 'device = "Desktop" and language = "fr"', 'city = "Nantes"'
+    for rule in (first, second):
+        builder.set_text(rule)
+    fields = fields_of(duck)
+    with _Queries(fields) as queries:
+        builder.set_text(first)  # back to the first rule: nothing scanned
+    assert not [q for q in queries.sent if "GROUPING SETS" in q]
+    assert builder.size == pandas_base.count(first)
+    mask = pandas_base.segment(first, save=False).mask.to_numpy()
+    pd.testing.assert_frame_equal(builder._breakdowns.tables(["city"])["city"],
+                                  distribution_table(pandas_base, mask, "city"))
+    duck.segment('city = "Nantes"', name="Nantes")  # a saved segment: a table of its own
+    builder.set_text('segment("Nantes") and device = "iOS"')
+    assert builder.size == pandas_base.count('city = "Nantes" and device = "iOS"')
+    duck.segment('city = "Lyon"', name="Nantes")  # redefined: counted anew
+    with _Queries(fields) as queries:
+        builder.set_text('segment("Nantes") and device = "iOS"')
+    assert [q for q in queries.sent if "GROUPING SETS" in q]
+    assert builder.size == pandas_base.count('city = "Lyon" and device = "iOS"')
+    del duck.segments["Nantes"]

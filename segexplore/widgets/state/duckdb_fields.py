@@ -58,6 +58,8 @@ __all__ = ["DuckDBFields", "Counted", "fields_of", "is_duckdb"]
 _SELECTED = "segexplore_selected_values"
 #: Most values kept of an event property (the event row's filter dropdowns).
 EVENT_CHOICES = 200
+#: Breakdown queries whose rows are kept (each a few rows per charted value).
+_KEPT_BREAKDOWNS = 64
 
 
 
@@ -119,6 +121,7 @@ class DuckDBFields:
         self._bounds: dict[str, tuple[float, float, bool]] = {}
         self._events: dict[tuple[str, str], list[tuple[Any, int]] | None] = {}
         self._value_counts: dict[str, ValueCounts] = {}
+        self._breakdowns: dict[str, dict[str, Any]] = {}
 
     # --- the fields ------------------------------------------------------------------
     @property
@@ -373,9 +376,8 @@ class DuckDBFields:
             columns = ", ".join(f"v{i}" for i in range(len(group)))
             flags = ", ".join(f"GROUPING(v{i}) AS g{i}" for i in range(len(group)))
             sets = ", ".join(f"(v{i})" for i in range(len(group)))
-            rows = self.connection.execute(
-                f"SELECT {flags}, {columns}, count(*) AS n FROM ({values}) "
-                f"GROUP BY GROUPING SETS ({sets})").fetchnumpy()
+            rows = self._grouped(f"SELECT {flags}, {columns}, count(*) AS n FROM ({values}) "
+                                 f"GROUP BY GROUPING SETS ({sets})")
             n = np.asarray(rows["n"], dtype=np.int64)
             for i, name in enumerate(group):
                 mine = np.asarray(rows[f"g{i}"]) == 0
@@ -383,6 +385,19 @@ class DuckDBFields:
                 if size is None and table == contacts:
                     size = int(n[mine].sum())
         return Counted(size, out)
+
+    def _grouped(self, query: str) -> dict[str, Any]:
+        """The rows of a breakdown query, kept by its text (a rule asked again, an undo, a
+        parent chosen back: no scan). The text names everything its answer depends on:
+        the rule's values, this date's feature table, each saved segment's table for its
+        definition; the tables of a DuckDB base never change."""
+        rows = self._breakdowns.get(query)
+        if rows is None:
+            rows = self.connection.execute(query).fetchnumpy()
+            if len(self._breakdowns) >= _KEPT_BREAKDOWNS:
+                self._breakdowns.pop(next(iter(self._breakdowns)))  # the oldest
+            self._breakdowns[query] = rows
+        return rows
 
     def _laid_out(self, name: str, values: Any, n: np.ndarray) -> np.ndarray:
         """Counts of ``values`` in :meth:`value_counts`' order, the missing ones last."""
