@@ -10,7 +10,8 @@ One source of truth, the :class:`~segexplore.rules.nodes.Rule` in ``builder.rule
 - every change re-counts the segment and shows its size at once (a count is a few
   milliseconds), with a did-you-mean hint for a value that matches nobody
   (:func:`~segexplore.rules.hints.value_hints`); the distribution charts are redrawn
-  after ``debounce`` seconds of quiet;
+  after ``debounce`` seconds of quiet, or at once when their counts came with the size
+  (a DuckDB base: one query counts both, so a burst of changes has nothing to save);
 - once the rule differs from the one just saved, the name box clears and the status says
   the rule is unsaved, so nothing (status, legends, Save) passes it off as the saved
   segment; saving a different rule under an existing name asks first (Replace / Cancel).
@@ -88,7 +89,8 @@ class SegmentBuilder(Quiet, W.VBox):
         Never list values of personal-data columns (names, emails...) in the value widgets.
     debounce : float
         Seconds of quiet before redrawing the charts (0: at once, as tests use). The size
-        is always updated at once.
+        is always updated at once, and so are the charts whose counts came with it (on a
+        DuckDB base).
     chart_attributes : list of str, optional
         The attributes charted at first (default: two categorical attributes of the base).
     draw_charts : bool
@@ -405,7 +407,12 @@ class SegmentBuilder(Quiet, W.VBox):
 
     def _schedule(self) -> None:
         if self._count():
-            self._debouncer()
+            if self._breakdowns.counted(self._charted_fields()):
+                # the charts' counts came with the size: nothing left to wait for
+                self._debouncer.cancel()
+                self._update_charts()
+            else:
+                self._debouncer()
 
     def flush(self) -> None:
         """Redraw the charts now if a (debounced) redraw is pending."""

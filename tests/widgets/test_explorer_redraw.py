@@ -179,3 +179,21 @@ def test_a_rule_asked_again_is_counted_from_the_kept_rows(duck, pandas_base):
     assert [q for q in queries.sent if "GROUPING SETS" in q]
     assert builder.size == pandas_base.count('city = "Lyon" and device = "iOS"')
     del duck.segments["Nantes"]
+
+
+def test_charts_counted_with_the_size_are_drawn_at_once(duck, pandas_base):
+    """The debounce saves counting during a burst of changes: on DuckDB the charts' counts
+    come with the size, so they are drawn with it; a feature, counted apart, waits."""
+    builder = SegmentBuilder(duck, debounce=30, chart_attributes=["device", "city"])
+    builder.flush()
+    chart = builder.charts.children[0]
+    builder.set_text('device = "iOS" and city = "Lille"')
+    assert not builder._debouncer.pending
+    drawn = dict(zip(chart.data[0].y, chart.data[0].customdata, strict=True))
+    assert drawn["iOS"] == builder.size == pandas_base.count('device = "iOS" and city = "Lille"')
+    builder.chart_fields.value = ("device", "revenue_365d")
+    builder.set_text('device = "Android"')
+    assert builder._debouncer.pending  # the feature's counts wait for the quiet
+    builder.flush()
+    assert dict(zip(chart.data[0].y, chart.data[0].customdata, strict=True))["Android"] \
+        == builder.size

@@ -384,6 +384,13 @@ class Breakdowns:
         self._counts = dict(counted.counts) if counted is not None else {}
         return self._size
 
+    def counted(self, attributes: Sequence[str], *, bins: int = 10) -> bool:
+        """True when the tables of ``attributes`` need no more counting: on a DuckDB base,
+        their counts came with the size (:meth:`size`), and their codings are made."""
+        return self.duckdb and bool(attributes) and all(
+            attribute in self._counts and (attribute, bins) in self._codings
+            for attribute in attributes)
+
     def tables(self, attributes: Sequence[str], *, top: int = 10,
                bins: int = 10) -> dict[str, pd.DataFrame | SegexploreError]:
         """The distribution table of each attribute (see :func:`distribution_table`) for
