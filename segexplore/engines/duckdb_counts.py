@@ -59,6 +59,9 @@ _FEATURE_CATEGORIES: dict[str, tuple[str, ...] | None] = {
 _KIND_SAMPLE = 2000
 #: Rows :func:`~segexplore.model.roles.infer_roles` samples from a text column.
 _ROLE_SAMPLE = 20_000
+#: Up to this many segments, the membership table holds each contact's pattern of
+#: membership as the bits of one number (``p``), which the counts group by.
+_PATTERN_BITS = 63
 _names = itertools.count(1)
 
 
@@ -162,6 +165,7 @@ class DuckDBCounts:
         #: per table, whether its rows pair with its membership table's (POSITIONAL JOIN)
         self._aligned: dict[str, bool] = {}
         self._ordered: dict[str, str] = {}
+        self._member_tables: list[str] = []
 
     # --- lifetime ------------------------------------------------------------------------
     def __enter__(self) -> DuckDBCounts:
@@ -176,36 +180,64 @@ class DuckDBCounts:
             self.connection.unregister(name)
         self._made.clear()
         self._registered.clear()
+        self._member_tables.clear()
 
     def _membership(self, members: Sequence[Any], over: str | None = None) -> str:
-        """A temporary table ``(position, s0, s1, ...)`` over every contact, its rows in the
-        order of ``over`` (default the contacts table): that table then pairs with it by a
-        ``POSITIONAL JOIN`` (checked once, see :meth:`_rows_pair`), several times cheaper than
-        joining ten million positions."""
+        """A temporary table ``(position, p)`` (``p``: the bits of the segments the contact
+        is in; ``s0, s1, ...`` beyond :data:`_PATTERN_BITS` segments) over every contact, its
+        rows in the order of ``over`` (default the contacts table), so that the two pair by
+        a ``POSITIONAL JOIN`` (checked, see :meth:`_rows_pair`), several times cheaper than
+        joining ten million positions (0.37 s against 0.7 s a count at 10M)."""
         over = over or self.store.contacts_table
         number = next(_names)
-        columns = []
-        for s, member in enumerate(members):
-            if isinstance(member, str):
-                query = member
-            else:
-                array = np.asarray(member, dtype=bool)
-                if array.shape != (self.n_rows,):
-                    raise ParameterError(f"a mask must hold one boolean per contact "
-                                         f"({self.n_rows:,}), not shape {array.shape}")
-                name = f"_segexplore_members_{number}_{s}"
-                self.connection.register(name, pd.DataFrame(
-                    {POSITION: np.flatnonzero(array).astype(np.int64)}))
-                self._registered.append(name)
-                query = f"SELECT {POSITION} FROM {name}"
-            columns.append(f"c.{POSITION} IN (SELECT {POSITION} FROM ({query})) AS s{s}")
+        columns = [f"c.{POSITION} IN (SELECT {POSITION} FROM {table})"
+                   for table in self._positions(members)]
         table = f"_segexplore_membership_{number}"
-        self.connection.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT c.{POSITION}, {', '.join(columns)} "
-            f"FROM {over} AS c")
+        if len(members) <= _PATTERN_BITS:
+            # every segment's bit in one number: a count per (value, pattern) is one
+            # aggregate where a count per segment is one filter each (2x faster)
+            bits = " | ".join(f"(CAST({column} AS UBIGINT) << {s})"
+                              for s, column in enumerate(columns))
+            selected = f"CAST({bits} AS UBIGINT) AS p"
+        else:
+            selected = ", ".join(f"{column} AS s{s}" for s, column in enumerate(columns))
+        # one thread keeps the rows in the scan's order (two threads' semi-joins do not:
+        # every row then fails to pair); the rules ran with all threads in _positions
+        (threads,), = self.connection.execute("SELECT current_setting('threads')").fetchall()
+        self.connection.execute("SET threads = 1")
+        try:
+            self.connection.execute(f"CREATE TEMP TABLE {table} AS SELECT c.{POSITION}, "
+                                    f"{selected} FROM {over} AS c")
+        finally:
+            self.connection.execute(f"SET threads = {int(threads)}")
         self._made.append(table)
         self._aligned[over] = self._rows_pair(over, table)
         return table
+
+    def _positions(self, members: Sequence[Any]) -> list[str]:
+        """One temporary table of member positions per segment (its rule run once, however
+        many tables the membership is laid out over)."""
+        if not self._member_tables:
+            number = next(_names)
+            for s, member in enumerate(members):
+                table = f"_segexplore_positions_{number}_{s}"
+                if isinstance(member, str):
+                    query = member
+                else:
+                    array = np.asarray(member, dtype=bool)
+                    if array.shape != (self.n_rows,):
+                        raise ParameterError(f"a mask must hold one boolean per contact "
+                                             f"({self.n_rows:,}), not shape {array.shape}")
+                    name = f"_segexplore_mask_{number}_{s}"
+                    self.connection.register(name, pd.DataFrame(
+                        {POSITION: np.flatnonzero(array).astype(np.int64)}))
+                    self._registered.append(name)
+                    query = f"SELECT {POSITION} FROM {name}"
+                self.connection.execute(f"CREATE TEMP TABLE {table} AS SELECT {POSITION} "
+                                        f"FROM ({query})")
+                self._made.append(table)
+                self._member_tables.append(table)
+        return self._member_tables
 
     def _rows_pair(self, table: str, members: str) -> bool:
         """Whether row i of ``table`` is row i of ``members`` (the order a scan keeps with
@@ -387,30 +419,62 @@ class DuckDBCounts:
         join = self._join_members(table, "t") if self.members_table else ""
         return f"{table} AS t{join}"
 
+    def _member(self, segment: int) -> str:
+        """Whether the contact ``m`` is a member of ``segment``, in SQL."""
+        if self._by_pattern():
+            return f"(m.p >> {int(segment)}) & 1 = 1"
+        return f"m.s{int(segment)}"
+
     def _filters(self) -> str:
-        return "".join(f", count(*) FILTER (WHERE m.s{s}) AS s{s}"
+        return "".join(f", count(*) FILTER (WHERE {self._member(s)}) AS s{s}"
                        for s in range(self.n_segments))
 
     def value_counts(self, name: str) -> ValueCounts:
-        """The distinct values of ``name`` and their counts in the base and each segment."""
+        """The distinct values of ``name`` (sorted) and their counts in the base and each
+        segment."""
         info = self.columns()[name]
+        by_pattern = self._by_pattern()
+        pattern = ", m.p" if by_pattern else ""
+        filters = "" if by_pattern or not self.members_table else self._filters()
         rows = self.connection.execute(
-            f"SELECT {self._expression(info)} AS v, min(t.{POSITION}) AS first, count(*) AS n"
-            f"{self._filters()} FROM {self._from(info)} GROUP BY 1").fetchnumpy()
+            f"SELECT {self._expression(info)} AS v{pattern}, min(t.{POSITION}) AS first, "
+            f"count(*) AS n{filters} FROM {self._from(info)} GROUP BY ALL").fetchnumpy()
         values = rows["v"]
         null = np.ma.getmaskarray(values)
-        counts = np.column_stack([np.asarray(rows["n"], dtype=np.int64)]
-                                 + [np.asarray(rows[f"s{s}"], dtype=np.int64)
-                                    for s in range(self.n_segments)])
-        missing = counts[null].sum(axis=0) if null.any() \
-            else np.zeros(counts.shape[1], np.int64)
+        n = np.ma.getdata(rows["n"]).astype(np.int64)
+        if by_pattern:
+            columns = [n, *_by_segment(np.ma.getdata(rows["p"]), n, self.n_segments)]
+        else:
+            columns = [n] + [np.ma.getdata(rows[f"s{s}"]).astype(np.int64)
+                             for s in range(self.n_segments)]
+        missing = np.array([column[null].sum() for column in columns], dtype=np.int64)
         known = ~null
         plain = np.ma.getdata(values)[known]
         if plain.dtype.kind in "OU":
             plain = plain.astype(object)
-        return ValueCounts(plain, counts[known], np.asarray(rows["first"], np.int64)[known],
-                           missing.astype(np.int64),
+        first = np.ma.getdata(rows["first"]).astype(np.int64)[known]
+        # one row per value, sorted (the layout sorts numbers: a sorted input costs nothing)
+        distinct, inverse = np.unique(plain, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        counts = np.empty((len(distinct), len(columns)), dtype=np.int64)
+        if len(distinct) == len(plain):  # one row per value: put them in order
+            for j, column in enumerate(columns):
+                counts[inverse, j] = column[known]
+            first_seen = np.empty_like(first)
+            first_seen[inverse] = first
+        else:  # a row per (value, pattern): add them up (exact in float64 below 2**53)
+            for j, column in enumerate(columns):
+                counts[:, j] = np.bincount(inverse, weights=column[known],
+                                           minlength=len(distinct))
+            first_seen = np.full(len(distinct), np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(first_seen, inverse, first)
+        first = first_seen
+        return ValueCounts(distinct, counts, first, missing,
                            info.duck_type.upper().startswith(("TIMESTAMP", "DATE")))
+
+    def _by_pattern(self) -> bool:
+        """Whether counts group by the membership pattern (see :data:`_PATTERN_BITS`)."""
+        return self.members_table is not None and self.n_segments <= _PATTERN_BITS
 
     def distinct(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Known values and distinct known values of ``name``, in the base and each segment
@@ -418,8 +482,8 @@ class DuckDBCounts:
         info = self.columns()[name]
         column = self._expression(info)
         parts = [f"count({column}), count(DISTINCT {column})"]
-        parts += [f"count({column}) FILTER (WHERE m.s{s}), "
-                  f"count(DISTINCT {column}) FILTER (WHERE m.s{s})"
+        parts += [f"count({column}) FILTER (WHERE {self._member(s)}), "
+                  f"count(DISTINCT {column}) FILTER (WHERE {self._member(s)})"
                   for s in range(self.n_segments)]
         row = self.connection.execute(
             f"SELECT {', '.join(parts)} FROM {self._from(info)}").fetchall()[0]
@@ -430,7 +494,7 @@ class DuckDBCounts:
         (one boolean row per combination, no contact in no row twice) and how many."""
         if not self.n_segments:
             return np.zeros((1, 0), dtype=bool), np.array([self.n_rows], dtype=np.int64)
-        keys = ", ".join(f"m.s{s}" for s in range(self.n_segments))
+        keys = ", ".join(f"{self._member(s)} AS s{s}" for s in range(self.n_segments))
         rows = self.connection.execute(
             f"SELECT {keys}, count(*) AS n FROM {self.members_table} AS m GROUP BY ALL "
             f"ORDER BY ALL").fetchnumpy()
@@ -470,15 +534,22 @@ class DuckDBCounts:
         for slot, side in enumerate(firsts):
             expression = self._code_of(side, f"a{slot}", infos, joins, tables, registered)
             selects.append(f"CAST({expression} AS BIGINT) * {weights[slot]}")
-        columns = [f"({' + '.join(selects)}) AS combo"]
+        # the values binned are worked out once a row, in an inner query (x_b...), not once
+        # a comparison with an edge
+        inner, outer = [f"({' + '.join(selects)}) AS combo"], ["combo"]
         for slot, side in enumerate(seconds):
             expression = self._code_of(side, f"b{slot}", infos, joins, tables, registered,
-                                       binned=True)
-            columns.append(f"CAST({expression} AS INTEGER) AS b{slot}")
+                                       binned=inner)
+            if f"x_b{slot}" in expression:
+                outer.append(f"CAST({expression} AS INTEGER) AS b{slot}")
+            else:
+                inner.append(f"CAST({expression} AS INTEGER) AS b{slot}")
+                outer.append(f"b{slot}")
         table = f"_segexplore_joint_{next(_names)}"
         try:
-            self.connection.execute(f"CREATE TEMP TABLE {table} AS SELECT {', '.join(columns)} "
-                                    f"FROM {self._source(tables)} {' '.join(joins)}")
+            self.connection.execute(
+                f"CREATE TEMP TABLE {table} AS SELECT {', '.join(outer)} FROM (SELECT "
+                f"{', '.join(inner)} FROM {self._source(tables)} {' '.join(joins)})")
         finally:
             for name in registered:
                 self.connection.unregister(name)
@@ -488,19 +559,25 @@ class DuckDBCounts:
                                   {_side_key(side): slot for slot, side in enumerate(seconds)})
 
     def _code_of(self, side: Side, slot: str, infos: dict[str, ColumnInfo], joins: list[str],
-                 tables: set[str], registered: list[str], binned: bool = False) -> str:
-        """The SQL of one side's code per contact (see :meth:`joint`), adding its join."""
+                 tables: set[str], registered: list[str], binned: list[str] | None = None
+                 ) -> str:
+        """The SQL of one side's code per contact (see :meth:`joint`), adding its join.
+
+        With ``binned`` (the columns of an inner query), numbers and dates are binned by
+        their edges: the value becomes the inner column ``x_{slot}`` and the code, read from
+        it, is for the query around it."""
         if not isinstance(side, tuple):
-            return f"m.s{int(side)}"
+            return f"CAST({self._member(side)} AS INTEGER)"
         name, codes, missing = side
         info = infos[name]
         tables.add(info.source)
         value = self._expression(info, "c" if info.source == "contacts" else "f")
-        if binned and codes["v"].dtype.kind in "iuf":
+        if binned is not None and codes["v"].dtype.kind in "iuf":
             edges = _edges(codes)
             if edges is not None:
-                cases = [f"WHEN {value} IS NULL THEN {int(missing)}"]
-                cases += [f"WHEN {value} < {_number(edge)} THEN {code}"
+                binned.append(f"{value} AS x_{slot}")
+                cases = [f"WHEN x_{slot} IS NULL THEN {int(missing)}"]
+                cases += [f"WHEN x_{slot} < {_number(edge)} THEN {code}"
                           for edge, code in edges[:-1]]
                 return f"CASE {' '.join(cases)} ELSE {edges[-1][1]} END"
         table = f"_segexplore_codes_{next(_names)}"
@@ -586,7 +663,7 @@ class DuckDBCounts:
         self.connection.register(name, pd.DataFrame(
             {POSITION: np.flatnonzero(array).astype(np.int64)}))
         try:
-            parts = ["count(*)"] + [f"count(*) FILTER (WHERE m.s{s})"
+            parts = ["count(*)"] + [f"count(*) FILTER (WHERE {self._member(s)})"
                                     for s in range(self.n_segments)]
             row = self.connection.execute(
                 f"SELECT {', '.join(parts)} FROM {self.members_table} AS m "
@@ -601,11 +678,27 @@ class DuckDBCounts:
         column = f"t.{_quoted(info.name)}"
         test = column if info.duck_type.upper() == "BOOLEAN" \
             else f"CAST({column} AS DOUBLE) >= 1"
+        if self._by_pattern():
+            rows = self.connection.execute(
+                f"SELECT m.p, count(*) AS n FROM {self._from(info)} WHERE {test} "
+                f"GROUP BY ALL").fetchnumpy()
+            n = np.asarray(rows["n"], dtype=np.int64)
+            return int(n.sum()), _by_segment(rows["p"], n, self.n_segments).sum(axis=1)
         parts = [f"count(*) FILTER (WHERE {test})"] + [
-            f"count(*) FILTER (WHERE {test} AND m.s{s})" for s in range(self.n_segments)]
+            f"count(*) FILTER (WHERE {test} AND {self._member(s)})"
+            for s in range(self.n_segments)]
         row = self.connection.execute(
             f"SELECT {', '.join(parts)} FROM {self._from(info)}").fetchall()[0]
         return int(row[0]), np.asarray(row[1:], dtype=np.int64)
+
+
+def _by_segment(patterns: Any, n: np.ndarray, n_segments: int) -> np.ndarray:
+    """``(segments, rows)``: ``n`` where a row's membership pattern holds the segment."""
+    bits = np.asarray(patterns, dtype=np.uint64)
+    out = np.zeros((n_segments, len(n)), dtype=np.int64)
+    for s in range(n_segments):
+        out[s] = np.where((bits >> np.uint64(s)) & np.uint64(1), n, 0)
+    return out
 
 
 #: One side of a joint count (see :meth:`DuckDBCounts.joint`).

@@ -409,8 +409,12 @@ def build_feature_table(connection: Any, name: str, as_of: Any, *,
                         columns: Mapping[str, Sequence[str]], purchases_from: str = "events",
                         windows: Sequence[int] = (30, 90, 365),
                         config: FeatureConfig | None = None,
-                        tables: Mapping[str, str] | None = None, buckets: int = 1) -> None:
-    """Create the temporary table ``name`` of :func:`feature_query`'s rows in DuckDB.
+                        tables: Mapping[str, str] | None = None, buckets: int = 1,
+                        temporary: bool = True) -> None:
+    """Create the table ``name`` of :func:`feature_query`'s rows in DuckDB: a temporary
+    table, or with ``temporary=False`` one of the database, which DuckDB keeps compressed
+    (at 10 million contacts 0.85 GB against 3.8 GB in memory, which spilled to disk with a
+    4 GB memory limit: every later scan read it back).
 
     With ``buckets > 1`` the per-contact aggregates are computed for a range of contact ids
     at a time (ranges of about as many contacts each, from the ids' quantiles), then
@@ -420,18 +424,18 @@ def build_feature_table(connection: Any, name: str, as_of: Any, *,
     """
     options = {"columns": columns, "purchases_from": purchases_from, "windows": windows,
                "config": config, "tables": tables}
+    create = "CREATE OR REPLACE TEMP TABLE" if temporary else "CREATE OR REPLACE TABLE"
     if buckets <= 1:
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
-                           f"{feature_query(as_of, **options)}")
+        connection.execute(f"{create} {name} AS {feature_query(as_of, **options)}")
         return
     aggregates = f"{name}_aggregates"
     contacts = (tables or {}).get("contacts", "contacts")
     try:
         for index, bucket in enumerate(_id_ranges(connection, contacts, buckets)):
             part = feature_query(as_of, stage="aggregates", bucket=bucket, **options)
-            connection.execute(f"CREATE OR REPLACE TEMP TABLE {aggregates} AS {part}"
+            connection.execute(f"{create} {aggregates} AS {part}"
                                if index == 0 else f"INSERT INTO {aggregates} {part}")
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS "
+        connection.execute(f"{create} {name} AS "
                            f"{feature_query(as_of, aggregates=aggregates, **options)}")
     finally:
         connection.execute(f"DROP TABLE IF EXISTS {aggregates}")

@@ -183,6 +183,46 @@ def test_a_database_file_holds_the_tables(tmp_path, tiny_pair):
         range(len(pandas_base.contacts)))
 
 
+def test_the_features_kept_in_a_database_file_are_dropped_at_exit(tmp_path, tiny_pair):
+    """The features are a table of the database (compressed: it stays in memory where a
+    temporary one spills), personal data like the contacts: a process that leaves drops
+    them, and opening a file another process left them in (a crash) drops them too."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    pandas_base, _ = tiny_pair
+    paths = _write(pandas_base, tmp_path / "in")
+    database = tmp_path / "base.duckdb"
+    script = ("import segexplore as se\n"
+              f"b = se.read_base({str(paths['contacts'])!r}, {str(paths['events'])!r}, "
+              f"engine='duckdb', database={str(database)!r})\n"
+              "print(b.count('rfm_group = \"lost\"'))\n"
+              "print(b.connection.execute(\"SELECT count(*) FROM duckdb_tables() WHERE NOT "
+              "temporary AND starts_with(table_name, '_segexplore_features_')\")"
+              ".fetchall()[0][0])\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert int(out[0]) == pandas_base.count('rfm_group = "lost"') and out[1] == "1"
+
+    def kept() -> list[str]:
+        with duckdb.connect(str(database)) as connection:
+            return [name for (name,) in connection.execute(
+                "SELECT table_name FROM duckdb_tables()").fetchall()
+                if name.startswith("_segexplore_features_")]
+
+    assert kept() == []
+    with duckdb.connect(str(database)) as connection:  # as a crashed session leaves it
+        connection.execute("CREATE TABLE _segexplore_features_7 AS SELECT 1 AS position")
+    assert kept() == ["_segexplore_features_7"]
+    duck = se.read_base(paths["contacts"], paths["events"], engine="duckdb",
+                        database=database, as_of=pandas_base.as_of)
+    assert duck.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE "
+                                   "table_name = '_segexplore_features_7'").fetchall() == [(0,)]
+    duck.connection.close()
+
+
 def test_the_temporary_database_is_private_and_removed_at_exit(tmp_path, tiny_pair):
     import os
     import subprocess

@@ -202,3 +202,35 @@ def test_counts_join_by_position_when_the_rows_do_not_pair(sample_pair, monkeypa
     monkeypatch.setattr(DuckDBCounts, "_rows_pair", lambda self, table, members: False)
     names = ["Android", "Champions", "Île-de-France"]
     _same(compare(_segments(pandas_base, names)), compare(_segments(duck, names)))
+
+
+@pytest.mark.parametrize("bits", [0, 63], ids=["a filter per segment", "by pattern"])
+def test_counts_by_membership_pattern_or_by_filters_are_the_pandas_comparison(
+        sample_pair, monkeypatch, bits):
+    """Up to 63 segments the counts group by each contact's pattern of membership (its bits
+    in one number) and are added up per segment in numpy; beyond, one filtered count per
+    segment: both give the pandas comparison (overlapping segments, an empty one)."""
+    from segexplore.engines import duckdb_counts
+
+    monkeypatch.setattr(duckdb_counts, "_PATTERN_BITS", bits)
+    pandas_base, duck = sample_pair
+    names = ["Android", "Champions", "Buyers", "Nobody"]
+    _same(compare(_segments(pandas_base, names)), compare(_segments(duck, names)))
+    segments = _segments(duck, names)
+    with duckdb_counts.DuckDBCounts(duck, [duck.evaluator().sql(s.rule) for s in segments]
+                                    ) as counts:
+        table = counts.value_counts("revenue_365d")
+        grouped = "p" in counts.connection.execute(
+            f"SELECT * FROM {counts.members_table} LIMIT 0").df().columns
+    assert grouped == bool(bits)
+    # sorted distinct values; per segment, what the pandas engine counts
+    assert (np.diff(table.values) > 0).all()
+    features = pandas_base.features
+    for s, segment in enumerate(_segments(pandas_base, names)):
+        held = features.loc[segment.mask.to_numpy(), "revenue_365d"].dropna()
+        expected = held.value_counts()
+        got = pd.Series(table.counts[:, 1 + s], index=table.values)
+        got = got[got > 0]
+        pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(),
+                                       check_names=False, check_index_type=False,
+                                       check_dtype=False)

@@ -13,6 +13,7 @@ from html import escape
 
 import pandas as pd
 import pytest
+from duckdb_sample import duck, pandas_base  # noqa: F401 (fixtures)
 
 import segexplore as se
 from segexplore.rules.hints import value_hints

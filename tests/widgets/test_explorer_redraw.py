@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from duckdb_sample import duck, pandas_base  # noqa: F401 (fixtures)
 
 from segexplore.widgets import SegmentBuilder
 from segexplore.widgets.plot import (

@@ -1,4 +1,5 @@
-"""The bundled sample on both engines, for the explorer's DuckDB tests.
+"""The bundled sample on both engines, for the explorer's DuckDB tests (imported by them:
+a ``conftest.py`` here would shadow ``tests/conftest.py``, which tests import by name).
 
 ``pandas_base`` is the pandas engine on the sample's files read as they are
 (``load_sample(clean=False)``: the DuckDB engine reads the files as they are too);
