@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import itertools
 import os
 import shutil
 import tempfile
@@ -522,7 +523,7 @@ class DuckDBBase:
         if name is None:
             # a table of the database, not a temporary one: DuckDB compresses it (4.5x at
             # 10M contacts), so that it stays in memory where a temporary one spills
-            name = f"_segexplore_features_{len(store.feature_tables) + 1}"
+            name = f"{_FEATURES_PREFIX}{os.getpid()}_{next(_feature_numbers)}"
             build_feature_table(store.connection, name, self._as_of, columns=store.kinds,
                                 purchases_from=store.purchase_table or "none",
                                 buckets=-(-store.n_contacts // BUCKET_CONTACTS),
@@ -630,8 +631,8 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
     if temporary:  # the contacts are personal data: nothing stays behind
         atexit.register(_remove_temporary, connection, folder)
     else:  # nor the features (personal data too) of this session or of a crashed one
-        _drop_features(connection)
-        atexit.register(_drop_features, connection)
+        _drop_features(connection, ours=False)
+        atexit.register(_drop_features, connection, ours=True)
     settings = {"preserve_insertion_order": "true"}
     if memory_limit is not None:
         settings["memory_limit"] = f"'{_checked_size(memory_limit)}'"
@@ -735,13 +736,23 @@ def _contacts_view(connection: Any, source: str) -> None:
                        f"AS {POSITION} FROM contacts_rows")
 
 
-def _drop_features(connection: Any) -> None:
-    """Drop the feature tables (``_segexplore_features_*``) kept in the database."""
+#: The feature tables kept in a database: ``<prefix><process id>_<number>``.
+_FEATURES_PREFIX = "_segexplore_features_"
+_feature_numbers = itertools.count(1)
+
+
+def _drop_features(connection: Any, *, ours: bool) -> None:
+    """Drop the feature tables kept in the database: this process's (``ours``: at exit), or
+    every other process's (at opening: a crashed one's; DuckDB lets one process at a time
+    write a file, so none of them is in use). Another base of this process on the same
+    file keeps its own."""
+    mine = f"{_FEATURES_PREFIX}{os.getpid()}_"
     with contextlib.suppress(Exception):  # at exit the connection may be closed
         for (name,) in connection.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND "
-                "starts_with(table_name, '_segexplore_features_')").fetchall():
-            connection.execute(f'DROP TABLE IF EXISTS "{name}"')
+                "starts_with(table_name, ?)", [_FEATURES_PREFIX]).fetchall():
+            if name.startswith(mine) == ours:
+                connection.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
 def _remove_temporary(connection: Any, folder: str) -> None:

@@ -220,6 +220,16 @@ def test_the_features_kept_in_a_database_file_are_dropped_at_exit(tmp_path, tiny
                         database=database, as_of=pandas_base.as_of)
     assert duck.connection.execute("SELECT count(*) FROM duckdb_tables() WHERE "
                                    "table_name = '_segexplore_features_7'").fetchall() == [(0,)]
+    # a second base of this process on the same file (a notebook cell run again, another
+    # date) keeps its own features: the first one's stay, and are its own
+    rule = "purchases_total >= 1"  # 6 contacts now, 2 two hundred days earlier
+    assert duck.count(rule) == pandas_base.count(rule)
+    earlier = pandas_base.as_of - pd.Timedelta(days=200)
+    again = se.read_base(paths["contacts"], paths["events"], engine="duckdb",
+                         database=database, as_of=earlier)
+    assert again.count(rule) == pandas_base.at(earlier).count(rule) != pandas_base.count(rule)
+    assert duck.count(rule + ' and city != "Nowhere"') == pandas_base.count(rule)
+    assert again._feature_table() != duck._feature_table()
     duck.connection.close()
 
 
