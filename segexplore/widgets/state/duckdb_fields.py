@@ -62,7 +62,6 @@ EVENT_CHOICES = 200
 _KEPT_BREAKDOWNS = 64
 
 
-
 class Counted(NamedTuple):
     """A segment's counts of a few attributes, and its size."""
 
