@@ -28,10 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from segexplore.engines.duckdb_privacy import DuckDBPersonRows, candidate_contacts
 from segexplore.errors import NotFoundError, SegexploreError
+from segexplore.features.sql import POSITION
 from segexplore.io.clean.contacts import normalise_emails
 from segexplore.model import hooks
 from segexplore.model.erasures import identifier_hash
+from segexplore.model.report import CleanReport
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -52,6 +55,7 @@ class _Person:
     ids: list[Any]         # contact_id of their rows in base.contacts
     emails: set[str]       # their normalised emails
     merged_ids: set[str]   # ids of records merged into theirs (as text)
+    positions: np.ndarray  # their rows' positions in base.contacts
 
     @property
     def id_texts(self) -> set[str]:
@@ -67,6 +71,16 @@ def _ids_isin(values: pd.Series, id_texts: Iterable[str]) -> np.ndarray:
     return values.astype("str").str.strip().isin(texts).to_numpy(dtype=bool)
 
 
+def _report(base: ContactBase) -> CleanReport:
+    """The base's load report; a DuckDB base read without cleaning has none, and is then
+    reported on as a pandas base read without cleaning is (no reject, no merge)."""
+    if base.report is not None:
+        return base.report
+    tables = DuckDBPersonRows(base, [], []).tables
+    empty = pd.DataFrame(columns=["row", "reason", "table", "file"])
+    return CleanReport(rejects={table: empty for table in tables})
+
+
 def _locate(base: ContactBase, email_or_id: object) -> _Person:
     """The person behind an email or an id: their live rows and what merged into them.
 
@@ -75,10 +89,21 @@ def _locate(base: ContactBase, email_or_id: object) -> _Person:
     merged records that another live contact holds (the duplicate reused someone else's
     id) are left out: activity under that id is the other person's.
     """
-    contacts = base.contacts
-    merges = base.report.merges
+    merges = _report(base).merges
+    is_email = isinstance(email_or_id, str) and "@" in email_or_id
+    if base.engine == "pandas":
+        contacts = base.contacts
+        positions = np.arange(len(contacts))
+    else:  # the rows the person can be, read from DuckDB; the same rules pick from them
+        ids = set() if is_email else {str(email_or_id).strip()}
+        if len(merges):
+            ids |= set(merges["contact_id"].astype("str")) | set(
+                merges["merged_into"].astype("str"))
+        email = normalise_emails(pd.Series([email_or_id])).iloc[0] if is_email else None
+        contacts = candidate_contacts(base, email, ids)
+        positions = contacts.pop(POSITION).to_numpy(dtype=np.int64)
     live_ids = contacts["contact_id"]
-    if isinstance(email_or_id, str) and "@" in email_or_id:
+    if is_email:
         key = normalise_emails(pd.Series([email_or_id])).iloc[0]
         hit = (contacts["email"] == key).fillna(False).to_numpy(dtype=bool)
         via_merge = merges["merged_into"][merges["email"] == key] if len(merges) else []
@@ -99,7 +124,7 @@ def _locate(base: ContactBase, email_or_id: object) -> _Person:
         into = merges["merged_into"].astype("str").isin([str(i) for i in ids])
         held_by_others = _ids_isin(merges["contact_id"], {str(i) for i in live_ids[~hit]})
         merged = set(merges["contact_id"][into & ~held_by_others].astype("str"))
-    return _Person(kind, key, ids, emails, merged)
+    return _Person(kind, key, ids, emails, merged, positions[hit])
 
 
 def _rows_of(frame: pd.DataFrame, person: _Person, *, by_id: bool) -> np.ndarray:
@@ -159,26 +184,34 @@ class ErasureReport:
                 f"<code>{self.identifier_hash[:12]}</code><table>{rows}</table></div>")
 
 
-def _prune_lineage(report, table: str, clean_removed: np.ndarray, n_clean: int,
-                   labels_removed: Sequence[Any]) -> int:
-    """Drop erased input rows from the report's lineage and issues; returns issues dropped."""
-    if table not in report.row_labels or table not in report.kept:
-        return 0
-    labels = np.asarray(report.row_labels[table])
-    kept = np.asarray(report.kept[table], dtype=bool)
-    kept_positions = np.flatnonzero(kept)
-    drop = np.zeros(len(labels), dtype=bool)
-    if len(kept_positions) == n_clean:  # clean row i is input row kept_positions[i]
-        drop[kept_positions[clean_removed]] = True
-    if len(labels_removed):
-        drop = drop | pd.Series(labels).isin(list(labels_removed)).to_numpy(dtype=bool)
-    gone = labels[drop]
-    report.row_labels[table] = labels[~drop]
-    report.kept[table] = kept[~drop]
-    if table in report.inputs:
-        report.inputs[table] -= int(drop.sum())
+def _prune_lineage(report, table: str, clean_removed: np.ndarray | None, n_removed: int,
+                   n_clean: int, labels_removed: Sequence[Any]) -> int:
+    """Drop erased input rows from the report's lineage and issues; returns issues dropped.
+
+    ``clean_removed`` are the positions of the erased rows in the clean table (None when
+    the engine does not know them: a DuckDB base's activity), ``n_removed`` how many
+    there are; ``labels_removed`` the input rows erased from the rejects and merges.
+    Without a lineage (a report of cleaning in DuckDB) the issues of those input rows go.
+    """
+    gone = np.asarray(list(labels_removed), dtype=object)
+    if table in report.row_labels and table in report.kept:
+        labels = np.asarray(report.row_labels[table])
+        kept = np.asarray(report.kept[table], dtype=bool)
+        kept_positions = np.flatnonzero(kept)
+        drop = np.zeros(len(labels), dtype=bool)
+        if clean_removed is not None and len(kept_positions) == n_clean:
+            drop[kept_positions[clean_removed]] = True  # clean row i is input row kept[i]
+        if len(labels_removed):
+            drop = drop | pd.Series(labels).isin(list(labels_removed)).to_numpy(dtype=bool)
+        gone = labels[drop]
+        report.row_labels[table] = labels[~drop]
+        report.kept[table] = kept[~drop]
+        if table in report.inputs:
+            report.inputs[table] -= int(drop.sum())
+    elif table in report.inputs:  # no lineage: the kept rows erased are counted, not named
+        report.inputs[table] -= n_removed + len(labels_removed)
     if table in report.outputs:
-        report.outputs[table] -= len(clean_removed)
+        report.outputs[table] -= n_removed
     issues = report.issues
     if not len(issues) or not len(gone):
         return 0
@@ -254,34 +287,27 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
         raise NotFoundError(f"forget: no contact with {person.kind} {person.key!r} in the base")
 
     removed: dict[str, int] = {}
-    kept: dict[str, pd.DataFrame] = {}
-    report = base.report
+    report = _report(base)
     ids_text = person.id_texts
-    contacts = base.contacts
-    live_ids_text = {str(i) for i in person.ids}
-    gone = _ids_isin(contacts["contact_id"], live_ids_text)
+    rows = _person_rows(base, person)
     merges = report.merges
     merged_rows = (merges["merged_into"].astype("str").isin(list(ids_text))
                    | merges["email"].isin(list(person.emails))).to_numpy(dtype=bool) \
         if len(merges) else np.zeros(0, dtype=bool)
     issues_removed = 0
-    for table in ("contacts", "events", "orders"):
-        frame = getattr(base, table)
-        if frame is None:
-            continue
-        if table == "contacts":
-            drop = gone
-        else:
-            drop = _ids_isin(frame["contact_id"], live_ids_text)
+    report_rows: dict[str, list[Any]] = {}  # per table, the input rows the report loses
+    for table in rows.tables:
+        n_removed = rows.count(table)
         rejects = report.rejects.get(table)
         reject_rows = (_rows_of(rejects, person, by_id=table != "contacts")
                        if rejects is not None else np.zeros(0, dtype=bool))
         labels = list(rejects["row"][reject_rows]) if rejects is not None else []
         if table == "contacts" and len(merges):
             labels += list(merges["row"][merged_rows])
-        issues_removed += _prune_lineage(report, table, np.flatnonzero(drop), len(frame), labels)
-        kept[table] = _without_unused_categories(frame[~drop].reset_index(drop=True))
-        removed[table] = int(drop.sum())
+        issues_removed += _prune_lineage(report, table, rows.dropped(table), n_removed,
+                                         rows.size(table), labels)
+        report_rows[table] = labels
+        removed[table] = n_removed
         if rejects is not None:
             report.rejects[table] = rejects[~reject_rows].reset_index(drop=True)
             removed[f"rejected {table}"] = int(reject_rows.sum())
@@ -293,13 +319,66 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
     listed = base.suppressions
     if len(listed):  # the ledger keeps them out of base.suppressions from now on
         removed["suppression lists"] = int(listed["email"].isin(list(person.emails)).sum())
-    base._replace_tables(erased=[*(ledger.hash(e) for e in person.emails),
-                                 *(ledger.hash(i, "id") for i in ids_text)], **kept)
+    rows.erase([*(ledger.hash(e) for e in person.emails),
+                *(ledger.hash(i, "id") for i in ids_text)], report_rows)
     result = ErasureReport(record_hash, key_kind, removed, _utc_now(),
                            Path(log_path) if log_path else None,
                            segments_naming_person=_segments_naming(base, person.emails))
     _append_log(log_path, result, salt is not None)
     return result
+
+
+class _PandasPersonRows:
+    """One person's rows in a pandas base's tables, and the tables without them (the
+    pandas side of :class:`~segexplore.engines.duckdb_privacy.DuckDBPersonRows`)."""
+
+    def __init__(self, base: ContactBase, ids: Iterable[Any]) -> None:
+        self.base = base
+        live_ids_text = {str(i) for i in ids}
+        self.frames = {table: frame for table in ("contacts", "events", "orders")
+                       if (frame := getattr(base, table)) is not None}
+        self.drops = {table: _ids_isin(frame["contact_id"], live_ids_text)
+                      for table, frame in self.frames.items()}
+
+    @property
+    def tables(self) -> list[str]:
+        return list(self.frames)
+
+    def size(self, table: str) -> int:
+        return len(self.frames[table])
+
+    def dropped(self, table: str) -> np.ndarray:
+        return np.flatnonzero(self.drops[table])
+
+    def count(self, table: str) -> int:
+        return int(self.drops[table].sum())
+
+    @property
+    def positions(self) -> np.ndarray:
+        return np.flatnonzero(self.drops["contacts"])
+
+    def contacts(self) -> pd.DataFrame:
+        return self.base.contacts.iloc[self.positions]
+
+    def features(self) -> pd.DataFrame:
+        return self.base.features.iloc[self.positions]
+
+    def activity(self, table: str, id_texts: Iterable[str]) -> pd.DataFrame | None:
+        frame = self.frames.get(table)
+        return frame[_ids_isin(frame["contact_id"], id_texts)] if frame is not None else None
+
+    def erase(self, erased: Iterable[str], report_rows: Any) -> None:
+        # the report's frames are the only record of report_rows: pruned already
+        self.base._replace_tables(erased=erased, **{
+            table: _without_unused_categories(frame[~self.drops[table]].reset_index(drop=True))
+            for table, frame in self.frames.items()})
+
+
+def _person_rows(base: ContactBase, person: _Person) -> _PandasPersonRows | DuckDBPersonRows:
+    """The person's rows in the base's tables, by engine."""
+    if base.engine == "pandas":
+        return _PandasPersonRows(base, person.ids)
+    return DuckDBPersonRows(base, person.positions, person.ids)
 
 
 def _without_unused_categories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -408,24 +487,21 @@ def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
     person = _locate(base, email_or_id)
     if not person.ids:
         raise NotFoundError(f"subject_access: no contact with {person.kind} {person.key!r}")
-    contacts = base.contacts
-    positions = np.flatnonzero(_ids_isin(contacts["contact_id"], [str(i) for i in person.ids]))
-    rows = contacts.iloc[positions]
+    held = _person_rows(base, person)
+    positions = held.positions
+    rows = held.contacts()
     ids_text = list(person.id_texts)
-    tables = {}
-    for table in ("events", "orders"):
-        frame = getattr(base, table)
-        tables[table] = (frame[_ids_isin(frame["contact_id"], ids_text)]
-                         if frame is not None else None)
-    merges = base.report.merges
+    tables = {table: held.activity(table, ids_text) for table in ("events", "orders")}
+    report = _report(base)
+    merges = report.merges
     merged = merges[merges["merged_into"].astype("str").isin(ids_text)
                     | merges["email"].isin(list(person.emails))] if len(merges) else merges
     rejected = {}
-    for table, frame in base.report.rejects.items():
+    for table, frame in report.rejects.items():
         hit = _rows_of(frame, person, by_id=table != "contacts")
         if hit.any():
             rejected[table] = _records(frame[hit])
-    features = base.features.iloc[positions]
+    features = held.features()
     segments = []
     for name, segment in base.segments.items():
         try:

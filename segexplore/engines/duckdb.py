@@ -16,9 +16,10 @@ What a :class:`DuckDBBase` offers today: ``as_of``, ``at()``, ``count()``, ``seg
 counts: :mod:`segexplore.engines.duckdb_counts`), ``with_suppressions()``,
 ``with_contact_columns()`` (scores), ``features`` (as a DataFrame, for bases that fit),
 ``report`` (with ``clean=True``: :mod:`segexplore.engines.duckdb_clean`),
-``fingerprint()`` (:mod:`segexplore.engines.duckdb_fingerprint`), ``contact_count`` and
-``rule_schema()``; the explorer opens it too (``segexplore dashboard --engine duckdb``).
-Not yet: erasure (``forget``) and ``explain()``.
+``fingerprint()`` (:mod:`segexplore.engines.duckdb_fingerprint`), ``contact_count``,
+``rule_schema()``, ``forget()`` and ``subject_access()`` (erasure leaves the files as they
+are: :mod:`segexplore.engines.duckdb_privacy`); the explorer opens it too (``segexplore
+dashboard --engine duckdb``). Not yet: ``explain()``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.walk import saved_rule_of
 
-__all__ = ["DuckDBBase", "DuckDBSchema", "read_duckdb"]
+__all__ = ["DuckDBBase", "DuckDBSchema", "activity_types", "read_duckdb"]
 
 #: Contacts whose per-contact aggregates are computed at once when the features are built
 #: (about 1.5 GB of DuckDB's memory); a larger base is done in buckets of this size.
@@ -173,8 +174,16 @@ class _Store:
         self.erasures = ErasureLedger()
         #: The contacts table or view of this base (scores added make a view of their own).
         self.contacts_table = "contacts"
+        #: The tables or views of the activity: an erasure replaces them by views without
+        #: the person (segexplore.engines.duckdb_privacy).
+        self.activity_tables = {"events": "events", "orders": "orders"}
+        #: The activity tables not given at opening (empty views stand in for them).
+        self.absent_tables: frozenset[str] = frozenset()
         self.derived_tables: list[str] = []
-        self.version = 0  # nothing replaces the tables of a DuckDB base yet
+        #: This store and those of the bases with scores added to it: an erasure replaces
+        #: the tables of every one of them.
+        self.family: list[_Store] = [self]
+        self.version = 0  # an erasure adds one: what was computed from the tables is stale
         #: The native table of ids and positions (see DuckDBBase._contact_index).
         self.contact_index: str | None = None
         #: Saved segments' member tables: (as_of, name, definitions) -> table.
@@ -190,6 +199,7 @@ class _Evaluator:
     def __init__(self, base: DuckDBBase) -> None:
         self.base = base
         self.as_of = base.as_of
+        self.version = base._store.version  # the tables' version its results are of
         self._positions: dict[tuple, np.ndarray] = {}
 
     def sql(self, rule: R.Rule, *, text: str | None = None, select: str = POSITION) -> str:
@@ -197,15 +207,16 @@ class _Evaluator:
         base = self.base
         needs: dict[str, bool] = {}
         to_sql = hooks.get("to_sql")
+        store = base._store
+        named = {"contacts": store.contacts_table, **store.activity_tables}
         # The whole rule is checked first (unknown names, cycles between segments).
-        to_sql(rule, base, needs=needs, tables={"contacts": base._store.contacts_table})
+        to_sql(rule, base, needs=needs, tables=named)
         saved = self._saved_tables(rule)
         if saved:  # what the rule reads once the saved segments are tables
-            to_sql(rule, base, needs=needs, tables={"contacts": base._store.contacts_table},
-                   saved_tables=saved)
+            to_sql(rule, base, needs=needs, tables=named, saved_tables=saved)
         # A rule on events or features alone reads the narrow native table of ids and
         # positions, not every column of the contacts' files.
-        tables = {"contacts": base._store.contacts_table if needs["contacts"]
+        tables = {**named, "contacts": store.contacts_table if needs["contacts"]
                   else base._contact_index()}
         if needs["features"]:  # this date's feature table, computed the first time
             tables["features"] = base._feature_table()
@@ -339,8 +350,35 @@ class DuckDBBase:
 
     @property
     def erasures(self) -> ErasureLedger:
-        """The erasure ledger (erasure of a DuckDB base is not supported yet: empty)."""
+        """Salted hashes of the people erased from this base (see :meth:`forget`), shared
+        by every view of it."""
         return self._store.erasures
+
+    def forget(self, email_or_id: Any, **options: Any):
+        """Erase one person from every table, as on a pandas base: the files stay as they
+        are, the base's tables become views without them
+        (:mod:`segexplore.engines.duckdb_privacy`); later exports cannot contain them.
+
+        See :func:`segexplore.delivery.privacy.forget` (the erasure log holds no personal
+        data).
+
+        Examples
+        --------
+        >>> import segexplore as se
+        >>> folder = se.sample_path()
+        >>> big = se.read_base(folder / "contacts.parquet", folder / "events.parquet",
+        ...                    engine="duckdb")
+        >>> before = big.contact_count
+        >>> report = big.forget(int(big.contact_ids[0]))
+        >>> report.removed["contacts"], big.contact_count == before - 1
+        (1, True)
+        """
+        return hooks.get("forget")(self, email_or_id, **options)
+
+    def subject_access(self, email_or_id: Any) -> dict:
+        """Everything held about one person, as JSON-ready data (GDPR access/portability):
+        the pandas engine's answer (:func:`segexplore.delivery.privacy.subject_access`)."""
+        return hooks.get("subject_access")(self, email_or_id)
 
     def fingerprint(self) -> dict[str, Any]:
         """What an export's manifest records of the data: per table ``rows``, ``columns``,
@@ -400,7 +438,7 @@ class DuckDBBase:
                                      f"{store.n_contacts:,} contacts (one per contact, in "
                                      "the contacts' order)")
             frame[name] = values
-        number = len(store.feature_tables) + sum(1 for _ in store.derived_tables) + 1
+        number = len(store.derived_tables) + 1  # the list only grows: names never repeat
         table, view = f"scores_{number}", f"contacts_{number}"
         store.derived_tables.append(table)
         connection = store.connection
@@ -425,11 +463,15 @@ class DuckDBBase:
         new.erasures, new.derived_tables = store.erasures, store.derived_tables
         new.report, new.contact_index = store.report, store.contact_index
         new.saved_tables = store.saved_tables
+        new.activity_tables, new.absent_tables = store.activity_tables, store.absent_tables
+        new.family = store.family
+        store.family.append(new)
         return DuckDBBase(new, self._as_of, self._suppressions)
 
     def evaluator(self) -> _Evaluator:
         """The rule evaluator of this base (its results are kept)."""
-        if self._evaluator is None:
+        held = self._evaluator
+        if held is None or held.version != self._store.version:  # an erasure since
             object.__setattr__(self, "_evaluator", _Evaluator(self))
         return self._evaluator
 
@@ -496,8 +538,8 @@ class DuckDBBase:
         """The table holding the events of ``event_type``: ``orders`` for purchases read
         from the orders, else ``events``."""
         store = self._store
-        return "orders" if (event_type == "purchase" and store.purchase_table == "orders") \
-            else "events"
+        return store.activity_tables["orders" if (
+            event_type == "purchase" and store.purchase_table == "orders") else "events"]
 
     def profile(self, **options: Any):
         """A :class:`~segexplore.analysis.profile.Profile` of every attribute and feature,
@@ -526,6 +568,8 @@ class DuckDBBase:
             name = f"{_FEATURES_PREFIX}{os.getpid()}_{next(_feature_numbers)}"
             build_feature_table(store.connection, name, self._as_of, columns=store.kinds,
                                 purchases_from=store.purchase_table or "none",
+                                tables={"contacts": store.contacts_table,
+                                        **store.activity_tables},
                                 buckets=-(-store.n_contacts // BUCKET_CONTACTS),
                                 temporary=False)
             store.feature_tables[key] = name
@@ -537,7 +581,7 @@ class DuckDBBase:
         if store.contact_index is None:
             store.connection.execute(
                 f"CREATE OR REPLACE TEMP TABLE contact_index AS SELECT contact_id, {POSITION} "
-                f"FROM contacts")
+                f"FROM {store.contacts_table}")
             store.contact_index = "contact_index"
         return store.contact_index
 
@@ -685,30 +729,41 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         raise ValidationError(f"contacts: contact_id is not unique ({n_contacts - n_ids:,} "
                               "repeated); clean=True merges duplicates by the cleaning "
                               "policy, or de-duplicate the file first")
-    # The types present (not joined to the contacts: on 200M events the join costs 10 s,
-    # and a type only unknown contacts have is then known, with no member).
-    counted = connection.execute(
-        "SELECT CAST(event_type AS VARCHAR), count(*) FROM events WHERE timestamp IS NOT "
-        "NULL GROUP BY 1").fetchall()
-    types = {t for t, n in counted if t is not None and n}
-    purchase_table = "events" if "purchase" in types else None
-    if purchase_table is None:
-        has_orders = connection.execute(
-            "SELECT count(*) FROM orders WHERE timestamp IS NOT NULL").fetchall()[0][0]
-        if has_orders:
-            purchase_table = "orders"
-            types.add("purchase")
+    types, purchase_table = activity_types(connection)
     if as_of is None:
         latest = connection.execute(
             "SELECT max(t) FROM (SELECT max(timestamp) AS t FROM events UNION ALL "
             "SELECT max(timestamp) FROM orders)").fetchall()[0][0]
         as_of = pd.Timestamp(latest) if latest is not None else pd.Timestamp.now().normalize()
-    store = _Store(connection, int(n_contacts), kinds, sorted(types), purchase_table,
+    store = _Store(connection, int(n_contacts), kinds, types, purchase_table,
                    os.fspath(database))
     store.report = report
+    store.absent_tables = frozenset(name for name, source in (("events", events),
+                                                              ("orders", orders))
+                                    if source is None)
     base = DuckDBBase(store, as_of)
     base._contact_index()  # now, not in the first interactive count on events (1 s at 10M)
     return base
+
+
+def activity_types(connection: Any, events: str = "events", orders: str = "orders"
+                   ) -> tuple[list[str], str | None]:
+    """The event types present (sorted) and where purchases come from: the events when they
+    hold purchase rows, else the orders when they hold any, else nowhere (None)."""
+    # Not joined to the contacts: on 200M events the join costs 10 s, and a type only
+    # unknown contacts have is then known, with no member.
+    counted = connection.execute(
+        f"SELECT CAST(event_type AS VARCHAR), count(*) FROM {events} WHERE timestamp IS NOT "
+        f"NULL GROUP BY 1").fetchall()
+    types = {t for t, n in counted if t is not None and n}
+    purchase_table = "events" if "purchase" in types else None
+    if purchase_table is None:
+        has_orders = connection.execute(
+            f"SELECT count(*) FROM {orders} WHERE timestamp IS NOT NULL").fetchall()[0][0]
+        if has_orders:
+            purchase_table = "orders"
+            types.add("purchase")
+    return sorted(types), purchase_table
 
 
 def _contacts_view(connection: Any, source: str) -> None:

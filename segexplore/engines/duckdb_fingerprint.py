@@ -281,7 +281,7 @@ def fingerprint_duckdb(base: Any, *, rows: bool = False) -> dict[str, Any]:
                            "and kinds, through sha256"}
     combined = hashlib.sha256()
     for name in ("contacts", "events", "orders"):
-        table = store.contacts_table if name == "contacts" else name
+        table = store.contacts_table if name == "contacts" else store.activity_tables[name]
         content = hasher.relation(table)
         (count,) = connection.execute(
             f"SELECT count(*) FROM {_identifier(table)}").fetchall()[0]  # footers: fast

@@ -41,7 +41,7 @@ from segexplore.features.registry import (
 )
 
 __all__ = ["POSITION", "feature_query", "build_feature_table", "compute_features_sql",
-           "as_pandas_features"]
+           "as_pandas_features", "id_literal"]
 
 #: The column of the contacts table that holds each contact's row position (0, 1, ...).
 POSITION = "position"
@@ -448,11 +448,11 @@ def _id_ranges(connection: Any, contacts: str, count: int
     fractions = ", ".join(str(i / count) for i in range(1, count))
     (cuts,) = connection.execute(f"SELECT quantile_disc(contact_id, [{fractions}]) "
                                  f"FROM {contacts}").fetchall()[0]
-    bounds = [None] + [_literal(value) for value in cuts] + [None]
+    bounds = [None] + [id_literal(value) for value in cuts] + [None]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _literal(value: Any) -> str:
+def id_literal(value: Any) -> str:
     """A contact id as an SQL literal: a whole number as such, anything else quoted."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))
