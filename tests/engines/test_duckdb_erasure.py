@@ -268,3 +268,30 @@ def test_a_value_only_the_person_had_leaves_the_profile_as_in_pandas(tmp_path):
     assert "Gent" not in set(got.top_values["value"].astype(str))
     assert "Gent" in set(profile(se.read_base(paths["contacts"], engine="duckdb")).top_values[
         "value"].astype(str))  # it was there before
+
+
+def test_after_cleaning_in_sql_the_report_and_its_tables_lose_the_person(tmp_path):
+    # Ann's duplicate (ANN@x.fr, id 3) merges into her row; her unparsable event is rejected.
+    pd.DataFrame({"contact_id": [1, 2, 3, 4, 5],
+                  "email": ["ann@x.fr", "bob@x.fr", "ANN@x.fr ", "", "cy@x.fr"],
+                  "postal_code": ["69001", "75001", "6900", "75002", "1000"],
+                  "consent": "given",
+                  "signup_date": ["2024-01-01", "2024-02-01", "2025-01-01", "2024-03-01",
+                                  "2024-04-01"]}).to_csv(tmp_path / "contacts.csv", index=False)
+    pd.DataFrame({"contact_id": [1, 2, 3, 9, 1],
+                  "timestamp": ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "bad"],
+                  "event_type": ["open", "purchase", "click", "open", "open"]}).to_csv(
+        tmp_path / "events.csv", index=False)
+    files, now = (tmp_path / "contacts.csv", tmp_path / "events.csv"), pd.Timestamp("2026-06-01")
+    pandas_base = se.read_base(*files, now=now)
+    duck = se.read_base(*files, engine="duckdb", clean=True, now=now, as_of=pandas_base.as_of)
+    assert len(duck.report.merges) == 1 and len(duck.report.rejects["events"]) == 2
+    assert _access(duck, "ann@x.fr") == _access(pandas_base, "ann@x.fr")
+    expected, got = forget(pandas_base, "ann@x.fr"), forget(duck, "ann@x.fr")
+    assert got.removed == expected.removed
+    assert expected.removed["merged records"] == expected.removed["rejected events"] == 1
+    pd.testing.assert_frame_equal(duck.report.accounting(), pandas_base.report.accounting())
+    connection = duck.connection
+    assert connection.execute("SELECT count(*) FROM merged_contacts").fetchall() == [(0,)]
+    assert connection.execute("SELECT contact_id FROM rejected_events").fetchall() == [(9,)]
+    assert duck.contact_ids.tolist() == pandas_base.contacts["contact_id"].tolist() == [2, 4, 5]
