@@ -33,6 +33,8 @@ from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 __all__ = ["counted", "laid_out", "category_labels", "Coding", "Patterns", "FrameCounts",
            "DuckDBSource"]
 
+#: The layouts whose labels follow the values' first appearance (the others sort them).
+_CATEGORY_LAYOUTS = ("categorical", "boolean", "multi")
 #: Above this many cells a joint count is sorted instead of counted in a dense table.
 _JOINT_CELLS = 1 << 22
 
@@ -79,7 +81,7 @@ def laid_out(values: np.ndarray, counts: np.ndarray, missing: np.ndarray, first:
              n_rows: int) -> tuple[Encoded, np.ndarray, np.ndarray]:
     """``(encoded, table, bins)``: :func:`counted`'s layout, its whole table (base first) and
     the bin of each given value (what a joint count maps the values to)."""
-    if kind in ("categorical", "boolean", "multi"):
+    if kind in _CATEGORY_LAYOUTS:
         labels, position = category_labels(values, first, dtype, categories)
         table = np.zeros((len(labels) + 1, counts.shape[1]), dtype=np.int64)
         np.add.at(table, position, counts)
@@ -305,7 +307,7 @@ class DuckDBSource:
         key = (column, _layout(kind))
         if key not in self._kept:
             info = self._infos()[column]
-            table = self.counter.value_counts(column)
+            table = self.counter.value_counts(column, first=key[1] in _CATEGORY_LAYOUTS)
             encoded, counts, bins = laid_out(table.values, table.counts, table.missing,
                                              table.first, key[1], info.dtype,
                                              info.categories, table.is_date, self.n_base)
