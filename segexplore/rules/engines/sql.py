@@ -136,6 +136,8 @@ class _Context:
     uses_contacts: bool = False
     #: Saved segments whose members an engine holds in a table (name -> table).
     saved_tables: Mapping[str, str] = field(default_factory=dict)
+    #: The SQL dialect emitted: where engines differ in meaning, not only in spelling.
+    dialect: str = "duckdb"
 
 
 def _sql_kind(kind: str) -> str:
@@ -262,7 +264,7 @@ def _compile_query(rule: R.Rule, text: str | None, base: ContactBase | None, dia
                 table_kinds[name] = ({} if table is None else
                                      {str(c): _kind_of(t) for c, t in table.dtypes.items()})
     ctx = _Context(as_of, contact_kinds, feature_kinds, segments, purchase_table, table_kinds,
-                   saved_tables=dict(saved_tables or {}))
+                   saved_tables=dict(saved_tables or {}), dialect=dialect)
     condition = _Compile(ctx).visit(rule)
     query = exp.select(exp.column(select, table="c", quoted=True)).from_(
         exp.to_table("contacts", alias="c", quoted=True), copy=False)
@@ -321,7 +323,7 @@ class _Compile(RuleWalk[exp.Expression]):
 
     def condition(self, rule: R.Condition) -> exp.Expression:
         column, kind = _contact_column(rule.field, self.ctx)
-        return _condition(rule, column, kind, self.ctx.as_of)
+        return _condition(rule, column, kind, self.ctx)
 
 
 class _Where(_Compile):
@@ -333,7 +335,7 @@ class _Where(_Compile):
 
     def condition(self, rule: R.Condition) -> exp.Expression:
         column, kind = _property(self.alias, rule.field, self.table, self.ctx)
-        return _condition(rule, column, kind, self.ctx.as_of)
+        return _condition(rule, column, kind, self.ctx)
 
 
 def _contact_column(name: str, ctx: _Context) -> tuple[exp.Expression, str | None]:
@@ -400,9 +402,24 @@ def _is_time(value: Any) -> bool:
 _DAY_NS = 86_400 * 10**9
 
 
+def _ordered(column: exp.Expression, how: str | None, ctx: _Context) -> exp.Expression:
+    """``column`` read as ``how`` for ``<``, ``>``, ``between``: text in code-point order,
+    as pandas compares strings. PostgreSQL sorts text by the database's collation
+    (``en_US``, ICU: ``'Élise' < 'Zo'``), so there it is compared ``COLLATE "C"`` (bytes of
+    UTF-8: code points); DuckDB, Spark, BigQuery and Snowflake compare bytes by default."""
+    target = _read_as(column, how)
+    if how == "text" and ctx.dialect == "postgres":
+        return exp.Collate(this=target, expression=exp.Identifier(this="C", quoted=True))
+    return target
+
+
+_ORDERING = (exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+
 def _condition(node: R.Rule, column: exp.Expression, kind: str | None,
-               as_of: pd.Timestamp) -> exp.Expression:
+               ctx: _Context) -> exp.Expression:
     """One attribute condition on a column (contact field or event property)."""
+    as_of = ctx.as_of
     if isinstance(node, R.IsMissing):
         missing = exp.Is(this=column, expression=exp.Null())
         return _not(missing) if node.negated else missing
@@ -410,7 +427,9 @@ def _condition(node: R.Rule, column: exp.Expression, kind: str | None,
         if _is_time(node.value):
             return _false(_time_compare(_COMPARE[node.op], column, time_ns(node.value)))
         literal, how = _literal_for(node.value, kind)
-        return _false(_COMPARE[node.op](this=_read_as(column, how), expression=literal))
+        op = _COMPARE[node.op]
+        target = _ordered(column, how, ctx) if op in _ORDERING else _read_as(column, how)
+        return _false(op(this=target, expression=literal))
     if isinstance(node, R.DateCompare):
         ns = time_ns(node.value)
         if node.op == "before":
@@ -442,7 +461,7 @@ def _condition(node: R.Rule, column: exp.Expression, kind: str | None,
             return _false(_all(_time_compare(exp.GTE, column, time_ns(node.low)), upper))
         low, how = _literal_for(node.low, kind)
         high, _ = _literal_for(node.high, kind)
-        target = _read_as(column, how)
+        target = _ordered(column, how, ctx)
         return _false(_all(exp.GTE(this=target, expression=low),
                            exp.LTE(this=target.copy(), expression=high)))
     if isinstance(node, R.TextMatch):
