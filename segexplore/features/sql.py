@@ -39,6 +39,7 @@ from segexplore.features.registry import (
     FeatureConfig,
     feature_definitions,
 )
+from segexplore.features.sql_dialects import port
 
 __all__ = ["POSITION", "feature_query", "build_feature_table", "compute_features_sql",
            "as_pandas_features", "id_literal"]
@@ -66,8 +67,8 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
                   config: FeatureConfig | None = None,
                   tables: Mapping[str, str] | None = None,
                   bucket: tuple[str | None, str | None] | None = None, stage: str = "all",
-                  aggregates: str | None = None) -> str:
-    """The DuckDB query computing every feature as of ``as_of``, one row per contact.
+                  aggregates: str | None = None, dialect: str = "duckdb") -> str:
+    """The query computing every feature as of ``as_of``, one row per contact.
 
     Parameters
     ----------
@@ -93,6 +94,9 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         ``aggregates="table"`` it reads those aggregates from that table (every bucket
         inserted) and adds what needs the whole base (RFM ranks, the engagement cap, the
         final columns).
+    dialect : {"duckdb", "postgres", "spark"}
+        The SQL written: DuckDB's, or the same query ported by
+        :func:`~segexplore.features.sql_dialects.port`.
 
     Returns
     -------
@@ -316,7 +320,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"LEFT JOIN modes ON modes.contact_id = c.contact_id"
         + where(in_bucket('c')) + ")")
     if stage == "aggregates":
-        return f"WITH {', '.join(parts)} SELECT * FROM j"
+        return port(f"WITH {', '.join(parts)} SELECT * FROM j", dialect)
     joined = "j"
     if aggregates is not None:  # the per-contact aggregates were computed bucket by bucket
         # Read where they are: a CTE over the table would be materialised (three readers),
@@ -402,7 +406,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
     query = (f"WITH {', '.join(parts)} SELECT {', '.join(select)} FROM {joined} AS j "
              f"LEFT JOIN scored ON scored.contact_id = j.contact_id CROSS JOIN "
              f"(SELECT max(cap) AS cap FROM cap) AS cap")
-    return query
+    return port(query, dialect)
 
 
 def build_feature_table(connection: Any, name: str, as_of: Any, *,
