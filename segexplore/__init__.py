@@ -38,6 +38,7 @@ from segexplore.delivery.privacy import forget, stale_consent, subject_access
 from segexplore.delivery.refresh import read_history, refresh
 from segexplore.delivery.split import export_split, split
 from segexplore.delivery.suppressions import read_suppressions
+from segexplore.engines.server import ServerBase, ServerSegment, connect
 from segexplore.errors import (
     CatalogError,
     ExportError,
@@ -114,6 +115,9 @@ def __getattr__(name: str):
 __all__ = [
     "ContactBase",
     "read_base",
+    "connect",
+    "ServerBase",
+    "ServerSegment",
     "load_sample",
     "sample_path",
     "Rule",

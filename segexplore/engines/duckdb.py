@@ -60,7 +60,7 @@ from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.walk import saved_rule_of
 
-__all__ = ["DuckDBBase", "DuckDBSchema", "activity_types", "read_duckdb"]
+__all__ = ["DuckDBBase", "DuckDBSchema", "activity_types", "duckdb_kind", "read_duckdb"]
 
 #: Contacts whose per-contact aggregates are computed at once when the features are built
 #: (about 1.5 GB of DuckDB's memory); a larger base is done in buckets of this size.
@@ -70,7 +70,7 @@ _CANONICAL = {"events": ("contact_id", "timestamp", "event_type"),
               "orders": ("contact_id", "timestamp")}
 
 
-def _kind(duckdb_type: str) -> str:
+def duckdb_kind(duckdb_type: str) -> str:
     """The rule kind (as :func:`~segexplore.model.roles.value_kind`) of a DuckDB type."""
     text = duckdb_type.upper()
     if text.startswith("ENUM"):
@@ -453,7 +453,7 @@ class DuckDBBase:
                            f"{store.contacts_table} AS c JOIN {table} AS s "
                            f"ON s.{POSITION} = c.{POSITION}")
         kinds = {name: dict(k) for name, k in store.kinds.items()}
-        kinds["contacts"] = {column: _kind(kind) for column, kind in connection.execute(
+        kinds["contacts"] = {column: duckdb_kind(kind) for column, kind in connection.execute(
             f"SELECT column_name, data_type FROM information_schema.columns WHERE "
             f"table_name = '{view}' ORDER BY ordinal_position").fetchall()}
         new = _Store(connection, store.n_contacts, kinds, store.event_types,
@@ -715,7 +715,7 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM "
                                f"{_source_sql(source, name)}")
     for name in ("contacts", "events", "orders"):
-        kinds[name] = {column: _kind(kind) for column, kind in connection.execute(
+        kinds[name] = {column: duckdb_kind(kind) for column, kind in connection.execute(
             f"SELECT column_name, data_type FROM information_schema.columns WHERE "
             f"table_name = '{name}' ORDER BY ordinal_position").fetchall()}
     for name, needed in (("contacts", ("contact_id",)), *_CANONICAL.items()):

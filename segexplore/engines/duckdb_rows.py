@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from segexplore.engines.duckdb import DuckDBBase, _kind
+from segexplore.engines.duckdb import DuckDBBase, duckdb_kind
 from segexplore.errors import ParameterError
 from segexplore.features.sql import POSITION
 
@@ -385,7 +385,7 @@ class MemberRows:
         """For each date or timestamp column, whether every value is at midnight."""
         relation = self._connection.sql(f"SELECT {self._select} {self._source} LIMIT 0")
         dated = [c for c, t in zip(self.columns, relation.types, strict=True)
-                 if _kind(str(t)) == "datetime"]
+                 if duckdb_kind(str(t)) == "datetime"]
         if not dated:
             return {}
         checks = ", ".join(

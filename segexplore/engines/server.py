@@ -1,0 +1,622 @@
+"""A contact base whose tables stay where they live: PostgreSQL, Spark or a DuckDB connection.
+
+:func:`connect` opens the user's ``contacts``, ``events`` and ``orders`` tables in place and
+returns a :class:`ServerBase`: the behaviour features (the registry's SQL ported to the
+engine, :mod:`segexplore.features.sql_dialects`), rule evaluation (compiled for the engine's
+dialect by :mod:`segexplore.rules.engines.sql`), sizes, value counts and members run inside
+the engine; only counts, small aggregates and the rows asked for travel to Python.
+
+Read-only on the user's tables: what the base computes (the contacts' positions, the
+feature tables) lives in temporary tables of the session (PostgreSQL, DuckDB), cached
+temporary views (Spark), or tables of a ``scratch`` schema the user names, dropped by
+:meth:`ServerBase.close`. Nothing of a connection's credentials is shown: reprs and errors
+name the source with its password masked.
+
+The contacts are in ``contact_id`` order (a server keeps no order of rows): ties in the RFM
+ranks break by that order, as the pandas engine breaks them by the contacts' order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+from sqlglot import exp
+
+from segexplore.engines.duckdb import DuckDBSchema, duckdb_kind
+from segexplore.errors import ParameterError, ParameterTypeError, SchemaError, SegexploreError
+from segexplore.features.registry import FEATURES
+from segexplore.features.sql import POSITION, as_pandas_features, feature_query
+from segexplore.rules import nodes as R
+from segexplore.rules.engines.sql import compile_rule
+from segexplore.rules.parser import parse
+from segexplore.rules.walk import saved_rule_of
+
+__all__ = ["ServerBase", "ServerSegment", "connect", "masked_source"]
+
+_CANONICAL = {"contacts": ("contact_id",), "events": ("contact_id", "timestamp", "event_type"),
+              "orders": ("contact_id", "timestamp")}
+_names = itertools.count(1)
+
+
+def masked_source(url: str) -> str:
+    """``url`` with its password replaced by ``***``, as every message shows it.
+
+    Examples
+    --------
+    >>> masked_source("postgresql://ana:s3cret@db.example:5432/crm")
+    'postgresql://ana:***@db.example:5432/crm'
+    >>> masked_source("host=db user=ana password=s3cret dbname=crm")
+    'host=db user=ana password=*** dbname=crm'
+    """
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.password is not None:
+            host = parts.netloc.rsplit("@", 1)[1]
+            netloc = f"{parts.username or ''}:***@{host}"
+            parts = parts._replace(netloc=netloc)
+        query = re.sub(r"(?i)(password=)[^&]*", r"\1***", parts.query)
+        return urlunsplit(parts._replace(query=query))
+    return re.sub(r"(?i)(password\s*=\s*)('[^']*'|\S+)", r"\1***", url)
+
+
+# --- the engines ----------------------------------------------------------------------------
+
+class _Backend:
+    """What a base asks of an engine: run a query, read its columns' kinds, keep a result
+    aside (and drop it), read rows a batch at a time."""
+
+    dialect = ""
+    label = ""
+
+    def __init__(self, scratch: str | None) -> None:
+        self.scratch = scratch
+        self.made: list[str] = []  # what this base created, dropped by close()
+
+    def table(self, name: str, schema: str | None = None) -> str:
+        return exp.table_(name, db=schema, quoted=True).sql(dialect=self.dialect)
+
+    def rows(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def batches(self, sql: str, size: int) -> Iterator[pd.DataFrame]:
+        raise NotImplementedError
+
+    def kinds(self, table: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def keep(self, sql: str) -> str:
+        """The result of ``sql`` kept as a new temporary (or scratch) table; its name."""
+        name = f"segexplore_{next(_names)}"
+        if self.scratch is not None:
+            target = self.table(name, self.scratch)
+            self._run(f"CREATE TABLE {target} AS {sql}")
+        else:
+            target = self._temporary(name, sql)
+        self.made.append(target)
+        return target
+
+    def drop_all(self) -> None:
+        while self.made:
+            self._drop(self.made.pop())
+
+    def _run(self, sql: str) -> None:
+        self.rows(sql)
+
+    def _temporary(self, name: str, sql: str) -> str:
+        self._run(f"CREATE TEMPORARY TABLE {self.table(name)} AS {sql}")
+        return self.table(name)
+
+    def _drop(self, target: str) -> None:
+        self._run(f"DROP TABLE IF EXISTS {target}")
+
+    def close(self) -> None:
+        self.drop_all()
+
+
+_PG_KINDS = {"bool": "bool", "int2": "number", "int4": "number", "int8": "number",
+             "float4": "number", "float8": "number", "numeric": "number",
+             "timestamp": "datetime", "timestamptz": "datetime", "date": "datetime"}
+
+
+class _Postgres(_Backend):
+    dialect = "postgres"
+
+    def __init__(self, connection: Any, label: str, owned: bool, scratch: str | None) -> None:
+        super().__init__(scratch)
+        self.connection, self.label, self.owned = connection, label, owned
+
+    def rows(self, sql: str) -> list[tuple]:
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            cursor.execute(sql, prepare=False)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            cursor.execute(sql, prepare=False)
+            return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+
+    def batches(self, sql: str, size: int) -> Iterator[pd.DataFrame]:
+        # A server-side cursor: the server holds the result, `size` rows come at a time.
+        with self.connection.transaction(), self.connection.cursor(
+                name=f"segexplore_rows_{next(_names)}") as cursor:
+            cursor.execute(sql)
+            columns = None
+            while rows := cursor.fetchmany(size):
+                columns = columns or [c.name for c in cursor.description]
+                yield pd.DataFrame(rows, columns=columns)
+
+    def kinds(self, table: str) -> dict[str, str]:
+        types = self.connection.adapters.types
+        with self.connection.transaction(), self.connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {table} LIMIT 0", prepare=False)
+            out = {}
+            for column in cursor.description:
+                info = types.get(column.type_code)
+                out[column.name] = _PG_KINDS.get(info.name if info else "", "text")
+            return out
+
+    def close(self) -> None:
+        try:
+            if not self.connection.closed:
+                super().close()
+        finally:
+            if self.owned:
+                self.connection.close()
+
+
+_SPARK_KINDS = {"boolean": "bool", "byte": "number", "short": "number", "integer": "number",
+                "long": "number", "float": "number", "double": "number",
+                "decimal": "number", "timestamp": "datetime", "timestamp_ntz": "datetime",
+                "date": "datetime"}
+
+
+class _Spark(_Backend):
+    dialect = "spark"
+
+    def __init__(self, session: Any, scratch: str | None) -> None:
+        super().__init__(scratch)
+        self.session = session
+        self.label = f"Spark {session.version} ({session.sparkContext.master})"
+
+    def table(self, name: str, schema: str | None = None) -> str:
+        return ".".join(f"`{part}`" for part in ([schema] if schema else []) + [name])
+
+    def rows(self, sql: str) -> list[tuple]:
+        return [tuple(row) for row in self.session.sql(sql).collect()]
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.session.sql(sql).toPandas()
+
+    def batches(self, sql: str, size: int) -> Iterator[pd.DataFrame]:
+        result = self.session.sql(sql)
+        columns = result.columns
+        rows = result.toLocalIterator()  # a partition at a time reaches the driver
+        while chunk := list(itertools.islice(rows, size)):
+            yield pd.DataFrame([tuple(row) for row in chunk], columns=columns)
+
+    def kinds(self, table: str) -> dict[str, str]:
+        schema = self.session.sql(f"SELECT * FROM {table} LIMIT 0").schema
+        return {field.name: _SPARK_KINDS.get(field.dataType.typeName(), "text")
+                for field in schema.fields}
+
+    def _temporary(self, name: str, sql: str) -> str:
+        # A temporary view of this session only, over the result computed now and kept
+        # by the executors (a local checkpoint): later queries neither plan nor run the
+        # feature query again (a cached view of it still cost seconds of planning each).
+        self.session.sql(sql).localCheckpoint(eager=True).createOrReplaceTempView(name)
+        return self.table(name)
+
+    def _drop(self, target: str) -> None:
+        if self.scratch is not None and target.startswith(f"`{self.scratch}`."):
+            self._run(f"DROP TABLE IF EXISTS {target}")
+            return
+        self.session.catalog.dropTempView(target.strip("`"))
+
+
+class _DuckDB(_Backend):
+    dialect = "duckdb"
+
+    def __init__(self, connection: Any, scratch: str | None) -> None:
+        super().__init__(scratch)
+        self.connection = connection
+        self.label = "DuckDB connection"
+
+    def rows(self, sql: str) -> list[tuple]:
+        return self.connection.execute(sql).fetchall()
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self.connection.execute(sql).df()
+
+    def batches(self, sql: str, size: int) -> Iterator[pd.DataFrame]:
+        # On the connection itself: its registered frames and temporary tables are its own
+        # (a cursor is another connection); no other query may run before the last batch.
+        result = self.connection.execute(sql)
+        columns = [c[0] for c in result.description]
+        while rows := result.fetchmany(size):
+            yield pd.DataFrame(rows, columns=columns)
+
+    def kinds(self, table: str) -> dict[str, str]:
+        described = self.connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
+        return {row[0]: duckdb_kind(row[1]) for row in described}
+
+
+def _backend(source: Any, scratch: str | None) -> _Backend:
+    if isinstance(source, str):
+        if not source.startswith(("postgresql://", "postgres://")):
+            raise ParameterError(f"source: a postgresql:// URL, a psycopg connection, a "
+                                 f"SparkSession or a DuckDB connection, not "
+                                 f"{masked_source(source)!r}")
+        import psycopg
+
+        label = masked_source(source)
+        try:
+            connection = psycopg.connect(source, autocommit=True)
+        except psycopg.Error as error:
+            # psycopg's message may quote the connection string: name the masked one only.
+            reason = masked_source(str(error).strip().splitlines()[0] if str(error) else "")
+            raise SegexploreError(f"{label}: cannot connect ({reason})") from None
+        return _Postgres(connection, label, owned=True, scratch=scratch)
+    kind = f"{type(source).__module__}.{type(source).__qualname__}"
+    if kind.startswith("psycopg."):
+        info = source.info
+        label = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+        return _Postgres(source, label, owned=False, scratch=scratch)
+    if kind.startswith("pyspark.sql") and hasattr(source, "sparkContext"):
+        return _Spark(source, scratch)
+    if kind.startswith(("duckdb.", "_duckdb.")):
+        return _DuckDB(source, scratch)
+    raise ParameterTypeError(f"source: a postgresql:// URL, a psycopg connection, a "
+                             f"SparkSession or a DuckDB connection, not {kind}")
+
+
+# --- the base -------------------------------------------------------------------------------
+
+class _Store:
+    """What every date's view of one connected base shares."""
+
+    def __init__(self, backend: _Backend, tables: dict[str, str], kinds: dict[str, dict],
+                 n_contacts: int, event_types: list[str], purchase_table: str | None) -> None:
+        self.backend = backend
+        self.tables = tables  # contacts, events, orders: the user's, read only
+        self.kinds = kinds
+        self.contact_columns = list(kinds["contacts"])
+        self.n_contacts = n_contacts
+        self.event_types = event_types
+        self.purchase_table = purchase_table
+        self.segments: dict[str, Any] = {}
+        self.positioned: str | None = None  # the contacts with their position
+        self.feature_tables: dict[int, str] = {}
+        self.counts: dict[tuple, int] = {}
+
+
+def connect(source: Any, contacts: str = "contacts", events: str = "events",
+            orders: str | None = "orders", *, schema: str | None = None,
+            scratch: str | None = None, as_of: Any = None) -> ServerBase:
+    """Open a contact base in the engine that holds it, without copying it out.
+
+    Parameters
+    ----------
+    source : str or connection
+        A ``postgresql://`` URL, a psycopg 3 connection, a ``pyspark.sql.SparkSession`` or
+        a DuckDB connection.
+    contacts, events, orders : str
+        The tables, in the canonical columns (``contact_id``; ``contact_id``, ``timestamp``,
+        ``event_type``; ``contact_id``, ``timestamp``). ``orders=None``: there are none.
+    schema : str, optional
+        The schema (database, in Spark) of the tables.
+    scratch : str, optional
+        A schema the base may create tables in (dropped by :meth:`ServerBase.close`);
+        without it, temporary tables of the session, which need no right to write.
+    as_of : date-like, optional
+        Default: the latest event or order.
+
+    Examples
+    --------
+    >>> import duckdb, segexplore as se
+    >>> sample = se.load_sample()
+    >>> db = duckdb.connect()
+    >>> for name in ("contacts", "events"):
+    ...     db.register(name, getattr(sample, name))
+    <...>
+    >>> with se.connect(db, orders=None, as_of=sample.as_of) as base:
+    ...     base.segment('city = "Lyon"').size == sample.segment('city = "Lyon"').size
+    True
+    """
+    backend = _backend(source, scratch)
+    try:
+        names = {"contacts": contacts, "events": events, "orders": orders}
+        tables = {key: backend.table(name, schema) for key, name in names.items()
+                  if name is not None}
+        kinds = {}
+        for key, table in tables.items():
+            try:
+                kinds[key] = backend.kinds(table)
+            except Exception as error:  # the engine's own error, its message masked
+                raise SchemaError(f"{backend.label}: cannot read the {key} table {table} "
+                                  f"({masked_source(str(error).splitlines()[0])})") from None
+            missing = [c for c in _CANONICAL[key] if c not in kinds[key]]
+            if missing:
+                raise SchemaError(f"{backend.label}: the {key} table {table} has no column "
+                                  f"{missing[0]!r} (expected {list(_CANONICAL[key])})")
+        if POSITION in kinds["contacts"]:
+            raise SchemaError(f"{backend.label}: the contacts table {tables['contacts']} has "
+                              f"a column {POSITION!r}, the name segexplore gives the "
+                              "contacts' order; rename it in a view")
+        (total, distinct), = backend.rows(
+            f"SELECT count(*), count(DISTINCT contact_id) FROM {tables['contacts']}")
+        if total != distinct:
+            raise SchemaError(f"{backend.label}: contact_id of {tables['contacts']} is not "
+                              f"unique ({total - distinct:,} rows repeat an id): de-duplicate "
+                              "it first, so that nobody is counted twice")
+        types, purchase_table = _activity(backend, tables)
+        store = _Store(backend, tables, kinds, int(total), types, purchase_table)
+        if as_of is None:
+            latest = [f"SELECT max(timestamp) AS t FROM {tables[key]}"
+                      for key in ("events", "orders") if key in tables]
+            (stamp,), = backend.rows(f"SELECT max(t) FROM ({' UNION ALL '.join(latest)}) AS x")
+            as_of = stamp if stamp is not None else pd.Timestamp.now().normalize()
+        return ServerBase(store, as_of)
+    except BaseException:
+        backend.close()
+        raise
+
+
+def _activity(backend: _Backend, tables: Mapping[str, str]) -> tuple[list[str], str | None]:
+    """The event types present (sorted) and where purchases come from, as
+    :func:`segexplore.engines.duckdb.activity_types` decides it."""
+    counted = backend.rows(f"SELECT event_type, count(*) FROM {tables['events']} "
+                           f"WHERE timestamp IS NOT NULL GROUP BY event_type")
+    types = {str(t) for t, n in counted if t is not None and n}
+    purchase_table = "events" if "purchase" in types else None
+    if purchase_table is None and "orders" in tables:
+        (n,), = backend.rows(f"SELECT count(*) FROM {tables['orders']} "
+                             f"WHERE timestamp IS NOT NULL")
+        if n:
+            purchase_table = "orders"
+            types.add("purchase")
+    return sorted(types), purchase_table
+
+
+class ServerBase:
+    """A contact base whose tables stay in the engine that holds them (see :func:`connect`).
+
+    ``segment(rule)`` gives a :class:`ServerSegment` (size, share, members); ``count``,
+    ``value_counts`` and ``features`` run in the engine too. Close it (or use ``with``) to
+    drop what it created.
+    """
+
+    engine_kind = "server"
+
+    def __init__(self, store: _Store, as_of: Any) -> None:
+        self._store = store
+        stamp = pd.Timestamp(as_of)
+        self._as_of = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+    # -- what the rule compiler and the segments ask --------------------------------------
+    @property
+    def engine(self) -> str:
+        """The engine's dialect: ``"postgres"``, ``"spark"`` or ``"duckdb"``."""
+        return self._store.backend.dialect
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        return self._as_of
+
+    @property
+    def segments(self) -> dict[str, Any]:
+        return self._store.segments
+
+    @property
+    def contact_columns(self) -> list[str]:
+        return list(self._store.contact_columns)
+
+    @property
+    def contact_count(self) -> int:
+        return self._store.n_contacts
+
+    def at(self, as_of: Any) -> ServerBase:
+        """The same tables as of another date (features and counts of that date)."""
+        return ServerBase(self._store, as_of)
+
+    def rule_schema(self, segments: Mapping[str, Any] | None = None,
+                    as_of: Any = None) -> DuckDBSchema:
+        """What :func:`~segexplore.rules.check.check_rule` checks a rule against."""
+        return DuckDBSchema(self, segments, as_of)
+
+    # -- rules ---------------------------------------------------------------------------
+    def sql(self, rule: Any, *, select: str = "contact_id") -> str:
+        """The engine's query selecting the members' ``contact_id``."""
+        rule = parse(rule) if isinstance(rule, str) else rule
+        store = self._store
+        needs: dict[str, bool] = {}
+        tables = {key: self._named(target) for key, target in store.tables.items()}
+        compile_rule(rule, self, dialect=self.engine, tables=tables, needs=needs)
+        if needs["features"]:
+            tables["features"] = self._named(self.feature_table)
+        return compile_rule(rule, self, dialect=self.engine, tables=tables, select=select)
+
+    def count(self, rule: Any) -> int:
+        """How many contacts ``rule`` selects: counted in the engine (kept for the date)."""
+        rule = parse(rule) if isinstance(rule, str) else rule
+        definitions = tuple((name, str(saved_rule_of(segment)))
+                            for name, segment in self.segments.items())
+        key = (int(self.as_of.value), str(rule), definitions)
+        counts = self._store.counts
+        if key not in counts:
+            (n,), = self._store.backend.rows(f"SELECT count(*) FROM ({self.sql(rule)}) AS m")
+            counts[key] = int(n)
+        return counts[key]
+
+    def segment(self, rule: Any, *, name: str | None = None,
+                description: str = "") -> ServerSegment:
+        """The contacts ``rule`` selects, evaluated in the engine; saved under ``name``."""
+        text = rule if isinstance(rule, str) else None
+        parsed = parse(rule) if isinstance(rule, str) else rule
+        if not isinstance(parsed, R.Rule):
+            raise ParameterTypeError(f"rule: a rule or its text, not {type(rule).__name__}")
+        self.sql(parsed)  # checked now: an unknown column fails here, not at .size
+        segment = ServerSegment(self, parsed, name=name, description=description,
+                                text=text or str(parsed))
+        if name is not None:
+            self._store.segments[name] = segment
+        return segment
+
+    # -- features ------------------------------------------------------------------------
+    @property
+    def feature_table(self) -> str:
+        """The engine's table of this date's features (computed the first time)."""
+        store = self._store
+        key = int(self.as_of.value)
+        if key not in store.feature_tables:
+            columns = {name: list(kinds) for name, kinds in store.kinds.items()}
+            columns["contacts"] = [*columns["contacts"], POSITION]
+            tables = {key: self._named(target) for key, target in
+                      {**store.tables, "contacts": self._positioned()}.items()}
+            query = feature_query(self.as_of, columns=columns, tables=tables,
+                                  purchases_from=store.purchase_table, dialect=self.engine)
+            store.feature_tables[key] = store.backend.keep(query)
+        return store.feature_tables[key]
+
+    def _named(self, target: str) -> str:
+        """A table's name as the compiler and the feature query read it: sqlglot's own
+        dialect (``"schema"."name"``), which they write out in the engine's."""
+        return exp.to_table(target, dialect=self.engine).sql()
+
+    def _positioned(self) -> str:
+        """The contacts with their ``position``: their rank by ``contact_id``, from 0."""
+        store = self._store
+        if store.positioned is None:
+            store.positioned = store.backend.keep(
+                f"SELECT c.*, row_number() OVER (ORDER BY c.contact_id) - 1 AS {POSITION} "
+                f"FROM {store.tables['contacts']} AS c")
+        return store.positioned
+
+    @property
+    def features(self) -> pd.DataFrame:
+        """Every contact's features as a DataFrame, in ``contact_id`` order: the whole
+        table travels, so for bases that fit in memory; rules read them in the engine."""
+        raw = self._store.backend.frame(f"SELECT * FROM {self.feature_table} "
+                                        f"ORDER BY {POSITION}")
+        return as_pandas_features(raw)
+
+    # -- aggregates and rows -------------------------------------------------------------
+    def value_counts(self, column: str, rule: Any = None) -> pd.Series:
+        """How many contacts (of ``rule``'s members, or all) have each value of a contact
+        column or a feature: grouped in the engine, sorted by value (missing last)."""
+        store = self._store
+        if column in store.kinds["contacts"]:
+            source = store.tables["contacts"]
+        elif column in FEATURES:
+            source = self.feature_table
+        else:
+            raise SchemaError(f"column: {column!r} is neither a contact column nor a feature")
+        name = exp.to_identifier(column, quoted=True).sql(dialect=self.engine)
+        where = (f" WHERE t.contact_id IN ({self.sql(rule)})" if rule is not None else "")
+        rows = store.backend.rows(f"SELECT t.{name}, count(*) FROM {source} AS t{where} "
+                                  f"GROUP BY t.{name}")
+        counts = pd.Series({value: int(n) for value, n in rows}, name="count", dtype="int64")
+        known = counts[[v is not None for v in counts.index]].sort_index()
+        return pd.concat([known, counts[[v is None for v in counts.index]]])
+
+    def members(self, rule: Any, columns: Sequence[str] | None = None,
+                limit: int | None = None) -> pd.DataFrame:
+        """The members' contact columns and features, in ``contact_id`` order."""
+        return pd.concat(list(self.member_batches(rule, columns, limit=limit)) or
+                         [pd.DataFrame(columns=self._columns(columns))], ignore_index=True)
+
+    def member_batches(self, rule: Any, columns: Sequence[str] | None = None, *,
+                       size: int = 100_000, limit: int | None = None
+                       ) -> Iterator[pd.DataFrame]:
+        """The members' rows ``size`` at a time, streamed from the engine (a server-side
+        cursor on PostgreSQL, ``toLocalIterator`` on Spark): for exports of any size."""
+        wanted = self._columns(columns)
+        store, dialect = self._store, self.engine
+        quoted = {c: exp.to_identifier(c, quoted=True).sql(dialect=dialect) for c in wanted}
+        picked = [f"c.{quoted[c]}" if c in store.kinds["contacts"] else f"f.{quoted[c]}"
+                  for c in wanted]
+        join = ""
+        if any(c not in store.kinds["contacts"] for c in wanted):
+            join = f" LEFT JOIN {self.feature_table} AS f ON f.contact_id = c.contact_id"
+        sql = (f"SELECT {', '.join(picked)} FROM {store.tables['contacts']} AS c{join} "
+               f"WHERE c.contact_id IN ({self.sql(rule)}) ORDER BY c.contact_id"
+               + (f" LIMIT {int(limit)}" if limit is not None else ""))
+        yield from store.backend.batches(sql, size)
+
+    def _columns(self, columns: Sequence[str] | None) -> list[str]:
+        known = self._store.kinds["contacts"]
+        wanted = list(dict.fromkeys(columns)) if columns is not None else list(known)
+        unknown = [c for c in wanted if c not in known and c not in FEATURES]
+        if unknown:
+            raise SchemaError(f"columns: {unknown[0]!r} is neither a contact column nor a "
+                              "feature")
+        return wanted
+
+    # -- life ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Drop what the base created (positions, feature tables); close a connection it
+        opened from a URL."""
+        store = self._store
+        store.backend.close()
+        store.positioned = None
+        store.feature_tables.clear()
+        store.counts.clear()
+
+    def __enter__(self) -> ServerBase:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        store = self._store
+        tables = ", ".join(f"{k} {v}" for k, v in store.tables.items())
+        return (f"ServerBase on {store.backend.label} as of {self.as_of:%Y-%m-%d %H:%M}: "
+                f"{store.n_contacts:,} contacts ({tables})")
+
+
+class ServerSegment:
+    """The contacts a rule selects on a :class:`ServerBase`: counted and read in the engine."""
+
+    def __init__(self, base: ServerBase, rule: R.Rule, *, name: str | None,
+                 description: str, text: str) -> None:
+        self.base, self.rule, self.name = base, rule, name
+        self.description, self.text = description, text
+
+    @property
+    def effective_rule(self) -> R.Rule:
+        """The rule a ``segment("name")`` of another rule stands for."""
+        return self.rule
+
+    @property
+    def sql(self) -> str:
+        """The engine's query of the members' ids."""
+        return self.base.sql(self.rule)
+
+    @property
+    def size(self) -> int:
+        return self.base.count(self.rule)
+
+    @property
+    def share(self) -> float:
+        total = self.base.contact_count
+        return self.size / total if total else 0.0
+
+    def members(self, columns: Sequence[str] | None = None,
+                limit: int | None = None) -> pd.DataFrame:
+        return self.base.members(self.rule, columns, limit=limit)
+
+    def value_counts(self, column: str) -> pd.Series:
+        return self.base.value_counts(column, self.rule)
+
+    def __repr__(self) -> str:
+        label = f"Segment {self.name!r}" if self.name else "Segment"
+        return (f"{label}: {self.size:,} contacts ({self.share:.1%} of the base) in "
+                f"{self.base.engine}, as of {self.base.as_of:%Y-%m-%d}\n  rule: {self.text}")
