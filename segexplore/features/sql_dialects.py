@@ -84,7 +84,7 @@ def _instant(node: exp.Expression) -> exp.Expression:
     """``make_timestamp(<microseconds>)`` as a timestamp literal."""
     microseconds = node.this
     if not (isinstance(microseconds, exp.Literal) and not microseconds.is_string):
-        raise ValueError(f"make_timestamp of a literal only, not {node.sql()}")
+        raise ParameterError(f"make_timestamp of a literal only, not {node.sql()}")
     stamp = pd.Timestamp(int(microseconds.this), unit="us")
     return exp.cast(exp.Literal.string(stamp.strftime("%Y-%m-%d %H:%M:%S.%f")),
                     exp.DataType.build("timestamp"))
