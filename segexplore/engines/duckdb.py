@@ -60,13 +60,15 @@ from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.rules.walk import saved_rule_of
 
-__all__ = ["DuckDBBase", "DuckDBSchema", "activity_types", "duckdb_kind", "read_duckdb"]
+__all__ = ["ACTIVITY_COLUMNS", "DuckDBBase", "DuckDBSchema", "activity_types", "duckdb_kind",
+           "read_duckdb"]
 
 #: Contacts whose per-contact aggregates are computed at once when the features are built
 #: (about 1.5 GB of DuckDB's memory); a larger base is done in buckets of this size.
 BUCKET_CONTACTS = 2_000_000
 
-_CANONICAL = {"events": ("contact_id", "timestamp", "event_type"),
+#: The columns the activity tables must have (the contacts: ``contact_id``).
+ACTIVITY_COLUMNS = {"events": ("contact_id", "timestamp", "event_type"),
               "orders": ("contact_id", "timestamp")}
 
 
@@ -147,7 +149,7 @@ class DuckDBSchema:
             return []
         table = "orders" if (event_type == "purchase" and store.purchase_table == "orders") \
             else "events"
-        return [c for c in store.kinds.get(table, {}) if c not in _CANONICAL[table]]
+        return [c for c in store.kinds.get(table, {}) if c not in ACTIVITY_COLUMNS[table]]
 
     def property_kind(self, event_type: str, name: str) -> str:
         store = self.base._store
@@ -718,7 +720,7 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         kinds[name] = {column: duckdb_kind(kind) for column, kind in connection.execute(
             f"SELECT column_name, data_type FROM information_schema.columns WHERE "
             f"table_name = '{name}' ORDER BY ordinal_position").fetchall()}
-    for name, needed in (("contacts", ("contact_id",)), *_CANONICAL.items()):
+    for name, needed in (("contacts", ("contact_id",)), *ACTIVITY_COLUMNS.items()):
         missing = [c for c in needed if c not in kinds[name]]
         if missing:
             raise ValidationError(f"{name}: no column {missing[0]!r}; the DuckDB engine reads "

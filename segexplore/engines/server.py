@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 from sqlglot import exp
 
-from segexplore.engines.duckdb import DuckDBSchema, duckdb_kind
+from segexplore.engines.duckdb import ACTIVITY_COLUMNS, DuckDBSchema, duckdb_kind
 from segexplore.errors import ParameterError, ParameterTypeError, SchemaError, SegexploreError
 from segexplore.features.registry import FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, feature_query
@@ -38,8 +38,7 @@ from segexplore.rules.walk import saved_rule_of
 
 __all__ = ["ServerBase", "ServerSegment", "connect", "masked_source"]
 
-_CANONICAL = {"contacts": ("contact_id",), "events": ("contact_id", "timestamp", "event_type"),
-              "orders": ("contact_id", "timestamp")}
+_CANONICAL = {"contacts": ("contact_id",), **ACTIVITY_COLUMNS}
 _names = itertools.count(1)
 
 
@@ -392,8 +391,6 @@ class ServerBase:
     ``value_counts`` and ``features`` run in the engine too. Close it (or use ``with``) to
     drop what it created.
     """
-
-    engine_kind = "server"
 
     def __init__(self, store: _Store, as_of: Any) -> None:
         self._store = store
