@@ -14,7 +14,12 @@ error (``.ci/run`` installs ``postgresql`` and ``openjdk-17-jre-headless`` from 
   (not byte order, which would hide collation bugs). Stopped and removed at the end of
   the session, also when a test or the start fails.
 - ``spark``: a ``SparkSession`` in ``local[2]`` mode, UI off, 4 shuffle partitions,
-  session time zone UTC, driver on 127.0.0.1, log4j at ERROR; stopped at the end.
+  session time zone UTC, driver on 127.0.0.1, log4j at ERROR, a 3 GB driver heap; one
+  JVM for the session (started by the first module that asks, stopped at exit), and each
+  module's cached tables, temporary views and checkpoints released when it ends, so that
+  no module runs on a heap the earlier ones filled (the default 1 GB heap, full of
+  earlier modules' caches, is the likeliest cause of a CI run that stalled in
+  tests/engines/test_server_features.py after the Spark tests of test_connect.py).
 
 ``load_postgres`` and ``load_spark`` load DataFrames as tables (COPY; Arrow temp views),
 ``sql_tables`` gives the tables a compiled rule reads (``rules.engines.sql``): the
@@ -23,6 +28,7 @@ contacts, events, orders and the pandas engine's features with their ``contact_i
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -251,6 +257,9 @@ def spark_session() -> Iterator[Any]:
                    .config("spark.local.dir", str(folder / "local"))
                    .config("spark.driver.extraJavaOptions", java_options)
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                   .config("spark.driver.memory", "3g")
+                   # blocks of dropped checkpoints go when the JVM collects them: often
+                   .config("spark.cleaner.periodicGC.interval", "1min")
                    .getOrCreate())
         session.sparkContext.setLogLevel("ERROR")
         yield session
@@ -260,10 +269,26 @@ def spark_session() -> Iterator[Any]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+_spark_sessions: contextlib.ExitStack = contextlib.ExitStack()
+atexit.register(_spark_sessions.close)
+
+
+@pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    with spark_session() as session:
-        yield session
+    """The tests' SparkSession (one JVM for the whole run), left clean for the next module:
+    its cached tables and temporary views dropped, the JVM's garbage collected."""
+    global _spark
+    if _spark is None:
+        _spark = _spark_sessions.enter_context(spark_session())
+    yield _spark
+    _spark.catalog.clearCache()
+    for table in _spark.catalog.listTables():
+        if table.isTemporary:
+            _spark.catalog.dropTempView(table.name)
+    _spark.sparkContext._jvm.System.gc()  # the cleaner frees unreachable checkpoints
+
+
+_spark: Any = None
 
 
 def _arrow(frame: pd.DataFrame) -> Any:
