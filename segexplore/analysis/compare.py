@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.analysis.attributes import attribute_kind, attribute_table, mask_array
-from segexplore.analysis.counts import DuckDBSource, FrameCounts, Patterns
+from segexplore.analysis.counts import EngineSource, FrameCounts, Patterns
 from segexplore.analysis.encoding import Encoded, Groups, Tags, pool_rare, top_tags
 from segexplore.analysis.findings import differences
 from segexplore.analysis.implied import ImpliedAttributes
@@ -206,10 +206,11 @@ def compare(segments: Any, base: Any = None, *, attributes: Sequence[str] | None
 
 
 def _count_source(source: Any, members: Any) -> Any:
-    """The count source of the base (:mod:`segexplore.analysis.counts`): a DuckDB base's
-    counts are grouped in DuckDB, a pandas base's or DataFrame's by ``bincount``."""
-    if _on_duckdb(source):
-        return DuckDBSource(source, members)
+    """The count source of the base (:mod:`segexplore.analysis.counts`): a DuckDB or
+    connected base's counts are grouped in its engine, a pandas base's or DataFrame's by
+    ``bincount``."""
+    if _on_engine(source):
+        return EngineSource(source, members)
     return FrameCounts(attribute_table(source, include_features=_is_base(source)), members)
 
 
@@ -281,16 +282,17 @@ def _segments(segments: Any, base: Any
     The members are a (contacts x segments) boolean matrix on a pandas base or DataFrame; on
     a DuckDB base a list of, per segment, the query of its members' positions (a Segment of
     that base: no mask leaves DuckDB) or a boolean array."""
+    from segexplore.engines.server import ServerSegment
     from segexplore.model.segments import Segment
 
-    if isinstance(segments, Segment):
+    if isinstance(segments, (Segment, ServerSegment)):
         segments = [segments]
     if isinstance(segments, Mapping):
         items = [(str(name), value) for name, value in segments.items()]
     elif isinstance(segments, Sequence) and not isinstance(segments, str):
         items = []
         for position, value in enumerate(segments):
-            if not isinstance(value, Segment):
+            if not isinstance(value, (Segment, ServerSegment)):
                 raise ParameterTypeError(
                     f"Value of 'segments' must be a list of Segment objects or a dict of "
                     f"name -> boolean mask but item {position} is a {type(value).__name__}")
@@ -311,10 +313,14 @@ def _segments(segments: Any, base: Any
         raise ParameterError(f"Value of 'segments' uses the names {reserved}, which are "
                              f"columns of the intersections table: rename those segments")
     if base is None:
-        base = next((v.base for _, v in items if isinstance(v, Segment)), None)
+        base = next((v.base for _, v in items if isinstance(v, (Segment, ServerSegment))),
+                    None)
         if base is None:
             raise ParameterError("Value of 'base' is required when the segments are masks")
-    if _on_duckdb(base):
+    if _on_server(base):
+        return names, _server_members(items, base), base, {
+            name: value.effective_rule.fields() for name, value in items}
+    if _on_engine(base):
         return names, _duckdb_members(items, base), base, {
             name: value.effective_rule.fields() for name, value in items
             if isinstance(value, Segment)}
@@ -333,10 +339,33 @@ def _segments(segments: Any, base: Any
     return names, np.column_stack(columns), base, fields
 
 
-def _on_duckdb(source: Any) -> bool:
+def _on_engine(source: Any) -> bool:
+    """Whether ``source`` is a DuckDB base or a connected one (counted in its engine)."""
     from segexplore.engines.duckdb import DuckDBBase
 
-    return isinstance(source, DuckDBBase)
+    return isinstance(source, DuckDBBase) or _on_server(source)
+
+
+def _on_server(source: Any) -> bool:
+    from segexplore.engines.server import ServerBase
+
+    return isinstance(source, ServerBase)
+
+
+def _server_members(items: list[tuple[str, Any]], base: Any) -> list[str]:
+    """Per segment of a connected base, the engine's query of its members' ids."""
+    from segexplore.engines.server import ServerSegment
+
+    members = []
+    for name, value in items:
+        if not isinstance(value, ServerSegment):
+            raise ParameterError(f"segments[{name!r}]: a connected base compares segments of "
+                                 f"its own rules (base.segment(...)), not masks: its "
+                                 f"contacts stay in the engine")
+        if value.base._store is not base._store:
+            raise ParameterError(f"Segment {name!r} belongs to another base than 'base'")
+        members.append(base.sql(value.effective_rule))
+    return members
 
 
 def _duckdb_members(items: list[tuple[str, Any]], base: Any) -> list[Any]:
@@ -351,7 +380,7 @@ def _duckdb_members(items: list[tuple[str, Any]], base: Any) -> list[Any]:
             if value.base is base:
                 members.append(base.evaluator().sql(value.effective_rule))
                 continue
-            if not _on_duckdb(value.base) or value.base._store is not base._store:
+            if not _on_engine(value.base) or value.base._store is not base._store:
                 raise ParameterError(f"Segment {name!r} belongs to another base than 'base'")
             value = value.mask.to_numpy(dtype=bool)  # its own base's members, as in pandas
         members.append(mask_array(value, index, parameter=f"segments[{name!r}]"))

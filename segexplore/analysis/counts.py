@@ -2,7 +2,8 @@
 
 Both engines hand :func:`~segexplore.analysis.compare.compare` their counts through one
 interface, a count source: :class:`FrameCounts` (a pandas base: codes counted by
-``bincount``) and :class:`DuckDBSource` (a DuckDB base: ``GROUP BY`` queries). Each gives
+``bincount``) and :class:`EngineSource` (a DuckDB base or a connected one, on PostgreSQL,
+Spark or a DuckDB connection: ``GROUP BY`` queries). Each gives
 the columns with their roles, the membership patterns, an attribute's count table, the
 joint counts of two codings (:class:`Coding`) and the conversions behind ``expected``; the
 comparison reads nothing else, so its statistics are the same code on the same arrays.
@@ -31,7 +32,7 @@ from segexplore.analysis.encoding import Encoded, Groups, encode
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 
 __all__ = ["counted", "laid_out", "category_labels", "Coding", "Patterns", "FrameCounts",
-           "DuckDBSource"]
+           "EngineSource", "engine_counts"]
 
 #: The layouts whose labels follow the values' first appearance (the others sort them).
 _CATEGORY_LAYOUTS = ("categorical", "boolean", "multi")
@@ -264,26 +265,42 @@ class FrameCounts:
         return int(np.count_nonzero(mask)), converted.astype(np.int64)
 
 
-class DuckDBSource:
-    """The count source of a DuckDB base (see :mod:`segexplore.engines.duckdb_counts`):
-    only count tables leave DuckDB.
+def engine_counts(base: Any, members: Sequence[Any]) -> Any:
+    """The counter of an engine's base: :class:`~segexplore.engines.duckdb_counts.DuckDBCounts`
+    for a DuckDB base, :class:`~segexplore.engines.server_counts.ServerCounts` for a
+    connected one (:func:`segexplore.connect`). Both answer the same questions."""
+    from segexplore.engines.server import ServerBase
 
-    ``members`` holds one query of the members' positions or one boolean array per segment.
+    if isinstance(base, ServerBase):
+        from segexplore.engines.server_counts import ServerCounts
+
+        return ServerCounts(base, members)
+    from segexplore.engines.duckdb_counts import DuckDBCounts
+
+    return DuckDBCounts(base, members)
+
+
+class EngineSource:
+    """The count source of a DuckDB base (see :mod:`segexplore.engines.duckdb_counts`) or a
+    connected one (:mod:`segexplore.engines.server_counts`): only count tables leave the
+    engine.
+
+    ``members`` holds one query of the members (positions on a DuckDB base, contact ids on
+    a connected one) or, on a DuckDB base, one boolean array per segment.
     """
 
     #: Each joint count would scan the base: :meth:`prepare_joints` codes it once.
     prepares_joints = True
 
     def __init__(self, base: Any, members: Sequence[Any]) -> None:
-        from segexplore.engines.duckdb_counts import DuckDBCounts
-
-        self.counter = DuckDBCounts(base, members)
+        self.counter = engine_counts(base, members)
+        self.prepares_joints = self.counter.prepares_joints
         self.n_base = self.counter.n_rows
         self._columns: dict[str, Any] | None = None
         self._kept: dict[tuple[str, str], tuple[Encoded, np.ndarray, np.ndarray]] = {}
         self._values: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-    def __enter__(self) -> DuckDBSource:
+    def __enter__(self) -> EngineSource:
         self.counter.__enter__()
         return self
 

@@ -258,27 +258,33 @@ def _add_series(builder: _Builder, column: str, role: str, kind: str, series: pd
 
 
 def _on_duckdb(source: Any) -> bool:
+    """Whether ``source`` is (a segment of) a DuckDB base or a connected one: profiled
+    from the grouped counts of its engine."""
     from segexplore.engines.duckdb import DuckDBBase
+    from segexplore.engines.server import ServerBase, ServerSegment
     from segexplore.model.segments import Segment
 
-    return isinstance(source.base if isinstance(source, Segment) else source, DuckDBBase)
+    base = source.base if isinstance(source, (Segment, ServerSegment)) else source
+    return isinstance(base, (DuckDBBase, ServerBase))
 
 
 def _duckdb_profile(source: Any, mask: Any, include_features: bool, bins: int, top: int,
                     name: str | None, mask_pii: bool) -> Profile:
     """The profile of a DuckDB base or segment from its grouped counts (see
     :mod:`segexplore.engines.duckdb_counts`): the same statistics as on a pandas base."""
-    from segexplore.analysis.counts import counted
-    from segexplore.engines.duckdb_counts import DuckDBCounts
+    from segexplore.analysis.counts import counted, engine_counts
+    from segexplore.engines.server import ServerSegment
     from segexplore.model.segments import Segment
 
-    base = source.base if isinstance(source, Segment) else source
+    base = source.base if isinstance(source, (Segment, ServerSegment)) else source
     members: list[Any] = []
     if mask is not None:
         members = [mask_array(mask, pd.RangeIndex(base.contact_count))]
+    elif isinstance(source, ServerSegment):
+        members = [base.sql(source.effective_rule)]
     elif isinstance(source, Segment):
         members = [base.evaluator().sql(source.effective_rule)]
-    with DuckDBCounts(base, members) as counts:
+    with engine_counts(base, members) as counts:
         n_rows = counts.n_rows
         if members:
             patterns, sizes = counts.patterns()
@@ -325,8 +331,9 @@ def _duckdb_profile(source: Any, mask: Any, include_features: bool, bins: int, t
             else:
                 builder.categories(column, role, kind, info.dtype, labels, mine[:-1],
                                    int(mine[-1]))
-    label = name if name is not None else (source.name if isinstance(source, Segment)
-                                           and mask is None else "base")
+    label = name if name is not None else (
+        source.name if isinstance(source, (Segment, ServerSegment)) and mask is None
+        else "base")
     return builder.build(label)
 
 

@@ -41,7 +41,8 @@ from segexplore.features.sql import POSITION
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.roles import infer_roles
 
-__all__ = ["DuckDBCounts", "ValueCounts", "ColumnInfo", "FEATURE_DTYPES"]
+__all__ = ["DuckDBCounts", "ColumnDescriptions", "ValueCounts", "ColumnInfo", "FEATURE_DTYPES", "FEATURE_CATEGORIES",
+           "KIND_SAMPLE", "ROLE_SAMPLE", "pandas_dtype_of", "as_dtype"]
 
 #: The pandas dtype of each feature that its DuckDB type does not tell (the pandas
 #: implementation's nullable integers and categoricals); tests check it against
@@ -52,13 +53,13 @@ FEATURE_DTYPES = {"rfm_recency": "Int8", "rfm_frequency": "Int8", "rfm_monetary"
                   "preferred_brand": "category", "preferred_category": "category"}
 #: Categories of the categorical features, in the pandas implementation's order (None:
 #: the brands or categories present, sorted, as a union of pandas indexes gives them).
-_FEATURE_CATEGORIES: dict[str, tuple[str, ...] | None] = {
+FEATURE_CATEGORIES: dict[str, tuple[str, ...] | None] = {
     "rfm_score": RFM_SCORES, "rfm_group": RFM_GROUPS, "lifecycle_stage": LIFECYCLE_STAGES,
     "preferred_brand": None, "preferred_category": None}
 #: Values read to tell a column's kind (as :mod:`segexplore.analysis.attributes` reads).
-_KIND_SAMPLE = 2000
+KIND_SAMPLE = 2000
 #: Rows :func:`~segexplore.model.roles.infer_roles` samples from a text column.
-_ROLE_SAMPLE = 20_000
+ROLE_SAMPLE = 20_000
 #: Up to this many segments, the membership table holds each contact's pattern of
 #: membership as the bits of one number (``p``), which the counts group by.
 _PATTERN_BITS = 63
@@ -103,8 +104,8 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _pandas_dtype(duck_type: str, name: str, source: str, dictionary: bool,
-                  has_missing: bool) -> Any:
+def pandas_dtype_of(duck_type: str, name: str, source: str, dictionary: bool,
+                    has_missing: bool) -> Any:
     """The dtype the pandas engine gives a column of this DuckDB type."""
     text = duck_type.upper()
     if source == "features" and name in FEATURE_DTYPES:
@@ -132,7 +133,60 @@ def _pandas_dtype(duck_type: str, name: str, source: str, dictionary: bool,
     return pd.api.types.pandas_dtype("str")
 
 
-class DuckDBCounts:
+class ColumnDescriptions:
+    """How a counter tells each column's role, pandas dtype, categories and sample from
+    SQL alone, as the pandas engine would have them (one place for the DuckDB and the
+    connected counters).
+
+    The counter provides ``n_rows``, ``_rows(sql)`` (a list of tuples), ``_source_table
+    (source)``, ``_quote(name)``, ``_sample(table, name, dtype)`` and ``_role_sample(table,
+    name, dtype, categories)``.
+    """
+
+    n_rows: int
+
+    def _describe(self, name: str, duck_type: str, source: str,
+                  dictionary: tuple[Any, ...] | None = None) -> ColumnInfo:
+        table, column = self._source_table(source), self._quote(name)
+        (known,), = self._rows(f"SELECT count({column}) FROM {table}")
+        dtype = pandas_dtype_of(duck_type, name, source, dictionary is not None,
+                                int(known) < self.n_rows)
+        categories = dictionary
+        if source == "features" and name in FEATURE_CATEGORIES:
+            categories = FEATURE_CATEGORIES[name] or tuple(sorted(
+                str(v) for (v,) in self._rows(
+                    f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL")))
+        if isinstance(dtype, pd.CategoricalDtype):
+            sample = pd.Series(pd.Categorical([], categories=list(categories or ())))
+        else:
+            sample = self._sample(table, name, dtype)
+        role, separator = "feature", MULTI_VALUE_SEPARATOR
+        if source == "contacts":
+            inferred = infer_roles(pd.DataFrame({name: self._role_sample(
+                table, name, dtype, categories)}))
+            role = inferred.roles[name]
+            separator = inferred.separators.get(name, MULTI_VALUE_SEPARATOR)
+        return ColumnInfo(name, role, dtype, separator, sample, source, duck_type, categories)
+
+    # provided by the counter
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def _source_table(self, source: str) -> str:
+        raise NotImplementedError
+
+    def _quote(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _sample(self, table: str, name: str, dtype: Any) -> pd.Series:
+        raise NotImplementedError
+
+    def _role_sample(self, table: str, name: str, dtype: Any,
+                     categories: tuple[Any, ...] | None) -> pd.Series:
+        raise NotImplementedError
+
+
+class DuckDBCounts(ColumnDescriptions):
     """Count tables of one DuckDB base and its segments (a context manager: the membership
     table it makes in DuckDB is dropped on leaving).
 
@@ -144,6 +198,9 @@ class DuckDBCounts:
         ``base.evaluator().sql(rule)``), or a boolean array in the contacts' order (its
         members' positions are handed to DuckDB).
     """
+
+    #: Each joint count would scan the base: :meth:`prepare_joints` codes the contacts once.
+    prepares_joints = True
 
     def __init__(self, base: DuckDBBase, members: Sequence[Any] = ()) -> None:
         self.base = base
@@ -326,53 +383,36 @@ class DuckDBCounts:
         return {name: tuple(batch.column(i).dictionary.to_pylist())
                 for i, name in enumerate(names)}
 
-    def _describe(self, name: str, duck_type: str, source: str,
-                  dictionary: tuple[Any, ...] | None) -> ColumnInfo:
-        table = self.store.contacts_table if source == "contacts" else self.features_table()
-        column = _quoted(name)
-        known, = self.connection.execute(
-            f"SELECT count({column}) FROM {table}").fetchall()[0]
-        dtype = _pandas_dtype(duck_type, name, source, dictionary is not None,
-                              known < self.n_rows)
-        categories = dictionary
-        if source == "features" and name in _FEATURE_CATEGORIES:
-            categories = _FEATURE_CATEGORIES[name] or tuple(sorted(
-                v for (v,) in self.connection.execute(
-                    f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL"
-                ).fetchall()))
-        if isinstance(dtype, pd.CategoricalDtype):
-            sample = pd.Series(pd.Categorical([], categories=list(categories or ())))
-        else:
-            sample = self._sample(table, name, dtype)
-        role, separator = "feature", MULTI_VALUE_SEPARATOR
-        if source == "contacts":
-            inferred = infer_roles(pd.DataFrame({name: self._role_sample(
-                table, name, dtype, categories)}))
-            role = inferred.roles[name]
-            separator = inferred.separators.get(name, MULTI_VALUE_SEPARATOR)
-        return ColumnInfo(name, role, dtype, separator, sample, source, duck_type, categories)
+    # what ColumnDescriptions asks of an engine
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql).fetchall()
+
+    def _source_table(self, source: str) -> str:
+        return self.store.contacts_table if source == "contacts" else self.features_table()
+
+    _quote = staticmethod(_quoted)
 
     def _head(self, table: str) -> pd.DataFrame:
-        """The first :data:`_KIND_SAMPLE` rows of ``table`` in the contacts' order, every
+        """The first :data:`KIND_SAMPLE` rows of ``table`` in the contacts' order, every
         column at once (read once: the columns' kind samples come from it)."""
         if table not in self._heads:
             self._heads[table] = self.connection.execute(
-                f"SELECT * FROM {table} ORDER BY {POSITION} LIMIT {_KIND_SAMPLE}").df()
+                f"SELECT * FROM {table} ORDER BY {POSITION} LIMIT {KIND_SAMPLE}").df()
         return self._heads[table]
 
     def _picked_rows(self, table: str) -> pd.DataFrame:
-        """The rows role inference reads (all of them up to :data:`_ROLE_SAMPLE`), every
+        """The rows role inference reads (all of them up to :data:`ROLE_SAMPLE`), every
         column at once."""
         if table not in self._picked:
-            if self.n_rows <= _ROLE_SAMPLE:
+            if self.n_rows <= ROLE_SAMPLE:
                 frame = self.connection.execute(
                     f"SELECT * FROM {table} ORDER BY {POSITION}").df()
             else:
                 # the rows pandas' ``sample(20_000, random_state=0)`` picks, in its order
-                picked = np.random.RandomState(0).permutation(self.n_rows)[:_ROLE_SAMPLE]
+                picked = np.random.RandomState(0).permutation(self.n_rows)[:ROLE_SAMPLE]
                 name = f"_segexplore_sample_{next(_names)}"
                 self.connection.register(name, pd.DataFrame(
-                    {POSITION: picked.astype(np.int64), "k": np.arange(_ROLE_SAMPLE)}))
+                    {POSITION: picked.astype(np.int64), "k": np.arange(ROLE_SAMPLE)}))
                 try:
                     frame = self.connection.execute(
                         f"SELECT t.* FROM {table} AS t JOIN {name} AS s "
@@ -389,8 +429,8 @@ class DuckDBCounts:
             column = _quoted(name)
             head = self.connection.execute(
                 f"SELECT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
-                f"ORDER BY {POSITION} LIMIT {_KIND_SAMPLE}").df()["v"].dropna()
-        return _as_dtype(head, dtype)
+                f"ORDER BY {POSITION} LIMIT {KIND_SAMPLE}").df()["v"].dropna()
+        return as_dtype(head, dtype)
 
     def _role_sample(self, table: str, name: str, dtype: Any,
                      categories: tuple[Any, ...] | None) -> pd.Series:
@@ -401,13 +441,13 @@ class DuckDBCounts:
             values = self.connection.execute(
                 f"SELECT DISTINCT {column} AS v FROM {table} WHERE {column} IS NOT NULL "
                 f"LIMIT 3").df()["v"]
-            return _as_dtype(values, dtype)
+            return as_dtype(values, dtype)
         if pd.api.types.is_datetime64_any_dtype(dtype):
             return pd.Series([], dtype=dtype)
         values = self._picked_rows(table)[name]
         if categories is not None:
             return pd.Series(pd.Categorical(values, categories=list(categories)))
-        return _as_dtype(values, dtype)
+        return as_dtype(values, dtype)
 
     # --- counts --------------------------------------------------------------------------
     def _expression(self, info: ColumnInfo, alias: str = "t") -> str:
@@ -779,7 +819,8 @@ def _number(value: Any) -> str:
     return f"CAST('{float(value)!r}' AS DOUBLE)"
 
 
-def _as_dtype(values: pd.Series, dtype: Any) -> pd.Series:
+def as_dtype(values: pd.Series, dtype: Any) -> pd.Series:
+    """``values`` (read from an engine) in the pandas engine's ``dtype``, when they fit it."""
     values = values.reset_index(drop=True)
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return pd.to_datetime(values).astype(dtype)

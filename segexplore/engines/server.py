@@ -31,6 +31,7 @@ from segexplore.engines.duckdb import ACTIVITY_COLUMNS, DuckDBSchema, duckdb_kin
 from segexplore.errors import ParameterError, ParameterTypeError, SchemaError, SegexploreError
 from segexplore.features.registry import FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, feature_query
+from segexplore.model import hooks
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.sql import compile_rule
 from segexplore.rules.parser import parse
@@ -88,8 +89,15 @@ class _Backend:
     def batches(self, sql: str, size: int) -> Iterator[pd.DataFrame]:
         raise NotImplementedError
 
-    def kinds(self, table: str) -> dict[str, str]:
+    def types(self, table: str) -> dict[str, str]:
+        """Each column's type, spelt as DuckDB spells it (``BIGINT``, ``DOUBLE``,
+        ``TIMESTAMP``, ``VARCHAR``...): what the count tables read to lay a column out as
+        the pandas engine would hold it."""
         raise NotImplementedError
+
+    def kinds(self, table: str) -> dict[str, str]:
+        """Each column's rule kind (``number``, ``datetime``, ``bool``, ``text``)."""
+        return {name: duckdb_kind(kind) for name, kind in self.types(table).items()}
 
     def keep(self, sql: str) -> str:
         """The result of ``sql`` kept as a new temporary (or scratch) table; its name."""
@@ -101,6 +109,12 @@ class _Backend:
             target = self._temporary(name, sql)
         self.made.append(target)
         return target
+
+    def release(self, target: str) -> None:
+        """Drop one kept table now (not waiting for :meth:`close`)."""
+        if target in self.made:
+            self.made.remove(target)
+            self._drop(target)
 
     def drop_all(self) -> None:
         while self.made:
@@ -120,9 +134,10 @@ class _Backend:
         self.drop_all()
 
 
-_PG_KINDS = {"bool": "bool", "int2": "number", "int4": "number", "int8": "number",
-             "float4": "number", "float8": "number", "numeric": "number",
-             "timestamp": "datetime", "timestamptz": "datetime", "date": "datetime"}
+#: PostgreSQL's type names as DuckDB spells them (any other type reads as text).
+_PG_TYPES = {"bool": "BOOLEAN", "int2": "SMALLINT", "int4": "INTEGER", "int8": "BIGINT",
+             "float4": "REAL", "float8": "DOUBLE", "numeric": "DECIMAL",
+             "timestamp": "TIMESTAMP", "timestamptz": "TIMESTAMP", "date": "DATE"}
 
 
 class _Postgres(_Backend):
@@ -152,14 +167,14 @@ class _Postgres(_Backend):
                 columns = columns or [c.name for c in cursor.description]
                 yield pd.DataFrame(rows, columns=columns)
 
-    def kinds(self, table: str) -> dict[str, str]:
-        types = self.connection.adapters.types
+    def types(self, table: str) -> dict[str, str]:
+        known = self.connection.adapters.types
         with self.connection.transaction(), self.connection.cursor() as cursor:
             cursor.execute(f"SELECT * FROM {table} LIMIT 0", prepare=False)
             out = {}
             for column in cursor.description:
-                info = types.get(column.type_code)
-                out[column.name] = _PG_KINDS.get(info.name if info else "", "text")
+                info = known.get(column.type_code)
+                out[column.name] = _PG_TYPES.get(info.name if info else "", "VARCHAR")
             return out
 
     def close(self) -> None:
@@ -171,10 +186,11 @@ class _Postgres(_Backend):
                 self.connection.close()
 
 
-_SPARK_KINDS = {"boolean": "bool", "byte": "number", "short": "number", "integer": "number",
-                "long": "number", "float": "number", "double": "number",
-                "decimal": "number", "timestamp": "datetime", "timestamp_ntz": "datetime",
-                "date": "datetime"}
+#: Spark's type names as DuckDB spells them (any other type reads as text).
+_SPARK_TYPES = {"boolean": "BOOLEAN", "byte": "TINYINT", "short": "SMALLINT",
+                "integer": "INTEGER", "long": "BIGINT", "float": "REAL", "double": "DOUBLE",
+                "decimal": "DECIMAL", "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP",
+                "date": "DATE"}
 
 
 class _Spark(_Backend):
@@ -201,9 +217,9 @@ class _Spark(_Backend):
         while chunk := list(itertools.islice(rows, size)):
             yield pd.DataFrame([tuple(row) for row in chunk], columns=columns)
 
-    def kinds(self, table: str) -> dict[str, str]:
+    def types(self, table: str) -> dict[str, str]:
         schema = self.session.sql(f"SELECT * FROM {table} LIMIT 0").schema
-        return {field.name: _SPARK_KINDS.get(field.dataType.typeName(), "text")
+        return {field.name: _SPARK_TYPES.get(field.dataType.typeName(), "VARCHAR")
                 for field in schema.fields}
 
     def _temporary(self, name: str, sql: str) -> str:
@@ -242,9 +258,9 @@ class _DuckDB(_Backend):
         while rows := result.fetchmany(size):
             yield pd.DataFrame(rows, columns=columns)
 
-    def kinds(self, table: str) -> dict[str, str]:
+    def types(self, table: str) -> dict[str, str]:
         described = self.connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
-        return {row[0]: duckdb_kind(row[1]) for row in described}
+        return {row[0]: str(row[1]) for row in described}
 
 
 def _backend(source: Any, scratch: str | None) -> _Backend:
@@ -556,6 +572,11 @@ class ServerBase:
                               "feature")
         return wanted
 
+    def profile(self, **options: Any):
+        """A :class:`~segexplore.analysis.profile.Profile` of every contact column and
+        feature, from counts grouped in the engine (the pandas engine's numbers)."""
+        return hooks.get("profile")(self, **options)
+
     # -- life ----------------------------------------------------------------------------
     def close(self) -> None:
         """Drop what the base created (positions, feature tables); close a connection it
@@ -609,6 +630,11 @@ class ServerSegment:
     def members(self, columns: Sequence[str] | None = None,
                 limit: int | None = None) -> pd.DataFrame:
         return self.base.members(self.rule, columns, limit=limit)
+
+    def profile(self, **options: Any):
+        """A :class:`~segexplore.analysis.profile.Profile` of the members, from counts
+        grouped in the engine."""
+        return hooks.get("profile")(self, **options)
 
     def value_counts(self, column: str) -> pd.Series:
         return self.base.value_counts(column, self.rule)

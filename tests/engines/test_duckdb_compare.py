@@ -146,7 +146,7 @@ def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(samp
     each joint scans the base or is read off the table ``prepare`` codes once (numbers and
     dates binned by their edges in SQL, categories joined)."""
     from segexplore.analysis.attributes import attribute_kind, attribute_table
-    from segexplore.analysis.counts import DuckDBSource, FrameCounts
+    from segexplore.analysis.counts import EngineSource, FrameCounts
     from segexplore.analysis.implied import ImpliedAttributes
 
     pandas_base, duck = sample_pair
@@ -156,7 +156,7 @@ def test_the_joint_counts_behind_the_implied_attributes_are_the_pandas_ones(samp
     frames = FrameCounts(attribute_table(pandas_base),
                          np.column_stack([s.mask.to_numpy() for s in theirs]))
     members = [duck.evaluator().sql(s.effective_rule) for s in mine]
-    with frames, DuckDBSource(duck, members) as counts:
+    with frames, EngineSource(duck, members) as counts:
         kinds = {c: attribute_kind(v, r) for c, (v, r, _) in frames.columns().items()}
         implied = [ImpliedAttributes(source, names, fields, kinds)
                    for source in (frames, counts)]

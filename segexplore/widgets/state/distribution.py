@@ -51,7 +51,7 @@ from segexplore.analysis.encoding import (
     pool_rare,
     top_tags,
 )
-from segexplore.engines.duckdb_counts import _as_dtype
+from segexplore.engines.duckdb_counts import as_dtype
 from segexplore.errors import ParameterError, SegexploreError
 from segexplore.widgets.state.duckdb_fields import DuckDBFields, fields_of, is_duckdb
 from segexplore.widgets.state.fields import contact_count, field_values
@@ -303,7 +303,7 @@ def _counted_coding(fields: DuckDBFields, attribute: str, bins: int) -> _Coding:
         categories += [v for v in values if v not in known]  # beyond the first file's
         series = pd.Series(pd.Categorical(values, categories=categories))
     else:
-        series = _as_dtype(pd.Series(values, dtype=object), info.dtype)
+        series = as_dtype(pd.Series(values, dtype=object), info.dtype)
     separator = info.separator if info.role == "multi" else None
     coding = _code(series, separator, bins, weights=table.counts[order, 0])
     coding.codes = np.r_[np.asarray(coding.codes, dtype=np.intp), coding.n_bins - 1]
