@@ -159,7 +159,7 @@ class _SqlSelection(_Selection):
         self.members.close()
 
     def __repr__(self) -> str:
-        return f"_SqlSelection({len(self.positions):,} members in {self.members.table})"
+        return f"_SqlSelection({self.members.facts().matched:,} members in {self.members.table})"
 
 
 def _contact_count(base: Any) -> int:
@@ -220,7 +220,7 @@ def _select(segment: Segment, *, suppressions: pd.DataFrame | None = None,
             claimed: Mapping[str, Any] | None = None) -> _Selection:
     """Run the waterfall up to (not including) the final "exported" step."""
     base = segment.base
-    if base.engine == "duckdb":
+    if base.engine != "pandas":
         return _select_sql(segment, suppressions, claimed)
     mask = segment.mask
     matched = mask.to_numpy(dtype=bool)
@@ -266,21 +266,27 @@ def _select(segment: Segment, *, suppressions: pd.DataFrame | None = None,
 
 def _select_sql(segment: Segment, suppressions: pd.DataFrame | None,
                 claimed: Mapping[str, Any] | None) -> _SqlSelection:
-    """The waterfall of a DuckDB base's segment: the same steps, counted in SQL over its
-    members, which stay in DuckDB."""
-    from segexplore.engines.duckdb_rows import MemberTable
-
+    """The waterfall of a DuckDB or a connected base's segment: the same steps, counted in
+    SQL over its members, which stay in the engine."""
     base = segment.base
     if claimed is not None and "sql" not in claimed:
-        raise ExportError("segments of one priority export must all be on DuckDB bases or "
-                          "all on pandas bases")
-    positions = np.flatnonzero(segment.mask.to_numpy(dtype=bool))
+        raise ExportError("segments of one priority export must all be on one kind of base "
+                          "(all pandas, or all on the same engine)")
     listed, info = _listed(base, suppressions)
     names = {"priority": PRIORITY, "email": VALID_EMAIL, "consent": CONSENTED,
              "suppressed": NOT_SUPPRESSED, "duplicate": DEDUPLICATED}
-    members = MemberTable(base, positions, steps=names,
-                          suppressions=listed.drop_duplicates("email")[["email", "reason"]],
-                          claims=claimed["sql"] if claimed is not None else None)
+    table = listed.drop_duplicates("email")[["email", "reason"]]
+    claims = claimed["sql"] if claimed is not None else None
+    if _connected(base):
+        from segexplore.engines.server_rows import ServerMemberTable
+
+        positions = np.empty(0, dtype=np.int64)  # they stay in the engine
+        members = ServerMemberTable(segment, steps=names, suppressions=table, claims=claims)
+    else:
+        from segexplore.engines.duckdb_rows import MemberTable
+
+        positions = np.flatnonzero(segment.mask.to_numpy(dtype=bool))
+        members = MemberTable(base, positions, steps=names, suppressions=table, claims=claims)
     facts = members.facts()
     steps = [_matched_step(segment, facts.matched, base.contact_count)]
     reasons = {PRIORITY: _priority_reason(claimed["names"]) if claimed is not None else "",
@@ -297,14 +303,19 @@ def _select_sql(segment: Segment, suppressions: pd.DataFrame | None,
     return _SqlSelection(base, positions, members, steps, info)
 
 
+def _connected(base: Any) -> bool:
+    """Whether ``base`` is a connected one (:func:`segexplore.connect`)."""
+    from segexplore.engines.server import ServerBase
+
+    return isinstance(base, ServerBase)
+
+
 def _claim(claimed: dict[str, Any], selection: _Selection, name: str) -> None:
     """Record what ``selection`` takes in a priority export: its contacts (later segments
     skip them) and the emails it exports (later segments de-duplicate against them)."""
     if isinstance(selection, _SqlSelection):
         if "sql" not in claimed:
-            from segexplore.engines.duckdb_rows import Claims
-
-            claimed["sql"] = Claims(selection.base)
+            claimed["sql"] = selection.members.claims_type(selection.base)
         claimed["sql"].add(selection.members)
     else:
         rows = selection.base.contacts.iloc[selection.positions]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,10 +28,11 @@ import pandas as pd
 import pyarrow as pa
 
 from segexplore.engines.duckdb import DuckDBBase, duckdb_kind
-from segexplore.errors import ParameterError
+from segexplore.errors import ExportError, ParameterError
 from segexplore.features.sql import POSITION
 
-__all__ = ["Claims", "MemberFacts", "MemberTable", "MemberRows", "STEP_KEYS"]
+__all__ = ["Claims", "MemberFacts", "MemberTable", "MemberRows", "STEP_KEYS", "facts_of",
+           "facts_query", "member_rows_sql", "steps_query"]
 
 #: The steps a :class:`MemberTable` computes, in the waterfall's order; the caller names
 #: each (the names are what ``excluded_at`` holds).
@@ -128,12 +129,17 @@ class MemberTable:
     >>> members.close()
     """
 
+    #: What a priority export keeps of this kind of member table.
+    claims_type = Claims
+
     def __init__(self, base: DuckDBBase, positions: np.ndarray, *, steps: Mapping[str, str],
                  suppressions: pd.DataFrame, claims: Claims | None = None) -> None:
         missing = [k for k in STEP_KEYS if k not in steps]
         if missing:
             raise ParameterError(f"steps: no name for {missing}; give one for each of "
                                  f"{list(STEP_KEYS)}")
+        if claims is not None and not isinstance(claims, Claims):
+            raise ExportError("segments of one priority export must all be on one base")
         self._own(base, steps)
         store = base._store
         stage = f"{self.table}_stage"
@@ -258,60 +264,18 @@ class MemberTable:
         return found
 
     def _create(self, stage: str, suppressed: str, erased: str, claims: Claims | None) -> None:
-        """One statement for every step: the first step that removes a member names it;
-        de-duplication ranks, by email, only the members no earlier step removed."""
-        name = {key: _literal(value) for key, value in self.steps.items()}
-        given = "coalesce(m.consent = 'given', false)" if self._has_consent else "false"
-        taken = (f"m.contact_id IN (SELECT contact_id FROM {claims.ids})" if claims is not None
-                 else "false")
-        claimed_email = (f" OR m.email IN (SELECT email FROM {claims.emails})"
-                         if claims is not None else "")
-        self._connection.execute(f"""
-            CREATE TEMP TABLE {self.table} AS
-            WITH m AS (
-                SELECT m.{POSITION}, m.contact_id, m.email, m.consent,
-                       s.reason AS suppressed_reason,
-                       CASE WHEN {taken} THEN {name['priority']}
-                            WHEN NOT m.valid THEN {name['email']}
-                            WHEN NOT {given} THEN {name['consent']}
-                            WHEN s.reason IS NOT NULL OR e.{POSITION} IS NOT NULL
-                                THEN {name['suppressed']} END AS earlier
-                FROM {stage} AS m
-                LEFT JOIN {suppressed} AS s ON s.email = m.email
-                LEFT JOIN {erased} AS e ON e.{POSITION} = m.{POSITION})
-            SELECT {POSITION}, contact_id, email, consent, suppressed_reason,
-                   coalesce(earlier, CASE WHEN row_number() OVER (PARTITION BY email,
-                       earlier IS NULL ORDER BY {POSITION}) > 1{claimed_email}
-                       THEN {name['duplicate']} END) AS excluded_at
-            FROM m ORDER BY {POSITION}""")
+        names = {key: _literal(value) for key, value in self.steps.items()}
+        self._connection.execute(f"CREATE TEMP TABLE {self.table} AS " + steps_query(
+            stage, suppressed, erased, names=names, has_consent=self._has_consent,
+            claimed=(f"SELECT contact_id FROM {claims.ids}",
+                     f"SELECT email FROM {claims.emails}") if claims is not None else None))
 
     def facts(self) -> MemberFacts:
         """The counts of the waterfall (computed once)."""
         if self._facts is None:
-            consent_step, suppressed_step = self.steps["consent"], self.steps["suppressed"]
-            rows = self._connection.execute(
-                f"SELECT excluded_at, CASE WHEN excluded_at = ? THEN coalesce(consent, "
-                f"'missing') END, CASE WHEN excluded_at = ? THEN suppressed_reason END, "
-                f"count(*) FROM {self.table} GROUP BY ALL",
-                [consent_step, suppressed_step]).fetchall()
-            removed = dict.fromkeys(self.steps.values(), 0)
-            consent: dict[str, int] = {}
-            suppressed: dict[str, int] = {}
-            erased = sendable = 0
-            for step, value, reason, count in rows:
-                if step is None:
-                    sendable += count
-                    continue
-                removed[step] = removed.get(step, 0) + count  # a narrowing's step too
-                if step == consent_step:
-                    consent[value] = consent.get(value, 0) + count
-                elif step == suppressed_step and reason is not None:
-                    suppressed[reason] = suppressed.get(reason, 0) + count
-                elif step == suppressed_step:
-                    erased += count
-            self._facts = MemberFacts(sum(removed.values()) + sendable, removed,
-                                      consent if self._has_consent else None, suppressed,
-                                      erased, sendable)
+            names = {key: _literal(value) for key, value in self.steps.items()}
+            self._facts = facts_of(self._connection.execute(
+                facts_query(self.table, names)).fetchall(), self.steps, self._has_consent)
         return self._facts
 
     def excluded_at(self) -> np.ndarray:
@@ -329,26 +293,105 @@ class MemberTable:
         sendable members (every member with ``sendable_only=False``), in the contacts'
         order; with ``audit=(sendable, excluded_at)`` two more columns of those names."""
         store = self.base._store
-        contact_columns = store.kinds["contacts"]
-        select, features = [], False
-        for column in columns:
-            source = "c" if column in contact_columns else "f"
-            features = features or source == "f"
-            select.append(f"{source}.{_identifier(column)} AS {_identifier(column)}")
-        if audit is not None:
-            select += [f"m.excluded_at IS NULL AS {_identifier(audit[0])}",
-                       f"m.excluded_at AS {_identifier(audit[1])}"]
-        joins = f" JOIN {store.contacts_table} AS c ON c.{POSITION} = m.{POSITION}"
-        if features:
-            joins += (f" JOIN {self.base._feature_table()} AS f "
-                      f"ON f.{POSITION} = m.{POSITION}")
-        where = " WHERE m.excluded_at IS NULL" if sendable_only else ""
-        return MemberRows(self._connection, f"FROM {self.table} AS m{joins}{where}",
-                          ", ".join(select), [*columns, *(audit or ())])
+        select, source = member_rows_sql(
+            self.table, columns, audit=audit, sendable_only=sendable_only,
+            contact_columns=store.kinds["contacts"], contacts=store.contacts_table,
+            features=self.base._feature_table, quote=_identifier)
+        return MemberRows(self._connection, source, select, [*columns, *(audit or ())])
 
     def close(self) -> None:
         """Drop the table (the members are personal data); again is a no-op."""
         self._finalizer()
+
+
+def member_rows_sql(table: str, columns: Sequence[str], *, audit: tuple[str, str] | None,
+                    sendable_only: bool, contact_columns: Mapping[str, Any], contacts: str,
+                    features: Callable[[], str], quote: Callable[[str], str]
+                    ) -> tuple[str, str]:
+    """``(select list, FROM ... WHERE ...)`` of the rows an export writes from the member
+    table ``table`` (alias ``m``): ``columns`` from the contacts (``c``, joined by
+    position) or the features (``f``, the table ``features()`` names, joined only when a
+    column is one); ``audit`` adds ``sendable`` and ``excluded_at`` under those names."""
+    select, joined = [], False
+    for column in columns:
+        alias = "c" if column in contact_columns else "f"
+        joined = joined or alias == "f"
+        select.append(f"{alias}.{quote(column)} AS {quote(column)}")
+    if audit is not None:
+        select += [f"m.excluded_at IS NULL AS {quote(audit[0])}",
+                   f"m.excluded_at AS {quote(audit[1])}"]
+    joins = f" JOIN {contacts} AS c ON c.{POSITION} = m.{POSITION}"
+    if joined:
+        joins += f" JOIN {features()} AS f ON f.{POSITION} = m.{POSITION}"
+    where = " WHERE m.excluded_at IS NULL" if sendable_only else ""
+    return ", ".join(select), f"FROM {table} AS m{joins}{where}"
+
+
+def steps_query(stage: str, suppressed: str, erased: str, *, names: Mapping[str, str],
+                has_consent: bool, claimed: tuple[str, str] | None) -> str:
+    """The members of ``stage`` (``position, contact_id, email, consent, valid``) with the
+    step that removed each, ``excluded_at`` (NULL while sendable), in one query any of the
+    engines runs (DuckDB, PostgreSQL, Spark): the first step that removes a member names
+    it; de-duplication ranks, by email in the contacts' order, only the members no earlier
+    step removed.
+
+    ``names`` holds each step's name as an SQL literal; ``suppressed`` is a relation of
+    ``email, reason``, ``erased`` one of ``position``; ``claimed`` the queries of the
+    contact ids and the emails higher-priority segments took (a priority export).
+    """
+    given = "coalesce(m.consent = 'given', false)" if has_consent else "false"
+    taken = f"m.contact_id IN ({claimed[0]})" if claimed is not None else "false"
+    claimed_email = f" OR m.email IN ({claimed[1]})" if claimed is not None else ""
+    return f"""
+        WITH m AS (
+            SELECT m.{POSITION}, m.contact_id, m.email, m.consent,
+                   s.reason AS suppressed_reason,
+                   CASE WHEN {taken} THEN {names['priority']}
+                        WHEN NOT m.valid THEN {names['email']}
+                        WHEN NOT {given} THEN {names['consent']}
+                        WHEN s.reason IS NOT NULL OR e.{POSITION} IS NOT NULL
+                            THEN {names['suppressed']} END AS earlier
+            FROM {stage} AS m
+            LEFT JOIN {suppressed} AS s ON s.email = m.email
+            LEFT JOIN {erased} AS e ON e.{POSITION} = m.{POSITION})
+        SELECT {POSITION}, contact_id, email, consent, suppressed_reason,
+               coalesce(earlier, CASE WHEN row_number() OVER (PARTITION BY email,
+                   earlier IS NULL ORDER BY {POSITION}) > 1{claimed_email}
+                   THEN {names['duplicate']} END) AS excluded_at
+        FROM m"""
+
+
+def facts_query(table: str, names: Mapping[str, str]) -> str:
+    """The counts :func:`facts_of` reads, grouped in the engine (``names``: each step's
+    name as an SQL literal)."""
+    return (f"SELECT excluded_at, CASE WHEN excluded_at = {names['consent']} THEN "
+            f"coalesce(consent, 'missing') END AS consent_value, CASE WHEN excluded_at = "
+            f"{names['suppressed']} THEN suppressed_reason END AS suppressed_value, "
+            f"count(*) AS n FROM {table} GROUP BY 1, 2, 3")
+
+
+def facts_of(rows: Sequence[tuple[Any, ...]], steps: Mapping[str, str],
+             has_consent: bool) -> MemberFacts:
+    """The waterfall's counts from the rows of :func:`facts_query`."""
+    consent_step, suppressed_step = steps["consent"], steps["suppressed"]
+    removed = dict.fromkeys(steps.values(), 0)
+    consent: dict[str, int] = {}
+    suppressed: dict[str, int] = {}
+    erased = sendable = 0
+    for step, value, reason, count in rows:
+        count = int(count)
+        if step is None:
+            sendable += count
+            continue
+        removed[step] = removed.get(step, 0) + count  # a narrowing's step too
+        if step == consent_step:
+            consent[value] = consent.get(value, 0) + count
+        elif step == suppressed_step and reason is not None:
+            suppressed[reason] = suppressed.get(reason, 0) + count
+        elif step == suppressed_step:
+            erased += count
+    return MemberFacts(sum(removed.values()) + sendable, removed,
+                       consent if has_consent else None, suppressed, erased, sendable)
 
 
 def _drop(connection: Any, table: str) -> None:

@@ -18,7 +18,9 @@ ranks break by that order, as the pandas engine breaks them by the contacts' ord
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -32,6 +34,8 @@ from segexplore.errors import ParameterError, ParameterTypeError, SchemaError, S
 from segexplore.features.registry import FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, feature_query
 from segexplore.model import hooks
+from segexplore.model.base import no_suppressions
+from segexplore.model.erasures import ErasureLedger
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.sql import compile_rule
 from segexplore.rules.parser import parse
@@ -72,6 +76,11 @@ class _Backend:
 
     dialect = ""
     label = ""
+    #: The engine's name of the text type.
+    text_type = "VARCHAR"
+    #: ``count(*)`` and an order-free sum of a hash of every row of ``{table} AS t``: what
+    #: an export's manifest fingerprints a table by.
+    digest_sql = ""
 
     def __init__(self, scratch: str | None) -> None:
         self.scratch = scratch
@@ -110,6 +119,34 @@ class _Backend:
         self.made.append(target)
         return target
 
+    def upload(self, frame: pd.DataFrame, kinds: Mapping[str, str]) -> str:
+        """A small frame (a suppression list, erased positions) as a new kept table of
+        the columns ``kinds`` names (``"text"`` or ``"number"``: BIGINT); its name."""
+        name = f"segexplore_{next(_names)}"
+        target = (self.table(name, self.scratch) if self.scratch is not None
+                  else self.table(name))
+        self._upload(target, frame[list(kinds)], kinds)
+        self.made.append(target)
+        return target
+
+    def _upload(self, target: str, frame: pd.DataFrame, kinds: Mapping[str, str]) -> None:
+        raise NotImplementedError
+
+    def _column_types(self, kinds: Mapping[str, str]) -> str:
+        return ", ".join(f"{self.quote(c)} {self.text_type if k == 'text' else 'BIGINT'}"
+                         for c, k in kinds.items())
+
+    def quote(self, name: str) -> str:
+        return exp.to_identifier(name, quoted=True).sql(dialect=self.dialect)
+
+    def literal(self, text: str) -> str:
+        return exp.Literal.string(text).sql(dialect=self.dialect)
+
+    def digest(self, table: str) -> tuple[int, str]:
+        """``(rows, content)`` of ``table``: see :attr:`digest_sql`."""
+        (count, content), = self.rows(self.digest_sql.format(table=table))
+        return int(count), str(content)
+
     def release(self, target: str) -> None:
         """Drop one kept table now (not waiting for :meth:`close`)."""
         if target in self.made:
@@ -142,6 +179,9 @@ _PG_TYPES = {"bool": "BOOLEAN", "int2": "SMALLINT", "int4": "INTEGER", "int8": "
 
 class _Postgres(_Backend):
     dialect = "postgres"
+    text_type = "TEXT"
+    digest_sql = ("SELECT count(*), CAST(coalesce(sum(hashtextextended(CAST(t AS TEXT), 0)), "
+                  "0) AS TEXT) FROM {table} AS t")
 
     def __init__(self, connection: Any, label: str, owned: bool, scratch: str | None) -> None:
         super().__init__(scratch)
@@ -166,6 +206,15 @@ class _Postgres(_Backend):
             while rows := cursor.fetchmany(size):
                 columns = columns or [c.name for c in cursor.description]
                 yield pd.DataFrame(rows, columns=columns)
+
+    def _upload(self, target: str, frame: pd.DataFrame, kinds: Mapping[str, str]) -> None:
+        temporary = "" if self.scratch is not None else "TEMPORARY "
+        self._run(f"CREATE {temporary}TABLE {target} ({self._column_types(kinds)})")
+        names = ", ".join(self.quote(c) for c in kinds)
+        with self.connection.transaction(), self.connection.cursor() as cursor, \
+                cursor.copy(f"COPY {target} ({names}) FROM STDIN") as loading:
+            for row in frame.astype(object).itertuples(index=False):
+                loading.write_row([None if pd.isna(v) else v for v in row])
 
     def types(self, table: str) -> dict[str, str]:
         known = self.connection.adapters.types
@@ -195,6 +244,9 @@ _SPARK_TYPES = {"boolean": "BOOLEAN", "byte": "TINYINT", "short": "SMALLINT",
 
 class _Spark(_Backend):
     dialect = "spark"
+    text_type = "STRING"
+    digest_sql = ("SELECT count(*), CAST(coalesce(sum(CAST(xxhash64(*) AS DECIMAL(38, 0))), 0) "
+                  "AS STRING) FROM {table} AS t")
 
     def __init__(self, session: Any, scratch: str | None) -> None:
         super().__init__(scratch)
@@ -222,6 +274,20 @@ class _Spark(_Backend):
         return {field.name: _SPARK_TYPES.get(field.dataType.typeName(), "VARCHAR")
                 for field in schema.fields}
 
+    def _upload(self, target: str, frame: pd.DataFrame, kinds: Mapping[str, str]) -> None:
+        from pyspark.sql import types as T
+
+        schema = T.StructType([T.StructField(c, T.StringType() if k == "text"
+                                             else T.LongType()) for c, k in kinds.items()])
+        rows = [tuple(None if pd.isna(v) else (str(v) if kinds[c] == "text" else int(v))
+                      for c, v in zip(kinds, row, strict=True))
+                for row in frame.astype(object).itertuples(index=False)]
+        data = self.session.createDataFrame(rows, schema)
+        if self.scratch is not None:
+            data.write.saveAsTable(target)
+        else:
+            data.createOrReplaceTempView(target.strip("`"))
+
     def _temporary(self, name: str, sql: str) -> str:
         # A temporary view of this session only, over the result computed now and kept
         # by the executors (a local checkpoint): later queries neither plan nor run the
@@ -238,6 +304,8 @@ class _Spark(_Backend):
 
 class _DuckDB(_Backend):
     dialect = "duckdb"
+    digest_sql = ("SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) "
+                  "FROM {table} AS t")
 
     def __init__(self, connection: Any, scratch: str | None) -> None:
         super().__init__(scratch)
@@ -257,6 +325,17 @@ class _DuckDB(_Backend):
         columns = [c[0] for c in result.description]
         while rows := result.fetchmany(size):
             yield pd.DataFrame(rows, columns=columns)
+
+    def _upload(self, target: str, frame: pd.DataFrame, kinds: Mapping[str, str]) -> None:
+        temporary = "" if self.scratch is not None else "TEMPORARY "
+        self._run(f"CREATE {temporary}TABLE {target} ({self._column_types(kinds)})")
+        if len(frame):
+            view = f"segexplore_upload_{next(_names)}"
+            self.connection.register(view, frame.astype(object))
+            try:
+                self._run(f"INSERT INTO {target} SELECT * FROM {view}")
+            finally:
+                self.connection.unregister(view)
 
     def types(self, table: str) -> dict[str, str]:
         described = self.connection.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
@@ -310,6 +389,9 @@ class _Store:
         self.positioned: str | None = None  # the contacts with their position
         self.feature_tables: dict[int, str] = {}
         self.counts: dict[tuple, int] = {}
+        # Nobody is erased from a connected base yet (its tables are read only): an empty
+        # ledger, so that exports run the erasure step as on every base.
+        self.erasures = ErasureLedger()
 
 
 def connect(source: Any, contacts: str = "contacts", events: str = "events",
@@ -408,8 +490,10 @@ class ServerBase:
     drop what it created.
     """
 
-    def __init__(self, store: _Store, as_of: Any) -> None:
+    def __init__(self, store: _Store, as_of: Any,
+                 suppressions: pd.DataFrame | None = None) -> None:
         self._store = store
+        self._suppressions = suppressions
         stamp = pd.Timestamp(as_of)
         self._as_of = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
 
@@ -437,7 +521,57 @@ class ServerBase:
 
     def at(self, as_of: Any) -> ServerBase:
         """The same tables as of another date (features and counts of that date)."""
-        return ServerBase(self._store, as_of)
+        return ServerBase(self._store, as_of, self._suppressions)
+
+    # -- what an export asks ---------------------------------------------------------------
+    @property
+    def suppressions(self) -> pd.DataFrame:
+        """The suppression lists of this base (``email, reason, date``), one row per email
+        listed (see :meth:`with_suppressions`)."""
+        return no_suppressions() if self._suppressions is None else self._suppressions
+
+    def with_suppressions(self, source: Any, **read_options: Any) -> ServerBase:
+        """The same base with a suppression list added (a file, a DataFrame or a list of
+        emails, read by :func:`segexplore.delivery.suppressions.read_suppressions`): every
+        export and waterfall of the new base leaves these emails out."""
+        new = hooks.get("read_suppressions")(source, **read_options)
+        current = self._suppressions
+        combined = new if current is None else pd.concat([current, new], ignore_index=True)
+        return ServerBase(self._store, self.as_of, combined)
+
+    @property
+    def erasures(self) -> ErasureLedger:
+        """Salted hashes of the people erased (none: a connected base's tables are read
+        only; erase in the source)."""
+        return self._store.erasures
+
+    @property
+    def _tables(self) -> _Store:
+        # what a manifest's data fingerprint is cached by (one per base and date)
+        return self._store
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What an export's manifest records of the data: per table ``rows``, ``columns``,
+        ``method`` and ``sha256`` (of the rows counted and hashed in the engine: an edited
+        value changes it), and ``sha256`` combining them and ``as_of``."""
+        store = self._store
+        backend = store.backend
+        method = f"{backend.label}: count(*) and a sum of row hashes per table, column " \
+                 "names and kinds, through sha256"
+        out: dict[str, Any] = {"method": method}
+        combined = hashlib.sha256()
+        for name in ("contacts", "events", "orders"):
+            if name not in store.tables:
+                continue
+            count, content = backend.digest(store.tables[name])
+            kinds = list(store.kinds[name].items())
+            digest = hashlib.sha256(json.dumps([kinds, count, content]).encode()).hexdigest()
+            out[name] = {"rows": count, "columns": len(kinds), "method": "rows",
+                         "sha256": digest}
+            combined.update(digest.encode())
+        combined.update(str(self.as_of).encode())
+        out["sha256"] = combined.hexdigest()
+        return out
 
     def rule_schema(self, segments: Mapping[str, Any] | None = None,
                     as_of: Any = None) -> DuckDBSchema:
@@ -603,6 +737,9 @@ class ServerBase:
 class ServerSegment:
     """The contacts a rule selects on a :class:`ServerBase`: counted and read in the engine."""
 
+    #: A connected base's segments have no parent segment (write the rules together).
+    parent = None
+
     def __init__(self, base: ServerBase, rule: R.Rule, *, name: str | None,
                  description: str, text: str) -> None:
         self.base, self.rule, self.name = base, rule, name
@@ -638,6 +775,27 @@ class ServerSegment:
 
     def value_counts(self, column: str) -> pd.Series:
         return self.base.value_counts(column, self.rule)
+
+    def waterfall(self, **options: Any):
+        """Valid email -> consented -> not suppressed -> de-duplicated -> exported, counted
+        in the engine (see :func:`~segexplore.delivery.waterfall.sendable_waterfall`)."""
+        return hooks.get("sendable_waterfall")(self, **options)
+
+    def to_csv(self, path: Any, **options: Any):
+        """Write the members who may be emailed, with a manifest: the rows stream from the
+        engine (see :func:`segexplore.delivery.export.export_segment` for the options)."""
+        return hooks.get("export_segment")(self, path, **options)
+
+    def split(self, **options: Any) -> pd.DataFrame:
+        """Seeded random A/B/holdout split of the sendable members (see
+        :func:`segexplore.delivery.split.split`): their ids and strata come from the
+        engine."""
+        return hooks.get("split")(self, **options)
+
+    def export_split(self, directory: Any, **options: Any):
+        """One file per split group, the split in each manifest (see
+        :func:`segexplore.delivery.split.export_split`)."""
+        return hooks.get("export_split")(self, directory, **options)
 
     def __repr__(self) -> str:
         label = f"Segment {self.name!r}" if self.name else "Segment"
