@@ -90,10 +90,25 @@ def write_segment(args: argparse.Namespace, segment, *, include_unsendable: bool
 
 
 def _export(args: argparse.Namespace) -> int:
+    base = _base(args)
+    try:
+        return _export_from(args, base)
+    finally:
+        _close(base)
+
+
+def _close(base) -> None:
+    """Let go of what an engine holds for the base (a connected base drops the tables it
+    made there); a pandas base holds nothing."""
+    close = getattr(base, "close", None)
+    if callable(close):
+        close()
+
+
+def _export_from(args: argparse.Namespace, base) -> int:
     from segexplore.delivery.catalog import Catalog
     from segexplore.errors import CatalogError
 
-    base = _base(args)
     if _is_catalog(args.source):
         catalog = Catalog.load(args.source)
         if args.segment is None:
@@ -123,8 +138,11 @@ def _refresh(args: argparse.Namespace) -> int:
     if args.export:
         options = {"columns": _columns(args), "preset": args.preset, "excel": args.excel,
                    "suppressions": args.suppressions}
-    report = refresh(catalog, base, history_path=history, export_dir=args.export,
-                     jump_threshold=args.threshold, **options)
+    try:
+        report = refresh(catalog, base, history_path=history, export_dir=args.export,
+                         jump_threshold=args.threshold, **options)
+    finally:
+        _close(base)
     print(f"Refreshed {len(report):,} segments as of {base.as_of:%Y-%m-%d}; history: {history}")
     for rec in report.itertuples(index=False):
         moved = ("first run" if pd.isna(rec.previous_size)

@@ -420,7 +420,7 @@ class Catalog:
             with naming_segment(name):
                 segment = base.segment(entry.rule, name=name, description=entry.description,
                                        parent=entry.parent)
-                _ = segment.mask
+                _ = segment.size
             segments[name] = segment
         return segments
 

@@ -71,6 +71,18 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
             frame.to_csv(handle, index=False, lineterminator="\n")
 
 
+def _member_ids(base: Any, segment: Any) -> pd.Series:
+    """The contact ids of ``segment``'s members, whichever engine holds the base: a pandas
+    base's column, a DuckDB base's ids under the mask, a connected base's streamed from
+    the engine."""
+    if hasattr(base, "segment_ids"):  # a connected base: no mask in memory
+        return base.segment_ids(segment).reset_index(drop=True)
+    mask = segment.mask.to_numpy(dtype=bool)
+    if base.engine == "pandas":
+        return base.contacts["contact_id"][mask].reset_index(drop=True)
+    return pd.Series(base.contact_ids[mask], name="contact_id")
+
+
 def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path: Path,
                 members_path: Path) -> pd.DataFrame:
     """Append one run's rows to the history and replace its members (under the lock).
@@ -84,7 +96,7 @@ def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path
     run_at = _now()
     rows, snapshots = [], []
     for name, segment in segments.items():
-        ids = base.contacts["contact_id"][segment.mask.to_numpy()].astype("str")
+        ids = _member_ids(base, segment).astype("str")
         current = set(ids)
         past = history[history["segment"] == name]
         row: dict[str, Any] = {"date": base.as_of, "run_at": run_at, "segment": name,

@@ -602,19 +602,37 @@ class ServerBase:
             counts[key] = int(n)
         return counts[key]
 
-    def segment(self, rule: Any, *, name: str | None = None,
-                description: str = "") -> ServerSegment:
-        """The contacts ``rule`` selects, evaluated in the engine; saved under ``name``."""
+    def segment(self, rule: Any, *, name: str | None = None, description: str = "",
+                parent: Any = None) -> ServerSegment:
+        """The contacts ``rule`` selects, evaluated in the engine; saved under ``name``.
+
+        ``parent``: a segment (or the name of one saved on this base) whose members this
+        one is taken from (its effective rule is the parent's AND ``rule``)."""
         text = rule if isinstance(rule, str) else None
         parsed = parse(rule) if isinstance(rule, str) else rule
         if not isinstance(parsed, R.Rule):
             raise ParameterTypeError(f"rule: a rule or its text, not {type(rule).__name__}")
-        self.sql(parsed)  # checked now: an unknown column fails here, not at .size
+        if isinstance(parent, str):
+            if parent not in self.segments:
+                raise SchemaError(f"parent: no segment {parent!r} is saved on this base "
+                                  f"(saved: {sorted(self.segments)})")
+            parent = self.segments[parent]
+        if parent is not None and not isinstance(parent, ServerSegment):
+            raise ParameterTypeError(f"parent: a segment of this base or its name, not "
+                                     f"{type(parent).__name__}")
         segment = ServerSegment(self, parsed, name=name, description=description,
-                                text=text or str(parsed))
+                                text=text or str(parsed), parent=parent)
+        self.sql(segment.effective_rule)  # checked now: an unknown column fails here
         if name is not None:
             self._store.segments[name] = segment
         return segment
+
+    def segment_ids(self, segment: ServerSegment) -> pd.Series:
+        """The contact ids of ``segment``'s members, in ``contact_id`` order (streamed)."""
+        frames = list(self.member_batches(segment.effective_rule, ["contact_id"],
+                                          size=1_000_000))
+        return (pd.concat(frames, ignore_index=True)["contact_id"] if frames
+                else pd.Series([], dtype=object, name="contact_id"))
 
     # -- features ------------------------------------------------------------------------
     @property
@@ -737,27 +755,25 @@ class ServerBase:
 class ServerSegment:
     """The contacts a rule selects on a :class:`ServerBase`: counted and read in the engine."""
 
-    #: A connected base's segments have no parent segment (write the rules together).
-    parent = None
-
     def __init__(self, base: ServerBase, rule: R.Rule, *, name: str | None,
-                 description: str, text: str) -> None:
-        self.base, self.rule, self.name = base, rule, name
+                 description: str, text: str, parent: ServerSegment | None = None) -> None:
+        self.base, self.rule, self.name, self.parent = base, rule, name, parent
         self.description, self.text = description, text
 
     @property
     def effective_rule(self) -> R.Rule:
-        """The rule a ``segment("name")`` of another rule stands for."""
-        return self.rule
+        """The parent's effective rule AND this rule (what ``segment("name")`` of another
+        rule stands for)."""
+        return self.rule if self.parent is None else self.parent.effective_rule & self.rule
 
     @property
     def sql(self) -> str:
         """The engine's query of the members' ids."""
-        return self.base.sql(self.rule)
+        return self.base.sql(self.effective_rule)
 
     @property
     def size(self) -> int:
-        return self.base.count(self.rule)
+        return self.base.count(self.effective_rule)
 
     @property
     def share(self) -> float:
@@ -766,7 +782,7 @@ class ServerSegment:
 
     def members(self, columns: Sequence[str] | None = None,
                 limit: int | None = None) -> pd.DataFrame:
-        return self.base.members(self.rule, columns, limit=limit)
+        return self.base.members(self.effective_rule, columns, limit=limit)
 
     def profile(self, **options: Any):
         """A :class:`~segexplore.analysis.profile.Profile` of the members, from counts
@@ -774,7 +790,7 @@ class ServerSegment:
         return hooks.get("profile")(self, **options)
 
     def value_counts(self, column: str) -> pd.Series:
-        return self.base.value_counts(column, self.rule)
+        return self.base.value_counts(column, self.effective_rule)
 
     def waterfall(self, **options: Any):
         """Valid email -> consented -> not suppressed -> de-duplicated -> exported, counted
