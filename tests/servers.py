@@ -321,3 +321,30 @@ def load_spark(session: Any, tables: Mapping[str, pd.DataFrame], *,
         view.cache().createOrReplaceTempView(prefix + name)
         names[name] = prefix + name
     return names
+
+
+# --- any engine ------------------------------------------------------------------------------
+
+def connected_base(request: Any, engine: str, tables: Mapping[str, pd.DataFrame], *,
+                   prefix: str, as_of: Any) -> Any:
+    """``tables`` loaded into ``engine`` (``"postgres"``, ``"spark"`` or ``"duckdb"``, a new
+    DuckDB connection) as ``prefix + name``, opened with ``se.connect``: the test's
+    ``request`` gives the server fixtures."""
+    import duckdb
+
+    import segexplore as se
+
+    if engine == "postgres":
+        source = request.getfixturevalue("postgres")
+        names = load_postgres(source, tables, prefix=prefix)
+    elif engine == "spark":
+        source = request.getfixturevalue("spark")
+        names = load_spark(source, tables, prefix=prefix)
+    else:
+        source = duckdb.connect()
+        for name, frame in tables.items():
+            source.register(prefix + name, frame)
+        names = {name: prefix + name for name in tables}
+    return se.connect(source, names["contacts"], names["events"], names.get("orders"),
+                      as_of=as_of)
+

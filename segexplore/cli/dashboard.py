@@ -48,6 +48,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from segexplore.cli.data import add_connect_arguments
 from segexplore.cli.kernels import check_kernel
 from segexplore.dashboards import SHOW_TRACEBACKS
 from segexplore.errors import DashboardStartError, closest_name
@@ -151,11 +152,27 @@ def dashboard_environment(args: argparse.Namespace) -> dict[str, str]:
         A path that does not exist, a ``--data-root`` that is not a folder, or two
         ``--data`` with the same name (``?data=`` could not tell them apart).
     """
-    from segexplore.dashboards import DATA_ROOT, DATA_SETS, ENGINE, data_set_name
+    from segexplore.dashboards import (
+        CONNECT,
+        CONNECT_SCHEMA,
+        CONNECT_TABLES,
+        DATA_ROOT,
+        DATA_SETS,
+        ENGINE,
+        data_set_name,
+    )
 
     environment = dict(os.environ)
     # Only this command line decides the engine, as it decides the data.
     environment[ENGINE] = getattr(args, "engine", None) or "pandas"
+    for variable, option in ((CONNECT, "connect"), (CONNECT_SCHEMA, "schema"),
+                             (CONNECT_TABLES, "tables")):
+        environment.pop(variable, None)
+        if getattr(args, option, None):
+            environment[variable] = getattr(args, option)
+    if environment.get(CONNECT) and getattr(args, "data", None):
+        raise DashboardStartError("--connect reads the tables where they are: drop --data "
+                                  "(name the tables with --tables)")
     if getattr(args, "show_tracebacks", False):
         environment[SHOW_TRACEBACKS] = "1"
     else:
@@ -612,6 +629,7 @@ def _add_server_arguments(parser: argparse.ArgumentParser) -> None:
                              "--chunk-contacts' writes)")
     parser.add_argument("--events", metavar="PATH", help="events file (of the first --data)")
     parser.add_argument("--orders", metavar="PATH", help="orders file (of the first --data)")
+    add_connect_arguments(parser)
     parser.add_argument("--ip", metavar="ADDRESS", default=HOST,
                         help=f"address to listen on; default {HOST} (this machine only). "
                              "Any other (0.0.0.0: every interface) requires a token")

@@ -37,6 +37,8 @@ def load(args: argparse.Namespace):
         if given:
             _usage_error(args, f"--connect reads the tables where they are: drop "
                                f"{' and '.join(given)} (name the tables with --tables)")
+        from segexplore.engines.server import connect_source
+
         return connect_source(args.connect, tables=args.tables, schema=args.schema)
     if not source:
         given = [f"--{t}" for t, path in extra.items() if path]
@@ -55,46 +57,6 @@ def load(args: argparse.Namespace):
     progress = None if sys.stderr.isatty() else False
     return read_base(tables["contacts"], tables.get("events"), tables.get("orders"),
                      progress=progress)
-
-
-#: The form of ``--connect SOURCE``, for the messages.
-CONNECT_FORMS = ("postgresql://USER@HOST:PORT/DATABASE (the password from PGPASSWORD or "
-                 "~/.pgpass, not the command line), env:VARIABLE (the URL in that "
-                 "environment variable) or duckdb:PATH (a DuckDB database file, read only)")
-
-
-def connect_source(source: str, *, tables: str | None = None, schema: str | None = None):
-    """The connected base ``--connect SOURCE`` names (see :data:`CONNECT_FORMS`);
-    ``tables``: ``CONTACTS,EVENTS[,ORDERS]`` (default ``contacts,events,orders``)."""
-    import os
-
-    from segexplore.engines.server import connect, masked_source
-    from segexplore.errors import ParameterError
-
-    names = [t.strip() for t in (tables or "contacts,events,orders").split(",")]
-    if len(names) not in (2, 3) or not all(names):
-        raise ParameterError(f"--tables: CONTACTS,EVENTS or CONTACTS,EVENTS,ORDERS, not "
-                             f"{tables!r}")
-    if source.startswith("env:"):
-        variable = source[len("env:"):]
-        if not os.environ.get(variable):
-            raise ParameterError(f"--connect {source}: the environment variable "
-                                 f"{variable!r} is not set")
-        source = os.environ[variable]
-    if source.startswith("duckdb:"):
-        import duckdb
-
-        path = Path(source[len("duckdb:"):])
-        if not path.is_file():
-            raise ParameterError(f"--connect: no DuckDB database file {path}")
-        target: Any = duckdb.connect(str(path), read_only=True)
-    elif source.startswith(("postgresql://", "postgres://")):
-        target = source
-    else:
-        raise ParameterError(f"--connect: expected {CONNECT_FORMS}, not "
-                             f"{masked_source(source)!r}")
-    return connect(target, names[0], names[1], names[2] if len(names) == 3 else None,
-                   schema=schema)
 
 
 def _usage_error(args: argparse.Namespace, message: str) -> None:
@@ -116,14 +78,22 @@ def add_data_arguments(parser: argparse.ArgumentParser, *, option: str | None = 
     parser.add_argument("--events", metavar="PATH", help="events file")
     parser.add_argument("--orders", metavar="PATH", help="orders file")
     if option is not None:
-        parser.add_argument("--connect", metavar="SOURCE",
-                            help="read the tables where they live, without copying them: "
-                                 + CONNECT_FORMS)
-        parser.add_argument("--schema", metavar="NAME", help="with --connect: their schema")
-        parser.add_argument("--tables", metavar="CONTACTS,EVENTS[,ORDERS]",
-                            help="with --connect: the tables' names "
-                                 "(default contacts,events,orders)")
+        add_connect_arguments(parser)
     parser.set_defaults(parser=parser)
+
+
+def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--connect SOURCE [--schema NAME] [--tables CONTACTS,EVENTS[,ORDERS]]``: a base whose
+    tables stay where they live (:func:`segexplore.engines.server.connect_source`)."""
+    from segexplore.engines.server import CONNECT_FORMS
+
+    parser.add_argument("--connect", metavar="SOURCE",
+                        help="read the tables where they live, without copying them: "
+                             + CONNECT_FORMS)
+    parser.add_argument("--schema", metavar="NAME", help="with --connect: their schema")
+    parser.add_argument("--tables", metavar="CONTACTS,EVENTS[,ORDERS]",
+                        help="with --connect: the tables' names "
+                             "(default contacts,events,orders)")
 
 
 def warn(args: argparse.Namespace, message: str) -> None:

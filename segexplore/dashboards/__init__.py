@@ -71,6 +71,9 @@ __all__ = [
     "DATA_ROOT",
     "ENGINE",
     "ENGINES",
+    "CONNECT",
+    "CONNECT_SCHEMA",
+    "CONNECT_TABLES",
     "engine_from_environment",
     "choose_data_set",
     "data_set_name",
@@ -105,6 +108,12 @@ DATA_SETS = "SEGEXPLORE_DATA_SETS"
 #: Environment variable naming a folder whose files and sub-folders ``?data=`` may choose
 #: (``segexplore dashboard --data-root DIR`` sets it).
 DATA_ROOT = "SEGEXPLORE_DATA_ROOT"
+
+#: Environment variables naming a connected base (``segexplore dashboard --connect SOURCE
+#: --schema NAME --tables A,B,C``, read by :func:`segexplore.engines.server.connect_source`);
+#: only the server sets them, never the address.
+CONNECT, CONNECT_SCHEMA, CONNECT_TABLES = ("SEGEXPLORE_CONNECT", "SEGEXPLORE_SCHEMA",
+                                           "SEGEXPLORE_TABLES")
 
 #: Environment variable naming the engine that holds the dashboard's base
 #: (``segexplore dashboard --engine``); only the server sets it, never the address.
@@ -484,7 +493,9 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
 
     With ``SEGEXPLORE_ENGINE=duckdb`` (see :func:`engine_from_environment`) the base is a
     :class:`~segexplore.engines.duckdb.DuckDBBase` over the same files (the bundled
-    sample's too): its tables stay in DuckDB.
+    sample's too): its tables stay in DuckDB. With ``SEGEXPLORE_CONNECT`` (never read from
+    the address) it is a connected base (:func:`segexplore.connect`): the tables stay in
+    PostgreSQL or the DuckDB database file it names.
 
     Parameters
     ----------
@@ -504,6 +515,12 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
     from segexplore.io.load import read_base
 
     show_errors_in_page()
+    given = os.environ if environ is None else environ
+    if given.get(CONNECT):
+        from segexplore.engines.server import connect_source
+
+        return connect_source(given[CONNECT], tables=given.get(CONNECT_TABLES) or None,
+                              schema=given.get(CONNECT_SCHEMA) or None)
     engine = engine_from_environment(environ)
     sources = data_sources(environ)
     if "contacts" not in sources:

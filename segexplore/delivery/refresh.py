@@ -75,7 +75,9 @@ def _member_ids(base: Any, segment: Any) -> pd.Series:
     """The contact ids of ``segment``'s members, whichever engine holds the base: a pandas
     base's column, a DuckDB base's ids under the mask, a connected base's streamed from
     the engine."""
-    if hasattr(base, "segment_ids"):  # a connected base: no mask in memory
+    from segexplore.engines.server import ServerBase
+
+    if isinstance(base, ServerBase):  # no mask in memory
         return base.segment_ids(segment).reset_index(drop=True)
     mask = segment.mask.to_numpy(dtype=bool)
     if base.engine == "pandas":

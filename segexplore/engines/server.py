@@ -30,7 +30,13 @@ import pandas as pd
 from sqlglot import exp
 
 from segexplore.engines.duckdb import ACTIVITY_COLUMNS, DuckDBSchema, duckdb_kind
-from segexplore.errors import ParameterError, ParameterTypeError, SchemaError, SegexploreError
+from segexplore.errors import (
+    ParameterError,
+    ParameterTypeError,
+    SchemaError,
+    SegexploreError,
+    closest_name,
+)
 from segexplore.features.registry import FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, feature_query
 from segexplore.model import hooks
@@ -41,7 +47,8 @@ from segexplore.rules.engines.sql import compile_rule
 from segexplore.rules.parser import parse
 from segexplore.rules.walk import saved_rule_of
 
-__all__ = ["ServerBase", "ServerSegment", "connect", "masked_source"]
+__all__ = ["CONNECT_FORMS", "ServerBase", "ServerSegment", "connect", "connect_source",
+           "masked_source"]
 
 _CANONICAL = {"contacts": ("contact_id",), **ACTIVITY_COLUMNS}
 _names = itertools.count(1)
@@ -142,6 +149,19 @@ class _Backend:
     def literal(self, text: str) -> str:
         return exp.Literal.string(text).sql(dialect=self.dialect)
 
+    # -- expressions that differ between the engines --------------------------------------
+    def epoch_ns(self, expression: str) -> str:
+        """Nanoseconds since 1970 of a timestamp or date (how count tables key dates)."""
+        return f"epoch_ns(CAST({expression} AS TIMESTAMP_NS))"
+
+    def not_nan(self, expression: str) -> str:
+        """A float that is not NaN (NaN is missing to pandas)."""
+        return f"NOT isnan({expression})"
+
+    def split_tags(self, text: str, separator: str) -> str:
+        """One row per tag of a multi-valued text (a set-returning expression)."""
+        return f"unnest(string_split({text}, {self.literal(separator)}))"
+
     def digest(self, table: str) -> tuple[int, str]:
         """``(rows, content)`` of ``table``: see :attr:`digest_sql`."""
         (count, content), = self.rows(self.digest_sql.format(table=table))
@@ -206,6 +226,17 @@ class _Postgres(_Backend):
             while rows := cursor.fetchmany(size):
                 columns = columns or [c.name for c in cursor.description]
                 yield pd.DataFrame(rows, columns=columns)
+
+    def epoch_ns(self, expression: str) -> str:
+        # microseconds: what PostgreSQL holds
+        return (f"CAST(round(EXTRACT(EPOCH FROM CAST({expression} AS TIMESTAMP)) * 1000000) "
+                f"AS BIGINT) * 1000")
+
+    def not_nan(self, expression: str) -> str:
+        return f"{expression} <> CAST('NaN' AS DOUBLE PRECISION)"
+
+    def split_tags(self, text: str, separator: str) -> str:
+        return f"unnest(string_to_array({text}, {self.literal(separator)}))"
 
     def _upload(self, target: str, frame: pd.DataFrame, kinds: Mapping[str, str]) -> None:
         temporary = "" if self.scratch is not None else "TEMPORARY "
@@ -273,6 +304,13 @@ class _Spark(_Backend):
         schema = self.session.sql(f"SELECT * FROM {table} LIMIT 0").schema
         return {field.name: _SPARK_TYPES.get(field.dataType.typeName(), "VARCHAR")
                 for field in schema.fields}
+
+    def epoch_ns(self, expression: str) -> str:
+        return f"unix_micros(CAST({expression} AS TIMESTAMP)) * 1000"
+
+    def split_tags(self, text: str, separator: str) -> str:
+        # split() reads a Java regular expression: the separator quoted as plain text
+        return f"explode(split({text}, {self.literal(chr(92) + 'Q' + separator + chr(92) + 'E')}))"
 
     def _upload(self, target: str, frame: pd.DataFrame, kinds: Mapping[str, str]) -> None:
         from pyspark.sql import types as T
@@ -466,6 +504,54 @@ def connect(source: Any, contacts: str = "contacts", events: str = "events",
         raise
 
 
+#: The form of ``--connect SOURCE``, for the messages.
+CONNECT_FORMS = ("postgresql://USER@HOST:PORT/DATABASE (the password from PGPASSWORD or "
+                 "~/.pgpass, not the command line), env:VARIABLE (the URL in that "
+                 "environment variable) or duckdb:PATH (a DuckDB database file, read only)")
+
+
+def connect_source(source: str, *, tables: str | None = None,
+                   schema: str | None = None) -> ServerBase:
+    """The connected base a text names (``segexplore ... --connect SOURCE``, a dashboard's
+    ``SEGEXPLORE_CONNECT``; see :data:`CONNECT_FORMS`); ``tables``:
+    ``CONTACTS,EVENTS[,ORDERS]`` (default ``contacts,events,orders``).
+
+    Examples
+    --------
+    >>> connect_source("mysql://u:secret@h/db")
+    Traceback (most recent call last):
+    ...
+    segexplore.errors.ParameterError: --connect: expected postgresql://USER@HOST:PORT/DATABASE (the password from PGPASSWORD or ~/.pgpass, not the command line), env:VARIABLE (the URL in that environment variable) or duckdb:PATH (a DuckDB database file, read only), not 'mysql://u:***@h/db'
+    """
+    import os
+    from pathlib import Path
+
+    names = [t.strip() for t in (tables or "contacts,events,orders").split(",")]
+    if len(names) not in (2, 3) or not all(names):
+        raise ParameterError(f"--tables: CONTACTS,EVENTS or CONTACTS,EVENTS,ORDERS, not "
+                             f"{tables!r}")
+    if source.startswith("env:"):
+        variable = source[len("env:"):]
+        if not os.environ.get(variable):
+            raise ParameterError(f"--connect {source}: the environment variable "
+                                 f"{variable!r} is not set")
+        source = os.environ[variable]
+    if source.startswith("duckdb:"):
+        import duckdb
+
+        path = Path(source[len("duckdb:"):])
+        if not path.is_file():
+            raise ParameterError(f"--connect: no DuckDB database file {path}")
+        target: Any = duckdb.connect(str(path), read_only=True)
+    elif source.startswith(("postgresql://", "postgres://")):
+        target = source
+    else:
+        raise ParameterError(f"--connect: expected {CONNECT_FORMS}, not "
+                             f"{masked_source(source)!r}")
+    return connect(target, names[0], names[1], names[2] if len(names) == 3 else None,
+                   schema=schema)
+
+
 def _activity(backend: _Backend, tables: Mapping[str, str]) -> tuple[list[str], str | None]:
     """The event types present (sorted) and where purchases come from, as
     :func:`segexplore.engines.duckdb.activity_types` decides it."""
@@ -603,8 +689,9 @@ class ServerBase:
         return counts[key]
 
     def segment(self, rule: Any, *, name: str | None = None, description: str = "",
-                parent: Any = None) -> ServerSegment:
-        """The contacts ``rule`` selects, evaluated in the engine; saved under ``name``.
+                parent: Any = None, save: bool = True) -> ServerSegment:
+        """The contacts ``rule`` selects, evaluated in the engine; saved under ``name``
+        (unless ``save=False``).
 
         ``parent``: a segment (or the name of one saved on this base) whose members this
         one is taken from (its effective rule is the parent's AND ``rule``)."""
@@ -620,12 +707,33 @@ class ServerBase:
         if parent is not None and not isinstance(parent, ServerSegment):
             raise ParameterTypeError(f"parent: a segment of this base or its name, not "
                                      f"{type(parent).__name__}")
-        segment = ServerSegment(self, parsed, name=name, description=description,
-                                text=text or str(parsed), parent=parent)
+        text = text or str(parsed)
+        # unnamed: named by its rule text, as on a pandas base (not saved)
+        segment = ServerSegment(self, parsed, name=name if name is not None else text,
+                                description=description, text=text, parent=parent)
         self.sql(segment.effective_rule)  # checked now: an unknown column fails here
-        if name is not None:
+        if name is not None and save:
             self._store.segments[name] = segment
         return segment
+
+    def table_of(self, name: str) -> str:
+        """The engine's table holding a contact column (the contacts with their position)
+        or a feature (this date's feature table, computed the first time)."""
+        if name in self._store.kinds["contacts"]:
+            return self._positioned()
+        if name in FEATURES:
+            return self.feature_table
+        guess = closest_name(name, [*self._store.kinds["contacts"], *FEATURES])
+        hint = f"; did you mean {guess!r}?" if guess else ""
+        raise SchemaError(f"{name!r} is neither a contact column nor a feature{hint}")
+
+    def event_table(self, event_type: str) -> tuple[str, bool]:
+        """The engine's table of ``event_type``'s events, and whether it holds other event
+        types too (the events table) or only these (the orders, for purchases)."""
+        store = self._store
+        if event_type == "purchase" and store.purchase_table == "orders":
+            return store.tables["orders"], False
+        return store.tables["events"], True
 
     def segment_ids(self, segment: ServerSegment) -> pd.Series:
         """The contact ids of ``segment``'s members, in ``contact_id`` order (streamed)."""
@@ -814,6 +922,6 @@ class ServerSegment:
         return hooks.get("export_split")(self, directory, **options)
 
     def __repr__(self) -> str:
-        label = f"Segment {self.name!r}" if self.name else "Segment"
+        label = f"Segment {self.name!r}" if self.name != self.text else "Segment"
         return (f"{label}: {self.size:,} contacts ({self.share:.1%} of the base) in "
                 f"{self.base.engine}, as of {self.base.as_of:%Y-%m-%d}\n  rule: {self.text}")

@@ -114,6 +114,19 @@ class ServerCounts(ColumnDescriptions):
     def _table(self, source: str) -> str:
         return self.base._positioned() if source == "contacts" else self.base.feature_table
 
+    def _expression(self, info: ColumnInfo, alias: str = "t") -> str:
+        """A column's values as its count tables key them: dates in nanoseconds since
+        1970, NaN as NULL (missing to pandas), others as they are."""
+        column = f"{alias}.{self._quoted(info.name)}"
+        text = info.duck_type.upper()
+        if text.startswith(("TIMESTAMP", "DATE")):
+            return self.backend.epoch_ns(column)
+        if text in ("DOUBLE", "FLOAT", "REAL") or text.startswith("DECIMAL"):
+            number = f"CAST({column} AS DOUBLE PRECISION)" if self.base.engine == "postgres" \
+                else f"CAST({column} AS DOUBLE)"
+            return f"CASE WHEN {self.backend.not_nan(number)} THEN {number} END"
+        return column
+
     def _from(self, info: ColumnInfo) -> str:
         join = (f" JOIN {self.members_table} AS m ON m.{POSITION} = t.{POSITION}"
                 if self.members_table else "")

@@ -15,7 +15,7 @@ import pandas as pd
 from segexplore.analysis.profile import profile as make_profile
 from segexplore.widgets.display import error_html, frame_html, message_html
 from segexplore.widgets.plot import FigureView
-from segexplore.widgets.state.duckdb_fields import is_duckdb
+from segexplore.widgets.state.engine_fields import is_duckdb
 from segexplore.widgets.state.fields import contact_count, pii_columns
 from segexplore.widgets.state.sources import WHOLE_BASE, SegmentChoices
 
@@ -28,6 +28,10 @@ __all__ = ["ProfilePanel", "SUMMARY_SHOWN"]
 #: Summary columns shown in the tab (the Profile object has more).
 SUMMARY_SHOWN = ["attribute", "kind", "missing_share", "distinct", "top", "top_share", "mean",
                  "p50", "min", "max"]
+
+
+#: How the panel names the engine holding a base.
+_ENGINE_NAMES = {"duckdb": "DuckDB", "postgres": "PostgreSQL", "spark": "Spark"}
 
 
 class ProfilePanel(W.VBox):
@@ -93,11 +97,12 @@ class ProfilePanel(W.VBox):
         if run_now:
             self.run()
         elif not self.auto:
+            engine = _ENGINE_NAMES.get(getattr(base, "engine", ""), "DuckDB")
             self.heading.value = message_html(
-                f"This base is held in DuckDB: click ↻ Refresh to profile its "
-                f"{contact_count(base):,} contacts (grouped counts in DuckDB, the behaviour "
-                "features computed first: about a minute at 10 million contacts).",
-                kind="info")
+                f"This base is held in {engine}: click ↻ Refresh to profile its "
+                f"{contact_count(base):,} contacts (grouped counts in {engine}, the "
+                "behaviour features computed first: about a minute at 10 million "
+                "contacts).", kind="info")
         else:
             self.heading.value = message_html(
                 f"Profiling {contact_count(base):,} contacts…", kind="info")

@@ -4,14 +4,13 @@ value counts, writes nothing to the user's tables, and never shows a password.""
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 import servers
 from feature_parity import SUMS, assert_same_values
 from rule_cases import CASES, SEGMENT_A
-from servers import load_postgres, load_spark
+from servers import connected_base, load_postgres
 from sql_parity import FEATURE_RULES, pandas_members, tiny_base
 
 import segexplore as se
@@ -29,20 +28,7 @@ def _tables(base: se.ContactBase) -> dict[str, pd.DataFrame]:
 
 def _connected(engine: str, base: se.ContactBase, request, prefix: str) -> se.ServerBase:
     """``base``'s tables loaded into ``engine`` and opened there with se.connect."""
-    tables = _tables(base)
-    if engine == "postgres":
-        source = request.getfixturevalue("postgres")
-        names = load_postgres(source, tables, prefix=prefix)
-    elif engine == "spark":
-        source = request.getfixturevalue("spark")
-        names = load_spark(source, tables, prefix=prefix)
-    else:
-        source = duckdb.connect()
-        for name, frame in tables.items():
-            source.register(prefix + name, frame)
-        names = {name: prefix + name for name in tables}
-    return se.connect(source, names["contacts"], names["events"], names.get("orders"),
-                      as_of=base.as_of)
+    return connected_base(request, engine, _tables(base), prefix=prefix, as_of=base.as_of)
 
 
 ENGINES = ["postgres", "spark", "duckdb"]

@@ -11,12 +11,11 @@ everything else bit for bit."""
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pytest
 import servers
-from feature_parity import SUMS
-from servers import load_postgres, load_spark
+from frame_parity import same_frame
+from servers import connected_base
 
 # the segments and frames test_duckdb_compare checks on a DuckDB base
 from test_duckdb_compare import FRAMES, SEGMENT_RULES
@@ -47,53 +46,7 @@ def pandas_base() -> se.ContactBase:
 
 def _connected(engine: str, base: se.ContactBase, request) -> se.ServerBase:
     tables = {"contacts": base.contacts, "events": base.events, "orders": base.orders}
-    if engine == "postgres":
-        source = request.getfixturevalue("postgres")
-        names = load_postgres(source, tables, prefix="st_")
-    elif engine == "spark":
-        source = request.getfixturevalue("spark")
-        names = load_spark(source, tables, prefix="st_")
-    else:
-        source = duckdb.connect()
-        for name, frame in tables.items():
-            source.register(f"st_{name}", frame)
-        names = {name: f"st_{name}" for name in tables}
-    return se.connect(source, names["contacts"], names["events"], names["orders"],
-                      as_of=base.as_of)
-
-
-def _same_frame(expected: pd.DataFrame, got: pd.DataFrame, name: str) -> int:
-    """``got`` is ``expected``: bit for bit outside the rows of SUMS attributes, within
-    5e-3 on those (in the same order of the other rows). Returns the rows checked."""
-    if "attribute" not in expected.columns:
-        pd.testing.assert_frame_equal(got, expected, check_exact=True, obj=name)
-        return len(expected)
-    summed_e, summed_g = expected["attribute"].isin(SUMS), got["attribute"].isin(SUMS)
-    exact_e = expected[~summed_e].reset_index(drop=True)
-    exact_g = got[~summed_g].reset_index(drop=True)
-    if "p_adjusted" in expected.columns:
-        # adjusted over the whole comparison: a SUMS test's p-value moves every rank
-        pd.testing.assert_series_equal(exact_g.pop("p_adjusted"),
-                                       exact_e.pop("p_adjusted"), check_exact=False,
-                                       rtol=1e-3, obj=f"{name} p_adjusted")
-    pd.testing.assert_frame_equal(exact_g, exact_e, check_exact=True, obj=name)
-    keys = [c for c in ("segment", "versus", "attribute", "tag", "value", "statistic_name")
-            if c in expected.columns]
-    near_e = expected[summed_e].sort_values(keys, kind="stable").reset_index(drop=True) \
-        if keys else expected[summed_e].reset_index(drop=True)
-    near_g = got[summed_g].sort_values(keys, kind="stable").reset_index(drop=True) \
-        if keys else got[summed_g].reset_index(drop=True)
-    if name == "distributions":  # a value's own row: a split total adds or drops one
-        assert set(near_g["attribute"]) == set(near_e["attribute"])
-    else:
-        # counts too (pandas compares integers exactly whatever the tolerance)
-        counts = [c for c in near_e.columns if pd.api.types.is_integer_dtype(near_e[c])
-                  and not pd.api.types.is_bool_dtype(near_e[c])]
-        near_e, near_g = near_e.astype(dict.fromkeys(counts, float)), near_g.astype(
-            dict.fromkeys(counts, float))
-        pd.testing.assert_frame_equal(near_g, near_e, check_exact=False, rtol=5e-3,
-                                      check_dtype=False, obj=f"{name} (SUMS)")
-    return len(expected)
+    return connected_base(request, engine, tables, prefix="st_", as_of=base.as_of)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -113,7 +66,7 @@ def test_compare_is_the_pandas_comparison(request, engine, pandas_base):
     assert expected.differences["implied"].any() and (expected.sizes["size"] == 0).any()
     assert (got.segments, got.n_base, got.alpha) == (expected.segments, expected.n_base,
                                                       expected.alpha)
-    checked = sum(_same_frame(getattr(expected, frame), getattr(got, frame), frame)
+    checked = sum(same_frame(getattr(expected, frame), getattr(got, frame), frame)
                   for frame in FRAMES)
     assert checked > 1500
     want = compare([pandas_base.segment(SEGMENT_RULES[n], name=n)
@@ -137,7 +90,7 @@ def test_profile_is_the_pandas_profile(request, engine, pandas_base):
         assert got.name == want.name if hasattr(want, "name") else True
         for frame in ("summary", "top_values", "tags", "histograms", "suggestions"):
             if hasattr(want, frame):
-                _same_frame(getattr(want, frame), getattr(got, frame), frame)
+                same_frame(getattr(want, frame), getattr(got, frame), frame)
     assert int(whole.summary.set_index("attribute").loc["city", "missing"]) == int(
         pandas_base.contacts["city"].isna().sum())
 

@@ -21,7 +21,7 @@ from segexplore.widgets.plot import (
     update_distribution_figure,
 )
 from segexplore.widgets.state.distribution import Breakdowns, distribution_table
-from segexplore.widgets.state.duckdb_fields import fields_of
+from segexplore.widgets.state.engine_fields import fields_of
 
 CHARTED = ["city", "device", "interests", "birth_date", "loyalty_tier"]
 RULES = (

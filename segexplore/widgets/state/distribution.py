@@ -53,7 +53,8 @@ from segexplore.analysis.encoding import (
 )
 from segexplore.engines.duckdb_counts import as_dtype
 from segexplore.errors import ParameterError, SegexploreError
-from segexplore.widgets.state.duckdb_fields import DuckDBFields, fields_of, is_duckdb
+from segexplore.widgets.state.duckdb_fields import DuckDBFields
+from segexplore.widgets.state.engine_fields import fields_of, is_duckdb
 from segexplore.widgets.state.fields import contact_count, field_values
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ Examples
 --------
 >>> import segexplore as se
 >>> big = se.read_base(se.sample_path() / "contacts.parquet", engine="duckdb")
->>> fields = fields_of(big)
+>>> fields = DuckDBFields(big)
 >>> fields.columns()["city"].role
 'categorical'
 >>> dict(fields.value_choices("device"))["iOS"] == big.count('device = "iOS"')
@@ -28,7 +28,6 @@ True
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -52,7 +51,7 @@ if TYPE_CHECKING:
     from segexplore.engines.duckdb import DuckDBBase
     from segexplore.model.segments import Segment
 
-__all__ = ["DuckDBFields", "Counted", "fields_of", "is_duckdb"]
+__all__ = ["DuckDBFields", "Counted"]
 
 #: Stands for the selected expressions in a members' query being rewritten.
 _SELECTED = "segexplore_selected_values"
@@ -71,22 +70,6 @@ class Counted(NamedTuple):
     #: Per attribute, the members per distinct value (laid out as
     #: :meth:`DuckDBFields.value_counts`), the members without a value last.
     counts: dict[str, np.ndarray]
-
-
-_FIELDS: weakref.WeakKeyDictionary[Any, DuckDBFields] = weakref.WeakKeyDictionary()
-
-
-def is_duckdb(base: Any) -> bool:
-    """True for a base whose tables stay in DuckDB (``base.engine == "duckdb"``)."""
-    return getattr(base, "engine", "pandas") == "duckdb"
-
-
-def fields_of(base: DuckDBBase) -> DuckDBFields:
-    """The one :class:`DuckDBFields` of ``base`` (its answers are kept while it lives)."""
-    fields = _FIELDS.get(base)
-    if fields is None:
-        fields = _FIELDS[base] = DuckDBFields(base)
-    return fields
 
 
 class _Described(DuckDBCounts):
@@ -113,14 +96,42 @@ class DuckDBFields:
 
     def __init__(self, base: DuckDBBase) -> None:
         self.base = base
-        self.connection = base.connection
-        self.counts = _Described(base)
+        self.connection = getattr(base, "connection", None)  # a DuckDB base's
+        self.counts = self._describer(base)
         self._choices: dict[str, list[tuple[Any, int]]] = {}
         self._distinct: dict[str, list[str] | None] = {}
         self._bounds: dict[str, tuple[float, float, bool]] = {}
         self._events: dict[tuple[str, str], list[tuple[Any, int]] | None] = {}
         self._value_counts: dict[str, ValueCounts] = {}
         self._breakdowns: dict[str, dict[str, Any]] = {}
+
+    # --- what the engine answers (ServerFields answers them in another engine) ------
+    def _describer(self, base: Any) -> Any:
+        return _Described(base)
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql).fetchall()
+
+    def _numpy(self, sql: str) -> dict[str, Any]:
+        """The columns of the result as NumPy arrays, masked where NULL."""
+        return self.connection.execute(sql).fetchnumpy()
+
+    _quote = staticmethod(_quoted)
+
+    def _literal(self, text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def _text(self, expression: str) -> str:
+        return f"CAST({expression} AS VARCHAR)"
+
+    def _not_nan(self, column: str) -> str:
+        return f"NOT isnan({column})"
+
+    def _tags(self, column: str, separator: str, table: str, known: str) -> str:
+        """The query of a multi-valued column's tags (``v``), one row per tag."""
+        return (f"SELECT trim(tag) AS v FROM (SELECT unnest(string_split("
+                f"{self._text(column)}, {self._literal(separator)})) AS tag FROM {table} "
+                f"WHERE {known}) AS tags WHERE trim(tag) <> ''")
 
     # --- the fields ------------------------------------------------------------------
     @property
@@ -164,10 +175,10 @@ class DuckDBFields:
     def _source(self, name: str) -> tuple[str, str, ColumnInfo]:
         """``(table, known-value condition, info)`` of a contact column or feature."""
         info = self.info(name)
-        column = _quoted(name)
+        column = self._quote(name)
         known = f"{column} IS NOT NULL"
         if info.duck_type.upper() in ("DOUBLE", "FLOAT", "REAL"):
-            known += f" AND NOT isnan({column})"  # NaN is missing to pandas
+            known += f" AND {self._not_nan(column)}"  # NaN is missing to pandas
         return self.base.table_of(name), known, info
 
     def value_choices(self, name: str, limit: int = 1000) -> list[tuple[Any, int]]:
@@ -175,17 +186,12 @@ class DuckDBFields:
         text; multi-valued columns split into their tags (one GROUP BY, kept)."""
         if name not in self._choices:
             table, known, info = self._source(name)
-            column = _quoted(name)
+            column = self._quote(name)
             if info.role == "multi":
-                separator = info.separator.replace("'", "''")
-                values = (f"SELECT trim(tag) AS v FROM (SELECT unnest(string_split("
-                          f"CAST({column} AS VARCHAR), '{separator}')) AS tag FROM {table} "
-                          f"WHERE {known}) WHERE trim(tag) <> ''")
+                values = self._tags(column, info.separator, table, known)
             else:
                 values = f"SELECT {column} AS v FROM {table} WHERE {known}"
-            rows = self.connection.execute(
-                f"SELECT v, count(*) AS n FROM ({values}) GROUP BY v "
-                f"ORDER BY n DESC, CAST(v AS VARCHAR)").fetchall()
+            rows = self._rows(f"SELECT v, count(*) AS n FROM ({values}) AS q GROUP BY v")
             floats = isinstance(info.dtype, np.dtype) and info.dtype.kind == "f"
             pairs = [(float(v) if floats else v, int(n)) for v, n in rows]
             pairs.sort(key=lambda pair: (-pair[1], str(pair[0])))  # Python's order of text
@@ -198,9 +204,8 @@ class DuckDBFields:
         if name not in self._distinct:
             table, known, info = self._source(name)
             if info.role == "multi":
-                rows = self.connection.execute(
-                    f"SELECT DISTINCT CAST({_quoted(name)} AS VARCHAR) FROM {table} "
-                    f"WHERE {known} LIMIT {MAX_DISTINCT + 1}").fetchall()
+                rows = self._rows(f"SELECT DISTINCT {self._text(self._quote(name))} FROM "
+                                  f"{table} WHERE {known} LIMIT {MAX_DISTINCT + 1}")
                 values = [v for (v,) in rows]
             else:  # the value list counts them anyway
                 values = [str(v) for v, _ in self.value_choices(name, MAX_DISTINCT + 1)]
@@ -212,9 +217,9 @@ class DuckDBFields:
         holds no value."""
         if name not in self._bounds:
             table, known, info = self._source(name)
-            column = _quoted(name)
-            low, high = self.connection.execute(
-                f"SELECT min({column}), max({column}) FROM {table} WHERE {known}").fetchall()[0]
+            column = self._quote(name)
+            (low, high), = self._rows(
+                f"SELECT min({column}), max({column}) FROM {table} WHERE {known}")
             integer = pd.api.types.is_integer_dtype(info.dtype)
             if low is None:
                 self._bounds[name] = (0, 0, True)
@@ -239,19 +244,22 @@ class DuckDBFields:
                     or prop not in schema.property_names(event_type):
                 self._events[key] = None
                 return None
-            table = self.base.event_table(event_type)
-            column = _quoted(prop)
+            table, of_type = self._event_table(event_type)
+            column = self._quote(prop)
             where = f"{column} IS NOT NULL AND timestamp IS NOT NULL"
-            if table == "events":
-                where += " AND CAST(event_type AS VARCHAR) = ?"
-            rows = self.connection.execute(
-                f"SELECT {column} AS v, count(*) AS n FROM {table} WHERE {where} GROUP BY v "
-                f"ORDER BY n DESC, CAST(v AS VARCHAR)",
-                [event_type] if table == "events" else []).fetchall()
+            if of_type:
+                where += f" AND {self._text('event_type')} = {self._literal(event_type)}"
+            rows = self._rows(f"SELECT {column} AS v, count(*) AS n FROM {table} "
+                              f"WHERE {where} GROUP BY {column}")
             pairs = [(v, int(n)) for v, n in rows]
             pairs.sort(key=lambda pair: (-pair[1], str(pair[0])))
             self._events[key] = pairs
         return self._events[key]
+
+    def _event_table(self, event_type: str) -> tuple[str, bool]:
+        """The table of ``event_type``'s events, and whether it holds other types too."""
+        table = self.base.event_table(event_type)
+        return table, table == "events"
 
     # --- did you mean ----------------------------------------------------------------
     def hints(self, rule: R.Rule) -> list[str]:
@@ -371,12 +379,12 @@ class DuckDBFields:
                 expressions = ", ".join(f"{self.counts._expression(info)} AS v{i}"
                                         for i, info in enumerate(infos))
                 values = (f"SELECT {expressions} FROM {table} AS t WHERE t.{POSITION} IN "
-                          f"(SELECT {POSITION} FROM ({members}))")
+                          f"(SELECT {POSITION} FROM ({members}) AS m)")
             columns = ", ".join(f"v{i}" for i in range(len(group)))
             flags = ", ".join(f"GROUPING(v{i}) AS g{i}" for i in range(len(group)))
             sets = ", ".join(f"(v{i})" for i in range(len(group)))
             rows = self._grouped(f"SELECT {flags}, {columns}, count(*) AS n FROM ({values}) "
-                                 f"GROUP BY GROUPING SETS ({sets})")
+                                 f"AS q GROUP BY GROUPING SETS ({sets})")
             n = np.asarray(rows["n"], dtype=np.int64)
             for i, name in enumerate(group):
                 mine = np.asarray(rows[f"g{i}"]) == 0
@@ -392,7 +400,7 @@ class DuckDBFields:
         definition; the tables of a DuckDB base never change."""
         rows = self._breakdowns.get(query)
         if rows is None:
-            rows = self.connection.execute(query).fetchnumpy()
+            rows = self._numpy(query)
             if len(self._breakdowns) >= _KEPT_BREAKDOWNS:
                 self._breakdowns.pop(next(iter(self._breakdowns)))  # the oldest
             self._breakdowns[query] = rows

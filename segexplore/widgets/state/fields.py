@@ -36,7 +36,7 @@ from segexplore.features.registry import feature_kind as registry_feature_kind
 from segexplore.model.columns import EVENT_TYPE
 from segexplore.model.roles import value_kind
 from segexplore.rules.hints import value_hints
-from segexplore.widgets.state.duckdb_fields import fields_of, is_duckdb
+from segexplore.widgets.state.engine_fields import fields_of, is_duckdb
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
