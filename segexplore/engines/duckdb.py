@@ -31,7 +31,7 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -748,20 +748,24 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
     return base
 
 
-def activity_types(connection: Any, events: str = "events", orders: str = "orders"
+def activity_types(connection: Any, events: str = "events", orders: str | None = "orders",
+                   *, rows: Callable[[str], list[tuple]] | None = None
                    ) -> tuple[list[str], str | None]:
     """The event types present (sorted) and where purchases come from: the events when they
-    hold purchase rows, else the orders when they hold any, else nowhere (None)."""
+    hold purchase rows, else the orders when they hold any, else nowhere (None).
+
+    ``rows`` runs a query in another engine (a connected base's), instead of
+    ``connection``; ``orders=None``: there are no orders.
+    """
+    run = rows or (lambda sql: connection.execute(sql).fetchall())
     # Not joined to the contacts: on 200M events the join costs 10 s, and a type only
     # unknown contacts have is then known, with no member.
-    counted = connection.execute(
-        f"SELECT CAST(event_type AS VARCHAR), count(*) FROM {events} WHERE timestamp IS NOT "
-        f"NULL GROUP BY 1").fetchall()
-    types = {t for t, n in counted if t is not None and n}
+    counted = run(f"SELECT event_type, count(*) FROM {events} WHERE timestamp IS NOT NULL "
+                  f"GROUP BY event_type")
+    types = {str(t) for t, n in counted if t is not None and n}
     purchase_table = "events" if "purchase" in types else None
-    if purchase_table is None:
-        has_orders = connection.execute(
-            f"SELECT count(*) FROM {orders} WHERE timestamp IS NOT NULL").fetchall()[0][0]
+    if purchase_table is None and orders is not None:
+        (has_orders,), = run(f"SELECT count(*) FROM {orders} WHERE timestamp IS NOT NULL")
         if has_orders:
             purchase_table = "orders"
             types.add("purchase")

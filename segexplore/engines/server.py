@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pandas as pd
 from sqlglot import exp
 
-from segexplore.engines.duckdb import ACTIVITY_COLUMNS, DuckDBSchema, duckdb_kind
+from segexplore.engines.duckdb import ACTIVITY_COLUMNS, DuckDBSchema, activity_types, duckdb_kind
 from segexplore.errors import (
     ParameterError,
     ParameterTypeError,
@@ -491,7 +491,8 @@ def connect(source: Any, contacts: str = "contacts", events: str = "events",
             raise SchemaError(f"{backend.label}: contact_id of {tables['contacts']} is not "
                               f"unique ({total - distinct:,} rows repeat an id): de-duplicate "
                               "it first, so that nobody is counted twice")
-        types, purchase_table = _activity(backend, tables)
+        types, purchase_table = activity_types(None, tables["events"], tables.get("orders"),
+                                               rows=backend.rows)
         store = _Store(backend, tables, kinds, int(total), types, purchase_table)
         if as_of is None:
             latest = [f"SELECT max(timestamp) AS t FROM {tables[key]}"
@@ -550,22 +551,6 @@ def connect_source(source: str, *, tables: str | None = None,
                              f"{masked_source(source)!r}")
     return connect(target, names[0], names[1], names[2] if len(names) == 3 else None,
                    schema=schema)
-
-
-def _activity(backend: _Backend, tables: Mapping[str, str]) -> tuple[list[str], str | None]:
-    """The event types present (sorted) and where purchases come from, as
-    :func:`segexplore.engines.duckdb.activity_types` decides it."""
-    counted = backend.rows(f"SELECT event_type, count(*) FROM {tables['events']} "
-                           f"WHERE timestamp IS NOT NULL GROUP BY event_type")
-    types = {str(t) for t, n in counted if t is not None and n}
-    purchase_table = "events" if "purchase" in types else None
-    if purchase_table is None and "orders" in tables:
-        (n,), = backend.rows(f"SELECT count(*) FROM {tables['orders']} "
-                             f"WHERE timestamp IS NOT NULL")
-        if n:
-            purchase_table = "orders"
-            types.add("purchase")
-    return sorted(types), purchase_table
 
 
 class ServerBase:
