@@ -207,6 +207,13 @@ class _Postgres(_Backend):
         super().__init__(scratch)
         self.connection, self.label, self.owned = connection, label, owned
 
+    def keep(self, sql: str) -> str:
+        target = super().keep(sql)
+        # Autovacuum never analyses temporary tables: without statistics the planner
+        # guesses their size and may loop over one table for each row of another.
+        self._run(f"ANALYZE {target}")
+        return target
+
     def rows(self, sql: str) -> list[tuple]:
         with self.connection.transaction(), self.connection.cursor() as cursor:
             cursor.execute(sql, prepare=False)
@@ -246,6 +253,7 @@ class _Postgres(_Backend):
                 cursor.copy(f"COPY {target} ({names}) FROM STDIN") as loading:
             for row in frame.astype(object).itertuples(index=False):
                 loading.write_row([None if pd.isna(v) else v for v in row])
+        self._run(f"ANALYZE {target}")  # see keep()
 
     def types(self, table: str) -> dict[str, str]:
         known = self.connection.adapters.types
