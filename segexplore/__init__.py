@@ -19,6 +19,7 @@ import segexplore.delivery.split  # noqa: F401
 import segexplore.display.html  # noqa: F401  (no plotly: tables and inline SVG)
 import segexplore.display.report  # noqa: F401  (imports plotly when a report is written)
 import segexplore.engines.duckdb  # noqa: F401  (duckdb itself is imported on first use)
+import segexplore.engines.explain  # noqa: F401
 import segexplore.features.activity  # noqa: F401
 import segexplore.features.compute  # noqa: F401
 import segexplore.features.registry  # noqa: F401

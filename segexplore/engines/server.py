@@ -720,13 +720,13 @@ class ServerBase:
         hint = f"; did you mean {guess!r}?" if guess else ""
         raise SchemaError(f"{name!r} is neither a contact column nor a feature{hint}")
 
-    def event_table(self, event_type: str) -> tuple[str, bool]:
-        """The engine's table of ``event_type``'s events, and whether it holds other event
-        types too (the events table) or only these (the orders, for purchases)."""
+    def event_table(self, event_type: str) -> str:
+        """The engine's table of ``event_type``'s events: the orders for purchases read
+        from them, else the events."""
         store = self._store
         if event_type == "purchase" and store.purchase_table == "orders":
-            return store.tables["orders"], False
-        return store.tables["events"], True
+            return store.tables["orders"]
+        return store.tables["events"]
 
     def segment_ids(self, segment: ServerSegment) -> pd.Series:
         """The contact ids of ``segment``'s members, in ``contact_id`` order (streamed)."""
@@ -892,6 +892,12 @@ class ServerSegment:
 
     def value_counts(self, column: str) -> pd.Series:
         return self.base.value_counts(column, self.effective_rule)
+
+    def explain(self, contact: Any) -> pd.DataFrame:
+        """Why one contact (email or contact_id) is in this segment or not: one row per
+        condition of the rule, asked of the engine (see
+        :func:`segexplore.rules.explain.explain`)."""
+        return hooks.get("explain")(self, self.base, contact)
 
     def waterfall(self, **options: Any):
         """Valid email -> consented -> not suppressed -> de-duplicated -> exported, counted

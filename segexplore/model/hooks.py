@@ -51,6 +51,7 @@ HOOKS: dict[str, str] = {
     "read_suppressions": "segexplore.delivery.suppressions",
     # engines that hold the tables outside pandas
     "read_duckdb": "segexplore.engines.duckdb",
+    "explain_in_engine": "segexplore.engines.explain",
     "sendable_waterfall": "segexplore.delivery.waterfall",
     "export_segment": "segexplore.delivery.export",
     "split": "segexplore.delivery.split",

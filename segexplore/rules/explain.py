@@ -46,7 +46,7 @@ from segexplore.rules.windows import follow_up, shift_back_ns, window_bounds
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
-__all__ = ["EXPLAIN_COLUMNS", "explain"]
+__all__ = ["EXPLAIN_COLUMNS", "ExplainWalk", "explain", "explained", "plain_scalar"]
 
 #: The columns of :func:`explain`'s table.
 EXPLAIN_COLUMNS = ["path", "depth", "node", "condition", "field", "value", "threshold",
@@ -81,7 +81,7 @@ def _position(base: ContactBase, contact: Any) -> int:
     return int(hits[0])
 
 
-def _scalar(value: Any) -> Any:
+def plain_scalar(value: Any) -> Any:
     """A numpy value as a plain Python one (NaN and NaT as None)."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
@@ -94,8 +94,10 @@ def _stamp(ns: int) -> str:
     return f"{pd.Timestamp(ns, unit='ns'):%Y-%m-%d %H:%M}"
 
 
-class _Explain(RuleWalk[None]):
-    """Visit every node, parents first, and write its row."""
+class ExplainWalk(RuleWalk[None]):
+    """Visit every node, parents first, and write its row; what it asks of the base
+    (:meth:`_result`, :meth:`_value`, :meth:`_values`) an engine's walk answers there
+    (:mod:`segexplore.engines.explain`)."""
 
     verb = "explain"
 
@@ -124,9 +126,22 @@ class _Explain(RuleWalk[None]):
         self.row = {"path": ".".join(map(str, self.path)), "depth": len(self.path) - 1,
                     "node": node, "condition": str(rule), "field": None, "value": None,
                     "threshold": None, "window": None, "count": None,
-                    "result": bool(self.evaluator.array(rule)[self.position])}
+                    "result": self._result(rule)}
         self.rows.append(self.row)
         super().visit(rule, stack)
+
+    # -- what the base says of the contact (an engine's explain asks it there) -----------
+    def _result(self, rule: R.Rule) -> bool:
+        """Whether ``rule`` holds for the contact."""
+        return bool(self.evaluator.array(rule)[self.position])
+
+    def _value(self, field: str) -> Any:
+        """The contact's value of a contact column or feature."""
+        return plain_scalar(self.evaluator.column(field).iloc[self.position])
+
+    def _values(self, field: str) -> np.ndarray:
+        """Every contact's value of a numeric field, as floats (``top N%``'s threshold)."""
+        return self.evaluator.column(field).to_numpy(dtype=float, na_value=np.nan)
 
     # -- and / or / not / segment("name"): their children below them ----------------------
     def all_of(self, children: Sequence[R.Rule], stack: tuple[str, ...]) -> None:
@@ -149,16 +164,14 @@ class _Explain(RuleWalk[None]):
     def condition(self, rule: R.Condition) -> None:
         row = self.row
         row["field"] = rule.field
-        column = self.evaluator.column(rule.field)
-        row["value"] = _scalar(column.iloc[self.position])
+        row["value"] = self._value(rule.field)
         right = str(rule)[len(format_name(rule.field)) + 1:]
         if isinstance(rule, (R.WithinLast, R.MoreThanAgo)):
             bound = _stamp(shift_back_ns(self.as_of, rule.duration))
             right += (f" (after {bound})" if isinstance(rule, R.WithinLast)
                       else f" (before {bound})")
         elif isinstance(rule, R.TopPercent):
-            values = column.to_numpy(dtype=float, na_value=np.nan)
-            threshold = top_percent_threshold(values, rule.percent)
+            threshold = top_percent_threshold(self._values(rule.field), rule.percent)
             right += f" (>= {threshold:g})" if threshold is not None else " (no values)"
         elif isinstance(rule, R.Anniversary):
             end = self.as_of + pd.Timedelta(days=rule.days)
@@ -179,7 +192,7 @@ class _Explain(RuleWalk[None]):
                 row["value"] = row["count"]
             else:
                 func = "mean" if rule.func == "avg" else rule.func
-                row["value"] = _scalar(activity.aggregate(rule.event_type, rule.property, func,
+                row["value"] = plain_scalar(activity.aggregate(rule.event_type, rule.property, func,
                                                           start=start, end=end, where=mask)[at])
             row["field"] = rule.func + "(" + format_name(rule.event_type) + (
                 "." + format_name(rule.property) if rule.property else "") + ")"
@@ -201,7 +214,7 @@ class _Explain(RuleWalk[None]):
             kind = rule.event.event_type
             mask = where(kind, rule.event.where)
             row["field"] = f"last({format_name(kind)})"
-            row["value"] = _scalar(activity.last(kind, end=self.as_of, where=mask)[at])
+            row["value"] = plain_scalar(activity.last(kind, end=self.as_of, where=mask)[at])
             row["count"] = int(activity.count(kind, end=self.as_of, where=mask)[at])
             row["window"] = _window_text(None, self.as_of)
             bound = _stamp(shift_back_ns(self.as_of, rule.duration))
@@ -267,7 +280,7 @@ def explain(segment_or_rule: Any, base: ContactBase, contact: Any) -> pd.DataFra
       'result': True},
      {'condition': 'age >= 60', 'value': 30, 'threshold': '>= 60', 'result': False}]
     """
-    if isinstance(segment_or_rule, Segment):
+    if isinstance(segment_or_rule, Segment) or hasattr(segment_or_rule, "effective_rule"):
         rule = segment_or_rule.effective_rule
     elif isinstance(segment_or_rule, R.Rule):
         rule = segment_or_rule
@@ -276,14 +289,21 @@ def explain(segment_or_rule: Any, base: ContactBase, contact: Any) -> pd.DataFra
     else:
         raise ParameterTypeError(f"segment_or_rule must be a Segment, a Rule or rule text, "
                                  f"not {type(segment_or_rule).__name__}")
+    if getattr(base, "engine", "pandas") != "pandas":  # the base is held in an engine
+        return hooks.get("explain_in_engine")(rule, base, contact)
     position = _position(base, contact)
-    walk = _Explain(base, position)
+    return explained(ExplainWalk(base, position), rule,
+                     plain_scalar(base.contacts["contact_id"].iloc[position]), base.as_of)
+
+
+def explained(walk: ExplainWalk, rule: R.Rule, contact_id: Any, as_of: Any) -> pd.DataFrame:
+    """The table of :func:`explain` from a walk over ``rule`` (an engine's walk too)."""
     with depth_guard("explain"):
         walk.visit(rule)
     out = pd.DataFrame({column: pd.Series([row[column] for row in walk.rows],
                                           dtype=_DTYPES.get(column, "object"))
                         for column in EXPLAIN_COLUMNS})
-    out.attrs.update({"contact_id": _scalar(base.contacts["contact_id"].iloc[position]),
-                      "member": bool(out["result"].iloc[0]), "as_of": base.as_of})
+    out.attrs.update({"contact_id": contact_id, "member": bool(out["result"].iloc[0]),
+                      "as_of": as_of})
     return out
 

@@ -93,7 +93,8 @@ class ServerFields(DuckDBFields):
                 f"AS tag FROM {table} WHERE {known}) AS tags WHERE trim(tag) <> ''")
 
     def _event_table(self, event_type: str) -> tuple[str, bool]:
-        return self.base.event_table(event_type)
+        table = self.base.event_table(event_type)
+        return table, table == self.base._store.tables["events"]
 
     # --- sizes and counts --------------------------------------------------------------
     def members_sql(self, segment: Segment) -> str:
