@@ -1,9 +1,11 @@
 """A connected base (``se.connect``) on PostgreSQL 15 and Spark local[2], beside DuckDB on the
 same data in the same run (issue 14).
 
-Run: ``python benchmarks/bench_servers.py [--contacts N] [--engines postgres,spark,duckdb]``.
-The generated base of N contacts (default 200,000, about 20 events each) is cached as
-Parquet under ``benchmarks/data``; a throwaway PostgreSQL cluster is started for the run
+Run: ``python benchmarks/bench_servers.py [--contacts N | --data DIR]
+[--engines postgres,spark,duckdb]``. The generated base of N contacts (default 200,000,
+about 20 events each) is cached as Parquet under ``benchmarks/data``; ``--data`` is a
+folder written by ``segexplore sample --out DIR --chunk-contacts K`` (``contacts/``,
+``events/``, ``orders/`` of Parquet parts: a 10M base); a throwaway PostgreSQL cluster is started for the run
 (tests/servers.py: initdb in a temporary folder, stopped at the end) and loaded with
 ``COPY`` (CSV written by DuckDB from the Parquet files), with the indexes the README
 recommends (``events (contact_id, timestamp)``, ``orders (contact_id, timestamp)``, a
@@ -44,25 +46,32 @@ PG_TYPES = {"BIGINT": "bigint", "VARCHAR": "text", "TIMESTAMP": "timestamp",
             "DOUBLE": "double precision", "BOOLEAN": "boolean", "INTEGER": "integer"}
 
 
+def parts(path: Path) -> list[Path]:
+    """A table's Parquet files: the file itself, or the parts of a folder."""
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
 def load_postgres(connection, paths: dict[str, Path]) -> None:
-    """Each Parquet file COPY'd into a table of the same name, then indexed and analysed."""
+    """Each table's Parquet files COPY'd into a table of the same name (a part at a time,
+    as CSV written by DuckDB), then indexed and analysed."""
     import duckdb
 
     with tempfile.TemporaryDirectory() as folder:
         for name in TABLES:
-            described = duckdb.sql(f"DESCRIBE SELECT * FROM '{paths[name]}'").fetchall()
+            files = parts(paths[name])
+            described = duckdb.sql(f"DESCRIBE SELECT * FROM '{files[0]}'").fetchall()
             columns = ", ".join(f'"{c}" {PG_TYPES[t]}' for c, t, *_ in described)
             connection.execute(f"DROP TABLE IF EXISTS {name}")
             connection.execute(f"CREATE TABLE {name} ({columns})")
             csv_path = Path(folder) / f"{name}.csv"
-            duckdb.sql(f"COPY (SELECT * FROM '{paths[name]}') TO '{csv_path}' "
-                       f"(HEADER false)")
-            with connection.cursor() as cursor, cursor.copy(
-                    f"COPY {name} FROM STDIN WITH (FORMAT csv)") as copy, \
-                    open(csv_path, "rb") as handle:
-                while block := handle.read(1 << 20):
-                    copy.write(block)
-            csv_path.unlink()
+            for part in files:
+                duckdb.sql(f"COPY (SELECT * FROM '{part}') TO '{csv_path}' (HEADER false)")
+                with connection.cursor() as cursor, cursor.copy(
+                        f"COPY {name} FROM STDIN WITH (FORMAT csv)") as copy, \
+                        open(csv_path, "rb") as handle:
+                    while block := handle.read(1 << 20):
+                        copy.write(block)
+                csv_path.unlink()
     connection.execute("CREATE UNIQUE INDEX ON contacts (contact_id)")
     connection.execute("CREATE INDEX ON events (contact_id, timestamp)")
     connection.execute("CREATE INDEX ON orders (contact_id, timestamp)")
@@ -98,12 +107,19 @@ def measure(source, label: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=200_000)
+    parser.add_argument("--data", type=Path, help="a folder of contacts/, events/, orders/ "
+                                                  "Parquet parts (segexplore sample --out)")
     parser.add_argument("--engines", default="postgres,spark,duckdb")
     args = parser.parse_args()
     engines = [e.strip() for e in args.engines.split(",")]
     started = time.perf_counter()
-    paths = parquet_paths(args.contacts)
-    print(f"base of {args.contacts:,} contacts ready in {time.perf_counter() - started:.1f} s")
+    if args.data is not None:
+        paths = {name: args.data / name for name in TABLES}
+        if not all(p.exists() for p in paths.values()):
+            parser.error(f"--data {args.data}: expected contacts/, events/ and orders/ there")
+    else:
+        paths = parquet_paths(args.contacts)
+    print(f"base ready in {time.perf_counter() - started:.1f} s")
     results: dict[str, dict[str, float]] = {}
     setup: dict[str, float] = {}
     if "duckdb" in engines:
@@ -112,7 +128,8 @@ def main() -> None:
         started = time.perf_counter()
         db = duckdb.connect(config={"threads": 2})
         for name in TABLES:
-            db.execute(f"CREATE TABLE {name} AS SELECT * FROM '{paths[name]}'")
+            files = ", ".join(f"'{p}'" for p in parts(paths[name]))
+            db.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet([{files}])")
         setup["duckdb"] = time.perf_counter() - started
         results["duckdb"] = measure(db, "duckdb")
         db.close()
@@ -132,10 +149,11 @@ def main() -> None:
         with spark_session() as spark:
             started = time.perf_counter()
             for name in TABLES:
-                spark.read.parquet(str(paths[name])).createOrReplaceTempView(name)
+                spark.read.parquet(*map(str, parts(paths[name]))).createOrReplaceTempView(name)
             setup["spark"] = time.perf_counter() - started
             results["spark"] = measure(spark, "spark")
-    print(f"\nse.connect on {args.contacts:,} contacts; setup (load, not ours): "
+    print(f"\nse.connect on {args.data or f'{args.contacts:,} contacts'}; setup (load, not "
+          f"ours): "
           + ", ".join(f"{e} {s:.1f} s" for e, s in setup.items()))
     names = list(next(iter(results.values())))
     header = "".join(f"{e:>12}" for e in results)
