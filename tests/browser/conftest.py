@@ -16,11 +16,13 @@ import queue
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -296,3 +298,26 @@ def browser() -> Iterator[Browser]:
                 context.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def dashboard_page(browser: Browser, arguments: Sequence[str], *, first_port: int,
+                   log_name: str, env: dict[str, str] | None = None) -> Iterator[Any]:
+    """``segexplore dashboard ARGUMENTS`` run as users run it (its kernel importing this
+    checkout), opened in ``browser`` once it prints its URL: yields ``(page, log)`` and
+    stops the server afterwards (a module fixture's body: ``yield from``)."""
+    port = free_port(first_port)
+    environment = dict(os.environ if env is None else env)
+    # The kernel imports this checkout's segexplore, whatever is installed.
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT), *filter(None, [environment.get("PYTHONPATH")])])
+    server = CommandServer([sys.executable, "-m", "segexplore", "dashboard", *arguments,
+                            "--port", str(port), "--no-browser"], env=environment, cwd=ROOT,
+                           log_name=log_name)
+    try:
+        server.wait_url(RENDER_TIMEOUT * 2)
+        page, log = browser.open(server, ".se-app .se-tabs")
+        yield page, log
+        page.close()
+    finally:
+        server.stop()
+

@@ -10,19 +10,16 @@ page's DuckDB base; so are the charts (their bars are drawn) and the export.
 from __future__ import annotations
 
 import base64
-import os
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import segexplore as se
-from segexplore.cli import dashboard as dashboard_cli
 from segexplore.cli import main
 
-from .conftest import RENDER_TIMEOUT, ROOT, CommandServer
+from .conftest import RENDER_TIMEOUT, dashboard_page
 from .test_explorer import (
     error_text,
     open_tab,
@@ -62,22 +59,8 @@ def expected(parts) -> se.ContactBase:
 
 @pytest.fixture(scope="module")
 def page(browser, parts):
-    port = dashboard_cli.free_port(18930)
-    environment = dict(os.environ)
-    # The kernel imports this checkout's segexplore, whatever is installed.
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), *filter(None, [environment.get("PYTHONPATH")])])
-    server = CommandServer([sys.executable, "-m", "segexplore", "dashboard", "--data",
-                            str(parts), "--engine", "duckdb", "--port", str(port),
-                            "--no-browser"], env=environment, cwd=ROOT,
-                           log_name="dashboard-duckdb")
-    try:
-        server.wait_url(RENDER_TIMEOUT * 2)
-        page, log = browser.open(server, ".se-app .se-tabs")
-        yield page, log
-        page.close()
-    finally:
-        server.stop()
+    yield from dashboard_page(browser, ["--data", str(parts), "--engine", "duckdb"],
+                              first_port=18930, log_name="dashboard-duckdb")
 
 
 def test_the_page_opens_the_duckdb_base(page, expected):

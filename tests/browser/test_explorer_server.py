@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import sys
 
 import pandas as pd
 import pytest
@@ -20,10 +19,9 @@ import servers
 from servers import load_postgres
 
 import segexplore as se
-from segexplore.cli import dashboard as dashboard_cli
 from segexplore.cli import main
 
-from .conftest import RENDER_TIMEOUT, ROOT, CommandServer
+from .conftest import RENDER_TIMEOUT, dashboard_page
 from .test_explorer import open_tab, set_rule_text, shown_size, wait_until
 from .test_explorer_duckdb import (  # noqa: F401 (the same checks, on this page)
     test_a_typo_is_a_hint_not_a_traceback,
@@ -50,25 +48,14 @@ def expected(tmp_path_factory) -> se.ContactBase:
 def page(browser, expected, postgres, postgres_server):
     names = load_postgres(postgres, {"contacts": expected.contacts, "events": expected.events,
                                      "orders": expected.orders}, prefix="bx_")
-    port = dashboard_cli.free_port(18950)
-    server_info = postgres_server
     environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(
-        [str(ROOT), *filter(None, [environment.get("PYTHONPATH")])])
-    environment["SEGEXPLORE_TEST_CRM"] = (f"postgresql://{server_info.user}@{server_info.host}:"
-                                          f"{server_info.port}/{server_info.dbname}")
-    server = CommandServer([sys.executable, "-m", "segexplore", "dashboard", "--connect",
-                            "env:SEGEXPLORE_TEST_CRM", "--tables",
-                            ",".join(names[t] for t in ("contacts", "events", "orders")),
-                            "--port", str(port), "--no-browser"], env=environment, cwd=ROOT,
-                           log_name="dashboard-connect")
-    try:
-        server.wait_url(RENDER_TIMEOUT * 2)
-        page, log = browser.open(server, ".se-app .se-tabs")
-        yield page, log
-        page.close()
-    finally:
-        server.stop()
+    environment["SEGEXPLORE_TEST_CRM"] = (f"postgresql://{postgres_server.user}@"
+                                          f"{postgres_server.host}:{postgres_server.port}/"
+                                          f"{postgres_server.dbname}")
+    tables = ",".join(names[t] for t in ("contacts", "events", "orders"))
+    yield from dashboard_page(browser, ["--connect", "env:SEGEXPLORE_TEST_CRM", "--tables",
+                                        tables], first_port=18950,
+                              log_name="dashboard-connect", env=environment)
 
 
 def test_the_page_opens_the_postgres_base(page, expected):
