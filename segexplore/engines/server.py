@@ -83,8 +83,9 @@ class _Backend:
 
     dialect = ""
     label = ""
-    #: The engine's name of the text type.
+    #: The engine's names of the text and the 64-bit float types.
     text_type = "VARCHAR"
+    double_type = "DOUBLE"
     #: ``count(*)`` and an order-free sum of a hash of every row of ``{table} AS t``: what
     #: an export's manifest fingerprints a table by.
     digest_sql = ""
@@ -200,6 +201,7 @@ _PG_TYPES = {"bool": "BOOLEAN", "int2": "SMALLINT", "int4": "INTEGER", "int8": "
 class _Postgres(_Backend):
     dialect = "postgres"
     text_type = "TEXT"
+    double_type = "DOUBLE PRECISION"
     digest_sql = ("SELECT count(*), CAST(coalesce(sum(hashtextextended(CAST(t AS TEXT), 0)), "
                   "0) AS TEXT) FROM {table} AS t")
 
@@ -240,7 +242,7 @@ class _Postgres(_Backend):
                 f"AS BIGINT) * 1000")
 
     def not_nan(self, expression: str) -> str:
-        return f"{expression} <> CAST('NaN' AS DOUBLE PRECISION)"
+        return f"{expression} <> CAST('NaN' AS {self.double_type})"
 
     def split_tags(self, text: str, separator: str) -> str:
         return f"unnest(string_to_array({text}, {self.literal(separator)}))"

@@ -122,8 +122,7 @@ class ServerCounts(ColumnDescriptions):
         if text.startswith(("TIMESTAMP", "DATE")):
             return self.backend.epoch_ns(column)
         if text in ("DOUBLE", "FLOAT", "REAL") or text.startswith("DECIMAL"):
-            number = f"CAST({column} AS DOUBLE PRECISION)" if self.base.engine == "postgres" \
-                else f"CAST({column} AS DOUBLE)"
+            number = f"CAST({column} AS {self.backend.double_type})"
             return f"CASE WHEN {self.backend.not_nan(number)} THEN {number} END"
         return column
 
