@@ -52,7 +52,7 @@ from segexplore.features.registry import FEATURE_KINDS, FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, build_feature_table
 from segexplore.io.parsing import DEFAULT_TZ
 from segexplore.model import hooks
-from segexplore.model.base import no_suppressions
+from segexplore.model.base import combined_suppressions, unerased_suppressions
 from segexplore.model.erasures import ErasureLedger
 from segexplore.model.report import CleanReport
 from segexplore.model.segments import Segment, new_segment
@@ -320,8 +320,8 @@ class DuckDBBase:
     @property
     def suppressions(self) -> pd.DataFrame:
         """The suppression lists of this base (``email, reason, date``), one row per email
-        listed (see :meth:`with_suppressions`)."""
-        return self._suppressions if self._suppressions is not None else no_suppressions()
+        listed (see :meth:`with_suppressions`); people erased since are not in it."""
+        return unerased_suppressions(self._suppressions, self.erasures)
 
     def with_suppressions(self, source: Any, **read_options: Any) -> DuckDBBase:
         """The same base with a suppression list (unsubscribes, bounces, complaints) added:
@@ -338,9 +338,8 @@ class DuckDBBase:
         >>> len(quiet.suppressions), len(big.suppressions)
         (1, 0)
         """
-        new = hooks.get("read_suppressions")(source, **read_options)
-        current = self._suppressions
-        combined = new if current is None else pd.concat([current, new], ignore_index=True)
+        combined = combined_suppressions(
+            self._suppressions, hooks.get("read_suppressions")(source, **read_options))
         return DuckDBBase(self._store, self._as_of, combined)
 
     @property

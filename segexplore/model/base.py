@@ -15,13 +15,30 @@ from segexplore.model.report import CleanReport
 from segexplore.model.roles import Roles, infer_roles
 from segexplore.model.segments import Membership, Segment, new_segment
 
-__all__ = ["ContactBase", "no_suppressions"]
+__all__ = ["ContactBase", "combined_suppressions", "no_suppressions", "unerased_suppressions"]
 
 
 def no_suppressions() -> pd.DataFrame:
     """An empty suppression list: the ``email, reason, date`` columns, no row."""
     return pd.DataFrame({"email": pd.Series(dtype="str"), "reason": pd.Series(dtype="str"),
                          "date": pd.Series(dtype="datetime64[ns]")})
+
+
+def combined_suppressions(current: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """A base's suppression lists (None: none yet) with a list just read added: what
+    every engine's ``with_suppressions`` gives its new view."""
+    return new if current is None else pd.concat([current, new], ignore_index=True)
+
+
+def unerased_suppressions(current: pd.DataFrame | None, erasures: Any) -> pd.DataFrame:
+    """A base's suppression lists without the people erased since (their salted hashes
+    are in ``erasures``, an :class:`~segexplore.model.erasures.ErasureLedger`): what every
+    engine's ``suppressions`` shows, so that no list written later holds their email."""
+    if current is None:
+        return no_suppressions()
+    if not erasures:
+        return current
+    return current[~erasures.contains_emails(current["email"])].reset_index(drop=True)
 
 
 class _Tables:
@@ -259,9 +276,8 @@ class ContactBase:
         >>> len(quiet.suppressions), len(base.suppressions)
         (1, 0)
         """
-        new = hooks.get("read_suppressions")(source, **read_options)
-        current = self._suppressions
-        combined = new if current is None else pd.concat([current, new], ignore_index=True)
+        combined = combined_suppressions(
+            self._suppressions, hooks.get("read_suppressions")(source, **read_options))
         return ContactBase._view(self._tables, self._roles,
                                  None if self._as_of_is_default else self._as_of, combined)
 
@@ -289,13 +305,7 @@ class ContactBase:
     def suppressions(self) -> pd.DataFrame:
         """The suppression lists of this base (``email, reason, date``), one row per email
         listed; people erased since are not in it."""
-        current = self._suppressions
-        if current is None:
-            return no_suppressions()
-        erasures = self.erasures
-        if not erasures:
-            return current
-        return current[~erasures.contains_emails(current["email"])].reset_index(drop=True)
+        return unerased_suppressions(self._suppressions, self.erasures)
 
     def _computed(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()``, kept for this view (its date) until the tables change."""

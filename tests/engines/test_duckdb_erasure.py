@@ -295,3 +295,17 @@ def test_after_cleaning_in_sql_the_report_and_its_tables_lose_the_person(tmp_pat
     assert connection.execute("SELECT count(*) FROM merged_contacts").fetchall() == [(0,)]
     assert connection.execute("SELECT contact_id FROM rejected_events").fetchall() == [(9,)]
     assert duck.contact_ids.tolist() == pandas_base.contacts["contact_id"].tolist() == [2, 4, 5]
+
+
+def test_an_erased_email_leaves_the_suppression_lists_as_in_pandas():
+    # Reported: after forget(), a DuckDB base's suppressions still listed the email.
+    pandas_base, duck = _open_both()
+    email, _ = _people(_raw_tables())
+    listed = [email, "someone.else@example.com"]
+    for base in (pandas_base, duck):
+        quiet = base.with_suppressions(listed)
+        report = forget(quiet, email)
+        assert report.removed["suppression lists"] == 1
+        assert quiet.suppressions["email"].tolist() == ["someone.else@example.com"]
+        # every view of the base, an earlier date's too
+        assert email not in set(quiet.at("2026-01-01").suppressions["email"])
