@@ -29,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from segexplore.engines.duckdb_privacy import DuckDBPersonRows, candidate_contacts
+from segexplore.engines.server import ServerBase
+from segexplore.engines.server_privacy import ServerPersonRows, server_candidates
 from segexplore.errors import NotFoundError, SegexploreError
 from segexplore.features.sql import POSITION
 from segexplore.io.clean.contacts import normalise_emails
@@ -72,11 +74,12 @@ def _ids_isin(values: pd.Series, id_texts: Iterable[str]) -> np.ndarray:
 
 
 def _report(base: ContactBase) -> CleanReport:
-    """The base's load report; a DuckDB base read without cleaning has none, and is then
-    reported on as a pandas base read without cleaning is (no reject, no merge)."""
+    """The base's load report; a DuckDB base read without cleaning and a connected base
+    have none, and are then reported on as a pandas base read without cleaning is (no
+    reject, no merge)."""
     if base.report is not None:
         return base.report
-    tables = DuckDBPersonRows(base, [], []).tables
+    tables = _rows_of_ids(base, [], []).tables
     empty = pd.DataFrame(columns=["row", "reason", "table", "file"])
     return CleanReport(rejects={table: empty for table in tables})
 
@@ -94,14 +97,18 @@ def _locate(base: ContactBase, email_or_id: object) -> _Person:
     if base.engine == "pandas":
         contacts = base.contacts
         positions = np.arange(len(contacts))
-    else:  # the rows the person can be, read from DuckDB; the same rules pick from them
+    else:  # the rows the person can be, read from the engine; the same rules pick from them
         ids = set() if is_email else {str(email_or_id).strip()}
         if len(merges):
             ids |= set(merges["contact_id"].astype("str")) | set(
                 merges["merged_into"].astype("str"))
         email = normalise_emails(pd.Series([email_or_id])).iloc[0] if is_email else None
-        contacts = candidate_contacts(base, email, ids)
-        positions = contacts.pop(POSITION).to_numpy(dtype=np.int64)
+        if isinstance(base, ServerBase):  # no order of rows: none of them has a position
+            contacts = server_candidates(base, email, ids)
+            positions = np.zeros(len(contacts), dtype=np.int64)
+        else:
+            contacts = candidate_contacts(base, email, ids)
+            positions = contacts.pop(POSITION).to_numpy(dtype=np.int64)
     live_ids = contacts["contact_id"]
     if is_email:
         key = normalise_emails(pd.Series([email_or_id])).iloc[0]
@@ -157,6 +164,9 @@ class ErasureReport:
     #: Saved segments whose rule text names the person's email: the rules are the
     #: team's to change, so they are reported, not edited.
     segments_naming_person: tuple[str, ...] = ()
+    #: The user's tables that still hold the person's rows: a connected base's
+    #: (``se.connect``), read only to segexplore; the deletion there is the data team's.
+    kept_in_source: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -165,17 +175,22 @@ class ErasureReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The log record: time, salted hash, kind and counts per table."""
-        return {"time": self.time, "identifier_sha256": self.identifier_hash,
-                "identifier_kind": self.identifier_kind, "removed": dict(self.removed),
-                "already_forgotten": self.already_forgotten}
+        record = {"time": self.time, "identifier_sha256": self.identifier_hash,
+                  "identifier_kind": self.identifier_kind, "removed": dict(self.removed),
+                  "already_forgotten": self.already_forgotten}
+        if self.kept_in_source:
+            record["kept_in_source"] = list(self.kept_in_source)
+        return record
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k} {v:,}" for k, v in self.removed.items() if v) or "nothing"
         state = " (already forgotten)" if self.already_forgotten else ""
         naming = (f"; saved segments naming them: {', '.join(self.segments_naming_person)}"
                   if self.segments_naming_person else "")
+        source = (f"; still in the source tables {', '.join(self.kept_in_source)}: delete "
+                  "them there" if self.kept_in_source else "")
         return (f"ErasureReport{state}: removed {counts}; logged as "
-                f"{self.identifier_hash[:12]}{naming}")
+                f"{self.identifier_hash[:12]}{naming}{source}")
 
     def _repr_html_(self) -> str:
         rows = "".join(f"<tr><td>{escape(k)}</td><td>{v:,}</td></tr>"
@@ -321,9 +336,12 @@ def forget(base: ContactBase, email_or_id: object, *, log_path: Any = None,
         removed["suppression lists"] = int(listed["email"].isin(list(person.emails)).sum())
     rows.erase([*(ledger.hash(e) for e in person.emails),
                 *(ledger.hash(i, "id") for i in ids_text)], report_rows)
+    kept = (tuple(base._store.source_tables[t] for t in rows.tables if removed.get(t))
+            if isinstance(rows, ServerPersonRows) else ())
     result = ErasureReport(record_hash, key_kind, removed, _utc_now(),
                            Path(log_path) if log_path else None,
-                           segments_naming_person=_segments_naming(base, person.emails))
+                           segments_naming_person=_segments_naming(base, person.emails),
+                           kept_in_source=kept)
     _append_log(log_path, result, salt is not None)
     return result
 
@@ -374,11 +392,21 @@ class _PandasPersonRows:
             for table, frame in self.frames.items()})
 
 
-def _person_rows(base: ContactBase, person: _Person) -> _PandasPersonRows | DuckDBPersonRows:
+_PersonRows = _PandasPersonRows | DuckDBPersonRows | ServerPersonRows
+
+
+def _person_rows(base: ContactBase, person: _Person) -> _PersonRows:
     """The person's rows in the base's tables, by engine."""
+    return _rows_of_ids(base, person.ids, person.positions)
+
+
+def _rows_of_ids(base: ContactBase, ids: Sequence[Any], positions: Sequence[int]
+                 ) -> _PersonRows:
+    if isinstance(base, ServerBase):
+        return ServerPersonRows(base, ids)
     if base.engine == "pandas":
-        return _PandasPersonRows(base, person.ids)
-    return DuckDBPersonRows(base, person.positions, person.ids)
+        return _PandasPersonRows(base, ids)
+    return DuckDBPersonRows(base, positions, ids)
 
 
 def _without_unused_categories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -461,13 +489,21 @@ def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
             for row in frame.astype("object").to_dict("records")]
 
 
+def _in_time_order(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Activity records by time, then by their content: one order whatever the engine
+    (a server keeps no order of rows), and the order a person reads a history in."""
+    return sorted(records, key=lambda r: (r.get("timestamp") is None,
+                                          str(r.get("timestamp") or ""),
+                                          json.dumps(r, sort_keys=True, default=str)))
+
+
 @hooks.implements("subject_access")
 def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
     """Everything ``base`` holds about one person, as JSON-serialisable data.
 
     Keys: ``contacts`` (their row(s), with ``email_original``), ``merged_records``
-    (duplicates merged into them), ``rejected_records`` (per table), ``events``,
-    ``orders``, ``features`` (as of ``as_of``), ``segments`` (saved segments they belong
+    (duplicates merged into them), ``rejected_records`` (per table), ``events`` and
+    ``orders`` (in time order), ``features`` (as of ``as_of``), ``segments`` (saved segments they belong
     to), ``consent_history`` (sign-up, consent status and date, suppressions, merges, in
     date order) and ``suppressions``.
 
@@ -502,13 +538,7 @@ def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
         if hit.any():
             rejected[table] = _records(frame[hit])
     features = held.features()
-    segments = []
-    for name, segment in base.segments.items():
-        try:
-            if segment.mask.to_numpy(dtype=bool)[positions].any():
-                segments.append(name)
-        except SegexploreError:
-            continue  # a saved segment that no longer evaluates says nothing about them
+    segments = _segments_holding(base, held, positions)
     suppressed = base.suppressions
     suppressed = suppressed[suppressed["email"].isin(list(person.emails))]
     return {
@@ -518,14 +548,29 @@ def subject_access(base: ContactBase, email_or_id: object) -> dict[str, Any]:
         "contacts": _records(rows),
         "merged_records": _records(merged.drop(columns=["_position"], errors="ignore")),
         "rejected_records": rejected,
-        "events": _records(tables["events"]),
-        "orders": _records(tables["orders"]),
+        "events": _in_time_order(_records(tables["events"])),
+        "orders": _in_time_order(_records(tables["orders"])),
         "features": {str(cid): {str(k): _jsonable(v) for k, v in row.items()}
                      for cid, (_, row) in zip(rows["contact_id"], features.iterrows(), strict=True)},
         "segments": segments,
         "consent_history": _consent_history(rows, merged, suppressed),
         "suppressions": _records(suppressed),
     }
+
+
+def _segments_holding(base: ContactBase, held: _PersonRows, positions: np.ndarray
+                      ) -> list[str]:
+    """The saved segments the person (at ``positions``) is a member of."""
+    if isinstance(held, ServerPersonRows):  # no mask in memory: asked of the engine
+        return held.segments_holding()
+    segments = []
+    for name, segment in base.segments.items():
+        try:
+            if segment.mask.to_numpy(dtype=bool)[positions].any():
+                segments.append(name)
+        except SegexploreError:
+            continue  # a saved segment that no longer evaluates says nothing about them
+    return segments
 
 
 def _consent_history(rows: pd.DataFrame, merged: pd.DataFrame,

@@ -40,7 +40,7 @@ from segexplore.errors import (
 from segexplore.features.registry import FEATURES
 from segexplore.features.sql import POSITION, as_pandas_features, feature_query
 from segexplore.model import hooks
-from segexplore.model.base import no_suppressions
+from segexplore.model.base import combined_suppressions, unerased_suppressions
 from segexplore.model.erasures import ErasureLedger
 from segexplore.rules import nodes as R
 from segexplore.rules.engines.sql import compile_rule
@@ -93,6 +93,7 @@ class _Backend:
     def __init__(self, scratch: str | None) -> None:
         self.scratch = scratch
         self.made: list[str] = []  # what this base created, dropped by close()
+        self.views: set[str] = set()  # those of them that are views
 
     def table(self, name: str, schema: str | None = None) -> str:
         return exp.table_(name, db=schema, quoted=True).sql(dialect=self.dialect)
@@ -125,6 +126,15 @@ class _Backend:
         else:
             target = self._temporary(name, sql)
         self.made.append(target)
+        return target
+
+    def view(self, sql: str) -> str:
+        """``sql`` as a new temporary view of the session (over the user's tables and
+        what the base kept: never computed ahead, never written to a schema); its name."""
+        target = self.table(f"segexplore_view_{next(_names)}")
+        self._run(f"CREATE TEMPORARY VIEW {target} AS {sql}")
+        self.made.append(target)
+        self.views.add(target)
         return target
 
     def upload(self, frame: pd.DataFrame, kinds: Mapping[str, str]) -> str:
@@ -175,7 +185,7 @@ class _Backend:
             self._drop(target)
 
     def drop_all(self) -> None:
-        while self.made:
+        while self.made:  # the newest first: a view goes before what it reads
             self._drop(self.made.pop())
 
     def _run(self, sql: str) -> None:
@@ -186,7 +196,9 @@ class _Backend:
         return self.table(name)
 
     def _drop(self, target: str) -> None:
-        self._run(f"DROP TABLE IF EXISTS {target}")
+        kind = "VIEW" if target in self.views else "TABLE"
+        self.views.discard(target)
+        self._run(f"DROP {kind} IF EXISTS {target}")
 
     def close(self) -> None:
         self.drop_all()
@@ -344,6 +356,7 @@ class _Spark(_Backend):
         return self.table(name)
 
     def _drop(self, target: str) -> None:
+        self.views.discard(target)
         if self.scratch is not None and target.startswith(f"`{self.scratch}`."):
             self._run(f"DROP TABLE IF EXISTS {target}")
             return
@@ -427,7 +440,8 @@ class _Store:
     def __init__(self, backend: _Backend, tables: dict[str, str], kinds: dict[str, dict],
                  n_contacts: int, event_types: list[str], purchase_table: str | None) -> None:
         self.backend = backend
-        self.tables = tables  # contacts, events, orders: the user's, read only
+        self.tables = tables  # contacts, events, orders: the user's (read only), or views
+        self.source_tables = dict(tables)  # the user's, which an erasure leaves as they are
         self.kinds = kinds
         self.contact_columns = list(kinds["contacts"])
         self.n_contacts = n_contacts
@@ -437,8 +451,8 @@ class _Store:
         self.positioned: str | None = None  # the contacts with their position
         self.feature_tables: dict[int, str] = {}
         self.counts: dict[tuple, int] = {}
-        # Nobody is erased from a connected base yet (its tables are read only): an empty
-        # ledger, so that exports run the erasure step as on every base.
+        # The salted hashes of the people erased (segexplore.engines.server_privacy): the
+        # views that replace the tables leave them out, and exports check the ledger too.
         self.erasures = ErasureLedger()
 
 
@@ -608,23 +622,28 @@ class ServerBase:
     @property
     def suppressions(self) -> pd.DataFrame:
         """The suppression lists of this base (``email, reason, date``), one row per email
-        listed (see :meth:`with_suppressions`)."""
-        return no_suppressions() if self._suppressions is None else self._suppressions
+        listed (see :meth:`with_suppressions`); people erased since are not in it."""
+        return unerased_suppressions(self._suppressions, self.erasures)
 
     def with_suppressions(self, source: Any, **read_options: Any) -> ServerBase:
         """The same base with a suppression list added (a file, a DataFrame or a list of
         emails, read by :func:`segexplore.delivery.suppressions.read_suppressions`): every
         export and waterfall of the new base leaves these emails out."""
-        new = hooks.get("read_suppressions")(source, **read_options)
-        current = self._suppressions
-        combined = new if current is None else pd.concat([current, new], ignore_index=True)
+        combined = combined_suppressions(
+            self._suppressions, hooks.get("read_suppressions")(source, **read_options))
         return ServerBase(self._store, self.as_of, combined)
 
     @property
     def erasures(self) -> ErasureLedger:
-        """Salted hashes of the people erased (none: a connected base's tables are read
-        only; erase in the source)."""
+        """Salted hashes of the people erased from this base (by
+        :func:`~segexplore.delivery.privacy.forget`, which leaves the user's tables as
+        they are: see :mod:`segexplore.engines.server_privacy`)."""
         return self._store.erasures
+
+    @property
+    def report(self) -> None:
+        """None: a connected base is read as its tables are, without a cleaning report."""
+        return None
 
     @property
     def _tables(self) -> _Store:

@@ -34,6 +34,11 @@ ENGINES = ["postgres", "spark", "duckdb"]
 def pandas_base() -> se.ContactBase:
     """The sample with its text columns as plain text (an engine's tables hold no pandas
     categories), opened by the pandas engine as it is."""
+    return plain_text_sample()
+
+
+def plain_text_sample() -> se.ContactBase:
+    """A new :func:`pandas_base` (for a test that changes it: an erasure)."""
     sample = se.load_sample(clean=False)
     contacts = sample.contacts.copy()
     for name in contacts.columns:
