@@ -33,6 +33,7 @@ from segexplore.analysis.profile import Profile, profile
 from segexplore.datasets.cdnow import cdnow_sample
 from segexplore.datasets.sample import load_sample, sample_path
 from segexplore.delivery.catalog import Catalog
+from segexplore.delivery.changes import read_changes
 from segexplore.delivery.export import ExportResult, export_segment, export_segments
 from segexplore.delivery.plan import VariantPlan
 from segexplore.delivery.privacy import forget, stale_consent, subject_access
@@ -152,6 +153,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "refresh",
+    "read_changes",
     "read_history",
     "export_segment",
     "export_segments",

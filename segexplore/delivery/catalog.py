@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from segexplore.delivery.changes import read_changes
 from segexplore.errors import (
     CatalogConflictError,
     CatalogError,
@@ -423,6 +424,22 @@ class Catalog:
                 _ = segment.size
             segments[name] = segment
         return segments
+
+    def changes(self, name: str, *, since: Any = None, history_path: Any = None
+                ) -> pd.DataFrame:
+        """Who entered and who left segment ``name`` at each refresh (ids, as
+        :func:`~segexplore.delivery.refresh.read_changes` gives them).
+
+        ``history_path``: the size history the refreshes wrote; default
+        ``<catalog>.history.csv`` beside the catalog's file (``segexplore refresh``'s).
+        ``since``: only the runs whose data date is on or after it.
+        """
+        name = self._require(name)
+        if history_path is None:
+            if self.path is None:
+                raise CatalogError("changes: this catalog has no file: give history_path=")
+            history_path = Path(self.path).with_suffix(".history.csv")
+        return read_changes(history_path, name, since=since)
 
     # --- files --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

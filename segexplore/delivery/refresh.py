@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from segexplore.delivery.catalog import Catalog, _locked, _now
+from segexplore.delivery.changes import CHANGE_COLUMNS, changes_path, read_changes
 from segexplore.delivery.export import export_segments
 from segexplore.errors import FileFormatError
 from segexplore.io.atomic import atomic_write
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from segexplore.model.segments import Segment
 
 __all__ = ["refresh", "read_history", "HISTORY_COLUMNS"]
-
 
 
 #: Columns of the size history file written by :func:`refresh`.
@@ -87,7 +87,8 @@ def _member_ids(base: Any, segment: Any) -> pd.Series:
 
 def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path: Path,
                 members_path: Path) -> pd.DataFrame:
-    """Append one run's rows to the history and replace its members (under the lock).
+    """Append one run's rows to the history and its changes, and replace its members
+    (under the lock).
 
     Returns the new rows with ``previous_size``. ``run_at`` is taken here, so the runs
     in the file are in the order they were written.
@@ -96,7 +97,7 @@ def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path
     members = (pd.read_parquet(members_path) if members_path.exists()
                else pd.DataFrame({"segment": [], "run_at": [], "contact_id": []}))
     run_at = _now()
-    rows, snapshots = [], []
+    rows, snapshots, moves = [], [], []
     for name, segment in segments.items():
         ids = _member_ids(base, segment).astype("str")
         current = set(ids)
@@ -113,6 +114,12 @@ def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path
             union = len(current | before)
             row.update(entered=len(current - before), left=len(before - current),
                        jaccard=len(current & before) / union if union else 1.0)
+            for change, ids_moved in (("entered", current - before),
+                                      ("left", before - current)):
+                moves.append(pd.DataFrame({"date": base.as_of, "run_at": run_at,
+                                           "segment": name, "change": change,
+                                           "contact_id": sorted(ids_moved)},
+                                          columns=CHANGE_COLUMNS))
         rows.append({**row, "previous_size": previous_size})
         snapshots.append(pd.DataFrame({"segment": name, "run_at": run_at,
                                        "contact_id": ids.to_numpy()}))
@@ -124,6 +131,10 @@ def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path
     _write_frame(combined, history_path)
     snapshot_frame = pd.concat([kept_members.astype("str"), *snapshots], ignore_index=True)
     _write_frame(snapshot_frame.astype("str"), members_path)
+    if moves:
+        changes = pd.concat([read_changes(history_path), *moves], ignore_index=True)
+        _write_frame(changes.astype({c: "str" for c in CHANGE_COLUMNS[1:]}),
+                     changes_path(history_path))
     return report
 
 
@@ -135,8 +146,10 @@ def refresh(catalog: Catalog, base: ContactBase, *, history_path: Any,
     Appends one row per segment to the size history (``date`` = ``base.as_of``,
     ``run_at``, ``segment, size, entered, left, jaccard``; CSV, or Parquet when the path
     ends in ``.parquet``). Who was in each segment is kept next to it
-    (``<history>.members.parquet``, the last run only) to count who entered and left.
-    On a segment's first run ``entered``, ``left`` and ``jaccard`` are missing.
+    (``<history>.members.parquet``, the last run only) to count who entered and left,
+    and who they were is appended to ``<history>.changes.parquet`` (:func:`read_changes`,
+    :meth:`Catalog.changes <segexplore.delivery.catalog.Catalog.changes>`). On a
+    segment's first run ``entered``, ``left`` and ``jaccard`` are missing.
     Refreshes writing one history at once each keep their rows: both files are re-read
     and rewritten under the lock file ``<history>.lock`` (waiting :data:`LOCK_TIMEOUT`
     seconds at most, then :class:`~segexplore.errors.LockTimeoutError`).
