@@ -47,6 +47,7 @@ from plotly.subplots import make_subplots
 
 from segexplore.analysis.encoding import MISSING, OTHER, pool_rare, ranked
 from segexplore.display.bars import check_attribute, profile_bars
+from segexplore.display.numbers import format_count, format_share
 from segexplore.errors import ParameterError, ParameterTypeError
 
 __all__ = ["segment_sizes", "overlap_heatmap", "intersections", "distribution", "lift",
@@ -210,14 +211,17 @@ def segment_sizes(comparison: Any, *, title: str | None = None,
                   labels: Mapping[str, str] | None = None,
                   color_discrete_map: Mapping[str, str] | None = None,
                   category_orders: Mapping[str, Sequence[Any]] | None = None,
-                  height: int | None = None, width: int | None = None) -> go.Figure:
-    """Bars of the number of contacts in each segment, labelled with their share."""
+                  height: int | None = None, width: int | None = None,
+                  locale: str = "en") -> go.Figure:
+    """Bars of the number of contacts in each segment, labelled with their share (written
+    for ``locale``: :func:`segexplore.display.numbers.format_share`)."""
     sizes = comparison.sizes.set_index("segment")
     names = _ordered(list(sizes.index), category_orders, "segment")
     colors = _colors(list(comparison.segments), color_discrete_map)
     fig = go.Figure(go.Bar(
         x=names, y=sizes.loc[names, "size"].tolist(),
-        text=[f"{s:.1%}" for s in sizes.loc[names, "share"]], textposition="outside",
+        text=[format_share(s, locale) for s in sizes.loc[names, "share"]],
+        textposition="outside",
         marker_color=[colors[n] for n in names],
         hovertemplate="%{x}<br>%{y:,} contacts (%{text} of the base)<extra></extra>"))
     fig.update_xaxes(type="category")  # names like "2024" stay names
@@ -255,12 +259,14 @@ def intersections(comparison: Any, *, max_intersections: int = 20, title: str | 
                   labels: Mapping[str, str] | None = None,
                   color_discrete_map: Mapping[str, str] | None = None,
                   category_orders: Mapping[str, Sequence[Any]] | None = None,
-                  height: int | None = None, width: int | None = None) -> go.Figure:
+                  height: int | None = None, width: int | None = None,
+                  locale: str = "en") -> go.Figure:
     """UpSet chart: sizes of the exclusive intersections above a matrix of member dots.
 
     ``fig.data[0]`` is the bars (one per combination, largest first), ``fig.data[1]`` every
     cell of the matrix, ``fig.data[2]`` the member cells and ``fig.data[3]`` the lines that
-    join the members of a combination.
+    join the members of a combination. The bars' labels are written for ``locale``
+    (:func:`segexplore.display.numbers.format_count`).
     """
     table = comparison.intersections.head(max_intersections)
     names = _ordered(list(comparison.segments), category_orders, "segment")
@@ -268,7 +274,8 @@ def intersections(comparison: Any, *, max_intersections: int = 20, title: str | 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.62, 0.38],
                         vertical_spacing=0.03)
     fig.add_trace(go.Bar(x=combos, y=table["size"].tolist(), marker_color=_MEMBER_COLOR,
-                         text=[f"{s:,}" for s in table["size"]], textposition="outside",
+                         text=[format_count(s, locale) for s in table["size"]],
+                         textposition="outside",
                          name=_label("size", labels, "contacts"), showlegend=False,
                          hovertemplate="%{x}<br>%{y:,} contacts<extra></extra>"), row=1, col=1)
     cells_x = [c for c in combos for _ in names]

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from segexplore.display.bars import profile_bars
+from segexplore.display.numbers import format_count, format_share
 from segexplore.model import hooks
 
 __all__ = ["profile_html", "comparison_html", "profile_table", "comparison_sections",
@@ -57,7 +58,7 @@ def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
-        return f"{value:,}"
+        return format_count(value)
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
     return str(value)
@@ -70,9 +71,7 @@ def cell_text(value: Any) -> str:
 
 def share_text(value: Any) -> str:
     """A share (0..1) as a percentage with one decimal ("" when missing)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:.1%}"
+    return format_share(value)
 
 
 def table_html(frame: pd.DataFrame, shares: tuple[str, ...] = ()) -> str:

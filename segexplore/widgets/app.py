@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from segexplore.display.numbers import format_count, resolve_locale
 from segexplore.errors import SegmentNotFoundError, closest_name
 from segexplore.widgets.builder import SegmentBuilder
 from segexplore.widgets.compare_panel import ComparePanel
@@ -107,6 +108,9 @@ class Explorer(W.VBox):
     debounce : float
         Seconds of quiet before the Build tab redraws its charts (0: at once); the size is
         always updated at once.
+    locale : {"en", "fr"}, optional
+        How the header and the segment's size write numbers; default: French when the
+        base is French (see :func:`explore`).
     lazy : bool, optional
         Wait until a tab is shown to do its work (the whole-base profile, the Build
         charts). Default: in a Jupyter kernel (notebook, Voilà) only.
@@ -119,14 +123,16 @@ class Explorer(W.VBox):
     """
 
     def __init__(self, base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
-                 debounce: float = 0.15, lazy: bool | None = None) -> None:
+                 debounce: float = 0.15, lazy: bool | None = None,
+                 locale: str | None = None) -> None:
         super().__init__()
         self.add_class("se-app")
         self.base = base
+        self.locale = resolve_locale(locale, base)
         self.lazy = lazy = in_kernel() if lazy is None else lazy
         names = register_segments(base, segments)
         self.builder = SegmentBuilder(base, mask_pii=mask_pii, debounce=debounce,
-                                      draw_charts=not lazy)
+                                      draw_charts=not lazy, locale=self.locale)
         current = self.builder.segment
         self.profile_panel = ProfilePanel(base, current=current, mask_pii=mask_pii,
                                           on_use_rule=self.use_rule,
@@ -150,9 +156,10 @@ class Explorer(W.VBox):
 
     def _header(self) -> str:
         base = self.base
-        return (f'<div class="se-header-text"><b>segexplore</b> · {contact_count(base):,} '
+        return (f'<div class="se-header-text"><b>segexplore</b> · '
+                f"{format_count(contact_count(base), self.locale)} "
                 f"contacts as of {escape(f'{base.as_of:%Y-%m-%d}')} · "
-                f"{len(base.segments):,} saved segments</div>")
+                f"{format_count(len(base.segments), self.locale)} saved segments</div>")
 
     def _segment_saved(self, segment: Segment) -> None:
         self.header.value = self._header()
@@ -183,7 +190,8 @@ class Explorer(W.VBox):
 
 
 def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
-            debounce: float = 0.15, lazy: bool | None = None) -> Explorer:
+            debounce: float = 0.15, lazy: bool | None = None,
+            locale: str | None = None) -> Explorer:
     """Open the explorer on a base: Profile, Build, Compare and Export tabs.
 
     Parameters
@@ -199,6 +207,11 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     lazy : bool, optional
         Fill each tab when it is first shown (see :class:`Explorer`); default: in a
         Jupyter kernel.
+    locale : {"en", "fr"}, optional
+        How the header and the segment's size write numbers: ``"en"`` ``1,334`` and
+        ``6.7%``, ``"fr"`` ``1 334`` and ``6,7 %``. Default: French when more than half of
+        the contacts read French (:func:`segexplore.display.numbers.base_locale`), as on
+        the bundled sample. An explicit value always wins.
 
     Returns
     -------
@@ -211,6 +224,8 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     >>> app = explore(se.load_sample(), debounce=0)
     >>> [app.tabs.get_title(i) for i in range(4)]
     ['Profile', 'Build', 'Compare', 'Export']
+    >>> app.locale, explore(se.load_sample(), debounce=0, locale="en").locale
+    ('fr', 'en')
     """
     return Explorer(base, segments=segments, mask_pii=mask_pii, debounce=debounce,
-                    lazy=lazy)
+                    lazy=lazy, locale=locale)

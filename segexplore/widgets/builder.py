@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import numpy as np
 
+from segexplore.display.numbers import resolve_locale
 from segexplore.errors import (
     CannotShowError,
     IncompleteRowError,
@@ -98,6 +99,9 @@ class SegmentBuilder(Quiet, W.VBox):
         when its Build tab is first opened, so a hidden tab costs nothing).
     max_charts : int
         At most this many charts (default :data:`MAX_CHARTS`).
+    locale : {"en", "fr"}, optional
+        How the size is written (``1,334`` / ``6.7%`` or ``1 334`` / ``6,7 %``); default:
+        French when the base is French (:func:`segexplore.display.numbers.base_locale`).
 
     Attributes
     ----------
@@ -114,10 +118,11 @@ class SegmentBuilder(Quiet, W.VBox):
     def __init__(self, base: ContactBase, *, rule: R.Rule | str | None = None,
                  mask_pii: bool = False, debounce: float = 0.15,
                  chart_attributes: list[str] | None = None, draw_charts: bool = True,
-                 max_charts: int = MAX_CHARTS) -> None:
+                 max_charts: int = MAX_CHARTS, locale: str | None = None) -> None:
         super().__init__()
         self.add_class("se-builder")
         self.base = base
+        self.locale = resolve_locale(locale, base)
         self.max_charts = max_charts
         self.data = FieldData(base, mask_pii=mask_pii)
         self.rule: R.Rule | None = None
@@ -352,7 +357,7 @@ class SegmentBuilder(Quiet, W.VBox):
                 self._text_error = error
                 self.error.value = error_html(error)
                 self.size_display.value = size_html(self.size, self._breakdowns.total,
-                                                    stale=True)
+                                                    stale=True, locale=self.locale)
                 return
         self._text_error = None
         self._show_rows(rule_to_rows(rule))
@@ -454,7 +459,8 @@ class SegmentBuilder(Quiet, W.VBox):
                 size = self._breakdowns.size(segment, self._charted_fields())
             except SegexploreError as error:
                 self.error.value = error_html(error)
-                self.size_display.value = size_html(self.size, total, stale=True)
+                self.size_display.value = size_html(self.size, total, stale=True,
+                                                    locale=self.locale)
                 return False
             except Exception as error:  # never a traceback in the page
                 self.error.value = error_html(f"unexpected error: {error}")
@@ -466,7 +472,7 @@ class SegmentBuilder(Quiet, W.VBox):
             parent = self.parent()
             self.size_display.value = size_html(
                 self.size, total, parent=parent.name if parent is not None else None,
-                parent_size=parent.size if parent is not None else None)
+                parent_size=parent.size if parent is not None else None, locale=self.locale)
             for listener in list(self._listeners):
                 listener(self)
             return True

@@ -19,6 +19,7 @@ from html import escape
 
 import pandas as pd
 
+from segexplore.display.numbers import format_count, format_decimal, format_share
 from segexplore.errors import RuleSyntaxError
 
 __all__ = ["size_text", "size_html", "error_html", "download_link_html", "frame_html",
@@ -34,15 +35,17 @@ _MONOSPACE = ("font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sa
               "margin:4px 0;padding:4px 6px;background:#fafafa;border-radius:3px")
 
 
-def size_text(size: int, total: int) -> str:
-    """``"12,345 contacts (6.2% of the base)"`` (``"1 contact ..."`` for one)."""
+def size_text(size: int, total: int, locale: str = "en") -> str:
+    """``"12,345 contacts (6.2% of the base)"`` (``"1 contact ..."`` for one); numbers
+    formatted for ``locale`` (:mod:`segexplore.display.numbers`)."""
     share = size / total if total else 0.0
     noun = "contact" if size == 1 else "contacts"
-    return f"{size:,} {noun} ({share:.1%} of the base)"
+    return f"{format_count(size, locale)} {noun} ({format_share(share, locale)} of the base)"
 
 
 def size_html(size: int, total: int, *, parent: str | None = None,
-              parent_size: int | None = None, stale: bool = False) -> str:
+              parent_size: int | None = None, stale: bool = False,
+              locale: str = "en") -> str:
     """The size display: readable text and ``<span class="se-size-value">`` with the integer.
 
     Parameters
@@ -53,14 +56,16 @@ def size_html(size: int, total: int, *, parent: str | None = None,
         The parent segment's name and size, to add "40.0% of <parent>".
     stale : bool
         Grey the figures out (the rule text currently has an error).
+    locale : {"en", "fr"}
+        How the readable numbers are written (the hidden integer never changes).
     """
     extra = ""
     if parent is not None and parent_size:
-        extra = (f' <span class="se-size-parent">· {size / parent_size:.1%} of '
+        extra = (f' <span class="se-size-parent">· {format_share(size / parent_size, locale)} of '
                  f'“{escape(parent)}”</span>')
     style = ' style="opacity:0.45"' if stale else ""
     return (f'<div class="se-size-box"{style}><span class="se-size-text">'
-            f'{escape(size_text(size, total))}</span>{extra} '
+            f'{escape(size_text(size, total, locale))}</span>{extra} '
             f'<span class="se-size-value" style="{_READ_BY_TESTS}">{int(size)}</span></div>')
 
 
@@ -118,12 +123,12 @@ def download_link_html(data: bytes, filename: str, rows: int) -> str:
 
 
 def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
-               css_class: str = "se-table") -> str:
+               css_class: str = "se-table", locale: str = "en") -> str:
     """A DataFrame as a compact HTML table (at most ``max_rows`` rows).
 
     Numbers (and shares) are right-aligned, text left-aligned, and each header is aligned
     like its cells; shares show as ``12.5%``, integers with thousands separators, dates
-    as dates.
+    as dates; numbers are written for ``locale`` (:mod:`segexplore.display.numbers`).
     """
     shown = frame.head(max_rows)
     columns: list[tuple[str, list[str], bool]] = []
@@ -135,13 +140,13 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,
         numeric = (pd.api.types.is_numeric_dtype(values.dtype)
                    and not pd.api.types.is_bool_dtype(values.dtype))
         if str(column).endswith("share") and numeric:
-            texts = [_share(x) for x in values]
+            texts = [format_share(x, locale) for x in values]
         elif pd.api.types.is_integer_dtype(values.dtype) and numeric:
-            texts = ["" if pd.isna(x) else f"{int(x):,}" for x in values]
+            texts = [format_count(x, locale) for x in values]
         elif numeric:
-            texts = [_float(x) for x in values]
+            texts = [_float(x, locale) for x in values]
         else:
-            texts = [_text(x) for x in values]
+            texts = [_text(x, locale) for x in values]
             numeric = values.map(_is_number).all() and len(values) > 0
         columns.append((str(column), [escape(t) for t in texts], bool(numeric)))
 
@@ -167,14 +172,10 @@ _TABLE_STYLE = (".se-table th, .se-table td { padding: 3px 12px 3px 0; line-heig
                 "font-weight: 600; } .se-table tbody tr:nth-child(even) { background: #f7f7f7; }")
 
 
-def _share(value: object) -> str:
-    return "" if pd.isna(value) else f"{value:.1%}"
-
-
-def _float(value: object) -> str:
+def _float(value: object, locale: str = "en") -> str:
     if pd.isna(value):
         return ""
-    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return format_decimal(value, ",.3g" if abs(value) < 1000 else ",.0f", locale)
 
 
 def _is_number(value: object) -> bool:
@@ -182,15 +183,15 @@ def _is_number(value: object) -> bool:
         value is None or (isinstance(value, float) and pd.isna(value))
 
 
-def _text(value: object) -> str:
+def _text(value: object, locale: str = "en") -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
     if isinstance(value, float):
-        return _float(value)
+        return _float(value, locale)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
-        return f"{value:,}"
+        return format_count(value, locale)
     return str(_cell(value))
 
 
