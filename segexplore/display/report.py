@@ -21,7 +21,8 @@ from typing import Any
 from segexplore.display.html import STYLE, comparison_sections, profile_table
 from segexplore.model import hooks
 
-__all__ = ["profile_report", "comparison_report", "figure_html", "plotlyjs_script"]
+__all__ = ["profile_report", "comparison_report", "figure_html", "plotlyjs_script",
+           "standalone_page", "write_page"]
 
 
 def plotlyjs_script() -> str:
@@ -56,14 +57,21 @@ def figure_html(fig: Any) -> str:
     )
 
 
-def _standalone(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>{escape(title)}</title>{plotlyjs_script()}{STYLE}</head>"
-            f'<body class="segexplore" style="font-family: sans-serif; margin: 24px">'
+def standalone_page(title: str, body: str, *, lang: str = "en", style: str = "",
+                    body_class: str = "") -> str:
+    """A whole HTML page that opens offline: ``body`` after plotly.js (inline, once), the
+    views' :data:`~segexplore.display.html.STYLE` and ``style`` (a ``<style>`` element of
+    the caller's: no stylesheet, font or icon is fetched); ``body_class`` is added to the
+    body's ``segexplore`` class."""
+    classes = escape(f"segexplore {body_class}".strip())
+    return (f'<!DOCTYPE html>\n<html lang="{escape(lang)}"><head><meta charset="utf-8">'
+            f"<title>{escape(title)}</title>{plotlyjs_script()}{STYLE}{style}</head>"
+            f'<body class="{classes}" style="font-family: sans-serif; margin: 24px">'
             f"{body}</body></html>\n")
 
 
-def _write(path: str | Path, text: str) -> Path:
+def write_page(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` in UTF-8 (its folder made if need be); the path back."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
@@ -81,7 +89,7 @@ def profile_report(profile: Any, path: str | Path) -> Path:
                                                     width=420))
 
     body = profile_table(profile, chart)
-    return _write(path, _standalone(f"Profile of {profile.name}", body))
+    return write_page(path, standalone_page(f"Profile of {profile.name}", body))
 
 
 @hooks.implements("comparison_report")
@@ -95,4 +103,4 @@ def comparison_report(comparison: Any, path: str | Path) -> Path:
         figures["overlap"] = figure_html(charts.overlap_heatmap(comparison, height=360))
         figures["intersections"] = figure_html(charts.intersections(comparison, height=420))
     body = comparison_sections(comparison, figures)
-    return _write(path, _standalone("Segment comparison", body))
+    return write_page(path, standalone_page("Segment comparison", body))

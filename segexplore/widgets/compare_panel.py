@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import pandas as pd
 
+from segexplore.display.numbers import plotly_separators
 from segexplore.widgets.display import error_html, frame_html, message_html
 from segexplore.widgets.plot import FigureView
 from segexplore.widgets.state.fields import pii_columns
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from segexplore.model.segments import Segment
 
 __all__ = ["ComparisonParts", "comparison_parts", "sizes_table", "key_differences",
-           "ComparePanel", "parts_widgets"]
+           "ComparePanel", "parts_widgets", "parts_tables_html", "TABLE_TITLES"]
 
 #: Attributes charted from the top of the differences table.
 DISTRIBUTION_CHARTS = 2
@@ -62,8 +63,9 @@ def _attempt(parts: ComparisonParts, what: str, make: Callable[[], Any]) -> Any:
 
 
 def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = None, *,
-                     differences: int = 5,
-                     hidden: frozenset[str] = frozenset()) -> ComparisonParts:
+                     differences: int = 5, hidden: frozenset[str] = frozenset(),
+                     locale: str = "en", upset: bool = False,
+                     waterfalls: bool = False) -> ComparisonParts:
     """Compare segments and collect what the tab and the report show.
 
     Parameters
@@ -75,13 +77,23 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
         :func:`key_differences`).
     hidden : set of str
         Attributes left out of the differences and charts (personal data).
+    locale : {"en", "fr"}
+        How the charts' labels write numbers (:mod:`segexplore.display.numbers`).
+    upset : bool
+        Add the UpSet chart of the exclusive intersections (``intersections``) when there
+        are three segments or more (two overlap in one number: the heatmap says it).
+    waterfalls : bool
+        Add each segment's sendable-contacts waterfall
+        (:func:`~segexplore.delivery.waterfall.sendable_waterfall`) as a table
+        ``waterfall:<segment>``.
 
     Returns
     -------
     ComparisonParts
-        ``tables``: ``sizes``, ``overlap``, ``differences`` (those that could be made);
-        ``figures``: ``sizes``, ``overlap``, ``lift`` and ``distribution:<attribute>``
-        plotly figures; ``notes``: what is missing and why.
+        ``tables``: ``sizes``, ``overlap``, ``differences``, and ``waterfall:<segment>``
+        (those that could be made); ``figures``: ``sizes``, ``overlap``, ``lift``,
+        ``intersections`` and ``distribution:<attribute>`` plotly figures; ``notes``:
+        what is missing and why.
     """
     # scipy.stats (compare) and plotly (charts): loaded by the first comparison, not at start-up
     from segexplore.analysis.compare import compare
@@ -100,11 +112,28 @@ def comparison_parts(segments: Sequence[Segment], base: ContactBase | None = Non
         table = _attempt(parts, f"{name} table", make)
         if table is not None:
             parts.tables[name] = table
+    if waterfalls:
+        from segexplore.delivery.waterfall import sendable_waterfall
+
+        for segment in segments:
+            table = _attempt(parts, f"{segment.name} waterfall",
+                             lambda s=segment: pd.DataFrame(sendable_waterfall(s)))
+            if table is not None:
+                parts.tables[f"waterfall:{segment.name}"] = table
+
     def lift(comparison: Any) -> Any:
         return charts.lift(comparison, findings_only=True)
 
-    for name, chart in (("sizes", charts.segment_sizes), ("overlap", charts.overlap_heatmap),
-                        ("lift", lift)):
+    def sizes(comparison: Any) -> Any:
+        return charts.segment_sizes(comparison, locale=locale)
+
+    def upset_chart(comparison: Any) -> Any:
+        return charts.intersections(comparison, locale=locale)
+
+    made = [("sizes", sizes), ("overlap", charts.overlap_heatmap), ("lift", lift)]
+    if upset and len(segments) >= 3:
+        made.insert(2, ("intersections", upset_chart))
+    for name, chart in made:
         figure = _attempt(parts, f"{name} chart", lambda chart=chart: chart(comparison))
         if figure is not None:
             parts.figures[name] = figure
@@ -171,30 +200,51 @@ def _top_attributes(differences: pd.DataFrame | None) -> list[str]:
     return list(dict.fromkeys(differences["attribute"]))[:DISTRIBUTION_CHARTS]
 
 
-def parts_widgets(parts: ComparisonParts) -> list[W.Widget]:
-    """Lay out comparison parts: tables as HTML, figures as
-    :class:`~segexplore.widgets.plot.FigureView` (one shared copy of plotly.js)."""
+#: Headings of the tables, in the order they are shown.
+TABLE_TITLES = {"sizes": "Sizes", "overlap": "Overlap (contacts in both)",
+                "differences": "What makes each segment different"}
+
+
+def _table_title(name: str) -> str | None:
+    if name.startswith("waterfall:"):
+        return f"Who can be emailed: {name.split(':', 1)[1]}"
+    return TABLE_TITLES.get(name)
+
+
+def parts_tables_html(parts: ComparisonParts, locale: str = "en") -> list[tuple[str, str]]:
+    """The tables of ``parts`` as ``(name, html)``, each with its heading and note, in the
+    order shown: sizes, overlap, differences, then the waterfalls; numbers written for
+    ``locale``."""
+    names = [n for n in TABLE_TITLES if n in parts.tables]
+    names += [n for n in parts.tables if n.startswith("waterfall:")]
+    shown = []
+    for name in names:
+        table = parts.tables[name]
+        note = table.attrs.get("note", "")
+        caption = (f'<p class="se-note" style="color:#555;margin:0 0 6px">'
+                   f'{escape(note)}</p>' if note else "")
+        if name == "differences" and not len(table):
+            caption += message_html("No significant difference beyond the rule itself.")
+        shown.append((name, f"<h4>{escape(str(_table_title(name)))}</h4>" + caption
+                      + frame_html(table, index=name == "overlap", locale=locale)))
+    return shown
+
+
+def parts_widgets(parts: ComparisonParts, locale: str = "en") -> list[W.Widget]:
+    """Lay out comparison parts: tables as HTML (numbers written for ``locale``), figures
+    as :class:`~segexplore.widgets.plot.FigureView` (one shared copy of plotly.js)."""
     import plotly.graph_objects as go  # plotly: on the first comparison, not at start-up
 
-    titles = {"sizes": "Sizes", "overlap": "Overlap (contacts in both)",
-              "differences": "What makes each segment different"}
     children: list[W.Widget] = []
-    for name, title in titles.items():
-        table = parts.tables.get(name)
-        if table is not None:
-            note = table.attrs.get("note", "")
-            caption = (f'<p class="se-note" style="color:#555;margin:0 0 6px">'
-                       f'{escape(note)}</p>' if note else "")
-            if name == "differences" and not len(table):
-                caption += message_html("No significant difference beyond the rule itself.")
-            html = W.HTML(f"<h4>{title}</h4>" + caption
-                          + frame_html(table, index=name == "overlap"))
-            html.add_class(f"se-compare-{name}")
-            children.append(html)
+    for name, html in parts_tables_html(parts, locale):
+        widget = W.HTML(html)
+        widget.add_class(f"se-compare-{name.split(':')[0]}")
+        children.append(widget)
     figures = []
     for name, figure in parts.figures.items():
         figure = go.Figure(figure)  # a copy: the parts keep their own size
-        figure.update_layout(width=520, height=figure.layout.height or 380)
+        figure.update_layout(width=520, height=figure.layout.height or 380,
+                             separators=plotly_separators(locale))
         widget = FigureView(figure)
         widget.add_class(f"se-chart-{name.split(':')[0]}")
         figures.append(widget)

@@ -7,20 +7,38 @@ build segments themselves, so it pseudonymises personal data by default (``mask_
 the values its rules compare emails, names, phones or addresses to, email addresses in
 rules and descriptions, and it leaves personal-data attributes out of the differences and
 charts. ``mask_pii=False`` is the analyst's explicit opt-out.
+
+Numbers are written for the base's readers (``1 334`` and ``6,7 %`` on a French base,
+``1,334`` and ``6.7%`` otherwise, or as ``locale=`` says: :mod:`segexplore.display.numbers`).
+:meth:`SegmentReport.to_html` saves the report as one printable HTML page that opens
+offline: plotly.js inline once, no stylesheet, font or icon fetched, print CSS, personal
+data masked as on screen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 
+from segexplore.display.numbers import (
+    format_count,
+    format_share,
+    plotly_separators,
+    resolve_locale,
+)
 from segexplore.errors import SegmentNotFoundError, closest_name
 from segexplore.model.pii import mask_emails
 from segexplore.rules.mask import mask_rule
-from segexplore.widgets.compare_panel import ComparisonParts, comparison_parts, parts_widgets
+from segexplore.widgets.compare_panel import (
+    ComparisonParts,
+    comparison_parts,
+    parts_tables_html,
+    parts_widgets,
+)
 from segexplore.widgets.display import message_html
 from segexplore.widgets.state.fields import contact_count, pii_columns
 
@@ -28,7 +46,34 @@ if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
     from segexplore.model.segments import Segment
 
-__all__ = ["SegmentReport", "segment_report", "report_segments"]
+__all__ = ["SegmentReport", "segment_report", "report_segments", "report_page",
+           "PRINT_STYLE", "PRINT_WIDTH"]
+
+#: Width of the snapshot's charts in CSS pixels: an A4 page's text width at 15 mm margins.
+PRINT_WIDTH = 680
+
+#: The snapshot's own CSS: the browser's own fonts (nothing fetched), and a print layout that
+#: keeps each chart and table on one page.
+PRINT_STYLE = """<style>
+body.se-report-page {color: #222; max-width: 960px; font-size: 14px; line-height: 1.4}
+.se-report-page h1 {font-size: 22px; margin: 0 0 4px 0}
+.se-report-page h2 {font-size: 17px; margin: 20px 0 6px 0; border-bottom: 1px solid #ddd}
+.se-report-page .se-figure {margin: 8px 0}
+.se-report-page code {font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono",
+  monospace; font-size: 12px}
+.se-report-page .se-table th, .se-report-page .se-table td {padding: 3px 12px 3px 0;
+  vertical-align: top}
+.se-report-page .se-table thead th {border-bottom: 1px solid #ccc}
+@media print {
+  @page {size: A4; margin: 15mm}
+  body.se-report-page {margin: 0 !important; max-width: none; font-size: 10pt}
+  .se-report-page h2 {break-after: avoid; page-break-after: avoid}
+  .se-report-page .se-figure, .se-report-page table, .se-report-page li
+    {break-inside: avoid; page-break-inside: avoid}
+  .se-report-page .se-report-part {break-inside: auto}
+  .se-report-page a {color: inherit; text-decoration: none}
+}
+</style>"""
 
 
 def report_segments(base: ContactBase, segments: Any = None) -> list[Segment]:
@@ -54,7 +99,8 @@ def report_segments(base: ContactBase, segments: Any = None) -> list[Segment]:
     return chosen
 
 
-def _rules_html(segments: list[Segment], personal: frozenset[str] | None = None) -> str:
+def _rules_html(segments: list[Segment], personal: frozenset[str] | None = None,
+                locale: str = "en") -> str:
     """The segments' sizes, rules and descriptions; with ``personal`` (the personal-data
     columns) the rules and descriptions are pseudonymised."""
     def rule_text(segment: Segment) -> str:
@@ -65,7 +111,8 @@ def _rules_html(segments: list[Segment], personal: frozenset[str] | None = None)
         return segment.description if personal is None else mask_emails(segment.description)
 
     items = "".join(
-        f'<li><b>{escape(s.name)}</b>: {s.size:,} contacts ({s.share:.1%} of the base)'
+        f"<li><b>{escape(s.name)}</b>: {format_count(s.size, locale)} contacts "
+        f"({format_share(s.share, locale)} of the base)"
         f"<br><code>{escape(rule_text(s))}</code>"
         + (f"<br><em>{escape(description(s))}</em>" if s.description else "") + "</li>"
         for s in segments)
@@ -83,32 +130,139 @@ class SegmentReport(W.VBox):
     title : str
     mask_pii : bool, default True
         Pseudonymise personal data (see :func:`segment_report`).
+    locale : {"en", "fr"}, optional
+        How numbers are written; default: the base's (see :func:`segment_report`).
+
+    Attributes
+    ----------
+    locale : str
+        The locale the numbers are written for.
+    personal_columns : frozenset of str or None
+        The personal-data columns masked (None with ``mask_pii=False``).
     """
 
     def __init__(self, base: ContactBase, segments: Any = None, *,
-                 title: str = "Segments", mask_pii: bool = True) -> None:
+                 title: str = "Segments", mask_pii: bool = True,
+                 locale: str | None = None) -> None:
         super().__init__()
         self.add_class("se-report")
         self.base = base
+        self.title = title
         self.mask_pii = bool(mask_pii)
+        self.locale = resolve_locale(locale, base)
         self.segments = report_segments(base, segments)
-        personal = pii_columns(base) if self.mask_pii else None
+        self.personal_columns = pii_columns(base) if self.mask_pii else None
         self.parts = ComparisonParts()
-        heading = W.HTML(f'<h2 class="se-report-title">{escape(title)}</h2>'
-                         f"<div>{contact_count(base):,} contacts as of "
-                         f"{base.as_of:%Y-%m-%d}</div>")
+        heading = W.HTML(self.heading_html())
         if not self.segments:
             self.children = [heading, W.HTML(message_html(
                 "No saved segments yet: save some with base.segment(rule, name=...).",
                 kind="warning"))]
             return
-        self.parts = comparison_parts(self.segments, base, hidden=personal or frozenset())
-        self.children = [heading, W.HTML(_rules_html(self.segments, personal)),
-                         *parts_widgets(self.parts)]
+        self.parts = comparison_parts(self.segments, base, hidden=self.personal_columns or frozenset(),
+                                      locale=self.locale, upset=True, waterfalls=True)
+        self.children = [heading, W.HTML(_rules_html(self.segments, self.personal_columns,
+                                                     self.locale)),
+                         *parts_widgets(self.parts, self.locale)]
+
+    def heading_html(self) -> str:
+        """The title and the base's size and date."""
+        return (f'<h2 class="se-report-title">{escape(self.title)}</h2>'
+                f'<div class="se-report-base">{format_count(contact_count(self.base), self.locale)}'
+                f" contacts as of {self.base.as_of:%Y-%m-%d}</div>")
+
+    def to_html(self, path: str | Path) -> Path:
+        """Save the report as one HTML page that opens offline and prints cleanly.
+
+        The page (:func:`report_page`) holds the segments, their sizes, overlap (the UpSet
+        chart for three segments or more), key differences and each segment's export
+        waterfall, with personal data masked as in the widget (``mask_pii``). plotly.js is
+        inlined once; nothing is fetched from the network.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write (its folder is made if need be).
+
+        Returns
+        -------
+        Path
+            The file written.
+
+        Examples
+        --------
+        >>> import segexplore as se, tempfile, pathlib
+        >>> base = se.load_sample()
+        >>> _ = base.segment('device = "Android"', name="Android")
+        >>> page = segment_report(base).to_html(pathlib.Path(tempfile.mkdtemp()) / "r.html")
+        >>> "@media print" in page.read_text(encoding="utf-8")
+        True
+        """
+        from segexplore.display.report import write_page
+
+        return write_page(path, report_page(self))
+
+
+def _figure_block(name: str, figure: Any, locale: str) -> str:
+    import plotly.graph_objects as go  # plotly: only when a snapshot is written
+
+    from segexplore.display.report import figure_html
+
+    sized = go.Figure(figure)  # a copy: the parts keep their own size
+    sized.update_layout(width=PRINT_WIDTH, height=sized.layout.height or 380,
+                        separators=plotly_separators(locale))
+    kind = escape(name.split(":")[0])
+    return f'<div class="se-figure se-figure-{kind}">{figure_html(sized)}</div>'
+
+
+def report_page(report: SegmentReport) -> str:
+    """The whole offline HTML page of a report (what :meth:`SegmentReport.to_html` writes).
+
+    Sections: the segments and their rules, sizes, overlap, what makes each segment
+    different, who of each can be emailed; each chart after the table it draws, sized
+    for print (:data:`PRINT_WIDTH`); notes on what could not be made at the end.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> _ = base.segment('device = "Android"', name="Android")
+    >>> page = report_page(segment_report(base))
+    >>> page.count("<script src=")
+    0
+    """
+    from segexplore.display.report import standalone_page
+
+    parts, locale = report.parts, report.locale
+    tables = dict(parts_tables_html(parts, locale))
+    charted = {"sizes": ["sizes"], "overlap": ["overlap", "intersections"],
+               "differences": ["lift", "distribution"]}
+    sections = [f'<header class="se-report-part">{report.heading_html()}</header>']
+    if report.segments:
+        sections.append('<section class="se-report-part"><h2>The segments and their rules</h2>'
+                        f"{_rules_html(report.segments, report.personal_columns, locale)}</section>")
+    else:
+        sections.append(message_html("No saved segments yet.", kind="warning"))
+    for name, kinds in charted.items():
+        figures = "".join(_figure_block(key, figure, locale)
+                          for key, figure in parts.figures.items()
+                          if key.split(":")[0] in kinds)
+        if name in tables or figures:
+            sections.append(f'<section class="se-report-part se-report-{name}">'
+                            f"{tables.get(name, '')}{figures}</section>")
+    waterfalls = "".join(html for key, html in tables.items() if key.startswith("waterfall:"))
+    if waterfalls:
+        sections.append(f'<section class="se-report-part se-report-waterfall">{waterfalls}'
+                        "</section>")
+    sections.extend(message_html(note, kind="warning") for note in parts.notes)
+    body = "".join(sections)
+    return standalone_page(report.title, body, lang=locale, style=PRINT_STYLE,
+                           body_class="se-report-page")
 
 
 def segment_report(base: ContactBase, segments: Any = None, *,
-                   title: str = "Segments", mask_pii: bool = True) -> SegmentReport:
+                   title: str = "Segments", mask_pii: bool = True,
+                   locale: str | None = None) -> SegmentReport:
     """A read-only report of saved segments: sizes, overlap, key differences, charts.
 
     Parameters
@@ -127,11 +281,17 @@ def segment_report(base: ContactBase, segments: Any = None, *,
         of the differences and charts. Sizes are those of the real rules. Pass ``False``
         (analysts only) to show the rules as written. Segment names and the title are
         shown as given.
+    locale : {"en", "fr"}, optional
+        How counts and shares are written: ``"en"`` ``1,334`` and ``6.7%``, ``"fr"``
+        ``1 334`` and ``6,7 %`` (narrow no-break spaces). Default: French when more than
+        half of the contacts read French (:func:`segexplore.display.numbers.base_locale`).
+        An explicit value always wins.
 
     Returns
     -------
     SegmentReport
-        An ``ipywidgets.VBox``; display it.
+        An ``ipywidgets.VBox``; display it, or save it as an offline, printable HTML page
+        with :meth:`SegmentReport.to_html`.
 
     Examples
     --------
@@ -139,7 +299,7 @@ def segment_report(base: ContactBase, segments: Any = None, *,
     >>> base = se.load_sample()
     >>> _ = base.segment('device = "Android"', name="Android")
     >>> report = segment_report(base)
-    >>> [s.name for s in report.segments]
-    ['Android']
+    >>> [s.name for s in report.segments], report.locale
+    (['Android'], 'fr')
     """
-    return SegmentReport(base, segments, title=title, mask_pii=mask_pii)
+    return SegmentReport(base, segments, title=title, mask_pii=mask_pii, locale=locale)
