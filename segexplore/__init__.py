@@ -35,6 +35,7 @@ from segexplore.datasets.sample import load_sample, sample_path
 from segexplore.delivery.catalog import Catalog
 from segexplore.delivery.changes import read_changes
 from segexplore.delivery.export import ExportResult, export_segment, export_segments
+from segexplore.delivery.lists import StaticSegment, read_list, read_static
 from segexplore.delivery.plan import VariantPlan
 from segexplore.delivery.privacy import forget, stale_consent, subject_access
 from segexplore.delivery.refresh import read_history, refresh
@@ -154,6 +155,9 @@ __all__ = [
     "CatalogError",
     "refresh",
     "read_changes",
+    "read_list",
+    "read_static",
+    "StaticSegment",
     "read_history",
     "export_segment",
     "export_segments",

@@ -19,6 +19,7 @@ import pandas as pd
 from segexplore.delivery.catalog import Catalog, _locked, _now
 from segexplore.delivery.changes import CHANGE_COLUMNS, changes_path, read_changes
 from segexplore.delivery.export import export_segments
+from segexplore.delivery.lists import member_ids
 from segexplore.errors import FileFormatError
 from segexplore.io.atomic import atomic_write
 
@@ -71,20 +72,6 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
             frame.to_csv(handle, index=False, lineterminator="\n")
 
 
-def _member_ids(base: Any, segment: Any) -> pd.Series:
-    """The contact ids of ``segment``'s members, whichever engine holds the base: a pandas
-    base's column, a DuckDB base's ids under the mask, a connected base's streamed from
-    the engine."""
-    from segexplore.engines.server import ServerBase
-
-    if isinstance(base, ServerBase):  # no mask in memory
-        return base.segment_ids(segment).reset_index(drop=True)
-    mask = segment.mask.to_numpy(dtype=bool)
-    if base.engine == "pandas":
-        return base.contacts["contact_id"][mask].reset_index(drop=True)
-    return pd.Series(base.contact_ids[mask], name="contact_id")
-
-
 def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path: Path,
                 members_path: Path) -> pd.DataFrame:
     """Append one run's rows to the history and its changes, and replace its members
@@ -99,7 +86,7 @@ def _append_run(segments: Mapping[str, Segment], base: ContactBase, history_path
     run_at = _now()
     rows, snapshots, moves = [], [], []
     for name, segment in segments.items():
-        ids = _member_ids(base, segment).astype("str")
+        ids = member_ids(base, segment).astype("str")
         current = set(ids)
         past = history[history["segment"] == name]
         row: dict[str, Any] = {"date": base.as_of, "run_at": run_at, "segment": name,

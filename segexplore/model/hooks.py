@@ -57,6 +57,7 @@ HOOKS: dict[str, str] = {
     "split": "segexplore.delivery.split",
     "export_split": "segexplore.delivery.split",
     "forget": "segexplore.delivery.privacy",
+    "freeze": "segexplore.delivery.lists",
     "subject_access": "segexplore.delivery.privacy",
     "stale_consent": "segexplore.delivery.privacy",
 }

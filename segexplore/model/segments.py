@@ -73,6 +73,8 @@ def _caller_stacklevel() -> int:
 
 def _warn_value_hints(segment: Segment) -> None:
     """Warn once, when the segment is made, about values that match nobody (typos)."""
+    if not segment._hinted:
+        return
     for message in hooks.get("value_hints")(segment.rule, segment.base):
         where = f"segment {segment.name!r}: " if segment.name != segment.text else ""
         warnings.warn(where + message, RuleValueWarning, stacklevel=_caller_stacklevel())
@@ -161,6 +163,10 @@ class Segment:
     >>> str(lyon.effective_rule)
     'device = "Android" and city = "Lyon"'
     """
+
+    #: Whether making one warns about values that match nobody (a static segment's ids
+    #: are no typos).
+    _hinted = True
 
     def __init__(self, base: Any, rule: Any, *, name: str | None = None,
                  description: str = "", parent: Segment | None = None) -> None:
@@ -254,6 +260,12 @@ class Segment:
         condition of the rule, with the contact's value, the threshold and the result
         (see :func:`segexplore.rules.explain.explain`)."""
         return hooks.get("explain")(self, self.base, contact)
+
+    def freeze(self, name: str, *, folder: Any = None, description: str = ""):
+        """Fix the members now, as a static segment ``name`` saved on the base: it keeps
+        them when the data or the date change (see :mod:`segexplore.delivery.lists`);
+        written to ``folder`` when given (read back by ``se.read_static``)."""
+        return hooks.get("freeze")(self, name, folder=folder, description=description)
 
     def profile(self, **options: Any):
         """A :class:`~segexplore.analysis.profile.Profile` of the members only."""

@@ -31,6 +31,7 @@ from segexplore.rules.nodes import (
     Has,
     InList,
     IsMissing,
+    ListRef,
     MoreThanAgo,
     Rule,
     SegmentRef,
@@ -43,7 +44,7 @@ from segexplore.rules.nodes import (
 from segexplore.rules.parser import parse
 from segexplore.rules.text import Scalar, parse_iso_temporal
 
-__all__ = ["Field", "EventMeasure", "field", "segment", "count", "aggregate"]
+__all__ = ["Field", "EventMeasure", "field", "segment", "in_list", "count", "aggregate"]
 
 
 # -- builders (ibis style) -----------------------------------------------------------------
@@ -192,6 +193,11 @@ def field(name: str) -> Field:
 def segment(name: str) -> SegmentRef:
     """Refer to a saved segment: ``segment("Clients groupe A")``."""
     return SegmentRef(name)
+
+
+def in_list(name: str) -> ListRef:
+    """Refer to a list (a static segment): ``in_list("VIP salon")``."""
+    return ListRef(name)
 
 
 def _builder_window(last: Duration | str | None,

@@ -121,7 +121,8 @@ class ExplainWalk(RuleWalk[None]):
             self.path, self.row = outer, outer_row
 
     def visit(self, rule: R.Rule, stack: tuple[str, ...] = ()) -> None:
-        node = {R.And: "and", R.Or: "or", R.Not: "not", R.SegmentRef: "segment"}.get(
+        node = {R.And: "and", R.Or: "or", R.Not: "not", R.SegmentRef: "segment",
+                R.ListRef: "list"}.get(
             type(rule), "event" if isinstance(rule, R.EventCondition) else "condition")
         self.row = {"path": ".".join(map(str, self.path)), "depth": len(self.path) - 1,
                     "node": node, "condition": str(rule), "field": None, "value": None,

@@ -62,7 +62,7 @@ from segexplore.rules.text import (
 )
 
 __all__ = [
-    "SCHEMA", "Rule", "Condition", "EventCondition", "And", "Or", "Not", "SegmentRef",
+    "SCHEMA", "Rule", "Condition", "EventCondition", "And", "Or", "Not", "SegmentRef", "ListRef",
     "Compare", "InList", "Between", "TextMatch", "IsMissing", "DateCompare", "WithinLast",
     "MoreThanAgo", "Anniversary", "Has", "TopPercent", "Duration",
 ]
@@ -357,6 +357,17 @@ class SegmentRef(Rule):
 
     def _text(self) -> str:
         return f"segment({format_literal(self.name)})"
+
+
+@_node
+class ListRef(SegmentRef):
+    """Contacts of the list (a static segment) ``name``: ``in_list("VIP salon")``; a list
+    is a saved segment whose members are fixed ids (``se.read_list``, ``freeze``)."""
+
+    kind: ClassVar[str] = "list"
+
+    def _text(self) -> str:
+        return f"in_list({format_literal(self.name)})"
 
 
 # -- conditions on one field ---------------------------------------------------------------

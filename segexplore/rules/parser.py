@@ -16,6 +16,7 @@ precedence is ``not`` > ``and`` > ``or``.
     not_expr    = "not" , not_expr | primary ;
     primary     = "(" , or_expr , ")"
                 | "segment" , "(" , string , ")"
+                | "in_list" , "(" , string , ")"
                 | aggregate | performed | last_event
                 | "birthday" , "within" , "next" , integer , day_unit     (* birth_date *)
                 | name , predicate ;
@@ -87,6 +88,7 @@ from segexplore.rules.nodes import (
     Has,
     InList,
     IsMissing,
+    ListRef,
     MoreThanAgo,
     Not,
     Or,
@@ -112,7 +114,7 @@ MAX_DEPTH = 100
 _YEAR_WORDS = frozenset({"year", "years", "an", "ans", "annee", "annees"})
 _PREDICATE_WORDS = ("in", "not", "between", "contains", "starts", "ends", "is", "before",
                     "after", "within", "more", "anniversary", "has")
-_FUNCTIONS = AGGREGATE_FUNCS + ("performed", "last", "segment")
+_FUNCTIONS = AGGREGATE_FUNCS + ("performed", "last", "segment", "in_list")
 
 
 @hooks.implements("parse")
@@ -495,15 +497,22 @@ class _Parser:
         return EventSpec(event_type, self.where())
 
     def parse_segment(self) -> SegmentRef:
+        return SegmentRef(self._quoted_name("segment", 'segment("Clients groupe A")'))
+
+    def parse_in_list(self) -> ListRef:
+        return ListRef(self._quoted_name("list", 'in_list("VIP salon")'))
+
+    def _quoted_name(self, what: str, example: str) -> str:
+        """The name in quotes of ``segment(...)`` or ``in_list(...)``."""
         self.advance()
         self.advance()
         if self.peek().kind != "string":
-            raise self.expected('the segment name in quotes, e.g. segment("Clients groupe A")')
+            raise self.expected(f"the {what} name in quotes, e.g. {example}")
         name = self.advance().value
         if not name:
-            raise self.error("the segment name is empty", self.tokens[self.index - 1])
-        self.punct(")", "after the segment name")
-        return SegmentRef(name)
+            raise self.error(f"the {what} name is empty", self.tokens[self.index - 1])
+        self.punct(")", f"after the {what} name")
+        return name
 
     def _aggregate(self) -> EventAggregate:
         func = self.advance().word()

@@ -46,6 +46,7 @@ from segexplore.rules.nodes import (
     Has,
     InList,
     IsMissing,
+    ListRef,
     MoreThanAgo,
     Not,
     Or,
@@ -61,7 +62,7 @@ __all__ = ["rule_from_dict", "rule_from_json", "rule_from_yaml"]
 
 
 _KINDS: dict[str, type[Rule]] = {
-    cls.kind: cls for cls in (And, Or, Not, SegmentRef, Compare, InList, Between, TextMatch,
+    cls.kind: cls for cls in (And, Or, Not, SegmentRef, ListRef, Compare, InList, Between, TextMatch,
                               IsMissing, DateCompare, WithinLast, MoreThanAgo, Anniversary,
                               Has, TopPercent, EventAggregate, NotFollowedBy, LastPerformed)
 }

@@ -31,7 +31,16 @@ from typing import Any, Generic, Literal, TypeVar
 
 from segexplore.errors import RuleEvaluationError
 from segexplore.features.registry import FEATURES
-from segexplore.rules.nodes import And, Condition, EventCondition, Not, Or, Rule, SegmentRef
+from segexplore.rules.nodes import (
+    And,
+    Condition,
+    EventCondition,
+    ListRef,
+    Not,
+    Or,
+    Rule,
+    SegmentRef,
+)
 
 __all__ = ["RuleWalk", "field_table", "known_fields", "saved_rule_of", "depth_guard"]
 
@@ -96,6 +105,9 @@ class RuleWalk(Generic[T]):
             return self.any_of(rule.children, stack)
         if isinstance(rule, Not):
             return self.negate(rule.child, stack)
+        if isinstance(rule, ListRef):
+            self.require_list(rule.name)
+            return self.saved(rule.name, stack)
         if isinstance(rule, SegmentRef):
             return self.saved(rule.name, stack)
         if isinstance(rule, EventCondition):
@@ -139,6 +151,17 @@ class RuleWalk(Generic[T]):
         if name not in self.segments:
             raise self.unknown("segment", name, list(self.segments))
         return saved_rule_of(self.segments[name])
+
+    def require_list(self, name: str) -> None:
+        """``in_list("name")`` names a list: a saved segment of fixed members (one that
+        says ``static``), not one defined by a rule."""
+        if name not in self.segments:
+            raise self.unknown("list", name, [n for n, s in self.segments.items()
+                                              if getattr(s, "static", False)])
+        if not getattr(self.segments[name], "static", False):
+            raise RuleEvaluationError(
+                f"in_list({name!r}): {name!r} is a segment defined by a rule, not a list; "
+                f"write segment({name!r})".replace("'", '"'))
 
     def unknown(self, what: str, name: str, known: Sequence[str]) -> RuleEvaluationError:
         """The error for an unknown field, event type, property or segment ``name``."""
