@@ -670,7 +670,9 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
 
     temporary = database is None
     if temporary:
-        folder = tempfile.mkdtemp(prefix="segexplore-duckdb-")  # private: mode 0700
+        _remove_orphans()
+        folder = tempfile.mkdtemp(prefix=_TEMPORARY_PREFIX)  # private: mode 0700
+        Path(folder, _OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
         database = os.path.join(folder, "base.duckdb")
     connection = duckdb.connect(os.fspath(database))
     if temporary:  # the contacts are personal data: nothing stays behind
@@ -815,10 +817,44 @@ def _drop_features(connection: Any, *, ours: bool) -> None:
                 connection.execute(f'DROP TABLE IF EXISTS "{name}"')
 
 
+#: The temporary databases' folders (``<tmp>/segexplore-duckdb-XXXX``), and the file in
+#: each that names the process owning it.
+_TEMPORARY_PREFIX = "segexplore-duckdb-"
+_OWNER_FILE = "owner.pid"
+
+
 def _remove_temporary(connection: Any, folder: str) -> None:
     with contextlib.suppress(Exception):
         connection.close()
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_orphans() -> None:
+    """Remove the temporary databases of processes that died without their exit handler
+    (SIGKILL, or a SIGTERM such as a dashboard kernel culled): they hold the contacts'
+    features, personal data. A folder whose owner still runs, or that names no owner, or
+    that belongs to another user, is left alone. POSIX only (``os.kill(pid, 0)`` asks
+    whether a process runs there; on Windows it would end it)."""
+    if os.name != "posix":
+        return
+    for folder in Path(tempfile.gettempdir()).glob(f"{_TEMPORARY_PREFIX}*"):
+        with contextlib.suppress(OSError, ValueError):
+            if folder.stat().st_uid != os.getuid():
+                continue
+            owner = int((folder / _OWNER_FILE).read_text(encoding="ascii"))
+            if not _running(owner):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists (a reused pid counts: the folder is then kept)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _checked_size(text: str) -> str:

@@ -403,3 +403,43 @@ def test_an_unknown_parent_segment_is_named_as_on_a_pandas_base(sample_pair):
     for base in (pandas_base, duck):  # DuckDB raised a bare KeyError
         with pytest.raises(RuleEvaluationError, match="unknown parent segment 'Lyonn'"):
             base.segment('device = "iOS"', parent="Lyonn")
+
+
+def test_a_killed_process_temporary_database_is_removed_by_the_next_one(tmp_path, tiny_pair):
+    # Reported: a process killed (SIGKILL, or SIGTERM as a dashboard kernel is culled)
+    # left its temporary database, features included, in the temporary folder for good.
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    paths = _write(tiny_pair[0], tmp_path / "data")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    opener = ("import os, sys, segexplore as se\n"
+              f"b = se.read_base({str(paths['contacts'])!r}, engine='duckdb')\n"
+              "b.count('contact_id >= 0')\n"
+              "print(os.path.dirname(b.connection.execute('PRAGMA database_list')"
+              ".fetchall()[0][2]), flush=True)\n"
+              "sys.stdin.read()\n")  # alive until told, or killed
+
+    def start():
+        process = subprocess.Popen([sys.executable, "-c", opener], env=env, text=True,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        return process, process.stdout.readline().strip()
+
+    killed, killed_folder = start()
+    termed, termed_folder = start()
+    alive, alive_folder = start()
+    killed.send_signal(signal.SIGKILL)
+    termed.send_signal(signal.SIGTERM)
+    killed.wait(30), termed.wait(30)
+    assert os.path.isdir(killed_folder) and os.path.isdir(termed_folder)  # left behind
+    subprocess.run([sys.executable, "-c", opener.replace("sys.stdin.read()\n", "")],
+                   env=env, check=True, capture_output=True, text=True)
+    assert not os.path.exists(killed_folder) and not os.path.exists(termed_folder)
+    assert os.path.isdir(alive_folder)  # a live process's database is its own
+    alive.communicate("")
+    assert not os.path.exists(alive_folder)
+    assert [p.name for p in scratch.iterdir()] == []
