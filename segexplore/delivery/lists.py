@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from segexplore.engines.server import ServerBase, ServerSegment
 from segexplore.errors import FileFormatError, ParameterError, ParameterTypeError, SchemaError
 from segexplore.features.sql import POSITION
 from segexplore.io.atomic import atomic_write
@@ -44,7 +45,8 @@ from segexplore.model import hooks
 from segexplore.model.segments import Segment
 from segexplore.rules.nodes import InList, IsMissing, Rule
 
-__all__ = ["Frozen", "StaticSegment", "member_ids", "read_list", "read_static", "freeze"]
+__all__ = ["Frozen", "StaticSegment", "ServerStaticSegment", "member_ids", "read_list",
+           "read_static", "freeze"]
 
 #: The Parquet metadata key holding a static segment's record.
 _METADATA_KEY = b"segexplore.static"
@@ -58,8 +60,6 @@ def member_ids(base: Any, segment: Any) -> pd.Series:
     """The contact ids of ``segment``'s members, whichever engine holds the base: a pandas
     base's column, a DuckDB base's ids under the mask, a connected base's streamed from
     the engine."""
-    from segexplore.engines.server import ServerBase
-
     if isinstance(base, ServerBase):  # no mask in memory
         return base.segment_ids(segment).reset_index(drop=True)
     mask = segment.mask.to_numpy(dtype=bool)
@@ -100,41 +100,24 @@ class Frozen:
     history: tuple[dict[str, Any], ...] = ()
 
 
-class StaticSegment(Segment):
-    """A saved segment whose members are fixed ids (see the module's docs).
-
-    Made by :meth:`Segment.freeze <segexplore.model.segments.Segment.freeze>`,
-    :func:`read_list` or :func:`read_static`; ``frozen`` says when, from what and at which
-    size, ``ids`` are its members' ids, ``unmatched`` the list's rows that matched nobody
-    (``row, value, reason``), ``path`` its file when written.
-
-    Examples
-    --------
-    >>> import segexplore as se
-    >>> base = se.load_sample()
-    >>> buyers = base.segment("count(purchase, last 90 days) >= 1").freeze("Buyers, summer")
-    >>> later = base.at("2026-12-31")
-    >>> buyers.on(later).size == buyers.size == buyers.frozen.size
-    True
-    >>> later.count('segment("Buyers, summer")') == buyers.size
-    True
-    """
+class _Static:
+    """What every static segment holds and does, whichever engine's segment it is."""
 
     static = True
-    _hinted = False  # its ids are no typos to warn about
+    ids: pd.Series
+    frozen: Frozen
+    unmatched: pd.DataFrame
+    path: Path | None
 
-    def __init__(self, base: Any, ids: pd.Series, *, name: str, frozen: Frozen,
-                 description: str = "", unmatched: pd.DataFrame | None = None,
-                 path: Path | None = None) -> None:
-        ids = pd.Series(ids, name="contact_id").drop_duplicates().reset_index(drop=True)
-        super().__init__(base, _ids_rule(ids), name=name, description=description)
-        set_ = object.__setattr__
+    def _hold(self, ids: pd.Series, frozen: Frozen, unmatched: pd.DataFrame | None,
+              path: Path | None) -> None:
+        set_ = object.__setattr__  # a model Segment refuses plain assignment
         set_(self, "ids", ids)
         set_(self, "frozen", frozen)
         set_(self, "unmatched", unmatched if unmatched is not None else _no_unmatched())
         set_(self, "path", path)
 
-    def with_contacts(self, contacts: Any) -> StaticSegment:
+    def with_contacts(self, contacts: Any) -> _Static:
         """A new static segment with ``contacts`` (emails or ids, a list or a Series) added,
         saved under the same name (and written over its file, when it has one); the
         change is recorded in ``frozen.history``, and the contacts that matched nobody in
@@ -144,7 +127,7 @@ class StaticSegment(Segment):
         ids = pd.concat([self.ids, found], ignore_index=True).drop_duplicates()
         return self._changed(ids, "added", int(len(ids) - len(self.ids)), unmatched)
 
-    def without_contacts(self, contacts: Any) -> StaticSegment:
+    def without_contacts(self, contacts: Any) -> _Static:
         """A new static segment without ``contacts`` (emails or ids), as
         :meth:`with_contacts`."""
         found, unmatched = _match_values(self.base, pd.Series(list(contacts), dtype="object"),
@@ -154,13 +137,12 @@ class StaticSegment(Segment):
         return self._changed(ids, "removed", int(len(self.ids) - len(ids)), unmatched)
 
     def _changed(self, ids: pd.Series, action: str, count: int,
-                 unmatched: pd.DataFrame) -> StaticSegment:
+                 unmatched: pd.DataFrame) -> _Static:
         change = {"time": _utc_now(), "action": action, "contacts": count, "size": len(ids)}
         frozen = replace(self.frozen, checksum=_checksum(ids),
                          history=(*self.frozen.history, change))
-        changed = StaticSegment(self.base, ids, name=self.name, frozen=frozen,
-                                description=self.description, unmatched=unmatched,
-                                path=self.path)
+        changed = _static(self.base, ids, name=self.name, frozen=frozen,
+                          description=self.description, unmatched=unmatched, path=self.path)
         return _saved(changed, self.path.parent if self.path is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,6 +170,55 @@ class StaticSegment(Segment):
                 "</code></div>")
 
 
+class StaticSegment(_Static, Segment):
+    """A saved segment whose members are fixed ids (see the module's docs).
+
+    Made by :meth:`Segment.freeze <segexplore.model.segments.Segment.freeze>`,
+    :func:`read_list` or :func:`read_static`; ``frozen`` says when, from what and at which
+    size, ``ids`` are its members' ids, ``unmatched`` the list's rows that matched nobody
+    (``row, value, reason``), ``path`` its file when written.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> base = se.load_sample()
+    >>> buyers = base.segment("count(purchase, last 90 days) >= 1").freeze("Buyers, summer")
+    >>> later = base.at("2026-12-31")
+    >>> buyers.on(later).size == buyers.size == buyers.frozen.size
+    True
+    >>> later.count('segment("Buyers, summer")') == buyers.size
+    True
+    """
+
+    _hinted = False  # its ids are no typos to warn about
+
+    def __init__(self, base: Any, ids: pd.Series, *, name: str, frozen: Frozen,
+                 description: str = "", unmatched: pd.DataFrame | None = None,
+                 path: Path | None = None) -> None:
+        Segment.__init__(self, base, _ids_rule(ids), name=name, description=description)
+        self._hold(ids, frozen, unmatched, path)
+
+
+class ServerStaticSegment(_Static, ServerSegment):
+    """A static segment of a connected base (``se.connect``): its ids are compiled into the
+    engine's queries (see :class:`StaticSegment`)."""
+
+    def __init__(self, base: Any, ids: pd.Series, *, name: str, frozen: Frozen,
+                 description: str = "", unmatched: pd.DataFrame | None = None,
+                 path: Path | None = None) -> None:
+        rule = _ids_rule(ids)
+        ServerSegment.__init__(self, base, rule, name=name, description=description,
+                               text=str(rule))
+        self._hold(ids, frozen, unmatched, path)
+
+
+def _static(base: Any, ids: Any, **options: Any) -> _Static:
+    """The static segment of ``ids`` for ``base``'s engine."""
+    ids = pd.Series(ids, name="contact_id").drop_duplicates().reset_index(drop=True)
+    kind = ServerStaticSegment if isinstance(base, ServerBase) else StaticSegment
+    return kind(base, ids, **options)
+
+
 def _no_unmatched() -> pd.DataFrame:
     return pd.DataFrame({"row": pd.Series(dtype="int64"), "value": pd.Series(dtype="str"),
                          "reason": pd.Series(dtype="str")})
@@ -205,7 +236,7 @@ def _file_name(name: str) -> str:
     return re.sub(r"[^\w-]", "_", name, flags=re.UNICODE) + ".static.parquet"
 
 
-def _saved(segment: StaticSegment, folder: Any) -> StaticSegment:
+def _saved(segment: _Static, folder: Any) -> _Static:
     """``segment`` saved on its base under its name, and written to ``folder`` (if any)."""
     if folder is not None:
         path = Path(folder) / _file_name(segment.name)
@@ -216,7 +247,7 @@ def _saved(segment: StaticSegment, folder: Any) -> StaticSegment:
     return segment
 
 
-def _write(segment: StaticSegment, path: Path) -> None:
+def _write(segment: _Static, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -231,7 +262,7 @@ def _write(segment: StaticSegment, path: Path) -> None:
 
 @hooks.implements("freeze")
 def freeze(segment: Any, name: str, *, folder: Any = None, description: str = ""
-           ) -> StaticSegment:
+           ) -> _Static:
     """Fix ``segment``'s members now, as the static segment ``name`` saved on its base
     (and written to ``folder`` when given: see :func:`read_static`).
 
@@ -243,22 +274,17 @@ def freeze(segment: Any, name: str, *, folder: Any = None, description: str = ""
     >>> frozen.frozen.size == base.count('city = "Lyon"') == frozen.size
     True
     """
-    from segexplore.engines.server import ServerSegment
-
     name = _check_name(name)
-    if isinstance(segment, ServerSegment):
-        raise ParameterTypeError("freeze: not on a connected base yet (se.connect); freeze "
-                                 "on a pandas or DuckDB base")
     base = segment.base
     ids = member_ids(base, segment)
     frozen = Frozen(at=_utc_now(), as_of=base.as_of.isoformat(), size=len(ids),
                     source=segment.text, checksum=_checksum(ids))
-    static = StaticSegment(base, ids, name=name, frozen=frozen,
-                           description=description or segment.description)
+    static = _static(base, ids, name=name, frozen=frozen,
+                     description=description or segment.description)
     return _saved(static, folder)
 
 
-def read_static(path: Any, base: Any) -> StaticSegment:
+def read_static(path: Any, base: Any) -> _Static:
     """A static segment written by ``freeze(..., folder=...)``, saved on ``base`` under
     its name (``segment("name")``, ``in_list("name")``); its ids that ``base`` no longer
     holds are in ``unmatched`` (``"no longer in the base"``).
@@ -293,17 +319,16 @@ def read_static(path: Any, base: Any) -> StaticSegment:
     unmatched = pd.DataFrame({"row": np.flatnonzero(~present) + 1,
                               "value": ids[~present].astype(str).to_numpy(),
                               "reason": "no longer in the base"})
-    static = StaticSegment(base, ids, name=record["name"], frozen=frozen,
-                           description=record.get("description", ""),
-                           unmatched=unmatched.astype({"value": "str", "reason": "str"}),
-                           path=path)
+    static = _static(base, ids, name=record["name"], frozen=frozen,
+                     description=record.get("description", ""),
+                     unmatched=unmatched.astype({"value": "str", "reason": "str"}), path=path)
     base.segments[static.name] = static
     return static
 
 
 def read_list(source: Any, base: Any, *, name: str, column: str | None = None,
               description: str = "", folder: Any = None, **read_options: Any
-              ) -> StaticSegment:
+              ) -> _Static:
     """A list of emails or contact ids as a static segment ``name`` saved on ``base``:
     ``in_list("name")`` in rules (``not in_list("name")`` to exclude it).
 
@@ -339,12 +364,7 @@ def read_list(source: Any, base: Any, *, name: str, column: str | None = None,
     >>> base.count('in_list("VIP") or email = "' + emails[2] + '"')
     3
     """
-    from segexplore.engines.server import ServerBase
-
     name = _check_name(name)
-    if isinstance(base, ServerBase):
-        raise ParameterTypeError("read_list: not on a connected base yet (se.connect); "
-                                 "read it on a pandas or DuckDB base")
     if not isinstance(source, (str, Path, pd.DataFrame)):
         try:
             source = pd.DataFrame({"value": list(source)})
@@ -359,8 +379,8 @@ def read_list(source: Any, base: Any, *, name: str, column: str | None = None,
     frozen = Frozen(at=_utc_now(), as_of=base.as_of.isoformat(), size=len(found),
                     source=where if where != "the list" else f"a list of {len(frame):,} rows",
                     checksum=_checksum(found))
-    static = StaticSegment(base, found, name=name, frozen=frozen, description=description,
-                           unmatched=unmatched)
+    static = _static(base, found, name=name, frozen=frozen, description=description,
+                     unmatched=unmatched)
     return _saved(static, folder)
 
 
@@ -382,6 +402,8 @@ def _list_column(frame: pd.DataFrame, column: str | None, where: str) -> str:
 
 
 def _integer_ids(base: Any) -> bool:
+    if isinstance(base, ServerBase):
+        return base._store.kinds["contacts"]["contact_id"] == "number"
     if base.engine == "pandas":
         return pd.api.types.is_integer_dtype(base.contacts["contact_id"].dtype)
     store = base._store
@@ -395,6 +417,8 @@ def _contacts_by(base: Any, key: str, values: pd.Series) -> pd.DataFrame:
     ``"id"``: the id as text) is ``values[i]``; several per value when emails repeat."""
     wanted = pd.DataFrame({"i": np.arange(len(values)), "k": values.astype("object")})
     wanted = wanted[wanted["k"].notna()]
+    if isinstance(base, ServerBase):
+        return _server_contacts_by(base, key, wanted)
     if base.engine == "pandas":
         contacts = base.contacts
         keys = (normalise_emails(contacts["email"]) if key == "email"
@@ -413,6 +437,23 @@ def _contacts_by(base: Any, key: str, values: pd.Series) -> pd.DataFrame:
         ).df()
     finally:
         store.connection.unregister("_segexplore_list")
+
+
+def _server_contacts_by(base: ServerBase, key: str, wanted: pd.DataFrame) -> pd.DataFrame:
+    """:func:`_contacts_by` in a connected engine: the values uploaded, joined there."""
+    store = base._store
+    backend = store.backend
+    text = backend.text_type
+    column = (f"lower(trim(CAST(c.email AS {text})))" if key == "email"
+              else f"CAST(c.contact_id AS {text})")
+    given = backend.upload(wanted.astype({"k": "str"}), {"i": "number", "k": "text"})
+    try:
+        found = backend.frame(f"SELECT l.i, c.contact_id FROM {given} AS l JOIN "
+                              f"{store.tables['contacts']} AS c ON {column} = l.k "
+                              f"ORDER BY l.i, c.contact_id")
+    finally:
+        backend.release(given)
+    return found.astype({"i": "int64"})
 
 
 def _present(base: Any, ids: pd.Series) -> tuple[np.ndarray, pd.Series]:

@@ -920,6 +920,11 @@ class ServerSegment:
         :func:`segexplore.rules.explain.explain`)."""
         return hooks.get("explain")(self, self.base, contact)
 
+    def freeze(self, name: str, *, folder: Any = None, description: str = ""):
+        """Fix the members now, as a static segment ``name`` saved on the base (see
+        :mod:`segexplore.delivery.lists`): their ids are read from the engine."""
+        return hooks.get("freeze")(self, name, folder=folder, description=description)
+
     def waterfall(self, **options: Any):
         """Valid email -> consented -> not suppressed -> de-duplicated -> exported, counted
         in the engine (see :func:`~segexplore.delivery.waterfall.sendable_waterfall`)."""
