@@ -53,6 +53,7 @@ from segexplore.rules import nodes as R
 from segexplore.rules.parser import parse
 from segexplore.widgets.display import error_html, message_html, size_html
 from segexplore.widgets.editors import FieldData
+from segexplore.widgets.lookup import ContactLookup
 from segexplore.widgets.plot import FigureView, distribution_figure, update_distribution_figure
 from segexplore.widgets.rule_row import RuleRow
 from segexplore.widgets.state.debounce import Debouncer, Quiet
@@ -108,6 +109,8 @@ class SegmentBuilder(Quiet, W.VBox):
     rule : Rule or None
         The current rule (None when no row is complete and the text is empty).
     rows : list of RuleRow
+    lookup : ContactLookup
+        The "Why is this contact in?" box: the rule explained for one contact.
     size : int
         Members of the current segment after the latest count.
     mask : numpy.ndarray
@@ -196,6 +199,9 @@ class SegmentBuilder(Quiet, W.VBox):
         self.confirm_box.add_class("se-save-confirm")
         self.value_hints = W.HTML("")
         self.value_hints.add_class("se-value-hints")
+        self.lookup = ContactLookup(self.checked_segment, personal=self.data.masked,
+                                    locale=self.locale)
+        self.on_change(lambda builder: self.lookup.rule_changed())
         chartable = [o.name for o in self._options if o.group in ("Attribute", "Feature")
                      and o.kind != "text" and o.name not in self.data.masked]
         chosen = [a for a in (chart_attributes or self._default_charts()) if a in chartable]
@@ -215,6 +221,7 @@ class SegmentBuilder(Quiet, W.VBox):
             self.rule_text, self.apply_button, self.error, self.size_display,
             self.value_hints,
             W.HBox([self.name, self.save_button, self.save_status]), self.confirm_box,
+            W.HTML("<b>Why is this contact in?</b> (an email or a contact id)"), self.lookup,
             W.HTML("<b>Distribution inside the segment vs the whole base</b> "
                    f"(pick up to {self.max_charts})"),
             W.HBox([self.chart_fields, self.charted], layout=W.Layout(align_items="center")),
@@ -442,6 +449,13 @@ class SegmentBuilder(Quiet, W.VBox):
         name = self.name.value.strip() or None
         with _no_value_warnings():
             return self.base.segment(self.rule, name=name, parent=parent, save=False)
+
+    def checked_segment(self) -> Segment | None:
+        """:meth:`segment`, or the rule text's error raised while the text has one (the
+        rows then still hold the rule before it)."""
+        if self._text_error is not None:
+            raise self._text_error
+        return self.segment()
 
     def _evaluate(self) -> None:
         """Count the current segment and redraw the charts, now."""
