@@ -1,6 +1,6 @@
 """Widgets: explore, segment, compare and export a contact base in Jupyter and Voilà.
 
-- :func:`explore` opens the explorer app: tabs Profile, Build, Compare, Export.
+- :func:`explore` opens the explorer app: tabs Profile, Build, Compare, Export, Plan.
 - :class:`SegmentBuilder` is the Build tab on its own: rule rows <-> rule text, live size
   and charts.
 - :func:`segment_report` is a read-only report of saved segments for stakeholders.
@@ -17,6 +17,7 @@ from segexplore.widgets.app import TAB_TITLES, Explorer, explore
 from segexplore.widgets.builder import SegmentBuilder
 from segexplore.widgets.compare_panel import ComparePanel, comparison_parts
 from segexplore.widgets.export_panel import ExportPanel, export_csv
+from segexplore.widgets.plan_panel import PlanPanel
 from segexplore.widgets.profile_panel import ProfilePanel
 from segexplore.widgets.report import SegmentReport, segment_report
 from segexplore.widgets.state.distribution import distribution_table
@@ -32,7 +33,7 @@ from segexplore.widgets.state.rows import (
 
 __all__ = [
     "explore", "Explorer", "TAB_TITLES", "SegmentBuilder", "segment_report", "SegmentReport",
-    "ProfilePanel", "ComparePanel", "ExportPanel", "field_options", "FieldOption",
+    "ProfilePanel", "ComparePanel", "ExportPanel", "PlanPanel", "field_options", "FieldOption",
     "operators_for", "row_to_rule", "rows_to_rule", "rule_to_rows", "RowSpec", "RowGroup",
     "EventValue", "distribution_table", "comparison_parts", "export_csv",
 ]

@@ -1,4 +1,4 @@
-"""The explorer app: one page with the tabs Profile, Build, Compare and Export.
+"""The explorer app: one page with the tabs Profile, Build, Compare, Export and Plan.
 
 :func:`explore` is what an analyst calls in a notebook or a Voilà dashboard::
 
@@ -8,7 +8,8 @@
     explore(se.load_sample())
 
 The tabs share the base and its saved segments: a segment saved in Build appears in the
-field list of the rows (``segment("name")``), as a parent, and in Compare and Export.
+field list of the rows (``segment("name")``), as a parent, and in Compare, Export and Plan
+(the personalisation plan: variants in priority order, their sizes, fallbacks and export).
 
 The page must show up fast on a large base, so work is done when a tab needs it: in a
 notebook or Voilà kernel the whole-base profile of the Profile tab (which computes the
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
@@ -35,6 +37,7 @@ from segexplore.errors import SegmentNotFoundError, closest_name
 from segexplore.widgets.builder import SegmentBuilder
 from segexplore.widgets.compare_panel import ComparePanel
 from segexplore.widgets.export_panel import ExportPanel
+from segexplore.widgets.plan_panel import PlanPanel
 from segexplore.widgets.plot import DisplaySignal
 from segexplore.widgets.profile_panel import ProfilePanel
 from segexplore.widgets.state.fields import contact_count
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Explorer", "explore", "TAB_TITLES", "register_segments"]
 
 #: Titles of the tabs, in order.
-TAB_TITLES = ("Profile", "Build", "Compare", "Export")
+TAB_TITLES = ("Profile", "Build", "Compare", "Export", "Plan")
 
 
 def in_kernel() -> bool:
@@ -95,7 +98,7 @@ def register_segments(base: ContactBase, segments: Any) -> list[str]:
 
 
 class Explorer(W.VBox):
-    """The explorer app (an ``ipywidgets.VBox``): header and the four tabs.
+    """The explorer app (an ``ipywidgets.VBox``): header and the five tabs.
 
     Parameters
     ----------
@@ -114,17 +117,20 @@ class Explorer(W.VBox):
     lazy : bool, optional
         Wait until a tab is shown to do its work (the whole-base profile, the Build
         charts). Default: in a Jupyter kernel (notebook, Voilà) only.
+    export_folder : str or path, optional
+        Where the Plan tab writes its exports, each in a new folder of its own; default a
+        temporary folder.
 
     Attributes
     ----------
     tabs : ipywidgets.Tab
     builder : SegmentBuilder
-    profile_panel, compare_panel, export_panel
+    profile_panel, compare_panel, export_panel, plan_panel
     """
 
     def __init__(self, base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
                  debounce: float = 0.15, lazy: bool | None = None,
-                 locale: str | None = None) -> None:
+                 locale: str | None = None, export_folder: str | Path | None = None) -> None:
         super().__init__()
         self.add_class("se-app")
         self.base = base
@@ -140,8 +146,10 @@ class Explorer(W.VBox):
         self.compare_panel = ComparePanel(base, current=current, selected=names,
                                           mask_pii=mask_pii)
         self.export_panel = ExportPanel(base, current=current)
+        self.plan_panel = PlanPanel(base, current=current, export_folder=export_folder,
+                                    locale=self.locale)
         self.tabs = W.Tab(children=[self.profile_panel, self.builder, self.compare_panel,
-                                    self.export_panel])
+                                    self.export_panel, self.plan_panel])
         self.tabs.titles = TAB_TITLES
         self.tabs.add_class("se-tabs")
         self.header = W.HTML(self._header())
@@ -163,7 +171,8 @@ class Explorer(W.VBox):
 
     def _segment_saved(self, segment: Segment) -> None:
         self.header.value = self._header()
-        for panel in (self.profile_panel, self.compare_panel, self.export_panel):
+        for panel in (self.profile_panel, self.compare_panel, self.export_panel,
+                      self.plan_panel):
             panel.refresh_segments()
 
     def _tab_opened(self, change: dict[str, Any]) -> None:
@@ -191,8 +200,8 @@ class Explorer(W.VBox):
 
 def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
             debounce: float = 0.15, lazy: bool | None = None,
-            locale: str | None = None) -> Explorer:
-    """Open the explorer on a base: Profile, Build, Compare and Export tabs.
+            locale: str | None = None, export_folder: str | Path | None = None) -> Explorer:
+    """Open the explorer on a base: Profile, Build, Compare, Export and Plan tabs.
 
     Parameters
     ----------
@@ -212,6 +221,9 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
         ``6.7%``, ``"fr"`` ``1 334`` and ``6,7 %``. Default: French when more than half of
         the contacts read French (:func:`segexplore.display.numbers.base_locale`), as on
         the bundled sample. An explicit value always wins.
+    export_folder : str or path, optional
+        Where the Plan tab writes each export (in a new folder of its own, so an export
+        never replaces another); default a temporary folder.
 
     Returns
     -------
@@ -222,10 +234,10 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     --------
     >>> import segexplore as se
     >>> app = explore(se.load_sample(), debounce=0)
-    >>> [app.tabs.get_title(i) for i in range(4)]
-    ['Profile', 'Build', 'Compare', 'Export']
+    >>> [app.tabs.get_title(i) for i in range(5)]
+    ['Profile', 'Build', 'Compare', 'Export', 'Plan']
     >>> app.locale, explore(se.load_sample(), debounce=0, locale="en").locale
     ('fr', 'en')
     """
     return Explorer(base, segments=segments, mask_pii=mask_pii, debounce=debounce,
-                    lazy=lazy, locale=locale)
+                    lazy=lazy, locale=locale, export_folder=export_folder)

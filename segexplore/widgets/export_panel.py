@@ -144,10 +144,7 @@ class ExportPanel(W.VBox):
 
     def refresh_segments(self) -> None:
         """Re-read the saved segments into the dropdown."""
-        current = self.segment_select.value
-        self.segment_select.options = self.choices.options()
-        if current in self.segment_select.options:
-            self.segment_select.value = current
+        self.choices.refill(self.segment_select)
 
     def refresh_columns(self) -> None:
         """Offer the features the chosen segment's rule uses, keeping the selection."""

@@ -119,10 +119,7 @@ class ProfilePanel(W.VBox):
 
     def refresh_segments(self) -> None:
         """Re-read the saved segments into the dropdown."""
-        current = self.source.value
-        self.source.options = self.choices.options()
-        if current in self.source.options:
-            self.source.value = current
+        self.choices.refill(self.source)
 
     def run(self) -> None:
         """Profile the chosen contacts and show the tables and the chart."""

@@ -8,7 +8,7 @@ those choices and resolves a choice to a :class:`~segexplore.model.segments.Segm
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
@@ -58,3 +58,11 @@ class SegmentChoices:
         if choice == CURRENT:
             return self.current() if self.current is not None else None
         return self.base.segments.get(choice)
+
+    def refill(self, dropdown: Any) -> None:
+        """Re-read the choices into ``dropdown`` (an ``ipywidgets.Dropdown``), keeping its
+        value while it is still a choice (a saved segment may have been added or removed)."""
+        current = dropdown.value
+        dropdown.options = self.options()
+        if current in dropdown.options:
+            dropdown.value = current
