@@ -183,11 +183,11 @@ def explorer(browser, explorer_server):
 
 
 # ------------------------------------------------------------------ tests
-def test_explorer_renders_with_its_four_tabs(explorer, browser):
+def test_explorer_renders_with_its_five_tabs(explorer, browser):
     page, log = explorer
     titles = [t.strip() for t in
               page.locator(".se-tabs > .lm-TabBar .lm-TabBar-tabLabel").all_inner_texts()]
-    assert titles == ["Profile", "Build", "Compare", "Export"], log
+    assert titles == ["Profile", "Build", "Compare", "Export", "Plan"], log
     open_tab(page, "Profile")
     # The whole-base profile runs once the page shows the app; then its chart is drawn.
     page.locator(".se-profile-summary table").wait_for(state="attached")

@@ -191,7 +191,7 @@ def test_segexplore_dashboard_from_the_fresh_install_renders_in_chromium(fresh, 
         try:
             titles = [t.strip() for t in page.locator(
                 ".se-tabs > .lm-TabBar .lm-TabBar-tabLabel").all_inner_texts()]
-            assert titles == ["Profile", "Build", "Compare", "Export"], log
+            assert titles == ["Profile", "Build", "Compare", "Export", "Plan"], log
             # The profile is computed in the kernel, its chart drawn by plotly.js: both
             # halves of the installed app work.
             page.locator(".se-profile-summary table").wait_for(

@@ -503,10 +503,11 @@ def test_mask_pii_lists_no_personal_values(sample):
 
 # -- the app ------------------------------------------------------------------------------
 
-def test_explore_opens_four_tabs_with_the_contract_classes():
+def test_explore_opens_five_tabs_with_the_contract_classes():
     base = se.load_sample()
     app = explore(base, segments={"Android": 'device = "Android"'}, debounce=0)
-    assert [app.tabs.get_title(i) for i in range(4)] == ["Profile", "Build", "Compare", "Export"]
+    assert [app.tabs.get_title(i) for i in range(len(app.tabs.children))] == [
+        "Profile", "Build", "Compare", "Export", "Plan"]
     found = classes(app)
     assert found["se-app"] == [app] and found["se-tabs"] == [app.tabs]
     for name in ("se-compare-select", "se-compare-run", "se-compare-output",
