@@ -9,17 +9,19 @@ Counts, dates, scores, categories and flags are compared for equality; sums of a
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
 import segexplore as se
 from segexplore.features.registry import FEATURES
-from segexplore.features.sql import POSITION
+from segexplore.features.sql import POSITION, compute_features_sql
 
 #: Sums of float amounts: the only columns whose last bit depends on the order of addition.
 SUMS = {"revenue_30d", "revenue_90d", "revenue_365d", "revenue_total", "avg_basket",
-        "items_365d", "engagement_score"}
+        "items_365d", "engagement_score", "last_abandoned_cart_value",
+        "last_abandoned_cart_items"}
 
 
 def feature_tables(base) -> dict[str, pd.DataFrame]:
@@ -32,13 +34,25 @@ def feature_tables(base) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def by_sql(base: se.ContactBase, buckets: int = 1, config=None) -> pd.DataFrame:
+    """``base``'s features computed by the SQL implementation in DuckDB."""
+    connection = duckdb.connect()
+    tables = feature_tables(base)
+    for name, table in tables.items():
+        connection.register(name, table)
+    columns = {name: list(table.columns) for name, table in tables.items()}
+    return compute_features_sql(connection, base.as_of, columns=columns,
+                                purchases_from=base.activity.purchase_source,
+                                index=base.contacts.index, buckets=buckets, config=config)
+
+
 def assert_same_values(expected: pd.DataFrame, got: pd.DataFrame) -> None:
     """``got`` has ``expected``'s features: columns, index, dtypes and values."""
     assert list(got.columns) == list(expected.columns) == list(FEATURES)
     assert got.index.equals(expected.index)
     for name in expected.columns:
         want, have = expected[name], got[name]
-        if name.startswith("preferred_"):
+        if name in ("preferred_brand", "preferred_category"):
             # pandas lists every value of the whole history as a category; SQL the winners.
             assert isinstance(have.dtype, pd.CategoricalDtype) and isinstance(
                 want.dtype, pd.CategoricalDtype)
@@ -62,7 +76,8 @@ NANOSECOND = pd.Timedelta(1, "ns")
 def bases(draw, resolution: pd.Timedelta = NANOSECOND) -> se.ContactBase:
     """Up to 12 contacts, 40 events on and around the windows' edges (``resolution`` past
     one: the engine's smallest step of time), an unknown contact's among them, text ids
-    (with a quote) or numbers, purchases from events or orders."""
+    (with a quote) or numbers, purchases from events or orders, with or without discount
+    and coupon columns."""
     edges = [AS_OF, AS_OF - pd.Timedelta(days=30), AS_OF - pd.Timedelta(days=90),
              AS_OF - pd.Timedelta(days=365), AS_OF - pd.Timedelta(days=30) + resolution,
              AS_OF - pd.Timedelta(hours=24), AS_OF - pd.Timedelta(hours=23),
@@ -87,6 +102,18 @@ def bases(draw, resolution: pd.Timedelta = NANOSECOND) -> se.ContactBase:
                                          "amount"])
     events["timestamp"] = pd.to_datetime(events["timestamp"])
     events["amount"] = events["amount"].astype(float)
+    events["items"] = pd.array(draw(st.lists(st.sampled_from([None, 1, 2, 3]), min_size=len(
+        events), max_size=len(events))), dtype="Int64").astype(float)
+    # Discounts as an amount taken off, a coupon code, both or neither (blank codes too).
+    for column, values in (("discount", [None, 0.0, 5.0, -1.0]),
+                           ("coupon", [None, "", " ", "NOEL", " -10 "])):
+        if draw(st.booleans()):
+            events[column] = draw(st.lists(st.sampled_from(values), min_size=len(events),
+                                           max_size=len(events)))
+    if "discount" in events:
+        events["discount"] = events["discount"].astype(float)
+    if "coupon" in events:
+        events["coupon"] = events["coupon"].astype("string")
     orders = None
     if draw(st.booleans()):
         orders = events[events["event_type"] == "purchase"].drop(columns="event_type")

@@ -707,9 +707,12 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         if clean and source is not None:
             continue  # cleaned: the table exists
         if source is None:
-            id_type = connection.execute(
+            # No contact_id (contacts not in the canonical columns): checked just below,
+            # with a message that says so.
+            found = connection.execute(
                 "SELECT data_type FROM information_schema.columns WHERE table_name = "
-                "'contacts' AND column_name = 'contact_id'").fetchall()[0][0]
+                "'contacts' AND column_name = 'contact_id'").fetchall()
+            id_type = found[0][0] if found else "VARCHAR"
             extra = ", CAST(NULL AS VARCHAR) AS event_type" if name == "events" else ""
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT CAST(NULL AS "
                                f"{id_type}) AS contact_id, CAST(NULL AS TIMESTAMP) AS "

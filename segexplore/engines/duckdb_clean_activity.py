@@ -95,7 +95,7 @@ def clean_activity_sql(sql: Sql, source: str, *, table: str, file: str, first_ro
     checks.append((f"{select['timestamp']} > '{now}'::TIMESTAMP",
                    f"timestamp in the future (after {now:%Y-%m-%d %H:%M})"))
 
-    for column in ("amount", "items"):
+    for column in ("amount", "items", "discount"):
         if column not in types:
             continue
         kind = types[column]

@@ -36,7 +36,13 @@ import pandas as pd
 
 from segexplore.engines.duckdb import DuckDBBase
 from segexplore.errors import ParameterError
-from segexplore.features.registry import FEATURES, LIFECYCLE_STAGES, RFM_GROUPS, RFM_SCORES
+from segexplore.features.registry import (
+    FEATURES,
+    LIFECYCLE_STAGES,
+    RFM_GROUPS,
+    RFM_SCORES,
+    WEEKDAYS,
+)
 from segexplore.features.sql import POSITION
 from segexplore.model.columns import MULTI_VALUE_SEPARATOR
 from segexplore.model.roles import infer_roles
@@ -50,12 +56,16 @@ __all__ = ["DuckDBCounts", "ColumnDescriptions", "ValueCounts", "ColumnInfo", "F
 FEATURE_DTYPES = {"rfm_recency": "Int8", "rfm_frequency": "Int8", "rfm_monetary": "Int8",
                   "age": "Int16", "days_to_birthday": "Int16", "rfm_score": "category",
                   "rfm_group": "category", "lifecycle_stage": "category",
-                  "preferred_brand": "category", "preferred_category": "category"}
+                  "preferred_brand": "category", "preferred_category": "category",
+                  "preferred_send_hour": "Int8", "preferred_send_weekday": "category",
+                  "last_abandoned_cart_brand": "category",
+                  "last_abandoned_cart_category": "category"}
 #: Categories of the categorical features, in the pandas implementation's order (None:
 #: the brands or categories present, sorted, as a union of pandas indexes gives them).
 FEATURE_CATEGORIES: dict[str, tuple[str, ...] | None] = {
     "rfm_score": RFM_SCORES, "rfm_group": RFM_GROUPS, "lifecycle_stage": LIFECYCLE_STAGES,
-    "preferred_brand": None, "preferred_category": None}
+    "preferred_brand": None, "preferred_category": None, "preferred_send_weekday": WEEKDAYS,
+    "last_abandoned_cart_brand": None, "last_abandoned_cart_category": None}
 #: Values read to tell a column's kind (as :mod:`segexplore.analysis.attributes` reads).
 KIND_SAMPLE = 2000
 #: Rows :func:`~segexplore.model.roles.infer_roles` samples from a text column.

@@ -481,6 +481,21 @@ class ActivityTable:
         ``t + within`` still counts as a follow-up). ``then_type`` events after ``as_of``
         are never looked at. Returns int64.
         """
+        positions, _, _ = self.unfollowed_events(first_type, then_type, within, as_of=as_of,
+                                                 start=start, end=end, first_where=first_where,
+                                                 then_where=then_where)
+        return np.bincount(positions, minlength=self.n_contacts).astype(np.int64, copy=False)
+
+    def unfollowed_events(self, first_type: str, then_type: str, within: pd.Timedelta | str,
+                          *, as_of: TimeLike, start: TimeLike = None, end: TimeLike = None,
+                          first_where: np.ndarray | pd.Series | None = None,
+                          then_where: np.ndarray | pd.Series | None = None
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``first_type`` events that :meth:`count_not_followed_by` counts, one by one.
+
+        Returns ``(positions, times, rows)``: each such event's contact position, time (int64
+        ns) and row in the slice of ``first_type`` (for :meth:`property`), in time order.
+        """
         as_of_ns = to_ns(as_of)
         if as_of_ns is None:
             raise ParameterError("as_of is required")
@@ -491,18 +506,21 @@ class ActivityTable:
         # only bounds the first event itself (a cart on the window's last day still counts).
         end_ns = as_of_ns - within_ns if end is None else min(to_ns(end), as_of_ns - within_ns)
         last_usable = pd.Timestamp(end_ns) if end_ns > NAT_NS + 1 else None
-        if last_usable is None:
-            return np.zeros(self.n_contacts, dtype=np.int64)
-        first_positions, first_times, _ = self._window(first_type, start, last_usable,
-                                                       first_where)
+        if last_usable is None or self._slice(first_type) is None:
+            empty = np.empty(0, dtype=np.int64)
+            return empty.astype(self._position_dtype), empty, empty
+        first_positions, first_times, rows = self._window(first_type, start, last_usable,
+                                                          first_where)
+        if rows is None:
+            lo, hi = self.window_bounds(first_type, start, last_usable)
+            rows = np.arange(lo, hi)
         then_positions, then_times, _ = self._window(then_type, start, pd.Timestamp(as_of_ns),
                                                      then_where)
         unfollowed = np.ones(len(first_positions), dtype=bool)
         if len(then_times) and len(first_times):
             unfollowed = ~_has_event_in(first_positions, first_times, first_times + within_ns,
                                         then_positions, then_times)
-        return np.bincount(first_positions[unfollowed],
-                           minlength=self.n_contacts).astype(np.int64, copy=False)
+        return first_positions[unfollowed], first_times[unfollowed], rows[unfollowed]
 
     def not_followed_by(self, first_type: str, then_type: str, within: pd.Timedelta | str, *,
                         as_of: TimeLike, start: TimeLike = None, end: TimeLike = None,
@@ -515,6 +533,35 @@ class ActivityTable:
         return self.count_not_followed_by(first_type, then_type, within, as_of=as_of,
                                           start=start, end=end, first_where=first_where,
                                           then_where=then_where) > 0
+
+    def time_mode(self, part: str, weights: Mapping[str, float], *, start: TimeLike = None,
+                  end: TimeLike = None) -> np.ndarray:
+        """Per contact, the hour of the day or the day of the week of most events.
+
+        ``part="hour"`` reads each event's hour (0-23), ``part="weekday"`` its day of the
+        week (0 = Monday ... 6 = Sunday), on the clock the timestamps are stored in. Each
+        event of type ``k`` in the window adds ``weights[k]`` to its hour's (day's) score;
+        the highest score wins, ties going to the earliest. Returns int64 codes, -1 for
+        contacts without any such event.
+        """
+        if part not in ("hour", "weekday"):
+            raise ParameterError(f"part must be 'hour' or 'weekday', not {part!r}")
+        if any(weight < 0 for weight in weights.values()):
+            raise ParameterError("time_mode weights must not be negative")
+        n_codes = 24 if part == "hour" else 7
+        positions, codes, weight_index = [], [], []
+        for index, event_type in enumerate(weights):
+            if self._slice(event_type) is None:
+                continue
+            part_positions, times, _ = self._window(event_type, start, end, None)
+            positions.append(part_positions)
+            codes.append(_time_part(times, part))
+            weight_index.append(np.full(len(times), index))
+        if not positions:
+            return np.full(self.n_contacts, -1, dtype=np.int64)
+        return _argmax_per_contact(np.concatenate(positions), np.concatenate(codes),
+                                   np.concatenate(weight_index), self.n_contacts, n_codes,
+                                   np.array(list(weights.values()), dtype=float))
 
     def mode(self, prop: str, weights: Mapping[str, float], *, start: TimeLike = None,
              end: TimeLike = None) -> pd.Categorical:
@@ -554,6 +601,18 @@ class ActivityTable:
                                    np.concatenate(weight_index), n, len(union),
                                    np.array([weight for *_, weight in parts], dtype=float))
         return pd.Categorical.from_codes(best, categories=union)
+
+
+_NS_PER_HOUR = 3_600 * 10**9
+_NS_PER_DAY = 24 * _NS_PER_HOUR
+
+
+def _time_part(times: np.ndarray, part: str) -> np.ndarray:
+    """The hour (0-23) or weekday (0 = Monday) of int64 nanosecond times since 1970-01-01,
+    a Thursday (numpy's ``//`` and ``%`` floor, so times before 1970 are right too)."""
+    if part == "hour":
+        return (times % _NS_PER_DAY) // _NS_PER_HOUR
+    return (times // _NS_PER_DAY + 3) % 7
 
 
 def _as_mask(where: np.ndarray | pd.Series, length: int, event_type: str) -> np.ndarray:

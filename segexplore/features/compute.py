@@ -17,10 +17,12 @@ from segexplore.errors import ParameterError, SchemaError, ValidationError
 from segexplore.features.activity import ActivityTable
 from segexplore.features.registry import (
     ACTIVITY_TYPES,
+    DISCOUNT_COLUMNS,
     LIFECYCLE_STAGES,
     RFM_GRID,
     RFM_GROUPS,
     RFM_SCORES,
+    WEEKDAYS,
     FeatureConfig,
 )
 from segexplore.features.times import to_naive_ns
@@ -259,6 +261,17 @@ def compute_features(contacts: pd.DataFrame, activity: ActivityTable, as_of: pd.
         columns[f"preferred_{prop}"] = activity.mode(prop, cfg.affinity_weights,
                                                      start=as_of - 365 * DAY, end=as_of)
 
+    # When to send, discounts, the last abandoned cart.
+    year_ago = as_of - 365 * DAY
+    hour = activity.time_mode("hour", cfg.send_time_weights, start=year_ago, end=as_of)
+    columns["preferred_send_hour"] = _nullable_int(hour, hour >= 0, "Int8")
+    weekday = activity.time_mode("weekday", cfg.send_time_weights, start=year_ago, end=as_of)
+    columns["preferred_send_weekday"] = pd.Categorical.from_codes(weekday,
+                                                                  categories=list(WEEKDAYS))
+    columns["discount_share_365d"] = _discount_share(activity, year_ago, as_of,
+                                                     purchases[365])
+    columns.update(_last_abandoned_cart(activity, as_of, cfg))
+
     # Tenure and birthdays.
     n = activity.n_contacts
     columns["days_since_signup"] = (np.full(n, np.nan) if signup is None
@@ -282,6 +295,64 @@ def _sum_or_zero(activity: ActivityTable, prop: str, start: pd.Timestamp | None,
     # float64 even when every amount is missing (bincount of no weights counts in int64).
     return activity.aggregate("purchase", prop, "sum", start=start, end=end).astype(
         np.float64, copy=False)
+
+
+def _discount_share(activity: ActivityTable, start: pd.Timestamp, end: pd.Timestamp,
+                    purchases: np.ndarray) -> np.ndarray:
+    """discount_share_365d (see FEATURES): discounted purchases over purchases."""
+    present = [name for name in DISCOUNT_COLUMNS if name in activity.property_names("purchase")]
+    n = activity.n_contacts
+    if not present:
+        return np.full(n, np.nan)
+    discounted = np.zeros(activity.n_events("purchase"), dtype=bool)
+    if "discount" in present:
+        discounted |= activity.property("purchase", "discount").to_numpy(
+            dtype=np.float64, na_value=np.nan) > 0
+    if "coupon" in present:
+        coupon = activity.property("purchase", "coupon")
+        text = coupon.astype("string").str.strip()
+        discounted |= (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
+    counted = activity.count("purchase", start=start, end=end, where=discounted)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(purchases > 0, counted / np.maximum(purchases, 1), np.nan)
+
+
+def _last_abandoned_cart(activity: ActivityTable, as_of: pd.Timestamp,
+                         cfg: FeatureConfig) -> dict[str, object]:
+    """last_abandoned_cart_value, _items, _brand and _category (see FEATURES)."""
+    n = activity.n_contacts
+    positions, times, rows = activity.unfollowed_events(
+        "add_to_cart", "purchase", pd.Timedelta(hours=cfg.cart_followup_hours), as_of=as_of,
+        start=as_of - 30 * DAY, end=as_of)
+    latest = np.full(n, _NAT, dtype=np.int64)
+    np.maximum.at(latest, positions, times)
+    at_latest = times == latest[positions]
+    positions, rows = positions[at_latest], rows[at_latest]
+    properties = activity.property_names("add_to_cart")
+    result: dict[str, object] = {}
+    for prop in (AMOUNT, ITEMS):
+        name = "last_abandoned_cart_value" if prop == AMOUNT else "last_abandoned_cart_items"
+        total = np.full(n, np.nan)
+        if prop in properties and len(rows):
+            values = activity.property("add_to_cart", prop).to_numpy(
+                dtype=np.float64, na_value=np.nan)[rows]
+            known = ~np.isnan(values)
+            sums = np.bincount(positions[known], weights=values[known], minlength=n)
+            has_value = np.bincount(positions[known], minlength=n) > 0
+            total = np.where(has_value, sums, np.nan)
+        result[name] = total
+    for prop in ("brand", "category"):
+        name = f"last_abandoned_cart_{prop}"
+        first = pd.Series(np.full(n, None, dtype=object))
+        if prop in properties and len(rows):
+            values = activity.property("add_to_cart", prop).astype(object).to_numpy()[rows]
+            frame = pd.DataFrame({"position": positions, "value": values}).dropna()
+            smallest = frame.groupby("position")["value"].min()
+            first.iloc[smallest.index.to_numpy()] = smallest.to_numpy()
+        known = first.dropna()
+        result[name] = pd.Categorical(first.where(first.notna(), None),
+                                      categories=sorted(set(known)))
+    return result
 
 
 def _birthday_columns(as_of: pd.Timestamp, birth: np.ndarray) -> dict[str, object]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from segexplore.model import hooks
 
 __all__ = ["FeatureConfig", "FEATURES", "FEATURE_KINDS", "RFM_GROUPS", "RFM_GRID", "RFM_SCORES",
-           "LIFECYCLE_STAGES",
+           "LIFECYCLE_STAGES", "WEEKDAYS", "DISCOUNT_COLUMNS",
            "ACTIVITY_TYPES", "feature_definitions", "feature_kind"]
 
 #: The event types that make a contact "active" (recency of activity, inactive flag).
@@ -45,6 +45,13 @@ RFM_SCORES = tuple(f"{r}{f}{m}" for r in range(1, 6) for f in range(1, 6) for m 
 #: Lifecycle stages, in precedence order (the first that applies wins).
 LIFECYCLE_STAGES = ("new", "active", "at_risk", "lapsed", "never_purchased")
 
+#: The days of the week, Monday first: preferred_send_weekday's values, in order.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+#: The purchase properties that say a purchase was discounted: an amount taken off
+#: (``discount`` > 0) or a coupon code (non-blank text).
+DISCOUNT_COLUMNS = ("discount", "coupon")
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """Parameters of the features whose names do not carry them.
@@ -66,6 +73,9 @@ class FeatureConfig:
     #: Weight of one event of each type when choosing the preferred brand and category.
     affinity_weights: Mapping[str, float] = field(
         default_factory=lambda: {"visit": 1.0, "add_to_cart": 1.0, "purchase": 3.0})
+    #: Weight of one event of each type when choosing the preferred send hour and weekday.
+    send_time_weights: Mapping[str, float] = field(
+        default_factory=lambda: {"open": 1.0, "click": 1.0})
     #: Lifecycle thresholds in days: new signup, active buyer, at-risk buyer.
     new_days: int = 30
     active_days: int = 90
@@ -132,6 +142,25 @@ def feature_definitions(windows: Sequence[int] = (30, 90, 365),
         defs[f"preferred_{prop}"] = (
             f"Most frequent {prop} over {affinity} events among {win.format(365)}; ties go to "
             f"the alphabetically first; NaN if none.")
+    send = ", ".join(f"{k} x{v:g}" for k, v in cfg.send_time_weights.items())
+    defs["preferred_send_hour"] = (
+        f"Hour of the day (0-23, on the clock the base's timestamps are in: UTC, or "
+        f"read_base(tz=)) with the most {send} events among {win.format(365)}; ties go to "
+        f"the earliest hour; NA if none.")
+    defs["preferred_send_weekday"] = (
+        f"Day of the week (monday ... sunday, same clock) with the most {send} events among "
+        f"{win.format(365)}; ties go to the earliest day from Monday; NaN if none.")
+    defs["discount_share_365d"] = (
+        f"Share (0-1) of the purchases among {win.format(365)} that were discounted "
+        f"(discount > 0 or a non-blank coupon); NaN without such a purchase, or when "
+        f"purchases carry neither a discount nor a coupon column.")
+    cart = (f"the contact's latest add_to_cart event counted in carts_abandoned_30d (with "
+            f"the others at that same instant)")
+    defs["last_abandoned_cart_value"] = f"Sum of amount over {cart}; NaN if none or unknown."
+    defs["last_abandoned_cart_items"] = f"Sum of items over {cart}; NaN if none or unknown."
+    for prop in ("brand", "category"):
+        defs[f"last_abandoned_cart_{prop}"] = (
+            f"The alphabetically first {prop} of {cart}; NaN if none.")
     defs["days_since_signup"] = "(as_of - signup_date) in days, with fractions (negative if signup_date is after as_of; NaN if unknown)."
     defs["age"] = "Whole years from birth_date to the date of as_of (NA if unknown or after as_of)."
     defs["next_birthday"] = ("Date of the first birthday on or after the date of as_of; Feb 29 "
@@ -148,7 +177,8 @@ FEATURES: dict[str, str] = hooks.implements("feature_names")(feature_definitions
 _DATES = ("last_purchase_date", "last_open_date", "last_click_date", "last_visit_date",
           "last_activity_date", "first_purchase_date", "next_birthday")
 _CATEGORIES = ("rfm_score", "rfm_group", "lifecycle_stage", "preferred_brand",
-               "preferred_category")
+               "preferred_category", "preferred_send_weekday", "last_abandoned_cart_brand",
+               "last_abandoned_cart_category")
 _FLAGS = ("cart_abandoner", "inactive")
 
 

@@ -32,10 +32,12 @@ import pandas as pd
 from segexplore.errors import ParameterError
 from segexplore.features.registry import (
     ACTIVITY_TYPES,
+    DISCOUNT_COLUMNS,
     LIFECYCLE_STAGES,
     RFM_GRID,
     RFM_GROUPS,
     RFM_SCORES,
+    WEEKDAYS,
     FeatureConfig,
     feature_definitions,
 )
@@ -48,6 +50,7 @@ __all__ = ["POSITION", "feature_query", "build_feature_table", "compute_features
 POSITION = "position"
 
 _NS_PER_DAY = 86_400 * 10**9
+_NS_PER_HOUR = 3_600 * 10**9
 
 def _timestamp(stamp: pd.Timestamp) -> str:
     return f"make_timestamp({int(stamp.value) // 1000})"  # microseconds since the epoch
@@ -153,13 +156,16 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
             return ("SELECT CAST(NULL AS BIGINT) AS contact_id, CAST(NULL AS VARCHAR) AS "
                     "event_type, CAST(NULL AS BIGINT) AS t, CAST(NULL AS VARCHAR) AS brand, "
                     "CAST(NULL AS VARCHAR) AS category, CAST(NULL AS DOUBLE) AS amount, "
-                    "CAST(NULL AS DOUBLE) AS items WHERE FALSE")
+                    "CAST(NULL AS DOUBLE) AS items, CAST(NULL AS DOUBLE) AS discount, "
+                    "CAST(NULL AS VARCHAR) AS coupon WHERE FALSE")
         return (f"SELECT * FROM (SELECT e.contact_id, CAST(e.event_type AS VARCHAR) AS "
                 f"event_type, epoch_ns(CAST(e.timestamp AS TIMESTAMP_NS)) AS t, "
                 f"{prop('events', 'brand', 'VARCHAR')} AS brand, "
                 f"{prop('events', 'category', 'VARCHAR')} AS category, "
                 f"{prop('events', 'amount', 'DOUBLE')} AS amount, "
-                f"{prop('events', 'items', 'DOUBLE')} AS items "
+                f"{prop('events', 'items', 'DOUBLE')} AS items, "
+                f"{prop('events', 'discount', 'DOUBLE')} AS discount, "
+                f"{prop('events', 'coupon', 'VARCHAR')} AS coupon "
                 f"FROM {names['events']} AS e{where(in_bucket('e'), *conditions)}) AS ev"
                 f"{where(f't <= {as_of_ns}')}")
 
@@ -179,14 +185,17 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
                 f"TIMESTAMP_NS)) AS t, {prop('orders', 'brand', 'VARCHAR')} AS brand, "
                 f"{prop('orders', 'category', 'VARCHAR')} AS category, "
                 f"{prop('orders', 'amount', 'DOUBLE')} AS amount, "
-                f"{prop('orders', 'items', 'DOUBLE')} AS items "
+                f"{prop('orders', 'items', 'DOUBLE')} AS items, "
+                f"{prop('orders', 'discount', 'DOUBLE')} AS discount, "
+                f"{prop('orders', 'coupon', 'VARCHAR')} AS coupon "
                 f"FROM {names['orders']} AS o{where(in_bucket('o'), stamped('o', after_ns))})"
                 f" AS pu{where(f't <= {as_of_ns}', window)}")
         if purchases_from == "events":
-            return (f"SELECT contact_id, t, brand, category, amount, items FROM "
+            return (f"SELECT contact_id, t, brand, category, amount, items, discount, coupon FROM "
                     f"({event_rows(stamped('e', after_ns))}) AS ev "
                     f"WHERE event_type = 'purchase'{''.join(' AND ' + w for w in window)}")
-        return "SELECT contact_id, t, brand, category, amount, items FROM ev WHERE FALSE"
+        return ("SELECT contact_id, t, brand, category, amount, items, discount, coupon FROM ev "
+                "WHERE FALSE")
     # The purchases are aggregated from their own rows, apart from the other events, even
     # when the events hold them: a filtered aggregate costs a pass over every row it is
     # offered (0.3 s of CPU per 40M events), and purchases are a few percent of the events,
@@ -231,6 +240,14 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         purchase_aggs.append(f"count(*){only(f't > {since(days)}')} AS purchases_{days}d")
         purchase_aggs.append(f"coalesce(sum(amount){only(f't > {since(days)}')}, 0.0) "
                              f"AS revenue_{days}d")
+    # A purchase is discounted by an amount taken off or a coupon code (DISCOUNT_COLUMNS).
+    purchase_table = {"orders": "orders", "events": "events"}.get(purchases_from or "", "")
+    discount_columns = [c for c in DISCOUNT_COLUMNS if c in have.get(purchase_table, set())]
+    discounted = " OR ".join(
+        {"discount": "discount > 0", "coupon": "trim(coupon, ' ') <> ''"}[c]
+        for c in discount_columns) or "FALSE"
+    purchase_aggs.append(f"count(*){only(f't > {since(365)} AND ({discounted})')} "
+                         f"AS discounted_365d")
     purchase_aggs.append(f"{float(purchase_weight)!r} * {decay(None)}"
                          if purchase_weight is not None else "0.0")
     purchase_aggs[-1] += " AS engagement_raw_purchases"
@@ -243,12 +260,54 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
     recent = as_of_ns - 30 * _NS_PER_DAY
     parts.append(f"recent_purchases AS MATERIALIZED ({purchase_rows(recent)})")
     parts.append(
-        f"carts AS (SELECT contact_id, t FROM ({event_rows(stamped('e', recent))}) AS ev "
+        f"carts AS (SELECT contact_id, t, amount, items, brand, category FROM "
+        f"({event_rows(stamped('e', recent))}) AS ev "
         f"WHERE event_type = 'add_to_cart' AND t > {since(30)} AND t <= {as_of_ns - within_ns})")
     parts.append(
-        f"abandoned AS (SELECT carts.contact_id, count(*) AS n FROM carts WHERE NOT EXISTS "
+        f"unfollowed AS MATERIALIZED (SELECT * FROM carts WHERE NOT EXISTS "
         f"(SELECT 1 FROM recent_purchases AS pu WHERE pu.contact_id = carts.contact_id "
-        f"AND pu.t > carts.t AND pu.t <= carts.t + {within_ns}) GROUP BY carts.contact_id)")
+        f"AND pu.t > carts.t AND pu.t <= carts.t + {within_ns}))")
+    parts.append("abandoned AS (SELECT contact_id, count(*) AS n, max(t) AS last_t "
+                 "FROM unfollowed GROUP BY contact_id)")
+    # The first brand and category in code-point order: the weighted mode's arg_min with
+    # one score for all, which each engine's port orders as pandas does.
+    first_of = ", ".join(
+        f"arg_min(u.{name}, {{'score': 0.0, 'value': u.{name}}}) FILTER (WHERE u.{name} IS "
+        f"NOT NULL) AS last_cart_{name}" for name in ("brand", "category"))
+    parts.append(
+        f"last_cart AS (SELECT u.contact_id, sum(u.amount) AS last_cart_value, sum(u.items) "
+        f"AS last_cart_items, {first_of} FROM unfollowed AS u JOIN abandoned AS a ON "
+        f"a.contact_id = u.contact_id AND u.t = a.last_t GROUP BY u.contact_id)")
+
+    # The preferred send hour and weekday: the most weighted opens and clicks of the last
+    # year per hour of the day and per day of the week, the earliest on ties (the best
+    # score per contact from a window, then the smallest value with it: the values are
+    # numbers, which the ports' text ordering of arg_min does not take).
+    send_weights = {k: float(w) for k, w in cfg.send_time_weights.items()}
+    send_start = as_of_ns - 365 * _NS_PER_DAY
+    day_ns = f"((t % {_NS_PER_DAY}) + {_NS_PER_DAY}) % {_NS_PER_DAY}"
+    if send_weights:
+        send_case = " ".join(f"WHEN '{k}' THEN {w!r}" for k, w in send_weights.items())
+        send_listed = ", ".join(f"'{k}'" for k in send_weights)
+        send_rows = (
+            f"SELECT contact_id, ({day_ns}) // {_NS_PER_HOUR} AS send_hour, "
+            f"((((t - ({day_ns})) // {_NS_PER_DAY}) % 7) + 10) % 7 AS send_weekday, "
+            f"CASE event_type {send_case} END AS weight FROM "
+            f"({event_rows(stamped('e', send_start))}) AS ev WHERE event_type IN "
+            f"({send_listed}) AND t > {send_start}")
+    else:
+        send_rows = ("SELECT contact_id, 0 AS send_hour, 0 AS send_weekday, 0.0 AS weight "
+                     "FROM ev WHERE FALSE")
+    parts.append(
+        f"send_scores AS (SELECT contact_id, send_hour, send_weekday, GROUPING(send_hour) AS "
+        f"by_weekday, sum(weight) AS score FROM ({send_rows}) AS sent GROUP BY GROUPING SETS "
+        f"((contact_id, send_hour), (contact_id, send_weekday)))")
+    parts.append(
+        "send_modes AS (SELECT contact_id, min(send_hour) FILTER (WHERE by_weekday = 0 AND "
+        "score = best) AS preferred_send_hour, min(send_weekday) FILTER (WHERE by_weekday = 1 "
+        "AND score = best) AS send_weekday FROM (SELECT *, max(score) OVER (PARTITION BY "
+        "contact_id, by_weekday) AS best FROM send_scores) AS scored_times WHERE score > 0 "
+        "GROUP BY contact_id)")
 
     # Preferred brand and category: weighted mode, ties to the first value in sorted order.
     # One pass over the last year's events for both (grouping sets; a CASE gives each event
@@ -307,6 +366,10 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"nullif({last_activity}, -9223372036854775807) AS last_activity",
         "coalesce(abandoned.n, 0) AS carts_abandoned_30d",
         "modes.preferred_brand", "modes.preferred_category",
+        "coalesce(pa.discounted_365d, 0) AS discounted_365d",
+        "send_modes.preferred_send_hour", "send_modes.send_weekday",
+        "last_cart.last_cart_value", "last_cart.last_cart_items", "last_cart.last_cart_brand",
+        "last_cart.last_cart_category",
         f"{signup} AS signup_ns", f"{birth} AS birth_day",
     ]
     # Materialised when the ranks and the cap read it too; a bucket's rows go straight
@@ -317,7 +380,9 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         f"LEFT JOIN pa ON pa.contact_id = c.contact_id "
         f"LEFT JOIN ea ON ea.contact_id = c.contact_id "
         f"LEFT JOIN abandoned ON abandoned.contact_id = c.contact_id "
-        f"LEFT JOIN modes ON modes.contact_id = c.contact_id"
+        f"LEFT JOIN modes ON modes.contact_id = c.contact_id "
+        f"LEFT JOIN send_modes ON send_modes.contact_id = c.contact_id "
+        f"LEFT JOIN last_cart ON last_cart.contact_id = c.contact_id"
         + where(in_bucket('c')) + ")")
     if stage == "aggregates":
         return port(f"WITH {', '.join(parts)} SELECT * FROM j", dialect)
@@ -397,6 +462,16 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
               f"{lifecycle} AS lifecycle_stage",
               "carts_abandoned_30d > 0 AS cart_abandoner", "carts_abandoned_30d",
               "preferred_brand", "preferred_category",
+              "preferred_send_hour",
+              "CASE send_weekday " + " ".join(f"WHEN {code} THEN '{day}'" for code, day in
+                                             enumerate(WEEKDAYS)) + " END AS preferred_send_weekday",
+              (f"CASE WHEN purchases_365d > 0 THEN CAST(discounted_365d AS DOUBLE) / "
+               f"purchases_365d END" if discount_columns else "CAST(NULL AS DOUBLE)")
+              + " AS discount_share_365d",
+              "last_cart_value AS last_abandoned_cart_value",
+              "last_cart_items AS last_abandoned_cart_items",
+              "last_cart_brand AS last_abandoned_cart_brand",
+              "last_cart_category AS last_abandoned_cart_category",
               f"{days_since('signup_ns')} AS days_since_signup",
               f"CASE WHEN {known_birth} THEN {year} - year(birth_day) - CASE WHEN "
               f"{this_year} > {today} THEN 1 ELSE 0 END END AS age",
@@ -506,7 +581,13 @@ def as_pandas_features(raw: pd.DataFrame, windows: Sequence[int] = (30, 90, 365)
             out[name] = pd.Categorical(column.astype("object"), categories=list(RFM_GROUPS))
         elif name == "lifecycle_stage":
             out[name] = pd.Categorical(column.astype("object"), categories=list(LIFECYCLE_STAGES))
-        elif name in ("preferred_brand", "preferred_category"):
+        elif name == "preferred_send_hour":
+            out[name] = pd.array(column, dtype="Int8")
+        elif name == "preferred_send_weekday":
+            out[name] = pd.Categorical(column.astype("object").where(column.notna(), None),
+                                       categories=list(WEEKDAYS))
+        elif name in ("preferred_brand", "preferred_category", "last_abandoned_cart_brand",
+                      "last_abandoned_cart_category"):
             values = column.astype("object").where(column.notna(), None)
             out[name] = pd.Categorical(values, categories=sorted(set(values.dropna())))
         elif name in ("cart_abandoner", "inactive"):

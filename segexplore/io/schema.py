@@ -19,6 +19,13 @@ from segexplore.model.columns import normalise_name
 
 __all__ = ["ALIASES", "REQUIRED", "header_key", "map_columns"]
 
+#: Names of an order's discount (an amount taken off) and coupon code, in orders or in
+#: purchase events (what discount_share_365d reads).
+_DISCOUNT_ALIASES = ("discount", "remise", "discount_amount", "montant_remise", "rabais",
+                    "reduction")
+_COUPON_ALIASES = ("coupon", "coupon_code", "code_promo", "promo_code", "voucher",
+                  "code_reduction", "code_remise")
+
 #: Common names of each canonical column, per table. Headers are compared by
 #: :func:`header_key`: without accents, case, punctuation, spaces or little words, so
 #: ``"N° de commande"`` matches ``n_commande`` and ``"Adresse e-mail"`` ``adresse_email``.
@@ -68,6 +75,8 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "amount": ("amount", "montant", "value", "revenue", "price", "prix"),
         "items": ("items", "quantity", "qty", "quantite", "nb_items", "n_items", "articles",
                   "nb_articles"),
+        "discount": _DISCOUNT_ALIASES,
+        "coupon": _COUPON_ALIASES,
     },
     "orders": {
         "order_id": ("order_id", "id", "commande_id", "order_number", "numero_commande",
@@ -86,6 +95,8 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
                   "nb_articles"),
         "brand": ("brand", "marque"),
         "category": ("category", "categorie", "product_category"),
+        "discount": _DISCOUNT_ALIASES,
+        "coupon": _COUPON_ALIASES,
     },
 }
 

@@ -8,28 +8,15 @@ flags equal, sums of amounts to 1e-12 relative.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from feature_parity import assert_same_values, bases, feature_tables
+from feature_parity import assert_same_values, bases, by_sql
 from hypothesis import HealthCheck, given, settings
 
 import segexplore as se
 from segexplore.datasets.generate import generate_base
 from segexplore.datasets.raw import make_raw
-from segexplore.features.sql import compute_features_sql
-
-
-def by_sql(base: se.ContactBase, buckets: int = 1) -> pd.DataFrame:
-    connection = duckdb.connect()
-    tables = feature_tables(base)
-    for name, table in tables.items():
-        connection.register(name, table)
-    columns = {name: list(table.columns) for name, table in tables.items()}
-    return compute_features_sql(connection, base.as_of, columns=columns,
-                                purchases_from=base.activity.purchase_source,
-                                index=base.contacts.index, buckets=buckets)
 
 
 def assert_same_features(base: se.ContactBase, buckets: int = 1) -> None:

@@ -141,7 +141,7 @@ def clean_activity(raw: pd.DataFrame, *, table: str, file: str, rows: np.ndarray
     reject((stamps > now).to_numpy(), f"timestamp in the future (after {now:%Y-%m-%d %H:%M})")
     frame["timestamp"] = stamps
 
-    for column in ("amount", "items"):
+    for column in ("amount", "items", "discount"):
         if column not in frame.columns:
             continue
         values = frame[column]

@@ -17,7 +17,7 @@ __all__ = ["flatten_nested", "NestedColumns", "SINGLE_VALUE_COLUMNS"]
 
 #: Columns that hold one value per row: a list there is an error, not something to flatten.
 SINGLE_VALUE_COLUMNS = ("contact_id", "email", "order_id", "timestamp", "event_type",
-                        "amount", "items")
+                        "amount", "items", "discount")
 
 
 _CONTAINERS = (list, tuple, set, frozenset, np.ndarray, dict)
