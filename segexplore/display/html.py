@@ -26,7 +26,8 @@ from segexplore.display.numbers import format_count, format_share
 from segexplore.model import hooks
 
 __all__ = ["profile_html", "comparison_html", "profile_table", "comparison_sections",
-           "svg_bars", "value_text", "cell_text", "share_text", "table_html", "STYLE"]
+           "svg_bars", "svg_sparkline", "sparkline_points", "value_text", "cell_text",
+           "share_text", "table_html", "STYLE"]
 
 #: CSS of the views (scoped to ``.segexplore``), shared with the standalone reports.
 STYLE = """<style>
@@ -104,6 +105,61 @@ def svg_bars(counts: list[int], labels: list[str], *, width: int = SVG_WIDTH,
                      f"<title>{escape(label)}: {count:,}</title></rect>")
     return (f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
             f'role="img">{"".join(rects)}</svg>')
+
+
+#: Size of a sparkline in CSS pixels, and the margin keeping its line off the edges.
+SPARKLINE_WIDTH, SPARKLINE_HEIGHT, SPARKLINE_MARGIN = 80, 18, 2
+
+
+def sparkline_points(values: list[float], *, width: int = SPARKLINE_WIDTH,
+                     height: int = SPARKLINE_HEIGHT,
+                     margin: int = SPARKLINE_MARGIN) -> list[tuple[float, float]]:
+    """Where a sparkline puts each value: ``(x, y)`` in SVG pixels, evenly spaced from left
+    to right, the largest value at the top (``y`` grows downwards); all values equal (or
+    one value) lie on the middle line.
+
+    Examples
+    --------
+    >>> sparkline_points([10, 20, 15])
+    [(2.0, 16.0), (40.0, 2.0), (78.0, 9.0)]
+    """
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    step = (width - 2 * margin) / (len(values) - 1) if len(values) > 1 else 0.0
+    points = []
+    for position, value in enumerate(values):
+        x = margin + position * step if len(values) > 1 else width / 2
+        y = (height / 2 if high == low
+             else margin + (high - value) / (high - low) * (height - 2 * margin))
+        points.append((round(x, 1), round(y, 1)))
+    return points
+
+
+def svg_sparkline(values: list[float], title: str, *, width: int = SPARKLINE_WIDTH,
+                  height: int = SPARKLINE_HEIGHT) -> str:
+    """A small inline ``<svg>`` line of ``values`` (oldest first), with a dot on the last
+    one and ``title`` (escaped here) as its hover text and accessible name; ``""`` without
+    values. Nothing is fetched: it draws offline.
+
+    Examples
+    --------
+    >>> svg = svg_sparkline([10, 20, 15], "sizes <10 to 15>")
+    >>> 'points="2,16 40,2 78,9"' in svg, "&lt;10 to 15&gt;" in svg
+    (True, True)
+    """
+    points = sparkline_points(values, width=width, height=height)
+    if not points:
+        return ""
+    text = escape(title, quote=True)
+    line = " ".join(f"{x:g},{y:g}" for x, y in points)
+    last_x, last_y = points[-1]
+    return (f'<svg class="se-sparkline" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" role="img" aria-label="{text}">'
+            f"<title>{text}</title>"
+            f'<polyline points="{line}" fill="none" stroke="#1a66c2" stroke-width="1.5" '
+            'stroke-linejoin="round" stroke-linecap="round"/>'
+            f'<circle cx="{last_x:g}" cy="{last_y:g}" r="2" fill="#1a66c2"/></svg>')
 
 
 def _attribute_svg(profile: Any, attribute: str) -> str:

@@ -10,6 +10,11 @@
 The tabs share the base and its saved segments: a segment saved in Build appears in the
 field list of the rows (``segment("name")``), as a parent, and in Compare, Export and Plan
 (the personalisation plan: variants in priority order, their sizes, fallbacks and export).
+Beside the tabs, the side list (:mod:`segexplore.widgets.segment_list`) shows each saved
+segment with its size and, given a refresh history (``history=``), a sparkline of its size
+over the runs; clicking a name opens the segment in Build. The header line names the base
+(``name=``), its contacts, its as-of date and how fresh its data is (the latest event or
+order, for a base held in pandas).
 
 The page must show up fast on a large base, so work is done when a tab needs it: in a
 notebook or Voilà kernel the whole-base profile of the Profile tab (which computes the
@@ -40,7 +45,8 @@ from segexplore.widgets.export_panel import ExportPanel
 from segexplore.widgets.plan_panel import PlanPanel
 from segexplore.widgets.plot import DisplaySignal
 from segexplore.widgets.profile_panel import ProfilePanel
-from segexplore.widgets.state.fields import contact_count
+from segexplore.widgets.segment_list import SegmentList
+from segexplore.widgets.state.fields import contact_count, latest_activity
 from segexplore.widgets.state.sources import CURRENT
 
 if TYPE_CHECKING:
@@ -98,7 +104,8 @@ def register_segments(base: ContactBase, segments: Any) -> list[str]:
 
 
 class Explorer(W.VBox):
-    """The explorer app (an ``ipywidgets.VBox``): header and the five tabs.
+    """The explorer app (an ``ipywidgets.VBox``): header, the saved segments' side list
+    and the five tabs.
 
     Parameters
     ----------
@@ -120,9 +127,17 @@ class Explorer(W.VBox):
     export_folder : str or path, optional
         Where the Plan tab writes its exports, each in a new folder of its own; default a
         temporary folder.
+    history : str, path or DataFrame, optional
+        A refresh history (:func:`segexplore.delivery.refresh.refresh` writes it,
+        :func:`~segexplore.delivery.refresh.read_history` reads it): the side list draws
+        each saved segment's size over its runs.
+    name : str, optional
+        The base's name in the header; default the base's own ``name``, if it has one.
 
     Attributes
     ----------
+    header : ipywidgets.HTML
+    segment_list : SegmentList
     tabs : ipywidgets.Tab
     builder : SegmentBuilder
     profile_panel, compare_panel, export_panel, plan_panel
@@ -130,7 +145,8 @@ class Explorer(W.VBox):
 
     def __init__(self, base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
                  debounce: float = 0.15, lazy: bool | None = None,
-                 locale: str | None = None, export_folder: str | Path | None = None) -> None:
+                 locale: str | None = None, export_folder: str | Path | None = None,
+                 history: Any = None, name: str | None = None) -> None:
         super().__init__()
         self.add_class("se-app")
         self.base = base
@@ -152,25 +168,49 @@ class Explorer(W.VBox):
                                     self.export_panel, self.plan_panel])
         self.tabs.titles = TAB_TITLES
         self.tabs.add_class("se-tabs")
+        # The tabs take the room the side list leaves, and may shrink below their content's
+        # width (a flex item's default min-width is its content's).
+        self.tabs.layout = W.Layout(flex="1 1 auto", min_width="0")
+        given = name if name is not None else getattr(base, "name", None)
+        self.base_name = given if isinstance(given, str) and given.strip() else None
+        # Read once: the tables of a base do not change (an erasure only removes rows).
+        self.latest_activity = latest_activity(base)
         self.header = W.HTML(self._header())
         self.header.add_class("se-header")
+        self.segment_list = SegmentList(base, history=history, locale=self.locale,
+                                        on_open=self.open_segment)
+        body = W.HBox([self.segment_list, self.tabs],
+                      layout=W.Layout(align_items="flex-start", width="100%"))
+        body.add_class("se-body")
         #: Tells the kernel when the browser has drawn the app (then the open tab is filled).
         self.shown = DisplaySignal()
-        self.children = [self.header, self.tabs, self.shown]
+        self.children = [self.header, body, self.shown]
         self.builder.on_saved(self._segment_saved)
         self.builder.on_change(lambda builder: self.export_panel.refresh_columns())
         self.tabs.observe(self._tab_opened, names="selected_index")
         self.shown.on_display(self._fill_open_tab)
 
     def _header(self) -> str:
+        """One line: the base's name, contacts, as-of date, freshness, saved segments."""
         base = self.base
-        return (f'<div class="se-header-text"><b>segexplore</b> · '
-                f"{format_count(contact_count(base), self.locale)} "
-                f"contacts as of {escape(f'{base.as_of:%Y-%m-%d}')} · "
-                f"{format_count(len(base.segments), self.locale)} saved segments</div>")
+        parts = ["<b>segexplore</b>"]
+        if self.base_name:
+            parts.append(f'<b class="se-header-name">{escape(self.base_name)}</b>')
+        parts.append(f"{format_count(contact_count(base), self.locale)} contacts as of "
+                     f"{escape(f'{base.as_of:%Y-%m-%d}')}")
+        if self.latest_activity is not None:
+            parts.append(f'<span class="se-header-freshness">latest activity '
+                         f"{self.latest_activity:%Y-%m-%d %H:%M}</span>")
+        saved = len(base.segments)
+        parts.append(f"{format_count(saved, self.locale)} saved segment"
+                     f"{'' if saved == 1 else 's'}")
+        # One line however narrow the page: what does not fit ends in an ellipsis.
+        return ('<div class="se-header-text" style="white-space:nowrap;overflow:hidden;'
+                f'text-overflow:ellipsis">{" · ".join(parts)}</div>')
 
     def _segment_saved(self, segment: Segment) -> None:
         self.header.value = self._header()
+        self.segment_list.refresh()
         for panel in (self.profile_panel, self.compare_panel, self.export_panel,
                       self.plan_panel):
             panel.refresh_segments()
@@ -197,10 +237,17 @@ class Explorer(W.VBox):
         self.builder.set_text(text)
         self.tabs.selected_index = TAB_TITLES.index("Build")
 
+    def open_segment(self, name: str) -> None:
+        """Open the saved segment ``name`` in the Build tab (its parent, rule and name),
+        as clicking its name in the side list does."""
+        self.builder.open_segment(name)
+        self.tabs.selected_index = TAB_TITLES.index("Build")
+
 
 def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
             debounce: float = 0.15, lazy: bool | None = None,
-            locale: str | None = None, export_folder: str | Path | None = None) -> Explorer:
+            locale: str | None = None, export_folder: str | Path | None = None,
+            history: Any = None, name: str | None = None) -> Explorer:
     """Open the explorer on a base: Profile, Build, Compare, Export and Plan tabs.
 
     Parameters
@@ -224,6 +271,13 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     export_folder : str or path, optional
         Where the Plan tab writes each export (in a new folder of its own, so an export
         never replaces another); default a temporary folder.
+    history : str, path or DataFrame, optional
+        The size history of a catalog's refreshes (the ``history_path`` given to
+        :func:`segexplore.delivery.refresh.refresh`, or what
+        :func:`~segexplore.delivery.refresh.read_history` returned): the side list draws
+        each saved segment's size over the runs as a sparkline.
+    name : str, optional
+        The base's name, shown first in the header.
 
     Returns
     -------
@@ -238,6 +292,13 @@ def explore(base: ContactBase, *, segments: Any = None, mask_pii: bool = False,
     ['Profile', 'Build', 'Compare', 'Export', 'Plan']
     >>> app.locale, explore(se.load_sample(), debounce=0, locale="en").locale
     ('fr', 'en')
+    >>> app = explore(se.load_sample(), segments={"Gold": 'loyalty_tier = "gold"'},
+    ...               debounce=0, locale="en", name="Sample")
+    >>> [line.size for line in app.segment_list.lines]
+    [510]
+    >>> "Sample" in app.header.value and "latest activity 2026-10-30" in app.header.value
+    True
     """
     return Explorer(base, segments=segments, mask_pii=mask_pii, debounce=debounce,
-                    lazy=lazy, locale=locale, export_folder=export_folder)
+                    lazy=lazy, locale=locale, export_folder=export_folder, history=history,
+                    name=name)

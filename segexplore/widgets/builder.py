@@ -350,6 +350,16 @@ class SegmentBuilder(Quiet, W.VBox):
         else:
             self.rule_text.value = text
 
+    def open_segment(self, name: str) -> None:
+        """Show the saved segment ``name`` to edit: its parent, its own rule and its name
+        (saving it again unchanged keeps it; a changed rule asks before replacing it)."""
+        segment = self.base.segments[name]
+        self._saved = segment  # so the status line says it is the saved one
+        parent = segment.parent.name if segment.parent is not None else _NO_PARENT
+        self.parent_select.value = parent
+        self.name.value = name
+        self.set_text(str(segment.rule))
+
     def _text_changed(self, change: dict[str, Any]) -> None:
         if not self._quiet:
             self._apply_text(change["new"])

@@ -46,7 +46,7 @@ __all__ = [
     "EVENT_FILTER_PROPERTIES", "field_options", "flat_options", "find_option",
     "operators_for", "field_kind", "field_values", "value_choices", "choice_label",
     "numeric_bounds", "event_property_choices", "pii_columns", "feature_kind",
-    "event_types", "contact_count", "contact_columns", "rule_hints",
+    "event_types", "contact_count", "contact_columns", "latest_activity", "rule_hints",
 ]
 
 #: Kind of each column role; ``id`` columns are not offered as conditions.
@@ -145,6 +145,25 @@ def _dtype_kind(series: pd.Series) -> str:
 def contact_count(base: ContactBase) -> int:
     """Number of contacts of a base, whichever engine holds it."""
     return fields_of(base).n_contacts if is_duckdb(base) else len(base.contacts)
+
+
+def latest_activity(base: ContactBase) -> pd.Timestamp | None:
+    """The latest event or order time of a base held in pandas (how fresh its data is);
+    None when it has no activity, or when its tables stay in an engine: there the
+    maximum is a scan of every event (seconds on a large base), too slow for a header.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> latest_activity(se.load_sample())
+    Timestamp('2026-10-30 23:57:48')
+    """
+    if is_duckdb(base):
+        return None
+    latest = [table["timestamp"].max() for table in (base.events, base.orders)
+              if table is not None and len(table)]
+    latest = [stamp for stamp in latest if pd.notna(stamp)]
+    return pd.Timestamp(max(latest)) if latest else None
 
 
 def contact_columns(base: ContactBase) -> list[str]:
