@@ -241,8 +241,7 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
         purchase_aggs.append(f"coalesce(sum(amount){only(f't > {since(days)}')}, 0.0) "
                              f"AS revenue_{days}d")
     # A purchase is discounted by an amount taken off or a coupon code (DISCOUNT_COLUMNS).
-    purchase_table = {"orders": "orders", "events": "events"}.get(purchases_from or "", "")
-    discount_columns = [c for c in DISCOUNT_COLUMNS if c in have.get(purchase_table, set())]
+    discount_columns = [c for c in DISCOUNT_COLUMNS if c in have.get(purchases_from or "", ())]
     discounted = " OR ".join(
         {"discount": "discount > 0", "coupon": "trim(coupon, ' ') <> ''"}[c]
         for c in discount_columns) or "FALSE"
@@ -465,8 +464,8 @@ def feature_query(as_of: Any, *, columns: Mapping[str, Sequence[str]],
               "preferred_send_hour",
               "CASE send_weekday " + " ".join(f"WHEN {code} THEN '{day}'" for code, day in
                                              enumerate(WEEKDAYS)) + " END AS preferred_send_weekday",
-              (f"CASE WHEN purchases_365d > 0 THEN CAST(discounted_365d AS DOUBLE) / "
-               f"purchases_365d END" if discount_columns else "CAST(NULL AS DOUBLE)")
+              ("CASE WHEN purchases_365d > 0 THEN CAST(discounted_365d AS DOUBLE) / "
+               "purchases_365d END" if discount_columns else "CAST(NULL AS DOUBLE)")
               + " AS discount_share_365d",
               "last_cart_value AS last_abandoned_cart_value",
               "last_cart_items AS last_abandoned_cart_items",
