@@ -154,8 +154,8 @@ def feature_definitions(windows: Sequence[int] = (30, 90, 365),
         f"Share (0-1) of the purchases among {win.format(365)} that were discounted "
         f"(discount > 0 or a non-blank coupon); NaN without such a purchase, or when "
         f"purchases carry neither a discount nor a coupon column.")
-    cart = (f"the contact's latest add_to_cart event counted in carts_abandoned_30d (with "
-            f"the others at that same instant)")
+    cart = ("the contact's latest add_to_cart event counted in carts_abandoned_30d (with "
+            "the others at that same instant)")
     defs["last_abandoned_cart_value"] = f"Sum of amount over {cart}; NaN if none or unknown."
     defs["last_abandoned_cart_items"] = f"Sum of items over {cart}; NaN if none or unknown."
     for prop in ("brand", "category"):
