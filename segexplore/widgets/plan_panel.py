@@ -43,6 +43,8 @@ from segexplore.delivery.plan import VariantPlan
 from segexplore.delivery.plan_export import LAYOUTS, PlanExport
 from segexplore.display.numbers import format_count
 from segexplore.errors import ParameterError, ParameterTypeError
+from segexplore.model.pii import mask_emails
+from segexplore.rules.mask import mask_rule
 from segexplore.widgets.display import (
     download_link_html,
     error_html,
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
     from segexplore.model.segments import Segment
 
 __all__ = ["DraftEntry", "PlanDraft", "PlanPanel", "PREVIEW_ROWS", "new_export_folder",
-           "summary_table"]
+           "summary_table", "summary_html", "missing_html", "preview_html", "entries_frame"]
 
 #: Contacts per variant in the tab's preview.
 PREVIEW_ROWS = 3
@@ -222,21 +224,97 @@ class PlanDraft:
         return plan.export(folder, preset=preset, layout=layout, excel=excel)
 
 
-def summary_table(plan: VariantPlan) -> pd.DataFrame:
+def _entry_who(plan: VariantPlan, entry: Any, personal: frozenset[str] | None) -> str:
+    """Whom an entry is for, as the tab and the report write it: the default is "everyone
+    else", a saved segment its name, a rule its text (pseudonymised with ``personal``)."""
+    if entry.default:
+        return "everyone else"
+    if personal is None or entry.source in plan.base.segments:
+        return entry.source
+    return str(mask_rule(entry.segment.rule, personal))
+
+
+def summary_table(plan: VariantPlan, *, personal: frozenset[str] | None = None
+                  ) -> pd.DataFrame:
     """The plan's overlap waterfall as the tab shows it: ``#`` (``default`` for the
-    default), ``variant``, ``who``, ``matched``, ``taken_by_earlier``, ``assigned``,
-    ``share`` (of the target) and ``lost_to``; ``attrs`` as the summary's (``target``,
-    ``unassigned``, ``outside_target``)."""
+    default), ``variant``, ``who`` (pseudonymised with ``personal``, the personal-data
+    columns, as :func:`entries_frame` writes it), ``matched``, ``taken_by_earlier``,
+    ``assigned``, ``share`` (of the target) and ``lost_to``; ``attrs`` as the summary's
+    (``target``, ``unassigned``, ``outside_target``)."""
     summary = plan.summary()
     table = pd.DataFrame({
         "#": ["default" if d else str(p) for p, d in zip(summary["priority"],
                                                        summary["default"], strict=True)],
-        "variant": summary["variant"], "who": summary["source"],
+        "variant": summary["variant"],
+        "who": [_entry_who(plan, entry, personal) for entry in plan.all_entries],
         "matched": summary["matched"], "taken_by_earlier": summary["taken_by_earlier"],
         "assigned": summary["assigned"], "share": summary["share"],
         "lost_to": summary["taken_by"]})
     table.attrs.update(summary.attrs)
     return table
+
+
+def summary_html(plan: VariantPlan, locale: str = "en", *,
+                 personal: frozenset[str] | None = None) -> str:
+    """The overlap waterfall (:func:`summary_table`) as a table, and a line saying how many
+    contacts the target holds and how many get no variant."""
+    table = summary_table(plan, personal=personal)
+    attrs = table.attrs
+    note = (f"{format_count(attrs['target'], locale)} contacts in the target, "
+            f"{format_count(attrs['unassigned'], locale)} without a variant")
+    return (frame_html(table, css_class="se-table se-plan-summary-table", locale=locale)
+            + f'<div class="se-plan-unassigned">{escape(note)}</div>')
+
+
+def missing_html(plan: VariantPlan, locale: str = "en") -> str:
+    """Per variant and merge field, how many contacts get the fallback
+    (:meth:`~segexplore.delivery.plan.VariantPlan.missing`), as a table."""
+    missing = plan.missing()
+    if missing.empty:
+        return message_html("No merge fields in the templates.", kind="info")
+    return frame_html(missing[["variant", "field", "used_in", "fallback", "contacts",
+                               "missing", "share"]],
+                      css_class="se-table se-plan-missing-table", locale=locale)
+
+
+def preview_html(plan: VariantPlan, locale: str = "en", *, mask_pii: bool = True,
+                 rows: int = PREVIEW_ROWS) -> str:
+    """A few contacts of each variant with their templates filled in, as a table;
+    pseudonymised unless ``mask_pii=False``."""
+    preview = plan.preview(rows, mask_pii=mask_pii)
+    if "contact_id" in preview:  # an id, not a count: no thousands separator
+        preview["contact_id"] = preview["contact_id"].astype("str")
+    return frame_html(preview, css_class="se-table se-plan-preview-table", locale=locale)
+
+
+def entries_frame(plan: VariantPlan, *, personal: frozenset[str] | None = None
+                  ) -> pd.DataFrame:
+    """The plan's entries in priority order (the default last): ``#``, ``variant``,
+    ``who`` (a saved segment's name or the rule) and the ``subject``, ``body`` and
+    ``offer`` templates as written. With ``personal`` (the personal-data columns) a rule
+    is shown pseudonymised, as :func:`segexplore.rules.mask.mask_rule` writes it, and
+    email addresses in the templates are masked.
+
+    Examples
+    --------
+    >>> import segexplore as se
+    >>> plan = se.VariantPlan(se.load_sample()).add('email = "ana@example.com"',
+    ...                                            variant="ana", subject="Bonjour")
+    >>> entries_frame(plan, personal=frozenset({"email"}))["who"].str.startswith(
+    ...     'email = "a***@example.com').tolist()
+    [True]
+    """
+    rows = []
+    for entry in plan.all_entries:
+        texts = {key: str(entry.templates[key]) if key in entry.templates else ""
+                 for key in ("subject", "template", "offer")}
+        if personal is not None:
+            texts = {key: mask_emails(text) for key, text in texts.items()}
+        rows.append({"#": "default" if entry.default else str(entry.priority),
+                     "variant": entry.variant, "who": _entry_who(plan, entry, personal),
+                     "subject": texts["subject"],
+                     "body": texts["template"], "offer": texts["offer"]})
+    return pd.DataFrame(rows, columns=["#", "variant", "who", "subject", "body", "offer"])
 
 
 class PlanPanel(W.VBox):
@@ -408,14 +486,9 @@ class PlanPanel(W.VBox):
             if plan is None:
                 return
             self.entries_html.value = self._entries_html()
-            self.summary_html.value = self._summary_html(plan)
-            self.missing_html.value = self._missing_html(plan)
-            preview = plan.preview(PREVIEW_ROWS, mask_pii=True)
-            if "contact_id" in preview:  # an id, not a count: no thousands separator
-                preview["contact_id"] = preview["contact_id"].astype("str")
-            self.preview_html.value = frame_html(preview,
-                                                 css_class="se-table se-plan-preview-table",
-                                                 locale=self.locale)
+            self.summary_html.value = summary_html(plan, self.locale)
+            self.missing_html.value = missing_html(plan, self.locale)
+            self.preview_html.value = preview_html(plan, self.locale, mask_pii=True)
         except Exception as error:  # shown in the page, never as a traceback
             self.status.value = error_html(error)
 
@@ -429,23 +502,6 @@ class PlanPanel(W.VBox):
                          "subject": default.subject or "", "body": default.template or ""})
         return frame_html(pd.DataFrame(rows), css_class="se-table se-plan-entries-table",
                           locale=self.locale)
-
-    def _summary_html(self, plan: VariantPlan) -> str:
-        table = summary_table(plan)
-        attrs = table.attrs
-        note = (f"{format_count(attrs['target'], self.locale)} contacts in the target, "
-                f"{format_count(attrs['unassigned'], self.locale)} without a variant")
-        return (frame_html(table, css_class="se-table se-plan-summary-table",
-                           locale=self.locale)
-                + f'<div class="se-plan-unassigned">{escape(note)}</div>')
-
-    def _missing_html(self, plan: VariantPlan) -> str:
-        missing = plan.missing()
-        if missing.empty:
-            return message_html("No merge fields in the templates.", kind="info")
-        return frame_html(missing[["variant", "field", "used_in", "fallback", "contacts",
-                                   "missing", "share"]],
-                          css_class="se-table se-plan-missing-table", locale=self.locale)
 
     # --- export -------------------------------------------------------------------------
     def export(self) -> None:

@@ -30,7 +30,7 @@ from segexplore.display.numbers import (
     plotly_separators,
     resolve_locale,
 )
-from segexplore.errors import SegmentNotFoundError, closest_name
+from segexplore.errors import ParameterError, SegmentNotFoundError, closest_name
 from segexplore.model.pii import mask_emails
 from segexplore.rules.mask import mask_rule
 from segexplore.widgets.compare_panel import (
@@ -39,15 +39,17 @@ from segexplore.widgets.compare_panel import (
     parts_tables_html,
     parts_widgets,
 )
-from segexplore.widgets.display import message_html
+from segexplore.widgets.display import frame_html, message_html
+from segexplore.widgets.plan_panel import entries_frame, missing_html, preview_html, summary_html
 from segexplore.widgets.state.fields import contact_count, pii_columns
 
 if TYPE_CHECKING:
+    from segexplore.delivery.plan import VariantPlan
     from segexplore.model.base import ContactBase
     from segexplore.model.segments import Segment
 
 __all__ = ["SegmentReport", "segment_report", "report_segments", "report_page",
-           "PRINT_STYLE", "PRINT_WIDTH"]
+           "plan_section_html", "PRINT_STYLE", "PRINT_WIDTH"]
 
 #: Width of the snapshot's charts in CSS pixels: an A4 page's text width at 15 mm margins.
 PRINT_WIDTH = 680
@@ -119,6 +121,29 @@ def _rules_html(segments: list[Segment], personal: frozenset[str] | None = None,
     return f'<ul class="se-report-segments">{items}</ul>'
 
 
+def plan_section_html(plan: VariantPlan, *, personal: frozenset[str] | None = None,
+                      mask_pii: bool = True, locale: str = "en") -> str:
+    """The report's section on a personalisation plan: the overlap waterfall (each entry
+    in priority order, its size and what it lost to earlier ones), the templates of each
+    variant, the merge fields that fall back and a few rendered rows per variant.
+
+    With ``personal`` (the personal-data columns) rules and emails in the entries are
+    pseudonymised; with ``mask_pii`` so are the preview's rows
+    (:meth:`~segexplore.delivery.plan.VariantPlan.preview`).
+    """
+    return ("<h2>The personalisation plan</h2>"
+            f'<div class="se-plan-name">Plan <b>{escape(plan.name)}</b> as of '
+            f"{plan.base.as_of:%Y-%m-%d}</div>"
+            "<h3>Who gets which variant (the first matching entry wins)</h3>"
+            + summary_html(plan, locale, personal=personal)
+            + "<h3>What each variant says</h3>"
+            + frame_html(entries_frame(plan, personal=personal),
+                         css_class="se-table se-plan-entries-table", locale=locale)
+            + "<h3>Merge fields that fall back</h3>" + missing_html(plan, locale)
+            + "<h3>A few contacts of each variant</h3>"
+            + preview_html(plan, locale, mask_pii=mask_pii))
+
+
 class SegmentReport(W.VBox):
     """The report widget; ``parts`` holds its tables and figures.
 
@@ -132,6 +157,8 @@ class SegmentReport(W.VBox):
         Pseudonymise personal data (see :func:`segment_report`).
     locale : {"en", "fr"}, optional
         How numbers are written; default: the base's (see :func:`segment_report`).
+    plan : VariantPlan, optional
+        A personalisation plan on ``base`` to report (see :func:`segment_report`).
 
     Attributes
     ----------
@@ -143,7 +170,10 @@ class SegmentReport(W.VBox):
 
     def __init__(self, base: ContactBase, segments: Any = None, *,
                  title: str = "Segments", mask_pii: bool = True,
-                 locale: str | None = None) -> None:
+                 locale: str | None = None, plan: VariantPlan | None = None) -> None:
+        if plan is not None and plan.base is not base:
+            raise ParameterError("the plan is on another base than the report: build it with "
+                                 "VariantPlan(base) on the base the report shows")
         super().__init__()
         self.add_class("se-report")
         self.base = base
@@ -152,18 +182,22 @@ class SegmentReport(W.VBox):
         self.locale = resolve_locale(locale, base)
         self.segments = report_segments(base, segments)
         self.personal_columns = pii_columns(base) if self.mask_pii else None
+        self.plan = plan
         self.parts = ComparisonParts()
         heading = W.HTML(self.heading_html())
+        plan_part = ([] if plan is None else
+                     [W.HTML(f'<div class="se-report-plan">{self.plan_html()}</div>')])
         if not self.segments:
             self.children = [heading, W.HTML(message_html(
                 "No saved segments yet: save some with base.segment(rule, name=...).",
-                kind="warning"))]
+                kind="warning")), *plan_part]
             return
-        self.parts = comparison_parts(self.segments, base, hidden=self.personal_columns or frozenset(),
+        self.parts = comparison_parts(self.segments, base,
+                                      hidden=self.personal_columns or frozenset(),
                                       locale=self.locale, upset=True, waterfalls=True)
         self.children = [heading, W.HTML(_rules_html(self.segments, self.personal_columns,
                                                      self.locale)),
-                         *parts_widgets(self.parts, self.locale)]
+                         *parts_widgets(self.parts, self.locale), *plan_part]
 
     def heading_html(self) -> str:
         """The title and the base's size and date."""
@@ -171,12 +205,21 @@ class SegmentReport(W.VBox):
                 f'<div class="se-report-base">{format_count(contact_count(self.base), self.locale)}'
                 f" contacts as of {self.base.as_of:%Y-%m-%d}</div>")
 
+    def plan_html(self) -> str:
+        """The plan's section (:func:`plan_section_html`), masked as the report is; empty
+        without a plan."""
+        if self.plan is None:
+            return ""
+        return plan_section_html(self.plan, personal=self.personal_columns,
+                                 mask_pii=self.mask_pii, locale=self.locale)
+
     def to_html(self, path: str | Path) -> Path:
         """Save the report as one HTML page that opens offline and prints cleanly.
 
         The page (:func:`report_page`) holds the segments, their sizes, overlap (the UpSet
         chart for three segments or more), key differences and each segment's export
-        waterfall, with personal data masked as in the widget (``mask_pii``). plotly.js is
+        waterfall, the plan's section when there is one, with personal data masked as in
+        the widget (``mask_pii``). plotly.js is
         inlined once; nothing is fetched from the network.
 
         Parameters
@@ -219,7 +262,8 @@ def report_page(report: SegmentReport) -> str:
     """The whole offline HTML page of a report (what :meth:`SegmentReport.to_html` writes).
 
     Sections: the segments and their rules, sizes, overlap, what makes each segment
-    different, who of each can be emailed; each chart after the table it draws, sized
+    different, who of each can be emailed, the personalisation plan when the report has
+    one; each chart after the table it draws, sized
     for print (:data:`PRINT_WIDTH`); notes on what could not be made at the end.
 
     Examples
@@ -254,6 +298,9 @@ def report_page(report: SegmentReport) -> str:
     if waterfalls:
         sections.append(f'<section class="se-report-part se-report-waterfall">{waterfalls}'
                         "</section>")
+    if report.plan is not None:
+        sections.append(f'<section class="se-report-part se-report-plan">{report.plan_html()}'
+                        "</section>")
     sections.extend(message_html(note, kind="warning") for note in parts.notes)
     body = "".join(sections)
     return standalone_page(report.title, body, lang=locale, style=PRINT_STYLE,
@@ -262,7 +309,8 @@ def report_page(report: SegmentReport) -> str:
 
 def segment_report(base: ContactBase, segments: Any = None, *,
                    title: str = "Segments", mask_pii: bool = True,
-                   locale: str | None = None) -> SegmentReport:
+                   locale: str | None = None, plan: VariantPlan | None = None
+                   ) -> SegmentReport:
     """A read-only report of saved segments: sizes, overlap, key differences, charts.
 
     Parameters
@@ -286,6 +334,11 @@ def segment_report(base: ContactBase, segments: Any = None, *,
         ``1 334`` and ``6,7 %`` (narrow no-break spaces). Default: French when more than
         half of the contacts read French (:func:`segexplore.display.numbers.base_locale`).
         An explicit value always wins.
+    plan : VariantPlan, optional
+        A personalisation plan built on ``base``: the report adds a section with its
+        entries in priority order, the contacts each variant gets and each entry lost to
+        earlier ones, the merge fields that fall back and a few rendered rows per variant
+        (pseudonymised with ``mask_pii``). A plan on another base is refused.
 
     Returns
     -------
@@ -302,4 +355,5 @@ def segment_report(base: ContactBase, segments: Any = None, *,
     >>> [s.name for s in report.segments], report.locale
     (['Android'], 'fr')
     """
-    return SegmentReport(base, segments, title=title, mask_pii=mask_pii, locale=locale)
+    return SegmentReport(base, segments, title=title, mask_pii=mask_pii, locale=locale,
+                         plan=plan)
