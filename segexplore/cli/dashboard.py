@@ -664,6 +664,10 @@ def register(commands) -> None:
         description="Start Voilà on the explorer dashboard (Profile, Build, Compare, Export) "
                     "and print its URL. Stop with Ctrl+C.")
     _add_server_arguments(dashboard)
+    dashboard.add_argument("--segments", metavar="FILE",
+                           help="segment catalog (.yaml) or JSON list whose segments the "
+                                "side list shows, with the size history 'segexplore "
+                                "refresh' keeps beside a catalog (CATALOG.history.csv)")
     dashboard.set_defaults(run=_dashboard)
 
     report = commands.add_parser(

@@ -129,11 +129,11 @@ def _refresh(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from segexplore.delivery.catalog import Catalog
-    from segexplore.delivery.refresh import refresh
+    from segexplore.delivery.refresh import default_history_path, refresh
 
     catalog = Catalog.load(args.catalog)
     base = _base(args)
-    history = args.history or str(Path(args.catalog).with_suffix(".history.csv"))
+    history = args.history or str(default_history_path(args.catalog))
     options = {}
     if args.export:
         options = {"columns": _columns(args), "preset": args.preset, "excel": args.excel,

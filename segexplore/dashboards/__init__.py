@@ -85,7 +85,9 @@ __all__ = [
     "allowed_data_sets",
     "find_tables",
     "base_from_environment",
+    "base_name_from_environment",
     "segments_from_environment",
+    "history_from_environment",
     "show_errors_in_page",
     "error_html",
 ]
@@ -541,7 +543,54 @@ def base_from_environment(environ: Mapping[str, str] | None = None, **options: A
                      **options)
 
 
-def segments_from_environment(base, environ: Mapping[str, str] | None = None) -> list:
+def base_name_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The name the explorer's header gives the dashboard's base.
+
+    The data set's name (:func:`data_set_name`: the last part of the contacts path the
+    server was started with or the address chose), the schema of a connected base (never
+    its connection string, which may hold a password), else ``"bundled sample"``.
+
+    Examples
+    --------
+    >>> base_name_from_environment({})
+    'bundled sample'
+    >>> base_name_from_environment({"SEGEXPLORE_DATA": "/srv/bases/spring/"})
+    'spring'
+    >>> base_name_from_environment({"SEGEXPLORE_CONNECT": "postgresql://u:secret@db/crm",
+    ...                             "SEGEXPLORE_SCHEMA": "marketing"})
+    'marketing'
+    """
+    given = os.environ if environ is None else environ
+    if given.get(CONNECT):
+        return (given.get(CONNECT_SCHEMA) or "").strip() or "connected database"
+    sources = data_sources(environ)
+    return data_set_name(sources["contacts"]) if "contacts" in sources else "bundled sample"
+
+
+def history_from_environment(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The size history of the catalog ``SEGEXPLORE_SEGMENTS`` names, if it has one.
+
+    The file ``segexplore refresh`` writes beside the catalog
+    (:func:`~segexplore.delivery.refresh.default_history_path`, ``CATALOG.history.csv``);
+    ``None`` when no catalog is named or it was never refreshed. The explorer's side list
+    draws each segment's size over these runs.
+
+    Examples
+    --------
+    >>> history_from_environment({}) is None
+    True
+    """
+    from segexplore.delivery.refresh import default_history_path
+
+    sources = data_sources(environ)
+    if "segments" not in sources:
+        return None
+    history = default_history_path(Path(sources["segments"]).expanduser())
+    return history if history.is_file() else None
+
+
+def segments_from_environment(base, environ: Mapping[str, str] | None = None, *,
+                              examples: bool = True) -> list:
     """The saved segments the report shows, registered in ``base.segments``.
 
     Read from the file named by ``SEGEXPLORE_SEGMENTS`` (or ``?segments=...``): a segment
@@ -549,7 +598,8 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
     :class:`segexplore.delivery.catalog.Catalog`), or a JSON/YAML list of ``{"name", "rule",
     "description", "parent"}`` entries as :meth:`Segment.to_dict` writes them, parents
     first. Without a file: the segments already saved in ``base.segments``, or, when
-    there are none, :data:`SAMPLE_SEGMENTS`.
+    there are none, :data:`SAMPLE_SEGMENTS` (none with ``examples=False``, as the explorer
+    asks: its analysts save their own).
 
     Examples
     --------
@@ -571,7 +621,7 @@ def segments_from_environment(base, environ: Mapping[str, str] | None = None) ->
         if not isinstance(entries, list):
             raise DashboardError(f"{sources['segments']!r} must hold a segment catalog or "
                                  "a list of segments")
-    elif base.segments:
+    elif base.segments or not examples:
         return list(base.segments.values())
     else:
         entries = list(SAMPLE_SEGMENTS)

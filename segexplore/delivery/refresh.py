@@ -27,11 +27,23 @@ if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
     from segexplore.model.segments import Segment
 
-__all__ = ["refresh", "read_history", "HISTORY_COLUMNS"]
+__all__ = ["refresh", "read_history", "default_history_path", "HISTORY_COLUMNS"]
 
 
 #: Columns of the size history file written by :func:`refresh`.
 HISTORY_COLUMNS = ["date", "run_at", "segment", "size", "entered", "left", "jaccard"]
+
+
+def default_history_path(catalog_path: Any) -> Path:
+    """Where ``segexplore refresh`` keeps a catalog's size history unless told otherwise:
+    beside the catalog, ``CATALOG.history.csv``.
+
+    Examples
+    --------
+    >>> default_history_path("/srv/segments.yaml").as_posix()
+    '/srv/segments.history.csv'
+    """
+    return Path(catalog_path).with_suffix(".history.csv")
 
 
 def _members_path(history_path: Path) -> Path:

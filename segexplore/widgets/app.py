@@ -158,10 +158,11 @@ class Explorer(W.VBox):
         current = self.builder.segment
         self.profile_panel = ProfilePanel(base, current=current, mask_pii=mask_pii,
                                           on_use_rule=self.use_rule,
-                                          run_now=not lazy and ProfilePanel.runs_by_itself(base))
+                                          run_now=not lazy and ProfilePanel.runs_by_itself(base),
+                                          locale=self.locale)
         self.compare_panel = ComparePanel(base, current=current, selected=names,
-                                          mask_pii=mask_pii)
-        self.export_panel = ExportPanel(base, current=current)
+                                          mask_pii=mask_pii, locale=self.locale)
+        self.export_panel = ExportPanel(base, current=current, locale=self.locale)
         self.plan_panel = PlanPanel(base, current=current, export_folder=export_folder,
                                     locale=self.locale)
         self.tabs = W.Tab(children=[self.profile_panel, self.builder, self.compare_panel,

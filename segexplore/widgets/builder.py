@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import numpy as np
 
-from segexplore.display.numbers import resolve_locale
+from segexplore.display.numbers import format_count, resolve_locale
 from segexplore.errors import (
     CannotShowError,
     IncompleteRowError,
@@ -413,13 +413,13 @@ class SegmentBuilder(Quiet, W.VBox):
             if not self.name.value.strip():
                 self.name.value = saved.name
             if self.name.value.strip() == saved.name:
-                self.save_status.value = _saved_html(saved)
+                self.save_status.value = _saved_html(saved, self.locale)
             return
         if self.name.value.strip() == saved.name:
             self.name.value = ""
         self.save_status.value = message_html(
-            f"Unsaved rule: “{saved.name}” is kept as saved ({_size_of(saved)}). Name this "
-            "rule to save it.", kind="info")
+            f"Unsaved rule: “{saved.name}” is kept as saved ({_size_of(saved, self.locale)}). "
+            "Name this rule to save it.", kind="info")
 
     def _is_saved_as(self, segment: Segment) -> bool:
         """True when the rule and parent being edited are ``segment``'s."""
@@ -600,7 +600,7 @@ class SegmentBuilder(Quiet, W.VBox):
             self.save_status.value = error_html(error)
             return None
         self._saved = segment
-        self.save_status.value = _saved_html(segment)
+        self.save_status.value = _saved_html(segment, self.locale)
         self.refresh_fields()
         self._update_charts()  # the legends now carry the saved name
         for listener in list(self._saved_listeners):
@@ -610,8 +610,9 @@ class SegmentBuilder(Quiet, W.VBox):
     def _ask_replace(self, name: str, existing: Segment, size: int) -> None:
         self._pending_replace = name
         self.confirm_text.value = message_html(
-            f"Replace “{name}” ({_size_of(existing)}) with this rule "
-            f"({size:,} {'contact' if size == 1 else 'contacts'})?", kind="warning")
+            f"Replace “{name}” ({_size_of(existing, self.locale)}) with this rule "
+            f"({format_count(size, self.locale)} {'contact' if size == 1 else 'contacts'})?",
+            kind="warning")
         self.confirm_box.layout.display = "flex"
         self.save_status.value = ""
 
@@ -626,7 +627,8 @@ class SegmentBuilder(Quiet, W.VBox):
         existing = self.base.segments.get(name) if name is not None else None
         if existing is not None:
             self.save_status.value = message_html(
-                f"Not saved: “{name}” keeps its rule ({_size_of(existing)}).", kind="info")
+                f"Not saved: “{name}” keeps its rule ({_size_of(existing, self.locale)}).",
+                kind="info")
 
     def _hide_question(self) -> None:
         """Withdraw the Replace / Cancel question (it was about another rule or name)."""
@@ -656,14 +658,16 @@ def _no_value_warnings() -> Iterator[None]:
         yield
 
 
-def _size_of(segment: Segment) -> str:
-    """``"1,334 contacts"``, or ``"size unknown"`` when the saved rule no longer counts."""
+def _size_of(segment: Segment, locale: str) -> str:
+    """``"1,334 contacts"`` (``"1 334 contacts"`` in French), or ``"size unknown"`` when
+    the saved rule no longer counts."""
     try:
         size = segment.size
     except SegexploreError:
         return "size unknown"
-    return f"{size:,} {'contact' if size == 1 else 'contacts'}"
+    return f"{format_count(size, locale)} {'contact' if size == 1 else 'contacts'}"
 
 
-def _saved_html(segment: Segment) -> str:
-    return message_html(f"Saved “{segment.name}”: {_size_of(segment)}.", kind="success")
+def _saved_html(segment: Segment, locale: str) -> str:
+    return message_html(f"Saved “{segment.name}”: {_size_of(segment, locale)}.",
+                        kind="success")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import pandas as pd
 
-from segexplore.display.numbers import plotly_separators
+from segexplore.display.numbers import check_locale, plotly_separators
 from segexplore.widgets.display import error_html, frame_html, message_html
 from segexplore.widgets.plot import FigureView
 from segexplore.widgets.state.fields import pii_columns
@@ -267,13 +267,18 @@ class ComparePanel(W.VBox):
         Segment names selected at first.
     mask_pii : bool
         Leave personal-data attributes out of the differences.
+    locale : {"en", "fr"}
+        How counts and shares are written in the tables and charts
+        (:mod:`segexplore.display.numbers`).
     """
 
     def __init__(self, base: ContactBase, *, current: Callable[[], Segment | None] | None = None,
-                 selected: Sequence[str] = (), mask_pii: bool = False) -> None:
+                 selected: Sequence[str] = (), mask_pii: bool = False,
+                 locale: str = "en") -> None:
         super().__init__()
         self.add_class("se-compare")
         self.base = base
+        self.locale = check_locale(locale)
         self.hidden = pii_columns(base) if mask_pii else frozenset()
         self.choices = SegmentChoices(base, current)
         self.parts: ComparisonParts | None = None
@@ -320,5 +325,6 @@ class ComparePanel(W.VBox):
             self.output.children = [W.HTML(message_html(
                 "Select one or more saved segments, then click Compare.", kind="warning"))]
             return
-        self.parts = comparison_parts(segments, self.base, hidden=self.hidden)
-        self.output.children = parts_widgets(self.parts)
+        self.parts = comparison_parts(segments, self.base, hidden=self.hidden,
+                                      locale=self.locale)
+        self.output.children = parts_widgets(self.parts, self.locale)

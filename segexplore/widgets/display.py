@@ -110,8 +110,9 @@ def safe_filename(name: str) -> str:
     return stem or "segment"
 
 
-def download_link_html(data: bytes, filename: str, rows: int) -> str:
-    """A link that downloads ``data`` as a CSV file, embedded as a base64 ``data:`` URL.
+def download_link_html(data: bytes, filename: str, rows: int, locale: str = "en") -> str:
+    """A link that downloads ``data`` as a CSV file, embedded as a base64 ``data:`` URL,
+    its row count written for ``locale``.
 
     A Voilà page cannot write to the analyst's disk, so the browser saves the file.
     """
@@ -119,7 +120,7 @@ def download_link_html(data: bytes, filename: str, rows: int) -> str:
     noun = "row" if rows == 1 else "rows"
     return (f'<a class="se-download-link" download="{escape(filename)}" '
             f'href="data:text/csv;base64,{encoded}" style="color:#1a66c2;font-weight:600;'
-            f'text-decoration:underline">Download CSV ({rows:,} {noun})</a>')
+            f'text-decoration:underline">Download CSV ({format_count(rows, locale)} {noun})</a>')
 
 
 def frame_html(frame: pd.DataFrame, *, max_rows: int = 50, index: bool = False,

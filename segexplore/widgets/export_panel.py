@@ -19,6 +19,7 @@ import pandas as pd
 
 from segexplore.delivery.csv import PRESETS as DELIVERY_PRESETS
 from segexplore.delivery.export import export_segment
+from segexplore.display.numbers import check_locale
 from segexplore.features.registry import FEATURES
 from segexplore.widgets.display import (
     download_link_html,
@@ -104,13 +105,18 @@ class ExportPanel(W.VBox):
     base : ContactBase
     current : callable, optional
         Returns the segment being built in the Build tab.
+    locale : {"en", "fr"}
+        How the row count and the waterfall's numbers are written
+        (:mod:`segexplore.display.numbers`).
     """
 
     def __init__(self, base: ContactBase, *,
-                 current: Callable[[], Segment | None] | None = None) -> None:
+                 current: Callable[[], Segment | None] | None = None,
+                 locale: str = "en") -> None:
         super().__init__()
         self.add_class("se-export")
         self.base = base
+        self.locale = check_locale(locale)
         self.choices = SegmentChoices(base, current)
         self.result: ExportedCSV | None = None
         options = self.choices.options()
@@ -176,6 +182,6 @@ class ExportPanel(W.VBox):
             self.output.value = error_html(error)
             return
         self.output.value = download_link_html(self.result.data, self.result.filename,
-                                               self.result.rows)
+                                               self.result.rows, self.locale)
         self.waterfall.value = ("<h4>Who may be emailed</h4>"
-                                + frame_html(self.result.waterfall))
+                                + frame_html(self.result.waterfall, locale=self.locale))

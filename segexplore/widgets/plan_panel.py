@@ -483,7 +483,10 @@ class PlanPanel(W.VBox):
             shown.value = ""
         try:
             plan = self.draft.plan()
-            if plan is None:
+            if plan is None:  # say what fills the empty sections rather than leave them blank
+                self.summary_html.value = message_html(
+                    "No entries yet: choose who, name the variant, then Add entry.",
+                    kind="info")
                 return
             self.entries_html.value = self._entries_html()
             self.summary_html.value = summary_html(plan, self.locale)
@@ -518,7 +521,8 @@ class PlanPanel(W.VBox):
             return
         links = "".join(
             '<div class="se-plan-file">'
-            + download_link_html((result.folder / name).read_bytes(), name, written.rows)
+            + download_link_html((result.folder / name).read_bytes(), name, written.rows,
+                                 self.locale)
             + f" <code>{escape(name)}</code></div>"
             for name, written in result.files.items())
         self.export_output.value = (

@@ -13,6 +13,12 @@ import ipywidgets as W
 import pandas as pd
 
 from segexplore.analysis.profile import profile as make_profile
+from segexplore.display.numbers import (
+    check_locale,
+    format_count,
+    format_share,
+    plotly_separators,
+)
 from segexplore.widgets.display import error_html, frame_html, message_html
 from segexplore.widgets.plot import FigureView
 from segexplore.widgets.state.engine_fields import is_duckdb
@@ -50,15 +56,18 @@ class ProfilePanel(W.VBox):
         Profile the whole base at once (default); False waits for :meth:`run` (the
         explorer calls it once the page shows the tab: profiling a large base computes its
         behaviour features and takes seconds).
+    locale : {"en", "fr"}
+        How counts and shares are written (:mod:`segexplore.display.numbers`).
     """
 
     def __init__(self, base: ContactBase, *, current: Callable[[], Segment | None] | None = None,
                  mask_pii: bool = False,
                  on_use_rule: Callable[[str], None] | None = None,
-                 run_now: bool = True) -> None:
+                 run_now: bool = True, locale: str = "en") -> None:
         super().__init__()
         self.add_class("se-profile")
         self.base = base
+        self.locale = check_locale(locale)
         self.choices = SegmentChoices(base, current, whole_base=True)
         self.hidden = pii_columns(base) if mask_pii else frozenset()
         self.on_use_rule = on_use_rule
@@ -100,12 +109,14 @@ class ProfilePanel(W.VBox):
             engine = _ENGINE_NAMES.get(getattr(base, "engine", ""), "DuckDB")
             self.heading.value = message_html(
                 f"This base is held in {engine}: click ↻ Refresh to profile its "
-                f"{contact_count(base):,} contacts (grouped counts in {engine}, the "
+                f"{format_count(contact_count(base), self.locale)} contacts (grouped "
+                f"counts in {engine}, the "
                 "behaviour features computed first: about a minute at 10 million "
                 "contacts).", kind="info")
         else:
             self.heading.value = message_html(
-                f"Profiling {contact_count(base):,} contacts…", kind="info")
+                f"Profiling {format_count(contact_count(base), self.locale)} contacts…",
+                kind="info")
 
     @staticmethod
     def runs_by_itself(base: ContactBase) -> bool:
@@ -136,16 +147,17 @@ class ProfilePanel(W.VBox):
             self.heading.value = error_html(error)
             return
         profile = self.profile
-        self.heading.value = (f'<div class="se-profile-heading"><b>{profile.n_rows:,}</b> '
+        self.heading.value = (f'<div class="se-profile-heading"><b>{format_count(profile.n_rows, self.locale)}</b> '
                               f"contacts profiled</div>")
         summary = profile.summary[~profile.summary["attribute"].isin(self.hidden)]
         summary = summary[summary["kind"] != "identifier"]
         shown = [c for c in SUMMARY_SHOWN if c in summary.columns]
-        self.summary.value = frame_html(summary[shown], max_rows=200)
+        self.summary.value = frame_html(summary[shown], max_rows=200, locale=self.locale)
         suggestions = getattr(profile, "suggestions", pd.DataFrame(columns=["text", "share"]))
         suggestions = suggestions[~suggestions["attribute"].isin(self.hidden)] \
             if "attribute" in suggestions else suggestions
-        options = [(f"{text}  ({share:.0%} of the contacts)", text) for text, share
+        options = [(f"{text}  ({format_share(share, self.locale, digits=0)} of the "
+                    "contacts)", text) for text, share
                    in zip(suggestions["text"], suggestions["share"], strict=True)]
         self.suggestion.options = options
         self.suggestion.value = options[0][1] if options else None
@@ -166,13 +178,15 @@ class ProfilePanel(W.VBox):
         tags = getattr(profile, "tags", None)
         if top.empty and tags is not None and not tags.empty:
             top = tags[tags["attribute"] == attribute].rename(columns={"tag": "value"})
-        self.top_values.value = frame_html(top.drop(columns="attribute"), max_rows=15) \
+        self.top_values.value = frame_html(top.drop(columns="attribute"), max_rows=15,
+                                           locale=self.locale) \
             if not top.empty else ""
         from segexplore.display import charts  # plotly: on the first chart, not at start-up
 
         try:
             figure = charts.profile_histogram(profile, attribute)
-            figure.update_layout(width=520, height=320)
+            figure.update_layout(width=520, height=320,
+                                 separators=plotly_separators(self.locale))
             shown = self.chart.children
             if len(shown) == 1 and isinstance(shown[0], FigureView):
                 shown[0].show(figure)  # the same view, redrawn

@@ -163,6 +163,11 @@ def wait_for_size(page, api_base, contains: tuple[str, ...]) -> tuple[str, int]:
 _COUNTS: dict[str, int] = {}
 
 
+def french(count: int) -> str:
+    """A count as the French sample's pages write it: ``1 334`` (U+202F)."""
+    return f"{count:,}".replace(",", "\u202f")
+
+
 def api_count(base, text: str) -> int:
     if text not in _COUNTS:
         _COUNTS[text] = base.segment(text).size
@@ -298,7 +303,8 @@ def test_saving_a_new_rule_over_a_name_asks_first(explorer, browser, api_base):
     status = page.locator(".se-save-status")
     name = page.locator(".se-segment-name input")
     save_segment(page, "IDF Android", idf_android, api_base)
-    wait_until(lambda: f"Saved “IDF Android”: {saved:,} contacts." in status.inner_text(),
+    # the sample reads French: sizes are written with a narrow no-break space
+    wait_until(lambda: f"Saved “IDF Android”: {french(saved)} contacts." in status.inner_text(),
                message=lambda: f"the saved status; got {status.inner_text()!r}")
     set_rule_text(page, lyon)
     wait_for_size(page, api_base, ("Lyon",))
@@ -311,8 +317,8 @@ def test_saving_a_new_rule_over_a_name_asks_first(explorer, browser, api_base):
     page.locator(".se-save").click()
     confirm = page.locator(".se-save-confirm")
     confirm.wait_for(state="visible", timeout=UPDATE_TIMEOUT * 1000)
-    assert (f"Replace “IDF Android” ({saved:,} contacts) with this rule "
-            f"({replacing:,} contacts)?") in confirm.inner_text()
+    assert (f"Replace “IDF Android” ({french(saved)} contacts) with this rule "
+            f"({french(replacing)} contacts)?") in confirm.inner_text()
     browser.screenshot(page, "explorer-build-replace")
     page.locator(".se-save-cancel").click()
     confirm.wait_for(state="hidden", timeout=UPDATE_TIMEOUT * 1000)
@@ -352,7 +358,7 @@ def test_export_downloads_the_members_as_csv(explorer, browser, api_base, tmp_pa
 
 
 # ------------------------------------------------------------------ issue 17: readable pages
-TABS = ("Profile", "Build", "Compare", "Export")
+TABS = ("Profile", "Build", "Compare", "Export", "Plan")
 VIEWPORTS = ((1400, 900), (1024, 768))
 #: The rule's own attributes of IDF Android, and those it implies in the base.
 IDF_ANDROID_OWN_OR_IMPLIED = {"region", "department", "city", "postal_code", "country",

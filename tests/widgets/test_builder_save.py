@@ -50,7 +50,7 @@ def test_a_new_rule_after_saving_is_not_labelled_with_the_saved_name(base):
     builder = SegmentBuilder(base, debounce=0, chart_attributes=["city"])
     save_idf_android(builder)
     assert base.segments["IDF Android"].size == base.count(IDF_ANDROID) == 1_334
-    assert "Saved “IDF Android”: 1,334 contacts." in _text(builder.save_status.value)
+    assert "Saved “IDF Android”: 1\u202f334 contacts." in _text(builder.save_status.value)
     assert builder.charts.children[0].data[0].name == "IDF Android"
 
     builder.rule_text.value = LYON
@@ -79,7 +79,7 @@ def test_saving_a_different_rule_over_a_name_asks_first(base):
     assert base.segments["IDF Android"].size == 1_334
     assert _shown(builder.confirm_box)
     assert _text(builder.confirm_text.value) == \
-        "Replace “IDF Android” (1,334 contacts) with this rule (738 contacts)?"
+        "Replace “IDF Android” (1\u202f334 contacts) with this rule (738 contacts)?"
     # Cancel keeps the saved segment as it was
     builder.cancel_button.click()
     assert not _shown(builder.confirm_box)

@@ -16,6 +16,7 @@ import pytest
 from duckdb_sample import duck, pandas_base  # noqa: F401 (fixtures)
 
 import segexplore as se
+from segexplore.display.numbers import format_count
 from segexplore.rules.hints import value_hints
 from segexplore.widgets import explore
 from segexplore.widgets.state.distribution import distribution_table
@@ -140,9 +141,9 @@ def test_the_profile_waits_for_a_click_then_profiles_in_duckdb(app, duck, pandas
     panel = app.profile_panel
     assert not panel.ran and "click ↻ Refresh" in panel.heading.value
     panel.run()
-    assert "20,000</b> contacts profiled" in panel.heading.value.replace(
-        f"{duck.contact_count:,}", "20,000")
-    expected = se.widgets.ProfilePanel(pandas_base)
+    assert (f"{format_count(duck.contact_count, app.locale)}</b> contacts profiled"
+            in panel.heading.value)
+    expected = se.widgets.ProfilePanel(pandas_base, locale=app.locale)
     assert list(panel.profile.summary["attribute"]) \
         == list(expected.profile.summary["attribute"])
     assert panel.summary.value == expected.summary.value

@@ -28,6 +28,7 @@ from test_explorer_duckdb import (  # noqa: F401 (the checks, run on each engine
 )
 
 import segexplore as se
+from segexplore.display.numbers import format_count
 
 postgres_server, postgres, spark = servers.postgres_server, servers.postgres, servers.spark
 
@@ -60,7 +61,8 @@ def test_the_profile_waits_for_a_click_then_profiles_in_the_engine(app, duck, pa
     panel = app.profile_panel
     assert not panel.ran and "click ↻ Refresh" in panel.heading.value
     panel.run()
-    assert f"{duck.contact_count:,}</b> contacts profiled" in panel.heading.value
+    assert (f"{format_count(duck.contact_count, app.locale)}</b> contacts profiled"
+            in panel.heading.value)
     plain = se.read_base(_plain(pandas_base.contacts), pandas_base.events, pandas_base.orders,
                          clean=False, now=pandas_base.as_of)  # the engine's tables
     expected = se.widgets.ProfilePanel(plain).profile.summary

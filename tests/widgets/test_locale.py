@@ -33,6 +33,43 @@ def test_the_explorer_writes_numbers_for_a_french_base(sample):
     assert ">1334</span>" in app.builder.size_display.value  # the hidden integer is plain
 
 
+def test_every_tab_of_a_french_explorer_writes_french_numbers(sample):
+    # Seen in the 1400x900 screenshot: the header said "20 000 contacts" while the Profile
+    # tab beside it said "20,000 contacts profiled" and "10,602" / "53.0%".
+    app = explore(sample, debounce=0)
+    profile = app.profile_panel
+    assert f"<b>20{NNBSP}000</b> contacts profiled" in profile.heading.value
+    genders = sample.contacts["gender"].value_counts()
+    top, top_count = genders.index[0], int(genders.iloc[0])
+    share = f"{100 * top_count / len(sample.contacts):.1f}".replace(".", ",")
+    assert f">{top_count // 1000}{NNBSP}{top_count % 1000:03d}</td>" in profile.top_values.value
+    assert f">{share}{NNBSP}%</td>" in profile.top_values.value
+    assert ",0%" not in profile.summary.value and f"{NNBSP}%</td>" in profile.summary.value
+    assert profile.chart.children[0].figure.layout.separators == f",{NNBSP}"
+    assert "% of the contacts)" in profile.suggestion.options[0][0]
+    assert f"{NNBSP}%" in profile.suggestion.options[0][0]
+    app.builder.set_text(IDF_ANDROID)
+    app.builder.name.value = "IDF Android"
+    app.builder.save()
+    assert f"Saved “IDF Android”: 1{NNBSP}334 contacts." in app.builder.save_status.value
+    app.compare_panel.refresh_segments()
+    app.compare_panel.select.value = ["IDF Android"]
+    app.compare_panel.run()
+    compared = _html(app.compare_panel)
+    assert f">1{NNBSP}334</td>" in compared and f">6,7{NNBSP}%</td>" in compared
+    sample.segment('device = "Android"', name="Android")
+    members = sample.count('device = "Android"')
+    export = app.export_panel
+    export.refresh_segments()
+    export.segment_select.value = "Android"
+    export.run()
+    sendable = export.result.rows
+    assert sendable >= 1000  # so the row count needs a thousands separator
+    assert (f"Download CSV ({sendable // 1000}{NNBSP}{sendable % 1000:03d} rows)"
+            in export.output.value)
+    assert f">{members // 1000}{NNBSP}{members % 1000:03d}</td>" in export.waterfall.value
+
+
 def test_an_explicit_locale_wins_in_the_explorer(sample):
     app = explore(sample, debounce=0, lazy=True, locale="en")
     assert "20,000 contacts as of" in app.header.value

@@ -513,7 +513,7 @@ def test_explore_opens_five_tabs_with_the_contract_classes():
     for name in ("se-compare-select", "se-compare-run", "se-compare-output",
                  "se-export-columns", "se-export-preset", "se-export-run", "se-export-output"):
         assert name in found, name
-    assert "20,000 contacts profiled" in app.profile_panel.heading.value.replace("<b>", "") \
+    assert "20\u202f000 contacts profiled" in app.profile_panel.heading.value.replace("<b>", "") \
         .replace("</b>", "")
     assert "Android" in app.compare_panel.select.value
     profile = app.profile_panel
@@ -528,12 +528,12 @@ def test_explore_in_a_kernel_fills_each_tab_when_shown():
     base = se.load_sample()
     app = explore(base, debounce=0, lazy=True)
     assert base._features is None  # nothing visible needs the behaviour features yet
-    assert "Profiling 20,000 contacts" in app.profile_panel.heading.value
+    assert "Profiling 20\u202f000 contacts" in app.profile_panel.heading.value
     assert app.builder.charts.children == () and shown_size(app.builder) == 20000
     app.builder.rule_text.value = 'device = "Android"'  # the size does not wait for the tab
     assert shown_size(app.builder) == base.segment('device = "Android"').size
     app.shown.fire()  # the browser drew the app: the open tab (Profile) is filled
-    assert "20,000" in app.profile_panel.heading.value and app.profile_panel.ran
+    assert "20\u202f000" in app.profile_panel.heading.value and app.profile_panel.ran
     (figure,) = app.profile_panel.chart.children
     assert isinstance(figure, FigureView) and base._features is not None
     assert app.builder.charts.children == ()
