@@ -724,11 +724,18 @@ def read_duckdb(contacts: Any, events: Any = None, orders: Any = None, *,
         kinds[name] = {column: duckdb_kind(kind) for column, kind in connection.execute(
             f"SELECT column_name, data_type FROM information_schema.columns WHERE "
             f"table_name = '{name}' ORDER BY ordinal_position").fetchall()}
+    sources = {"contacts": contacts, "events": events, "orders": orders}
     for name, needed in (("contacts", ("contact_id",)), *ACTIVITY_COLUMNS.items()):
         missing = [c for c in needed if c not in kinds[name]]
         if missing:
-            raise ValidationError(f"{name}: no column {missing[0]!r}; the DuckDB engine reads "
-                                  f"canonical columns (found {list(kinds[name])[:12]})")
+            where = (f" ({os.fspath(sources[name])})"
+                     if isinstance(sources[name], (str, os.PathLike)) else "")
+            hint = ("" if clean else "; without clean=True the DuckDB engine reads the "
+                    "canonical columns as they are (clean=True recognises common column "
+                    "names and numbers contacts that have no id, as the pandas engine does)")
+            found = [c for c in kinds[name] if c != POSITION][:12]
+            raise ValidationError(f"{name}{where}: no column {missing[0]!r}, expected "
+                                  f"{', '.join(needed)}; found {found}{hint}")
     n_contacts, n_ids = connection.execute(
         "SELECT count(*), count(DISTINCT contact_id) FROM contacts").fetchall()[0]
     if n_ids != n_contacts:

@@ -165,6 +165,14 @@ def test_bad_input_is_named(tmp_path, tiny_pair):
         se.read_base(tmp_path / "c.parquet", engine="spark")
     no_events = se.read_base(tmp_path / "c.parquet", engine="duckdb", as_of="2026-10-31")
     assert no_events.count("count(open) >= 1") == 0
+    # Reported: contacts without contact_id and no events file raised an IndexError (the
+    # empty events view asked the type of the missing id column) before this message.
+    no_ids = tmp_path / "no_ids.csv"
+    no_ids.write_text("email,first_name\na@x.fr,Anne\nb@x.fr,Bob\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"contacts \(.*no_ids\.csv\): no column "
+                                              r"'contact_id'.*clean=True"):
+        se.read_base(no_ids, engine="duckdb")
+    assert se.read_base(no_ids, engine="duckdb", clean=True).contact_ids.tolist() == [1, 2]
     assert no_events.count("score > 30") == int((pandas_base.contacts["score"] > 30).sum())
 
 
