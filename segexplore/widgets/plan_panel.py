@@ -488,23 +488,17 @@ class PlanPanel(W.VBox):
                     "No entries yet: choose who, name the variant, then Add entry.",
                     kind="info")
                 return
-            self.entries_html.value = self._entries_html()
+            self.entries_html.value = self._entries_html(plan)
             self.summary_html.value = summary_html(plan, self.locale)
             self.missing_html.value = missing_html(plan, self.locale)
             self.preview_html.value = preview_html(plan, self.locale, mask_pii=True)
         except Exception as error:  # shown in the page, never as a traceback
             self.status.value = error_html(error)
 
-    def _entries_html(self) -> str:
-        rows = [{"#": str(i), "variant": e.variant, "who": _who(e.who),
-                 "subject": e.subject or "", "body": e.template or ""}
-                for i, e in enumerate(self.draft.entries, 1)]
-        default = self.draft.default
-        if default is not None:
-            rows.append({"#": "default", "variant": default.variant, "who": "everyone else",
-                         "subject": default.subject or "", "body": default.template or ""})
-        return frame_html(pd.DataFrame(rows), css_class="se-table se-plan-entries-table",
-                          locale=self.locale)
+    def _entries_html(self, plan: VariantPlan) -> str:
+        # The tab's draft has no offers: the report's column would always be empty here.
+        return frame_html(entries_frame(plan).drop(columns="offer"),
+                          css_class="se-table se-plan-entries-table", locale=self.locale)
 
     # --- export -------------------------------------------------------------------------
     def export(self) -> None:
@@ -530,9 +524,3 @@ class PlanPanel(W.VBox):
                          f"{result.manifest_path.name}).", kind="success")
             + f'<span class="se-plan-export-folder" style="display:none">'
               f"{escape(str(result.folder))}</span>" + links)
-
-
-def _who(who: Any) -> str:
-    """The name of a segment, or the text of a rule."""
-    name = getattr(who, "name", None)
-    return name if isinstance(name, str) else str(who)

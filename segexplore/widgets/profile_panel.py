@@ -147,7 +147,8 @@ class ProfilePanel(W.VBox):
             self.heading.value = error_html(error)
             return
         profile = self.profile
-        self.heading.value = (f'<div class="se-profile-heading"><b>{format_count(profile.n_rows, self.locale)}</b> '
+        profiled = format_count(profile.n_rows, self.locale)
+        self.heading.value = (f'<div class="se-profile-heading"><b>{profiled}</b> '
                               f"contacts profiled</div>")
         summary = profile.summary[~profile.summary["attribute"].isin(self.hidden)]
         summary = summary[summary["kind"] != "identifier"]

@@ -166,6 +166,9 @@ class SegmentReport(W.VBox):
         The locale the numbers are written for.
     personal_columns : frozenset of str or None
         The personal-data columns masked (None with ``mask_pii=False``).
+    plan_section : str
+        The plan's section (:func:`plan_section_html`), masked as the report is; ``""``
+        without a plan.
     """
 
     def __init__(self, base: ContactBase, segments: Any = None, *,
@@ -183,10 +186,13 @@ class SegmentReport(W.VBox):
         self.segments = report_segments(base, segments)
         self.personal_columns = pii_columns(base) if self.mask_pii else None
         self.plan = plan
+        # Made once, like the comparison's parts: the widget and report_page show it.
+        self.plan_section = "" if plan is None else plan_section_html(
+            plan, personal=self.personal_columns, mask_pii=self.mask_pii, locale=self.locale)
         self.parts = ComparisonParts()
         heading = W.HTML(self.heading_html())
         plan_part = ([] if plan is None else
-                     [W.HTML(f'<div class="se-report-plan">{self.plan_html()}</div>')])
+                     [W.HTML(f'<div class="se-report-plan">{self.plan_section}</div>')])
         if not self.segments:
             self.children = [heading, W.HTML(message_html(
                 "No saved segments yet: save some with base.segment(rule, name=...).",
@@ -204,14 +210,6 @@ class SegmentReport(W.VBox):
         return (f'<h2 class="se-report-title">{escape(self.title)}</h2>'
                 f'<div class="se-report-base">{format_count(contact_count(self.base), self.locale)}'
                 f" contacts as of {self.base.as_of:%Y-%m-%d}</div>")
-
-    def plan_html(self) -> str:
-        """The plan's section (:func:`plan_section_html`), masked as the report is; empty
-        without a plan."""
-        if self.plan is None:
-            return ""
-        return plan_section_html(self.plan, personal=self.personal_columns,
-                                 mask_pii=self.mask_pii, locale=self.locale)
 
     def to_html(self, path: str | Path) -> Path:
         """Save the report as one HTML page that opens offline and prints cleanly.
@@ -299,7 +297,7 @@ def report_page(report: SegmentReport) -> str:
         sections.append(f'<section class="se-report-part se-report-waterfall">{waterfalls}'
                         "</section>")
     if report.plan is not None:
-        sections.append(f'<section class="se-report-part se-report-plan">{report.plan_html()}'
+        sections.append(f'<section class="se-report-part se-report-plan">{report.plan_section}'
                         "</section>")
     sections.extend(message_html(note, kind="warning") for note in parts.notes)
     body = "".join(sections)

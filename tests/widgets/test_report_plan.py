@@ -93,7 +93,7 @@ def plan_and_expected(sample):
 
 def test_the_sizes_are_first_rule_wins_as_plain_numpy_computes_them(sample, plan_and_expected):
     plan, conditions, target, names, chosen, _ = plan_and_expected
-    page = segment_report(sample, [], plan=plan).plan_html()
+    page = segment_report(sample, [], plan=plan).plan_section
     summary = table_frame(page, "se-plan-summary-table").set_index("variant")
     assert summary.index.tolist() == [*names, "standard"]
     assert summary["#"].tolist() == ["1", "2", "3", "4", "default"]
@@ -115,7 +115,7 @@ def test_the_sizes_are_first_rule_wins_as_plain_numpy_computes_them(sample, plan
 
 def test_the_fallbacks_are_pandas_missing_counts(sample, plan_and_expected):
     plan, *_ = plan_and_expected
-    page = segment_report(sample, [], plan=plan).plan_html()
+    page = segment_report(sample, [], plan=plan).plan_section
     missing = table_frame(page, "se-plan-missing-table")
     assigned = plan.assign()
     table = pd.concat([sample.contacts, sample.features], axis=1)
@@ -130,7 +130,7 @@ def test_the_fallbacks_are_pandas_missing_counts(sample, plan_and_expected):
 def test_personal_data_is_masked_by_default(sample, plan_and_expected):
     plan, *_, email = plan_and_expected
     masked = segment_report(sample, [], plan=plan)
-    page = html.unescape(masked.plan_html())
+    page = html.unescape(masked.plan_section)
     shown = plan.preview(3)
     names = sample.contacts.set_index("contact_id").loc[shown["contact_id"], "first_name"]
     raw = set(shown["email"]) | {email} | set(names.dropna())
@@ -143,7 +143,7 @@ def test_personal_data_is_masked_by_default(sample, plan_and_expected):
     preview = table_frame(page, "se-plan-preview-table")
     assert sorted(preview["contact_id"]) == sorted(str(i) for i in shown["contact_id"])
     # the analyst's explicit opt-out shows the rule and the rows as they are
-    plain = html.unescape(segment_report(sample, [], plan=plan, mask_pii=False).plan_html())
+    plain = html.unescape(segment_report(sample, [], plan=plan, mask_pii=False).plan_section)
     assert email in plain and all(e in plain for e in shown["email"])
 
 
