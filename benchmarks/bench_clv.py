@@ -8,13 +8,15 @@ both timings):
   validation, and scoring every contact (p_alive, expected purchases at 90 and 365 days,
   expected order value, CLV over 365 days);
 * the same with a 10 % yearly discount rate (twelve monthly steps of expected purchases);
+* with ``--models``, the same ``clv`` for the MBG/NBD and the Pareto/NBD;
 * ``propensity`` (purchase, 30 days): the baseline the issue asks to compare with.
 
 The first ``clv`` of a machine also compiles PyTensor's C code for the two likelihoods
 (about 45 s on 2 cores, cached under ``~/.pytensor``); a warm-up fit on the 20,000-contact
 sample is timed separately so that the 1M numbers are the fits themselves.
 
-Run: ``python benchmarks/bench_clv.py [--contacts 1000000] [--no-propensity]``.
+Run: ``python benchmarks/bench_clv.py [--contacts 1000000] [--no-propensity]
+[--models mbgnbd,pareto_nbd]``.
 Target: fit and score 1M contacts faster than the propensity model.
 """
 
@@ -35,6 +37,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--no-propensity", action="store_true")
+    parser.add_argument("--models", default="",
+                        help="further transaction models to time, comma-separated "
+                             "(mbgnbd, pareto_nbd)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -55,6 +60,11 @@ def main() -> None:
     rows = [(f"purchase_summary ({len(summary):,} buyers)", summary_time, None, ""),
             ("clv: fit + validate + score", clv_time, None, "< propensity"),
             ("clv, 10% yearly discount", discount_time, None, "")]
+    others = []
+    for name in filter(None, args.models.split(",")):
+        other_time, other = timed(lambda name=name: clv(base, model=name))
+        rows.append((f"clv, model={name}", other_time, None, ""))
+        others.append(other)
     if not args.no_propensity:
         propensity_time, fitted = timed(lambda: propensity(base))
         rows = [(name, ours, propensity_time if "clv" in name else None, target)
@@ -66,6 +76,9 @@ def main() -> None:
     print(f"scored {int(scores['p_alive'].notna().sum()):,} buyers; "
           f"mean predicted_clv_365d {np.nanmean(scores['predicted_clv_365d']):.2f}")
     print(model.validation.to_string(index=False))
+    for other in others:
+        print(other)
+        print(other.validation.to_string(index=False))
     if not args.no_propensity:
         print(fitted)
 

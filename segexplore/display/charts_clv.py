@@ -1,7 +1,7 @@
 """Plotly figures of a customer-value model (outside the headless core).
 
 * :func:`p_alive_matrix`: probability of being alive against recency and frequency (the
-  classic BG/NBD matrix);
+  classic matrix of the BG/NBD paper);
 * :func:`holdout_chart`: mean repeat purchases in the holdout per calibration frequency,
   actual against the model and the naive baseline (the calibration/holdout plot);
 * :func:`clv_by_segment`: distribution of the predicted CLV in each segment.
@@ -65,7 +65,8 @@ def holdout_chart(model: CustomerValue) -> go.Figure:
     styles = {"actual": {"color": "#2a3f5f", "width": 3},
               "model": {"color": "#1f77b4", "dash": "dash"},
               "naive": {"color": "#9e9e9e", "dash": "dot"}}
-    names = {"actual": "actual", "model": "BG/NBD", "naive": "naive: past rate carried forward"}
+    names = {"actual": "actual", "model": model.model_name,
+             "naive": "naive: past rate carried forward"}
     for column, line in styles.items():
         figure.add_trace(go.Scatter(
             x=table["frequency"], y=table[column], mode="lines+markers", name=names[column],

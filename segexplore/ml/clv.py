@@ -7,8 +7,9 @@ The timeline, for the base seen as of ``T`` (``base.as_of``) and a calibration e
     holdout:     purchases in (c, T]             -> compared with what the fit predicted
     scores:      purchases up to T, same fitted parameters -> p_alive, expected purchases, CLV
 
-The models come from PyMC-Marketing (``pymc_marketing.clv.BetaGeoModel`` and
-``GammaGammaModel``, fitted by maximum a posteriori), installed with the optional extra
+The models come from PyMC-Marketing (``pymc_marketing.clv.BetaGeoModel``, or its
+``ModifiedBetaGeoModel`` and ``ParetoNBDModel``, and ``GammaGammaModel``, fitted by maximum a
+posteriori), installed with the optional extra
 ``pip install 'segexplore[clv]'``; no likelihood is written here. This module only builds the
 standard summary table from the purchases, vectorised over every contact, and keeps the
 bookkeeping: which purchases each step may see, the naive baseline, the validation tables.
@@ -43,19 +44,39 @@ from segexplore.features.times import to_naive_ns
 if TYPE_CHECKING:
     from segexplore.model.base import ContactBase
 
-__all__ = ["CustomerValue", "clv", "purchase_summary", "SCORE_DEFINITIONS", "TIME_UNIT_DAYS"]
+__all__ = ["CustomerValue", "clv", "purchase_summary", "SCORE_DEFINITIONS", "TIME_UNIT_DAYS",
+           "TRANSACTION_MODELS"]
 
 #: Length of each accepted ``time_unit`` in days (a month is a twelfth of 365.25 days).
 TIME_UNIT_DAYS = {"days": 1.0, "weeks": 7.0, "months": 365.25 / 12}
 
-#: Transaction models and spend models accepted by :func:`clv`.
-MODELS = ("bgnbd",)
+
+@dataclass(frozen=True)
+class _TransactionModel:
+    """A repeat-purchase model of PyMC-Marketing: its class, parameters and display name."""
+
+    library_class: str
+    params: tuple[str, ...]
+    title: str
+
+
+#: Transaction models accepted by :func:`clv` (the library's models for non-contractual,
+#: continuous-time purchases; all take frequency, recency and T).
+TRANSACTION_MODELS = {
+    "bgnbd": _TransactionModel("BetaGeoModel", ("r", "alpha", "a", "b"), "BG/NBD"),
+    # a customer may also leave right after the first purchase (Batislam et al. 2007)
+    "mbgnbd": _TransactionModel("ModifiedBetaGeoModel", ("r", "alpha", "a", "b"), "MBG/NBD"),
+    # dropout at any moment, not only after a purchase (Schmittlein, Morrison & Colombo 1987)
+    "pareto_nbd": _TransactionModel("ParetoNBDModel", ("r", "alpha", "s", "beta"),
+                                    "Pareto/NBD"),
+}
+MODELS = tuple(TRANSACTION_MODELS)
 SPEND_MODELS = ("gamma_gamma",)
 
 #: One-sentence definition of each score column (``docs/clv.md`` explains them at length).
 SCORE_DEFINITIONS = {
     "p_alive": "probability that the customer has not dropped out, given their frequency, "
-               "recency and T as of as_of (BG/NBD); 1 for a single purchase",
+               "recency and T as of as_of; 1 for a single purchase in the BG/NBD",
     "expected_purchases_<h>": "expected number of repeat purchase days in (as_of, as_of + h]",
     "expected_order_value": "expected value of one future purchase day (Gamma-Gamma): the "
                             "customer's own mean repeat value shrunk towards the population "
@@ -71,6 +92,9 @@ _PUBLISHED_NOTE = "Fader, Hardie & Lee (2005), CDNOW sample, 39 weeks, weekly un
 #: Fader & Hardie 2013, "The Gamma-Gamma model of monetary value").
 CDNOW_PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426,
                    "p": 6.25, "q": 3.74, "v": 15.44}
+#: Pareto/NBD maximum-likelihood estimates on the same data (Fader, Hardie & Lee 2005, "A
+#: note on implementing the Pareto/NBD model in MATLAB").
+CDNOW_PUBLISHED_PARETO = {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6650}
 
 
 # --------------------------------------------------------------------------- summary table
@@ -254,6 +278,32 @@ def _fit_quietly(model, data: pd.DataFrame) -> None:
         logger.setLevel(level)
 
 
+def _check_fit(title: str, params: dict[str, float], priors: Any,
+               *predictions: np.ndarray) -> None:
+    """Refuse a fit whose parameters or predictions are not usable numbers.
+
+    A likelihood can be maximised at the edge of the parameter space. Some edges are
+    meaningful limits: customers who all buy at one rhythm push r and alpha to infinity
+    with a finite rate r / alpha, and nobody leaving pushes ``a`` to 0; the library still
+    predicts from those. Others are not: the Pareto/NBD with flat priors on the bundled
+    sample ends at r ~ 1e101 and alpha = 0, and the BG/NBD with flat priors on the rhythm
+    case predicts NaN. Those are refused here rather than scored.
+    """
+    bad = {name: value for name, value in params.items()
+           if not (math.isfinite(value) and value > 0)}
+    broken = sum(int((~np.isfinite(values)).sum()) for values in predictions)
+    if bad or broken:
+        shown = bad or params
+        found = ", ".join(f"{name}={value:.3g}" for name, value in shown.items())
+        what = (f"{broken:,} predictions are not numbers" if broken
+                else "parameters at the edge of their range")
+        advice = ("fit with the default priors (priors='default'), which keep the "
+                  "parameters in range" if priors == "flat" else
+                  "try another model or tighter priors")
+        raise ValidationError(f"the {title} fit cannot be used ({what}; {found}): the "
+                              f"likelihood has no usable maximum on this data; {advice}")
+
+
 def _params(model, names: tuple[str, ...]) -> dict[str, float]:
     result = model.fit_result
     return {name: float(np.asarray(result[name].values).mean()) for name in names}
@@ -285,13 +335,16 @@ def _horizon(horizon: Any, as_of: pd.Timestamp) -> tuple[float, str]:
 
 @dataclass(eq=False, repr=False)
 class CustomerValue:
-    """A fitted BG/NBD (+ Gamma-Gamma) model: parameters, validation and scores of the base.
+    """A fitted repeat-purchase model (+ Gamma-Gamma): parameters, validation and scores.
 
     Attributes
     ----------
+    model : str
+        The transaction model: ``"bgnbd"`` (default), ``"mbgnbd"`` or ``"pareto_nbd"``.
     params : Series
-        ``r``, ``alpha``, ``a``, ``b`` (BG/NBD, ``alpha`` in ``time_unit``) and ``p``, ``q``,
-        ``v`` (Gamma-Gamma) fitted on the calibration summary.
+        ``r``, ``alpha``, ``a``, ``b`` (BG/NBD and MBG/NBD; ``r``, ``alpha``, ``s``, ``beta``
+        for the Pareto/NBD; ``alpha`` and ``beta`` in ``time_unit``) and ``p``, ``q``, ``v``
+        (Gamma-Gamma) fitted on the calibration summary.
     summary : DataFrame
         The table the models were fitted on: one row per contact who bought at or before
         ``calibration_end`` (see :func:`purchase_summary`).
@@ -347,6 +400,11 @@ class CustomerValue:
         return float(_day(self.as_of) - _day(self.calibration_end))
 
     @property
+    def model_name(self) -> str:
+        """The transaction model as written in the literature: "BG/NBD", "Pareto/NBD"..."""
+        return TRANSACTION_MODELS[self.model].title
+
+    @property
     def clv_column(self) -> str:
         return f"predicted_clv_{self.horizon_label}"
 
@@ -358,7 +416,7 @@ class CustomerValue:
                              "T": summary["T"].to_numpy(dtype=np.float64)})
 
     def p_alive(self, summary: pd.DataFrame) -> np.ndarray:
-        """Probability of being alive for each row of a summary table (BG/NBD)."""
+        """Probability of being alive for each row of a summary table."""
         frame = self._library_frame(summary)
         if not len(frame):
             return np.empty(0)
@@ -445,7 +503,7 @@ class CustomerValue:
     # -- display --------------------------------------------------------------------------
     def _title(self) -> str:
         spend = " + Gamma-Gamma" if self.spend_model is not None else ""
-        return f"BG/NBD{spend}"
+        return f"{self.model_name}{spend}"
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v:.3g}" for k, v in self.params.items())
@@ -549,14 +607,17 @@ def clv(base: ContactBase, model: str = "bgnbd", spend: str | None = "gamma_gamm
         calibration_end: Any = None, horizon: Any = "365 days", time_unit: str = "days", *,
         purchase_horizons: Any = ("90 days",), discount_rate: float = 0.0,
         priors: Any = "default") -> CustomerValue:
-    """Fit BG/NBD (repeat purchases) and Gamma-Gamma (spend) and score every contact.
+    """Fit BG/NBD (or MBG/NBD, Pareto/NBD) and Gamma-Gamma, validate and score every contact.
 
     Parameters
     ----------
     base : ContactBase
         Its purchases (purchase events, or orders) with their ``amount``.
-    model : {"bgnbd"}
-        The transaction model: PyMC-Marketing's ``BetaGeoModel``.
+    model : {"bgnbd", "mbgnbd", "pareto_nbd"}
+        The repeat-purchase model, from PyMC-Marketing: ``BetaGeoModel`` (BG/NBD, the
+        default), ``ModifiedBetaGeoModel`` (MBG/NBD: a customer may also leave right after
+        the first purchase, so one-time buyers are not all alive) or ``ParetoNBDModel``
+        (Pareto/NBD: dropout at any moment).
     spend : {"gamma_gamma"} or None
         The spend model (``GammaGammaModel``); None: no order value and no CLV score.
     calibration_end : date-like, optional
@@ -632,21 +693,24 @@ def clv(base: ContactBase, model: str = "bgnbd", spend: str | None = "gamma_gamm
     if int((summary["frequency"] > 0).sum()) == 0:
         raise ValidationError(f"none of the {len(summary):,} customers of the calibration "
                               f"period (to {cal_end:%Y-%m-%d}) bought on two different days: "
-                              f"BG/NBD cannot be fitted without repeat purchases")
+                              f"{TRANSACTION_MODELS[model].title} cannot be fitted without "
+                              f"repeat purchases")
     usable = (summary["monetary_count"] > 0) & (summary["monetary_value"] > 0)
     if spend is not None and int(usable.sum()) < 2:
         raise ValidationError("the Gamma-Gamma spend model needs repeat purchases with a "
                               "positive amount from at least two customers; pass "
                               "spend=None to score purchases only")
     notes: list[str] = []
-    transactions = library.BetaGeoModel(model_config=_prior_config(priors,
-                                                                   ("r", "alpha", "a", "b")))
+    spec = TRANSACTION_MODELS[model]
+    transactions = getattr(library, spec.library_class)(
+        model_config=_prior_config(priors, spec.params))
     frame = pd.DataFrame({"customer_id": np.arange(len(summary)),
                           "frequency": summary["frequency"].to_numpy(dtype=np.float64),
                           "recency": summary["recency"].to_numpy(dtype=np.float64),
                           "T": summary["T"].to_numpy(dtype=np.float64)})
     _fit_quietly(transactions, frame)
-    params = _params(transactions, ("r", "alpha", "a", "b"))
+    params = _params(transactions, spec.params)
+    _check_fit(spec.title, params, priors)
     spend_model = None
     if spend is not None:
         repeat = summary["frequency"] > 0
@@ -662,11 +726,15 @@ def clv(base: ContactBase, model: str = "bgnbd", spend: str | None = "gamma_gamm
         spend_model = library.GammaGammaModel(model_config=_prior_config(priors,
                                                                          ("p", "q", "v")))
         _fit_quietly(spend_model, spend_frame)
-        params.update(_params(spend_model, ("p", "q", "v")))
-        corr = np.corrcoef(spend_frame["frequency"], spend_frame["monetary_value"])[0, 1] \
-            if len(spend_frame) > 2 else np.nan
-        notes.append(f"Gamma-Gamma assumes spend independent of frequency: their correlation "
-                     f"among repeat customers is {corr:.2f}")
+        spend_params = _params(spend_model, ("p", "q", "v"))
+        _check_fit("Gamma-Gamma", spend_params, priors)
+        params.update(spend_params)
+        varied = len(spend_frame) > 2 and all(
+            np.ptp(spend_frame[c]) > 0 for c in ("frequency", "monetary_value"))
+        if varied:
+            corr = np.corrcoef(spend_frame["frequency"], spend_frame["monetary_value"])[0, 1]
+            notes.append(f"Gamma-Gamma assumes spend independent of frequency: their "
+                         f"correlation among repeat customers is {corr:.2f}")
         if params["q"] <= 1:
             notes.append("q <= 1: the population mean order value is undefined (very heavy "
                          "tail); order values and CLV are not reliable")
@@ -678,6 +746,8 @@ def clv(base: ContactBase, model: str = "bgnbd", spend: str | None = "gamma_gamm
         current=purchase_summary(base, as_of, time_unit),
         params=pd.Series(params, name="params"), notes=notes)
     _validate(fitted)
+    _check_fit(spec.title, {name: params[name] for name in spec.params}, priors,
+               fitted.holdout["predicted_purchases"].to_numpy())
     current = fitted.current
     columns: dict[str, np.ndarray] = {"p_alive": fitted.p_alive(current)}
     for days, label in horizons:
